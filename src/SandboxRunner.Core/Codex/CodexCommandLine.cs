@@ -1,0 +1,54 @@
+namespace SandboxRunner.Codex;
+
+/// <summary>
+/// The <c>codex exec</c> command line for Codex CLI 0.169, inside a task container.
+/// <list type="bullet">
+/// <item><c>--dangerously-bypass-approvals-and-sandbox</c>: Codex's own sandbox (bubblewrap) cannot start
+/// under Docker's default seccomp profile and fails silently; the container is the sandbox.</item>
+/// <item>No <c>--full-auto</c>: 0.169 rejects it (exit 2).</item>
+/// <item>The prompt comes on stdin from a file (<c>-</c>), which has no argument-length limit and cannot be
+/// mistaken for an option.</item>
+/// </list>
+/// </summary>
+public sealed record CodexCommandLine
+{
+    public const string Workspace = "/workspace";
+    public const string Home = "/codex-home";
+    public const string PromptFile = Home + "/prompt.md";
+    public const string LastMessageFile = Home + "/last-message.md";
+
+    public string Executable { get; init; } = "codex";
+    public string? Model { get; init; }
+    public bool Ephemeral { get; init; } = true;
+    public IReadOnlyList<string> ConfigOverrides { get; init; } = [];
+
+    public IReadOnlyList<string> Arguments()
+    {
+        List<string> args =
+        [
+            Executable, "exec", "--json", "--dangerously-bypass-approvals-and-sandbox", "--skip-git-repo-check",
+            "-C", Workspace, "-o", LastMessageFile,
+        ];
+        if (Ephemeral)
+        {
+            args.Add("--ephemeral");
+        }
+
+        if (Model is not null)
+        {
+            args.AddRange(["-m", Model]);
+        }
+
+        foreach (var entry in ConfigOverrides)
+        {
+            args.AddRange(["-c", entry]);
+        }
+
+        args.Add("-");
+        return args;
+    }
+
+    /// <summary>The container command: a POSIX shell feeds the prompt file to Codex's stdin and gets out of the way.</summary>
+    public IReadOnlyList<string> ContainerCommand() =>
+        ["/bin/sh", "-c", $"exec \"$@\" < {PromptFile}", "sh", .. Arguments()];
+}

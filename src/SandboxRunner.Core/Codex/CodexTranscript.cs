@@ -1,0 +1,179 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SandboxRunner.Codex;
+
+/// <summary>Token counts summed over every <c>turn.completed</c>.</summary>
+public sealed record CodexUsage(
+    [property: JsonPropertyName("input_tokens")] long InputTokens,
+    [property: JsonPropertyName("cached_input_tokens")] long CachedInputTokens,
+    [property: JsonPropertyName("cache_write_input_tokens")] long CacheWriteInputTokens,
+    [property: JsonPropertyName("output_tokens")] long OutputTokens,
+    [property: JsonPropertyName("reasoning_output_tokens")] long ReasoningOutputTokens)
+{
+    public static CodexUsage Zero { get; } = new(0, 0, 0, 0, 0);
+
+    public CodexUsage Add(CodexUsage other) => new(
+        InputTokens + other.InputTokens,
+        CachedInputTokens + other.CachedInputTokens,
+        CacheWriteInputTokens + other.CacheWriteInputTokens,
+        OutputTokens + other.OutputTokens,
+        ReasoningOutputTokens + other.ReasoningOutputTokens);
+}
+
+/// <summary>A command Codex ran, as its JSONL reported it (<c>cmd</c> is the wrapped form, e.g. <c>/bin/bash -lc '...'</c>).</summary>
+public sealed record CommandRun(
+    [property: JsonPropertyName("cmd")] string Cmd,
+    [property: JsonPropertyName("exit_code")] int? ExitCode,
+    [property: JsonPropertyName("status")] string Status)
+{
+    /// <summary>The last part of the command's output, kept for evidence.</summary>
+    [JsonIgnore]
+    public string OutputTail { get; init; } = "";
+}
+
+/// <summary>A change Codex said it made. Only a claim: results are computed from the worktree.</summary>
+public sealed record ClaimedChange(string Path, string Kind);
+
+/// <summary>
+/// What one <c>codex exec --json</c> run said, folded line by line from its stdout (schema of Codex 0.169,
+/// codex-rs/exec/src/exec_events.rs). Unknown event types and fields are ignored; lines that are not
+/// JSON objects are counted, not fatal. Only <c>turn.failed</c> marks the turn as failed: top-level
+/// <c>error</c> events ("Reconnecting... 1/5") and <c>error</c> items are warnings.
+/// </summary>
+public sealed class CodexTranscript
+{
+    private const int OutputTailChars = 400;
+    private readonly List<CommandRun> _commands = [];
+    private readonly List<ClaimedChange> _claimedChanges = [];
+    private readonly List<string> _warnings = [];
+
+    public string? ThreadId { get; private set; }
+    public IReadOnlyList<CommandRun> Commands => _commands;
+    public IReadOnlyList<ClaimedChange> ClaimedChanges => _claimedChanges;
+    public IReadOnlyList<string> Warnings => _warnings;
+    public string? LastAgentMessage { get; private set; }
+    public string? TurnFailure { get; private set; }
+    public bool TurnCompleted { get; private set; }
+    public CodexUsage Usage { get; private set; } = CodexUsage.Zero;
+    public int EventCount { get; private set; }
+    public int UnparsedLines { get; private set; }
+
+    /// <summary>Raised for each command that finished, so a caller can report progress.</summary>
+    public event Action<CommandRun>? CommandCompleted;
+
+    public static CodexTranscript Parse(IEnumerable<string> lines)
+    {
+        var transcript = new CodexTranscript();
+        foreach (var line in lines)
+        {
+            transcript.Accept(line);
+        }
+
+        return transcript;
+    }
+
+    public void Accept(string line)
+    {
+        if (string.IsNullOrWhiteSpace(line))
+        {
+            return;
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object || Str(doc.RootElement, "type") is not { } type)
+            {
+                UnparsedLines++;
+                return;
+            }
+
+            EventCount++;
+            Apply(type, doc.RootElement);
+        }
+        catch (JsonException)
+        {
+            UnparsedLines++;
+        }
+    }
+
+    private void Apply(string type, JsonElement e)
+    {
+        switch (type)
+        {
+            case "thread.started":
+                ThreadId = Str(e, "thread_id");
+                break;
+            case "turn.completed":
+                TurnCompleted = true;
+                if (e.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+                {
+                    Usage = Usage.Add(new CodexUsage(
+                        Long(usage, "input_tokens"),
+                        Long(usage, "cached_input_tokens"),
+                        Long(usage, "cache_write_input_tokens"),
+                        Long(usage, "output_tokens"),
+                        Long(usage, "reasoning_output_tokens")));
+                }
+
+                break;
+            case "turn.failed":
+                TurnFailure = e.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object
+                    ? Str(error, "message") ?? "turn failed"
+                    : "turn failed";
+                break;
+            case "error":
+                _warnings.Add(Str(e, "message") ?? "error");
+                break;
+            case "item.completed":
+                if (e.TryGetProperty("item", out var item) && item.ValueKind == JsonValueKind.Object)
+                {
+                    ApplyCompletedItem(item);
+                }
+
+                break;
+        }
+    }
+
+    private void ApplyCompletedItem(JsonElement item)
+    {
+        switch (Str(item, "type"))
+        {
+            case "agent_message":
+                LastAgentMessage = Str(item, "text") ?? LastAgentMessage;
+                break;
+            case "command_execution":
+                var output = Str(item, "aggregated_output") ?? "";
+                var command = new CommandRun(
+                    Str(item, "command") ?? "",
+                    item.TryGetProperty("exit_code", out var code) && code.ValueKind == JsonValueKind.Number && code.TryGetInt32(out var c) ? c : null,
+                    Str(item, "status") ?? "completed")
+                {
+                    OutputTail = output.Length > OutputTailChars ? output[^OutputTailChars..] : output,
+                };
+                _commands.Add(command);
+                CommandCompleted?.Invoke(command);
+                break;
+            case "file_change":
+                if (item.TryGetProperty("changes", out var changes) && changes.ValueKind == JsonValueKind.Array)
+                {
+                    foreach (var change in changes.EnumerateArray().Where(ch => ch.ValueKind == JsonValueKind.Object))
+                    {
+                        _claimedChanges.Add(new ClaimedChange(Str(change, "path") ?? "", Str(change, "kind") ?? ""));
+                    }
+                }
+
+                break;
+            case "error":
+                _warnings.Add(Str(item, "message") ?? "error");
+                break;
+        }
+    }
+
+    private static string? Str(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static long Long(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var n) ? n : 0;
+}

@@ -1,0 +1,299 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace SandboxRunner.Configuration;
+
+/// <summary>
+/// Reads <c>.mcp-codex.json</c>. Hand-walks the JSON instead of deserializing so that every problem in the
+/// file is reported at once, each naming its field and the rule it broke.
+/// </summary>
+public static partial class ConfigLoader
+{
+    /// <summary>Variables the runner sets itself inside a task container; passing them through would break it.</summary>
+    internal static readonly IReadOnlySet<string> ReservedEnvNames =
+        new HashSet<string>(StringComparer.Ordinal) { "CODEX_HOME", "HOME", "PATH", "USER" };
+
+    public static async Task<RunnerConfig> LoadAsync(string repoRoot, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(repoRoot, RunnerConfig.FileName);
+        if (!File.Exists(path))
+        {
+            return RunnerConfig.Default;
+        }
+
+        var text = await File.ReadAllTextAsync(path, cancellationToken);
+        return Parse(text, RunnerConfig.FileName);
+    }
+
+    public static RunnerConfig Parse(string json, string source = RunnerConfig.FileName)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidInputException(source, "(file)", $"must be valid JSON ({e.Message})");
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new InvalidInputException(source, "(file)", "must be a JSON object");
+            }
+
+            var reader = new FieldReader();
+            var config = Read(document.RootElement, reader);
+            if (reader.Problems.Count > 0)
+            {
+                throw new InvalidInputException(source, reader.Problems);
+            }
+
+            return config;
+        }
+    }
+
+    private static RunnerConfig Read(JsonElement root, FieldReader r)
+    {
+        var d = RunnerConfig.Default;
+        var config = d;
+        foreach (var property in root.EnumerateObject())
+        {
+            var v = property.Value;
+            switch (property.Name)
+            {
+                case "allowed_commands":
+                    config = config with { AllowedCommands = r.StringList(property.Name, v, NonBlank) ?? d.AllowedCommands };
+                    break;
+                case "default_allowed_paths":
+                    config = config with { DefaultAllowedPaths = r.StringList(property.Name, v, RelativePattern) ?? d.DefaultAllowedPaths };
+                    break;
+                case "default_concurrency":
+                    config = config with { DefaultConcurrency = r.Int(property.Name, v, 1, 8) ?? d.DefaultConcurrency };
+                    break;
+                case "default_timeout_sec":
+                    config = config with { DefaultTimeoutSec = r.Int(property.Name, v, 10, 1800) ?? d.DefaultTimeoutSec };
+                    break;
+                case "resource_policy":
+                    config = config with { ResourcePolicy = r.Enum(property.Name, v, ResourcePolicies) ?? d.ResourcePolicy };
+                    break;
+                case "network_policy":
+                    config = config with { NetworkPolicy = r.Enum(property.Name, v, NetworkPolicies) ?? d.NetworkPolicy };
+                    break;
+                case "codex_command":
+                    config = config with { CodexCommand = r.String(property.Name, v, SingleWord) ?? d.CodexCommand };
+                    break;
+                case "codex_model":
+                    config = config with { CodexModel = v.ValueKind == JsonValueKind.Null ? null : r.String(property.Name, v, NonBlank) ?? d.CodexModel };
+                    break;
+                case "codex_full_auto":
+                    config = config with { CodexFullAuto = r.Bool(property.Name, v) ?? d.CodexFullAuto };
+                    break;
+                case "codex_ephemeral":
+                    config = config with { CodexEphemeral = r.Bool(property.Name, v) ?? d.CodexEphemeral };
+                    break;
+                case "sandbox_mode":
+                    config = config with { SandboxMode = r.Enum(property.Name, v, SandboxModes) ?? d.SandboxMode };
+                    break;
+                case "max_runs_retained":
+                    config = config with { MaxRunsRetained = r.Int(property.Name, v, 1, 1000) ?? d.MaxRunsRetained };
+                    break;
+                case "max_tasks_per_run":
+                    config = config with { MaxTasksPerRun = r.Int(property.Name, v, 1, 50) ?? d.MaxTasksPerRun };
+                    break;
+                case "image":
+                    config = config with { Image = v.ValueKind == JsonValueKind.Null ? null : r.String(property.Name, v, ImageReference) };
+                    break;
+                case "codex_version":
+                    config = config with { CodexVersion = r.String(property.Name, v, Version) ?? d.CodexVersion };
+                    break;
+                case "codex_config_overrides":
+                    config = config with { CodexConfigOverrides = r.StringList(property.Name, v, KeyValue) ?? d.CodexConfigOverrides };
+                    break;
+                case "env_passthrough":
+                    config = config with { EnvPassthrough = r.StringList(property.Name, v, EnvName) ?? d.EnvPassthrough };
+                    break;
+                default:
+                    r.Problems.Add(new Problem(property.Name, $"is not a known field (known: {string.Join(", ", KnownFields)})"));
+                    break;
+            }
+        }
+
+        return config;
+    }
+
+    internal static readonly string[] KnownFields =
+    [
+        "allowed_commands", "default_allowed_paths", "default_concurrency", "default_timeout_sec", "resource_policy",
+        "network_policy", "codex_command", "codex_model", "codex_full_auto", "codex_ephemeral", "sandbox_mode",
+        "max_runs_retained", "max_tasks_per_run", "image", "codex_version", "codex_config_overrides", "env_passthrough",
+    ];
+
+    internal static readonly IReadOnlyDictionary<string, ResourcePolicy> ResourcePolicies =
+        new Dictionary<string, ResourcePolicy> { ["conservative"] = ResourcePolicy.Conservative, ["normal"] = ResourcePolicy.Normal };
+
+    internal static readonly IReadOnlyDictionary<string, NetworkPolicy> NetworkPolicies =
+        new Dictionary<string, NetworkPolicy> { ["deny"] = NetworkPolicy.Deny, ["allow"] = NetworkPolicy.Allow, ["none"] = NetworkPolicy.None };
+
+    internal static readonly IReadOnlyDictionary<string, SandboxMode> SandboxModes = new Dictionary<string, SandboxMode>
+    {
+        ["read-only"] = SandboxMode.ReadOnly,
+        ["workspace-write"] = SandboxMode.WorkspaceWrite,
+        ["danger-full-access"] = SandboxMode.DangerFullAccess,
+    };
+
+    /// <summary>A rule for one string value: null when it holds, else the rule it broke.</summary>
+    internal delegate string? StringRule(string value);
+
+    internal static string? NonBlank(string value) =>
+        string.IsNullOrWhiteSpace(value) ? "must not be empty" : null;
+
+    internal static string? SingleWord(string value) =>
+        string.IsNullOrWhiteSpace(value) || value.Any(char.IsWhiteSpace) ? "must be one non-empty word with no spaces" : null;
+
+    internal static string? RelativePattern(string value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return "must not be empty";
+        }
+
+        if (value.StartsWith('/') || value.StartsWith('\\') || (value.Length > 1 && value[1] == ':'))
+        {
+            return "must be relative to the repository root";
+        }
+
+        return value.Split('/', '\\').Contains("..") ? "must not contain a '..' segment" : null;
+    }
+
+    internal static string? ImageReference(string value) =>
+        ImageReferencePattern().IsMatch(value) ? null : "must be a Docker image reference such as 'name:tag' (lowercase, no spaces)";
+
+    internal static string? Version(string value) =>
+        VersionPattern().IsMatch(value) ? null : "must be a version such as '0.169.0'";
+
+    internal static string? KeyValue(string value)
+    {
+        var eq = value.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0 || eq == value.Length - 1)
+        {
+            return "each entry must be 'key=value' with a non-empty key and value";
+        }
+
+        return value[..eq].Any(char.IsWhiteSpace) || value.Contains('\n', StringComparison.Ordinal)
+            ? "each entry must be 'key=value' on one line with no spaces in the key"
+            : null;
+    }
+
+    internal static string? EnvName(string value)
+    {
+        if (!EnvNamePattern().IsMatch(value))
+        {
+            return "each entry must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)";
+        }
+
+        return ReservedEnvNames.Contains(value) ? $"'{value}' is set by the runner and cannot be passed through" : null;
+    }
+
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9._/:@-]*$")]
+    private static partial Regex ImageReferencePattern();
+
+    [GeneratedRegex(@"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")]
+    private static partial Regex VersionPattern();
+
+    [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial Regex EnvNamePattern();
+
+    /// <summary>Typed reads that record a problem and return null instead of throwing.</summary>
+    internal sealed class FieldReader
+    {
+        public List<Problem> Problems { get; } = [];
+
+        public int? Int(string field, JsonElement v, int min, int max)
+        {
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out var n))
+            {
+                Problems.Add(new Problem(field, $"must be a whole number from {min} to {max}"));
+                return null;
+            }
+
+            if (n < min || n > max)
+            {
+                Problems.Add(new Problem(field, $"must be from {min} to {max} (got {n})"));
+                return null;
+            }
+
+            return n;
+        }
+
+        public bool? Bool(string field, JsonElement v)
+        {
+            if (v.ValueKind is JsonValueKind.True or JsonValueKind.False)
+            {
+                return v.GetBoolean();
+            }
+
+            Problems.Add(new Problem(field, "must be true or false"));
+            return null;
+        }
+
+        public string? String(string field, JsonElement v, StringRule rule)
+        {
+            if (v.ValueKind != JsonValueKind.String)
+            {
+                Problems.Add(new Problem(field, "must be a string"));
+                return null;
+            }
+
+            var s = v.GetString()!;
+            var broken = rule(s);
+            if (broken is not null)
+            {
+                Problems.Add(new Problem(field, broken));
+                return null;
+            }
+
+            return s;
+        }
+
+        public T? Enum<T>(string field, JsonElement v, IReadOnlyDictionary<string, T> values)
+            where T : struct
+        {
+            if (v.ValueKind == JsonValueKind.String && values.TryGetValue(v.GetString()!, out var value))
+            {
+                return value;
+            }
+
+            Problems.Add(new Problem(field, $"must be one of {string.Join(", ", values.Keys.Select(k => $"\"{k}\""))}"));
+            return null;
+        }
+
+        public IReadOnlyList<string>? StringList(string field, JsonElement v, StringRule rule)
+        {
+            if (v.ValueKind != JsonValueKind.Array)
+            {
+                Problems.Add(new Problem(field, "must be an array of strings"));
+                return null;
+            }
+
+            var list = new List<string>();
+            var index = 0;
+            var ok = true;
+            foreach (var item in v.EnumerateArray())
+            {
+                var s = String($"{field}[{index}]", item, rule);
+                ok &= s is not null;
+                if (s is not null)
+                {
+                    list.Add(s);
+                }
+
+                index++;
+            }
+
+            return ok ? list : null;
+        }
+    }
+}

@@ -1,0 +1,145 @@
+using System.Text;
+using SandboxRunner.Platform;
+
+namespace SandboxRunner.Git;
+
+/// <summary>Which paths a task changed and the patch that makes the change, both read from its tree.</summary>
+public sealed record TreeChanges(IReadOnlyList<string> Files, byte[] Patch, string Warnings);
+
+public sealed record ApplyCheck(bool Applies, string Log);
+
+/// <summary>
+/// One task's checkout of the base commit, detached, in a folder the runner owns.
+/// <para>
+/// It is a standalone repository, not a <c>git worktree</c>: its <c>.git</c> is a real folder whose object
+/// store borrows the host's objects through <c>objects/info/alternates</c>. The container gets this folder
+/// and the host's <c>objects/</c> read-only at the same path, so git inside works fully (status, diff,
+/// commits land in the task's own objects) while the host's config, hooks and refs are never mounted. A
+/// linked worktree would need the host's <c>.git/worktrees/NAME</c> writable and its <c>.git</c> file
+/// points at a host path.
+/// </para>
+/// <para>
+/// Everything under <c>work/</c> belongs to the agent afterwards. The host reads results through
+/// <c>host.git</c>, a second git directory beside it that the container never sees, with untrusted git.
+/// </para>
+/// </summary>
+public sealed class Worktree
+{
+    private readonly GitCli _git;
+
+    private Worktree(GitCli git, string folder, string baseCommit)
+    {
+        _git = git;
+        Folder = folder;
+        BaseCommit = baseCommit;
+    }
+
+    /// <summary>The folder that holds the checkout and the runner's own git directory.</summary>
+    public string Folder { get; }
+
+    /// <summary>The checkout, mounted into the container.</summary>
+    public string WorkPath => Path.Combine(Folder, "work");
+
+    public string BaseCommit { get; }
+
+    private string HostGitDir => Path.Combine(Folder, "host.git");
+
+    /// <summary>Checks out <paramref name="baseCommit"/> into <c>folder/work</c>, owned by <paramref name="owner"/>.</summary>
+    public static async Task<Worktree> CreateAsync(
+        GitCli git, HostRepository repository, string folder, string baseCommit, UnixOwner owner, CancellationToken cancellationToken)
+    {
+        var worktree = new Worktree(git, folder, baseCommit);
+        var agentGitDir = Path.Combine(worktree.WorkPath, ".git");
+        WriteGitDir(agentGitDir, repository.ObjectsDir, baseCommit);
+        WriteGitDir(worktree.HostGitDir, repository.ObjectsDir, baseCommit);
+
+        // The host repository is trusted until the agent runs, but the checkout reads only the
+        // repository's committed content, so user-level filters cannot make task trees differ.
+        await git.RunAsync(
+            new GitCall(worktree.WorkPath, ["read-tree", "--reset", "-u", baseCommit])
+            {
+                Trust = GitTrust.Untrusted,
+                Environment = new Dictionary<string, string> { ["GIT_DIR"] = agentGitDir, ["GIT_WORK_TREE"] = worktree.WorkPath },
+            },
+            cancellationToken);
+
+        File.Copy(Path.Combine(agentGitDir, "index"), Path.Combine(worktree.HostGitDir, "index"));
+        if (!owner.IsCurrentProcess)
+        {
+            await owner.TakeOwnershipAsync([worktree.WorkPath], cancellationToken);
+
+            // chown moved every file's ctime and owner; re-stat once now so the diff after the run
+            // hashes only what the agent touched.
+            await worktree.RunHostGitAsync(["update-index", "-q", "--refresh"], cancellationToken, acceptedExitCodes: [0, 1]);
+        }
+
+        return worktree;
+    }
+
+    /// <summary>
+    /// Everything that differs from the base commit: modified, added (untracked, not ignored), deleted and
+    /// binary files, as a patch <c>git apply</c> accepts. Reads the tree with untrusted git through the
+    /// runner's own git directory, so nothing the agent planted in <c>work/.git</c> runs or applies.
+    /// </summary>
+    public async Task<TreeChanges> CollectChangesAsync(CancellationToken cancellationToken)
+    {
+        // --ignore-errors: a file the agent made unreadable must not hide every other change.
+        var add = await RunHostGitAsync(["add", "--all", "--ignore-errors", "--", "."], cancellationToken, acceptedExitCodes: [0, 1, 128]);
+        var names = await RunHostGitAsync(["diff", "--cached", "--name-only", "-z", "--no-renames", BaseCommit], cancellationToken);
+        var patch = await RunHostGitAsync(
+            ["diff", "--cached", "--binary", "--full-index", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-color", BaseCommit],
+            cancellationToken);
+
+        var files = names.Text.Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        return new TreeChanges(files, patch.Stdout, add.ExitCode == 0 ? "" : add.Stderr.Trim());
+    }
+
+    /// <summary>Whether <paramref name="patch"/> applies to <paramref name="commit"/>, checked in a scratch index.</summary>
+    public async Task<ApplyCheck> CheckAppliesAsync(byte[] patch, string commit, CancellationToken cancellationToken)
+    {
+        if (patch.Length == 0)
+        {
+            return new ApplyCheck(true, "no changes");
+        }
+
+        var index = Path.Combine(Folder, $"check-{Guid.NewGuid():N}.index");
+        try
+        {
+            var env = new Dictionary<string, string> { ["GIT_DIR"] = HostGitDir, ["GIT_INDEX_FILE"] = index };
+            await _git.RunAsync(new GitCall(Folder, ["read-tree", commit]) { Trust = GitTrust.Untrusted, Environment = env }, cancellationToken);
+            var check = await _git.RunAsync(
+                new GitCall(Folder, ["apply", "--cached", "--check", "--verbose", "-"]) { Trust = GitTrust.Untrusted, Environment = env, Stdin = patch, AcceptedExitCodes = [0, 1, 128] },
+                cancellationToken);
+            var log = (Encoding.UTF8.GetString(check.Stdout) + check.Stderr).Trim();
+            return new ApplyCheck(check.ExitCode == 0, log);
+        }
+        finally
+        {
+            File.Delete(index);
+        }
+    }
+
+    /// <summary>Removes the checkout and the runner's git directory.</summary>
+    public void Delete() => TreeDeletion.Delete(Folder);
+
+    private async Task<GitOutput> RunHostGitAsync(IReadOnlyList<string> args, CancellationToken cancellationToken, IReadOnlyList<int>? acceptedExitCodes = null) =>
+        await _git.RunAsync(
+            new GitCall(WorkPath, args)
+            {
+                Trust = GitTrust.Untrusted,
+                Environment = new Dictionary<string, string> { ["GIT_DIR"] = HostGitDir, ["GIT_WORK_TREE"] = WorkPath },
+                AcceptedExitCodes = acceptedExitCodes ?? [0],
+            },
+            cancellationToken);
+
+    /// <summary>A minimal git directory, written directly: <c>git init</c> would copy the user's templates (hooks included).</summary>
+    private static void WriteGitDir(string gitDir, string hostObjects, string head)
+    {
+        Directory.CreateDirectory(Path.Combine(gitDir, "objects", "info"));
+        Directory.CreateDirectory(Path.Combine(gitDir, "refs", "heads"));
+        Directory.CreateDirectory(Path.Combine(gitDir, "refs", "tags"));
+        File.WriteAllText(Path.Combine(gitDir, "HEAD"), head + "\n");
+        File.WriteAllText(Path.Combine(gitDir, "config"), "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n");
+        File.WriteAllText(Path.Combine(gitDir, "objects", "info", "alternates"), hostObjects + "\n");
+    }
+}

@@ -1,0 +1,17 @@
+namespace SandboxRunner.Policy;
+
+/// <summary>Builds paths under a root and proves they stay there, whatever the parts contain.</summary>
+public static class ContainedPath
+{
+    public static string Combine(string root, params string[] parts)
+    {
+        var fullRoot = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
+        var candidate = Path.GetFullPath(Path.Combine([fullRoot, .. parts]));
+        if (!candidate.StartsWith(fullRoot + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"Refusing path '{candidate}': it is not inside '{fullRoot}'.");
+        }
+
+        return candidate;
+    }
+}

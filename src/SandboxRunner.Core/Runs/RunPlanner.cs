@@ -1,0 +1,139 @@
+using SandboxRunner.Configuration;
+using SandboxRunner.Git;
+using SandboxRunner.Policy;
+
+namespace SandboxRunner.Runs;
+
+/// <summary>Turns a <see cref="RunRequest"/> into a <see cref="RunPlan"/>, or refuses it with every problem named.</summary>
+public static class RunPlanner
+{
+    public const string Source = "run_codex_tasks arguments";
+    public const int MinTimeoutSec = 10;
+    public const int MaxTimeoutSec = 1800;
+
+    public static async Task<RunPlan> PlanAsync(
+        RunRequest request, RunnerConfig config, HostRepository repository, Func<string, bool> runIdInUse, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var problems = new List<Problem>();
+
+        var runId = request.RunId ?? Ids.NewRunId(clock);
+        if (!Ids.IsValid(runId))
+        {
+            problems.Add(new Problem("run_id", Ids.Rule));
+        }
+        else if (runIdInUse(runId))
+        {
+            problems.Add(new Problem("run_id", $"'{runId}' is already used by a run of this repository; choose another or omit it"));
+        }
+
+        var baseRef = request.BaseRef ?? "HEAD";
+        string? baseCommit = null;
+        if (baseRef.StartsWith('-'))
+        {
+            problems.Add(new Problem("base_ref", "must not start with '-'"));
+        }
+        else
+        {
+            baseCommit = await repository.ResolveCommitAsync(baseRef, cancellationToken);
+            if (baseCommit is null)
+            {
+                problems.Add(new Problem("base_ref", $"'{baseRef}' does not name a commit in {repository.Root}"));
+            }
+        }
+
+        if (request.Concurrency is { } c && (c < 1 || c > 8))
+        {
+            problems.Add(new Problem("concurrency", $"must be from 1 to 8 (got {c})"));
+        }
+
+        var resourcePolicy = config.ResourcePolicy;
+        if (request.ResourcePolicy is { } rp)
+        {
+            if (ConfigLoader.ResourcePolicies.TryGetValue(rp, out var parsed))
+            {
+                resourcePolicy = parsed;
+            }
+            else
+            {
+                problems.Add(new Problem("resource_policy", "must be \"conservative\" or \"normal\""));
+            }
+        }
+
+        var tasks = PlanTasks(request.Tasks, config, problems);
+        if (problems.Count > 0)
+        {
+            throw new InvalidInputException(Source, problems);
+        }
+
+        return new RunPlan(runId, baseRef, baseCommit!, Math.Min(request.Concurrency ?? config.DefaultConcurrency, 8), resourcePolicy, tasks, request.DryRun);
+    }
+
+    private static List<TaskPlan> PlanTasks(IReadOnlyList<TaskRequest>? requests, RunnerConfig config, List<Problem> problems)
+    {
+        var plans = new List<TaskPlan>();
+        if (requests is null || requests.Count == 0)
+        {
+            problems.Add(new Problem("tasks", "must list at least one task"));
+            return plans;
+        }
+
+        if (requests.Count > config.MaxTasksPerRun)
+        {
+            problems.Add(new Problem("tasks", $"may list at most {config.MaxTasksPerRun} tasks (max_tasks_per_run), got {requests.Count}"));
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < requests.Count; i++)
+        {
+            var task = requests[i];
+            var at = $"tasks[{i}]";
+            if (task is null)
+            {
+                problems.Add(new Problem(at, "must be an object"));
+                continue;
+            }
+
+            if (!Ids.IsValid(task.TaskId))
+            {
+                problems.Add(new Problem($"{at}.task_id", Ids.Rule));
+            }
+            else if (!seen.Add(task.TaskId!))
+            {
+                problems.Add(new Problem($"{at}.task_id", $"'{task.TaskId}' is used by another task of this run; task ids must be unique"));
+            }
+
+            if (string.IsNullOrWhiteSpace(task.Prompt))
+            {
+                problems.Add(new Problem($"{at}.prompt", "must not be empty"));
+            }
+
+            if (task.TimeoutSec is { } t && (t < MinTimeoutSec || t > MaxTimeoutSec))
+            {
+                problems.Add(new Problem($"{at}.timeout_sec", $"must be from {MinTimeoutSec} to {MaxTimeoutSec} (got {t})"));
+            }
+
+            CheckList(task.AllowedPaths, $"{at}.allowed_paths", ConfigLoader.RelativePattern, problems);
+            CheckList(task.AllowedCommands, $"{at}.allowed_commands", ConfigLoader.NonBlank, problems);
+
+            plans.Add(new TaskPlan(
+                task.TaskId ?? "",
+                task.Prompt ?? "",
+                task.AllowedPaths ?? config.DefaultAllowedPaths,
+                task.AllowedCommands ?? config.AllowedCommands,
+                TimeSpan.FromSeconds(task.TimeoutSec ?? config.DefaultTimeoutSec)));
+        }
+
+        return plans;
+    }
+
+    private static void CheckList(IReadOnlyList<string>? values, string field, ConfigLoader.StringRule rule, List<Problem> problems)
+    {
+        for (var i = 0; values is not null && i < values.Count; i++)
+        {
+            if ((values[i] is null ? "must be a string" : rule(values[i])) is { } broken)
+            {
+                problems.Add(new Problem($"{field}[{i}]", broken));
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using System.ComponentModel;
+using System.Text.Json.Serialization;
+
+namespace SandboxRunner.Runs;
+
+/// <summary>One task as a caller asks for it (the <c>tasks[]</c> items of <c>run_codex_tasks</c>). Validated into a <see cref="TaskPlan"/>.</summary>
+public sealed record TaskRequest
+{
+    [JsonPropertyName("task_id")]
+    [Description("Unique id within the run: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.")]
+    public string? TaskId { get; init; }
+
+    [JsonPropertyName("prompt")]
+    [Description("What Codex should do in its own worktree.")]
+    public string? Prompt { get; init; }
+
+    [JsonPropertyName("allowed_paths")]
+    [Description("Glob patterns the task may change; defaults to the config's default_allowed_paths.")]
+    public IReadOnlyList<string>? AllowedPaths { get; init; }
+
+    [JsonPropertyName("allowed_commands")]
+    [Description("Command prefixes the task may run; defaults to the config's allowed_commands.")]
+    public IReadOnlyList<string>? AllowedCommands { get; init; }
+
+    [JsonPropertyName("timeout_sec")]
+    [Description("Deadline for this task in seconds (10-1800); defaults to the config's default_timeout_sec.")]
+    public int? TimeoutSec { get; init; }
+}
+
+/// <summary>A run as a caller asks for it (the arguments of <c>run_codex_tasks</c>). Validated into a <see cref="RunPlan"/>.</summary>
+public sealed record RunRequest
+{
+    public string? RunId { get; init; }
+    public string? BaseRef { get; init; }
+    public int? Concurrency { get; init; }
+    public string? ResourcePolicy { get; init; }
+    public IReadOnlyList<TaskRequest>? Tasks { get; init; }
+    public bool DryRun { get; init; }
+}

@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using SandboxRunner.Configuration;
+using SandboxRunner.Git;
+using SandboxRunner.Policy;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.Runs;
+
+/// <summary>
+/// Runs batches of Codex tasks against one repository. One instance per process: its task gate is the
+/// process-wide limit (<c>default_concurrency</c>) that every run shares, and a run's own
+/// <c>concurrency</c> can only lower it for that run. (codex-mcp-runner limited per call, so two calls
+/// could run twice the containers the machine was sized for.)
+/// </summary>
+public sealed partial class Runner : IDisposable
+{
+    private readonly IContainerEngine _engine;
+    private readonly TaskRunner _taskRunner;
+    private readonly TimeProvider _clock;
+    private readonly Func<string, string?> _hostEnvironment;
+    private readonly ILogger<Runner> _logger;
+    private readonly SemaphoreSlim _processGate;
+    private readonly ConcurrentDictionary<string, byte> _activeRuns = new(StringComparer.Ordinal);
+
+    public Runner(
+        HostRepository repository,
+        RunnerConfig config,
+        IContainerEngine engine,
+        GitCli git,
+        ILoggerFactory loggerFactory,
+        TimeProvider? clock = null,
+        Func<string, string?>? hostEnvironment = null)
+    {
+        Repository = repository;
+        Config = config;
+        _engine = engine;
+        _taskRunner = new TaskRunner(engine, git, loggerFactory.CreateLogger<TaskRunner>());
+        _clock = clock ?? TimeProvider.System;
+        _hostEnvironment = hostEnvironment ?? Environment.GetEnvironmentVariable;
+        _logger = loggerFactory.CreateLogger<Runner>();
+        _processGate = new SemaphoreSlim(config.DefaultConcurrency, config.DefaultConcurrency);
+    }
+
+    public HostRepository Repository { get; }
+
+    public RunnerConfig Config { get; }
+
+    /// <summary>The task image: the configured one, or the one built from Dockerfile.codex for the Codex version.</summary>
+    public string Image => Config.Image ?? $"sandbox-runner/codex:{Config.CodexVersion}";
+
+    public async Task<RunResult> RunAsync(RunRequest request, IProgress<TaskProgress>? progress, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
+        if (!_activeRuns.TryAdd(plan.RunId, 0))
+        {
+            throw new InvalidInputException(RunPlanner.Source, "run_id", $"'{plan.RunId}' is already running");
+        }
+
+        try
+        {
+            if (plan.DryRun)
+            {
+                return Skipped(plan, started);
+            }
+
+            if (!await _engine.ImageExistsAsync(Image, cancellationToken))
+            {
+                throw new InvalidInputException(
+                    "task image",
+                    "image",
+                    $"'{Image}' is not in the Docker engine; build it with `docker build -f Dockerfile.codex -t {Image} .` or set \"image\" in {RunnerConfig.FileName}");
+            }
+
+            LogRunStarted(plan.RunId, plan.Tasks.Count, plan.BaseCommit[..12]);
+            var context = new TaskContext(Repository, Config, plan, Image, PassedEnvironment(), progress);
+            using var runGate = new SemaphoreSlim(plan.Concurrency, plan.Concurrency);
+            foreach (var task in plan.Tasks)
+            {
+                progress?.Report(new TaskProgress(task.TaskId, "queued", $"{task.TaskId}: queued"));
+            }
+
+            var results = await Task.WhenAll(plan.Tasks.Select(task => RunGatedAsync(context, task, runGate, cancellationToken)));
+            return new RunResult
+            {
+                RunId = plan.RunId,
+                BaseCommit = plan.BaseCommit,
+                Results = results,
+                TotalDurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            };
+        }
+        finally
+        {
+            _activeRuns.TryRemove(plan.RunId, out _);
+        }
+    }
+
+    private async Task<TaskResult> RunGatedAsync(TaskContext context, TaskPlan task, SemaphoreSlim runGate, CancellationToken cancellationToken)
+    {
+        await runGate.WaitAsync(cancellationToken);
+        try
+        {
+            await _processGate.WaitAsync(cancellationToken);
+            try
+            {
+                return await _taskRunner.RunAsync(context, task, cancellationToken);
+            }
+            finally
+            {
+                _processGate.Release();
+            }
+        }
+        finally
+        {
+            runGate.Release();
+        }
+    }
+
+    private bool RunIdInUse(string runId) =>
+        _activeRuns.ContainsKey(runId) || Directory.Exists(ContainedPath.Combine(Repository.RunnerDir, "worktrees", runId));
+
+    /// <summary>The host variables named in env_passthrough that are set; nothing else of the host's environment enters a container.</summary>
+    private Dictionary<string, string> PassedEnvironment() =>
+        Config.EnvPassthrough
+            .Select(name => (name, value: _hostEnvironment(name)))
+            .Where(p => p.value is not null)
+            .ToDictionary(p => p.name, p => p.value!, StringComparer.Ordinal);
+
+    private static RunResult Skipped(RunPlan plan, long started) => new()
+    {
+        RunId = plan.RunId,
+        BaseCommit = plan.BaseCommit,
+        Results = plan.Tasks.Select(t => new TaskResult
+        {
+            TaskId = t.TaskId,
+            Status = TaskStatus.Skipped,
+            PatchApplicable = false,
+            Summary = "dry run: validated, not executed",
+        }).ToList(),
+        TotalDurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+    };
+
+    public void Dispose() => _processGate.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "run {RunId}: {Count} task(s) on {BaseCommit}")]
+    private partial void LogRunStarted(string runId, int count, string baseCommit);
+}

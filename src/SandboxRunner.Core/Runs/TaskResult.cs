@@ -1,0 +1,53 @@
+using System.Text.Json.Serialization;
+using SandboxRunner.Codex;
+
+namespace SandboxRunner.Runs;
+
+public static class TaskStatus
+{
+    public const string Success = "success";
+    public const string Failed = "failed";
+    public const string Timeout = "timeout";
+    public const string Skipped = "skipped";
+}
+
+public sealed record TaskLogs(
+    [property: JsonPropertyName("stdout")] string Stdout,
+    [property: JsonPropertyName("stderr")] string Stderr,
+    [property: JsonPropertyName("tail")] string Tail,
+    [property: JsonPropertyName("truncated")] bool Truncated)
+{
+    public static TaskLogs Empty { get; } = new("", "", "", false);
+}
+
+/// <summary>
+/// The result of one task: every field of codex-mcp-runner's result, plus <c>usage</c> and <c>container_id</c>.
+/// <c>files_changed</c> and <c>patch</c> come from the task's tree, never from what the agent said it did.
+/// </summary>
+public sealed record TaskResult
+{
+    [JsonPropertyName("task_id")] public required string TaskId { get; init; }
+    [JsonPropertyName("status")] public required string Status { get; init; }
+    [JsonPropertyName("exit_code")] public int? ExitCode { get; init; }
+    [JsonPropertyName("files_changed")] public IReadOnlyList<string> FilesChanged { get; init; } = [];
+    [JsonPropertyName("patch")] public string Patch { get; init; } = "";
+    [JsonPropertyName("patch_applicable")] public bool PatchApplicable { get; init; }
+    [JsonPropertyName("apply_check_log")] public string ApplyCheckLog { get; init; } = "";
+    [JsonPropertyName("commands_run")] public IReadOnlyList<CommandRun> CommandsRun { get; init; } = [];
+    [JsonPropertyName("evidence")] public string Evidence { get; init; } = "";
+    [JsonPropertyName("logs")] public TaskLogs Logs { get; init; } = TaskLogs.Empty;
+    [JsonPropertyName("workspace_path")] public string WorkspacePath { get; init; } = "";
+    [JsonPropertyName("duration_ms")] public long DurationMs { get; init; }
+    [JsonPropertyName("summary")] public string Summary { get; init; } = "";
+    [JsonPropertyName("notes_for_manager")] public string NotesForManager { get; init; } = "";
+    [JsonPropertyName("usage")] public CodexUsage Usage { get; init; } = CodexUsage.Zero;
+    [JsonPropertyName("container_id")] public string? ContainerId { get; init; }
+}
+
+public sealed record RunResult
+{
+    [JsonPropertyName("run_id")] public required string RunId { get; init; }
+    [JsonPropertyName("base_commit")] public required string BaseCommit { get; init; }
+    [JsonPropertyName("results")] public required IReadOnlyList<TaskResult> Results { get; init; }
+    [JsonPropertyName("total_duration_ms")] public long TotalDurationMs { get; init; }
+}

@@ -1,0 +1,197 @@
+using System.Net;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using ICSharpCode.SharpZipLib.Tar;
+using Microsoft.Extensions.Logging;
+
+namespace SandboxRunner.Sandbox;
+
+/// <summary>
+/// <see cref="IContainerEngine"/> over the Docker Engine API (Docker.DotNet.Enhanced). Requests are
+/// unversioned, so the same code talks to a 20.10 engine (API 1.41) and to current ones.
+/// </summary>
+public sealed partial class DockerEngine : IContainerEngine, IDisposable
+{
+    private readonly DockerClient _client;
+    private readonly ILogger<DockerEngine> _logger;
+
+    public DockerEngine(ILogger<DockerEngine> logger, Uri? endpoint = null)
+    {
+        _logger = logger;
+        Endpoint = endpoint ?? DefaultEndpoint();
+        _client = new DockerClientBuilder().WithEndpoint(Endpoint).Build();
+    }
+
+    public Uri Endpoint { get; }
+
+    public static Uri DefaultEndpoint() =>
+        System.Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } host ? new Uri(host) : new Uri("unix:///var/run/docker.sock");
+
+    /// <summary>The engine's version and API version; throws when the engine does not answer.</summary>
+    public async Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken)
+    {
+        var version = await _client.System.GetVersionAsync(cancellationToken);
+        return (version.Version, version.APIVersion);
+    }
+
+    public async Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.Images.InspectImageAsync(image, cancellationToken);
+            return true;
+        }
+        catch (DockerImageNotFoundException)
+        {
+            return false;
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
+    public async Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)
+    {
+        var parameters = new CreateContainerParameters
+        {
+            Image = spec.Image,
+            Cmd = spec.Command.ToList(),
+            User = spec.User,
+            WorkingDir = spec.WorkingDirectory,
+            Env = spec.Environment.Select(kv => $"{kv.Key}={kv.Value}").ToList(),
+            Labels = new Dictionary<string, string>(spec.Labels),
+            AttachStdout = true,
+            AttachStderr = true,
+            HostConfig = new HostConfig
+            {
+                Mounts = spec.Mounts.Select(m => new Mount
+                {
+                    Type = "bind",
+                    Source = m.Source,
+                    Target = m.Target,
+                    ReadOnly = m.ReadOnly,
+                    BindOptions = new BindOptions { Propagation = "rprivate" },
+                }).ToList(),
+                Tmpfs = new Dictionary<string, string> { ["/tmp"] = $"rw,nosuid,nodev,size={spec.Limits.TmpBytes}" },
+                ReadonlyRootfs = spec.ReadOnlyRootFilesystem,
+                CapDrop = ["ALL"],
+                SecurityOpt = ["no-new-privileges"],
+                Init = true,
+                Memory = spec.Limits.MemoryBytes,
+                MemorySwap = spec.Limits.MemoryBytes,
+                NanoCPUs = (long)(spec.Limits.Cpus * 1_000_000_000),
+                PidsLimit = spec.Limits.Pids,
+                NetworkMode = spec.NetworkMode,
+                AutoRemove = false,
+            },
+        };
+
+        var response = await _client.Containers.CreateContainerAsync(parameters, cancellationToken);
+        LogCreated(response.ID[..12], spec.Image, string.Join(",", spec.Labels.Select(kv => $"{kv.Key}={kv.Value}")));
+        return response.ID;
+    }
+
+    public async Task StartAsync(string containerId, CancellationToken cancellationToken) =>
+        await _client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken);
+
+    public async Task<long> WaitAsync(string containerId, CancellationToken cancellationToken) =>
+        (await _client.Containers.WaitContainerAsync(containerId, cancellationToken)).StatusCode;
+
+    public async Task KillAsync(string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.Containers.KillContainerAsync(containerId, new ContainerKillParameters { Signal = "SIGKILL" }, cancellationToken);
+            LogKilled(containerId[..12]);
+        }
+        catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Conflict)
+        {
+            // Already stopped or gone: the goal of a kill is reached.
+        }
+    }
+
+    public async Task RemoveAsync(string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.Containers.RemoveContainerAsync(containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken);
+            LogRemoved(containerId[..12]);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    public async Task FollowLogsAsync(string containerId, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken)
+    {
+        using var stream = await _client.Containers.GetContainerLogsAsync(
+            containerId,
+            new ContainerLogsParameters { Follow = true, ShowStdout = true, ShowStderr = true },
+            cancellationToken);
+        var buffer = new byte[81920];
+        while (true)
+        {
+            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken);
+            if (read.EOF)
+            {
+                return;
+            }
+
+            var target = read.Target == MultiplexedStream.TargetStream.StandardError ? LogStream.Stderr : LogStream.Stdout;
+            onChunk(target, buffer.AsSpan(0, read.Count));
+        }
+    }
+
+    public async Task<byte[]?> ReadFileAsync(string containerId, string path, long maxBytes, CancellationToken cancellationToken)
+    {
+        ContainerArchiveResponse archive;
+        try
+        {
+            archive = await _client.Containers.GetArchiveFromContainerAsync(containerId, new ContainerPathStatParameters { Path = path }, false, cancellationToken);
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        await using var stream = archive.Stream;
+        using var tar = new TarInputStream(stream, System.Text.Encoding.UTF8);
+        var entry = tar.GetNextEntry();
+        if (entry is null || entry.TarHeader.TypeFlag is not (TarHeader.LF_NORMAL or TarHeader.LF_OLDNORM) || entry.Size > maxBytes)
+        {
+            return null;
+        }
+
+        using var content = new MemoryStream();
+        tar.CopyEntryContents(content);
+        return content.ToArray();
+    }
+
+    public async Task<IReadOnlyList<string>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken)
+    {
+        var filter = value is null ? label : $"{label}={value}";
+        var containers = await _client.Containers.ListContainersAsync(
+            new ContainersListParameters
+            {
+                All = true,
+                Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [filter] = true } },
+            },
+            cancellationToken);
+        return containers.Select(c => c.ID).ToList();
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "container {Id} created from {Image} ({Labels})")]
+    private partial void LogCreated(string id, string image, string labels);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "container {Id} killed")]
+    private partial void LogKilled(string id);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "container {Id} removed")]
+    private partial void LogRemoved(string id);
+}

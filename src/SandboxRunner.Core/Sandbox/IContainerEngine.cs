@@ -1,0 +1,38 @@
+namespace SandboxRunner.Sandbox;
+
+public enum LogStream { Stdout, Stderr }
+
+/// <summary>
+/// The seam around Docker: one method per engine call, so orchestration can be tested against a stand-in
+/// and the engine code stays small. The only implementation that ships is <see cref="DockerEngine"/>.
+/// </summary>
+public interface IContainerEngine
+{
+    Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken);
+
+    /// <summary>Creates (does not start) a container and returns its id.</summary>
+    Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken);
+
+    Task StartAsync(string containerId, CancellationToken cancellationToken);
+
+    /// <summary>Waits for the container to exit and returns its exit code.</summary>
+    Task<long> WaitAsync(string containerId, CancellationToken cancellationToken);
+
+    Task KillAsync(string containerId, CancellationToken cancellationToken);
+
+    /// <summary>Removes the container with its anonymous volumes; a container already gone is not an error.</summary>
+    Task RemoveAsync(string containerId, CancellationToken cancellationToken);
+
+    /// <summary>Follows the container's demultiplexed output until it exits, handing each chunk to <paramref name="onChunk"/>.</summary>
+    Task FollowLogsAsync(string containerId, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A regular file's bytes from inside the container (running or stopped), resolved by the engine within
+    /// the container's own filesystem, so a symlink planted there cannot reach a host path. Null when the
+    /// path is missing, is not a regular file, or exceeds <paramref name="maxBytes"/>.
+    /// </summary>
+    Task<byte[]?> ReadFileAsync(string containerId, string path, long maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>Ids of containers (running or not) carrying <paramref name="label"/>, optionally with <paramref name="value"/>.</summary>
+    Task<IReadOnlyList<string>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken);
+}

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+
+namespace SandboxRunner.Sandbox;
+
+public sealed record SandboxExit(long? ExitCode, bool TimedOut, TimeSpan Elapsed);
+
+/// <summary>
+/// One task container, from creation to removal. Owns its teardown: disposing removes the container
+/// whatever happened before, with a token of its own so a cancelled run still cleans up.
+/// </summary>
+public sealed class Sandbox : IAsyncDisposable
+{
+    private static readonly TimeSpan TeardownBudget = TimeSpan.FromSeconds(30);
+    private readonly IContainerEngine _engine;
+    private int _disposed;
+
+    private Sandbox(IContainerEngine engine, string containerId)
+    {
+        _engine = engine;
+        ContainerId = containerId;
+    }
+
+    public string ContainerId { get; }
+
+    public static async Task<Sandbox> CreateAsync(IContainerEngine engine, ContainerSpec spec, CancellationToken cancellationToken) =>
+        new(engine, await engine.CreateAsync(spec, cancellationToken));
+
+    /// <summary>
+    /// Starts the container and waits for it to exit, streaming its output to <paramref name="onOutput"/>.
+    /// At the deadline the container is killed (SIGKILL, no grace: the agent's work is read from disk,
+    /// not from a clean shutdown). Cancellation kills it too, then throws.
+    /// </summary>
+    public async Task<SandboxExit> RunAsync(TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        await _engine.StartAsync(ContainerId, cancellationToken);
+        var logs = _engine.FollowLogsAsync(ContainerId, onOutput, stop.Token);
+        var wait = _engine.WaitAsync(ContainerId, stop.Token);
+        var timedOut = false;
+        try
+        {
+            var deadline = Task.Delay(timeout, cancellationToken);
+            if (await Task.WhenAny(wait, deadline) == deadline)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                timedOut = true;
+                await _engine.KillAsync(ContainerId, CancellationToken.None);
+            }
+
+            var exitCode = await wait.WaitAsync(TeardownBudget, CancellationToken.None);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+
+            // The log stream ends when the container does; the bound only guards against an engine that hangs.
+            await logs.WaitAsync(TeardownBudget, CancellationToken.None);
+            return new SandboxExit(timedOut ? null : exitCode, timedOut, elapsed);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await _engine.KillAsync(ContainerId, CancellationToken.None);
+            throw;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(logs, wait).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>A regular file from the container's filesystem, resolved by the engine inside the container.</summary>
+    public Task<byte[]?> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) =>
+        _engine.ReadFileAsync(ContainerId, path, maxBytes, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        using var budget = new CancellationTokenSource(TeardownBudget);
+        await _engine.RemoveAsync(ContainerId, budget.Token);
+    }
+}

@@ -1,0 +1,79 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using SandboxRunner.Git;
+using SandboxRunner.Host.Mcp;
+using SandboxRunner.Runs;
+using SandboxRunner.Sandbox;
+
+var options = CommandLine.Parse(args);
+if (options.Error is not null)
+{
+    await Console.Error.WriteLineAsync($"sandbox-runner: {options.Error}\n\n{CommandLine.Usage}");
+    return 2;
+}
+
+if (options.Help)
+{
+    await Console.Error.WriteLineAsync(CommandLine.Usage);
+    return 0;
+}
+
+var builder = Host.CreateApplicationBuilder([]);
+
+// stdout carries the protocol from the first byte; everything else goes to stderr.
+builder.Logging.ClearProviders();
+builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+builder.Logging.SetMinimumLevel(options.Verbose ? LogLevel.Debug : LogLevel.Warning);
+
+builder.Services.AddSingleton<GitCli>();
+builder.Services.AddSingleton<IContainerEngine>(sp => new DockerEngine(sp.GetRequiredService<ILogger<DockerEngine>>()));
+builder.Services.AddSingleton(sp => new Workspace(
+    options.RepoPath,
+    sp.GetRequiredService<IContainerEngine>(),
+    sp.GetRequiredService<GitCli>(),
+    sp.GetRequiredService<ILoggerFactory>()));
+
+builder.Services
+    .AddMcpServer(o => o.ServerInfo = new() { Name = "sandbox-runner", Version = typeof(Workspace).Assembly.GetName().Version?.ToString() ?? "0.1.0" })
+    .WithStdioServerTransport()
+    .WithTools<RunTools>();
+
+await builder.Build().RunAsync();
+return 0;
+
+internal sealed record CommandLine(string RepoPath, bool Verbose, bool Help, string? Error)
+{
+    public const string Usage = """
+        usage: sandbox-runner [--repo PATH] [--verbose]
+
+        Serves MCP over stdio for the git repository at PATH (default: the current directory).
+        Each Codex task runs in its own Docker container on its own checkout of the repository.
+        """;
+
+    public static CommandLine Parse(string[] args)
+    {
+        var repo = Directory.GetCurrentDirectory();
+        var verbose = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--repo" when i + 1 < args.Length:
+                    repo = args[++i];
+                    break;
+                case "--repo":
+                    return new CommandLine(repo, verbose, false, "--repo needs a path");
+                case "--verbose" or "-v":
+                    verbose = true;
+                    break;
+                case "--help" or "-h":
+                    return new CommandLine(repo, verbose, true, null);
+                default:
+                    return new CommandLine(repo, verbose, false, $"unknown argument '{args[i]}'");
+            }
+        }
+
+        return new CommandLine(repo, verbose, false, null);
+    }
+}
