@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
+using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Sandbox;
 
@@ -93,6 +94,11 @@ public sealed partial class Runner : IDisposable
         }
         finally
         {
+            if (!plan.DryRun)
+            {
+                TreeDeletion.Delete(ContainedPath.Combine(Repository.RunnerDir, "worktrees", plan.RunId));
+            }
+
             _activeRuns.TryRemove(plan.RunId, out _);
         }
     }

@@ -1,0 +1,76 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The real engine, with a record of when each container started, exited and went, so tests can check
+/// deadlines and how many containers were alive at once. Every call still reaches Docker.
+/// </summary>
+public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
+{
+    private readonly Lock _gate = new();
+    private int _alive;
+
+    public ConcurrentDictionary<string, ContainerSpec> Specs { get; } = new();
+    public ConcurrentDictionary<string, TimeSpan> Started { get; } = new();
+    public ConcurrentDictionary<string, TimeSpan> Exited { get; } = new();
+    public ConcurrentQueue<string> Removed { get; } = new();
+    public int MaxAlive { get; private set; }
+
+    /// <summary>Raised after a container has started.</summary>
+    public event Action<string>? ContainerStarted;
+
+    private static TimeSpan Now => Stopwatch.GetElapsedTime(0);
+
+    public Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken) => inner.ImageExistsAsync(image, cancellationToken);
+
+    public async Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)
+    {
+        var id = await inner.CreateAsync(spec, cancellationToken);
+        Specs[id] = spec;
+        lock (_gate)
+        {
+            _alive++;
+            MaxAlive = Math.Max(MaxAlive, _alive);
+        }
+
+        return id;
+    }
+
+    public async Task StartAsync(string containerId, CancellationToken cancellationToken)
+    {
+        await inner.StartAsync(containerId, cancellationToken);
+        Started[containerId] = Now;
+        ContainerStarted?.Invoke(containerId);
+    }
+
+    public async Task<long> WaitAsync(string containerId, CancellationToken cancellationToken)
+    {
+        var code = await inner.WaitAsync(containerId, cancellationToken);
+        Exited[containerId] = Now;
+        return code;
+    }
+
+    public Task KillAsync(string containerId, CancellationToken cancellationToken) => inner.KillAsync(containerId, cancellationToken);
+
+    public async Task RemoveAsync(string containerId, CancellationToken cancellationToken)
+    {
+        await inner.RemoveAsync(containerId, cancellationToken);
+        Removed.Enqueue(containerId);
+        lock (_gate)
+        {
+            _alive--;
+        }
+    }
+
+    public Task FollowLogsAsync(string containerId, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken) =>
+        inner.FollowLogsAsync(containerId, onChunk, cancellationToken);
+
+    public Task<byte[]?> ReadFileAsync(string containerId, string path, long maxBytes, CancellationToken cancellationToken) =>
+        inner.ReadFileAsync(containerId, path, maxBytes, cancellationToken);
+
+    public Task<IReadOnlyList<string>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken) =>
+        inner.ListContainersAsync(label, value, cancellationToken);
+}

@@ -1,0 +1,88 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using SandboxRunner.Configuration;
+using SandboxRunner.Git;
+using SandboxRunner.Runs;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A runner on a fresh test repository with the fake Codex image. Disposing it proves the run left
+/// nothing behind: no labelled container, no task folder, no registered git worktree.
+/// </summary>
+public sealed class RunnerHarness : IAsyncDisposable
+{
+    private readonly DockerFixture _docker;
+
+    private RunnerHarness(DockerFixture docker, TestRepository repository, Runner runner, RecordingEngine engine)
+    {
+        _docker = docker;
+        Repository = repository;
+        Runner = runner;
+        Engine = engine;
+    }
+
+    public TestRepository Repository { get; }
+    public Runner Runner { get; }
+    public RecordingEngine Engine { get; }
+    public List<TaskProgress> Progress { get; } = [];
+
+    public static async Task<RunnerHarness> CreateAsync(
+        DockerFixture docker, Func<RunnerConfig, RunnerConfig>? configure = null, Func<string, string?>? hostEnvironment = null)
+    {
+        var repository = new TestRepository();
+        var git = new GitCli(NullLogger<GitCli>.Instance);
+        var host = await HostRepository.OpenAsync(git, repository.Path, CancellationToken.None);
+        var config = RunnerConfig.Default with { Image = DockerFixture.FakeCodexImage, CodexModel = "gpt-5.5" };
+        config = configure?.Invoke(config) ?? config;
+        var engine = new RecordingEngine(docker.Engine);
+        var runner = new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));
+        return new RunnerHarness(docker, repository, runner, engine);
+    }
+
+    public async Task<RunResult> RunAsync(params TaskRequest[] tasks) => await RunAsync(new RunRequest { Tasks = tasks }, CancellationToken.None);
+
+    public async Task<RunResult> RunAsync(RunRequest request, CancellationToken cancellationToken)
+    {
+        var progress = new InlineProgress(p =>
+        {
+            lock (Progress)
+            {
+                Progress.Add(p);
+            }
+        });
+        return await Runner.RunAsync(request, progress, cancellationToken);
+    }
+
+    public static TaskRequest Task(string id, params string[] steps) => new() { TaskId = id, Prompt = string.Join('\n', steps) };
+
+    public async Task AssertNothingLeftAsync()
+    {
+        var containers = await _docker.Engine.ListContainersAsync(Labels.Run, null, CancellationToken.None);
+        var ours = containers.Where(Engine.Specs.ContainsKey).ToList();
+        Assert.True(ours.Count == 0, $"containers left behind: {string.Join(", ", ours)}");
+        var worktrees = Path.Combine(Runner.Repository.RunnerDir, "worktrees");
+        var left = Directory.Exists(worktrees) ? Directory.EnumerateFileSystemEntries(worktrees).ToList() : [];
+        Assert.True(left.Count == 0, $"task folders left behind: {string.Join(", ", left)}");
+        var registered = Repository.Git("worktree", "list", "--porcelain").Split('\n').Count(l => l.StartsWith("worktree ", StringComparison.Ordinal));
+        Assert.Equal(1, registered);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await AssertNothingLeftAsync();
+        }
+        finally
+        {
+            Runner.Dispose();
+            Repository.Dispose();
+        }
+    }
+
+    private sealed class InlineProgress(Action<TaskProgress> report) : IProgress<TaskProgress>
+    {
+        public void Report(TaskProgress value) => report(value);
+    }
+}
