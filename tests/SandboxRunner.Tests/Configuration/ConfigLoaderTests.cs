@@ -1,0 +1,153 @@
+using SandboxRunner.Configuration;
+
+namespace SandboxRunner.Tests.Configuration;
+
+/// <summary>Finding and reading <c>.mcp-codex.json</c>, its defaults, and the values it accepts.</summary>
+public sealed class ConfigLoaderTests
+{
+    [Fact]
+    public async Task Missing_file_gives_defaults()
+    {
+        using var repo = new TempDirectory();
+
+        var config = await ConfigLoader.LoadAsync(repo.Path, CancellationToken.None);
+
+        Assert.Same(RunnerConfig.Default, config);
+    }
+
+    [Fact]
+    public async Task File_in_the_repository_root_is_read()
+    {
+        using var repo = new TempDirectory();
+        await File.WriteAllTextAsync(Path.Combine(repo.Path, ".mcp-codex.json"), """{ "default_concurrency": 4 }""");
+
+        var config = await ConfigLoader.LoadAsync(repo.Path, CancellationToken.None);
+
+        Assert.Equal(4, config.DefaultConcurrency);
+    }
+
+    [Fact]
+    public async Task Refusal_of_a_file_on_disk_names_the_file()
+    {
+        using var repo = new TempDirectory();
+        await File.WriteAllTextAsync(Path.Combine(repo.Path, ".mcp-codex.json"), """{ "default_concurrency": 0 }""");
+
+        var e = await Assert.ThrowsAsync<InvalidInputException>(() => ConfigLoader.LoadAsync(repo.Path, CancellationToken.None));
+
+        Assert.Equal(".mcp-codex.json", e.Source);
+        Assert.StartsWith(".mcp-codex.json: ", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Empty_object_gives_defaults()
+    {
+        Assert.Equal(RunnerConfig.Default, ConfigLoader.Parse("{}"));
+    }
+
+    [Theory]
+    [InlineData("allowed_commands", new[] { "npm test", "npm run lint", "npx tsc --noEmit" })]
+    [InlineData("default_allowed_paths", new[] { "src/**", "tests/**", "package.json" })]
+    [InlineData("default_concurrency", 2)]
+    [InlineData("default_timeout_sec", 300)]
+    [InlineData("resource_policy", ResourcePolicy.Conservative)]
+    [InlineData("network_policy", NetworkPolicy.Deny)]
+    [InlineData("codex_command", "codex")]
+    [InlineData("codex_model", "o4-mini")]
+    [InlineData("codex_full_auto", true)]
+    [InlineData("codex_ephemeral", true)]
+    [InlineData("sandbox_mode", SandboxMode.WorkspaceWrite)]
+    [InlineData("max_runs_retained", 20)]
+    [InlineData("max_tasks_per_run", 10)]
+    [InlineData("image", null)]
+    [InlineData("codex_version", "0.169.0")]
+    [InlineData("codex_config_overrides", new string[0])]
+    [InlineData("env_passthrough", new[] { "CODEX_API_KEY" })]
+    public void Field_left_out_takes_its_default(string field, object? expected)
+    {
+        Assert.Equal(expected, Config.Field(ConfigLoader.Parse("{}"), field));
+    }
+
+    [Fact]
+    public void Every_known_field_has_a_default_in_the_table()
+    {
+        // Keeps Field_left_out_takes_its_default honest: a new field must be added to it.
+        Assert.All(ConfigLoader.KnownFields, field => Config.Field(RunnerConfig.Default, field));
+        Assert.Equal(17, ConfigLoader.KnownFields.Length);
+    }
+
+    [Fact]
+    public void Every_field_is_accepted_with_a_valid_value()
+    {
+        var config = ConfigLoader.Parse("""
+            {
+              "allowed_commands": ["make test"],
+              "default_allowed_paths": ["lib/**", "README.md"],
+              "default_concurrency": 3,
+              "default_timeout_sec": 600,
+              "resource_policy": "normal",
+              "network_policy": "allow",
+              "codex_command": "/usr/local/bin/codex",
+              "codex_model": "gpt-5-codex",
+              "codex_full_auto": false,
+              "codex_ephemeral": false,
+              "sandbox_mode": "read-only",
+              "max_runs_retained": 50,
+              "max_tasks_per_run": 5,
+              "image": "ghcr.io/example/codex:1.2.3",
+              "codex_version": "0.170.1",
+              "codex_config_overrides": ["model_reasoning_effort=high"],
+              "env_passthrough": ["OPENAI_API_KEY", "HTTPS_PROXY"]
+            }
+            """);
+
+        Assert.Equal(["make test"], config.AllowedCommands);
+        Assert.Equal(["lib/**", "README.md"], config.DefaultAllowedPaths);
+        Assert.Equal(3, config.DefaultConcurrency);
+        Assert.Equal(600, config.DefaultTimeoutSec);
+        Assert.Equal(ResourcePolicy.Normal, config.ResourcePolicy);
+        Assert.Equal(NetworkPolicy.Allow, config.NetworkPolicy);
+        Assert.Equal("/usr/local/bin/codex", config.CodexCommand);
+        Assert.Equal("gpt-5-codex", config.CodexModel);
+        Assert.False(config.CodexFullAuto);
+        Assert.False(config.CodexEphemeral);
+        Assert.Equal(SandboxMode.ReadOnly, config.SandboxMode);
+        Assert.Equal(50, config.MaxRunsRetained);
+        Assert.Equal(5, config.MaxTasksPerRun);
+        Assert.Equal("ghcr.io/example/codex:1.2.3", config.Image);
+        Assert.Equal("0.170.1", config.CodexVersion);
+        Assert.Equal(["model_reasoning_effort=high"], config.CodexConfigOverrides);
+        Assert.Equal(["OPENAI_API_KEY", "HTTPS_PROXY"], config.EnvPassthrough);
+    }
+
+    [Fact]
+    public void Setting_one_field_leaves_the_others_at_their_defaults()
+    {
+        var config = ConfigLoader.Parse("""{ "default_concurrency": 7 }""");
+
+        Assert.Equal(RunnerConfig.Default with { DefaultConcurrency = 7 }, config);
+    }
+
+    [Fact]
+    public void Comments_and_trailing_commas_are_allowed()
+    {
+        var config = ConfigLoader.Parse("""
+            {
+              // two at a time
+              "default_concurrency": 2, /* the default */
+              "allowed_commands": ["make",],
+            }
+            """);
+
+        Assert.Equal(["make"], config.AllowedCommands);
+    }
+
+    [Fact]
+    public void Empty_lists_are_accepted()
+    {
+        var config = ConfigLoader.Parse("""{ "allowed_commands": [], "env_passthrough": [], "codex_config_overrides": [] }""");
+
+        Assert.Empty(config.AllowedCommands);
+        Assert.Empty(config.EnvPassthrough);
+        Assert.Empty(config.CodexConfigOverrides);
+    }
+}
