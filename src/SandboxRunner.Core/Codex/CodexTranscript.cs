@@ -92,8 +92,9 @@ public sealed class CodexTranscript
             EventCount++;
             Apply(type, doc.RootElement);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: valid JSON whose strings do not decode (an unpaired surrogate escape).
             UnparsedLines++;
         }
     }

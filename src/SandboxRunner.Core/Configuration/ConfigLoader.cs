@@ -115,6 +115,12 @@ public static partial class ConfigLoader
                 case "env_passthrough":
                     config = config with { EnvPassthrough = r.StringList(property.Name, v, EnvName) ?? d.EnvPassthrough };
                     break;
+                case "allow_task_policy_widening":
+                    config = config with { AllowTaskPolicyWidening = r.Bool(property.Name, v) ?? d.AllowTaskPolicyWidening };
+                    break;
+                case "denied_commands":
+                    config = config with { DeniedCommands = r.StringList(property.Name, v, NonBlank) ?? d.DeniedCommands };
+                    break;
                 default:
                     r.Problems.Add(new Problem(property.Name, $"is not a known field (known: {string.Join(", ", KnownFields)})"));
                     break;
@@ -129,6 +135,7 @@ public static partial class ConfigLoader
         "allowed_commands", "default_allowed_paths", "default_concurrency", "default_timeout_sec", "resource_policy",
         "network_policy", "codex_command", "codex_model", "codex_full_auto", "codex_ephemeral", "sandbox_mode",
         "max_runs_retained", "max_tasks_per_run", "image", "codex_version", "codex_config_overrides", "env_passthrough",
+        "allow_task_policy_widening", "denied_commands",
     ];
 
     internal static readonly IReadOnlyDictionary<string, ResourcePolicy> ResourcePolicies =
@@ -197,13 +204,13 @@ public static partial class ConfigLoader
         return ReservedEnvNames.Contains(value) ? $"'{value}' is set by the runner and cannot be passed through" : null;
     }
 
-    [GeneratedRegex(@"^[a-z0-9][a-z0-9._/:@-]*$")]
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9._/:@-]*\z")]
     private static partial Regex ImageReferencePattern();
 
-    [GeneratedRegex(@"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")]
+    [GeneratedRegex(@"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?\z")]
     private static partial Regex VersionPattern();
 
-    [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*$")]
+    [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*\z")]
     private static partial Regex EnvNamePattern();
 
     /// <summary>Typed reads that record a problem and return null instead of throwing.</summary>

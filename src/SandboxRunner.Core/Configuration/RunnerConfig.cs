@@ -42,5 +42,11 @@ public sealed record RunnerConfig
     public IReadOnlyList<string> CodexConfigOverrides { get; init; } = [];
     public IReadOnlyList<string> EnvPassthrough { get; init; } = ["CODEX_API_KEY"];
 
+    /// <summary>Lets a task's allowed_paths and allowed_commands go beyond the config's. Off: the original let any caller pass <c>["**"]</c>.</summary>
+    public bool AllowTaskPolicyWidening { get; init; }
+
+    /// <summary>Command prefixes Codex refuses up front (execpolicy <c>forbidden</c> rules) and the audit flags.</summary>
+    public IReadOnlyList<string> DeniedCommands { get; init; } = [];
+
     public static RunnerConfig Default { get; } = new();
 }

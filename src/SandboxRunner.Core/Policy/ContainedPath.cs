@@ -7,7 +7,8 @@ public static class ContainedPath
     {
         var fullRoot = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
         var candidate = Path.GetFullPath(Path.Combine([fullRoot, .. parts]));
-        if (!candidate.StartsWith(fullRoot + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        var prefix = fullRoot.EndsWith(Path.DirectorySeparatorChar) ? fullRoot : fullRoot + Path.DirectorySeparatorChar;
+        if (!candidate.StartsWith(prefix, StringComparison.Ordinal) || candidate.Length == prefix.Length)
         {
             throw new InvalidOperationException($"Refusing path '{candidate}': it is not inside '{fullRoot}'.");
         }

@@ -35,6 +35,8 @@ internal static class Config
         "codex_version" => config.CodexVersion,
         "codex_config_overrides" => config.CodexConfigOverrides,
         "env_passthrough" => config.EnvPassthrough,
+        "allow_task_policy_widening" => config.AllowTaskPolicyWidening,
+        "denied_commands" => config.DeniedCommands,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "not a field of .mcp-codex.json"),
     };
 }

@@ -62,17 +62,31 @@ public sealed class ConfigLoaderTests
     [InlineData("codex_version", "0.169.0")]
     [InlineData("codex_config_overrides", new string[0])]
     [InlineData("env_passthrough", new[] { "CODEX_API_KEY" })]
+    [InlineData("allow_task_policy_widening", false)]
+    [InlineData("denied_commands", new string[0])]
     public void Field_left_out_takes_its_default(string field, object? expected)
     {
         Assert.Equal(expected, Config.Field(ConfigLoader.Parse("{}"), field));
     }
 
     [Fact]
-    public void Every_known_field_has_a_default_in_the_table()
+    public void Every_known_field_can_be_read_by_its_json_name()
     {
-        // Keeps Field_left_out_takes_its_default honest: a new field must be added to it.
+        // Config.Field throws for a field it does not know, so a new field cannot be left out of the tables above.
         Assert.All(ConfigLoader.KnownFields, field => Config.Field(RunnerConfig.Default, field));
-        Assert.Equal(17, ConfigLoader.KnownFields.Length);
+    }
+
+    [Fact]
+    public void Known_fields_are_exactly_these()
+    {
+        Assert.Equal(
+            [
+                "allow_task_policy_widening", "allowed_commands", "codex_command", "codex_config_overrides", "codex_ephemeral",
+                "codex_full_auto", "codex_model", "codex_version", "default_allowed_paths", "default_concurrency",
+                "default_timeout_sec", "denied_commands", "env_passthrough", "image", "max_runs_retained", "max_tasks_per_run",
+                "network_policy", "resource_policy", "sandbox_mode",
+            ],
+            ConfigLoader.KnownFields.Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -96,7 +110,9 @@ public sealed class ConfigLoaderTests
               "image": "ghcr.io/example/codex:1.2.3",
               "codex_version": "0.170.1",
               "codex_config_overrides": ["model_reasoning_effort=high"],
-              "env_passthrough": ["OPENAI_API_KEY", "HTTPS_PROXY"]
+              "env_passthrough": ["OPENAI_API_KEY", "HTTPS_PROXY"],
+              "allow_task_policy_widening": true,
+              "denied_commands": ["git push", "rm -rf /"]
             }
             """);
 
@@ -117,6 +133,8 @@ public sealed class ConfigLoaderTests
         Assert.Equal("0.170.1", config.CodexVersion);
         Assert.Equal(["model_reasoning_effort=high"], config.CodexConfigOverrides);
         Assert.Equal(["OPENAI_API_KEY", "HTTPS_PROXY"], config.EnvPassthrough);
+        Assert.True(config.AllowTaskPolicyWidening);
+        Assert.Equal(["git push", "rm -rf /"], config.DeniedCommands);
     }
 
     [Fact]
