@@ -39,6 +39,7 @@ public sealed class IsolationTests(DockerFixture docker)
     {
         await using var h = await RunnerHarness.CreateAsync(docker);
         var before = h.Repository.GitStateFingerprint();
+        var objectsBefore = h.Repository.ObjectFiles();
         var hostGit = h.Repository.GitDir;
         var objects = Path.Combine(hostGit, "objects");
 
@@ -58,6 +59,8 @@ public sealed class IsolationTests(DockerFixture docker)
         // ...but the host's objects are read-only and its config, hooks and refs are not in the container at all.
         Assert.All(result.CommandsRun.Skip(1).Take(5), c => Assert.NotEqual(0, c.ExitCode));
         Assert.Equal(before, h.Repository.GitStateFingerprint());
+        var objectsAfter = h.Repository.ObjectFiles();
+        Assert.All(objectsBefore, o => Assert.Equal(o.Value, objectsAfter[o.Key]));
         Assert.False(File.Exists(Path.Combine(objects, "planted")));
         Assert.False(File.Exists("/tmp/PWNED"));
         Assert.Equal("", h.Repository.Git("status", "--porcelain"));

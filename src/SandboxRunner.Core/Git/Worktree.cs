@@ -3,8 +3,18 @@ using SandboxRunner.Platform;
 
 namespace SandboxRunner.Git;
 
+/// <summary>One changed path as <c>git diff --raw</c> reports it: the new mode and blob ("000000" modes and a zero id when deleted).</summary>
+public sealed record ChangedEntry(string Path, char Status, string OldMode, string NewMode, string NewBlob)
+{
+    public bool IsDeleted => Status == 'D';
+    public bool IsGitlink => NewMode == "160000";
+}
+
 /// <summary>Which paths a task changed and the patch that makes the change, both read from its tree.</summary>
-public sealed record TreeChanges(IReadOnlyList<string> Files, byte[] Patch, string Warnings);
+public sealed record TreeChanges(IReadOnlyList<ChangedEntry> Entries, byte[] Patch, string Warnings)
+{
+    public IReadOnlyList<string> Files => Entries.Select(e => e.Path).ToList();
+}
 
 public sealed record ApplyCheck(bool Applies, string Log);
 
@@ -85,13 +95,34 @@ public sealed class Worktree
     {
         // --ignore-errors: a file the agent made unreadable must not hide every other change.
         var add = await RunHostGitAsync(["add", "--all", "--ignore-errors", "--", "."], cancellationToken, acceptedExitCodes: [0, 1, 128]);
-        var names = await RunHostGitAsync(["diff", "--cached", "--name-only", "-z", "--no-renames", BaseCommit], cancellationToken);
+        var raw = await RunHostGitAsync(["diff", "--cached", "--raw", "-z", "--no-renames", "--full-index", "--no-abbrev", BaseCommit], cancellationToken);
         var patch = await RunHostGitAsync(
             ["diff", "--cached", "--binary", "--full-index", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-color", BaseCommit],
             cancellationToken);
 
-        var files = names.Text.Split('\0', StringSplitOptions.RemoveEmptyEntries);
-        return new TreeChanges(files, patch.Stdout, add.ExitCode == 0 ? "" : add.Stderr.Trim());
+        return new TreeChanges(ParseRaw(raw.Text), patch.Stdout, add.ExitCode == 0 ? "" : add.Stderr.Trim());
+    }
+
+    /// <summary>The path of the runner's own git directory for this tree, for reading the blobs the diff names.</summary>
+    internal string ObjectSource => HostGitDir;
+
+    /// <summary>Parses <c>:oldmode newmode oldsha newsha status NUL path NUL</c> records.</summary>
+    internal static List<ChangedEntry> ParseRaw(string raw)
+    {
+        var entries = new List<ChangedEntry>();
+        var fields = raw.Split('\0');
+        for (var i = 0; i + 1 < fields.Length; i += 2)
+        {
+            var meta = fields[i].TrimStart(':').Split(' ');
+            if (meta.Length < 5)
+            {
+                break;
+            }
+
+            entries.Add(new ChangedEntry(fields[i + 1], meta[4][0], meta[0], meta[1], meta[3]));
+        }
+
+        return entries;
     }
 
     /// <summary>Whether <paramref name="patch"/> applies to <paramref name="commit"/>, checked in a scratch index.</summary>

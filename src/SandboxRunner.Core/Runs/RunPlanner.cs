@@ -114,6 +114,10 @@ public static class RunPlanner
 
             CheckList(task.AllowedPaths, $"{at}.allowed_paths", ConfigLoader.RelativePattern, problems);
             CheckList(task.AllowedCommands, $"{at}.allowed_commands", ConfigLoader.NonBlank, problems);
+            if (!config.AllowTaskPolicyWidening)
+            {
+                CheckNarrowing(task, at, config, problems);
+            }
 
             plans.Add(new TaskPlan(
                 task.TaskId ?? "",
@@ -124,6 +128,27 @@ public static class RunPlanner
         }
 
         return plans;
+    }
+
+    /// <summary>A task may narrow the config's policy, never widen it, unless the config says so.</summary>
+    private static void CheckNarrowing(TaskRequest task, string at, RunnerConfig config, List<Problem> problems)
+    {
+        foreach (var (pattern, i) in (task.AllowedPaths ?? []).Select((p, i) => (p, i)))
+        {
+            if (pattern is not null && !PathPolicy.IsNarrowing(pattern, config.DefaultAllowedPaths))
+            {
+                problems.Add(new Problem(
+                    $"{at}.allowed_paths[{i}]",
+                    $"'{pattern}' is wider than default_allowed_paths ({string.Join(", ", config.DefaultAllowedPaths)}); a task may only narrow them unless the config sets allow_task_policy_widening"));
+            }
+        }
+
+        if (task.AllowedCommands is { } commands && commands.All(c => c is not null) && !CommandPolicy.IsNarrowing(commands, config.AllowedCommands))
+        {
+            problems.Add(new Problem(
+                $"{at}.allowed_commands",
+                $"is wider than allowed_commands ({string.Join(", ", config.AllowedCommands)}); every entry must start with one of them (an empty list allows everything) unless the config sets allow_task_policy_widening"));
+        }
     }
 
     private static void CheckList(IReadOnlyList<string>? values, string field, ConfigLoader.StringRule rule, List<Problem> problems)

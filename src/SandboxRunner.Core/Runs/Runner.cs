@@ -36,6 +36,7 @@ public sealed partial class Runner : IDisposable
     {
         Repository = repository;
         Config = config;
+        Store = new RunStore(repository);
         _engine = engine;
         _taskRunner = new TaskRunner(engine, git, loggerFactory.CreateLogger<TaskRunner>());
         _clock = clock ?? TimeProvider.System;
@@ -48,13 +49,24 @@ public sealed partial class Runner : IDisposable
 
     public RunnerConfig Config { get; }
 
+    public RunStore Store { get; }
+
     /// <summary>The task image: the configured one, or the one built from Dockerfile.codex for the Codex version.</summary>
     public string Image => Config.Image ?? $"sandbox-runner/codex:{Config.CodexVersion}";
+
+    public bool IsActive(string runId) => _activeRuns.ContainsKey(runId);
 
     public async Task<RunResult> RunAsync(RunRequest request, IProgress<TaskProgress>? progress, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        var startedAt = _clock.GetUtcNow();
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
+        await CheckEnvironmentAsync(cancellationToken);
+        if (plan.DryRun)
+        {
+            return Skipped(plan, started);
+        }
+
         if (!_activeRuns.TryAdd(plan.RunId, 0))
         {
             throw new InvalidInputException(RunPlanner.Source, "run_id", $"'{plan.RunId}' is already running");
@@ -62,44 +74,66 @@ public sealed partial class Runner : IDisposable
 
         try
         {
-            if (plan.DryRun)
-            {
-                return Skipped(plan, started);
-            }
-
-            if (!await _engine.ImageExistsAsync(Image, cancellationToken))
-            {
-                throw new InvalidInputException(
-                    "task image",
-                    "image",
-                    $"'{Image}' is not in the Docker engine; build it with `docker build -f Dockerfile.codex -t {Image} .` or set \"image\" in {RunnerConfig.FileName}");
-            }
-
             LogRunStarted(plan.RunId, plan.Tasks.Count, plan.BaseCommit[..12]);
-            var context = new TaskContext(Repository, Config, plan, Image, PassedEnvironment(), progress);
+            await Store.EnsureExcludedAsync(cancellationToken);
+            await Store.WriteRunAsync(Record(plan, startedAt, "running", null, []), cancellationToken);
+
+            var passed = PassedEnvironment();
+            var context = new TaskContext(Repository, Store, Config, plan, Image, passed, new Redactor(passed), _clock, progress);
             using var runGate = new SemaphoreSlim(plan.Concurrency, plan.Concurrency);
             foreach (var task in plan.Tasks)
             {
                 progress?.Report(new TaskProgress(task.TaskId, "queued", $"{task.TaskId}: queued"));
             }
 
-            var results = await Task.WhenAll(plan.Tasks.Select(task => RunGatedAsync(context, task, runGate, cancellationToken)));
+            var running = plan.Tasks.Select(task => RunGatedAsync(context, task, runGate, cancellationToken)).ToList();
+            try
+            {
+                await Task.WhenAll(running);
+            }
+            finally
+            {
+                var finished = running.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result).ToList();
+                await Store.WriteRunAsync(
+                    Record(plan, startedAt, cancellationToken.IsCancellationRequested ? "cancelled" : "finished", _clock.GetUtcNow(), finished),
+                    CancellationToken.None);
+            }
+
+            await Store.PruneAsync(Config.MaxRunsRetained, IsActive, CancellationToken.None);
             return new RunResult
             {
                 RunId = plan.RunId,
                 BaseCommit = plan.BaseCommit,
-                Results = results,
+                Results = running.Select(t => t.Result).ToList(),
                 TotalDurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
             };
         }
         finally
         {
-            if (!plan.DryRun)
-            {
-                TreeDeletion.Delete(ContainedPath.Combine(Repository.RunnerDir, "worktrees", plan.RunId));
-            }
-
+            TreeDeletion.Delete(ContainedPath.Combine(Repository.RunnerDir, "worktrees", plan.RunId));
             _activeRuns.TryRemove(plan.RunId, out _);
+        }
+    }
+
+    /// <summary>Docker answers and the task image is there; checked for real runs and dry runs alike.</summary>
+    private async Task CheckEnvironmentAsync(CancellationToken cancellationToken)
+    {
+        bool present;
+        try
+        {
+            present = await _engine.ImageExistsAsync(Image, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new InvalidInputException("docker", "(engine)", $"Docker is not reachable ({e.Message}); start the engine (bash .ci/setup does) or set DOCKER_HOST");
+        }
+
+        if (!present)
+        {
+            throw new InvalidInputException(
+                "task image",
+                "image",
+                $"'{Image}' is not in the Docker engine; build it with `bash .ci/setup` (or `docker build -f Dockerfile.codex ...`, see its header) or set \"image\" in {RunnerConfig.FileName}");
         }
     }
 
@@ -125,14 +159,27 @@ public sealed partial class Runner : IDisposable
     }
 
     private bool RunIdInUse(string runId) =>
-        _activeRuns.ContainsKey(runId) || Directory.Exists(ContainedPath.Combine(Repository.RunnerDir, "worktrees", runId));
+        _activeRuns.ContainsKey(runId) || Store.Exists(runId) || Directory.Exists(ContainedPath.Combine(Repository.RunnerDir, "worktrees", runId));
 
     /// <summary>The host variables named in env_passthrough that are set; nothing else of the host's environment enters a container.</summary>
     private Dictionary<string, string> PassedEnvironment() =>
         Config.EnvPassthrough
             .Select(name => (name, value: _hostEnvironment(name)))
-            .Where(p => p.value is not null)
+            .Where(p => !string.IsNullOrEmpty(p.value))
             .ToDictionary(p => p.name, p => p.value!, StringComparer.Ordinal);
+
+    private static RunRecord Record(RunPlan plan, DateTimeOffset startedAt, string status, DateTimeOffset? finishedAt, IReadOnlyList<TaskResult> results) => new()
+    {
+        RunId = plan.RunId,
+        Status = status,
+        BaseRef = plan.BaseRef,
+        BaseCommit = plan.BaseCommit,
+        StartedAt = startedAt,
+        FinishedAt = finishedAt,
+        Tasks = plan.Tasks.Select(t => results.FirstOrDefault(r => r.TaskId == t.TaskId) is { } r
+            ? new RunTaskRecord(t.TaskId, r.Status, r.Branch)
+            : new RunTaskRecord(t.TaskId, status == "running" ? "queued" : TaskStatus.Cancelled, null)).ToList(),
+    };
 
     private static RunResult Skipped(RunPlan plan, long started) => new()
     {
@@ -143,7 +190,7 @@ public sealed partial class Runner : IDisposable
             TaskId = t.TaskId,
             Status = TaskStatus.Skipped,
             PatchApplicable = false,
-            Summary = "dry run: validated, not executed",
+            Summary = "dry run: validated (config, ids, base_ref, policies, Docker, image), not executed",
         }).ToList(),
         TotalDurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
     };

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using SandboxRunner.Codex;
+using SandboxRunner.Policy;
 
 namespace SandboxRunner.Runs;
 
@@ -9,6 +10,7 @@ public static class TaskStatus
     public const string Failed = "failed";
     public const string Timeout = "timeout";
     public const string Skipped = "skipped";
+    public const string Cancelled = "cancelled";
 }
 
 public sealed record TaskLogs(
@@ -42,6 +44,14 @@ public sealed record TaskResult
     [JsonPropertyName("notes_for_manager")] public string NotesForManager { get; init; } = "";
     [JsonPropertyName("usage")] public CodexUsage Usage { get; init; } = CodexUsage.Zero;
     [JsonPropertyName("container_id")] public string? ContainerId { get; init; }
+
+    /// <summary>Whether the patch also applies to the repository's HEAD at the end of the task (work may have landed meanwhile).</summary>
+    [JsonPropertyName("applies_to_head")] public bool AppliesToHead { get; init; }
+
+    [JsonPropertyName("violations")] public IReadOnlyList<Violation> Violations { get; init; } = [];
+
+    /// <summary>The branch holding the task's tree (<c>sandbox/&lt;run_id&gt;/&lt;task_id&gt;</c>), when it changed anything.</summary>
+    [JsonPropertyName("branch")] public string? Branch { get; init; }
 }
 
 public sealed record RunResult

@@ -16,31 +16,38 @@ public sealed record TaskProgress(string TaskId, string State, string Message);
 /// <summary>What one task needs from its surroundings, resolved once per run.</summary>
 public sealed record TaskContext(
     HostRepository Repository,
+    RunStore Store,
     RunnerConfig Config,
     RunPlan Run,
     string Image,
     IReadOnlyDictionary<string, string> PassedEnvironment,
+    Redactor Redactor,
+    TimeProvider Clock,
     IProgress<TaskProgress>? Progress);
 
 /// <summary>
-/// One task end to end: worktree → sandbox → Codex → result → teardown. Data flows one way; the finally
-/// path removes the container and the task's folder whatever happened, including cancellation.
+/// One task end to end: worktree → sandbox → Codex → policy → result on disk and on a branch → teardown.
+/// Data flows one way. Everything the task produced is persisted before its container and tree are
+/// removed, and the finally path removes them whatever happened, including cancellation.
 /// </summary>
 public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILogger<TaskRunner> logger)
 {
     private const int EvidenceChars = 4000;
     private const long LastMessageMaxBytes = 256 * 1024;
+    private static readonly TimeSpan SalvageBudget = TimeSpan.FromSeconds(20);
 
     public async Task<TaskResult> RunAsync(TaskContext context, TaskPlan task, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var folder = ContainedPath.Combine(context.Repository.RunnerDir, "worktrees", context.Run.RunId, task.TaskId);
         Sandbox.Sandbox? sandbox = null;
+        TaskLogWriter? logs = null;
         try
         {
             var owner = UnixOwner.ForSandbox();
             var worktree = await Worktree.CreateAsync(git, context.Repository, folder, context.Run.BaseCommit, owner, cancellationToken);
-            var home = await PrepareCodexHomeAsync(folder, task, owner, cancellationToken);
+            var home = await PrepareCodexHomeAsync(folder, task, context.Config, owner, cancellationToken);
+            logs = context.Store.OpenLogs(context.Run.RunId, task.TaskId, context.Redactor);
 
             sandbox = await Sandbox.Sandbox.CreateAsync(engine, BuildSpec(context, task, worktree, home, owner), cancellationToken);
             Report(context, task, "started", $"container {sandbox.ContainerId[..12]} started");
@@ -48,40 +55,48 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             var capture = new OutputCapture();
             var transcript = new CodexTranscript();
             capture.StdoutLine += transcript.Accept;
-            transcript.CommandCompleted += command => Report(context, task, "command", $"ran {command.Cmd} (exit {command.ExitCode?.ToString() ?? "none"})");
+            capture.StdoutLine += logs.Stdout;
+            capture.StderrLine += logs.Stderr;
+            transcript.CommandCompleted += command =>
+                Report(context, task, "command", $"ran {context.Redactor.Redact(command.Cmd)} (exit {command.ExitCode?.ToString() ?? "none"})");
 
-            var exit = await sandbox.RunAsync(task.Timeout, capture.Write, cancellationToken);
+            var outcome = await RunSandboxAsync(sandbox, task, capture, cancellationToken);
             capture.Complete();
-            LogExited(task.TaskId, exit.ExitCode, exit.TimedOut, exit.Elapsed.TotalMilliseconds);
+            logs.Dispose();
+            LogExited(task.TaskId, outcome.Exit.ExitCode, outcome.Exit.TimedOut, outcome.Cancelled);
 
-            var lastMessage = await sandbox.ReadFileAsync(CodexCommandLine.LastMessageFile, LastMessageMaxBytes, cancellationToken);
-            var changes = await worktree.CollectChangesAsync(cancellationToken);
-            var check = await worktree.CheckAppliesAsync(changes.Patch, context.Run.BaseCommit, cancellationToken);
-
-            var result = BuildResult(task, worktree, sandbox.ContainerId, exit, transcript, capture, lastMessage, changes, check) with
+            // A cancelled task still has its work read and kept, on a budget of its own.
+            using var salvage = outcome.Cancelled ? new CancellationTokenSource(SalvageBudget) : null;
+            var token = salvage?.Token ?? cancellationToken;
+            var result = await CompleteAsync(context, task, worktree, sandbox, outcome, transcript, capture, token) with
             {
                 DurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
             };
+            await context.Store.WriteResultAsync(context.Run.RunId, result, ResultPatch(result), token);
             Report(context, task, "finished", $"{result.Status}: {result.FilesChanged.Count} file(s) changed");
+            cancellationToken.ThrowIfCancellationRequested();
             return result;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             LogTaskError(e, task.TaskId);
-            Report(context, task, "finished", $"failed: {e.Message}");
-            return new TaskResult
+            var result = new TaskResult
             {
                 TaskId = task.TaskId,
                 Status = TaskStatus.Failed,
                 ContainerId = sandbox?.ContainerId,
-                WorkspacePath = Path.Combine(folder, "work"),
+                WorkspacePath = context.Store.TaskFolder(context.Run.RunId, task.TaskId),
                 DurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                 Summary = "The runner could not complete this task.",
-                NotesForManager = $"runner error: {e.Message}",
+                NotesForManager = context.Redactor.Redact($"runner error: {e.Message}"),
             };
+            await context.Store.WriteResultAsync(context.Run.RunId, result, [], CancellationToken.None);
+            Report(context, task, "finished", $"failed: {result.NotesForManager}");
+            return result;
         }
         finally
         {
+            logs?.Dispose();
             if (sandbox is not null)
             {
                 await sandbox.DisposeAsync();
@@ -91,14 +106,168 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         }
     }
 
+    private sealed record SandboxOutcome(SandboxExit Exit, bool Cancelled);
+
+    private static async Task<SandboxOutcome> RunSandboxAsync(Sandbox.Sandbox sandbox, TaskPlan task, OutputCapture capture, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            return new SandboxOutcome(await sandbox.RunAsync(task.Timeout, capture.Write, cancellationToken), Cancelled: false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return new SandboxOutcome(new SandboxExit(null, false, Stopwatch.GetElapsedTime(started)), Cancelled: true);
+        }
+    }
+
+    /// <summary>Reads what the task left, judges it, keeps its tree on a branch and builds the (redacted) result.</summary>
+    private async Task<TaskResult> CompleteAsync(
+        TaskContext context, TaskPlan task, Worktree worktree, Sandbox.Sandbox sandbox, SandboxOutcome outcome,
+        CodexTranscript transcript, OutputCapture capture, CancellationToken cancellationToken)
+    {
+        var lastMessage = await sandbox.ReadFileAsync(CodexCommandLine.LastMessageFile, LastMessageMaxBytes, cancellationToken);
+        var changes = await worktree.CollectChangesAsync(cancellationToken);
+        var patchText = Encoding.UTF8.GetString(changes.Patch);
+
+        var violations = new List<Violation>();
+        violations.AddRange(new PathPolicy(task.AllowedPaths).Check(worktree.WorkPath, changes.Files));
+        violations.AddRange(changes.Entries.Where(e => e.IsGitlink).Select(e =>
+            Violation.ForPath(ViolationKind.NestedRepository, e.Path, "is a nested git repository; its content cannot be part of the patch")));
+        violations.AddRange(new CommandPolicy(task.AllowedCommands, context.Config.DeniedCommands).Check(transcript.Commands.Select(c => c.Cmd)));
+        if (context.Redactor.FindKnownSecret(patchText) is { } secretName)
+        {
+            violations.Add(Violation.ForPath(ViolationKind.SecretInPatch, "(patch)", $"contains the value of {secretName}, which was passed into the container"));
+        }
+
+        var onBase = await worktree.CheckAppliesAsync(changes.Patch, context.Run.BaseCommit, cancellationToken);
+        var head = await context.Repository.ResolveCommitAsync("HEAD", cancellationToken);
+        var onHead = head is null || head == context.Run.BaseCommit ? onBase : await worktree.CheckAppliesAsync(changes.Patch, head, cancellationToken);
+
+        var status = outcome.Cancelled ? TaskStatus.Cancelled
+            : outcome.Exit.TimedOut ? TaskStatus.Timeout
+            : outcome.Exit.ExitCode == 0 && transcript.TurnFailure is null && violations.Count == 0 ? TaskStatus.Success
+            : TaskStatus.Failed;
+        var summary = context.Redactor.Redact(
+            lastMessage is { Length: > 0 } ? Encoding.UTF8.GetString(lastMessage).Trim()
+            : transcript.LastAgentMessage ?? (status == TaskStatus.Success ? "Codex finished without a final message." : $"Task {status}."));
+
+        string? branch = null;
+        if (changes.Entries.Count > 0)
+        {
+            branch = ResultBranch.NameFor(context.Run.RunId, task.TaskId);
+            var firstLine = summary.Split('\n', 2)[0];
+            ResultBranch.Commit(
+                context.Repository, worktree, changes, branch,
+                $"{task.TaskId}: {(firstLine.Length > 200 ? firstLine[..200] : firstLine)}\n\nsandbox-runner run {context.Run.RunId}, task {task.TaskId}, status {status}.",
+                context.Clock.GetUtcNow());
+        }
+
+        var notes = Notes(task, outcome, transcript, capture, changes, onBase, violations, branch);
+        var exitCode = outcome.Exit.ExitCode is { } code ? (int)code : (int?)null;
+        var r = context.Redactor;
+        return new TaskResult
+        {
+            TaskId = task.TaskId,
+            Status = status,
+            ExitCode = exitCode,
+            FilesChanged = changes.Files,
+            Patch = patchText,
+            PatchApplicable = onBase.Applies && violations.Count == 0,
+            AppliesToHead = onHead.Applies && violations.Count == 0,
+            ApplyCheckLog = r.Redact(head is null || head == context.Run.BaseCommit
+                ? onBase.Log
+                : $"base_ref {context.Run.BaseCommit[..12]}: {onBase.Log}\nHEAD {head[..12]}: {onHead.Log}"),
+            CommandsRun = transcript.Commands.Select(c => c with { Cmd = r.Redact(c.Cmd) }).ToList(),
+            Evidence = r.Redact(Evidence(transcript)),
+            Logs = new TaskLogs(r.Redact(capture.Stdout), r.Redact(capture.Stderr), r.Redact(capture.CombinedTail), capture.Truncated),
+            WorkspacePath = context.Store.TaskFolder(context.Run.RunId, task.TaskId),
+            Summary = summary,
+            NotesForManager = r.Redact(string.Join('\n', notes)),
+            Usage = transcript.Usage,
+            ContainerId = sandbox.ContainerId,
+            Violations = violations,
+            Branch = branch,
+        };
+    }
+
+    /// <summary>The patch file on disk is the patch as produced, byte for byte (not the UTF-8 round trip of the result).</summary>
+    private static byte[] ResultPatch(TaskResult result) => Encoding.UTF8.GetBytes(result.Patch);
+
+    private static List<string> Notes(
+        TaskPlan task, SandboxOutcome outcome, CodexTranscript transcript, OutputCapture capture, TreeChanges changes,
+        ApplyCheck onBase, List<Violation> violations, string? branch)
+    {
+        var notes = new List<string>();
+        notes.AddRange(violations.Select(v => v.ToString()));
+        if (violations.Count > 0)
+        {
+            notes.Add("the patch is kept for inspection but marked not applicable because of the violations above");
+        }
+
+        if (outcome.Cancelled)
+        {
+            notes.Add("cancelled: the container was killed; changes made until then are in the patch");
+        }
+
+        if (outcome.Exit.TimedOut)
+        {
+            notes.Add($"timeout: killed at the {task.Timeout.TotalSeconds:F0} s deadline; changes made until then are in the patch");
+        }
+
+        if (transcript.TurnFailure is { } failure)
+        {
+            notes.Add($"turn failed: {failure}");
+        }
+
+        if (outcome.Exit.ExitCode is { } code and not 0)
+        {
+            notes.Add($"codex exited with code {code}");
+        }
+
+        notes.AddRange(transcript.Warnings.Distinct().Take(20).Select(w => $"codex warning: {w}"));
+        if (transcript.EventCount == 0 && !outcome.Exit.TimedOut && !outcome.Cancelled)
+        {
+            notes.Add("codex printed no JSONL events; see logs.stderr");
+        }
+
+        if (transcript.UnparsedLines > 0)
+        {
+            notes.Add($"{transcript.UnparsedLines} stdout line(s) were not JSONL events and were ignored");
+        }
+
+        if (capture.OversizedLines > 0)
+        {
+            notes.Add($"{capture.OversizedLines} output line(s) over 32 MiB were dropped");
+        }
+
+        if (changes.Warnings.Length > 0)
+        {
+            notes.Add($"some files could not be read for the patch: {changes.Warnings}");
+        }
+
+        if (!onBase.Applies)
+        {
+            notes.Add("the patch does not apply to the base commit; see apply_check_log");
+        }
+
+        if (branch is not null)
+        {
+            notes.Add($"the task's tree is on branch {branch}");
+        }
+
+        return notes;
+    }
+
     private static void Report(TaskContext context, TaskPlan task, string state, string message) =>
         context.Progress?.Report(new TaskProgress(task.TaskId, state, $"{task.TaskId}: {message}"));
 
     /// <summary>
-    /// The container's writable CODEX_HOME (also its HOME): the prompt, and a git config that lets git work on a
-    /// tree owned by another uid and commit with a placeholder identity.
+    /// The container's writable CODEX_HOME (also its HOME): the prompt, Codex rules forbidding the denied
+    /// commands, and a git config that lets git work on a tree owned by another uid and commit with a
+    /// placeholder identity.
     /// </summary>
-    private static async Task<string> PrepareCodexHomeAsync(string folder, TaskPlan task, UnixOwner owner, CancellationToken cancellationToken)
+    private static async Task<string> PrepareCodexHomeAsync(string folder, TaskPlan task, RunnerConfig config, UnixOwner owner, CancellationToken cancellationToken)
     {
         var home = Path.Combine(folder, "home");
         Directory.CreateDirectory(home);
@@ -107,6 +276,12 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             Path.Combine(home, ".gitconfig"),
             "[safe]\n\tdirectory = *\n[user]\n\tname = Codex (sandbox-runner)\n\temail = codex@sandbox-runner.invalid\n",
             cancellationToken);
+        if (config.DeniedCommands.Count > 0)
+        {
+            Directory.CreateDirectory(Path.Combine(home, "rules"));
+            await File.WriteAllTextAsync(Path.Combine(home, "rules", "sandbox-runner.rules"), CommandPolicy.ForbiddenRules(config.DeniedCommands), cancellationToken);
+        }
+
         await owner.TakeOwnershipAsync([home], cancellationToken);
         return home;
     }
@@ -150,88 +325,6 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         };
     }
 
-    private static TaskResult BuildResult(
-        TaskPlan task,
-        Worktree worktree,
-        string containerId,
-        SandboxExit exit,
-        CodexTranscript transcript,
-        OutputCapture capture,
-        byte[]? lastMessage,
-        TreeChanges changes,
-        ApplyCheck check)
-    {
-        var exitCode = exit.ExitCode is { } code ? (int)code : (int?)null;
-        var status = exit.TimedOut ? TaskStatus.Timeout
-            : exitCode == 0 && transcript.TurnFailure is null ? TaskStatus.Success
-            : TaskStatus.Failed;
-
-        var notes = new List<string>();
-        if (exit.TimedOut)
-        {
-            notes.Add($"timeout: killed at the {task.Timeout.TotalSeconds:F0} s deadline; changes made until then are in the patch");
-        }
-
-        if (transcript.TurnFailure is { } failure)
-        {
-            notes.Add($"turn failed: {failure}");
-        }
-
-        if (exitCode is not null and not 0)
-        {
-            notes.Add($"codex exited with code {exitCode}");
-        }
-
-        notes.AddRange(transcript.Warnings.Distinct().Take(20).Select(w => $"codex warning: {w}"));
-        if (transcript.EventCount == 0 && !exit.TimedOut)
-        {
-            notes.Add("codex printed no JSONL events; see logs.stderr");
-        }
-
-        if (transcript.UnparsedLines > 0)
-        {
-            notes.Add($"{transcript.UnparsedLines} stdout line(s) were not JSONL events and were ignored");
-        }
-
-        if (capture.OversizedLines > 0)
-        {
-            notes.Add($"{capture.OversizedLines} output line(s) over 32 MiB were dropped");
-        }
-
-        if (changes.Warnings.Length > 0)
-        {
-            notes.Add($"some files could not be read for the patch: {changes.Warnings}");
-        }
-
-        if (!check.Applies)
-        {
-            notes.Add("the patch does not apply to the base commit; see apply_check_log");
-        }
-
-        var summary = lastMessage is { Length: > 0 } ? Encoding.UTF8.GetString(lastMessage).Trim()
-            : transcript.LastAgentMessage
-            ?? (status == TaskStatus.Success ? "Codex finished without a final message." : $"Task {status}.");
-
-        return new TaskResult
-        {
-            TaskId = task.TaskId,
-            Status = status,
-            ExitCode = exitCode,
-            FilesChanged = changes.Files,
-            Patch = Encoding.UTF8.GetString(changes.Patch),
-            PatchApplicable = check.Applies,
-            ApplyCheckLog = check.Log,
-            CommandsRun = transcript.Commands,
-            Evidence = Evidence(transcript),
-            Logs = new TaskLogs(capture.Stdout, capture.Stderr, capture.CombinedTail, capture.Truncated),
-            WorkspacePath = worktree.WorkPath,
-            Summary = summary,
-            NotesForManager = string.Join('\n', notes),
-            Usage = transcript.Usage,
-            ContainerId = containerId,
-        };
-    }
-
     /// <summary>Each command with its exit code and the end of its output: what a reviewer checks first.</summary>
     private static string Evidence(CodexTranscript transcript)
     {
@@ -248,8 +341,8 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         return text.Length > EvidenceChars ? "…" + text.ToString(text.Length - EvidenceChars, EvidenceChars) : text.ToString();
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "task {TaskId} exited with {ExitCode} (timed out: {TimedOut}) after {Milliseconds:F0} ms")]
-    private partial void LogExited(string taskId, long? exitCode, bool timedOut, double milliseconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "task {TaskId} exited with {ExitCode} (timed out: {TimedOut}, cancelled: {Cancelled})")]
+    private partial void LogExited(string taskId, long? exitCode, bool timedOut, bool cancelled);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "task {TaskId} failed in the runner")]
     private partial void LogTaskError(Exception exception, string taskId);

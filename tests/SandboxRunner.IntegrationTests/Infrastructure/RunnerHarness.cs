@@ -33,7 +33,8 @@ public sealed class RunnerHarness : IAsyncDisposable
         var repository = new TestRepository();
         var git = new GitCli(NullLogger<GitCli>.Instance);
         var host = await HostRepository.OpenAsync(git, repository.Path, CancellationToken.None);
-        var config = RunnerConfig.Default with { Image = DockerFixture.FakeCodexImage, CodexModel = "gpt-5.5" };
+        // Policies open by default here; the policy tests narrow them.
+        var config = RunnerConfig.Default with { Image = DockerFixture.FakeCodexImage, CodexModel = "gpt-5.5", AllowedCommands = [], DefaultAllowedPaths = ["**"] };
         config = configure?.Invoke(config) ?? config;
         var engine = new RecordingEngine(docker.Engine);
         var runner = new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));

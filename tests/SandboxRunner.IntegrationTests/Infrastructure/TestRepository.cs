@@ -70,7 +70,8 @@ public sealed class TestRepository : IDisposable
 
     /// <summary>
     /// A fingerprint of everything an agent must not be able to change in the host repository: config,
-    /// hooks, HEAD, refs, packed refs, the worktree registry, and the set of objects.
+    /// hooks, HEAD, refs, packed refs, the worktree registry, and the set of objects. Left out: what the
+    /// runner itself writes (its folder, result branches and their objects' packs, the info/exclude line).
     /// </summary>
     public string GitStateFingerprint()
     {
@@ -78,7 +79,9 @@ public sealed class TestRepository : IDisposable
         foreach (var file in Directory.EnumerateFiles(GitDir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
             var relative = System.IO.Path.GetRelativePath(GitDir, file);
-            if (relative is "index" || relative.StartsWith("sandbox-runner", StringComparison.Ordinal) || relative.StartsWith("logs", StringComparison.Ordinal))
+            if (relative is "index" or "info/exclude" || relative.StartsWith("sandbox-runner", StringComparison.Ordinal)
+                || relative.StartsWith("logs", StringComparison.Ordinal) || relative.StartsWith("refs/heads/sandbox", StringComparison.Ordinal)
+                || relative.StartsWith("objects/", StringComparison.Ordinal))
             {
                 continue;
             }
@@ -86,8 +89,14 @@ public sealed class TestRepository : IDisposable
             text.Append(relative).Append(' ').Append(Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(file)))).Append('\n');
         }
 
+        // Objects may be added by the runner (a result branch) but never changed or removed.
         return text.ToString();
     }
+
+    /// <summary>Every object file with its hash: existing objects must survive a run unchanged.</summary>
+    public IReadOnlyDictionary<string, string> ObjectFiles() =>
+        Directory.EnumerateFiles(System.IO.Path.Combine(GitDir, "objects"), "*", SearchOption.AllDirectories)
+            .ToDictionary(f => System.IO.Path.GetRelativePath(GitDir, f), f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
 
     public void Dispose()
     {

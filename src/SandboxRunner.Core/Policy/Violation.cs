@@ -1,0 +1,29 @@
+using System.Text.Json.Serialization;
+
+namespace SandboxRunner.Policy;
+
+public static class ViolationKind
+{
+    public const string PathNotAllowed = "path_not_allowed";
+    public const string GitDirectory = "git_directory";
+    public const string SymlinkEscape = "symlink_escape";
+    public const string UnsafePath = "unsafe_path";
+    public const string NestedRepository = "nested_repository";
+    public const string CommandNotAllowed = "command_not_allowed";
+    public const string CommandDenied = "command_denied";
+    public const string SecretInPatch = "secret_in_patch";
+}
+
+/// <summary>A rule a task broke. Any violation fails the task and marks its patch not applicable.</summary>
+public sealed record Violation(
+    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("path"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Path,
+    [property: JsonPropertyName("command"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Command,
+    [property: JsonPropertyName("rule")] string Rule)
+{
+    public static Violation ForPath(string kind, string path, string rule) => new(kind, path, null, rule);
+
+    public static Violation ForCommand(string kind, string command, string rule) => new(kind, null, command, rule);
+
+    public override string ToString() => $"violation [{Kind}] {Path ?? Command}: {Rule}";
+}

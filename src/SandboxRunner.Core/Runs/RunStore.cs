@@ -1,0 +1,223 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using SandboxRunner.Git;
+using SandboxRunner.Platform;
+using SandboxRunner.Policy;
+
+namespace SandboxRunner.Runs;
+
+/// <summary>What <c>run.json</c> says about a run.</summary>
+public sealed record RunRecord
+{
+    [JsonPropertyName("run_id")] public required string RunId { get; init; }
+    [JsonPropertyName("status")] public required string Status { get; init; }
+    [JsonPropertyName("base_ref")] public required string BaseRef { get; init; }
+    [JsonPropertyName("base_commit")] public required string BaseCommit { get; init; }
+    [JsonPropertyName("started_at")] public required DateTimeOffset StartedAt { get; init; }
+    [JsonPropertyName("finished_at")] public DateTimeOffset? FinishedAt { get; init; }
+    [JsonPropertyName("tasks")] public required IReadOnlyList<RunTaskRecord> Tasks { get; init; }
+}
+
+public sealed record RunTaskRecord(
+    [property: JsonPropertyName("task_id")] string TaskId,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("branch")] string? Branch);
+
+/// <summary>
+/// The run folder (<c>.codex-runs/&lt;run_id&gt;/</c> at the repository root, kept out of git through
+/// <c>info/exclude</c>): <c>run.json</c>, and per task <c>result.json</c>, <c>task.patch</c>,
+/// <c>events.jsonl</c>, <c>stdout.log</c> and <c>stderr.log</c>, all written before the task's container
+/// and tree are removed.
+/// </summary>
+public sealed class RunStore(HostRepository repository)
+{
+    public const string FolderName = ".codex-runs";
+
+    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
+
+    public string Root { get; } = Path.Combine(repository.Root, FolderName);
+
+    public string RunFolder(string runId) => ContainedPath.Combine(Root, runId);
+
+    public string TaskFolder(string runId, string taskId) => ContainedPath.Combine(Root, runId, "tasks", taskId);
+
+    public bool Exists(string runId) => Directory.Exists(RunFolder(runId));
+
+    /// <summary>Adds the run folder to the repository's <c>info/exclude</c> once, so runs never show as untracked files.</summary>
+    public async Task EnsureExcludedAsync(CancellationToken cancellationToken)
+    {
+        var exclude = Path.Combine(repository.CommonDir, "info", "exclude");
+        var line = $"/{FolderName}/";
+        var existing = File.Exists(exclude) ? await File.ReadAllLinesAsync(exclude, cancellationToken) : [];
+        if (!existing.Contains(line, StringComparer.Ordinal))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(exclude)!);
+            var prefix = existing.Length > 0 && !(await File.ReadAllTextAsync(exclude, cancellationToken)).EndsWith('\n') ? "\n" : "";
+            await File.AppendAllTextAsync(exclude, $"{prefix}# sandbox-runner results\n{line}\n", cancellationToken);
+        }
+    }
+
+    public async Task WriteRunAsync(RunRecord record, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(RunFolder(record.RunId));
+        await WriteAtomicallyAsync(Path.Combine(RunFolder(record.RunId), "run.json"), JsonSerializer.SerializeToUtf8Bytes(record, Json), cancellationToken);
+    }
+
+    public async Task WriteResultAsync(string runId, TaskResult result, byte[] patch, CancellationToken cancellationToken)
+    {
+        var folder = TaskFolder(runId, result.TaskId);
+        Directory.CreateDirectory(folder);
+        await WriteAtomicallyAsync(Path.Combine(folder, "task.patch"), patch, cancellationToken);
+        await WriteAtomicallyAsync(Path.Combine(folder, "result.json"), JsonSerializer.SerializeToUtf8Bytes(result, Json), cancellationToken);
+    }
+
+    public async Task<RunRecord?> ReadRunAsync(string runId, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(RunFolder(runId), "run.json");
+        return File.Exists(path) ? JsonSerializer.Deserialize<RunRecord>(await File.ReadAllBytesAsync(path, cancellationToken), Json) : null;
+    }
+
+    public async Task<TaskResult?> ReadResultAsync(string runId, string taskId, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(TaskFolder(runId, taskId), "result.json");
+        return File.Exists(path) ? JsonSerializer.Deserialize<TaskResult>(await File.ReadAllBytesAsync(path, cancellationToken), Json) : null;
+    }
+
+    /// <summary>The stored runs, newest first.</summary>
+    public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(Root))
+        {
+            return [];
+        }
+
+        var runs = new List<RunRecord>();
+        foreach (var folder in Directory.EnumerateDirectories(Root))
+        {
+            var id = Path.GetFileName(folder);
+            if (Ids.IsValid(id) && await ReadRunAsync(id, cancellationToken) is { } record)
+            {
+                runs.Add(record);
+            }
+        }
+
+        return runs.OrderByDescending(r => r.StartedAt).ToList();
+    }
+
+    /// <summary>
+    /// Keeps the newest <paramref name="keep"/> runs. Older run folders go; their <c>sandbox/</c> branches go
+    /// only when the current branch already contains them, so unmerged work is never lost.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> PruneAsync(int keep, Func<string, bool> isActive, CancellationToken cancellationToken)
+    {
+        var pruned = new List<string>();
+        foreach (var run in (await ListRunsAsync(cancellationToken)).Skip(keep).Where(r => !isActive(r.RunId)))
+        {
+            ResultBranch.PruneMerged(repository, run.RunId);
+            TreeDeletion.Delete(RunFolder(run.RunId));
+            pruned.Add(run.RunId);
+        }
+
+        return pruned;
+    }
+
+    /// <summary>Opens the task's log files; every line written is redacted first.</summary>
+    public TaskLogWriter OpenLogs(string runId, string taskId, Redactor redactor)
+    {
+        var folder = TaskFolder(runId, taskId);
+        Directory.CreateDirectory(folder);
+        return new TaskLogWriter(folder, redactor);
+    }
+
+    private static async Task WriteAtomicallyAsync(string path, byte[] content, CancellationToken cancellationToken)
+    {
+        var temp = path + ".tmp";
+        await File.WriteAllBytesAsync(temp, content, cancellationToken);
+        File.Move(temp, path, overwrite: true);
+    }
+}
+
+/// <summary>
+/// Streams a task's output to disk as it arrives: <c>stdout.log</c> and <c>stderr.log</c> verbatim but
+/// redacted, <c>events.jsonl</c> with the stdout lines that are JSON events. Each file stops growing at a
+/// cap, noted in its last line.
+/// </summary>
+public sealed class TaskLogWriter : IDisposable
+{
+    private const long CapBytes = 64L * 1024 * 1024;
+    private readonly Redactor _redactor;
+    private readonly CappedFile _stdout;
+    private readonly CappedFile _stderr;
+    private readonly CappedFile _events;
+    private readonly Lock _gate = new();
+
+    internal TaskLogWriter(string folder, Redactor redactor)
+    {
+        _redactor = redactor;
+        _stdout = new CappedFile(Path.Combine(folder, "stdout.log"), noteWhenFull: true);
+        _stderr = new CappedFile(Path.Combine(folder, "stderr.log"), noteWhenFull: true);
+
+        // No note in events.jsonl: every line of it stays a JSON event.
+        _events = new CappedFile(Path.Combine(folder, "events.jsonl"), noteWhenFull: false);
+    }
+
+    public void Stdout(string line)
+    {
+        var redacted = _redactor.Redact(line);
+        lock (_gate)
+        {
+            _stdout.WriteLine(redacted);
+            if (line.StartsWith('{'))
+            {
+                _events.WriteLine(redacted);
+            }
+        }
+    }
+
+    public void Stderr(string line)
+    {
+        var redacted = _redactor.Redact(line);
+        lock (_gate)
+        {
+            _stderr.WriteLine(redacted);
+        }
+    }
+
+    public void Dispose()
+    {
+        _stdout.Dispose();
+        _stderr.Dispose();
+        _events.Dispose();
+    }
+
+    private sealed class CappedFile(string path, bool noteWhenFull) : IDisposable
+    {
+        private readonly FileStream _stream = new(path, FileMode.Create, FileAccess.Write, FileShare.Read);
+        private bool _full;
+
+        public void WriteLine(string line)
+        {
+            if (_full)
+            {
+                return;
+            }
+
+            var bytes = Encoding.UTF8.GetBytes(line + "\n");
+            if (_stream.Length + bytes.Length > CapBytes)
+            {
+                if (noteWhenFull)
+                {
+                    _stream.Write(Encoding.UTF8.GetBytes($"[sandbox-runner: log capped at {CapBytes / (1024 * 1024)} MiB]\n"));
+                }
+
+                _full = true;
+                return;
+            }
+
+            _stream.Write(bytes);
+        }
+
+        public void Dispose() => _stream.Dispose();
+    }
+}
