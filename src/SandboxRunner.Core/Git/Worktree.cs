@@ -37,6 +37,19 @@ public sealed class Worktree
 {
     private readonly GitCli _git;
 
+    /// <summary>
+    /// Parts of the agent's own <c>.git</c> that ordinary git use writes (objects, refs, index, logs...).
+    /// Everything else in it (config, hooks, info/attributes) is settings: a change there is reported.
+    /// </summary>
+    private static readonly HashSet<string> GitDataEntries = new(StringComparer.Ordinal)
+    {
+        "objects", "refs", "logs", "index", "HEAD", "ORIG_HEAD", "FETCH_HEAD", "MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD",
+        "COMMIT_EDITMSG", "MERGE_MSG", "SQUASH_MSG", "packed-refs", "rebase-merge", "rebase-apply", "sequencer", "AUTO_MERGE",
+        "description", "gitk.cache", "index.lock", "BISECT_LOG",
+    };
+
+    private IReadOnlyDictionary<string, string> _gitSettings = new Dictionary<string, string>();
+
     private Worktree(GitCli git, string folder, string baseCommit)
     {
         _git = git;
@@ -74,6 +87,7 @@ public sealed class Worktree
             cancellationToken);
 
         File.Copy(Path.Combine(agentGitDir, "index"), Path.Combine(worktree.HostGitDir, "index"));
+        worktree._gitSettings = GitSettingsFingerprint(agentGitDir);
         if (!owner.IsCurrentProcess)
         {
             await owner.TakeOwnershipAsync([worktree.WorkPath], cancellationToken);
@@ -101,6 +115,62 @@ public sealed class Worktree
             cancellationToken);
 
         return new TreeChanges(ParseRaw(raw.Text), patch.Stdout, add.ExitCode == 0 ? "" : add.Stderr.Trim());
+    }
+
+    /// <summary>
+    /// Files among the agent's git settings (<c>.git/config</c>, hooks, info/...) that the task added, changed
+    /// or removed. The host never reads them; they are reported because planting them is what a hostile
+    /// agent does (Codex 0.169 was seen setting core.fsmonitor).
+    /// </summary>
+    public IReadOnlyList<string> ChangedGitSettings()
+    {
+        var now = GitSettingsFingerprint(Path.Combine(WorkPath, ".git"));
+        return now.Keys.Union(_gitSettings.Keys)
+            .Where(k => !now.TryGetValue(k, out var a) || !_gitSettings.TryGetValue(k, out var b) || a != b)
+            .Order(StringComparer.Ordinal)
+            .Select(k => ".git/" + k)
+            .ToList();
+    }
+
+    /// <summary>Hashes of every settings file in a git directory, read without following symlinks (a link is recorded by its target).</summary>
+    private static Dictionary<string, string> GitSettingsFingerprint(string gitDir)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        var root = new DirectoryInfo(gitDir);
+        if (root.LinkTarget is not null || !root.Exists)
+        {
+            result["."] = "replaced: " + (root.LinkTarget ?? "missing");
+            return result;
+        }
+
+        void Walk(DirectoryInfo dir, string prefix)
+        {
+            foreach (var entry in dir.EnumerateFileSystemInfos())
+            {
+                var name = prefix + entry.Name;
+                if (prefix.Length == 0 && GitDataEntries.Contains(entry.Name))
+                {
+                    continue;
+                }
+
+                if (entry.LinkTarget is { } target)
+                {
+                    result[name] = "link: " + target;
+                }
+                else if (entry is DirectoryInfo sub)
+                {
+                    Walk(sub, name + "/");
+                }
+                else
+                {
+                    using var stream = UntrustedFile.OpenRead(entry.FullName);
+                    result[name] = stream is null ? "unreadable" : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream));
+                }
+            }
+        }
+
+        Walk(root, "");
+        return result;
     }
 
     /// <summary>The path of the runner's own git directory for this tree, for reading the blobs the diff names.</summary>

@@ -132,6 +132,8 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
 
         var violations = new List<Violation>();
         violations.AddRange(new PathPolicy(task.AllowedPaths).Check(worktree.WorkPath, changes.Files));
+        violations.AddRange(worktree.ChangedGitSettings().Select(path =>
+            Violation.ForPath(ViolationKind.GitDirectory, path, "git settings of the task's repository changed; they are never carried out of the sandbox")));
         violations.AddRange(changes.Entries.Where(e => e.IsGitlink).Select(e =>
             Violation.ForPath(ViolationKind.NestedRepository, e.Path, "is a nested git repository; its content cannot be part of the patch")));
         violations.AddRange(new CommandPolicy(task.AllowedCommands, context.Config.DeniedCommands).Check(transcript.Commands.Select(c => c.Cmd)));
