@@ -37,7 +37,8 @@ builder.Services.AddSingleton(sp => new Workspace(
 builder.Services
     .AddMcpServer(o => o.ServerInfo = new() { Name = "sandbox-runner", Version = typeof(Workspace).Assembly.GetName().Version?.ToString() ?? "0.1.0" })
     .WithStdioServerTransport()
-    .WithTools<RunTools>();
+    .WithTools<RunTools>()
+    .WithResources<RunResources>();
 
 await builder.Build().RunAsync();
 return 0;

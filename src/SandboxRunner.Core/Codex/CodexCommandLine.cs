@@ -16,11 +16,15 @@ public sealed record CodexCommandLine
     public const string Home = "/codex-home";
     public const string PromptFile = Home + "/prompt.md";
     public const string LastMessageFile = Home + "/last-message.md";
+    public const string OutputSchemaFile = Home + "/output-schema.json";
 
     public string Executable { get; init; } = "codex";
     public string? Model { get; init; }
     public bool Ephemeral { get; init; } = true;
     public IReadOnlyList<string> ConfigOverrides { get; init; } = [];
+
+    /// <summary>Passes <c>--output-schema</c>, so the final message is JSON matching the schema file.</summary>
+    public bool WithOutputSchema { get; init; }
 
     public IReadOnlyList<string> Arguments()
     {
@@ -32,6 +36,11 @@ public sealed record CodexCommandLine
         if (Ephemeral)
         {
             args.Add("--ephemeral");
+        }
+
+        if (WithOutputSchema)
+        {
+            args.AddRange(["--output-schema", OutputSchemaFile]);
         }
 
         if (Model is not null)

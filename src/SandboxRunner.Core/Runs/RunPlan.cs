@@ -17,4 +17,6 @@ public sealed record RunPlan(
     int Concurrency,
     ResourcePolicy ResourcePolicy,
     IReadOnlyList<TaskPlan> Tasks,
-    bool DryRun);
+    bool DryRun,
+    SandboxMode SandboxMode,
+    string? OutputSchema = null);

@@ -60,12 +60,19 @@ public static class RunPlanner
         }
 
         var tasks = PlanTasks(request.Tasks, config, problems);
+        if (!request.AuditCommands)
+        {
+            tasks = tasks.Select(t => t with { AllowedCommands = [] }).ToList();
+        }
+
         if (problems.Count > 0)
         {
             throw new InvalidInputException(Source, problems);
         }
 
-        return new RunPlan(runId, baseRef, baseCommit!, Math.Min(request.Concurrency ?? config.DefaultConcurrency, 8), resourcePolicy, tasks, request.DryRun);
+        return new RunPlan(
+            runId, baseRef, baseCommit!, Math.Min(request.Concurrency ?? config.DefaultConcurrency, 8), resourcePolicy, tasks, request.DryRun,
+            request.SandboxMode ?? config.SandboxMode, request.OutputSchema);
     }
 
     private static List<TaskPlan> PlanTasks(IReadOnlyList<TaskRequest>? requests, RunnerConfig config, List<Problem> problems)

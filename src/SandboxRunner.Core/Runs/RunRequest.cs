@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
+using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Runs;
 
@@ -36,4 +37,16 @@ public sealed record RunRequest
     public string? ResourcePolicy { get; init; }
     public IReadOnlyList<TaskRequest>? Tasks { get; init; }
     public bool DryRun { get; init; }
+
+    /// <summary>Overrides the config's sandbox_mode for every task (the plan review runs read-only).</summary>
+    public SandboxMode? SandboxMode { get; init; }
+
+    /// <summary>A JSON Schema the final message must match (<c>codex exec --output-schema</c>).</summary>
+    public string? OutputSchema { get; init; }
+
+    /// <summary>
+    /// False for work that cannot change the tree (the read-only plan review): its commands are not audited
+    /// against allowed_commands, since reading the repository is the whole job.
+    /// </summary>
+    public bool AuditCommands { get; init; } = true;
 }

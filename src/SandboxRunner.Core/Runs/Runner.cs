@@ -23,7 +23,7 @@ public sealed partial class Runner : IDisposable
     private readonly Func<string, string?> _hostEnvironment;
     private readonly ILogger<Runner> _logger;
     private readonly SemaphoreSlim _processGate;
-    private readonly ConcurrentDictionary<string, byte> _activeRuns = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ActiveRun> _activeRuns = new(StringComparer.Ordinal);
 
     public Runner(
         HostRepository repository,
@@ -56,22 +56,109 @@ public sealed partial class Runner : IDisposable
 
     public bool IsActive(string runId) => _activeRuns.ContainsKey(runId);
 
+    /// <summary>Runs to the end and returns every result. Cancelling kills the containers; the tasks' work is kept on disk.</summary>
     public async Task<RunResult> RunAsync(RunRequest request, IProgress<TaskProgress>? progress, CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
-        var startedAt = _clock.GetUtcNow();
-        var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
-        await CheckEnvironmentAsync(cancellationToken);
+        var plan = await PlanAsync(request, cancellationToken);
         if (plan.DryRun)
         {
-            return Skipped(plan, started);
+            return Skipped(plan);
         }
 
-        if (!_activeRuns.TryAdd(plan.RunId, 0))
+        var run = Register(plan, progress);
+        using var link = cancellationToken.Register(run.Cancellation.Cancel);
+        return await ExecuteAsync(run);
+    }
+
+    /// <summary>Validates the run and starts it in the background; returns its id at once.</summary>
+    public async Task<RunResult> StartAsync(RunRequest request, CancellationToken cancellationToken)
+    {
+        var plan = await PlanAsync(request, cancellationToken);
+        if (plan.DryRun)
         {
+            return Skipped(plan);
+        }
+
+        var run = Register(plan, null);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await ExecuteAsync(run);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (Exception e)
+            {
+                LogBackgroundRunFailed(e, plan.RunId);
+            }
+        }, CancellationToken.None);
+        return new RunResult { RunId = plan.RunId, BaseCommit = plan.BaseCommit, Results = [] };
+    }
+
+    /// <summary>Asks a run of this process to stop; false when no such run is active.</summary>
+    public bool Cancel(string runId)
+    {
+        if (!_activeRuns.TryGetValue(runId, out var run))
+        {
+            return false;
+        }
+
+        run.Cancellation.Cancel();
+        return true;
+    }
+
+    /// <summary>The status of a run, active or stored; null when there is no such run.</summary>
+    public async Task<RunStatusView?> GetRunAsync(string runId, CancellationToken cancellationToken)
+    {
+        if (_activeRuns.TryGetValue(runId, out var active))
+        {
+            return active.View();
+        }
+
+        return Ids.IsValid(runId) && await Store.ReadRunAsync(runId, cancellationToken) is { } record
+            ? await StoredViewAsync(record, cancellationToken)
+            : null;
+    }
+
+    /// <summary>Every run this repository has on disk, newest first, with the active ones' live state.</summary>
+    public async Task<IReadOnlyList<RunStatusView>> ListRunsAsync(CancellationToken cancellationToken)
+    {
+        var views = new List<RunStatusView>();
+        foreach (var record in await Store.ListRunsAsync(cancellationToken))
+        {
+            views.Add(_activeRuns.TryGetValue(record.RunId, out var active) ? active.View() : Summarize(record));
+        }
+
+        return views;
+    }
+
+    private async Task<RunPlan> PlanAsync(RunRequest request, CancellationToken cancellationToken)
+    {
+        var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
+        await CheckEnvironmentAsync(cancellationToken);
+        return plan;
+    }
+
+    private ActiveRun Register(RunPlan plan, IProgress<TaskProgress>? progress)
+    {
+        var run = new ActiveRun(plan, _clock.GetUtcNow(), progress);
+        if (!_activeRuns.TryAdd(plan.RunId, run))
+        {
+            run.Dispose();
             throw new InvalidInputException(RunPlanner.Source, "run_id", $"'{plan.RunId}' is already running");
         }
 
+        return run;
+    }
+
+    private async Task<RunResult> ExecuteAsync(ActiveRun run)
+    {
+        var plan = run.Plan;
+        var cancellationToken = run.Cancellation.Token;
+        var started = Stopwatch.GetTimestamp();
+        var startedAt = _clock.GetUtcNow();
         try
         {
             LogRunStarted(plan.RunId, plan.Tasks.Count, plan.BaseCommit[..12]);
@@ -79,11 +166,11 @@ public sealed partial class Runner : IDisposable
             await Store.WriteRunAsync(Record(plan, startedAt, "running", null, []), cancellationToken);
 
             var passed = PassedEnvironment();
-            var context = new TaskContext(Repository, Store, Config, plan, Image, passed, new Redactor(passed), _clock, progress);
+            var context = new TaskContext(Repository, Store, Config, plan, Image, passed, new Redactor(passed), _clock, run);
             using var runGate = new SemaphoreSlim(plan.Concurrency, plan.Concurrency);
             foreach (var task in plan.Tasks)
             {
-                progress?.Report(new TaskProgress(task.TaskId, "queued", $"{task.TaskId}: queued"));
+                run.Report(new TaskProgress(task.TaskId, "queued", $"{task.TaskId}: queued"));
             }
 
             var running = plan.Tasks.Select(task => RunGatedAsync(context, task, runGate, cancellationToken)).ToList();
@@ -112,8 +199,32 @@ public sealed partial class Runner : IDisposable
         {
             TreeDeletion.Delete(ContainedPath.Combine(Repository.RunnerDir, "worktrees", plan.RunId));
             _activeRuns.TryRemove(plan.RunId, out _);
+            run.Dispose();
         }
     }
+
+    private async Task<RunStatusView> StoredViewAsync(RunRecord record, CancellationToken cancellationToken)
+    {
+        var tasks = new List<TaskStatusView>();
+        foreach (var task in record.Tasks)
+        {
+            var result = await Store.ReadResultAsync(record.RunId, task.TaskId, cancellationToken);
+            tasks.Add(new TaskStatusView(task.TaskId, result is null ? task.Status : TaskState.Finished, result));
+        }
+
+        return Summarize(record) with { Tasks = tasks };
+    }
+
+    /// <summary>A stored run; one still marked running but not active here was cut short by a stopped server.</summary>
+    private static RunStatusView Summarize(RunRecord record) => new()
+    {
+        RunId = record.RunId,
+        Status = record.Status == "running" ? "interrupted" : record.Status,
+        BaseCommit = record.BaseCommit,
+        StartedAt = record.StartedAt,
+        FinishedAt = record.FinishedAt,
+        Tasks = record.Tasks.Select(t => new TaskStatusView(t.TaskId, t.Status is TaskState.Queued ? TaskState.Queued : TaskState.Finished, null)).ToList(),
+    };
 
     /// <summary>Docker answers and the task image is there; checked for real runs and dry runs alike.</summary>
     private async Task CheckEnvironmentAsync(CancellationToken cancellationToken)
@@ -181,7 +292,7 @@ public sealed partial class Runner : IDisposable
             : new RunTaskRecord(t.TaskId, status == "running" ? "queued" : TaskStatus.Cancelled, null)).ToList(),
     };
 
-    private static RunResult Skipped(RunPlan plan, long started) => new()
+    private static RunResult Skipped(RunPlan plan) => new()
     {
         RunId = plan.RunId,
         BaseCommit = plan.BaseCommit,
@@ -192,10 +303,12 @@ public sealed partial class Runner : IDisposable
             PatchApplicable = false,
             Summary = "dry run: validated (config, ids, base_ref, policies, Docker, image), not executed",
         }).ToList(),
-        TotalDurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
     };
 
     public void Dispose() => _processGate.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "background run {RunId} failed")]
+    private partial void LogBackgroundRunFailed(Exception exception, string runId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "run {RunId}: {Count} task(s) on {BaseCommit}")]
     private partial void LogRunStarted(string runId, int count, string baseCommit);

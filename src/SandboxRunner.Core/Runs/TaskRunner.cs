@@ -11,7 +11,11 @@ using SandboxRunner.Sandbox;
 namespace SandboxRunner.Runs;
 
 /// <summary>A task's state change, for callers that report progress.</summary>
-public sealed record TaskProgress(string TaskId, string State, string Message);
+public sealed record TaskProgress(string TaskId, string State, string Message)
+{
+    /// <summary>Set when <see cref="State"/> is <c>finished</c>.</summary>
+    public TaskResult? Result { get; init; }
+}
 
 /// <summary>What one task needs from its surroundings, resolved once per run.</summary>
 public sealed record TaskContext(
@@ -46,7 +50,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         {
             var owner = UnixOwner.ForSandbox();
             var worktree = await Worktree.CreateAsync(git, context.Repository, folder, context.Run.BaseCommit, owner, cancellationToken);
-            var home = await PrepareCodexHomeAsync(folder, task, context.Config, owner, cancellationToken);
+            var home = await PrepareCodexHomeAsync(folder, task, context, owner, cancellationToken);
             logs = context.Store.OpenLogs(context.Run.RunId, task.TaskId, context.Redactor);
 
             sandbox = await Sandbox.Sandbox.CreateAsync(engine, BuildSpec(context, task, worktree, home, owner), cancellationToken);
@@ -73,7 +77,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 DurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
             };
             await context.Store.WriteResultAsync(context.Run.RunId, result, ResultPatch(result), token);
-            Report(context, task, "finished", $"{result.Status}: {result.FilesChanged.Count} file(s) changed");
+            Report(context, task, "finished", $"{result.Status}: {result.FilesChanged.Count} file(s) changed", result);
             cancellationToken.ThrowIfCancellationRequested();
             return result;
         }
@@ -91,7 +95,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 NotesForManager = context.Redactor.Redact($"runner error: {e.Message}"),
             };
             await context.Store.WriteResultAsync(context.Run.RunId, result, [], CancellationToken.None);
-            Report(context, task, "finished", $"failed: {result.NotesForManager}");
+            Report(context, task, "finished", $"failed: {result.NotesForManager}", result);
             return result;
         }
         finally
@@ -261,16 +265,17 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         return notes;
     }
 
-    private static void Report(TaskContext context, TaskPlan task, string state, string message) =>
-        context.Progress?.Report(new TaskProgress(task.TaskId, state, $"{task.TaskId}: {message}"));
+    private static void Report(TaskContext context, TaskPlan task, string state, string message, TaskResult? result = null) =>
+        context.Progress?.Report(new TaskProgress(task.TaskId, state, $"{task.TaskId}: {message}") { Result = result });
 
     /// <summary>
     /// The container's writable CODEX_HOME (also its HOME): the prompt, Codex rules forbidding the denied
     /// commands, and a git config that lets git work on a tree owned by another uid and commit with a
     /// placeholder identity.
     /// </summary>
-    private static async Task<string> PrepareCodexHomeAsync(string folder, TaskPlan task, RunnerConfig config, UnixOwner owner, CancellationToken cancellationToken)
+    private static async Task<string> PrepareCodexHomeAsync(string folder, TaskPlan task, TaskContext context, UnixOwner owner, CancellationToken cancellationToken)
     {
+        var config = context.Config;
         var home = Path.Combine(folder, "home");
         Directory.CreateDirectory(home);
         await File.WriteAllTextAsync(Path.Combine(home, Path.GetFileName(CodexCommandLine.PromptFile)), task.Prompt, cancellationToken);
@@ -282,6 +287,11 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         {
             Directory.CreateDirectory(Path.Combine(home, "rules"));
             await File.WriteAllTextAsync(Path.Combine(home, "rules", "sandbox-runner.rules"), CommandPolicy.ForbiddenRules(config.DeniedCommands), cancellationToken);
+        }
+
+        if (context.Run.OutputSchema is { } schema)
+        {
+            await File.WriteAllTextAsync(Path.Combine(home, Path.GetFileName(CodexCommandLine.OutputSchemaFile)), schema, cancellationToken);
         }
 
         await owner.TakeOwnershipAsync([home], cancellationToken);
@@ -297,6 +307,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             Model = config.CodexModel,
             Ephemeral = config.CodexEphemeral,
             ConfigOverrides = config.CodexConfigOverrides,
+            WithOutputSchema = context.Run.OutputSchema is not null,
         };
 
         var environment = new Dictionary<string, string>(context.PassedEnvironment)
@@ -314,13 +325,13 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             Environment = environment,
             Mounts =
             [
-                new BindMount(worktree.WorkPath, CodexCommandLine.Workspace, ReadOnly: config.SandboxMode == SandboxMode.ReadOnly),
+                new BindMount(worktree.WorkPath, CodexCommandLine.Workspace, ReadOnly: context.Run.SandboxMode == SandboxMode.ReadOnly),
                 new BindMount(context.Repository.ObjectsDir, context.Repository.ObjectsDir, ReadOnly: true),
                 new BindMount(home, CodexCommandLine.Home, ReadOnly: false),
             ],
             Labels = Labels.For(context.Run.RunId, task.TaskId),
             Limits = ResourceProfiles.For(context.Run.ResourcePolicy),
-            ReadOnlyRootFilesystem = config.SandboxMode != SandboxMode.DangerFullAccess,
+            ReadOnlyRootFilesystem = context.Run.SandboxMode != SandboxMode.DangerFullAccess,
 
             // Until the egress proxy exists, "deny" is enforced the only safe way: no network at all.
             NetworkMode = config.NetworkPolicy == NetworkPolicy.Allow ? "bridge" : "none",

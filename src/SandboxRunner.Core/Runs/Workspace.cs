@@ -17,6 +17,13 @@ public sealed class Workspace(string repoPath, IContainerEngine engine, GitCli g
 
     public string RepoPath { get; } = Path.GetFullPath(repoPath);
 
+    public IContainerEngine Engine => engine;
+
+    public GitCli Git => git;
+
+    /// <summary>A runner when one is already open, without opening it (for reads that must not fail on a broken config).</summary>
+    public Runner? OpenRunner => _runner;
+
     public async Task<Runner> GetRunnerAsync(CancellationToken cancellationToken)
     {
         if (_runner is { } ready)

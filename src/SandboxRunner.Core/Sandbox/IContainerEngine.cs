@@ -8,6 +8,9 @@ public enum LogStream { Stdout, Stderr }
 /// </summary>
 public interface IContainerEngine
 {
+    /// <summary>The engine's version and API version; throws when the engine does not answer.</summary>
+    Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken);
+
     Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken);
 
     /// <summary>Creates (does not start) a container and returns its id.</summary>

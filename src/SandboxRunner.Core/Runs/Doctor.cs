@@ -1,0 +1,105 @@
+using System.Text.Json.Serialization;
+using SandboxRunner.Configuration;
+using SandboxRunner.Git;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.Runs;
+
+public sealed record DoctorCheck(
+    [property: JsonPropertyName("check")] string Check,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("detail")] string Detail,
+    [property: JsonPropertyName("fix")] string? Fix);
+
+public sealed record DoctorReport(
+    [property: JsonPropertyName("ok")] bool Ok,
+    [property: JsonPropertyName("checks")] IReadOnlyList<DoctorCheck> Checks);
+
+/// <summary>Whether this machine and repository can run tasks, each check with the fix when it cannot.</summary>
+public static class Doctor
+{
+    public const string Ok = "ok";
+    public const string Warn = "warn";
+    public const string Fail = "fail";
+
+    public static async Task<DoctorReport> ExamineAsync(
+        string repoPath, IContainerEngine engine, GitCli git, Func<string, string?> environment, CancellationToken cancellationToken)
+    {
+        var checks = new List<DoctorCheck>();
+        HostRepository? repository = null;
+        try
+        {
+            repository = await HostRepository.OpenAsync(git, repoPath, cancellationToken);
+            var head = await repository.ResolveCommitAsync("HEAD", cancellationToken);
+            checks.Add(head is null
+                ? new DoctorCheck("repository", Fail, $"{repository.Root} has no commit yet", "commit something: tasks start from a commit (base_ref)")
+                : new DoctorCheck("repository", Ok, $"{repository.Root} at {head[..12]}", null));
+        }
+        catch (Exception e) when (e is InvalidOperationException or DirectoryNotFoundException)
+        {
+            checks.Add(new DoctorCheck("repository", Fail, e.Message, "start sandbox-runner inside a git repository, or pass --repo PATH"));
+        }
+
+        var config = RunnerConfig.Default;
+        if (repository is not null)
+        {
+            try
+            {
+                config = await ConfigLoader.LoadAsync(repository.Root, cancellationToken);
+                checks.Add(new DoctorCheck("config", Ok, File.Exists(Path.Combine(repository.Root, RunnerConfig.FileName)) ? $"{RunnerConfig.FileName} is valid" : $"no {RunnerConfig.FileName}: defaults apply", null));
+            }
+            catch (InvalidInputException e)
+            {
+                checks.Add(new DoctorCheck("config", Fail, e.Message, $"correct the fields named above in {RunnerConfig.FileName}"));
+            }
+        }
+
+        var image = config.Image ?? $"sandbox-runner/codex:{config.CodexVersion}";
+        try
+        {
+            var (version, api) = await engine.PingAsync(cancellationToken);
+            checks.Add(new DoctorCheck("docker", Ok, $"engine {version}, API {api}", null));
+            checks.Add(await engine.ImageExistsAsync(image, cancellationToken)
+                ? new DoctorCheck("image", Ok, $"{image} is present", null)
+                : new DoctorCheck("image", Fail, $"{image} is not in the engine", config.Image is null
+                    ? "run `bash .ci/setup` in the sandbox-runner checkout, or build Dockerfile.codex as its header shows"
+                    : $"build or load {image}, or remove \"image\" from {RunnerConfig.FileName} to use the default"));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            checks.Add(new DoctorCheck("docker", Fail, $"not reachable: {e.Message}", "start the engine (`bash .ci/setup` installs and starts one on Debian) or set DOCKER_HOST"));
+        }
+
+        checks.Add(Auth(config, environment));
+        checks.Add(config.NetworkPolicy switch
+        {
+            NetworkPolicy.Allow => new DoctorCheck("network", Warn, "network_policy allow: task containers reach any host", "use \"deny\" unless the task needs the network"),
+            NetworkPolicy.None => new DoctorCheck("network", Ok, "network_policy none: no network but loopback (local models only)", null),
+            _ => new DoctorCheck("network", Ok, "network_policy deny", null),
+        });
+
+        return new DoctorReport(checks.All(c => c.Status != Fail), checks);
+    }
+
+    private static DoctorCheck Auth(RunnerConfig config, Func<string, string?> environment)
+    {
+        var keyVariable = config.CodexConfigOverrides
+            .Select(o => System.Text.RegularExpressions.Regex.Match(o, @"env_key\s*=\s*""([A-Za-z_][A-Za-z0-9_]*)"""))
+            .FirstOrDefault(m => m.Success)?.Groups[1].Value ?? "CODEX_API_KEY";
+        if (!config.EnvPassthrough.Contains(keyVariable))
+        {
+            return new DoctorCheck("auth", Fail, $"{keyVariable} is not in env_passthrough, so Codex gets no key", $"add \"{keyVariable}\" to env_passthrough in {RunnerConfig.FileName}");
+        }
+
+        if (string.IsNullOrEmpty(environment(keyVariable)))
+        {
+            var home = environment("CODEX_HOME") ?? Path.Combine(environment("HOME") ?? "", ".codex");
+            var chatGpt = File.Exists(Path.Combine(home, "auth.json"))
+                ? $" ({home}/auth.json exists, but a ChatGPT sign-in is not carried into task containers)"
+                : "";
+            return new DoctorCheck("auth", Fail, $"{keyVariable} is not set in the server's environment{chatGpt}", $"set {keyVariable} in the MCP client's env for this server (Codex as a client: list it in env_vars)");
+        }
+
+        return new DoctorCheck("auth", Ok, $"{keyVariable} is set and passed to tasks", null);
+    }
+}
