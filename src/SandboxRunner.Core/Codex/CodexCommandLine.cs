@@ -57,6 +57,16 @@ public sealed record CodexCommandLine
         return args;
     }
 
+    /// <summary>
+    /// Overrides that make Codex use a custom Responses API provider (preferred to <c>openai_base_url</c>,
+    /// which first tries WebSockets), whose key Codex reads from <paramref name="envKey"/>.
+    /// </summary>
+    public static IReadOnlyList<string> ProviderOverrides(string baseUrl, string envKey) =>
+    [
+        "model_provider=\"sandbox-runner\"",
+        $"model_providers.sandbox-runner={{name=\"sandbox-runner\",base_url=\"{baseUrl}\",env_key=\"{envKey}\",wire_api=\"responses\"}}",
+    ];
+
     /// <summary>The container command: a POSIX shell feeds the prompt file to Codex's stdin and gets out of the way.</summary>
     public IReadOnlyList<string> ContainerCommand() =>
         ["/bin/sh", "-c", $"exec \"$@\" < {PromptFile}", "sh", .. Arguments()];

@@ -121,6 +121,15 @@ public static partial class ConfigLoader
                 case "denied_commands":
                     config = config with { DeniedCommands = r.StringList(property.Name, v, NonBlank) ?? d.DeniedCommands };
                     break;
+                case "model_base_url":
+                    config = config with { ModelBaseUrl = r.String(property.Name, v, HttpUrl) ?? d.ModelBaseUrl };
+                    break;
+                case "model_api_key_env":
+                    config = config with { ModelApiKeyEnv = r.String(property.Name, v, EnvName) ?? d.ModelApiKeyEnv };
+                    break;
+                case "network_allowlist":
+                    config = config with { NetworkAllowlist = r.StringList(property.Name, v, HostPort) ?? d.NetworkAllowlist };
+                    break;
                 default:
                     r.Problems.Add(new Problem(property.Name, $"is not a known field (known: {string.Join(", ", KnownFields)})"));
                     break;
@@ -135,7 +144,7 @@ public static partial class ConfigLoader
         "allowed_commands", "default_allowed_paths", "default_concurrency", "default_timeout_sec", "resource_policy",
         "network_policy", "codex_command", "codex_model", "codex_full_auto", "codex_ephemeral", "sandbox_mode",
         "max_runs_retained", "max_tasks_per_run", "image", "codex_version", "codex_config_overrides", "env_passthrough",
-        "allow_task_policy_widening", "denied_commands",
+        "allow_task_policy_widening", "denied_commands", "model_base_url", "model_api_key_env", "network_allowlist",
     ];
 
     internal static readonly IReadOnlyDictionary<string, ResourcePolicy> ResourcePolicies =
@@ -203,6 +212,17 @@ public static partial class ConfigLoader
 
         return ReservedEnvNames.Contains(value) ? $"'{value}' is set by the runner and cannot be passed through" : null;
     }
+
+    internal static string? HttpUrl(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps) && !value.Any(char.IsWhiteSpace)
+            ? null
+            : "must be an absolute http:// or https:// URL";
+
+    internal static string? HostPort(string value) =>
+        HostPortPattern().IsMatch(value) ? null : "each entry must be 'host' or 'host:port' (a DNS name or IPv4 address, port 1-65535)";
+
+    [GeneratedRegex(@"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?\z")]
+    private static partial Regex HostPortPattern();
 
     [GeneratedRegex(@"^[a-z0-9][a-z0-9._/:@-]*\z")]
     private static partial Regex ImageReferencePattern();

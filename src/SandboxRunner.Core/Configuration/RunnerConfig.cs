@@ -45,6 +45,21 @@ public sealed record RunnerConfig
     /// <summary>Lets a task's allowed_paths and allowed_commands go beyond the config's. Off: the original let any caller pass <c>["**"]</c>.</summary>
     public bool AllowTaskPolicyWidening { get; init; }
 
+    /// <summary>The model API Codex talks to; in <c>deny</c> the egress proxy forwards to it and adds the key.</summary>
+    public string ModelBaseUrl { get; init; } = DefaultModelBaseUrl;
+
+    /// <summary>The host variable holding the model API key. In <c>deny</c> it stays with the proxy and never enters a task container.</summary>
+    public string ModelApiKeyEnv { get; init; } = "CODEX_API_KEY";
+
+    /// <summary>Hosts (<c>host</c> or <c>host:port</c>) the egress proxy lets tasks reach in <c>deny</c>; null means the model API's host.</summary>
+    public IReadOnlyList<string>? NetworkAllowlist { get; init; }
+
+    public const string DefaultModelBaseUrl = "https://api.openai.com/v1";
+
+    /// <summary>The effective allowlist: the configured one, or the model API's host and port.</summary>
+    public IReadOnlyList<string> EffectiveAllowlist =>
+        NetworkAllowlist ?? (Uri.TryCreate(ModelBaseUrl, UriKind.Absolute, out var uri) ? [$"{uri.Host}:{uri.Port}"] : []);
+
     /// <summary>Command prefixes Codex refuses up front (execpolicy <c>forbidden</c> rules) and the audit flags.</summary>
     public IReadOnlyList<string> DeniedCommands { get; init; } = [];
 

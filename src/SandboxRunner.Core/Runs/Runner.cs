@@ -54,6 +54,9 @@ public sealed partial class Runner : IDisposable
     /// <summary>The task image: the configured one, or the one built from Dockerfile.codex for the Codex version.</summary>
     public string Image => Config.Image ?? $"sandbox-runner/codex:{Config.CodexVersion}";
 
+    /// <summary>The egress proxy image used in <c>network_policy: deny</c>.</summary>
+    public string ProxyImage => "sandbox-runner/egress-proxy:dev";
+
     public bool IsActive(string runId) => _activeRuns.ContainsKey(runId);
 
     /// <summary>Runs to the end and returns every result. Cancelling kills the containers; the tasks' work is kept on disk.</summary>
@@ -165,8 +168,24 @@ public sealed partial class Runner : IDisposable
             await Store.EnsureExcludedAsync(cancellationToken);
             await Store.WriteRunAsync(Record(plan, startedAt, "running", null, []), cancellationToken);
 
+            // In deny the model key goes to the egress proxy, never into a task container; it is still redacted everywhere.
+            var key = _hostEnvironment(Config.ModelApiKeyEnv);
             var passed = PassedEnvironment();
-            var context = new TaskContext(Repository, Store, Config, plan, Image, passed, new Redactor(passed), _clock, run);
+            var secrets = new Dictionary<string, string>(passed);
+            if (!string.IsNullOrEmpty(key))
+            {
+                secrets[Config.ModelApiKeyEnv] = key;
+            }
+
+            await using var gateway = Config.NetworkPolicy == NetworkPolicy.Deny
+                ? await EgressGateway.StartAsync(_engine, plan.RunId, new EgressOptions(ProxyImage, Config.EffectiveAllowlist, Config.ModelBaseUrl, key), cancellationToken)
+                : null;
+            if (gateway is not null)
+            {
+                passed.Remove(Config.ModelApiKeyEnv);
+            }
+
+            var context = new TaskContext(Repository, Store, Config, plan, Image, passed, new Redactor(secrets), _clock, run, gateway);
             using var runGate = new SemaphoreSlim(plan.Concurrency, plan.Concurrency);
             foreach (var task in plan.Tasks)
             {
@@ -237,6 +256,14 @@ public sealed partial class Runner : IDisposable
         catch (Exception e) when (e is not OperationCanceledException)
         {
             throw new InvalidInputException("docker", "(engine)", $"Docker is not reachable ({e.Message}); start the engine (bash .ci/setup does) or set DOCKER_HOST");
+        }
+
+        if (present && Config.NetworkPolicy == NetworkPolicy.Deny && !await _engine.ImageExistsAsync(ProxyImage, cancellationToken))
+        {
+            throw new InvalidInputException(
+                "egress proxy image",
+                "network_policy",
+                $"\"deny\" needs the egress proxy image '{ProxyImage}', which is not in the Docker engine; build it with `bash .ci/setup`");
         }
 
         if (!present)

@@ -52,7 +52,15 @@ public sealed record TaskResult
 
     /// <summary>The branch holding the task's tree (<c>sandbox/&lt;run_id&gt;/&lt;task_id&gt;</c>), when it changed anything.</summary>
     [JsonPropertyName("branch")] public string? Branch { get; init; }
+
+    [JsonPropertyName("network")] public NetworkReport? Network { get; init; }
 }
+
+/// <summary>The network a task had, and in <c>deny</c> the hosts it tried that the proxy refused, so a manager can widen the allowlist knowingly.</summary>
+public sealed record NetworkReport(
+    [property: JsonPropertyName("policy")] string Policy,
+    [property: JsonPropertyName("allowlist")] IReadOnlyList<string> Allowlist,
+    [property: JsonPropertyName("refused_hosts")] IReadOnlyList<string> RefusedHosts);
 
 public sealed record RunResult
 {

@@ -27,7 +27,8 @@ public sealed record TaskContext(
     IReadOnlyDictionary<string, string> PassedEnvironment,
     Redactor Redactor,
     TimeProvider Clock,
-    IProgress<TaskProgress>? Progress);
+    IProgress<TaskProgress>? Progress,
+    EgressGateway? Gateway = null);
 
 /// <summary>
 /// One task end to end: worktree → sandbox → Codex → policy → result on disk and on a branch → teardown.
@@ -46,6 +47,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         var folder = ContainedPath.Combine(context.Repository.RunnerDir, "worktrees", context.Run.RunId, task.TaskId);
         Sandbox.Sandbox? sandbox = null;
         TaskLogWriter? logs = null;
+        TaskNetwork? network = null;
         try
         {
             var owner = UnixOwner.ForSandbox();
@@ -53,7 +55,9 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             var home = await PrepareCodexHomeAsync(folder, task, context, owner, cancellationToken);
             logs = context.Store.OpenLogs(context.Run.RunId, task.TaskId, context.Redactor);
 
-            sandbox = await Sandbox.Sandbox.CreateAsync(engine, BuildSpec(context, task, worktree, home, owner), cancellationToken);
+            network = context.Gateway is { } gateway ? await gateway.CreateTaskNetworkAsync(task.TaskId, cancellationToken) : null;
+            var containerStarted = context.Clock.GetUtcNow();
+            sandbox = await Sandbox.Sandbox.CreateAsync(engine, BuildSpec(context, task, worktree, home, owner, network), cancellationToken);
             Report(context, task, "started", $"container {sandbox.ContainerId[..12]} started");
 
             var capture = new OutputCapture();
@@ -72,9 +76,14 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             // A cancelled task still has its work read and kept, on a budget of its own.
             using var salvage = outcome.Cancelled ? new CancellationTokenSource(SalvageBudget) : null;
             var token = salvage?.Token ?? cancellationToken;
+            var refused = context.Gateway is { } g && network is not null ? await g.RefusedHostsAsync(network, containerStarted, token) : [];
             var result = await CompleteAsync(context, task, worktree, sandbox, outcome, transcript, capture, token) with
             {
                 DurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                Network = new NetworkReport(
+                    ConfigLoader.NetworkPolicies.First(p => p.Value == context.Config.NetworkPolicy).Key,
+                    context.Gateway?.Allowlist ?? [],
+                    refused),
             };
             await context.Store.WriteResultAsync(context.Run.RunId, result, ResultPatch(result), token);
             Report(context, task, "finished", $"{result.Status}: {result.FilesChanged.Count} file(s) changed", result);
@@ -104,6 +113,11 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             if (sandbox is not null)
             {
                 await sandbox.DisposeAsync();
+            }
+
+            if (network is not null)
+            {
+                await context.Gateway!.ReleaseTaskNetworkAsync(network, CancellationToken.None);
             }
 
             TreeDeletion.Delete(folder);
@@ -298,22 +312,43 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         return home;
     }
 
-    internal static ContainerSpec BuildSpec(TaskContext context, TaskPlan task, Worktree worktree, string home, UnixOwner owner)
+    /// <summary>Codex reads the placeholder from this variable; the proxy replaces it with the real key.</summary>
+    private const string ProxyTokenVariable = "SANDBOX_RUNNER_PROXY_TOKEN";
+
+    internal static ContainerSpec BuildSpec(TaskContext context, TaskPlan task, Worktree worktree, string home, UnixOwner owner, TaskNetwork? network)
     {
         var config = context.Config;
+        var environment = new Dictionary<string, string>(context.PassedEnvironment)
+        {
+            ["CODEX_HOME"] = CodexCommandLine.Home,
+            ["HOME"] = CodexCommandLine.Home,
+        };
+
+        // The runner's provider settings come after the user's overrides, so they win.
+        var overrides = config.CodexConfigOverrides.ToList();
+        if (context.Gateway is { } gateway)
+        {
+            overrides.AddRange(CodexCommandLine.ProviderOverrides(gateway.ModelBaseUrl, ProxyTokenVariable));
+            environment[ProxyTokenVariable] = "held-by-the-egress-proxy";
+            foreach (var name in (string[])["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"])
+            {
+                environment[name] = gateway.ForwardProxyUrl;
+            }
+
+            environment["NO_PROXY"] = environment["no_proxy"] = $"localhost,127.0.0.1,{EgressGateway.ProxyAlias}";
+        }
+        else if (config.ModelBaseUrl != RunnerConfig.DefaultModelBaseUrl)
+        {
+            overrides.AddRange(CodexCommandLine.ProviderOverrides(config.ModelBaseUrl, config.ModelApiKeyEnv));
+        }
+
         var command = new CodexCommandLine
         {
             Executable = config.CodexCommand,
             Model = config.CodexModel,
             Ephemeral = config.CodexEphemeral,
-            ConfigOverrides = config.CodexConfigOverrides,
+            ConfigOverrides = overrides,
             WithOutputSchema = context.Run.OutputSchema is not null,
-        };
-
-        var environment = new Dictionary<string, string>(context.PassedEnvironment)
-        {
-            ["CODEX_HOME"] = CodexCommandLine.Home,
-            ["HOME"] = CodexCommandLine.Home,
         };
 
         return new ContainerSpec
@@ -333,8 +368,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             Limits = ResourceProfiles.For(context.Run.ResourcePolicy),
             ReadOnlyRootFilesystem = context.Run.SandboxMode != SandboxMode.DangerFullAccess,
 
-            // Until the egress proxy exists, "deny" is enforced the only safe way: no network at all.
-            NetworkMode = config.NetworkPolicy == NetworkPolicy.Allow ? "bridge" : "none",
+            NetworkMode = network?.NetworkMode ?? (config.NetworkPolicy == NetworkPolicy.Allow ? "bridge" : "none"),
         };
     }
 

@@ -19,6 +19,18 @@ public sealed record ContainerSpec
     /// <summary>False only for <c>danger-full-access</c>.</summary>
     public bool ReadOnlyRootFilesystem { get; init; } = true;
 
-    /// <summary>Docker network mode: <c>none</c>, <c>bridge</c>, or a network name.</summary>
+    /// <summary>Docker network mode: <c>none</c>, <c>bridge</c>, a network name, or <c>container:&lt;id&gt;</c>.</summary>
     public string NetworkMode { get; init; } = "none";
+
+    /// <summary>Replaces the image's entrypoint (the runner's own helper containers).</summary>
+    public IReadOnlyList<string>? Entrypoint { get; init; }
+
+    /// <summary>Capabilities given back after all are dropped; empty for task containers.</summary>
+    public IReadOnlyList<string> CapAdd { get; init; } = [];
+
+    /// <summary><c>name:address</c> entries for /etc/hosts.</summary>
+    public IReadOnlyList<string> ExtraHosts { get; init; } = [];
+
+    /// <summary>DNS servers; <c>127.0.0.1</c> with nothing listening there means no name resolves but /etc/hosts.</summary>
+    public IReadOnlyList<string> Dns { get; init; } = [];
 }

@@ -57,6 +57,7 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         {
             Image = spec.Image,
             Cmd = spec.Command.ToList(),
+            Entrypoint = spec.Entrypoint?.ToList()!,
             User = spec.User,
             WorkingDir = spec.WorkingDirectory,
             Env = spec.Environment.Select(kv => $"{kv.Key}={kv.Value}").ToList(),
@@ -76,6 +77,9 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
                 Tmpfs = new Dictionary<string, string> { ["/tmp"] = $"rw,nosuid,nodev,size={spec.Limits.TmpBytes}" },
                 ReadonlyRootfs = spec.ReadOnlyRootFilesystem,
                 CapDrop = ["ALL"],
+                CapAdd = spec.CapAdd.ToList(),
+                ExtraHosts = spec.ExtraHosts.ToList(),
+                DNS = spec.Dns.ToList(),
                 SecurityOpt = ["no-new-privileges"],
                 Init = true,
                 Memory = spec.Limits.MemoryBytes,
@@ -171,6 +175,61 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         return content.ToArray();
     }
 
+    public async Task<string> ReadLogsAsync(string containerId, DateTimeOffset? since, CancellationToken cancellationToken)
+    {
+        using var stream = await _client.Containers.GetContainerLogsAsync(
+            containerId,
+            new ContainerLogsParameters { ShowStdout = true, ShowStderr = false, Since = since?.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            cancellationToken);
+        var (stdout, _) = await stream.ReadOutputToEndAsync(cancellationToken);
+        return stdout;
+    }
+
+    public async Task<string?> AddressAsync(string containerId, string network, CancellationToken cancellationToken)
+    {
+        var inspected = await _client.Containers.InspectContainerAsync(containerId, cancellationToken);
+        return inspected.NetworkSettings?.Networks is { } networks && networks.TryGetValue(network, out var endpoint) && !string.IsNullOrEmpty(endpoint.IPAddress)
+            ? endpoint.IPAddress
+            : null;
+    }
+
+    public async Task CreateNetworkAsync(string name, bool isInternal, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    {
+        await _client.Networks.CreateNetworkAsync(
+            new NetworksCreateParameters { Name = name, Driver = "bridge", Internal = isInternal, Labels = new Dictionary<string, string>(labels) },
+            cancellationToken);
+        LogNetworkCreated(name, isInternal);
+    }
+
+    public async Task ConnectAsync(string network, string containerId, string alias, CancellationToken cancellationToken) =>
+        await _client.Networks.ConnectNetworkAsync(
+            network,
+            new NetworkConnectParameters { Container = containerId, EndpointConfig = new EndpointSettings { Aliases = [alias] } },
+            cancellationToken);
+
+    public async Task RemoveNetworkAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.Networks.DeleteNetworkAsync(name, cancellationToken);
+        }
+        catch (DockerNetworkNotFoundException)
+        {
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    public async Task<IReadOnlyList<string>> ListNetworksAsync(string label, string? value, CancellationToken cancellationToken)
+    {
+        var filter = value is null ? label : $"{label}={value}";
+        var networks = await _client.Networks.ListNetworksAsync(
+            new NetworksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [filter] = true } } },
+            cancellationToken);
+        return networks.Select(n => n.Name).ToList();
+    }
+
     public async Task<IReadOnlyList<string>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken)
     {
         var filter = value is null ? label : $"{label}={value}";
@@ -188,6 +247,9 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "container {Id} created from {Image} ({Labels})")]
     private partial void LogCreated(string id, string image, string labels);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "network {Name} created (internal: {Internal})")]
+    private partial void LogNetworkCreated(string name, bool @internal);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "container {Id} killed")]
     private partial void LogKilled(string id);

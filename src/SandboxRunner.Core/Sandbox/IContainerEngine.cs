@@ -36,6 +36,23 @@ public interface IContainerEngine
     /// </summary>
     Task<byte[]?> ReadFileAsync(string containerId, string path, long maxBytes, CancellationToken cancellationToken);
 
+    /// <summary>Everything the container printed on stdout since <paramref name="since"/> (not following).</summary>
+    Task<string> ReadLogsAsync(string containerId, DateTimeOffset? since, CancellationToken cancellationToken);
+
+    /// <summary>The container's address on <paramref name="network"/>, or null.</summary>
+    Task<string?> AddressAsync(string containerId, string network, CancellationToken cancellationToken);
+
+    Task CreateNetworkAsync(string name, bool isInternal, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken);
+
+    /// <summary>Attaches a container to a network under an alias other containers there can use.</summary>
+    Task ConnectAsync(string network, string containerId, string alias, CancellationToken cancellationToken);
+
+    /// <summary>Removes a network; one already gone is not an error.</summary>
+    Task RemoveNetworkAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>Names of networks carrying <paramref name="label"/>, optionally with <paramref name="value"/>.</summary>
+    Task<IReadOnlyList<string>> ListNetworksAsync(string label, string? value, CancellationToken cancellationToken);
+
     /// <summary>Ids of containers (running or not) carrying <paramref name="label"/>, optionally with <paramref name="value"/>.</summary>
     Task<IReadOnlyList<string>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken);
 }

@@ -9,6 +9,9 @@ public static class Labels
     public const string Run = "sandbox-runner.run";
     public const string Task = "sandbox-runner.task";
 
+    /// <summary>What a container of the runner's own is for: <c>egress</c> (a run's proxy) or <c>netns</c> (a task's network holder).</summary>
+    public const string Role = "sandbox-runner.role";
+
     public static IReadOnlyDictionary<string, string> For(string runId, string taskId) =>
         new Dictionary<string, string> { [Run] = runId, [Task] = taskId };
 }

@@ -11,6 +11,7 @@ namespace SandboxRunner.IntegrationTests.Infrastructure;
 public sealed class DockerFixture : IAsyncLifetime
 {
     public const string FakeCodexImage = "sandbox-runner/fake-codex:dev";
+    public const string EgressProxyImage = "sandbox-runner/egress-proxy:dev";
 
     public DockerEngine Engine { get; } = new(NullLogger<DockerEngine>.Instance);
 
@@ -28,15 +29,37 @@ public sealed class DockerFixture : IAsyncLifetime
                 $"Docker is not reachable at {Engine.Endpoint} ({e.Message}). Run `bash .ci/setup` to install and start it.", e);
         }
 
-        // Built through Testcontainers from images/fake-codex; the layer cache makes this quick when unchanged.
+        // Built through Testcontainers from images/; the layer cache makes this quick when unchanged.
+        await BuildAsync("fake-codex", FakeCodexImage);
+        await BuildAsync("egress-proxy", EgressProxyImage);
+    }
+
+    private static async Task BuildAsync(string folder, string name)
+    {
         var image = new ImageFromDockerfileBuilder()
-            .WithDockerfileDirectory(Path.Combine(RepoRoot.Path, "images", "fake-codex"))
+            .WithDockerfileDirectory(Path.Combine(RepoRoot.Path, "images", folder))
             .WithDockerfile("Dockerfile")
-            .WithName(FakeCodexImage)
+            .WithName(name)
             .WithCleanUp(false)
             .WithDeleteIfExists(false)
             .Build();
         await image.CreateAsync();
+    }
+
+    /// <summary>The host's address on Docker's default bridge (docker0), where containers reach servers the tests start.</summary>
+    public async Task<string> HostGatewayAsync()
+    {
+        using var client = new Docker.DotNet.DockerClientBuilder().WithEndpoint(Engine.Endpoint).Build();
+        var config = (await client.Networks.InspectNetworkAsync("bridge")).IPAM.Config[0];
+        if (!string.IsNullOrEmpty(config.Gateway))
+        {
+            return config.Gateway;
+        }
+
+        // Docker 20.10 leaves the default bridge's gateway out of IPAM: it is the subnet's first address.
+        var subnet = System.Net.IPAddress.Parse(config.Subnet.Split('/')[0]).GetAddressBytes();
+        subnet[3] += 1;
+        return new System.Net.IPAddress(subnet).ToString();
     }
 
     public Task DisposeAsync()

@@ -24,6 +24,8 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     private static TimeSpan Now => Stopwatch.GetElapsedTime(0);
 
+    public Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken) => inner.PingAsync(cancellationToken);
+
     public Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken) => inner.ImageExistsAsync(image, cancellationToken);
 
     public async Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)
@@ -70,6 +72,19 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task<byte[]?> ReadFileAsync(string containerId, string path, long maxBytes, CancellationToken cancellationToken) =>
         inner.ReadFileAsync(containerId, path, maxBytes, cancellationToken);
+
+    public Task<string> ReadLogsAsync(string containerId, DateTimeOffset? since, CancellationToken cancellationToken) => inner.ReadLogsAsync(containerId, since, cancellationToken);
+
+    public Task<string?> AddressAsync(string containerId, string network, CancellationToken cancellationToken) => inner.AddressAsync(containerId, network, cancellationToken);
+
+    public Task CreateNetworkAsync(string name, bool isInternal, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken) =>
+        inner.CreateNetworkAsync(name, isInternal, labels, cancellationToken);
+
+    public Task ConnectAsync(string network, string containerId, string alias, CancellationToken cancellationToken) => inner.ConnectAsync(network, containerId, alias, cancellationToken);
+
+    public Task RemoveNetworkAsync(string name, CancellationToken cancellationToken) => inner.RemoveNetworkAsync(name, cancellationToken);
+
+    public Task<IReadOnlyList<string>> ListNetworksAsync(string label, string? value, CancellationToken cancellationToken) => inner.ListNetworksAsync(label, value, cancellationToken);
 
     public Task<IReadOnlyList<string>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken) =>
         inner.ListContainersAsync(label, value, cancellationToken);

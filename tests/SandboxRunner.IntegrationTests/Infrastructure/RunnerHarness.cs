@@ -33,8 +33,11 @@ public sealed class RunnerHarness : IAsyncDisposable
         var repository = new TestRepository();
         var git = new GitCli(NullLogger<GitCli>.Instance);
         var host = await HostRepository.OpenAsync(git, repository.Path, CancellationToken.None);
-        // Policies open by default here; the policy tests narrow them.
-        var config = RunnerConfig.Default with { Image = DockerFixture.FakeCodexImage, CodexModel = "gpt-5.5", AllowedCommands = [], DefaultAllowedPaths = ["**"] };
+        // Policies open by default here, and no network; the policy and network tests set their own.
+        var config = RunnerConfig.Default with
+        {
+            Image = DockerFixture.FakeCodexImage, CodexModel = "gpt-5.5", AllowedCommands = [], DefaultAllowedPaths = ["**"], NetworkPolicy = NetworkPolicy.None,
+        };
         config = configure?.Invoke(config) ?? config;
         var engine = new RecordingEngine(docker.Engine);
         var runner = new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));
@@ -65,6 +68,14 @@ public sealed class RunnerHarness : IAsyncDisposable
         var worktrees = Path.Combine(Runner.Repository.RunnerDir, "worktrees");
         var left = Directory.Exists(worktrees) ? Directory.EnumerateFileSystemEntries(worktrees).ToList() : [];
         Assert.True(left.Count == 0, $"task folders left behind: {string.Join(", ", left)}");
+        var runs = Engine.Specs.Values.Select(s => s.Labels[Labels.Run]).ToHashSet();
+        var networks = new List<string>();
+        foreach (var run in runs)
+        {
+            networks.AddRange(await _docker.Engine.ListNetworksAsync(Labels.Run, run, CancellationToken.None));
+        }
+
+        Assert.True(networks.Count == 0, $"networks left behind: {string.Join(", ", networks)}");
         var registered = Repository.Git("worktree", "list", "--porcelain").Split('\n').Count(l => l.StartsWith("worktree ", StringComparison.Ordinal));
         Assert.Equal(1, registered);
     }

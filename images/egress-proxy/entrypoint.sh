@@ -1,0 +1,114 @@
+#!/bin/bash
+# Writes the squid and nginx configs from the environment, then runs both in the foreground.
+#   SANDBOX_ALLOW           space-separated allowlist: "host", "host:port", "1.2.3.4" or "1.2.3.4:port"
+#                           (a bare host allows ports 80 and 443)
+#   SANDBOX_MODEL_UPSTREAM  the model API base URL requests to :8080 go to, e.g. https://api.openai.com/v1
+#   SANDBOX_MODEL_KEY       the API key nginx adds as "Authorization: Bearer ..." (optional)
+set -eu
+
+conf=/run/sandbox-proxy
+rules=""
+i=0
+for entry in ${SANDBOX_ALLOW:-}; do
+  i=$((i + 1))
+  host=${entry%:*}
+  port=${entry##*:}
+  [ "$host" = "$entry" ] && port=""
+  case "$host" in
+    *[!0-9.]*) rules="$rules
+acl host$i dstdomain $host" ;;
+    *) rules="$rules
+acl host$i dst $host" ;;
+  esac
+  if [ -n "$port" ]; then
+    rules="$rules
+acl port$i port $port
+http_access allow host$i port$i"
+  else
+    rules="$rules
+acl port$i port 80 443
+http_access allow host$i port$i"
+  fi
+done
+
+cat > $conf/squid.conf <<SQUID
+http_port 3128
+pid_filename $conf/squid.pid
+cache deny all
+cache_mem 8 MB
+access_log stdio:$conf/access.log squid
+cache_log stdio:$conf/cache.log
+logfile_rotate 0
+forwarded_for delete
+via off
+pinger_enable off
+shutdown_lifetime 0 seconds
+$rules
+http_access deny all
+SQUID
+
+upstream=${SANDBOX_MODEL_UPSTREAM:-}
+auth=""
+if [ -n "${SANDBOX_MODEL_KEY:-}" ]; then
+  auth="proxy_set_header Authorization \"Bearer $SANDBOX_MODEL_KEY\";"
+fi
+# The upstream goes through a variable so nginx resolves its name per request: a name that does not
+# resolve at start-up must not keep the gateway (and with it the whole run) from starting.
+resolver=$(awk '/^nameserver/ { print ($2 ~ /:/ ? "[" $2 "]" : $2); exit }' /etc/resolv.conf)
+if [ -n "$upstream" ]; then
+  location="location / {
+      set \$upstream_base \"${upstream%/}\";
+      proxy_pass \$upstream_base\$request_uri;
+      $auth
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_ssl_server_name on;
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_read_timeout 1h;
+      proxy_send_timeout 1h;
+    }"
+else
+  location="location / { return 503 \"no model endpoint configured\n\"; }"
+fi
+cat > $conf/nginx.conf <<NGINX
+worker_processes 1;
+pid $conf/nginx.pid;
+error_log stderr warn;
+events { worker_connections 256; }
+http {
+  access_log /dev/stdout;
+  client_max_body_size 64m;
+  resolver ${resolver:-127.0.0.11} ipv6=off valid=30s;
+  resolver_timeout 5s;
+  server {
+    listen 8080;
+    $location
+  }
+}
+NGINX
+unset SANDBOX_MODEL_KEY
+
+# squid drops to its own user, which cannot reopen the container's stdout: it logs to files that
+# tail copies to stdout, where the runner reads them through the Docker logs API.
+touch $conf/access.log $conf/cache.log
+chown -R proxy:proxy $conf
+nginx -c $conf/nginx.conf -g 'daemon off;' &
+nginx_pid=$!
+squid -N -f $conf/squid.conf &
+squid_pid=$!
+tail -q -n +1 -F $conf/access.log &
+tail -q -n +1 -F $conf/cache.log >&2 &
+
+for _ in $(seq 1 100); do
+  kill -0 $nginx_pid 2>/dev/null || { echo "sandbox-proxy: nginx exited" >&2; exit 1; }
+  kill -0 $squid_pid 2>/dev/null || { echo "sandbox-proxy: squid exited" >&2; exit 1; }
+  if (exec 3<>/dev/tcp/127.0.0.1/3128) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
+    echo "sandbox-proxy ready"
+    break
+  fi
+  sleep 0.1
+done
+
+# Whichever process dies first takes the gateway down with it.
+wait -n

@@ -1,0 +1,252 @@
+using System.Text.RegularExpressions;
+
+namespace SandboxRunner.Sandbox;
+
+/// <summary>What the gateway of a run lets through.</summary>
+/// <param name="Allowlist">Hosts the forward proxy allows: <c>host</c> (ports 80 and 443) or <c>host:port</c>.</param>
+/// <param name="ModelUpstream">The model API base URL the reverse proxy forwards to.</param>
+/// <param name="ModelKey">The API key the reverse proxy adds; it never enters a task container.</param>
+public sealed record EgressOptions(string Image, IReadOnlyList<string> Allowlist, string ModelUpstream, string? ModelKey);
+
+/// <summary>A task's place on the run's internal network: the container whose network namespace the task joins.</summary>
+public sealed record TaskNetwork(string HolderId, string Address)
+{
+    public string NetworkMode => $"container:{HolderId}";
+}
+
+/// <summary>
+/// The egress of one run in <c>network_policy: deny</c>. A per-run Docker network created <c>internal</c>,
+/// and one proxy container on it and on the default bridge: squid forwards only to the allowlist and
+/// answers everything else with an immediate 403; nginx forwards model requests to the upstream and adds
+/// the API key there. Each task joins a namespace held by a small helper that replaced the default route
+/// Docker 20.10 still gives internal networks (to the host) with "unreachable", so nothing but the proxy
+/// answers, and nothing waits for a drop. No DNS server is reachable: only the proxy's name resolves.
+/// <pre>
+///   task ──(internal net, no route out)──► proxy :3128 squid ──allowlist──► host:port
+///                                           proxy :8080 nginx ──+API key──► model API
+/// </pre>
+/// The network, the proxy and every holder carry the run's label and go when the gateway is disposed.
+/// </summary>
+public sealed partial class EgressGateway : IAsyncDisposable
+{
+    public const string ProxyAlias = "sandbox-proxy";
+    public const int ForwardPort = 3128;
+    public const int ModelPort = 8080;
+    private static readonly TimeSpan ReadyBudget = TimeSpan.FromSeconds(30);
+
+    private readonly IContainerEngine _engine;
+    private readonly string _runId;
+    private readonly EgressOptions _options;
+    private string? _proxyId;
+    private string _proxyAddress = "";
+    private int _disposed;
+
+    private EgressGateway(IContainerEngine engine, string runId, EgressOptions options)
+    {
+        _engine = engine;
+        _runId = runId;
+        _options = options;
+        NetworkName = $"sandbox-runner-{runId}";
+    }
+
+    public string NetworkName { get; }
+
+    public string ForwardProxyUrl => $"http://{ProxyAlias}:{ForwardPort}";
+
+    public string ModelBaseUrl => $"http://{ProxyAlias}:{ModelPort}";
+
+    public IReadOnlyList<string> Allowlist => _options.Allowlist;
+
+    public static async Task<EgressGateway> StartAsync(IContainerEngine engine, string runId, EgressOptions options, CancellationToken cancellationToken)
+    {
+        var gateway = new EgressGateway(engine, runId, options);
+        try
+        {
+            await gateway.StartProxyAsync(cancellationToken);
+            return gateway;
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartProxyAsync(CancellationToken cancellationToken)
+    {
+        var labels = new Dictionary<string, string> { [Labels.Run] = _runId, [Labels.Role] = "egress" };
+        await _engine.CreateNetworkAsync(NetworkName, isInternal: true, labels, cancellationToken);
+
+        var environment = new Dictionary<string, string>
+        {
+            ["SANDBOX_ALLOW"] = string.Join(' ', _options.Allowlist),
+            ["SANDBOX_MODEL_UPSTREAM"] = _options.ModelUpstream,
+        };
+        if (_options.ModelKey is { Length: > 0 } key)
+        {
+            environment["SANDBOX_MODEL_KEY"] = key;
+        }
+
+        _proxyId = await _engine.CreateAsync(
+            new ContainerSpec
+            {
+                Image = _options.Image,
+                Command = [],
+                User = "0:0",
+                WorkingDirectory = "/",
+                Environment = environment,
+                Mounts = [],
+                Labels = labels,
+                Limits = new ResourceLimits(MemoryBytes: 256L * 1024 * 1024, Cpus: 0.5, Pids: 128, TmpBytes: 64L * 1024 * 1024),
+
+                // The proxy is the runner's, not the agent's, but it still gets only what squid and nginx need.
+                CapAdd = ["CHOWN", "SETUID", "SETGID", "DAC_OVERRIDE", "FOWNER"],
+                ReadOnlyRootFilesystem = false,
+                NetworkMode = "bridge",
+            },
+            cancellationToken);
+        await _engine.ConnectAsync(NetworkName, _proxyId, ProxyAlias, cancellationToken);
+        await _engine.StartAsync(_proxyId, cancellationToken);
+        await WaitForLineAsync(_proxyId, "sandbox-proxy ready", cancellationToken);
+        _proxyAddress = await _engine.AddressAsync(_proxyId, NetworkName, cancellationToken)
+            ?? throw new InvalidOperationException($"the egress proxy has no address on {NetworkName}");
+    }
+
+    /// <summary>Creates the network namespace a task joins; dispose it after the task's container is gone.</summary>
+    public async Task<TaskNetwork> CreateTaskNetworkAsync(string taskId, CancellationToken cancellationToken)
+    {
+        var id = await _engine.CreateAsync(
+            new ContainerSpec
+            {
+                Image = _options.Image,
+                Entrypoint = ["/usr/local/bin/netns-holder"],
+                Command = [],
+                User = "0:0",
+                WorkingDirectory = "/",
+                Environment = new Dictionary<string, string>(),
+                Mounts = [],
+                Labels = new Dictionary<string, string> { [Labels.Run] = _runId, [Labels.Task] = taskId, [Labels.Role] = "netns" },
+                Limits = new ResourceLimits(MemoryBytes: 32L * 1024 * 1024, Cpus: 0.1, Pids: 16, TmpBytes: 1024 * 1024),
+                CapAdd = ["NET_ADMIN"],
+                NetworkMode = NetworkName,
+                ExtraHosts = [$"{ProxyAlias}:{_proxyAddress}"],
+                Dns = ["127.0.0.1"],
+            },
+            cancellationToken);
+        try
+        {
+            await _engine.StartAsync(id, cancellationToken);
+            await WaitForLineAsync(id, "netns ready", cancellationToken);
+            var address = await _engine.AddressAsync(id, NetworkName, cancellationToken)
+                ?? throw new InvalidOperationException($"task {taskId} got no address on {NetworkName}");
+            return new TaskNetwork(id, address);
+        }
+        catch
+        {
+            await _engine.RemoveAsync(id, CancellationToken.None);
+            throw;
+        }
+    }
+
+    public Task ReleaseTaskNetworkAsync(TaskNetwork network, CancellationToken cancellationToken) =>
+        _engine.RemoveAsync(network.HolderId, cancellationToken);
+
+    /// <summary>
+    /// Hosts the proxy refused to <paramref name="network"/> since <paramref name="since"/>, from squid's access
+    /// log, read whole from the proxy's filesystem (squid writes it unbuffered; its copy on stdout may lag).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> RefusedHostsAsync(TaskNetwork network, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        if (_proxyId is null)
+        {
+            return [];
+        }
+
+        var log = await _engine.ReadFileAsync(_proxyId, AccessLog, 64L * 1024 * 1024, cancellationToken);
+        return log is null ? [] : ParseRefused(System.Text.Encoding.UTF8.GetString(log), network.Address, since);
+    }
+
+    private const string AccessLog = "/run/sandbox-proxy/access.log";
+
+    /// <summary>
+    /// Reads squid's native access log: <c>time elapsed client TCP_DENIED/403 size METHOD URL ...</c>;
+    /// a CONNECT names <c>host:port</c>, a plain request a URL.
+    /// </summary>
+    internal static IReadOnlyList<string> ParseRefused(string log, string client, DateTimeOffset since)
+    {
+        var hosts = new List<string>();
+        var from = since.ToUnixTimeMilliseconds() / 1000.0 - 1;
+        foreach (var line in log.Split('\n'))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length < 7 || fields[2] != client || !fields[3].StartsWith("TCP_DENIED/", StringComparison.Ordinal)
+                || !double.TryParse(fields[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var time) || time < from)
+            {
+                continue;
+            }
+
+            var target = fields[5] == "CONNECT" ? fields[6] : UrlHost().Match(fields[6]) is { Success: true } m ? m.Groups[1].Value : fields[6];
+            if (!hosts.Contains(target))
+            {
+                hosts.Add(target);
+            }
+        }
+
+        return hosts;
+    }
+
+    private async Task WaitForLineAsync(string containerId, string line, CancellationToken cancellationToken)
+    {
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        budget.CancelAfter(ReadyBudget);
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var follow = CancellationTokenSource.CreateLinkedTokenSource(budget.Token);
+        var text = new System.Text.StringBuilder();
+        var reading = _engine.FollowLogsAsync(containerId, (_, chunk) =>
+        {
+            text.Append(System.Text.Encoding.UTF8.GetString(chunk));
+            if (text.ToString().Contains(line, StringComparison.Ordinal))
+            {
+                seen.TrySetResult();
+            }
+        }, follow.Token);
+        try
+        {
+            var first = await Task.WhenAny(seen.Task, reading);
+            if (first != seen.Task)
+            {
+                await reading;
+                throw new InvalidOperationException($"container {containerId[..12]} stopped before it was ready: {text}");
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new InvalidOperationException($"container {containerId[..12]} was not ready within {ReadyBudget.TotalSeconds:F0} s: {text}");
+        }
+        finally
+        {
+            await follow.CancelAsync();
+            await reading.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        foreach (var id in await _engine.ListContainersAsync(Labels.Run, _runId, budget.Token))
+        {
+            // Holders left by a task that could not release its own; the proxy itself.
+            await _engine.RemoveAsync(id, budget.Token);
+        }
+
+        await _engine.RemoveNetworkAsync(NetworkName, budget.Token);
+    }
+
+    [GeneratedRegex(@"^[a-z]+://([^/]+)")]
+    private static partial Regex UrlHost();
+}
