@@ -48,8 +48,26 @@ public sealed class CommandPolicy(IReadOnlyList<string> allowed, IReadOnlyList<s
         string.Concat(denied.Select(d =>
             $"prefix_rule(pattern=[{string.Join(", ", Words(d).Select(Quote))}], decision=\"forbidden\")\n"));
 
-    private static string Quote(string word) =>
-        "\"" + word.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+    /// <summary>A Starlark string literal: a raw newline or control character inside one is a syntax error.</summary>
+    private static string Quote(string word)
+    {
+        var text = new System.Text.StringBuilder("\"");
+        foreach (var c in word)
+        {
+            text.Append(c switch
+            {
+                '\\' => "\\\\",
+                '"' => "\\\"",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                _ when char.IsControl(c) && c < 0x80 => $"\\x{(int)c:x2}",
+                _ => c.ToString(),
+            });
+        }
+
+        return text.Append('"').ToString();
+    }
 
     private static string[] Words(string prefix) => ShellCommand.Split(prefix).FirstOrDefault()?.ToArray() ?? [];
 
@@ -62,8 +80,9 @@ public sealed class CommandPolicy(IReadOnlyList<string> allowed, IReadOnlyList<s
 
         for (var i = 0; i < prefix.Length; i++)
         {
-            // A program named by path counts as its name: /usr/bin/npm is npm.
-            var word = i == 0 && !prefix[0].Contains('/', StringComparison.Ordinal) ? Path.GetFileName(words[0]) : words[i];
+            // A program named by an absolute path counts as its name (/usr/bin/npm is npm); a relative
+            // one (./npm) is a file in the worktree, which the agent may have written itself.
+            var word = i == 0 && !prefix[0].Contains('/', StringComparison.Ordinal) && words[0].StartsWith('/') ? Path.GetFileName(words[0]) : words[i];
             if (!string.Equals(word, prefix[i], StringComparison.Ordinal))
             {
                 return false;

@@ -58,35 +58,48 @@ public sealed class PathPolicy
 
     /// <summary>
     /// Whether every path a task pattern can match is matched by one of the config's patterns. Decided
-    /// conservatively: the task pattern, read as a literal path, must match a config pattern, and a
-    /// <c>**</c> in it must be covered by a <c>**</c> at or before the same depth in that pattern.
+    /// conservatively, by sampling: the task pattern is normalised the way the globbing library reads it
+    /// (<c>\</c> is a separator, a trailing <c>/</c> means <c>/**</c>), each <c>**</c> in it is expanded to zero,
+    /// one and three folders, and every expansion, read as a literal path (so a <c>*</c> in it only matches a
+    /// config <c>*</c>), must be matched by the same config pattern.
     /// </summary>
     public static bool IsNarrowing(string taskPattern, IReadOnlyList<string> configPatterns)
     {
-        var taskSegments = taskPattern.Split('/');
-        var firstGlobstar = Array.IndexOf(taskSegments, "**");
-        foreach (var configPattern in configPatterns)
+        var normalized = taskPattern.Replace('\\', '/');
+        if (normalized.EndsWith('/'))
+        {
+            normalized += "**";
+        }
+
+        var samples = Expand(normalized.Split('/', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        return configPatterns.Any(configPattern =>
         {
             var matcher = new Matcher(StringComparison.Ordinal);
             matcher.AddInclude(configPattern);
-            if (!matcher.Match(taskPattern).HasMatches)
-            {
-                continue;
-            }
+            return samples.All(sample => matcher.Match(sample).HasMatches);
+        });
+    }
 
-            if (firstGlobstar < 0)
-            {
-                return true;
-            }
-
-            var configGlobstar = Array.IndexOf(configPattern.Split('/'), "**");
-            if (configGlobstar >= 0 && configGlobstar <= firstGlobstar)
-            {
-                return true;
-            }
+    /// <summary>The task pattern with each <c>**</c> replaced by sample folders; a trailing one by sample files.</summary>
+    private static IEnumerable<string> Expand(string[] segments)
+    {
+        var globstar = Array.IndexOf(segments, "**");
+        if (globstar < 0)
+        {
+            yield return string.Join('/', segments);
+            yield break;
         }
 
-        return false;
+        var before = segments[..globstar];
+        var after = segments[(globstar + 1)..];
+        string[][] fillings = after.Length == 0 ? [["d1"], ["d1", "d2", "d3"]] : [[], ["d1"], ["d1", "d2", "d3"]];
+        foreach (var filling in fillings)
+        {
+            foreach (var rest in Expand(after))
+            {
+                yield return string.Join('/', before.Concat(filling).Append(rest).Where(s => s.Length > 0));
+            }
+        }
     }
 
     internal static string? UnsafePathRule(string path)
@@ -156,9 +169,15 @@ public sealed class PathPolicy
                 continue;
             }
 
-            if (Path.IsPathRooted(next) || ++hops > 40)
+            if (Path.IsPathRooted(next))
             {
                 return target;
+            }
+
+            if (++hops > 40)
+            {
+                // The kernel gives up after 40 links too (ELOOP): a loop leads nowhere, so it escapes nowhere.
+                return null;
             }
 
             inside.RemoveAt(inside.Count - 1);

@@ -21,7 +21,13 @@ public sealed partial class Redactor
     public Redactor(IEnumerable<KeyValuePair<string, string>> knownSecrets)
     {
         _known = knownSecrets.Where(kv => kv.Value.Length >= MinLiteralLength).OrderByDescending(kv => kv.Value.Length).ToArray();
-        _literals = _known.Select(kv => kv.Value).Distinct().ToArray();
+
+        // A value is also masked in the escaped forms it takes inside JSON and inside JSON within JSON.
+        _literals = _known
+            .SelectMany(kv => new[] { kv.Value, JsonEscaped(kv.Value), JsonEscaped(JsonEscaped(kv.Value)) })
+            .Distinct()
+            .OrderByDescending(v => v.Length)
+            .ToArray();
     }
 
     public static Redactor None { get; } = new([]);
@@ -44,7 +50,14 @@ public sealed partial class Redactor
         text = AwsAccessKey().Replace(text, Mask);
         text = Bearer().Replace(text, "${scheme}" + Mask);
         text = JsonSecretField().Replace(text, "${head}" + Mask);
-        text = Assignment().Replace(text, "${name}${eq}" + Mask);
+        text = EscapedJsonSecretField().Replace(text, "${head}" + Mask);
+        text = Assignment().Replace(text, m =>
+        {
+            var value = m.Groups["value"].Value;
+            var open = value.StartsWith("\\\"", StringComparison.Ordinal) ? "\\\"" : value.StartsWith('"') ? "\"" : value.StartsWith('\'') ? "'" : "";
+            var close = open.Length > 0 && value.Length >= 2 * open.Length && value.EndsWith(open, StringComparison.Ordinal) ? open : "";
+            return value.Contains(Mask, StringComparison.Ordinal) ? m.Value : m.Groups["name"].Value + m.Groups["eq"].Value + open + Mask + close;
+        });
         return text;
     }
 
@@ -52,26 +65,40 @@ public sealed partial class Redactor
     public string? FindKnownSecret(string text) =>
         _known.FirstOrDefault(kv => text.Contains(kv.Value, StringComparison.Ordinal)).Key;
 
-    [GeneratedRegex(@"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----")]
+    private static string JsonEscaped(string value) => System.Text.Json.JsonEncodedText.Encode(value, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).ToString();
+
+    // Secrets often follow a line break, which inside a JSON string is the two characters '\' 'n': a
+    // plain \b finds no word boundary there, so each pattern starts after an escape or a non-word character.
+    private const string Start = @"(?:(?<=\\[nrtbf])|(?<![A-Za-z0-9_]))";
+
+    /// <summary>
+    /// A private key block, or its start when the end was cut off. The body never crosses an unescaped
+    /// quote, so inside JSON it stays within one string and the line stays valid.
+    /// </summary>
+    [GeneratedRegex(@"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:(?!-----END)(?:[^""\\]|\\[^""]))*(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?")]
     private static partial Regex PemPrivateKey();
 
-    [GeneratedRegex(@"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}")]
+    [GeneratedRegex(Start + @"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}")]
     private static partial Regex OpenAiKey();
 
-    [GeneratedRegex(@"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")]
+    [GeneratedRegex(Start + @"(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")]
     private static partial Regex GitHubToken();
 
-    [GeneratedRegex(@"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")]
+    [GeneratedRegex(Start + @"(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")]
     private static partial Regex AwsAccessKey();
 
-    [GeneratedRegex(@"(?<scheme>\bBearer\s+)[A-Za-z0-9._~+/=-]{6,}", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(Start + @"(?<scheme>Bearer\s+)[A-Za-z0-9._~+/=-]{6,}", RegexOptions.IgnoreCase)]
     private static partial Regex Bearer();
 
-    /// <summary><c>"api_key": "…"</c>, also when the JSON itself sits escaped inside a JSON string.</summary>
-    [GeneratedRegex(@"(?<head>\\?""[A-Za-z0-9_-]*(?:api[_-]?key|apikey|token|secret|password|passwd)\\?""\s*:\s*\\?"")[^""\\]+", RegexOptions.IgnoreCase)]
+    /// <summary><c>"api_key": "…"</c>, the value read with its escapes.</summary>
+    [GeneratedRegex(@"(?<head>""[A-Za-z0-9_-]*(?:api[_-]?key|apikey|token|secret|password|passwd)""\s*:\s*"")(?:[^""\\]|\\.)+", RegexOptions.IgnoreCase)]
     private static partial Regex JsonSecretField();
 
-    /// <summary><c>NAME=value</c> where the name ends in KEY, TOKEN, SECRET or PASSWORD, in any case.</summary>
-    [GeneratedRegex(@"(?<name>\b[A-Za-z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD))(?<eq>\s*=\s*)(?!\[REDACTED\])[^\s""'\\;&|]+", RegexOptions.IgnoreCase)]
+    /// <summary>The same field in JSON sitting escaped inside a JSON string: <c>\"api_key\": \"…\"</c>.</summary>
+    [GeneratedRegex(@"(?<head>\\""[A-Za-z0-9_-]*(?:api[_-]?key|apikey|token|secret|password|passwd)\\""\s*:\s*\\"")(?:[^""\\]|\\[^""])+", RegexOptions.IgnoreCase)]
+    private static partial Regex EscapedJsonSecretField();
+
+    /// <summary><c>NAME=value</c> where the name ends in KEY, TOKEN, SECRET or PASSWORD, in any case; the value bare or quoted.</summary>
+    [GeneratedRegex(Start + @"(?<name>[A-Za-z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD))(?<eq>\s*=\s*)(?<value>\\""(?:[^""\\]|\\[^""])*\\""|""(?:[^""\\]|\\.)*""|'[^']*'|[^\s""'\\;&|]+)", RegexOptions.IgnoreCase)]
     private static partial Regex Assignment();
 }

@@ -10,7 +10,23 @@ namespace SandboxRunner.Policy;
 /// </summary>
 public static class ShellCommand
 {
-    private static readonly HashSet<string> Shells = new(StringComparer.Ordinal) { "bash", "sh", "zsh", "dash", "/bin/bash", "/bin/sh", "/usr/bin/bash", "/usr/bin/sh", "/bin/zsh", "/bin/dash" };
+    /// <summary>Shells, by program name wherever they live: their <c>-c</c> script is audited instead of them.</summary>
+    private static readonly HashSet<string> Shells = new(StringComparer.Ordinal) { "bash", "sh", "zsh", "dash", "ksh", "ash", "mksh" };
+
+    /// <summary>Programs that run another command: the command they run is what gets judged.</summary>
+    private static readonly HashSet<string> Wrappers = new(StringComparer.Ordinal)
+    {
+        "env", "command", "nohup", "nice", "timeout", "stdbuf", "sudo", "doas", "xargs", "exec", "time", "builtin", "setsid", "chrt", "ionice",
+    };
+
+    /// <summary>Wrapper options that take a value as the next word.</summary>
+    private static readonly HashSet<string> OptionsWithValue = new(StringComparer.Ordinal)
+    {
+        "-u", "-n", "-s", "-k", "-g", "-C", "-c", "-p", "-i", "-o", "-e", "-I", "-L", "-P", "-d", "--user", "--signal", "--kill-after", "--adjustment", "--unset", "--chdir",
+    };
+
+    /// <summary>The placeholder a substitution leaves in a word: not shell syntax, so a re-parse cannot mistake it for a command.</summary>
+    private const char Substituted = '…';
     private static readonly HashSet<string> Keywords = new(StringComparer.Ordinal) { "if", "then", "else", "elif", "fi", "for", "do", "done", "while", "until", "case", "esac", "{", "}", "!", "time", "exec" };
 
     /// <summary>The simple commands in <paramref name="command"/>, each as its words, wrappers unwrapped.</summary>
@@ -25,13 +41,13 @@ public static class ShellCommand
     {
         foreach (var words in Split(script))
         {
-            var command = StripPrefix(words);
+            var command = StripWrappers(StripPrefix(words));
             if (command.Count == 0)
             {
                 continue;
             }
 
-            if (depth < 8 && Shells.Contains(command[0]) && ScriptArgument(command) is { } inner)
+            if (depth < 8 && Shells.Contains(Path.GetFileName(command[0])) && ScriptArgument(command) is { } inner)
             {
                 Collect(inner, result, depth + 1);
                 continue;
@@ -70,6 +86,29 @@ public static class ShellCommand
         }
 
         return words[start..];
+    }
+
+    /// <summary>Drops <c>env FOO=1 nice -n 5 timeout 10</c> and the like from the front of a command.</summary>
+    private static List<string> StripWrappers(List<string> words)
+    {
+        for (var guard = 0; guard < 8 && words.Count > 0 && Wrappers.Contains(Path.GetFileName(words[0])); guard++)
+        {
+            var wrapper = Path.GetFileName(words[0]);
+            var i = 1;
+            while (i < words.Count && (words[i].StartsWith('-') || IsAssignment(words[i])))
+            {
+                i += OptionsWithValue.Contains(words[i]) ? 2 : 1;
+            }
+
+            if (wrapper == "timeout" && i < words.Count)
+            {
+                i++; // the duration
+            }
+
+            words = i < words.Count ? words[i..] : [];
+        }
+
+        return words;
     }
 
     private static bool IsAssignment(string word)
@@ -130,25 +169,32 @@ public static class ShellCommand
                     i++;
                     break;
                 case '\'':
-                    var close = script.IndexOf('\'', i + 1);
-                    close = close < 0 ? script.Length : close;
-                    word.Append(script, i + 1, close - i - 1);
+                    var quote = script.IndexOf('\'', i + 1);
+                    quote = quote < 0 ? script.Length : quote;
+                    word.Append(script, i + 1, quote - i - 1);
                     inWord = true;
-                    i = close;
+                    i = quote;
                     break;
                 case '"':
                     i = ReadDoubleQuoted(script, i + 1, word, commands);
                     inWord = true;
                     break;
+                case '$' when i + 1 < script.Length && script[i + 1] == '\'':
+                    i = ReadAnsiC(script, i + 2, word);
+                    inWord = true;
+                    break;
+                case '$' when i + 2 < script.Length && script[i + 1] == '(' && script[i + 2] == '(':
+                    // $(( ... )) is arithmetic, not a command.
+                    var close = script.IndexOf("))", i + 3, StringComparison.Ordinal);
+                    i = close < 0 ? script.Length : close + 1;
+                    word.Append(Substituted);
+                    inWord = true;
+                    break;
                 case '$' when i + 1 < script.Length && script[i + 1] == '(':
                     // $( ... ) runs a command of its own: audit it as one.
                     var end = MatchingParen(script, i + 2);
-                    foreach (var inner in Split(script[(i + 2)..end]))
-                    {
-                        commands.Add(inner);
-                    }
-
-                    word.Append("$(…)");
+                    commands.AddRange(Split(script[(i + 2)..end]));
+                    word.Append(Substituted);
                     inWord = true;
                     i = end;
                     break;
@@ -156,7 +202,7 @@ public static class ShellCommand
                     var tick = script.IndexOf('`', i + 1);
                     tick = tick < 0 ? script.Length : tick;
                     commands.AddRange(Split(script[(i + 1)..tick]));
-                    word.Append("`…`");
+                    word.Append(Substituted);
                     inWord = true;
                     i = tick;
                     break;
@@ -223,12 +269,26 @@ public static class ShellCommand
             {
                 word.Append(script[++i]);
             }
+            else if (c == '$' && i + 2 < script.Length && script[i + 1] == '(' && script[i + 2] == '(')
+            {
+                var close = script.IndexOf("))", i + 3, StringComparison.Ordinal);
+                i = close < 0 ? script.Length : close + 1;
+                word.Append(Substituted);
+            }
             else if (c == '$' && i + 1 < script.Length && script[i + 1] == '(')
             {
                 var end = MatchingParen(script, i + 2);
                 commands.AddRange(Split(script[(i + 2)..end]));
-                word.Append("$(…)");
+                word.Append(Substituted);
                 i = end;
+            }
+            else if (c == '`')
+            {
+                var tick = script.IndexOf('`', i + 1);
+                tick = tick < 0 ? script.Length : tick;
+                commands.AddRange(Split(script[(i + 1)..tick]));
+                word.Append(Substituted);
+                i = tick;
             }
             else
             {
@@ -254,6 +314,75 @@ public static class ShellCommand
                 case '\'':
                     var close = script.IndexOf('\'', i + 1);
                     i = close < 0 ? script.Length : close;
+                    break;
+                case '"':
+                    // A ')' inside double quotes does not end the substitution.
+                    for (i++; i < script.Length && script[i] != '"'; i++)
+                    {
+                        if (script[i] == '\\')
+                        {
+                            i++;
+                        }
+                    }
+
+                    break;
+                case '\\':
+                    i++;
+                    break;
+            }
+        }
+
+        return script.Length;
+    }
+
+    /// <summary>Reads <c>$'…'</c>, decoding its backslash escapes as bash does; returns the index of the closing quote.</summary>
+    private static int ReadAnsiC(string script, int i, StringBuilder word)
+    {
+        for (; i < script.Length; i++)
+        {
+            var c = script[i];
+            if (c == '\'')
+            {
+                return i;
+            }
+
+            if (c != '\\' || i + 1 >= script.Length)
+            {
+                word.Append(c);
+                continue;
+            }
+
+            var e = script[++i];
+            switch (e)
+            {
+                case 'n': word.Append('\n'); break;
+                case 't': word.Append('\t'); break;
+                case 'r': word.Append('\r'); break;
+                case 'a': word.Append('\a'); break;
+                case 'b': word.Append('\b'); break;
+                case 'e' or 'E': word.Append('\u001b'); break;
+                case 'f': word.Append('\f'); break;
+                case 'v': word.Append('\v'); break;
+                case 'x':
+                    var hex = new string(script.Skip(i + 1).Take(2).TakeWhile(char.IsAsciiHexDigit).ToArray());
+                    if (hex.Length > 0)
+                    {
+                        word.Append((char)Convert.ToInt32(hex, 16));
+                        i += hex.Length;
+                    }
+                    else
+                    {
+                        word.Append("\\x");
+                    }
+
+                    break;
+                case >= '0' and <= '7':
+                    var octal = new string(script.Skip(i).Take(3).TakeWhile(ch => ch is >= '0' and <= '7').ToArray());
+                    word.Append((char)Convert.ToInt32(octal, 8));
+                    i += octal.Length - 1;
+                    break;
+                default:
+                    word.Append(e);
                     break;
             }
         }

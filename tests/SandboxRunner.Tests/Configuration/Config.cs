@@ -37,6 +37,9 @@ internal static class Config
         "env_passthrough" => config.EnvPassthrough,
         "allow_task_policy_widening" => config.AllowTaskPolicyWidening,
         "denied_commands" => config.DeniedCommands,
+        "model_base_url" => config.ModelBaseUrl,
+        "model_api_key_env" => config.ModelApiKeyEnv,
+        "network_allowlist" => config.NetworkAllowlist,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "not a field of .mcp-codex.json"),
     };
 }

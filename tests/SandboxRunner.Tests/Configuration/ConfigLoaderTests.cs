@@ -64,6 +64,9 @@ public sealed class ConfigLoaderTests
     [InlineData("env_passthrough", new[] { "CODEX_API_KEY" })]
     [InlineData("allow_task_policy_widening", false)]
     [InlineData("denied_commands", new string[0])]
+    [InlineData("model_base_url", "https://api.openai.com/v1")]
+    [InlineData("model_api_key_env", "CODEX_API_KEY")]
+    [InlineData("network_allowlist", null)]
     public void Field_left_out_takes_its_default(string field, object? expected)
     {
         Assert.Equal(expected, Config.Field(ConfigLoader.Parse("{}"), field));
@@ -84,7 +87,7 @@ public sealed class ConfigLoaderTests
                 "allow_task_policy_widening", "allowed_commands", "codex_command", "codex_config_overrides", "codex_ephemeral",
                 "codex_full_auto", "codex_model", "codex_version", "default_allowed_paths", "default_concurrency",
                 "default_timeout_sec", "denied_commands", "env_passthrough", "image", "max_runs_retained", "max_tasks_per_run",
-                "network_policy", "resource_policy", "sandbox_mode",
+                "model_api_key_env", "model_base_url", "network_allowlist", "network_policy", "resource_policy", "sandbox_mode",
             ],
             ConfigLoader.KnownFields.Order(StringComparer.Ordinal));
     }
@@ -112,7 +115,10 @@ public sealed class ConfigLoaderTests
               "codex_config_overrides": ["model_reasoning_effort=high"],
               "env_passthrough": ["OPENAI_API_KEY", "HTTPS_PROXY"],
               "allow_task_policy_widening": true,
-              "denied_commands": ["git push", "rm -rf /"]
+              "denied_commands": ["git push", "rm -rf /"],
+              "model_base_url": "http://127.0.0.1:8080/v1",
+              "model_api_key_env": "MOCK_API_KEY",
+              "network_allowlist": ["registry.npmjs.org", "10.0.0.1:8443"]
             }
             """);
 
@@ -135,6 +141,29 @@ public sealed class ConfigLoaderTests
         Assert.Equal(["OPENAI_API_KEY", "HTTPS_PROXY"], config.EnvPassthrough);
         Assert.True(config.AllowTaskPolicyWidening);
         Assert.Equal(["git push", "rm -rf /"], config.DeniedCommands);
+        Assert.Equal("http://127.0.0.1:8080/v1", config.ModelBaseUrl);
+        Assert.Equal("MOCK_API_KEY", config.ModelApiKeyEnv);
+        Assert.Equal(["registry.npmjs.org", "10.0.0.1:8443"], config.NetworkAllowlist);
+    }
+
+    [Fact]
+    public void The_default_allowlist_is_the_model_apis_host_and_port()
+    {
+        Assert.Equal(["api.openai.com:443"], RunnerConfig.Default.EffectiveAllowlist);
+        Assert.Equal(["127.0.0.1:9000"], (RunnerConfig.Default with { ModelBaseUrl = "http://127.0.0.1:9000/v1" }).EffectiveAllowlist);
+    }
+
+    [Theory]
+    [InlineData("model_base_url", "\"ftp://x/v1\"", "must be an absolute http:// or https:// URL")]
+    [InlineData("model_base_url", "\"/v1\"", "must be an absolute http:// or https:// URL")]
+    [InlineData("network_allowlist", "[\"host:99999\"]", "each entry must be 'host' or 'host:port' (a DNS name or IPv4 address, port 1-65535)")]
+    [InlineData("network_allowlist", "[\"http://host\"]", "each entry must be 'host' or 'host:port' (a DNS name or IPv4 address, port 1-65535)")]
+    [InlineData("model_api_key_env", "\"1KEY\"", "each entry must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")]
+    public void Network_fields_are_validated(string field, string json, string rule)
+    {
+        var problem = Assert.Single(Assert.Throws<InvalidInputException>(() => ConfigLoader.Parse($"{{\"{field}\": {json}}}")).Problems);
+        Assert.Equal(rule, problem.Rule);
+        Assert.StartsWith(field, problem.Field, StringComparison.Ordinal);
     }
 
     [Fact]
