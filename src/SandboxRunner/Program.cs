@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Git;
+using SandboxRunner.Host;
 using SandboxRunner.Host.Mcp;
 using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
@@ -17,6 +18,11 @@ if (options.Help)
 {
     await Console.Error.WriteLineAsync(CommandLine.Usage);
     return 0;
+}
+
+if (options.Verb == "image build")
+{
+    return await ImageCommand.BuildAsync(options, CancellationToken.None);
 }
 
 var builder = Host.CreateApplicationBuilder([]);
@@ -43,19 +49,30 @@ builder.Services
 await builder.Build().RunAsync();
 return 0;
 
-internal sealed record CommandLine(string RepoPath, bool Verbose, bool Help, string? Error)
+internal sealed record CommandLine(string RepoPath, bool Verbose, bool Help, string? Error, string? Verb = null)
 {
     public const string Usage = """
         usage: sandbox-runner [--repo PATH] [--verbose]
+               sandbox-runner image build [--repo PATH]
 
         Serves MCP over stdio for the git repository at PATH (default: the current directory).
         Each Codex task runs in its own Docker container on its own checkout of the repository.
+
+        image build   builds the task image (Dockerfile.codex, for the repository's codex_version) and the
+                      egress proxy image when they are missing, as the first run would; prints their tags.
         """;
 
     public static CommandLine Parse(string[] args)
     {
         var repo = Directory.GetCurrentDirectory();
         var verbose = false;
+        string? verb = null;
+        if (args is ["image", "build", ..])
+        {
+            verb = "image build";
+            args = args[2..];
+        }
+
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -64,17 +81,17 @@ internal sealed record CommandLine(string RepoPath, bool Verbose, bool Help, str
                     repo = args[++i];
                     break;
                 case "--repo":
-                    return new CommandLine(repo, verbose, false, "--repo needs a path");
+                    return new CommandLine(repo, verbose, false, "--repo needs a path", verb);
                 case "--verbose" or "-v":
                     verbose = true;
                     break;
                 case "--help" or "-h":
-                    return new CommandLine(repo, verbose, true, null);
+                    return new CommandLine(repo, verbose, true, null, verb);
                 default:
                     return new CommandLine(repo, verbose, false, $"unknown argument '{args[i]}'");
             }
         }
 
-        return new CommandLine(repo, verbose, false, null);
+        return new CommandLine(repo, verbose, false, null, verb);
     }
 }

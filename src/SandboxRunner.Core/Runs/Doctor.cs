@@ -54,16 +54,22 @@ public static class Doctor
             }
         }
 
-        var image = config.Image ?? $"sandbox-runner/codex:{config.CodexVersion}";
+        var image = config.Image ?? ImageRecipe.Codex(config.CodexVersion).Tag;
         try
         {
             var (version, api) = await engine.PingAsync(cancellationToken);
             checks.Add(new DoctorCheck("docker", Ok, $"engine {version}, API {api}", null));
             checks.Add(await engine.ImageExistsAsync(image, cancellationToken)
                 ? new DoctorCheck("image", Ok, $"{image} is present", null)
-                : new DoctorCheck("image", Fail, $"{image} is not in the engine", config.Image is null
-                    ? "run `bash .ci/setup` in the sandbox-runner checkout, or build Dockerfile.codex as its header shows"
-                    : $"build or load {image}, or remove \"image\" from {RunnerConfig.FileName} to use the default"));
+                : config.Image is not null
+                    ? new DoctorCheck("image", Fail, $"{image} is not in the engine", $"build or load {image}, or remove \"image\" from {RunnerConfig.FileName} to use the default")
+                    : Codex.CodexTarball.NpmAvailable()
+                        ? new DoctorCheck("image", Warn, $"{image} is not built yet; the first run builds it (about a minute)", "or build it now: sandbox-runner image build")
+                        : new DoctorCheck("image", Fail, $"{image} is missing and npm is not on PATH to locate the Codex CLI", "install Node.js (npm), or build Dockerfile.codex by hand and set \"image\""));
+            if (config.NetworkPolicy == NetworkPolicy.Deny && !await engine.ImageExistsAsync(ImageRecipe.EgressProxy().Tag, cancellationToken))
+            {
+                checks.Add(new DoctorCheck("egress-proxy", Warn, $"{ImageRecipe.EgressProxy().Tag} is not built yet; the first run in deny builds it", "or build it now: sandbox-runner image build"));
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

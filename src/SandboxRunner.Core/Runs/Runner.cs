@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
@@ -23,6 +24,7 @@ public sealed partial class Runner : IDisposable
     private readonly Func<string, string?> _hostEnvironment;
     private readonly ILogger<Runner> _logger;
     private readonly SemaphoreSlim _processGate;
+    private readonly SemaphoreSlim _imageGate = new(1, 1);
     private readonly ConcurrentDictionary<string, ActiveRun> _activeRuns = new(StringComparer.Ordinal);
 
     public Runner(
@@ -52,10 +54,41 @@ public sealed partial class Runner : IDisposable
     public RunStore Store { get; }
 
     /// <summary>The task image: the configured one, or the one built from Dockerfile.codex for the Codex version.</summary>
-    public string Image => Config.Image ?? $"sandbox-runner/codex:{Config.CodexVersion}";
+    public string Image => Config.Image ?? ImageRecipe.Codex(Config.CodexVersion).Tag;
 
     /// <summary>The egress proxy image used in <c>network_policy: deny</c>.</summary>
-    public string ProxyImage => "sandbox-runner/egress-proxy:dev";
+    public string ProxyImage => ImageRecipe.EgressProxy().Tag;
+
+    /// <summary>
+    /// Builds the runner's own images that are missing: the task image (unless the config names its own)
+    /// and, for <c>deny</c>, the egress proxy. One build at a time per process; a finished one is reused.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> EnsureImagesAsync(bool includeProxy, CancellationToken cancellationToken)
+    {
+        await _imageGate.WaitAsync(cancellationToken);
+        try
+        {
+            var built = new List<string>();
+            if (Config.Image is null && !await _engine.ImageExistsAsync(Image, cancellationToken))
+            {
+                var tarball = await CodexTarball.ResolveAsync(Config.CodexVersion, cancellationToken);
+                await _engine.BuildImageAsync(ImageRecipe.Codex(Config.CodexVersion, tarball), cancellationToken);
+                built.Add(Image);
+            }
+
+            if (includeProxy && !await _engine.ImageExistsAsync(ProxyImage, cancellationToken))
+            {
+                await _engine.BuildImageAsync(ImageRecipe.EgressProxy(), cancellationToken);
+                built.Add(ProxyImage);
+            }
+
+            return built;
+        }
+        finally
+        {
+            _imageGate.Release();
+        }
+    }
 
     public bool IsActive(string runId) => _activeRuns.ContainsKey(runId);
 
@@ -140,7 +173,7 @@ public sealed partial class Runner : IDisposable
     private async Task<RunPlan> PlanAsync(RunRequest request, CancellationToken cancellationToken)
     {
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
-        await CheckEnvironmentAsync(cancellationToken);
+        await CheckEnvironmentAsync(plan.DryRun, cancellationToken);
         return plan;
     }
 
@@ -245,8 +278,11 @@ public sealed partial class Runner : IDisposable
         Tasks = record.Tasks.Select(t => new TaskStatusView(t.TaskId, t.Status is TaskState.Queued ? TaskState.Queued : TaskState.Finished, null)).ToList(),
     };
 
-    /// <summary>Docker answers and the task image is there; checked for real runs and dry runs alike.</summary>
-    private async Task CheckEnvironmentAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Docker answers and the images are there or can be built. A real run builds what is missing (the
+    /// first run on a machine pays for it once); a dry run only checks that it could.
+    /// </summary>
+    private async Task CheckEnvironmentAsync(bool dryRun, CancellationToken cancellationToken)
     {
         bool present;
         try
@@ -258,20 +294,30 @@ public sealed partial class Runner : IDisposable
             throw new InvalidInputException("docker", "(engine)", $"Docker is not reachable ({e.Message}); start the engine (bash .ci/setup does) or set DOCKER_HOST");
         }
 
-        if (present && Config.NetworkPolicy == NetworkPolicy.Deny && !await _engine.ImageExistsAsync(ProxyImage, cancellationToken))
+        var deny = Config.NetworkPolicy == NetworkPolicy.Deny;
+        if (!present && Config.Image is not null)
         {
             throw new InvalidInputException(
-                "egress proxy image",
-                "network_policy",
-                $"\"deny\" needs the egress proxy image '{ProxyImage}', which is not in the Docker engine; build it with `bash .ci/setup`");
+                "task image", "image", $"'{Image}' is not in the Docker engine; build or load it, or remove \"image\" from {RunnerConfig.FileName} to use the image built from Dockerfile.codex");
         }
 
-        if (!present)
+        if (dryRun)
         {
-            throw new InvalidInputException(
-                "task image",
-                "image",
-                $"'{Image}' is not in the Docker engine; build it with `bash .ci/setup` (or `docker build -f Dockerfile.codex ...`, see its header) or set \"image\" in {RunnerConfig.FileName}");
+            if (!present && !CodexTarball.NpmAvailable())
+            {
+                throw new InvalidInputException("task image", "image", $"'{Image}' is missing and cannot be built here: building it asks npm where the Codex CLI is published, and npm is not on PATH");
+            }
+
+            return;
+        }
+
+        try
+        {
+            await EnsureImagesAsync(deny, cancellationToken);
+        }
+        catch (Exception e) when (e is ImageBuildException or InvalidOperationException)
+        {
+            throw new InvalidInputException("task image", "image", e.Message);
         }
     }
 
@@ -332,7 +378,11 @@ public sealed partial class Runner : IDisposable
         }).ToList(),
     };
 
-    public void Dispose() => _processGate.Dispose();
+    public void Dispose()
+    {
+        _processGate.Dispose();
+        _imageGate.Dispose();
+    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "background run {RunId} failed")]
     private partial void LogBackgroundRunFailed(Exception exception, string runId);

@@ -51,6 +51,57 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         }
     }
 
+    public async Task BuildImageAsync(ImageRecipe recipe, CancellationToken cancellationToken)
+    {
+        var log = new List<string>();
+        string? error = null;
+        using var context = recipe.ContextTar();
+        var progress = new Progress<JSONMessage>(m =>
+        {
+            lock (log)
+            {
+                if (!string.IsNullOrWhiteSpace(m.Stream))
+                {
+                    log.Add(m.Stream.TrimEnd());
+                }
+
+                if (m.Error is { } e && !string.IsNullOrEmpty(e.Message))
+                {
+                    error = e.Message;
+                }
+            }
+        });
+
+        LogBuilding(recipe.Tag);
+        try
+        {
+            await _client.Images.BuildImageFromDockerfileAsync(
+                new ImageBuildParameters { Tags = [recipe.Tag], BuildArgs = new Dictionary<string, string>(recipe.BuildArgs), Remove = true, ForceRemove = true },
+                context,
+                [],
+                new Dictionary<string, string>(),
+                progress,
+                cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            error ??= e.ResponseBody;
+        }
+
+        // Progress reports are posted; give the last ones a moment before judging.
+        await Task.Delay(50, cancellationToken);
+        if (error is not null || !await ImageExistsAsync(recipe.Tag, cancellationToken))
+        {
+            string tail;
+            lock (log)
+            {
+                tail = string.Join('\n', log.TakeLast(20));
+            }
+
+            throw new ImageBuildException($"building {recipe.Tag} failed: {error ?? "no image was produced"}\n--- last lines of the build log ---\n{tail}");
+        }
+    }
+
     public async Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)
     {
         var parameters = new CreateContainerParameters
@@ -247,6 +298,9 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "container {Id} created from {Image} ({Labels})")]
     private partial void LogCreated(string id, string image, string labels);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "building image {Tag}")]
+    private partial void LogBuilding(string tag);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "network {Name} created (internal: {Internal})")]
     private partial void LogNetworkCreated(string name, bool @internal);

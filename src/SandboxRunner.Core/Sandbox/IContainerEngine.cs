@@ -13,6 +13,9 @@ public interface IContainerEngine
 
     Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken);
 
+    /// <summary>Builds <paramref name="recipe"/> under its tag; throws <see cref="ImageBuildException"/> with the log's tail when the build fails.</summary>
+    Task BuildImageAsync(ImageRecipe recipe, CancellationToken cancellationToken);
+
     /// <summary>Creates (does not start) a container and returns its id.</summary>
     Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken);
 

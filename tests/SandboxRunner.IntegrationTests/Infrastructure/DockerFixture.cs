@@ -11,7 +11,6 @@ namespace SandboxRunner.IntegrationTests.Infrastructure;
 public sealed class DockerFixture : IAsyncLifetime
 {
     public const string FakeCodexImage = "sandbox-runner/fake-codex:dev";
-    public const string EgressProxyImage = "sandbox-runner/egress-proxy:dev";
 
     public DockerEngine Engine { get; } = new(NullLogger<DockerEngine>.Instance);
 
@@ -31,7 +30,6 @@ public sealed class DockerFixture : IAsyncLifetime
 
         // Built through Testcontainers from images/; the layer cache makes this quick when unchanged.
         await BuildAsync("fake-codex", FakeCodexImage);
-        await BuildAsync("egress-proxy", EgressProxyImage);
     }
 
     private static async Task BuildAsync(string folder, string name)

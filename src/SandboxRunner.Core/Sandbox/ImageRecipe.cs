@@ -1,0 +1,89 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using ICSharpCode.SharpZipLib.Tar;
+
+namespace SandboxRunner.Sandbox;
+
+/// <summary>
+/// How to build one of the runner's images: a build context carried inside this assembly, and a tag that
+/// names what was built (the Codex version and a hash of the context), so a changed Dockerfile means a
+/// new tag and a rebuild, and an unchanged one is found and reused.
+/// </summary>
+public sealed record ImageRecipe(string Tag, IReadOnlyDictionary<string, byte[]> Context, IReadOnlyDictionary<string, string> BuildArgs)
+{
+    private const string ResourcePrefix = "SandboxRunner.Images/";
+
+    /// <summary>The task image from <c>Dockerfile.codex</c>. The tarball's address is needed only to build it.</summary>
+    public static ImageRecipe Codex(string codexVersion, string? tarballUrl = null)
+    {
+        var context = Embedded("codex");
+        var args = new Dictionary<string, string> { ["CODEX_VERSION"] = codexVersion };
+        if (tarballUrl is not null)
+        {
+            args["CODEX_TARBALL_URL"] = tarballUrl;
+        }
+
+        return new ImageRecipe($"sandbox-runner/codex:{codexVersion}-{Hash(context)}", context, args);
+    }
+
+    /// <summary>The egress proxy of <c>network_policy: deny</c>, from <c>images/egress-proxy</c>.</summary>
+    public static ImageRecipe EgressProxy()
+    {
+        var context = Embedded("egress-proxy");
+        return new ImageRecipe($"sandbox-runner/egress-proxy:{Hash(context)}", context, new Dictionary<string, string>());
+    }
+
+    /// <summary>The build context as the tar stream the Docker build API takes.</summary>
+    public MemoryStream ContextTar()
+    {
+        var buffer = new MemoryStream();
+        using (var tar = new TarOutputStream(buffer, Encoding.UTF8) { IsStreamOwner = false })
+        {
+            foreach (var (name, content) in Context.OrderBy(f => f.Key, StringComparer.Ordinal))
+            {
+                var entry = TarEntry.CreateTarEntry(name);
+                entry.Size = content.Length;
+                entry.TarHeader.Mode = name.EndsWith(".sh", StringComparison.Ordinal) ? 0x1ED : 0x1A4; // 0755 : 0644
+                entry.ModTime = DateTime.UnixEpoch;
+                tar.PutNextEntry(entry);
+                tar.Write(content, 0, content.Length);
+                tar.CloseEntry();
+            }
+        }
+
+        buffer.Position = 0;
+        return buffer;
+    }
+
+    private static Dictionary<string, byte[]> Embedded(string image)
+    {
+        var assembly = typeof(ImageRecipe).Assembly;
+        var prefix = $"{ResourcePrefix}{image}/";
+        var files = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal)))
+        {
+            using var stream = assembly.GetManifestResourceStream(name)!;
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            files[name[prefix.Length..]] = copy.ToArray();
+        }
+
+        return files.Count > 0 ? files : throw new InvalidOperationException($"the build context of '{image}' is missing from {assembly.GetName().Name}");
+    }
+
+    private static string Hash(IReadOnlyDictionary<string, byte[]> context)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var (name, content) in context.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            sha.AppendData(Encoding.UTF8.GetBytes(name + "\0"));
+            sha.AppendData(content);
+        }
+
+        return Convert.ToHexString(sha.GetHashAndReset())[..12].ToLowerInvariant();
+    }
+}
+
+/// <summary>An image build that failed; the message ends with the tail of the build log.</summary>
+public sealed class ImageBuildException(string message) : Exception(message);
