@@ -58,6 +58,13 @@ public sealed record CodexCommandLine
     }
 
     /// <summary>
+    /// Settings the runner passes before the user's overrides (which can still change them): Codex 0.169
+    /// otherwise syncs a curated plugin list from GitHub and ChatGPT at start and sends OTLP metrics,
+    /// traffic a sandboxed task has no use for (and that deny would refuse and report).
+    /// </summary>
+    public static IReadOnlyList<string> QuietOverrides { get; } = ["features.plugins=false", "analytics.enabled=false"];
+
+    /// <summary>
     /// Overrides that make Codex use a custom Responses API provider (preferred to <c>openai_base_url</c>,
     /// which first tries WebSockets), whose key Codex reads from <paramref name="envKey"/>.
     /// </summary>

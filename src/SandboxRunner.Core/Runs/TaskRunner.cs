@@ -324,8 +324,9 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             ["HOME"] = CodexCommandLine.Home,
         };
 
-        // The runner's provider settings come after the user's overrides, so they win.
-        var overrides = config.CodexConfigOverrides.ToList();
+        // Quiet defaults first, so the user's overrides can change them; the runner's provider settings
+        // after the user's, so they win.
+        var overrides = CodexCommandLine.QuietOverrides.Concat(config.CodexConfigOverrides).ToList();
         if (context.Gateway is { } gateway)
         {
             overrides.AddRange(CodexCommandLine.ProviderOverrides(gateway.ModelBaseUrl, ProxyTokenVariable));
