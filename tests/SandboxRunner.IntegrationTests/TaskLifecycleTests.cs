@@ -116,8 +116,8 @@ public sealed class TaskLifecycleTests(DockerFixture docker)
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("noisy", "@noise 3", "@message quiet now"))).Results);
 
-        Assert.Equal(TaskStatus.Success, result.Status);
-        Assert.Single(result.CommandsRun);
+        Assert.True(result.Status == TaskStatus.Success, result.NotesForManager);
+        Assert.True(result.CommandsRun.Count == 1, result.NotesForManager + "\n" + result.Logs.Stdout[^Math.Min(1500, result.Logs.Stdout.Length)..]);
         Assert.Equal("quiet now", result.Summary);
         Assert.True(result.Logs.Truncated);
         Assert.InRange(Encoding.UTF8.GetByteCount(result.Logs.Stdout), 1, 64 * 1024);

@@ -181,11 +181,11 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         }
     }
 
-    public async Task FollowLogsAsync(string containerId, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken)
+    public async Task ReadLogsAsync(string containerId, bool follow, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken)
     {
         using var stream = await _client.Containers.GetContainerLogsAsync(
             containerId,
-            new ContainerLogsParameters { Follow = true, ShowStdout = true, ShowStderr = true },
+            new ContainerLogsParameters { Follow = follow, ShowStdout = true, ShowStderr = true },
             cancellationToken);
         var buffer = new byte[81920];
         while (true)
@@ -224,16 +224,6 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         using var content = new MemoryStream();
         tar.CopyEntryContents(content);
         return content.ToArray();
-    }
-
-    public async Task<string> ReadLogsAsync(string containerId, DateTimeOffset? since, CancellationToken cancellationToken)
-    {
-        using var stream = await _client.Containers.GetContainerLogsAsync(
-            containerId,
-            new ContainerLogsParameters { ShowStdout = true, ShowStderr = false, Since = since?.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture) },
-            cancellationToken);
-        var (stdout, _) = await stream.ReadOutputToEndAsync(cancellationToken);
-        return stdout;
     }
 
     public async Task<string?> AddressAsync(string containerId, string network, CancellationToken cancellationToken)

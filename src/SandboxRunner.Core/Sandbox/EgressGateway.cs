@@ -202,7 +202,7 @@ public sealed partial class EgressGateway : IAsyncDisposable
         var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var follow = CancellationTokenSource.CreateLinkedTokenSource(budget.Token);
         var text = new System.Text.StringBuilder();
-        var reading = _engine.FollowLogsAsync(containerId, (_, chunk) =>
+        var reading = _engine.ReadLogsAsync(containerId, follow: true, (_, chunk) =>
         {
             text.Append(System.Text.Encoding.UTF8.GetString(chunk));
             if (text.ToString().Contains(line, StringComparison.Ordinal))

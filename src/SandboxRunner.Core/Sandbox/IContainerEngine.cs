@@ -29,8 +29,11 @@ public interface IContainerEngine
     /// <summary>Removes the container with its anonymous volumes; a container already gone is not an error.</summary>
     Task RemoveAsync(string containerId, CancellationToken cancellationToken);
 
-    /// <summary>Follows the container's demultiplexed output until it exits, handing each chunk to <paramref name="onChunk"/>.</summary>
-    Task FollowLogsAsync(string containerId, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken);
+    /// <summary>
+    /// Hands the container's demultiplexed output to <paramref name="onChunk"/>: as it is written until the
+    /// container exits (<paramref name="follow"/>), or all of it at once.
+    /// </summary>
+    Task ReadLogsAsync(string containerId, bool follow, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken);
 
     /// <summary>
     /// A regular file's bytes from inside the container (running or stopped), resolved by the engine within
@@ -38,9 +41,6 @@ public interface IContainerEngine
     /// path is missing, is not a regular file, or exceeds <paramref name="maxBytes"/>.
     /// </summary>
     Task<byte[]?> ReadFileAsync(string containerId, string path, long maxBytes, CancellationToken cancellationToken);
-
-    /// <summary>Everything the container printed on stdout since <paramref name="since"/> (not following).</summary>
-    Task<string> ReadLogsAsync(string containerId, DateTimeOffset? since, CancellationToken cancellationToken);
 
     /// <summary>The container's address on <paramref name="network"/>, or null.</summary>
     Task<string?> AddressAsync(string containerId, string network, CancellationToken cancellationToken);

@@ -34,8 +34,15 @@ public sealed class Sandbox : IAsyncDisposable
     {
         var started = Stopwatch.GetTimestamp();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delivered = new long[2];
+        void Deliver(LogStream stream, ReadOnlySpan<byte> chunk)
+        {
+            delivered[(int)stream] += chunk.Length;
+            onOutput(stream, chunk);
+        }
+
         await _engine.StartAsync(ContainerId, cancellationToken);
-        var logs = _engine.FollowLogsAsync(ContainerId, onOutput, stop.Token);
+        var logs = _engine.ReadLogsAsync(ContainerId, follow: true, Deliver, stop.Token);
         var wait = _engine.WaitAsync(ContainerId, stop.Token);
         var timedOut = false;
         try
@@ -53,6 +60,21 @@ public sealed class Sandbox : IAsyncDisposable
 
             // The log stream ends when the container does; the bound only guards against an engine that hangs.
             await logs.WaitAsync(TeardownBudget, CancellationToken.None);
+
+            // Docker 20.10 can end a follow early while a long line is still being written (seen with a
+            // 3 MB JSONL line): read the finished log once more and hand on whatever the follow missed.
+            var replayed = new long[2];
+            await _engine.ReadLogsAsync(ContainerId, follow: false, (stream, chunk) =>
+            {
+                var i = (int)stream;
+                var skip = (int)Math.Clamp(delivered[i] - replayed[i], 0, chunk.Length);
+                replayed[i] += chunk.Length;
+                if (skip < chunk.Length)
+                {
+                    Deliver(stream, chunk[skip..]);
+                    replayed[i] = delivered[i];
+                }
+            }, CancellationToken.None).WaitAsync(TeardownBudget, CancellationToken.None);
             return new SandboxExit(timedOut ? null : exitCode, timedOut, elapsed);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

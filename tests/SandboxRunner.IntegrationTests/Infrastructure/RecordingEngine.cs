@@ -69,13 +69,11 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
         }
     }
 
-    public Task FollowLogsAsync(string containerId, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken) =>
-        inner.FollowLogsAsync(containerId, onChunk, cancellationToken);
+    public Task ReadLogsAsync(string containerId, bool follow, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken) =>
+        inner.ReadLogsAsync(containerId, follow, onChunk, cancellationToken);
 
     public Task<byte[]?> ReadFileAsync(string containerId, string path, long maxBytes, CancellationToken cancellationToken) =>
         inner.ReadFileAsync(containerId, path, maxBytes, cancellationToken);
-
-    public Task<string> ReadLogsAsync(string containerId, DateTimeOffset? since, CancellationToken cancellationToken) => inner.ReadLogsAsync(containerId, since, cancellationToken);
 
     public Task<string?> AddressAsync(string containerId, string network, CancellationToken cancellationToken) => inner.AddressAsync(containerId, network, cancellationToken);
 
