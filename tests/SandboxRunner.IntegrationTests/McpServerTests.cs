@@ -33,7 +33,7 @@ public sealed class McpServerTests(DockerFixture docker) : IAsyncLifetime
             await _client.DisposeAsync();
         }
 
-        var left = await docker.Engine.ListContainersAsync(Sandbox.Labels.Run, null, CancellationToken.None);
+        var left = await docker.Engine.ListContainersAsync(Sandbox.Labels.Run, "mcp-run", CancellationToken.None);
         _repository.Dispose();
         Assert.Empty(left);
     }

@@ -93,8 +93,12 @@ public sealed class Worktree
             await owner.TakeOwnershipAsync([worktree.WorkPath], cancellationToken);
 
             // chown moved every file's ctime and owner; re-stat once now so the diff after the run
-            // hashes only what the agent touched.
+            // hashes only what the agent touched, and give the agent the same fresh index so its first
+            // `git status` does not hash the whole tree again.
             await worktree.RunHostGitAsync(["update-index", "-q", "--refresh"], cancellationToken, acceptedExitCodes: [0, 1]);
+            var agentIndex = Path.Combine(agentGitDir, "index");
+            File.Copy(Path.Combine(worktree.HostGitDir, "index"), agentIndex, overwrite: true);
+            await owner.TakeOwnershipAsync([agentIndex], cancellationToken);
         }
 
         return worktree;

@@ -17,6 +17,9 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
     public ConcurrentDictionary<string, TimeSpan> Started { get; } = new();
     public ConcurrentDictionary<string, TimeSpan> Exited { get; } = new();
     public ConcurrentQueue<string> Removed { get; } = new();
+
+    /// <summary>How long each container ran, by the engine's own start and finish times (read just before removal).</summary>
+    public ConcurrentDictionary<string, TimeSpan> Lifetimes { get; } = new();
     public int MaxAlive { get; private set; }
 
     /// <summary>Raised after a container has started.</summary>
@@ -61,6 +64,22 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public async Task RemoveAsync(string containerId, CancellationToken cancellationToken)
     {
+        if (inner is DockerEngine docker)
+        {
+            try
+            {
+                using var client = new Docker.DotNet.DockerClientBuilder().WithEndpoint(docker.Endpoint).Build();
+                var state = (await client.Containers.InspectContainerAsync(containerId, cancellationToken)).State!;
+                if (DateTimeOffset.TryParse(state.StartedAt, out var startedAt) && DateTimeOffset.TryParse(state.FinishedAt, out var finishedAt) && finishedAt > startedAt)
+                {
+                    Lifetimes[containerId] = finishedAt - startedAt;
+                }
+            }
+            catch (Docker.DotNet.DockerContainerNotFoundException)
+            {
+            }
+        }
+
         await inner.RemoveAsync(containerId, cancellationToken);
         Removed.Enqueue(containerId);
         lock (_gate)
