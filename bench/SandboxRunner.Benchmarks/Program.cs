@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using SandboxRunner.Benchmarks;
+using SandboxRunner.Sandbox;
+
+// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|all]
+var what = args.Length == 0 ? "all" : args[0];
+if (args.Length > 1 || what is not ("task-overhead" or "checkout" or "all"))
+{
+    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|all]");
+    return 2;
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    // Let the finally blocks remove containers and folders.
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+var started = Stopwatch.GetTimestamp();
+Console.WriteLine($"# SandboxRunner benchmarks: {what}");
+Console.WriteLine($"{System.Environment.ProcessorCount} cores, .NET {System.Environment.Version}, {await DescribeEnvironmentAsync()}");
+Console.WriteLine("median / p90 (nearest rank) / min over the measured runs, wall clock by Stopwatch; warm-up runs are discarded.");
+Console.WriteLine();
+
+try
+{
+    if (what is "task-overhead" or "all")
+    {
+        await TaskOverheadBenchmark.RunAsync(cancel.Token);
+    }
+
+    if (what is "checkout" or "all")
+    {
+        await CheckoutBenchmark.RunAsync(cancel.Token);
+    }
+}
+catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+{
+    Console.Error.WriteLine("cancelled; containers and temp folders of this run were removed");
+    return 130;
+}
+
+Console.WriteLine($"total benchmark time: {Stopwatch.GetElapsedTime(started).TotalSeconds:F0} s");
+return 0;
+
+async Task<string> DescribeEnvironmentAsync()
+{
+    using var docker = new DockerEngine(NullLogger<DockerEngine>.Instance);
+    var (version, api) = await docker.PingAsync(cancel.Token);
+    if (!await docker.ImageExistsAsync(TaskOverheadBenchmark.Image, cancel.Token))
+    {
+        throw new InvalidOperationException(
+            $"{TaskOverheadBenchmark.Image} is missing; build it with `docker build -t {TaskOverheadBenchmark.Image} images/fake-codex`");
+    }
+
+    var git = (await Shell.RunAsync("git", ["--version"], cancel.Token)).Trim();
+    return $"Docker {version} (API {api}), {git}, uid {SandboxRunner.Platform.UnixOwner.CurrentProcess.Uid}";
+}
