@@ -26,6 +26,9 @@ public sealed record GitCall(string WorkingDirectory, IReadOnlyList<string> Args
 
     /// <summary>Exit codes that are answers rather than failures (e.g. 1 from <c>rev-parse --verify --quiet</c>).</summary>
     public IReadOnlyList<int> AcceptedExitCodes { get; init; } = [0];
+
+    /// <summary>Runs git as this user (through <c>setpriv</c>; the caller must be root), so the files it writes are theirs.</summary>
+    public Platform.UnixOwner? RunAs { get; init; }
 }
 
 public sealed record GitOutput(int ExitCode, byte[] Stdout, string Stderr)
@@ -58,7 +61,7 @@ public sealed partial class GitCli(ILogger<GitCli> logger)
 
     public async Task<GitOutput> RunAsync(GitCall call, CancellationToken cancellationToken)
     {
-        var psi = new ProcessStartInfo("git")
+        var psi = new ProcessStartInfo(call.RunAs is null ? "git" : "setpriv")
         {
             WorkingDirectory = call.WorkingDirectory,
             RedirectStandardInput = true,
@@ -88,6 +91,14 @@ public sealed partial class GitCli(ILogger<GitCli> logger)
         foreach (var (key, value) in call.Environment)
         {
             psi.Environment[key] = value;
+        }
+
+        if (call.RunAs is { } user)
+        {
+            foreach (var arg in (string[])[$"--reuid={user.Uid}", $"--regid={user.Gid}", "--clear-groups", "--", "git"])
+            {
+                psi.ArgumentList.Add(arg);
+            }
         }
 
         foreach (var arg in HardeningArgs)
