@@ -40,14 +40,39 @@ builder.Services.AddSingleton(sp => new Workspace(
     sp.GetRequiredService<GitCli>(),
     sp.GetRequiredService<ILoggerFactory>()));
 
+// When the client goes away (stdin closes) or the process is asked to stop, runs in progress are
+// cancelled and torn down before the process exits: a stopped server leaves no container behind.
+builder.Services.AddHostedService<RunShutdown>();
+builder.Services.AddHostedService<ClientWatch>();
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
+
 builder.Services
-    .AddMcpServer(o => o.ServerInfo = new() { Name = "sandbox-runner", Version = typeof(Workspace).Assembly.GetName().Version?.ToString() ?? "0.1.0" })
+    .AddMcpServer(o => o.ServerInfo = new() { Name = "sandbox-runner", Version = ServerVersion.Current })
     .WithStdioServerTransport()
     .WithTools<RunTools>()
     .WithResources<RunResources>();
 
 await builder.Build().RunAsync();
 return 0;
+
+internal sealed class RunShutdown(Workspace workspace, IHostApplicationLifetime lifetime) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        // At the first sign of stopping, not when this service's turn comes: a blocking tool call keeps
+        // the MCP transport's own shutdown waiting until its run ends.
+        lifetime.ApplicationStopping.Register(workspace.CancelAll);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => workspace.ShutdownAsync(cancellationToken);
+}
+
+internal static class ServerVersion
+{
+    public static string Current { get; } =
+        typeof(RunShutdown).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "0.1.0";
+}
 
 internal sealed record CommandLine(string RepoPath, bool Verbose, bool Help, string? Error, string? Verb = null)
 {

@@ -38,6 +38,21 @@ internal sealed class ActiveRun(RunPlan plan, DateTimeOffset startedAt, IProgres
 
     public CancellationTokenSource Cancellation { get; } = new();
 
+    /// <summary>The run itself, set when it starts; awaited on shutdown.</summary>
+    public Task<RunResult>? Execution { get; set; }
+
+    /// <summary>Cancels the run; a run that finished meanwhile needs nothing.</summary>
+    public void Cancel()
+    {
+        try
+        {
+            Cancellation.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
     public void Report(TaskProgress value)
     {
         var state = value.State switch

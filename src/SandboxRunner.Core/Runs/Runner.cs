@@ -102,8 +102,8 @@ public sealed partial class Runner : IDisposable
         }
 
         var run = Register(plan, progress);
-        using var link = cancellationToken.Register(run.Cancellation.Cancel);
-        return await ExecuteAsync(run);
+        using var link = cancellationToken.Register(run.Cancel);
+        return await run.Execution!;
     }
 
     /// <summary>Validates the run and starts it in the background; returns its id at once.</summary>
@@ -120,7 +120,7 @@ public sealed partial class Runner : IDisposable
         {
             try
             {
-                await ExecuteAsync(run);
+                await run.Execution!;
             }
             catch (OperationCanceledException)
             {
@@ -141,8 +141,42 @@ public sealed partial class Runner : IDisposable
             return false;
         }
 
-        run.Cancellation.Cancel();
+        run.Cancel();
         return true;
+    }
+
+    /// <summary>Asks every active run to stop, without waiting.</summary>
+    public void CancelAll()
+    {
+        foreach (var run in _activeRuns.Values)
+        {
+            run.Cancel();
+        }
+    }
+
+    /// <summary>
+    /// Cancels every active run and waits until each has torn down (containers, networks, task folders)
+    /// and kept what its tasks produced: a server that stops leaves nothing running.
+    /// </summary>
+    public async Task ShutdownAsync(CancellationToken cancellationToken)
+    {
+        var runs = _activeRuns.Values.ToList();
+        foreach (var run in runs)
+        {
+            run.Cancel();
+        }
+
+        foreach (var execution in runs.Select(r => r.Execution).OfType<Task<RunResult>>())
+        {
+            try
+            {
+                await execution.WaitAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // The run's own outcome (cancelled, failed) is on disk; shutting down only needs it over.
+            }
+        }
     }
 
     /// <summary>The status of a run, active or stored; null when there is no such run.</summary>
@@ -161,8 +195,10 @@ public sealed partial class Runner : IDisposable
     /// <summary>Every run this repository has on disk, newest first, with the active ones' live state.</summary>
     public async Task<IReadOnlyList<RunStatusView>> ListRunsAsync(CancellationToken cancellationToken)
     {
-        var views = new List<RunStatusView>();
-        foreach (var record in await Store.ListRunsAsync(cancellationToken))
+        // Runs that started a moment ago may not have written run.json yet; they are listed all the same.
+        var stored = await Store.ListRunsAsync(cancellationToken);
+        var views = _activeRuns.Values.Where(a => stored.All(r => r.RunId != a.Plan.RunId)).Select(a => a.View()).ToList();
+        foreach (var record in stored)
         {
             views.Add(_activeRuns.TryGetValue(record.RunId, out var active) ? active.View() : Summarize(record));
         }
@@ -186,11 +222,14 @@ public sealed partial class Runner : IDisposable
             throw new InvalidInputException(RunPlanner.Source, "run_id", $"'{plan.RunId}' is already running");
         }
 
+        run.Execution = ExecuteAsync(run);
         return run;
     }
 
     private async Task<RunResult> ExecuteAsync(ActiveRun run)
     {
+        // Runs on the caller's thread up to its first wait; yield so Register can return the run first.
+        await Task.Yield();
         var plan = run.Plan;
         var cancellationToken = run.Cancellation.Token;
         var started = Stopwatch.GetTimestamp();
@@ -233,6 +272,23 @@ public sealed partial class Runner : IDisposable
             finally
             {
                 var finished = running.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result).ToList();
+                foreach (var task in plan.Tasks.Where(t => finished.All(r => r.TaskId != t.TaskId)))
+                {
+                    // Cancelled before it had a container: it still gets a result, so every task of a run has one.
+                    if (await Store.ReadResultAsync(plan.RunId, task.TaskId, CancellationToken.None) is null)
+                    {
+                        var cancelled = new TaskResult
+                        {
+                            TaskId = task.TaskId,
+                            Status = TaskStatus.Cancelled,
+                            Summary = "Cancelled before it started.",
+                            WorkspacePath = Store.TaskFolder(plan.RunId, task.TaskId),
+                        };
+                        await Store.WriteResultAsync(plan.RunId, cancelled, [], CancellationToken.None);
+                        run.Report(new TaskProgress(task.TaskId, "finished", $"{task.TaskId}: cancelled before it started") { Result = cancelled });
+                    }
+                }
+
                 await Store.WriteRunAsync(
                     Record(plan, startedAt, cancellationToken.IsCancellationRequested ? "cancelled" : "finished", _clock.GetUtcNow(), finished),
                     CancellationToken.None);
@@ -261,7 +317,7 @@ public sealed partial class Runner : IDisposable
         foreach (var task in record.Tasks)
         {
             var result = await Store.ReadResultAsync(record.RunId, task.TaskId, cancellationToken);
-            tasks.Add(new TaskStatusView(task.TaskId, result is null ? task.Status : TaskState.Finished, result));
+            tasks.Add(new TaskStatusView(task.TaskId, result is null && task.Status == TaskState.Queued ? TaskState.Queued : TaskState.Finished, result));
         }
 
         return Summarize(record) with { Tasks = tasks };

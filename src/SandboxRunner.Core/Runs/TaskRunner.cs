@@ -58,7 +58,6 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             network = context.Gateway is { } gateway ? await gateway.CreateTaskNetworkAsync(task.TaskId, cancellationToken) : null;
             var containerStarted = context.Clock.GetUtcNow();
             sandbox = await Sandbox.Sandbox.CreateAsync(engine, BuildSpec(context, task, worktree, home, owner, network), cancellationToken);
-            Report(context, task, "started", $"container {sandbox.ContainerId[..12]} started");
 
             var capture = new OutputCapture();
             var transcript = new CodexTranscript();
@@ -68,7 +67,8 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             transcript.CommandCompleted += command =>
                 Report(context, task, "command", $"ran {context.Redactor.Redact(command.Cmd)} (exit {command.ExitCode?.ToString() ?? "none"})");
 
-            var outcome = await RunSandboxAsync(sandbox, task, capture, cancellationToken);
+            var id = sandbox.ContainerId[..12];
+            var outcome = await RunSandboxAsync(sandbox, task, capture, () => Report(context, task, "started", $"container {id} started"), cancellationToken);
             capture.Complete();
             logs.Dispose();
             LogExited(task.TaskId, outcome.Exit.ExitCode, outcome.Exit.TimedOut, outcome.Cancelled);
@@ -126,12 +126,13 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
 
     private sealed record SandboxOutcome(SandboxExit Exit, bool Cancelled);
 
-    private static async Task<SandboxOutcome> RunSandboxAsync(Sandbox.Sandbox sandbox, TaskPlan task, OutputCapture capture, CancellationToken cancellationToken)
+    private static async Task<SandboxOutcome> RunSandboxAsync(
+        Sandbox.Sandbox sandbox, TaskPlan task, OutputCapture capture, Action onStarted, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         try
         {
-            return new SandboxOutcome(await sandbox.RunAsync(task.Timeout, capture.Write, cancellationToken), Cancelled: false);
+            return new SandboxOutcome(await sandbox.RunAsync(task.Timeout, capture.Write, cancellationToken, onStarted), Cancelled: false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -59,6 +59,13 @@ public sealed class Workspace(string repoPath, IContainerEngine engine, GitCli g
         }
     }
 
+    /// <summary>Asks every run in progress to stop, without waiting.</summary>
+    public void CancelAll() => _runner?.CancelAll();
+
+    /// <summary>Cancels the runs in progress and waits for their teardown.</summary>
+    public Task ShutdownAsync(CancellationToken cancellationToken) =>
+        _runner?.ShutdownAsync(cancellationToken) ?? Task.CompletedTask;
+
     public void Dispose()
     {
         _runner?.Dispose();

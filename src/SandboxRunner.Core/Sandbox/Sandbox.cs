@@ -30,7 +30,8 @@ public sealed class Sandbox : IAsyncDisposable
     /// At the deadline the container is killed (SIGKILL, no grace: the agent's work is read from disk,
     /// not from a clean shutdown). Cancellation kills it too, then throws.
     /// </summary>
-    public async Task<SandboxExit> RunAsync(TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken)
+    public async Task<SandboxExit> RunAsync(
+        TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken, Action? onStarted = null)
     {
         var started = Stopwatch.GetTimestamp();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -42,6 +43,7 @@ public sealed class Sandbox : IAsyncDisposable
         }
 
         await _engine.StartAsync(ContainerId, cancellationToken);
+        onStarted?.Invoke();
         var logs = _engine.ReadLogsAsync(ContainerId, follow: true, Deliver, stop.Token);
         var wait = _engine.WaitAsync(ContainerId, stop.Token);
         var timedOut = false;
