@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ModelContextProtocol.Protocol;
+using SandboxRunner.IntegrationTests.Infrastructure;
+using static SandboxRunner.IntegrationTests.Infrastructure.McpServerProcess;
+
+namespace SandboxRunner.IntegrationTests;
+
+/// <summary>
+/// A client that gives up on run_codex_tasks cancels the request (<c>notifications/cancelled</c>): the
+/// server must kill the task's container and keep what the task did.
+/// </summary>
+[Collection(DockerCollection.Name)]
+public sealed class McpCancellationTests(DockerFixture docker)
+{
+    private static readonly TimeSpan KillBudget = TimeSpan.FromSeconds(5);
+
+    [Fact]
+    public async Task Cancelling_the_call_removes_the_task_container_within_five_seconds()
+    {
+        await using var s = await McpHarness.StartAsync(docker);
+        var runId = NewRunId("cancel");
+
+        await CallAndCancelAfterTheWriteAsync(s, runId);
+        var clock = Stopwatch.StartNew();
+        IReadOnlyList<string> left;
+        while ((left = await s.Containers.OfRunsAsync([runId])).Count > 0 && clock.Elapsed < KillBudget)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.True(left.Count == 0, $"container(s) {string.Join(", ", left)} still there {clock.Elapsed.TotalSeconds:F1} s after the cancellation");
+    }
+
+    [Fact]
+    public async Task A_cancelled_call_leaves_the_task_cancelled_with_the_file_it_wrote_in_get_codex_run()
+    {
+        await using var s = await McpHarness.StartAsync(docker);
+        var runId = NewRunId("cancel");
+
+        await CallAndCancelAfterTheWriteAsync(s, runId);
+        var view = await s.Server.WaitForRunAsync(runId, TimeSpan.FromSeconds(60));
+
+        Assert.Equal("cancelled", view.GetProperty("status").GetString());
+        var task = Assert.Single(view.GetProperty("tasks").EnumerateArray());
+        Assert.Equal("finished", task.GetProperty("state").GetString());
+        var result = task.GetProperty("result");
+        Assert.Equal("cancelled", result.GetProperty("status").GetString());
+        Assert.Equal(["src/partial.txt"], result.GetProperty("files_changed").EnumerateArray().Select(f => f.GetString()));
+    }
+
+    [Fact]
+    public async Task A_cancelled_calls_result_resource_says_cancelled_and_keeps_the_patch_of_what_was_written()
+    {
+        await using var s = await McpHarness.StartAsync(docker);
+        var runId = NewRunId("cancel");
+
+        await CallAndCancelAfterTheWriteAsync(s, runId);
+        await s.Server.WaitForRunAsync(runId, TimeSpan.FromSeconds(60));
+        var contents = await s.Server.Client.ReadResourceAsync($"sandbox-runner://runs/{runId}/tasks/long/result");
+
+        using var result = JsonDocument.Parse(Assert.IsType<TextResourceContents>(Assert.Single(contents.Contents)).Text);
+        Assert.Equal("cancelled", result.RootElement.GetProperty("status").GetString());
+        Assert.Equal(["src/partial.txt"], result.RootElement.GetProperty("files_changed").EnumerateArray().Select(f => f.GetString()));
+        Assert.Contains("+written before cancel", result.RootElement.GetProperty("patch").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Starts a task that writes a file and then sleeps, and cancels the call once the write is done.</summary>
+    private static async Task CallAndCancelAfterTheWriteAsync(McpHarness s, string runId)
+    {
+        using var cancel = new CancellationTokenSource();
+        var progress = new ProgressRecorder();
+        var call = s.Server.Client.CallToolAsync(
+            "run_codex_tasks",
+            Run(runId, TaskArg("long", "@write src/partial.txt written before cancel\\n", "@run 0 echo wrote", "@sleep 300")),
+            progress,
+            cancellationToken: cancel.Token).AsTask();
+
+        await progress.WaitForAsync(m => m.StartsWith("long: container ", StringComparison.Ordinal) && m.EndsWith(" started", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        await progress.WaitForAsync(m => m.StartsWith("long: ran ", StringComparison.Ordinal) && m.Contains("echo wrote", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        Assert.NotEmpty(await s.Containers.RunningTasksOfRunsAsync([runId]));
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+    }
+}

@@ -1,0 +1,96 @@
+using System.Text.Json;
+using SandboxRunner.IntegrationTests.Infrastructure;
+
+namespace SandboxRunner.IntegrationTests;
+
+/// <summary>What a client sees in <c>tools/list</c>: every tool, each argument described, each result typed.</summary>
+[Collection(DockerCollection.Name)]
+public sealed class McpToolListingTests(DockerFixture docker)
+{
+    private static readonly string[] AllTools =
+    [
+        "run_codex_tasks", "start_codex_run", "get_codex_run", "cancel_codex_run",
+        "list_codex_runs", "apply_codex_result", "review_plan_with_codex", "sandbox_doctor",
+    ];
+
+    public static TheoryData<string> ToolNames { get; } = new(AllTools);
+
+    [Fact]
+    public async Task Exactly_the_eight_tools_are_listed()
+    {
+        await using var s = await McpHarness.StartAsync(docker);
+
+        var tools = await s.Server.Client.ListToolsAsync();
+
+        Assert.Equal(AllTools.Order(StringComparer.Ordinal), tools.Select(t => t.Name).Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [MemberData(nameof(ToolNames))]
+    public async Task Each_tool_has_a_description_and_an_object_input_schema_whose_properties_are_all_described(string name)
+    {
+        await using var s = await McpHarness.StartAsync(docker);
+
+        var tool = Assert.Single(await s.Server.Client.ListToolsAsync(), t => t.Name == name);
+
+        Assert.False(string.IsNullOrWhiteSpace(tool.Description));
+        var input = tool.ProtocolTool.InputSchema;
+        Assert.Equal("object", input.GetProperty("type").GetString());
+        foreach (var property in Properties(input))
+        {
+            Assert.True(
+                property.Value.TryGetProperty("description", out var description) && !string.IsNullOrWhiteSpace(description.GetString()),
+                $"{name}: argument '{property.Name}' has no description in {input}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ToolNames))]
+    public async Task Each_tool_has_an_object_output_schema(string name)
+    {
+        await using var s = await McpHarness.StartAsync(docker);
+
+        var tool = Assert.Single(await s.Server.Client.ListToolsAsync(), t => t.Name == name);
+
+        var output = Assert.NotNull(tool.ProtocolTool.OutputSchema);
+        Assert.Equal("object", output.GetProperty("type").GetString());
+        Assert.NotEmpty(Properties(output));
+    }
+
+    [Theory]
+    [InlineData("run_codex_tasks")]
+    [InlineData("start_codex_run")]
+    public async Task The_fields_of_each_task_item_are_described(string name)
+    {
+        await using var s = await McpHarness.StartAsync(docker);
+
+        var tool = Assert.Single(await s.Server.Client.ListToolsAsync(), t => t.Name == name);
+
+        var items = tool.ProtocolTool.InputSchema.GetProperty("properties").GetProperty("tasks").GetProperty("items");
+        var fields = Properties(items).ToDictionary(p => p.Name, p => p.Value);
+        Assert.Equal(["allowed_commands", "allowed_paths", "prompt", "task_id", "timeout_sec"], fields.Keys.Order(StringComparer.Ordinal));
+        Assert.All(fields, f => Assert.False(string.IsNullOrWhiteSpace(f.Value.GetProperty("description").GetString()), f.Key));
+    }
+
+    [Fact]
+    public async Task The_tools_that_take_no_argument_and_the_ones_that_need_one_say_so_in_their_schema()
+    {
+        await using var s = await McpHarness.StartAsync(docker);
+
+        var tools = (await s.Server.Client.ListToolsAsync()).ToDictionary(t => t.Name, t => t.ProtocolTool.InputSchema);
+
+        Assert.Empty(Properties(tools["list_codex_runs"]));
+        Assert.Empty(Properties(tools["sandbox_doctor"]));
+        Assert.Equal(["tasks"], Required(tools["run_codex_tasks"]));
+        Assert.Equal(["run_id"], Required(tools["get_codex_run"]));
+        Assert.Equal(["run_id"], Required(tools["cancel_codex_run"]));
+        Assert.Equal(["run_id", "task_id"], Required(tools["apply_codex_result"]).Order(StringComparer.Ordinal));
+        Assert.Equal(["plan_text"], Required(tools["review_plan_with_codex"]));
+    }
+
+    private static IEnumerable<JsonProperty> Properties(JsonElement schema) =>
+        schema.TryGetProperty("properties", out var properties) ? properties.EnumerateObject().ToList() : [];
+
+    private static IEnumerable<string> Required(JsonElement schema) =>
+        schema.TryGetProperty("required", out var required) ? required.EnumerateArray().Select(e => e.GetString()!).ToList() : [];
+}
