@@ -49,6 +49,16 @@ public sealed class Workspace(string repoPath, IContainerEngine engine, GitCli g
                 // Config problems are not cached: the user fixes the file and the next call sees it.
                 var config = await ConfigLoader.LoadAsync(repository.Root, cancellationToken);
                 _runner = new Runner(repository, config, engine, git, loggerFactory);
+
+                // What a killed server left running goes before this one starts its own.
+                try
+                {
+                    await engine.RemoveOrphansAsync(cancellationToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Docker not answering is reported by the call that needs it, with its fix.
+                }
             }
 
             return _runner;

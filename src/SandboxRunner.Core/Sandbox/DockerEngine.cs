@@ -112,7 +112,7 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
             User = spec.User,
             WorkingDir = spec.WorkingDirectory,
             Env = spec.Environment.Select(kv => $"{kv.Key}={kv.Value}").ToList(),
-            Labels = new Dictionary<string, string>(spec.Labels),
+            Labels = new Dictionary<string, string>(spec.Labels) { [Labels.Owner] = Labels.CurrentOwner },
             AttachStdout = true,
             AttachStderr = true,
             HostConfig = new HostConfig
@@ -237,7 +237,10 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
     public async Task CreateNetworkAsync(string name, bool isInternal, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
     {
         await _client.Networks.CreateNetworkAsync(
-            new NetworksCreateParameters { Name = name, Driver = "bridge", Internal = isInternal, Labels = new Dictionary<string, string>(labels) },
+            new NetworksCreateParameters
+            {
+                Name = name, Driver = "bridge", Internal = isInternal, Labels = new Dictionary<string, string>(labels) { [Labels.Owner] = Labels.CurrentOwner },
+            },
             cancellationToken);
         LogNetworkCreated(name, isInternal);
     }
@@ -260,6 +263,36 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
         }
+    }
+
+    public async Task<int> RemoveOrphansAsync(CancellationToken cancellationToken)
+    {
+        var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [Labels.Owner] = true } };
+        var removed = 0;
+        foreach (var container in await _client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, cancellationToken))
+        {
+            if (container.Labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner))
+            {
+                await RemoveAsync(container.ID, cancellationToken);
+                removed++;
+            }
+        }
+
+        foreach (var network in await _client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }, cancellationToken))
+        {
+            if (network.Labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner))
+            {
+                await RemoveNetworkAsync(network.Name, cancellationToken);
+                removed++;
+            }
+        }
+
+        if (removed > 0)
+        {
+            LogOrphansRemoved(removed);
+        }
+
+        return removed;
     }
 
     public async Task<IReadOnlyList<string>> ListNetworksAsync(string label, string? value, CancellationToken cancellationToken)
@@ -288,6 +321,9 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "container {Id} created from {Image} ({Labels})")]
     private partial void LogCreated(string id, string image, string labels);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "removed {Count} container(s) and network(s) left by a server process that is gone")]
+    private partial void LogOrphansRemoved(int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "building image {Tag}")]
     private partial void LogBuilding(string tag);

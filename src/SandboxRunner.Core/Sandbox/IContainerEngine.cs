@@ -56,6 +56,12 @@ public interface IContainerEngine
     /// <summary>Names of networks carrying <paramref name="label"/>, optionally with <paramref name="value"/>.</summary>
     Task<IReadOnlyList<string>> ListNetworksAsync(string label, string? value, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Removes the containers and networks whose owning server process (<see cref="Labels.Owner"/>) is gone
+    /// from this machine; returns how many. Their task trees stay on disk.
+    /// </summary>
+    Task<int> RemoveOrphansAsync(CancellationToken cancellationToken);
+
     /// <summary>Ids of containers (running or not) carrying <paramref name="label"/>, optionally with <paramref name="value"/>.</summary>
     Task<IReadOnlyList<string>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken);
 }

@@ -12,6 +12,25 @@ public static class Labels
     /// <summary>What a container of the runner's own is for: <c>egress</c> (a run's proxy) or <c>netns</c> (a task's network holder).</summary>
     public const string Role = "sandbox-runner.role";
 
+    /// <summary>
+    /// <c>machine/pid</c> of the server process that created the container or network: what lets a later
+    /// server remove what a killed one (SIGKILL, a crash) left running.
+    /// </summary>
+    public const string Owner = "sandbox-runner.owner";
+
+    public static string CurrentOwner { get; } = $"{Environment.MachineName}/{Environment.ProcessId}";
+
+    /// <summary>Whether <paramref name="owner"/> names a process of this machine that no longer exists.</summary>
+    public static bool IsOrphanedBy(string owner)
+    {
+        var slash = owner.LastIndexOf('/');
+        return slash > 0
+            && owner[..slash] == Environment.MachineName
+            && int.TryParse(owner[(slash + 1)..], out var pid)
+            && pid != Environment.ProcessId
+            && !Directory.Exists($"/proc/{pid}");
+    }
+
     public static IReadOnlyDictionary<string, string> For(string runId, string taskId) =>
         new Dictionary<string, string> { [Run] = runId, [Task] = taskId };
 }

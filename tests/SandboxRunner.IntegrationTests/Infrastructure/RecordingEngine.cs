@@ -105,6 +105,8 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task<IReadOnlyList<string>> ListNetworksAsync(string label, string? value, CancellationToken cancellationToken) => inner.ListNetworksAsync(label, value, cancellationToken);
 
+    public Task<int> RemoveOrphansAsync(CancellationToken cancellationToken) => inner.RemoveOrphansAsync(cancellationToken);
+
     public Task<IReadOnlyList<string>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken) =>
         inner.ListContainersAsync(label, value, cancellationToken);
 }
