@@ -67,6 +67,9 @@ public sealed class Worktree
 
     private string HostGitDir => Path.Combine(Folder, "host.git");
 
+    /// <summary>An existing task folder, left by a server that is gone, opened to read its changes.</summary>
+    public static Worktree Open(GitCli git, string folder, string baseCommit) => new(git, folder, baseCommit);
+
     /// <summary>Checks out <paramref name="baseCommit"/> into <c>folder/work</c>, owned by <paramref name="owner"/>.</summary>
     public static async Task<Worktree> CreateAsync(
         GitCli git, HostRepository repository, string folder, string baseCommit, UnixOwner owner, CancellationToken cancellationToken)

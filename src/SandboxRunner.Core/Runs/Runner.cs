@@ -145,6 +145,95 @@ public sealed partial class Runner : IDisposable
         return true;
     }
 
+    private const string OwnerFile = "owner";
+
+    /// <summary>
+    /// Task trees left by a server process that is gone (killed, crashed): their work is kept like a
+    /// cancelled task's (patch, result, branch), then the trees go. Returns the runs recovered.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> RecoverInterruptedAsync(GitCli git, CancellationToken cancellationToken)
+    {
+        var root = Path.Combine(Repository.RunnerDir, "worktrees");
+        var recovered = new List<string>();
+        if (!Directory.Exists(root))
+        {
+            return recovered;
+        }
+
+        foreach (var runDir in Directory.EnumerateDirectories(root))
+        {
+            var runId = Path.GetFileName(runDir);
+            var ownerFile = Path.Combine(runDir, OwnerFile);
+            if (!Ids.IsValid(runId) || IsActive(runId) || !File.Exists(ownerFile)
+                || !Labels.IsOrphanedBy((await File.ReadAllTextAsync(ownerFile, cancellationToken)).Trim())
+                || await Store.ReadRunAsync(runId, cancellationToken) is not { } record)
+            {
+                continue;
+            }
+
+            foreach (var taskDir in Directory.EnumerateDirectories(runDir))
+            {
+                var taskId = Path.GetFileName(taskDir);
+                if (Ids.IsValid(taskId) && await Store.ReadResultAsync(runId, taskId, cancellationToken) is null)
+                {
+                    await RecoverTaskAsync(git, record, taskId, taskDir, cancellationToken);
+                }
+            }
+
+            var results = new List<TaskResult>();
+            foreach (var task in record.Tasks)
+            {
+                if (await Store.ReadResultAsync(runId, task.TaskId, cancellationToken) is { } result)
+                {
+                    results.Add(result);
+                }
+            }
+
+            await Store.WriteRunAsync(record with
+            {
+                Status = "interrupted",
+                FinishedAt = _clock.GetUtcNow(),
+                Tasks = record.Tasks.Select(t => results.FirstOrDefault(r => r.TaskId == t.TaskId) is { } r
+                    ? new RunTaskRecord(t.TaskId, r.Status, r.Branch)
+                    : t with { Status = TaskStatus.Cancelled }).ToList(),
+            }, cancellationToken);
+            TreeDeletion.Delete(runDir);
+            recovered.Add(runId);
+        }
+
+        return recovered;
+    }
+
+    private async Task RecoverTaskAsync(GitCli git, RunRecord record, string taskId, string taskDir, CancellationToken cancellationToken)
+    {
+        var result = new TaskResult
+        {
+            TaskId = taskId,
+            Status = TaskStatus.Cancelled,
+            WorkspacePath = Store.TaskFolder(record.RunId, taskId),
+            Summary = "Interrupted: the server stopped during this task.",
+            NotesForManager = "interrupted: the server process was gone before this task ended; its tree was recovered when the next server started",
+        };
+        byte[] patch = [];
+        var worktree = Worktree.Open(git, taskDir, record.BaseCommit);
+        if (Directory.Exists(worktree.WorkPath))
+        {
+            var changes = await worktree.CollectChangesAsync(cancellationToken);
+            patch = changes.Patch;
+            string? branch = null;
+            if (changes.Entries.Count > 0)
+            {
+                branch = ResultBranch.NameFor(record.RunId, taskId);
+                ResultBranch.Commit(Repository, worktree, changes, branch, $"{taskId}: interrupted\n\nsandbox-runner run {record.RunId}, recovered after the server stopped.", _clock.GetUtcNow());
+            }
+
+            // Recovered work is for inspection: nothing was validated against the policies.
+            result = result with { FilesChanged = changes.Files, Patch = System.Text.Encoding.UTF8.GetString(patch), Branch = branch };
+        }
+
+        await Store.WriteResultAsync(record.RunId, result, patch, cancellationToken);
+    }
+
     /// <summary>Asks every active run to stop, without waiting.</summary>
     public void CancelAll()
     {
@@ -239,6 +328,11 @@ public sealed partial class Runner : IDisposable
             LogRunStarted(plan.RunId, plan.Tasks.Count, plan.BaseCommit[..12]);
             await Store.EnsureExcludedAsync(cancellationToken);
             await Store.WriteRunAsync(Record(plan, startedAt, "running", null, []), cancellationToken);
+
+            // Who owns the run's task trees: a server that finds them after this process is gone recovers them.
+            var trees = ContainedPath.Combine(Repository.RunnerDir, "worktrees", plan.RunId);
+            Directory.CreateDirectory(trees);
+            await File.WriteAllTextAsync(Path.Combine(trees, OwnerFile), Labels.CurrentOwner, cancellationToken);
 
             // In deny the model key goes to the egress proxy, never into a task container; it is still redacted everywhere.
             var key = _hostEnvironment(Config.ModelApiKeyEnv);

@@ -50,7 +50,8 @@ public sealed class Workspace(string repoPath, IContainerEngine engine, GitCli g
                 var config = await ConfigLoader.LoadAsync(repository.Root, cancellationToken);
                 _runner = new Runner(repository, config, engine, git, loggerFactory);
 
-                // What a killed server left running goes before this one starts its own.
+                // What a killed server left running goes before this one starts its own, and its task
+                // trees are kept as results and branches.
                 try
                 {
                     await engine.RemoveOrphansAsync(cancellationToken);
@@ -59,6 +60,8 @@ public sealed class Workspace(string repoPath, IContainerEngine engine, GitCli g
                 {
                     // Docker not answering is reported by the call that needs it, with its fix.
                 }
+
+                await _runner.RecoverInterruptedAsync(git, cancellationToken);
             }
 
             return _runner;
