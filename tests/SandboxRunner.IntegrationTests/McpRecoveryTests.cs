@@ -13,12 +13,7 @@ public sealed class McpRecoveryTests(DockerFixture docker)
         await using var s = await McpHarness.StartAsync(docker);
         var runId = McpServerProcess.NewRunId("killed");
         await s.Server.CallOkAsync("start_codex_run", McpServerProcess.Run(runId, McpServerProcess.TaskArg("t", "@write src/kept.txt kept by recovery\\n", "@sleep 300")));
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while ((await s.Containers.RunningTasksOfRunsAsync([runId])).Count == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the task container never ran");
-            await Task.Delay(100);
-        }
+        await s.WaitForRunningTaskAsync(runId);
 
         await Task.Delay(1000);
         KillServerOf(s.Repository.Path);

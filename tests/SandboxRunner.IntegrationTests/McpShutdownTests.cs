@@ -18,7 +18,7 @@ public sealed class McpShutdownTests(DockerFixture docker)
         await using var s = await McpHarness.StartAsync(docker);
         var runId = NewRunId("shutdown");
         await s.Server.CallOkAsync("start_codex_run", Run(runId, TaskArg("long", "@sleep 300")));
-        await WaitForRunningTaskAsync(s, runId);
+        await s.WaitForRunningTaskAsync(runId);
 
         await s.Server.DisposeAsync();
 
@@ -32,22 +32,12 @@ public sealed class McpShutdownTests(DockerFixture docker)
         var runId = NewRunId("shutdown");
         var progress = new ProgressRecorder();
         var call = s.Server.Client.CallToolAsync("run_codex_tasks", Run(runId, TaskArg("long", "@sleep 300")), progress).AsTask();
-        await WaitForRunningTaskAsync(s, runId);
+        await s.WaitForRunningTaskAsync(runId);
 
         await s.Server.DisposeAsync();
 
         await Assert.ThrowsAnyAsync<Exception>(() => call);
         await AssertGoneAsync(s, runId);
-    }
-
-    private static async Task WaitForRunningTaskAsync(McpHarness s, string runId)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while ((await s.Containers.RunningTasksOfRunsAsync([runId])).Count == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the task container never ran");
-            await Task.Delay(100);
-        }
     }
 
     private static async Task AssertGoneAsync(McpHarness s, string runId)

@@ -42,6 +42,17 @@ public sealed class McpHarness : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits until a task container of <paramref name="runId"/> is running.</summary>
+    public async Task WaitForRunningTaskAsync(string runId)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while ((await Containers.RunningTasksOfRunsAsync([runId])).Count == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the task container never ran");
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>Stops the server and starts a new process on the same repository (what a client restart does).</summary>
     public async Task RestartAsync()
     {
