@@ -75,31 +75,20 @@ public sealed class Worktree
         GitCli git, HostRepository repository, string folder, string baseCommit, UnixOwner owner, CancellationToken cancellationToken)
     {
         var worktree = new Worktree(git, folder, baseCommit);
-        var agentGitDir = Path.Combine(worktree.WorkPath, ".git");
+        var agentGitDir = worktree.AgentGitDir;
         WriteGitDir(agentGitDir, repository.ObjectsDir, baseCommit);
         WriteGitDir(worktree.HostGitDir, repository.ObjectsDir, baseCommit);
 
-        if (!owner.IsCurrentProcess && await worktree.TryCheckoutAsAsync(owner, agentGitDir, cancellationToken))
+        // Written by the sandbox user itself there is nothing to chown, and both indexes are fresh.
+        var writtenByOwner = !owner.IsCurrentProcess && await worktree.TryCheckOutAsAsync(owner, cancellationToken);
+        if (!writtenByOwner)
         {
-            // Written by the sandbox user itself: nothing to chown, and both indexes are fresh.
-            File.Copy(Path.Combine(agentGitDir, "index"), Path.Combine(worktree.HostGitDir, "index"));
-            worktree._gitSettings = GitSettingsFingerprint(agentGitDir);
-            return worktree;
+            await worktree.CheckOutAsync(runAs: null, cancellationToken);
         }
-
-        // The host repository is trusted until the agent runs, but the checkout reads only the
-        // repository's committed content, so user-level filters cannot make task trees differ.
-        await git.RunAsync(
-            new GitCall(worktree.WorkPath, ["read-tree", "--reset", "-u", baseCommit])
-            {
-                Trust = GitTrust.Untrusted,
-                Environment = new Dictionary<string, string> { ["GIT_DIR"] = agentGitDir, ["GIT_WORK_TREE"] = worktree.WorkPath },
-            },
-            cancellationToken);
 
         File.Copy(Path.Combine(agentGitDir, "index"), Path.Combine(worktree.HostGitDir, "index"));
         worktree._gitSettings = GitSettingsFingerprint(agentGitDir);
-        if (!owner.IsCurrentProcess)
+        if (!owner.IsCurrentProcess && !writtenByOwner)
         {
             // chown moved every file's ctime and owner; re-stat once now so the diff after the run
             // hashes only what the agent touched, and give the agent the same fresh index so its first
@@ -114,12 +103,28 @@ public sealed class Worktree
         return worktree;
     }
 
+    private string AgentGitDir => Path.Combine(WorkPath, ".git");
+
+    /// <summary>
+    /// The checkout itself. The host repository is trusted until the agent runs, but this reads only the
+    /// repository's committed content, so user-level filters cannot make task trees differ.
+    /// </summary>
+    private Task<GitOutput> CheckOutAsync(UnixOwner? runAs, CancellationToken cancellationToken) =>
+        _git.RunAsync(
+            new GitCall(WorkPath, ["read-tree", "--reset", "-u", BaseCommit])
+            {
+                Trust = GitTrust.Untrusted,
+                RunAs = runAs,
+                Environment = new Dictionary<string, string> { ["GIT_DIR"] = AgentGitDir, ["GIT_WORK_TREE"] = WorkPath },
+            },
+            cancellationToken);
+
     /// <summary>
     /// As root, checks the tree out as the sandbox user directly (half the cost of checking out and then
     /// chown-ing and re-hashing 50k files). Not possible when that user cannot reach the repository's
     /// objects on the host (say, a repository under a 0700 /root): then the caller falls back.
     /// </summary>
-    private async Task<bool> TryCheckoutAsAsync(UnixOwner owner, string agentGitDir, CancellationToken cancellationToken)
+    private async Task<bool> TryCheckOutAsAsync(UnixOwner owner, CancellationToken cancellationToken)
     {
         if (UnixOwner.CurrentProcess.Uid != 0 || !File.Exists("/usr/bin/setpriv"))
         {
@@ -129,14 +134,7 @@ public sealed class Worktree
         await owner.TakeOwnershipAsync([WorkPath], cancellationToken);
         try
         {
-            await _git.RunAsync(
-                new GitCall(WorkPath, ["read-tree", "--reset", "-u", BaseCommit])
-                {
-                    Trust = GitTrust.Untrusted,
-                    RunAs = owner,
-                    Environment = new Dictionary<string, string> { ["GIT_DIR"] = agentGitDir, ["GIT_WORK_TREE"] = WorkPath },
-                },
-                cancellationToken);
+            await CheckOutAsync(owner, cancellationToken);
             return true;
         }
         catch (GitException)
@@ -170,7 +168,7 @@ public sealed class Worktree
     /// </summary>
     public IReadOnlyList<string> ChangedGitSettings()
     {
-        var now = GitSettingsFingerprint(Path.Combine(WorkPath, ".git"));
+        var now = GitSettingsFingerprint(AgentGitDir);
         return now.Keys.Union(_gitSettings.Keys)
             .Where(k => !now.TryGetValue(k, out var a) || !_gitSettings.TryGetValue(k, out var b) || a != b)
             .Order(StringComparer.Ordinal)
