@@ -267,7 +267,7 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
 
     public async Task<int> RemoveOrphansAsync(CancellationToken cancellationToken)
     {
-        var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [Labels.Owner] = true } };
+        var filter = LabelFilter(Labels.Owner);
         var removed = 0;
         foreach (var container in await _client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, cancellationToken))
         {
@@ -297,27 +297,25 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
 
     public async Task<IReadOnlyList<string>> ListNetworksAsync(string label, string? value, CancellationToken cancellationToken)
     {
-        var filter = value is null ? label : $"{label}={value}";
         var networks = await _client.Networks.ListNetworksAsync(
-            new NetworksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [filter] = true } } },
+            new NetworksListParameters { Filters = LabelFilter(value is null ? label : $"{label}={value}") },
             cancellationToken);
         return networks.Select(n => n.Name).ToList();
     }
 
     public async Task<IReadOnlyList<string>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken)
     {
-        var filter = value is null ? label : $"{label}={value}";
         var containers = await _client.Containers.ListContainersAsync(
-            new ContainersListParameters
-            {
-                All = true,
-                Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [filter] = true } },
-            },
+            new ContainersListParameters { All = true, Filters = LabelFilter(value is null ? label : $"{label}={value}") },
             cancellationToken);
         return containers.Select(c => c.ID).ToList();
     }
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>The engine's list filter for one label (<c>name</c> or <c>name=value</c>).</summary>
+    private static Dictionary<string, IDictionary<string, bool>> LabelFilter(string label) =>
+        new() { ["label"] = new Dictionary<string, bool> { [label] = true } };
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "container {Id} created from {Image} ({Labels})")]
     private partial void LogCreated(string id, string image, string labels);
