@@ -11,6 +11,10 @@ namespace SandboxRunner.Benchmarks;
 /// </summary>
 public static class CheckoutBenchmark
 {
+    /// <summary>The normal policy's task limits: a 50k-file tree is well within them.</summary>
+    public static readonly SandboxRunner.Configuration.TaskLimits Limits =
+        SandboxRunner.Policy.ResourceProfiles.LimitsFor(SandboxRunner.Configuration.ResourcePolicy.Normal, new());
+
     private const int RunCount = 5;
     private const int WarmUps = 1;
 
@@ -112,9 +116,9 @@ public static class CheckoutBenchmark
 
                     gitLog.Clear();
                     TreeChanges? changes = null;
-                    var tCollect = await Timing.TimeAsync(async () => changes = await created.CollectChangesAsync(cancellationToken));
+                    var tCollect = await Timing.TimeAsync(async () => changes = await created.CollectChangesAsync(Limits, Path.Combine(folder, "task.patch"), cancellationToken));
                     var collectCalls = gitLog.Events;
-                    if (changes!.Files.Count != 0 || changes.Patch.Length != 0)
+                    if (changes!.Files.Count != 0 || changes.PatchBytes != 0)
                     {
                         throw new InvalidOperationException($"an untouched tree reported changes: {string.Join(", ", changes.Files.Take(5))}");
                     }

@@ -203,12 +203,12 @@ public static class TaskOverheadBenchmark
                 var tSandbox = await Timing.TimeAsync(async () =>
                     worktree = await Worktree.CreateAsync(git, host, Path.Combine(root, $"sandbox-{i}"), commit, sandboxOwner, cancellationToken));
                 TreeChanges? changes = null;
-                var tCollectClean = await Timing.TimeAsync(async () => changes = await worktree!.CollectChangesAsync(cancellationToken));
-                var tCheckEmpty = await Timing.TimeAsync(() => worktree!.CheckAppliesAsync(changes!.Patch, commit, cancellationToken));
+                var tCollectClean = await Timing.TimeAsync(async () => changes = await worktree!.CollectChangesAsync(CheckoutBenchmark.Limits, Path.Combine(root, $"patch-{i}"), cancellationToken));
+                var tCheckEmpty = await Timing.TimeAsync(() => worktree!.CheckAppliesAsync(changes!.PatchFile, commit, cancellationToken));
                 await File.AppendAllTextAsync(Path.Combine(worktree!.WorkPath, "src", "app.txt"), "line 3\n", cancellationToken);
-                var tCollectOne = await Timing.TimeAsync(async () => changes = await worktree!.CollectChangesAsync(cancellationToken));
+                var tCollectOne = await Timing.TimeAsync(async () => changes = await worktree!.CollectChangesAsync(CheckoutBenchmark.Limits, Path.Combine(root, $"patch-{i}"), cancellationToken));
                 ApplyCheck? check = null;
-                var tCheckOne = await Timing.TimeAsync(async () => check = await worktree!.CheckAppliesAsync(changes!.Patch, commit, cancellationToken));
+                var tCheckOne = await Timing.TimeAsync(async () => check = await worktree!.CheckAppliesAsync(changes!.PatchFile, commit, cancellationToken));
                 if (changes!.Files.Count != 1 || !check!.Applies)
                 {
                     throw new InvalidOperationException($"unexpected change set: {string.Join(", ", changes.Files)}; applies: {check?.Applies}");
@@ -265,7 +265,7 @@ public static class TaskOverheadBenchmark
         var sandbox = await Sandbox.Sandbox.CreateAsync(engine, spec, cancellationToken);
         try
         {
-            var exit = await sandbox.RunAsync(TimeSpan.FromSeconds(60), (_, _) => { }, cancellationToken);
+            var exit = await sandbox.RunAsync(TimeSpan.FromSeconds(60), (_, _) => { }, null, CancellationToken.None, cancellationToken);
             if (exit.ExitCode != 0)
             {
                 throw new InvalidOperationException($"`true` exited with {exit.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"} in the Sandbox");

@@ -62,6 +62,9 @@ internal sealed class RunShutdown(Workspace workspace, IHostApplicationLifetime 
         // At the first sign of stopping, not when this service's turn comes: a blocking tool call keeps
         // the MCP transport's own shutdown waiting until its run ends.
         lifetime.ApplicationStopping.Register(workspace.CancelAll);
+
+        // Orphan removal and recovery run at start, in the background: tool calls never wait for them.
+        _ = Task.Run(() => workspace.RecoverAtStartAsync(lifetime.ApplicationStopping), CancellationToken.None);
         return Task.CompletedTask;
     }
 

@@ -19,7 +19,15 @@ public sealed class McpRecoveryTests(DockerFixture docker)
         KillServerOf(s.Repository.Path);
         await s.RestartAsync();
 
+        // Recovery runs in the background at start; tool calls answer meanwhile.
         var run = await s.Server.CallOkAsync("get_codex_run", new Dictionary<string, object?> { ["run_id"] = runId });
+        var trees = Path.Combine(s.Repository.GitDir, "sandbox-runner", "worktrees", runId);
+        for (var i = 0; i < 120 && (run.GetProperty("tasks")[0].GetProperty("result").ValueKind == System.Text.Json.JsonValueKind.Null || Directory.Exists(trees)); i++)
+        {
+            await Task.Delay(250);
+            run = await s.Server.CallOkAsync("get_codex_run", new Dictionary<string, object?> { ["run_id"] = runId });
+        }
+
         Assert.Equal("interrupted", run.GetProperty("status").GetString());
         var result = run.GetProperty("tasks")[0].GetProperty("result");
         Assert.Equal("cancelled", result.GetProperty("status").GetString());

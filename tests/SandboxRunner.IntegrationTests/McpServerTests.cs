@@ -1,3 +1,4 @@
+using SandboxRunner.Sandbox;
 using System.Text.Json;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;

@@ -13,41 +13,74 @@ namespace SandboxRunner.IntegrationTests;
 public sealed class OrphanTests(DockerFixture docker)
 {
     [Fact]
-    public async Task A_new_server_removes_what_a_killed_one_left_and_leaves_the_living_ones_alone()
+    public async Task A_new_server_removes_what_a_killed_one_of_its_repository_left_and_leaves_living_and_foreign_ones_alone()
     {
         using var client = new DockerClientBuilder().WithEndpoint(docker.Engine.Endpoint).Build();
+        using var repository = new TestRepository();
+        var git = new GitCli(NullLogger<GitCli>.Instance);
+        var scope = Labels.ScopeOf((await HostRepository.OpenAsync(git, repository.Path, CancellationToken.None)).CommonDir);
         var run = $"orphan-{Guid.NewGuid():N}"[..20];
         var dead = $"{Environment.MachineName}/{DeadPid()}";
         var alive = $"{Environment.MachineName}/{Environment.ProcessId}";
-        var orphan = await CreateAsync(client, run, dead);
-        var living = await CreateAsync(client, run, alive);
-        await client.Networks.CreateNetworkAsync(new NetworksCreateParameters { Name = run, Labels = new Dictionary<string, string> { [Labels.Run] = run, [Labels.Owner] = dead } });
-        using var repository = new TestRepository();
+        var orphan = await CreateAsync(client, scope, run, dead);
+        var living = await CreateAsync(client, scope, run, alive);
+
+        // Same run id, another repository, also orphaned: that repository's next server is its owner.
+        var foreign = await CreateAsync(client, "0123456789ab", run, dead);
+        await client.Networks.CreateNetworkAsync(new NetworksCreateParameters
+        {
+            Name = run, Labels = new Dictionary<string, string> { [Labels.Scope] = scope, [Labels.Run] = run, [Labels.Owner] = dead },
+        });
         try
         {
-            using var workspace = new Workspace(repository.Path, docker.Engine, new GitCli(NullLogger<GitCli>.Instance), NullLoggerFactory.Instance);
+            using var workspace = new Workspace(repository.Path, docker.Engine, git, NullLoggerFactory.Instance);
 
-            await workspace.GetRunnerAsync(CancellationToken.None);
+            await workspace.RecoverAtStartAsync(CancellationToken.None);
 
             var left = await docker.Engine.ListContainersAsync(Labels.Run, run, CancellationToken.None);
-            Assert.Equal([living], left);
-            Assert.DoesNotContain(orphan, left);
+            Assert.Equal(new[] { living, foreign }.Order(), left.Order());
             Assert.Empty(await docker.Engine.ListNetworksAsync(Labels.Run, run, CancellationToken.None));
         }
         finally
         {
-            await docker.Engine.RemoveAsync(living, CancellationToken.None);
-            await docker.Engine.RemoveAsync(orphan, CancellationToken.None);
+            foreach (var id in (string[])[living, orphan, foreign])
+            {
+                await docker.Engine.RemoveAsync(id, CancellationToken.None);
+            }
+
             await docker.Engine.RemoveNetworkAsync(run, CancellationToken.None);
         }
     }
 
-    private static async Task<string> CreateAsync(DockerClient client, string run, string owner) =>
+    [Fact]
+    public async Task Opening_the_runner_for_a_tool_call_or_an_image_build_removes_nothing()
+    {
+        using var client = new DockerClientBuilder().WithEndpoint(docker.Engine.Endpoint).Build();
+        using var repository = new TestRepository();
+        var git = new GitCli(NullLogger<GitCli>.Instance);
+        var scope = Labels.ScopeOf((await HostRepository.OpenAsync(git, repository.Path, CancellationToken.None)).CommonDir);
+        var run = $"orphan-{Guid.NewGuid():N}"[..20];
+        var orphan = await CreateAsync(client, scope, run, $"{Environment.MachineName}/{DeadPid()}");
+        try
+        {
+            using var workspace = new Workspace(repository.Path, docker.Engine, git, NullLoggerFactory.Instance);
+
+            await workspace.GetRunnerAsync(CancellationToken.None);
+
+            Assert.Equal([orphan], await docker.Engine.ListContainersAsync(Labels.Run, run, CancellationToken.None));
+        }
+        finally
+        {
+            await docker.Engine.RemoveAsync(orphan, CancellationToken.None);
+        }
+    }
+
+    private static async Task<string> CreateAsync(DockerClient client, string scope, string run, string owner) =>
         (await client.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Image = DockerFixture.FakeCodexImage,
             Cmd = ["sleep", "300"],
-            Labels = new Dictionary<string, string> { [Labels.Run] = run, [Labels.Owner] = owner },
+            Labels = new Dictionary<string, string> { [Labels.Scope] = scope, [Labels.Run] = run, [Labels.Owner] = owner },
         })).ID;
 
     private static int DeadPid()

@@ -29,7 +29,7 @@ public sealed class PersistenceTests(DockerFixture docker)
         Assert.Contains("to stderr", File.ReadAllText(Path.Combine(task, "stderr.log")), StringComparison.Ordinal);
 
         var record = JsonSerializer.Deserialize<RunRecord>(File.ReadAllBytes(Path.Combine(folder, "run.json")))!;
-        Assert.Equal(("finished", run.BaseCommit), (record.Status, record.BaseCommit));
+        Assert.Equal((RunState.Finished, run.BaseCommit), (record.Status, record.BaseCommit));
         Assert.Equal(new RunTaskRecord("kept", TaskStatus.Success, $"sandbox/{run.RunId}/kept"), Assert.Single(record.Tasks));
 
         // The run folder never shows up as untracked work.
@@ -114,7 +114,7 @@ public sealed class PersistenceTests(DockerFixture docker)
         Assert.NotNull(stored);
         Assert.Equal(TaskStatus.Cancelled, stored.Status);
         Assert.Equal(["src/partial.txt"], stored.FilesChanged);
-        Assert.Equal("cancelled", (await h.Runner.Store.ReadRunAsync("cancelled-run", CancellationToken.None))!.Status);
+        Assert.Equal(RunState.Cancelled, (await h.Runner.Store.ReadRunAsync("cancelled-run", CancellationToken.None))!.Status);
         Assert.Equal("sandbox/cancelled-run/slow", stored.Branch);
     }
 

@@ -40,10 +40,23 @@ public sealed record ClaimedChange(string Path, string Kind);
 /// codex-rs/exec/src/exec_events.rs). Unknown event types and fields are ignored; lines that are not
 /// JSON objects are counted, not fatal. Only <c>turn.failed</c> marks the turn as failed: top-level
 /// <c>error</c> events ("Reconnecting... 1/5") and <c>error</c> items are warnings.
+/// <para>
+/// Bounded whatever the agent prints: commands are kept up to <see cref="MaxCommands"/> and
+/// <see cref="MaxCommandChars"/> of command text in all (those past either are counted in
+/// <see cref="CommandsNotKept"/>, which the judge treats as unauditable), warnings as a few distinct
+/// samples and a count, messages and claims capped.
+/// </para>
 /// </summary>
 public sealed class CodexTranscript
 {
+    public const int MaxCommands = 1000;
+    public const long MaxCommandChars = 8L * 1024 * 1024;
+    private const int MaxWarnings = 20;
+    private const int MaxWarningChars = 500;
+    private const int MaxMessageChars = 64 * 1024;
+    private const int MaxClaimedChanges = 1000;
     private const int OutputTailChars = 400;
+    private long _commandChars;
     private readonly List<CommandRun> _commands = [];
     private readonly List<ClaimedChange> _claimedChanges = [];
     private readonly List<string> _warnings = [];
@@ -58,6 +71,12 @@ public sealed class CodexTranscript
     public CodexUsage Usage { get; private set; } = CodexUsage.Zero;
     public int EventCount { get; private set; }
     public int UnparsedLines { get; private set; }
+
+    /// <summary>Commands Codex reported past what is kept: they cannot be audited.</summary>
+    public int CommandsNotKept { get; private set; }
+
+    /// <summary>Every warning, including those not kept as samples in <see cref="Warnings"/>.</summary>
+    public int WarningCount { get; private set; }
 
     /// <summary>Raised for each command that finished, so a caller can report progress.</summary>
     public event Action<CommandRun>? CommandCompleted;
@@ -125,7 +144,7 @@ public sealed class CodexTranscript
                     : "turn failed";
                 break;
             case "error":
-                _warnings.Add(Str(e, "message") ?? "error");
+                AddWarning(Str(e, "message"));
                 break;
             case "item.completed":
                 if (e.TryGetProperty("item", out var item) && item.ValueKind == JsonValueKind.Object)
@@ -142,12 +161,20 @@ public sealed class CodexTranscript
         switch (Str(item, "type"))
         {
             case "agent_message":
-                LastAgentMessage = Str(item, "text") ?? LastAgentMessage;
+                LastAgentMessage = Cap(Str(item, "text"), MaxMessageChars) ?? LastAgentMessage;
                 break;
             case "command_execution":
                 var output = Str(item, "aggregated_output") ?? "";
+                var text = Str(item, "command") ?? "";
+                if (_commands.Count >= MaxCommands || _commandChars + text.Length > MaxCommandChars)
+                {
+                    CommandsNotKept++;
+                    break;
+                }
+
+                _commandChars += text.Length;
                 var command = new CommandRun(
-                    Str(item, "command") ?? "",
+                    text,
                     item.TryGetProperty("exit_code", out var code) && code.ValueKind == JsonValueKind.Number && code.TryGetInt32(out var c) ? c : null,
                     Str(item, "status") ?? "completed")
                 {
@@ -161,16 +188,33 @@ public sealed class CodexTranscript
                 {
                     foreach (var change in changes.EnumerateArray().Where(ch => ch.ValueKind == JsonValueKind.Object))
                     {
+                        if (_claimedChanges.Count >= MaxClaimedChanges)
+                        {
+                            break;
+                        }
+
                         _claimedChanges.Add(new ClaimedChange(Str(change, "path") ?? "", Str(change, "kind") ?? ""));
                     }
                 }
 
                 break;
             case "error":
-                _warnings.Add(Str(item, "message") ?? "error");
+                AddWarning(Str(item, "message"));
                 break;
         }
     }
+
+    private void AddWarning(string? message)
+    {
+        WarningCount++;
+        var text = Cap(message, MaxWarningChars) ?? "error";
+        if (_warnings.Count < MaxWarnings && !_warnings.Contains(text))
+        {
+            _warnings.Add(text);
+        }
+    }
+
+    private static string? Cap(string? text, int chars) => text is { Length: > 0 } && text.Length > chars ? text[..chars] + "…" : text;
 
     private static string? Str(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;

@@ -45,7 +45,17 @@ public static partial class ConfigLoader
             }
 
             var reader = new FieldReader();
-            var config = Read(document.RootElement, reader);
+            RunnerConfig config;
+            try
+            {
+                config = Read(document.RootElement, reader);
+            }
+            catch (InvalidOperationException e)
+            {
+                // Valid JSON whose strings do not decode (an unpaired surrogate escape such as "\ud800").
+                throw new InvalidInputException(source, "(file)", $"must hold only valid text ({e.Message})");
+            }
+
             if (reader.Problems.Count > 0)
             {
                 throw new InvalidInputException(source, reader.Problems);
@@ -130,6 +140,9 @@ public static partial class ConfigLoader
                 case "network_allowlist":
                     config = config with { NetworkAllowlist = r.StringList(property.Name, v, HostPort) ?? d.NetworkAllowlist };
                     break;
+                case "task_limits":
+                    config = config with { TaskLimits = ReadLimits(property.Name, v, r) ?? d.TaskLimits };
+                    break;
                 default:
                     r.Problems.Add(new Problem(property.Name, $"is not a known field (known: {string.Join(", ", KnownFields)})"));
                     break;
@@ -145,7 +158,48 @@ public static partial class ConfigLoader
         "network_policy", "codex_command", "codex_model", "codex_full_auto", "codex_ephemeral", "sandbox_mode",
         "max_runs_retained", "max_tasks_per_run", "image", "codex_version", "codex_config_overrides", "env_passthrough",
         "allow_task_policy_widening", "denied_commands", "model_base_url", "model_api_key_env", "network_allowlist",
+        "task_limits",
     ];
+
+    internal static readonly string[] LimitFields = ["max_tree_bytes", "max_files", "max_file_bytes", "max_patch_bytes", "max_log_bytes"];
+
+    private static TaskLimitOverrides? ReadLimits(string field, JsonElement v, FieldReader r)
+    {
+        if (v.ValueKind != JsonValueKind.Object)
+        {
+            r.Problems.Add(new Problem(field, $"must be an object with any of {string.Join(", ", LimitFields)}"));
+            return null;
+        }
+
+        var limits = new TaskLimitOverrides();
+        foreach (var p in v.EnumerateObject())
+        {
+            var name = $"{field}.{p.Name}";
+            switch (p.Name)
+            {
+                case "max_tree_bytes":
+                    limits = limits with { MaxTreeBytes = r.Long(name, p.Value, 1024 * 1024, 1L << 40) };
+                    break;
+                case "max_files":
+                    limits = limits with { MaxFiles = r.Long(name, p.Value, 1, 100_000_000) };
+                    break;
+                case "max_file_bytes":
+                    limits = limits with { MaxFileBytes = r.Long(name, p.Value, 1, 1L << 40) };
+                    break;
+                case "max_patch_bytes":
+                    limits = limits with { MaxPatchBytes = r.Long(name, p.Value, 1024, 1L << 40) };
+                    break;
+                case "max_log_bytes":
+                    limits = limits with { MaxLogBytes = r.Long(name, p.Value, 64 * 1024, 1L << 40) };
+                    break;
+                default:
+                    r.Problems.Add(new Problem(name, $"is not a known field (known: {string.Join(", ", LimitFields)})"));
+                    break;
+            }
+        }
+
+        return limits;
+    }
 
     internal static readonly IReadOnlyDictionary<string, ResourcePolicy> ResourcePolicies =
         new Dictionary<string, ResourcePolicy> { ["conservative"] = ResourcePolicy.Conservative, ["normal"] = ResourcePolicy.Normal };
@@ -249,6 +303,17 @@ public static partial class ConfigLoader
             if (n < min || n > max)
             {
                 Problems.Add(new Problem(field, $"must be from {min} to {max} (got {n})"));
+                return null;
+            }
+
+            return n;
+        }
+
+        public long? Long(string field, JsonElement v, long min, long max)
+        {
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var n) || n < min || n > max)
+            {
+                Problems.Add(new Problem(field, $"must be a whole number from {min} to {max}"));
                 return null;
             }
 

@@ -63,5 +63,8 @@ public sealed record RunnerConfig
     /// <summary>Command prefixes Codex refuses up front (execpolicy <c>forbidden</c> rules) and the audit flags.</summary>
     public IReadOnlyList<string> DeniedCommands { get; init; } = [];
 
+    /// <summary>Per-task limits that replace the resource policy's defaults.</summary>
+    public TaskLimitOverrides TaskLimits { get; init; } = new();
+
     public static RunnerConfig Default { get; } = new();
 }

@@ -29,6 +29,15 @@ public sealed record GitCall(string WorkingDirectory, IReadOnlyList<string> Args
 
     /// <summary>Runs git as this user (through <c>setpriv</c>; the caller must be root), so the files it writes are theirs.</summary>
     public Platform.UnixOwner? RunAs { get; init; }
+
+    /// <summary>Killed past this; a call on an agent's tree must not be able to hang the server.</summary>
+    public TimeSpan Timeout { get; init; } = GitCli.DefaultTimeout;
+
+    /// <summary>Stdout goes to this file instead of memory (a patch can be large); <see cref="GitOutput.Stdout"/> is then empty.</summary>
+    public string? StdoutFile { get; init; }
+
+    /// <summary>Stdout past this many bytes (in memory or in <see cref="StdoutFile"/>) kills git and throws <see cref="GitOutputLimitException"/>.</summary>
+    public long MaxStdoutBytes { get; init; } = GitCli.DefaultMaxStdoutBytes;
 }
 
 public sealed record GitOutput(int ExitCode, byte[] Stdout, string Stderr)
@@ -36,11 +45,20 @@ public sealed record GitOutput(int ExitCode, byte[] Stdout, string Stderr)
     public string Text => Encoding.UTF8.GetString(Stdout);
 }
 
-public sealed class GitException(string message, int exitCode, string stderr) : Exception(message)
+public class GitException(string message, int exitCode, string stderr) : Exception(message)
 {
     public int ExitCode { get; } = exitCode;
     public string Stderr { get; } = stderr;
 }
+
+/// <summary>git printed more than the call allowed and was stopped.</summary>
+public sealed class GitOutputLimitException(string message, long limit) : GitException(message, -1, "")
+{
+    public long Limit { get; } = limit;
+}
+
+/// <summary>git ran past its deadline and was killed.</summary>
+public sealed class GitTimeoutException(string message) : GitException(message, -1, "");
 
 /// <summary>
 /// The one way this code base runs git (after container-use's repository/git.go): every call is logged,
@@ -48,6 +66,10 @@ public sealed class GitException(string message, int exitCode, string stderr) : 
 /// </summary>
 public sealed partial class GitCli(ILogger<GitCli> logger)
 {
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(5);
+    public const long DefaultMaxStdoutBytes = 64L * 1024 * 1024;
+    private const int StderrKeptChars = 16 * 1024;
+
     private static readonly string[] HardeningArgs =
     [
         "-c", "core.hooksPath=/dev/null",
@@ -113,7 +135,10 @@ public sealed partial class GitCli(ILogger<GitCli> logger)
 
         var started = Stopwatch.GetTimestamp();
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("git could not be started");
-        using var kill = cancellationToken.Register(() =>
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(call.Timeout);
+        var overLimit = false;
+        void Kill()
         {
             try
             {
@@ -122,32 +147,54 @@ public sealed partial class GitCli(ILogger<GitCli> logger)
             catch (InvalidOperationException)
             {
             }
-        });
+        }
 
-        var stdoutTask = ReadAllAsync(process.StandardOutput.BaseStream);
-        var stderrTask = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        using var kill = deadline.Token.Register(Kill);
+        var stdoutTask = CopyBoundedAsync(process.StandardOutput.BaseStream, call.StdoutFile, call.MaxStdoutBytes, () =>
+        {
+            overLimit = true;
+            Kill();
+        });
+        var stderrTask = TailAsync(process.StandardError);
         if (call.Stdin is { } stdin)
         {
             try
             {
-                await process.StandardInput.BaseStream.WriteAsync(stdin, cancellationToken);
+                await process.StandardInput.BaseStream.WriteAsync(stdin, deadline.Token);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or OperationCanceledException)
             {
                 // git may exit before reading all input (e.g. on a usage error); its exit code says why.
             }
         }
 
-        process.StandardInput.Close();
+        try
+        {
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+        }
+
         await process.WaitForExitAsync(CancellationToken.None);
         var output = new GitOutput(process.ExitCode, await stdoutTask, await stderrTask);
         cancellationToken.ThrowIfCancellationRequested();
-        LogCall(string.Join(' ', call.Args), output.ExitCode, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        var args = string.Join(' ', call.Args);
+        LogCall(args, output.ExitCode, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        if (overLimit)
+        {
+            throw new GitOutputLimitException($"git {args} printed more than {call.MaxStdoutBytes} bytes and was stopped", call.MaxStdoutBytes);
+        }
+
+        if (deadline.IsCancellationRequested)
+        {
+            throw new GitTimeoutException($"git {args} did not finish within {call.Timeout.TotalSeconds:F0} s and was killed");
+        }
 
         if (!call.AcceptedExitCodes.Contains(output.ExitCode))
         {
             throw new GitException(
-                $"git {string.Join(' ', call.Args)} failed with exit code {output.ExitCode}: {output.Stderr.Trim()}",
+                $"git {args} failed with exit code {output.ExitCode}: {output.Stderr.Trim()}",
                 output.ExitCode,
                 output.Stderr);
         }
@@ -155,11 +202,54 @@ public sealed partial class GitCli(ILogger<GitCli> logger)
         return output;
     }
 
-    private static async Task<byte[]> ReadAllAsync(Stream stream)
+    /// <summary>
+    /// Reads git's stdout to the end (so git never blocks on a full pipe), into memory or a file, and calls
+    /// <paramref name="onLimit"/> once when it passes <paramref name="limit"/>; the rest is drained and dropped.
+    /// </summary>
+    private static async Task<byte[]> CopyBoundedAsync(Stream stream, string? file, long limit, Action onLimit)
     {
-        using var buffer = new MemoryStream();
-        await stream.CopyToAsync(buffer);
-        return buffer.ToArray();
+        await using var target = file is null ? new MemoryStream() : (Stream)new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.Read, 81920, useAsync: true);
+        var buffer = new byte[81920];
+        long total = 0;
+        var limited = false;
+        int read;
+        while ((read = await stream.ReadAsync(buffer)) > 0)
+        {
+            total += read;
+            if (limited)
+            {
+                continue;
+            }
+
+            if (total > limit)
+            {
+                limited = true;
+                onLimit();
+                continue;
+            }
+
+            await target.WriteAsync(buffer.AsMemory(0, read));
+        }
+
+        return target is MemoryStream memory ? memory.ToArray() : [];
+    }
+
+    /// <summary>The end of git's stderr: enough to say what failed, never the whole of a flood.</summary>
+    private static async Task<string> TailAsync(StreamReader reader)
+    {
+        var kept = new StringBuilder();
+        var buffer = new char[8192];
+        int read;
+        while ((read = await reader.ReadAsync(buffer)) > 0)
+        {
+            kept.Append(buffer, 0, read);
+            if (kept.Length > 2 * StderrKeptChars)
+            {
+                kept.Remove(0, kept.Length - StderrKeptChars);
+            }
+        }
+
+        return kept.ToString();
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "git {Args} -> {ExitCode} in {Milliseconds:F0} ms")]

@@ -45,6 +45,13 @@ public static class ResultBranch
         return commit.Sha;
     }
 
+    /// <summary>Whether any <c>sandbox/&lt;run_id&gt;/</c> branch exists: a run id whose work survived pruning is not reused.</summary>
+    public static bool AnyFor(HostRepository host, string runId)
+    {
+        using var repo = new Repository(host.CommonDir);
+        return repo.Refs.FromGlob($"refs/heads/sandbox/{runId}/*").Any();
+    }
+
     /// <summary>Deletes the run's branches that the current branch already contains; unmerged work stays.</summary>
     public static IReadOnlyList<string> PruneMerged(HostRepository host, string runId)
     {

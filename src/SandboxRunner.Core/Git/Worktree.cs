@@ -1,4 +1,5 @@
 using System.Text;
+using SandboxRunner.Configuration;
 using SandboxRunner.Platform;
 
 namespace SandboxRunner.Git;
@@ -10,10 +11,22 @@ public sealed record ChangedEntry(string Path, char Status, string OldMode, stri
     public bool IsGitlink => NewMode == "160000";
 }
 
-/// <summary>Which paths a task changed and the patch that makes the change, both read from its tree.</summary>
-public sealed record TreeChanges(IReadOnlyList<ChangedEntry> Entries, byte[] Patch, string Warnings)
+/// <summary>
+/// Which paths a task changed and the patch that makes the change, both read from its tree. The patch is
+/// in <see cref="PatchFile"/> (null when there is none, or it passed <c>max_patch_bytes</c>); the blobs of
+/// every entry are in the runner's git directory for the tree, ready for the result branch.
+/// </summary>
+public sealed record TreeChanges(
+    IReadOnlyList<ChangedEntry> Entries,
+    string? PatchFile,
+    long PatchBytes,
+    string Warnings,
+    IReadOnlyList<TreeFinding> Findings,
+    string? OverLimit = null)
 {
     public IReadOnlyList<string> Files => Entries.Select(e => e.Path).ToList();
+
+    public static TreeChanges None { get; } = new([], null, 0, "", []);
 }
 
 public sealed record ApplyCheck(bool Applies, string Log);
@@ -146,19 +159,44 @@ public sealed class Worktree
 
     /// <summary>
     /// Everything that differs from the base commit: modified, added (untracked, not ignored), deleted and
-    /// binary files, as a patch <c>git apply</c> accepts. Reads the tree with untrusted git through the
-    /// runner's own git directory, so nothing the agent planted in <c>work/.git</c> runs or applies.
+    /// binary files, as a patch <c>git apply</c> accepts, written to <paramref name="patchFile"/>. Reads the
+    /// tree with untrusted git through the runner's own git directory, so nothing the agent planted in
+    /// <c>work/.git</c> runs or applies. First the tree is prepared (<see cref="TreeScan.Prepare"/>): what
+    /// git would block on or what passes the limits is removed and reported, and a tree over its limits is
+    /// not read at all. Every git call has a deadline and bounded output.
     /// </summary>
-    public async Task<TreeChanges> CollectChangesAsync(CancellationToken cancellationToken)
+    public async Task<TreeChanges> CollectChangesAsync(TaskLimits limits, string patchFile, CancellationToken cancellationToken)
     {
+        var (findings, census) = TreeScan.Prepare(WorkPath, limits, cancellationToken);
+        if (census.OverLimit is { } over)
+        {
+            return new TreeChanges([], null, 0, "", findings, over);
+        }
+
         // --ignore-errors: a file the agent made unreadable must not hide every other change.
         var add = await RunHostGitAsync(["add", "--all", "--ignore-errors", "--", "."], cancellationToken, acceptedExitCodes: [0, 1, 128]);
         var raw = await RunHostGitAsync(["diff", "--cached", "--raw", "-z", "--no-renames", "--full-index", "--no-abbrev", BaseCommit], cancellationToken);
-        var patch = await RunHostGitAsync(
-            ["diff", "--cached", "--binary", "--full-index", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-color", BaseCommit],
-            cancellationToken);
+        var entries = ParseRaw(raw.Text);
+        string? patch = patchFile;
+        long patchBytes = 0;
+        var overPatch = (string?)null;
+        try
+        {
+            await RunHostGitAsync(
+                ["diff", "--cached", "--binary", "--full-index", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-color", BaseCommit],
+                cancellationToken,
+                stdoutFile: patchFile,
+                maxStdoutBytes: limits.MaxPatchBytes);
+            patchBytes = new FileInfo(patchFile).Length;
+        }
+        catch (GitOutputLimitException)
+        {
+            File.Delete(patchFile);
+            patch = null;
+            overPatch = $"max_patch_bytes ({limits.MaxPatchBytes})";
+        }
 
-        return new TreeChanges(ParseRaw(raw.Text), patch.Stdout, add.ExitCode == 0 ? "" : add.Stderr.Trim());
+        return new TreeChanges(entries, patchBytes > 0 || overPatch is not null ? patch : null, patchBytes, add.ExitCode == 0 ? "" : add.Stderr.Trim(), findings, overPatch);
     }
 
     /// <summary>
@@ -239,10 +277,10 @@ public sealed class Worktree
         return entries;
     }
 
-    /// <summary>Whether <paramref name="patch"/> applies to <paramref name="commit"/>, checked in a scratch index.</summary>
-    public async Task<ApplyCheck> CheckAppliesAsync(byte[] patch, string commit, CancellationToken cancellationToken)
+    /// <summary>Whether the patch in <paramref name="patchFile"/> applies to <paramref name="commit"/>, checked in a scratch index.</summary>
+    public async Task<ApplyCheck> CheckAppliesAsync(string? patchFile, string commit, CancellationToken cancellationToken)
     {
-        if (patch.Length == 0)
+        if (patchFile is null || !File.Exists(patchFile) || new FileInfo(patchFile).Length == 0)
         {
             return new ApplyCheck(true, "no changes");
         }
@@ -253,10 +291,10 @@ public sealed class Worktree
             var env = new Dictionary<string, string> { ["GIT_DIR"] = HostGitDir, ["GIT_INDEX_FILE"] = index };
             await _git.RunAsync(new GitCall(Folder, ["read-tree", commit]) { Trust = GitTrust.Untrusted, Environment = env }, cancellationToken);
             var check = await _git.RunAsync(
-                new GitCall(Folder, ["apply", "--cached", "--check", "--verbose", "-"]) { Trust = GitTrust.Untrusted, Environment = env, Stdin = patch, AcceptedExitCodes = [0, 1, 128] },
+                new GitCall(Folder, ["apply", "--cached", "--check", "--verbose", "--", patchFile]) { Trust = GitTrust.Untrusted, Environment = env, AcceptedExitCodes = [0, 1, 128] },
                 cancellationToken);
             var log = (Encoding.UTF8.GetString(check.Stdout) + check.Stderr).Trim();
-            return new ApplyCheck(check.ExitCode == 0, log);
+            return new ApplyCheck(check.ExitCode == 0, log.Length > ApplyLogChars ? log[..ApplyLogChars] + "\n…" : log);
         }
         finally
         {
@@ -264,16 +302,22 @@ public sealed class Worktree
         }
     }
 
+    private const int ApplyLogChars = 8 * 1024;
+
     /// <summary>Removes the checkout and the runner's git directory.</summary>
     public void Delete() => TreeDeletion.Delete(Folder);
 
-    private async Task<GitOutput> RunHostGitAsync(IReadOnlyList<string> args, CancellationToken cancellationToken, IReadOnlyList<int>? acceptedExitCodes = null) =>
+    private async Task<GitOutput> RunHostGitAsync(
+        IReadOnlyList<string> args, CancellationToken cancellationToken, IReadOnlyList<int>? acceptedExitCodes = null,
+        string? stdoutFile = null, long maxStdoutBytes = GitCli.DefaultMaxStdoutBytes) =>
         await _git.RunAsync(
             new GitCall(WorkPath, args)
             {
                 Trust = GitTrust.Untrusted,
                 Environment = new Dictionary<string, string> { ["GIT_DIR"] = HostGitDir, ["GIT_WORK_TREE"] = WorkPath },
                 AcceptedExitCodes = acceptedExitCodes ?? [0],
+                StdoutFile = stdoutFile,
+                MaxStdoutBytes = maxStdoutBytes,
             },
             cancellationToken);
 

@@ -15,7 +15,15 @@ public sealed class CommandPolicy(IReadOnlyList<string> allowed, IReadOnlyList<s
         var violations = new List<Violation>();
         foreach (var command in commands)
         {
-            foreach (var part in ShellCommand.SimpleCommands(command))
+            var parsed = ShellCommand.Parse(command);
+            if (parsed.Unjudgeable is { } reason)
+            {
+                // Refused whatever the lists say: an empty allowed list trusts commands it can read, not ones it cannot.
+                violations.Add(Violation.ForCommand(ViolationKind.Unjudgeable, Excerpt(command), $"cannot be audited: {reason}"));
+                continue;
+            }
+
+            foreach (var part in parsed.SimpleCommands)
             {
                 var text = string.Join(' ', part);
                 if (_denied.FirstOrDefault(d => StartsWith(part, d)) is { } deny)
@@ -30,6 +38,20 @@ public sealed class CommandPolicy(IReadOnlyList<string> allowed, IReadOnlyList<s
         }
 
         return violations;
+    }
+
+    /// <summary>The start of a command too long to read whole, so the violation stays a line in a report.</summary>
+    private static string Excerpt(string command)
+    {
+        const int Length = 200;
+        if (command.Length <= Length)
+        {
+            return command;
+        }
+
+        // Cutting between a surrogate pair would leave half a character, which JSON writers refuse.
+        var cut = char.IsHighSurrogate(command[Length - 1]) ? Length - 1 : Length;
+        return command[..cut] + "…";
     }
 
     /// <summary>Whether every command a task prefix allows is allowed by one of the config's prefixes.</summary>

@@ -24,7 +24,18 @@ public sealed class PathPolicy
     public bool Allows(string path) => _matcher.Match(path).HasMatches;
 
     /// <summary>The violations among <paramref name="changedPaths"/>, which are relative to <paramref name="treeRoot"/>.</summary>
-    public IReadOnlyList<Violation> Check(string treeRoot, IEnumerable<string> changedPaths)
+    public IReadOnlyList<Violation> Check(string treeRoot, IEnumerable<string> changedPaths) =>
+        Check(changedPaths, DiskLinks(treeRoot));
+
+    /// <summary>A link reader over a folder on disk: the link text at a tree-relative path, never following it.</summary>
+    public static Func<string, string?> DiskLinks(string treeRoot) => relative => new FileInfo(Path.Combine(treeRoot, relative)).LinkTarget;
+
+    /// <summary>
+    /// The violations among <paramref name="changedPaths"/>, with links read by <paramref name="readLink"/>
+    /// (tree-relative path to link text, null when it is not a link): from disk after a task, or from a
+    /// commit's tree when a branch is judged again before it is applied.
+    /// </summary>
+    public IReadOnlyList<Violation> Check(IEnumerable<string> changedPaths, Func<string, string?> readLink)
     {
         var violations = new List<Violation>();
         foreach (var path in changedPaths)
@@ -47,7 +58,7 @@ public sealed class PathPolicy
                 violations.Add(Violation.ForPath(ViolationKind.PathNotAllowed, path, $"matches none of the allowed paths ({string.Join(", ", Patterns)})"));
             }
 
-            if (SymlinkEscape(treeRoot, path) is { } target)
+            if (SymlinkEscape(readLink, path) is { } target)
             {
                 violations.Add(Violation.ForPath(ViolationKind.SymlinkEscape, path, $"is a symlink to '{target}', outside the worktree"));
             }
@@ -127,10 +138,11 @@ public sealed class PathPolicy
     /// resolved by reading link texts component by component (never by opening anything through a link),
     /// so a chain of in-tree links that ends outside is caught too.
     /// </summary>
-    internal static string? SymlinkEscape(string treeRoot, string path)
+    internal static string? SymlinkEscape(string treeRoot, string path) => SymlinkEscape(DiskLinks(treeRoot), path);
+
+    internal static string? SymlinkEscape(Func<string, string?> readLink, string path)
     {
-        var full = Path.Combine(treeRoot, path);
-        if (new FileInfo(full).LinkTarget is not { } target)
+        if (readLink(path) is not { } target)
         {
             return null;
         }
@@ -163,7 +175,7 @@ public sealed class PathPolicy
             }
 
             inside.Add(segment);
-            var next = new FileInfo(Path.Combine([treeRoot, .. inside])).LinkTarget;
+            var next = readLink(string.Join('/', inside));
             if (next is null)
             {
                 continue;

@@ -29,17 +29,44 @@ public static class ShellCommand
     private const char Substituted = '…';
     private static readonly HashSet<string> Keywords = new(StringComparer.Ordinal) { "if", "then", "else", "elif", "fi", "for", "do", "done", "while", "until", "case", "esac", "{", "}", "!", "time", "exec" };
 
-    /// <summary>The simple commands in <paramref name="command"/>, each as its words, wrappers unwrapped.</summary>
-    public static IReadOnlyList<IReadOnlyList<string>> SimpleCommands(string command)
+    /// <summary>
+    /// Longest command line read. Reading is linear, so this only bounds one line's cost; it leaves room for a
+    /// heredoc and for quoting, which grows fourfold with each level of <c>bash -c '…'</c> (ten levels take 88 KiB).
+    /// </summary>
+    public const int MaxLength = 128 * 1024;
+
+    /// <summary>Deepest nesting of command substitutions read; each level costs a stack frame.</summary>
+    public const int MaxDepth = 32;
+
+    /// <summary>Reads <paramref name="command"/>: its simple commands, or why it cannot be audited.</summary>
+    public static ParsedCommand Parse(string command)
     {
+        if (command.Length > MaxLength)
+        {
+            return ParsedCommand.CannotBeAudited($"longer than {MaxLength} characters ({command.Length})");
+        }
+
         var result = new List<IReadOnlyList<string>>();
-        Collect(command, result, depth: 0);
-        return result;
+        return Collect(command, result, depth: 0) is { } reason ? ParsedCommand.CannotBeAudited(reason) : new ParsedCommand(result, null);
     }
 
-    private static void Collect(string script, List<IReadOnlyList<string>> result, int depth)
+    /// <summary>
+    /// The simple commands in <paramref name="command"/>, each as its words, wrappers unwrapped. Empty for a
+    /// command that cannot be audited, so anything that judges commands must use <see cref="Parse"/>.
+    /// </summary>
+    internal static IReadOnlyList<IReadOnlyList<string>> SimpleCommands(string command) => Parse(command).SimpleCommands;
+
+    /// <summary>Adds the commands of <paramref name="script"/> to <paramref name="result"/>; returns why it cannot be audited, or null.</summary>
+    private static string? Collect(string script, List<IReadOnlyList<string>> result, int depth)
     {
-        foreach (var words in Split(script))
+        var reader = new Reader(script);
+        var commands = reader.ReadAll();
+        if (reader.Unjudgeable is { } reason)
+        {
+            return reason;
+        }
+
+        foreach (var words in commands)
         {
             var command = StripWrappers(StripPrefix(words));
             if (command.Count == 0)
@@ -49,12 +76,18 @@ public static class ShellCommand
 
             if (depth < 8 && Shells.Contains(Path.GetFileName(command[0])) && ScriptArgument(command) is { } inner)
             {
-                Collect(inner, result, depth + 1);
+                if (Collect(inner, result, depth + 1) is { } innerReason)
+                {
+                    return innerReason;
+                }
+
                 continue;
             }
 
             result.Add(command);
         }
+
+        return null;
     }
 
     /// <summary>The script of <c>bash -c SCRIPT</c>, <c>bash -lc SCRIPT</c> and the like.</summary>
@@ -117,276 +150,357 @@ public static class ShellCommand
         return eq > 0 && word[..eq].All(c => char.IsAsciiLetterOrDigit(c) || c == '_') && !char.IsAsciiDigit(word[0]);
     }
 
-    /// <summary>Splits a script into simple commands' words at every operator.</summary>
-    internal static List<List<string>> Split(string script)
-    {
-        var commands = new List<List<string>>();
-        var words = new List<string>();
-        var word = new StringBuilder();
-        var inWord = false;
-        var skipNextWord = false;
 
-        void EndWord()
+    /// <summary>
+    /// Splits a script into simple commands' words at every operator. Past <see cref="MaxDepth"/> it stops and
+    /// returns what it read: good enough for the prefixes a config names, never for judging what an agent ran.
+    /// </summary>
+    internal static List<List<string>> Split(string script) => new Reader(script).ReadAll();
+
+    /// <summary>
+    /// One pass over a script. A substitution is read where it stands, by a nested call bounded by its end,
+    /// never copied out and read again: a copy per nesting level made deep nesting cost quadratic time.
+    /// </summary>
+    private sealed class Reader(string script)
+    {
+        private readonly List<List<string>> _commands = [];
+
+        /// <summary>Why reading stopped early, or null. Every loop checks it, so a limit unwinds every level at once.</summary>
+        public string? Unjudgeable { get; private set; }
+
+        public List<List<string>> ReadAll()
         {
-            if (inWord)
+            ReadCommands(0, script.Length, closesAtParen: false, depth: 0);
+            return _commands;
+        }
+
+        /// <summary>
+        /// Reads commands from <paramref name="i"/> up to <paramref name="end"/> or, inside <c>$(…)</c>, up to the
+        /// unmatched ')' that closes it; returns that ')' index, or <paramref name="end"/>.
+        /// </summary>
+        private int ReadCommands(int i, int end, bool closesAtParen, int depth)
+        {
+            var words = new List<string>();
+            var word = new StringBuilder();
+            var inWord = false;
+            var skipNextWord = false;
+            var parens = 0;
+
+            void EndWord()
             {
-                if (!skipNextWord)
+                if (inWord)
                 {
-                    words.Add(word.ToString());
+                    if (!skipNextWord)
+                    {
+                        words.Add(word.ToString());
+                    }
+
+                    skipNextWord = false;
                 }
 
+                word.Clear();
+                inWord = false;
+            }
+
+            void EndCommand()
+            {
+                EndWord();
+                if (words.Count > 0)
+                {
+                    _commands.Add(words);
+                }
+
+                words = [];
                 skipNextWord = false;
             }
 
-            word.Clear();
-            inWord = false;
-        }
-
-        void EndCommand()
-        {
-            EndWord();
-            if (words.Count > 0)
+            for (; i < end && Unjudgeable is null; i++)
             {
-                commands.Add(words);
-            }
+                var c = script[i];
+                switch (c)
+                {
+                    case '\\' when i + 1 < end:
+                        if (script[i + 1] != '\n')
+                        {
+                            word.Append(script[i + 1]);
+                            inWord = true;
+                        }
 
-            words = [];
-            skipNextWord = false;
-        }
-
-        for (var i = 0; i < script.Length; i++)
-        {
-            var c = script[i];
-            switch (c)
-            {
-                case '\\' when i + 1 < script.Length:
-                    if (script[i + 1] != '\n')
-                    {
-                        word.Append(script[i + 1]);
+                        i++;
+                        break;
+                    case '\'':
+                        var quote = script.IndexOf('\'', i + 1, end - i - 1);
+                        quote = quote < 0 ? end : quote;
+                        word.Append(script, i + 1, quote - i - 1);
                         inWord = true;
-                    }
-
-                    i++;
-                    break;
-                case '\'':
-                    var quote = script.IndexOf('\'', i + 1);
-                    quote = quote < 0 ? script.Length : quote;
-                    word.Append(script, i + 1, quote - i - 1);
-                    inWord = true;
-                    i = quote;
-                    break;
-                case '"':
-                    i = ReadDoubleQuoted(script, i + 1, word, commands);
-                    inWord = true;
-                    break;
-                case '$' when i + 1 < script.Length && script[i + 1] == '\'':
-                    i = ReadAnsiC(script, i + 2, word);
-                    inWord = true;
-                    break;
-                case '$' when i + 2 < script.Length && script[i + 1] == '(' && script[i + 2] == '(':
-                    // $(( ... )) is arithmetic, not a command.
-                    var close = script.IndexOf("))", i + 3, StringComparison.Ordinal);
-                    i = close < 0 ? script.Length : close + 1;
-                    word.Append(Substituted);
-                    inWord = true;
-                    break;
-                case '$' when i + 1 < script.Length && script[i + 1] == '(':
-                    // $( ... ) runs a command of its own: audit it as one.
-                    var end = MatchingParen(script, i + 2);
-                    commands.AddRange(Split(script[(i + 2)..end]));
-                    word.Append(Substituted);
-                    inWord = true;
-                    i = end;
-                    break;
-                case '`':
-                    var tick = script.IndexOf('`', i + 1);
-                    tick = tick < 0 ? script.Length : tick;
-                    commands.AddRange(Split(script[(i + 1)..tick]));
-                    word.Append(Substituted);
-                    inWord = true;
-                    i = tick;
-                    break;
-                case ';' or '&' or '|' or '\n' or '(' or ')':
-                    if (c == '&' && i > 0 && script[i - 1] == '>')
-                    {
+                        i = quote;
                         break;
-                    }
-
-                    EndCommand();
-                    break;
-                case '>' or '<':
-                    // A redirection's target is not a word of the command.
-                    EndWord();
-                    while (i + 1 < script.Length && script[i + 1] is '>' or '&' or '|')
-                    {
-                        i++;
-                    }
-
-                    if (i + 1 < script.Length && char.IsAsciiDigit(script[i + 1]))
-                    {
-                        i++;
-                    }
-                    else
-                    {
-                        skipNextWord = true;
-                    }
-
-                    break;
-                case ' ' or '\t' or '\r':
-                    EndWord();
-                    break;
-                case '#' when !inWord:
-                    var newline = script.IndexOf('\n', i);
-                    i = (newline < 0 ? script.Length : newline) - 1;
-                    break;
-                default:
-                    if (char.IsAsciiDigit(c) && !inWord && i + 1 < script.Length && script[i + 1] is '>' or '<')
-                    {
+                    case '"':
+                        i = ReadDoubleQuoted(i + 1, end, word, depth);
+                        inWord = true;
                         break;
-                    }
+                    case '$' when i + 1 < end && script[i + 1] == '\'':
+                        i = ReadAnsiC(i + 2, end, word);
+                        inWord = true;
+                        break;
+                    case '$' when i + 2 < end && script[i + 1] == '(' && script[i + 2] == '(':
+                        i = ReadArithmetic(i + 3, end, depth);
+                        word.Append(Substituted);
+                        inWord = true;
+                        break;
+                    case '$' when i + 1 < end && script[i + 1] == '(':
+                        // $( ... ) runs a command of its own: audit it as one.
+                        i = ReadSubstitution(i + 2, end, depth);
+                        word.Append(Substituted);
+                        inWord = true;
+                        break;
+                    case '`':
+                        i = ReadBackticks(i + 1, end, depth);
+                        word.Append(Substituted);
+                        inWord = true;
+                        break;
+                    case ';' or '&' or '|' or '\n' or '(' or ')':
+                        if (c == '&' && i > 0 && script[i - 1] == '>')
+                        {
+                            break;
+                        }
 
-                    word.Append(c);
-                    inWord = true;
-                    break;
-            }
-        }
+                        // Inside $( ... ) a subshell's parentheses pair up; only an unmatched ')' ends the substitution.
+                        if (closesAtParen && c == '(')
+                        {
+                            parens++;
+                        }
+                        else if (closesAtParen && c == ')' && parens-- == 0)
+                        {
+                            EndCommand();
+                            return i;
+                        }
 
-        EndCommand();
-        return commands;
-    }
-
-    private static int ReadDoubleQuoted(string script, int i, StringBuilder word, List<List<string>> commands)
-    {
-        for (; i < script.Length; i++)
-        {
-            var c = script[i];
-            if (c == '"')
-            {
-                return i;
-            }
-
-            if (c == '\\' && i + 1 < script.Length && script[i + 1] is '"' or '\\' or '$' or '`')
-            {
-                word.Append(script[++i]);
-            }
-            else if (c == '$' && i + 2 < script.Length && script[i + 1] == '(' && script[i + 2] == '(')
-            {
-                var close = script.IndexOf("))", i + 3, StringComparison.Ordinal);
-                i = close < 0 ? script.Length : close + 1;
-                word.Append(Substituted);
-            }
-            else if (c == '$' && i + 1 < script.Length && script[i + 1] == '(')
-            {
-                var end = MatchingParen(script, i + 2);
-                commands.AddRange(Split(script[(i + 2)..end]));
-                word.Append(Substituted);
-                i = end;
-            }
-            else if (c == '`')
-            {
-                var tick = script.IndexOf('`', i + 1);
-                tick = tick < 0 ? script.Length : tick;
-                commands.AddRange(Split(script[(i + 1)..tick]));
-                word.Append(Substituted);
-                i = tick;
-            }
-            else
-            {
-                word.Append(c);
-            }
-        }
-
-        return script.Length;
-    }
-
-    private static int MatchingParen(string script, int from)
-    {
-        var depth = 1;
-        for (var i = from; i < script.Length; i++)
-        {
-            switch (script[i])
-            {
-                case '(':
-                    depth++;
-                    break;
-                case ')' when --depth == 0:
-                    return i;
-                case '\'':
-                    var close = script.IndexOf('\'', i + 1);
-                    i = close < 0 ? script.Length : close;
-                    break;
-                case '"':
-                    // A ')' inside double quotes does not end the substitution.
-                    for (i++; i < script.Length && script[i] != '"'; i++)
-                    {
-                        if (script[i] == '\\')
+                        EndCommand();
+                        break;
+                    case '>' or '<':
+                        // A redirection's target is not a word of the command.
+                        EndWord();
+                        while (i + 1 < end && script[i + 1] is '>' or '&' or '|')
                         {
                             i++;
                         }
-                    }
 
-                    break;
-                case '\\':
-                    i++;
-                    break;
+                        if (i + 1 < end && char.IsAsciiDigit(script[i + 1]))
+                        {
+                            i++;
+                        }
+                        else
+                        {
+                            skipNextWord = true;
+                        }
+
+                        break;
+                    case ' ' or '\t' or '\r':
+                        EndWord();
+                        break;
+                    case '#' when !inWord:
+                        var newline = script.IndexOf('\n', i, end - i);
+                        i = (newline < 0 ? end : newline) - 1;
+                        break;
+                    default:
+                        if (char.IsAsciiDigit(c) && !inWord && i + 1 < end && script[i + 1] is '>' or '<')
+                        {
+                            break;
+                        }
+
+                        word.Append(c);
+                        inWord = true;
+                        break;
+                }
             }
+
+            EndCommand();
+            return end;
         }
 
-        return script.Length;
-    }
+        /// <summary>Reads <c>$( … )</c> from after its <c>$(</c>; returns the index of its closing ')', or <paramref name="end"/>.</summary>
+        private int ReadSubstitution(int from, int end, int depth) =>
+            Deeper(depth) ? end : ReadCommands(from, end, closesAtParen: true, depth + 1);
 
-    /// <summary>Reads <c>$'…'</c>, decoding its backslash escapes as bash does; returns the index of the closing quote.</summary>
-    private static int ReadAnsiC(string script, int i, StringBuilder word)
-    {
-        for (; i < script.Length; i++)
+        /// <summary>Reads <c>` … `</c> from after its first backtick; returns the index of the closing one, or <paramref name="end"/>.</summary>
+        private int ReadBackticks(int from, int end, int depth)
         {
-            var c = script[i];
-            if (c == '\'')
+            // Backticks do not nest: the next one closes, whatever stands between.
+            var tick = script.IndexOf('`', from, end - from);
+            tick = tick < 0 ? end : tick;
+            if (!Deeper(depth))
             {
-                return i;
+                ReadCommands(from, tick, closesAtParen: false, depth + 1);
             }
 
-            if (c != '\\' || i + 1 >= script.Length)
-            {
-                word.Append(c);
-                continue;
-            }
-
-            var e = script[++i];
-            switch (e)
-            {
-                case 'n': word.Append('\n'); break;
-                case 't': word.Append('\t'); break;
-                case 'r': word.Append('\r'); break;
-                case 'a': word.Append('\a'); break;
-                case 'b': word.Append('\b'); break;
-                case 'e' or 'E': word.Append('\u001b'); break;
-                case 'f': word.Append('\f'); break;
-                case 'v': word.Append('\v'); break;
-                case 'x':
-                    var hex = new string(script.Skip(i + 1).Take(2).TakeWhile(char.IsAsciiHexDigit).ToArray());
-                    if (hex.Length > 0)
-                    {
-                        word.Append((char)Convert.ToInt32(hex, 16));
-                        i += hex.Length;
-                    }
-                    else
-                    {
-                        word.Append("\\x");
-                    }
-
-                    break;
-                case >= '0' and <= '7':
-                    var octal = new string(script.Skip(i).Take(3).TakeWhile(ch => ch is >= '0' and <= '7').ToArray());
-                    word.Append((char)Convert.ToInt32(octal, 8));
-                    i += octal.Length - 1;
-                    break;
-                default:
-                    word.Append(e);
-                    break;
-            }
+            return tick;
         }
 
-        return script.Length;
+        /// <summary>
+        /// Reads <c>$(( … ))</c> from after its <c>$((</c>; returns the index of its last ')', or <paramref name="end"/>.
+        /// The arithmetic is not a command, but a substitution inside it runs one.
+        /// </summary>
+        private int ReadArithmetic(int from, int end, int depth)
+        {
+            var close = script.IndexOf("))", from, end - from, StringComparison.Ordinal);
+            var stop = close < 0 ? end : close;
+            for (var i = from; i < stop && Unjudgeable is null; i++)
+            {
+                switch (script[i])
+                {
+                    case '\\':
+                        i++;
+                        break;
+                    case '$' when i + 1 < stop && script[i + 1] == '(' && (i + 2 >= stop || script[i + 2] != '('):
+                        i = ReadSubstitution(i + 2, stop, depth);
+                        break;
+                    case '`':
+                        i = ReadBackticks(i + 1, stop, depth);
+                        break;
+                }
+            }
+
+            return close < 0 ? end : close + 1;
+        }
+
+        /// <summary>Whether one more level of substitution passes <see cref="MaxDepth"/>; if so, reading stops.</summary>
+        private bool Deeper(int depth)
+        {
+            if (depth < MaxDepth)
+            {
+                return false;
+            }
+
+            Unjudgeable = $"command substitutions nested deeper than {MaxDepth}";
+            return true;
+        }
+
+        /// <summary>Reads <c>"…"</c> from after its opening quote; returns the index of the closing quote, or <paramref name="end"/>.</summary>
+        private int ReadDoubleQuoted(int i, int end, StringBuilder word, int depth)
+        {
+            for (; i < end && Unjudgeable is null; i++)
+            {
+                var c = script[i];
+                if (c == '"')
+                {
+                    return i;
+                }
+
+                if (c == '\\' && i + 1 < end && script[i + 1] is '"' or '\\' or '$' or '`')
+                {
+                    word.Append(script[++i]);
+                }
+                else if (c == '$' && i + 2 < end && script[i + 1] == '(' && script[i + 2] == '(')
+                {
+                    i = ReadArithmetic(i + 3, end, depth);
+                    word.Append(Substituted);
+                }
+                else if (c == '$' && i + 1 < end && script[i + 1] == '(')
+                {
+                    i = ReadSubstitution(i + 2, end, depth);
+                    word.Append(Substituted);
+                }
+                else if (c == '`')
+                {
+                    i = ReadBackticks(i + 1, end, depth);
+                    word.Append(Substituted);
+                }
+                else
+                {
+                    word.Append(c);
+                }
+            }
+
+            return end;
+        }
+
+        /// <summary>Reads <c>$'…'</c>, decoding its backslash escapes as bash does; returns the index of the closing quote, or <paramref name="end"/>.</summary>
+        private int ReadAnsiC(int i, int end, StringBuilder word)
+        {
+            for (; i < end; i++)
+            {
+                var c = script[i];
+                if (c == '\'')
+                {
+                    return i;
+                }
+
+                if (c != '\\' || i + 1 >= end)
+                {
+                    word.Append(c);
+                    continue;
+                }
+
+                var e = script[++i];
+                switch (e)
+                {
+                    case 'n': word.Append('\n'); break;
+                    case 't': word.Append('\t'); break;
+                    case 'r': word.Append('\r'); break;
+                    case 'a': word.Append('\a'); break;
+                    case 'b': word.Append('\b'); break;
+                    case 'e' or 'E': word.Append('\u001b'); break;
+                    case 'f': word.Append('\f'); break;
+                    case 'v': word.Append('\v'); break;
+                    case 'x':
+                        var hex = Digits(i + 1, end, 2, 16, out var code);
+                        if (hex > 0)
+                        {
+                            word.Append((char)code);
+                            i += hex;
+                        }
+                        else
+                        {
+                            word.Append("\\x");
+                        }
+
+                        break;
+                    case >= '0' and <= '7':
+                        var octal = Digits(i, end, 3, 8, out var value);
+                        word.Append((char)value);
+                        i += octal - 1;
+                        break;
+                    default:
+                        word.Append(e);
+                        break;
+                }
+            }
+
+            return end;
+        }
+
+        /// <summary>How many digits of <paramref name="radix"/> (8 or 16, at most <paramref name="max"/>) stand at <paramref name="from"/>, and their value.</summary>
+        private int Digits(int from, int end, int max, int radix, out int value)
+        {
+            value = 0;
+            var count = 0;
+            for (; count < max && from + count < end; count++)
+            {
+                var digit = script[from + count] switch
+                {
+                    >= '0' and <= '9' and var d => d - '0',
+                    >= 'a' and <= 'f' and var h => h - 'a' + 10,
+                    >= 'A' and <= 'F' and var h => h - 'A' + 10,
+                    _ => radix,
+                };
+                if (digit >= radix)
+                {
+                    break;
+                }
+
+                value = value * radix + digit;
+            }
+
+            return count;
+        }
     }
+}
+
+/// <summary>What <see cref="ShellCommand.Parse"/> read out of one command line.</summary>
+/// <param name="SimpleCommands">Each simple command as its words, wrappers unwrapped; empty when <paramref name="Unjudgeable"/> is set.</param>
+/// <param name="Unjudgeable">Why the command line cannot be audited, or null when it can: a reason to refuse it, never to pass it.</param>
+public sealed record ParsedCommand(IReadOnlyList<IReadOnlyList<string>> SimpleCommands, string? Unjudgeable)
+{
+    internal static ParsedCommand CannotBeAudited(string reason) => new([], reason);
 }

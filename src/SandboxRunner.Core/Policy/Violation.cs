@@ -12,6 +12,15 @@ public static class ViolationKind
     public const string CommandNotAllowed = "command_not_allowed";
     public const string CommandDenied = "command_denied";
     public const string SecretInPatch = "secret_in_patch";
+
+    /// <summary>Something the runner could not judge (a command it cannot parse, an unreadable event line, commands past the audit's bounds): never accepted.</summary>
+    public const string Unjudgeable = "unjudgeable";
+
+    /// <summary>A FIFO, socket or device in the tree.</summary>
+    public const string SpecialFile = "special_file";
+
+    /// <summary>A task limit (tree size, file count, file size, patch size, log size) was passed.</summary>
+    public const string LimitExceeded = "limit_exceeded";
 }
 
 /// <summary>A rule a task broke. Any violation fails the task and marks its patch not applicable.</summary>

@@ -19,4 +19,5 @@ public sealed record RunPlan(
     IReadOnlyList<TaskPlan> Tasks,
     bool DryRun,
     SandboxMode SandboxMode,
-    string? OutputSchema = null);
+    string? OutputSchema = null,
+    bool AuditCommands = true);

@@ -72,7 +72,7 @@ public static class RunPlanner
 
         return new RunPlan(
             runId, baseRef, baseCommit!, Math.Min(request.Concurrency ?? config.DefaultConcurrency, 8), resourcePolicy, tasks, request.DryRun,
-            request.SandboxMode ?? config.SandboxMode, request.OutputSchema);
+            request.SandboxMode ?? config.SandboxMode, request.OutputSchema, request.AuditCommands);
     }
 
     private static List<TaskPlan> PlanTasks(IReadOnlyList<TaskRequest>? requests, RunnerConfig config, List<Problem> problems)

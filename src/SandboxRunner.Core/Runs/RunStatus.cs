@@ -3,16 +3,32 @@ using System.Text.Json.Serialization;
 
 namespace SandboxRunner.Runs;
 
-public static class TaskState
+[JsonConverter(typeof(JsonStringEnumConverter<TaskState>))]
+public enum TaskState
 {
-    public const string Queued = "queued";
-    public const string Running = "running";
-    public const string Finished = "finished";
+    [JsonStringEnumMemberName("queued")] Queued,
+    [JsonStringEnumMemberName("running")] Running,
+    [JsonStringEnumMemberName("finished")] Finished,
+}
+
+/// <summary>Where a run stands; serialised as lowercase strings.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<RunState>))]
+public enum RunState
+{
+    [JsonStringEnumMemberName("running")] Running,
+
+    /// <summary>Cancel was asked; its tasks are being torn down.</summary>
+    [JsonStringEnumMemberName("cancelling")] Cancelling,
+    [JsonStringEnumMemberName("finished")] Finished,
+    [JsonStringEnumMemberName("cancelled")] Cancelled,
+
+    /// <summary>The server stopped while it ran; its tasks were recovered by the next one.</summary>
+    [JsonStringEnumMemberName("interrupted")] Interrupted,
 }
 
 public sealed record TaskStatusView(
     [property: JsonPropertyName("task_id")] string TaskId,
-    [property: JsonPropertyName("state")] string State,
+    [property: JsonPropertyName("state")] TaskState State,
     [property: JsonPropertyName("result")] TaskResult? Result);
 
 /// <summary>Where a run stands: running ones from memory, finished ones read back from the run folder.</summary>
@@ -20,8 +36,10 @@ public sealed record RunStatusView
 {
     [JsonPropertyName("run_id")] public required string RunId { get; init; }
 
-    /// <summary><c>running</c>, <c>finished</c>, <c>cancelled</c>, or <c>interrupted</c> (the server stopped while it ran).</summary>
-    [JsonPropertyName("status")] public required string Status { get; init; }
+    [JsonPropertyName("status")] public required RunState Status { get; init; }
+
+    /// <summary>Set when the run's record could not be read (a damaged <c>run.json</c>): what is wrong with it.</summary>
+    [JsonPropertyName("problem"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Problem { get; init; }
     [JsonPropertyName("base_commit")] public required string BaseCommit { get; init; }
     [JsonPropertyName("started_at")] public DateTimeOffset StartedAt { get; init; }
     [JsonPropertyName("finished_at")] public DateTimeOffset? FinishedAt { get; init; }
@@ -55,20 +73,14 @@ internal sealed class ActiveRun(RunPlan plan, DateTimeOffset startedAt, IProgres
 
     public void Report(TaskProgress value)
     {
-        var state = value.State switch
-        {
-            "queued" => TaskState.Queued,
-            "finished" => TaskState.Finished,
-            _ => TaskState.Running,
-        };
-        _tasks[value.TaskId] = new TaskStatusView(value.TaskId, state, value.Result ?? _tasks.GetValueOrDefault(value.TaskId)?.Result);
+        _tasks[value.TaskId] = new TaskStatusView(value.TaskId, value.Phase, value.Result ?? _tasks.GetValueOrDefault(value.TaskId)?.Result);
         forward?.Report(value);
     }
 
     public RunStatusView View() => new()
     {
         RunId = Plan.RunId,
-        Status = Cancellation.IsCancellationRequested ? "cancelling" : "running",
+        Status = Cancellation.IsCancellationRequested ? RunState.Cancelling : RunState.Running,
         BaseCommit = Plan.BaseCommit,
         StartedAt = startedAt,
         Tasks = Plan.Tasks.Select(t => _tasks[t.TaskId]).ToList(),

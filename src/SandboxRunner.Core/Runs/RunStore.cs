@@ -11,7 +11,7 @@ namespace SandboxRunner.Runs;
 public sealed record RunRecord
 {
     [JsonPropertyName("run_id")] public required string RunId { get; init; }
-    [JsonPropertyName("status")] public required string Status { get; init; }
+    [JsonPropertyName("status")] public required RunState Status { get; init; }
     [JsonPropertyName("base_ref")] public required string BaseRef { get; init; }
     [JsonPropertyName("base_commit")] public required string BaseCommit { get; init; }
     [JsonPropertyName("started_at")] public required DateTimeOffset StartedAt { get; init; }
@@ -21,8 +21,22 @@ public sealed record RunRecord
 
 public sealed record RunTaskRecord(
     [property: JsonPropertyName("task_id")] string TaskId,
-    [property: JsonPropertyName("status")] string Status,
-    [property: JsonPropertyName("branch")] string? Branch);
+    [property: JsonPropertyName("status")] TaskStatus Status,
+    [property: JsonPropertyName("branch")] string? Branch)
+{
+    /// <summary>The task's policy, so a recovered task is judged by the rules it ran under.</summary>
+    [JsonPropertyName("allowed_paths")] public IReadOnlyList<string>? AllowedPaths { get; init; }
+
+    [JsonPropertyName("allowed_commands")] public IReadOnlyList<string>? AllowedCommands { get; init; }
+
+    [JsonPropertyName("timeout_sec")] public int? TimeoutSec { get; init; }
+}
+
+/// <summary>A run folder whose <c>run.json</c> cannot be read, and why.</summary>
+public sealed record DamagedRun(string RunId, string Problem);
+
+/// <summary>A <c>run.json</c> that is not valid: named with the file and the fix.</summary>
+public sealed class DamagedRunException(string message) : Exception(message);
 
 /// <summary>
 /// The run folder (<c>.codex-runs/&lt;run_id&gt;/</c> at the repository root, kept out of git through
@@ -64,45 +78,97 @@ public sealed class RunStore(HostRepository repository)
         await WriteAtomicallyAsync(Path.Combine(RunFolder(record.RunId), "run.json"), JsonSerializer.SerializeToUtf8Bytes(record, Json), cancellationToken);
     }
 
-    public async Task WriteResultAsync(string runId, TaskResult result, byte[] patch, CancellationToken cancellationToken)
+    /// <summary>Where the task's patch is kept: the harvest writes it there directly.</summary>
+    public string PatchFile(string runId, string taskId) => Path.Combine(TaskFolder(runId, taskId), "task.patch");
+
+    /// <summary>Writes <c>result.json</c>; the patch is already in <see cref="PatchFile"/> (an empty one is written when missing).</summary>
+    public async Task WriteResultAsync(string runId, TaskResult result, CancellationToken cancellationToken)
     {
         var folder = TaskFolder(runId, result.TaskId);
         Directory.CreateDirectory(folder);
-        await WriteAtomicallyAsync(Path.Combine(folder, "task.patch"), patch, cancellationToken);
+        if (!File.Exists(PatchFile(runId, result.TaskId)))
+        {
+            await File.WriteAllBytesAsync(PatchFile(runId, result.TaskId), [], cancellationToken);
+        }
+
         await WriteAtomicallyAsync(Path.Combine(folder, "result.json"), JsonSerializer.SerializeToUtf8Bytes(result, Json), cancellationToken);
     }
 
+    /// <summary>The run's record; null when there is none; <see cref="DamagedRunException"/> when it cannot be read.</summary>
     public async Task<RunRecord?> ReadRunAsync(string runId, CancellationToken cancellationToken)
     {
         var path = Path.Combine(RunFolder(runId), "run.json");
-        return File.Exists(path) ? JsonSerializer.Deserialize<RunRecord>(await File.ReadAllBytesAsync(path, cancellationToken), Json) : null;
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<RunRecord>(await File.ReadAllBytesAsync(path, cancellationToken), Json)
+                ?? throw new JsonException("it holds null");
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            throw new DamagedRunException($"{Path.Combine(FolderName, runId, "run.json")} cannot be read ({e.Message}); delete the folder {Path.Combine(FolderName, runId)} if the run is of no use, or restore the file");
+        }
     }
 
+    /// <summary>A task's stored result; null when missing or unreadable (an unreadable one is as good as none).</summary>
     public async Task<TaskResult?> ReadResultAsync(string runId, string taskId, CancellationToken cancellationToken)
     {
         var path = Path.Combine(TaskFolder(runId, taskId), "result.json");
-        return File.Exists(path) ? JsonSerializer.Deserialize<TaskResult>(await File.ReadAllBytesAsync(path, cancellationToken), Json) : null;
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<TaskResult>(await File.ReadAllBytesAsync(path, cancellationToken), Json);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            return null;
+        }
     }
 
-    /// <summary>The stored runs, newest first.</summary>
-    public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(CancellationToken cancellationToken)
+    /// <summary>The stored runs, newest first; a damaged record does not hide the others.</summary>
+    public async Task<IReadOnlyList<RunRecord>> ListRunsAsync(CancellationToken cancellationToken) =>
+        (await ListAllAsync(cancellationToken)).Runs;
+
+    /// <summary>The stored runs, newest first, and the run folders whose record is damaged.</summary>
+    public async Task<(IReadOnlyList<RunRecord> Runs, IReadOnlyList<DamagedRun> Damaged)> ListAllAsync(CancellationToken cancellationToken)
     {
         if (!Directory.Exists(Root))
         {
-            return [];
+            return ([], []);
         }
 
         var runs = new List<RunRecord>();
+        var damaged = new List<DamagedRun>();
         foreach (var folder in Directory.EnumerateDirectories(Root))
         {
             var id = Path.GetFileName(folder);
-            if (Ids.IsValid(id) && await ReadRunAsync(id, cancellationToken) is { } record)
+            if (!Ids.IsValid(id))
             {
-                runs.Add(record);
+                continue;
+            }
+
+            try
+            {
+                if (await ReadRunAsync(id, cancellationToken) is { } record)
+                {
+                    runs.Add(record);
+                }
+            }
+            catch (DamagedRunException e)
+            {
+                damaged.Add(new DamagedRun(id, e.Message));
             }
         }
 
-        return runs.OrderByDescending(r => r.StartedAt).ToList();
+        return (runs.OrderByDescending(r => r.StartedAt).ToList(), damaged);
     }
 
     /// <summary>
@@ -115,7 +181,7 @@ public sealed class RunStore(HostRepository repository)
         foreach (var run in (await ListRunsAsync(cancellationToken)).Skip(keep).Where(r => !isActive(r.RunId)))
         {
             ResultBranch.PruneMerged(repository, run.RunId);
-            TreeDeletion.Delete(RunFolder(run.RunId));
+            TreeDeletion.TryDelete(RunFolder(run.RunId));
             pruned.Add(run.RunId);
         }
 

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
-using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
@@ -11,21 +10,23 @@ using SandboxRunner.Sandbox;
 namespace SandboxRunner.Runs;
 
 /// <summary>
-/// Runs batches of Codex tasks against one repository. One instance per process: its task gate is the
-/// process-wide limit (<c>default_concurrency</c>) that every run shares, and a run's own
-/// <c>concurrency</c> can only lower it for that run. (codex-mcp-runner limited per call, so two calls
-/// could run twice the containers the machine was sized for.)
+/// Runs batches of Codex tasks against one repository: execution and its gates here; images, recovery
+/// and queries in their own classes. One instance per process: its task gate is the process-wide limit
+/// (<c>default_concurrency</c>) that every run shares, and a run's own <c>concurrency</c> can only lower
+/// it for that run. (codex-mcp-runner limited per call, so two calls could run twice the containers the
+/// machine was sized for.)
 /// </summary>
 public sealed partial class Runner : IDisposable
 {
     private readonly IContainerEngine _engine;
+    private readonly GitCli _git;
     private readonly TaskRunner _taskRunner;
     private readonly TimeProvider _clock;
     private readonly Func<string, string?> _hostEnvironment;
     private readonly ILogger<Runner> _logger;
     private readonly SemaphoreSlim _processGate;
-    private readonly SemaphoreSlim _imageGate = new(1, 1);
     private readonly ConcurrentDictionary<string, ActiveRun> _activeRuns = new(StringComparer.Ordinal);
+    private readonly RunQueries _queries;
 
     public Runner(
         HostRepository repository,
@@ -39,12 +40,17 @@ public sealed partial class Runner : IDisposable
         Repository = repository;
         Config = config;
         Store = new RunStore(repository);
+        Images = new ImageProvisioner(config, engine);
+        Scope = Labels.ScopeOf(repository.CommonDir);
         _engine = engine;
+        _git = git;
         _taskRunner = new TaskRunner(engine, git, loggerFactory.CreateLogger<TaskRunner>());
         _clock = clock ?? TimeProvider.System;
         _hostEnvironment = hostEnvironment ?? Environment.GetEnvironmentVariable;
         _logger = loggerFactory.CreateLogger<Runner>();
         _processGate = new SemaphoreSlim(config.DefaultConcurrency, config.DefaultConcurrency);
+        _queries = new RunQueries(Store, id => _activeRuns.GetValueOrDefault(id), () => _activeRuns.Values.ToList());
+        Recovery = new RunRecovery(repository, Store, config, git, _clock, IsActive, loggerFactory.CreateLogger<RunRecovery>());
     }
 
     public HostRepository Repository { get; }
@@ -53,44 +59,42 @@ public sealed partial class Runner : IDisposable
 
     public RunStore Store { get; }
 
+    public ImageProvisioner Images { get; }
+
+    public RunRecovery Recovery { get; }
+
+    /// <summary>The repository's label on everything this runner creates in the engine.</summary>
+    public string Scope { get; }
+
     /// <summary>The task image: the configured one, or the one built from Dockerfile.codex for the Codex version.</summary>
-    public string Image => Config.Image ?? ImageRecipe.Codex(Config.CodexVersion).Tag;
+    public string Image => Images.Image;
 
     /// <summary>The egress proxy image used in <c>network_policy: deny</c>.</summary>
-    public string ProxyImage => ImageRecipe.EgressProxy().Tag;
+    public string ProxyImage => Images.ProxyImage;
 
-    /// <summary>
-    /// Builds the runner's own images that are missing: the task image (unless the config names its own)
-    /// and, for <c>deny</c>, the egress proxy. One build at a time per process; a finished one is reused.
-    /// </summary>
-    public async Task<IReadOnlyList<string>> EnsureImagesAsync(bool includeProxy, CancellationToken cancellationToken)
-    {
-        await _imageGate.WaitAsync(cancellationToken);
-        try
-        {
-            var built = new List<string>();
-            if (Config.Image is null && !await _engine.ImageExistsAsync(Image, cancellationToken))
-            {
-                var tarball = await CodexTarball.ResolveAsync(Config.CodexVersion, cancellationToken);
-                await _engine.BuildImageAsync(ImageRecipe.Codex(Config.CodexVersion, tarball), cancellationToken);
-                built.Add(Image);
-            }
-
-            if (includeProxy && !await _engine.ImageExistsAsync(ProxyImage, cancellationToken))
-            {
-                await _engine.BuildImageAsync(ImageRecipe.EgressProxy(), cancellationToken);
-                built.Add(ProxyImage);
-            }
-
-            return built;
-        }
-        finally
-        {
-            _imageGate.Release();
-        }
-    }
+    public Task<IReadOnlyList<string>> EnsureImagesAsync(bool includeProxy, CancellationToken cancellationToken) =>
+        Images.EnsureAsync(includeProxy, cancellationToken);
 
     public bool IsActive(string runId) => _activeRuns.ContainsKey(runId);
+
+    /// <summary>
+    /// What a server does when it starts on this repository: removes what its killed predecessors left in
+    /// the engine (this repository's only) and recovers their task trees.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> RecoverInterruptedAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _engine.RemoveOrphansAsync(LabelSelector.Of(Labels.Scope, Scope), cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // An engine that does not answer is reported by the call that needs it; trees are still recovered.
+            LogOrphanRemovalFailed(e);
+        }
+
+        return await Recovery.RecoverAsync(cancellationToken);
+    }
 
     /// <summary>Runs to the end and returns every result. Cancelling kills the containers; the tasks' work is kept on disk.</summary>
     public async Task<RunResult> RunAsync(RunRequest request, IProgress<TaskProgress>? progress, CancellationToken cancellationToken)
@@ -145,95 +149,6 @@ public sealed partial class Runner : IDisposable
         return true;
     }
 
-    private const string OwnerFile = "owner";
-
-    /// <summary>
-    /// Task trees left by a server process that is gone (killed, crashed): their work is kept like a
-    /// cancelled task's (patch, result, branch), then the trees go. Returns the runs recovered.
-    /// </summary>
-    public async Task<IReadOnlyList<string>> RecoverInterruptedAsync(GitCli git, CancellationToken cancellationToken)
-    {
-        var root = Path.Combine(Repository.RunnerDir, "worktrees");
-        var recovered = new List<string>();
-        if (!Directory.Exists(root))
-        {
-            return recovered;
-        }
-
-        foreach (var runDir in Directory.EnumerateDirectories(root))
-        {
-            var runId = Path.GetFileName(runDir);
-            var ownerFile = Path.Combine(runDir, OwnerFile);
-            if (!Ids.IsValid(runId) || IsActive(runId) || !File.Exists(ownerFile)
-                || !Labels.IsOrphanedBy((await File.ReadAllTextAsync(ownerFile, cancellationToken)).Trim())
-                || await Store.ReadRunAsync(runId, cancellationToken) is not { } record)
-            {
-                continue;
-            }
-
-            foreach (var taskDir in Directory.EnumerateDirectories(runDir))
-            {
-                var taskId = Path.GetFileName(taskDir);
-                if (Ids.IsValid(taskId) && await Store.ReadResultAsync(runId, taskId, cancellationToken) is null)
-                {
-                    await RecoverTaskAsync(git, record, taskId, taskDir, cancellationToken);
-                }
-            }
-
-            var results = new List<TaskResult>();
-            foreach (var task in record.Tasks)
-            {
-                if (await Store.ReadResultAsync(runId, task.TaskId, cancellationToken) is { } result)
-                {
-                    results.Add(result);
-                }
-            }
-
-            await Store.WriteRunAsync(record with
-            {
-                Status = "interrupted",
-                FinishedAt = _clock.GetUtcNow(),
-                Tasks = record.Tasks.Select(t => results.FirstOrDefault(r => r.TaskId == t.TaskId) is { } r
-                    ? new RunTaskRecord(t.TaskId, r.Status, r.Branch)
-                    : t with { Status = TaskStatus.Cancelled }).ToList(),
-            }, cancellationToken);
-            TreeDeletion.Delete(runDir);
-            recovered.Add(runId);
-        }
-
-        return recovered;
-    }
-
-    private async Task RecoverTaskAsync(GitCli git, RunRecord record, string taskId, string taskDir, CancellationToken cancellationToken)
-    {
-        var result = new TaskResult
-        {
-            TaskId = taskId,
-            Status = TaskStatus.Cancelled,
-            WorkspacePath = Store.TaskFolder(record.RunId, taskId),
-            Summary = "Interrupted: the server stopped during this task.",
-            NotesForManager = "interrupted: the server process was gone before this task ended; its tree was recovered when the next server started",
-        };
-        byte[] patch = [];
-        var worktree = Worktree.Open(git, taskDir, record.BaseCommit);
-        if (Directory.Exists(worktree.WorkPath))
-        {
-            var changes = await worktree.CollectChangesAsync(cancellationToken);
-            patch = changes.Patch;
-            string? branch = null;
-            if (changes.Entries.Count > 0)
-            {
-                branch = ResultBranch.NameFor(record.RunId, taskId);
-                ResultBranch.Commit(Repository, worktree, changes, branch, $"{taskId}: interrupted\n\nsandbox-runner run {record.RunId}, recovered after the server stopped.", _clock.GetUtcNow());
-            }
-
-            // Recovered work is for inspection: nothing was validated against the policies.
-            result = result with { FilesChanged = changes.Files, Patch = System.Text.Encoding.UTF8.GetString(patch), Branch = branch };
-        }
-
-        await Store.WriteResultAsync(record.RunId, result, patch, cancellationToken);
-    }
-
     /// <summary>Asks every active run to stop, without waiting.</summary>
     public void CancelAll()
     {
@@ -269,36 +184,78 @@ public sealed partial class Runner : IDisposable
     }
 
     /// <summary>The status of a run, active or stored; null when there is no such run.</summary>
-    public async Task<RunStatusView?> GetRunAsync(string runId, CancellationToken cancellationToken)
-    {
-        if (_activeRuns.TryGetValue(runId, out var active))
-        {
-            return active.View();
-        }
-
-        return Ids.IsValid(runId) && await Store.ReadRunAsync(runId, cancellationToken) is { } record
-            ? await StoredViewAsync(record, cancellationToken)
-            : null;
-    }
+    public Task<RunStatusView?> GetRunAsync(string runId, CancellationToken cancellationToken) => _queries.GetRunAsync(runId, cancellationToken);
 
     /// <summary>Every run this repository has on disk, newest first, with the active ones' live state.</summary>
-    public async Task<IReadOnlyList<RunStatusView>> ListRunsAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyList<RunStatusView>> ListRunsAsync(CancellationToken cancellationToken) => _queries.ListRunsAsync(cancellationToken);
+
+    /// <summary>
+    /// Brings a finished task's branch into the working tree and index (see <see cref="ResultApplier"/>),
+    /// after judging the branch's content again against the task's recorded paths and the current
+    /// config's: a stored verdict is never trusted alone.
+    /// </summary>
+    public async Task<ApplyOutcome> ApplyAsync(string runId, string taskId, CancellationToken cancellationToken)
     {
-        // Runs that started a moment ago may not have written run.json yet; they are listed all the same.
-        var stored = await Store.ListRunsAsync(cancellationToken);
-        var views = _activeRuns.Values.Where(a => stored.All(r => r.RunId != a.Plan.RunId)).Select(a => a.View()).ToList();
-        foreach (var record in stored)
+        const string source = "apply_codex_result arguments";
+        var problems = new List<Problem>();
+        if (!Ids.IsValid(runId))
         {
-            views.Add(_activeRuns.TryGetValue(record.RunId, out var active) ? active.View() : Summarize(record));
+            problems.Add(new Problem("run_id", Ids.Rule));
         }
 
-        return views;
+        if (!Ids.IsValid(taskId))
+        {
+            problems.Add(new Problem("task_id", Ids.Rule));
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidInputException(source, problems);
+        }
+
+        var result = await Store.ReadResultAsync(runId, taskId, cancellationToken)
+            ?? throw new InvalidInputException(source, "task_id", $"run '{runId}' has no finished task '{taskId}'");
+        if (result.Branch is null)
+        {
+            return new ApplyOutcome(true, "", [], [], "the task changed nothing; there is nothing to apply");
+        }
+
+        if (result.Violations.Count > 0)
+        {
+            throw new InvalidInputException(source, "task_id",
+                $"'{taskId}' broke the run's policies ({result.Violations.Count} violation(s), see its result); inspect branch {result.Branch} and merge it by hand if you accept it");
+        }
+
+        RunTaskRecord? recorded = null;
+        try
+        {
+            recorded = (await Store.ReadRunAsync(runId, cancellationToken))?.Tasks.FirstOrDefault(t => t.TaskId == taskId);
+        }
+        catch (DamagedRunException)
+        {
+            // Judged against the current config alone.
+        }
+
+        List<IReadOnlyList<string>> pathSets = [Config.DefaultAllowedPaths];
+        if (recorded?.AllowedPaths is { } taskPaths)
+        {
+            pathSets = Config.AllowTaskPolicyWidening ? [taskPaths] : [taskPaths, Config.DefaultAllowedPaths];
+        }
+
+        var violations = BranchReview.Check(Repository, result.Branch, pathSets);
+        if (violations.Count > 0)
+        {
+            throw new InvalidInputException(source, "task_id",
+                $"branch {result.Branch} breaks the current policy, so nothing was applied: {string.Join("; ", violations.Take(10).Select(v => v.ToString()))}");
+        }
+
+        return await new ResultApplier(_git).ApplyAsync(Repository, result.Branch, cancellationToken);
     }
 
     private async Task<RunPlan> PlanAsync(RunRequest request, CancellationToken cancellationToken)
     {
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
-        await CheckEnvironmentAsync(plan.DryRun, cancellationToken);
+        await Images.CheckAsync(plan.DryRun, cancellationToken);
         return plan;
     }
 
@@ -323,16 +280,18 @@ public sealed partial class Runner : IDisposable
         var cancellationToken = run.Cancellation.Token;
         var started = Stopwatch.GetTimestamp();
         var startedAt = _clock.GetUtcNow();
+        var trees = TaskTreeLayout.RunFolder(Repository, plan.RunId);
+        EgressGateway? gateway = null;
+        List<Task<TaskResult>> running = [];
         try
         {
             LogRunStarted(plan.RunId, plan.Tasks.Count, plan.BaseCommit[..12]);
             await Store.EnsureExcludedAsync(cancellationToken);
-            await Store.WriteRunAsync(Record(plan, startedAt, "running", null, []), cancellationToken);
+            await Store.WriteRunAsync(Record(plan, startedAt, RunState.Running, null, []), cancellationToken);
 
             // Who owns the run's task trees: a server that finds them after this process is gone recovers them.
-            var trees = ContainedPath.Combine(Repository.RunnerDir, "worktrees", plan.RunId);
             Directory.CreateDirectory(trees);
-            await File.WriteAllTextAsync(Path.Combine(trees, OwnerFile), Labels.CurrentOwner, cancellationToken);
+            await File.WriteAllTextAsync(TaskTreeLayout.OwnerFile(Repository, plan.RunId), Labels.CurrentOwner, cancellationToken);
 
             // In deny the model key goes to the egress proxy, never into a task container; it is still redacted everywhere.
             var key = _hostEnvironment(Config.ModelApiKeyEnv);
@@ -343,11 +302,9 @@ public sealed partial class Runner : IDisposable
                 secrets[Config.ModelApiKeyEnv] = key;
             }
 
-            await using var gateway = Config.NetworkPolicy == NetworkPolicy.Deny
-                ? await EgressGateway.StartAsync(_engine, plan.RunId, new EgressOptions(ProxyImage, Config.EffectiveAllowlist, Config.ModelBaseUrl, key), cancellationToken)
-                : null;
-            if (gateway is not null)
+            if (Config.NetworkPolicy == NetworkPolicy.Deny)
             {
+                gateway = await EgressGateway.StartAsync(_engine, Scope, plan.RunId, new EgressOptions(ProxyImage, Config.EffectiveAllowlist, Config.ModelBaseUrl, key), cancellationToken);
                 passed.Remove(Config.ModelApiKeyEnv);
             }
 
@@ -358,37 +315,8 @@ public sealed partial class Runner : IDisposable
                 run.Report(new TaskProgress(task.TaskId, "queued", $"{task.TaskId}: queued"));
             }
 
-            var running = plan.Tasks.Select(task => RunGatedAsync(context, task, runGate, cancellationToken)).ToList();
-            try
-            {
-                await Task.WhenAll(running);
-            }
-            finally
-            {
-                var finished = running.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result).ToList();
-                foreach (var task in plan.Tasks.Where(t => finished.All(r => r.TaskId != t.TaskId)))
-                {
-                    // Cancelled before it had a container: it still gets a result, so every task of a run has one.
-                    if (await Store.ReadResultAsync(plan.RunId, task.TaskId, CancellationToken.None) is null)
-                    {
-                        var cancelled = new TaskResult
-                        {
-                            TaskId = task.TaskId,
-                            Status = TaskStatus.Cancelled,
-                            Summary = "Cancelled before it started.",
-                            WorkspacePath = Store.TaskFolder(plan.RunId, task.TaskId),
-                        };
-                        await Store.WriteResultAsync(plan.RunId, cancelled, [], CancellationToken.None);
-                        run.Report(new TaskProgress(task.TaskId, "finished", $"{task.TaskId}: cancelled before it started") { Result = cancelled });
-                    }
-                }
-
-                await Store.WriteRunAsync(
-                    Record(plan, startedAt, cancellationToken.IsCancellationRequested ? "cancelled" : "finished", _clock.GetUtcNow(), finished),
-                    CancellationToken.None);
-            }
-
-            await Store.PruneAsync(Config.MaxRunsRetained, IsActive, CancellationToken.None);
+            running = plan.Tasks.Select(task => RunGatedAsync(context, task, runGate, cancellationToken)).ToList();
+            await Task.WhenAll(running);
             return new RunResult
             {
                 RunId = plan.RunId,
@@ -399,75 +327,76 @@ public sealed partial class Runner : IDisposable
         }
         finally
         {
-            TreeDeletion.Delete(ContainedPath.Combine(Repository.RunnerDir, "worktrees", plan.RunId));
+            // Whatever happened above (a gateway that would not start, a cancelled run), every task ends
+            // with a result on disk, the record says so, and the run's resources go; a failing teardown
+            // step is logged, never allowed to replace the run's outcome.
+            await Settle(() => Task.WhenAll(running));
+            var results = await FinishTasksAsync(plan, run);
+            await Settle(() => Store.WriteRunAsync(
+                Record(plan, startedAt, cancellationToken.IsCancellationRequested ? RunState.Cancelled : RunState.Finished, _clock.GetUtcNow(), results),
+                CancellationToken.None));
+            if (gateway is not null)
+            {
+                await gateway.DisposeAsync();
+                if (gateway.TeardownError is { } error)
+                {
+                    LogTeardownFailed(plan.RunId, error);
+                }
+            }
+
+            await Settle(() => Store.PruneAsync(Config.MaxRunsRetained, IsActive, CancellationToken.None));
+            File.Delete(TaskTreeLayout.OwnerFile(Repository, plan.RunId));
+            if (TreeDeletion.TryDelete(trees) is { } problem)
+            {
+                LogTeardownFailed(plan.RunId, problem);
+            }
+
             _activeRuns.TryRemove(plan.RunId, out _);
             run.Dispose();
         }
     }
 
-    private async Task<RunStatusView> StoredViewAsync(RunRecord record, CancellationToken cancellationToken)
+    /// <summary>Each task's stored result; a task that never got one (cancelled before it started) gets one now.</summary>
+    private async Task<List<TaskResult>> FinishTasksAsync(RunPlan plan, ActiveRun run)
     {
-        var tasks = new List<TaskStatusView>();
-        foreach (var task in record.Tasks)
+        var results = new List<TaskResult>();
+        foreach (var task in plan.Tasks)
         {
-            var result = await Store.ReadResultAsync(record.RunId, task.TaskId, cancellationToken);
-            tasks.Add(new TaskStatusView(task.TaskId, result is null && task.Status == TaskState.Queued ? TaskState.Queued : TaskState.Finished, result));
-        }
-
-        return Summarize(record) with { Tasks = tasks };
-    }
-
-    /// <summary>A stored run; one still marked running but not active here was cut short by a stopped server.</summary>
-    private static RunStatusView Summarize(RunRecord record) => new()
-    {
-        RunId = record.RunId,
-        Status = record.Status == "running" ? "interrupted" : record.Status,
-        BaseCommit = record.BaseCommit,
-        StartedAt = record.StartedAt,
-        FinishedAt = record.FinishedAt,
-        Tasks = record.Tasks.Select(t => new TaskStatusView(t.TaskId, t.Status is TaskState.Queued ? TaskState.Queued : TaskState.Finished, null)).ToList(),
-    };
-
-    /// <summary>
-    /// Docker answers and the images are there or can be built. A real run builds what is missing (the
-    /// first run on a machine pays for it once); a dry run only checks that it could.
-    /// </summary>
-    private async Task CheckEnvironmentAsync(bool dryRun, CancellationToken cancellationToken)
-    {
-        bool present;
-        try
-        {
-            present = await _engine.ImageExistsAsync(Image, cancellationToken);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            throw new InvalidInputException("docker", "(engine)", $"Docker is not reachable ({e.Message}); start the engine (bash .ci/setup does) or set DOCKER_HOST");
-        }
-
-        var deny = Config.NetworkPolicy == NetworkPolicy.Deny;
-        if (!present && Config.Image is not null)
-        {
-            throw new InvalidInputException(
-                "task image", "image", $"'{Image}' is not in the Docker engine; build or load it, or remove \"image\" from {RunnerConfig.FileName} to use the image built from Dockerfile.codex");
-        }
-
-        if (dryRun)
-        {
-            if (!present && !CodexTarball.NpmAvailable())
+            if (await Store.ReadResultAsync(plan.RunId, task.TaskId, CancellationToken.None) is { } stored)
             {
-                throw new InvalidInputException("task image", "image", $"'{Image}' is missing and cannot be built here: building it asks npm where the Codex CLI is published, and npm is not on PATH");
+                results.Add(stored);
+                continue;
             }
 
-            return;
+            var cancelled = new TaskResult
+            {
+                TaskId = task.TaskId,
+                Status = TaskStatus.Cancelled,
+                Summary = "Cancelled before it started.",
+                WorkspacePath = Store.TaskFolder(plan.RunId, task.TaskId),
+            };
+            await Settle(() => Store.WriteResultAsync(plan.RunId, cancelled, CancellationToken.None));
+            run.Report(new TaskProgress(task.TaskId, "finished", $"{task.TaskId}: cancelled before it started") { Result = cancelled });
+            results.Add(cancelled);
         }
 
+        return results;
+    }
+
+    /// <summary>Runs a step of teardown; its failure is logged, not thrown.</summary>
+    private async Task Settle(Func<Task> step)
+    {
         try
         {
-            await EnsureImagesAsync(deny, cancellationToken);
+            await step();
         }
-        catch (Exception e) when (e is ImageBuildException or InvalidOperationException)
+        catch (Exception e) when (e is OperationCanceledException or IOException or UnauthorizedAccessException or InvalidOperationException
+                                   or LibGit2Sharp.LibGit2SharpException or GitException)
         {
-            throw new InvalidInputException("task image", "image", e.Message);
+            if (e is not OperationCanceledException)
+            {
+                LogTeardownFailed("(run)", e.Message);
+            }
         }
     }
 
@@ -492,8 +421,10 @@ public sealed partial class Runner : IDisposable
         }
     }
 
+    /// <summary>A run id is reused only when nothing of an earlier run with that id is left: folder, trees or unmerged branches.</summary>
     private bool RunIdInUse(string runId) =>
-        _activeRuns.ContainsKey(runId) || Store.Exists(runId) || Directory.Exists(ContainedPath.Combine(Repository.RunnerDir, "worktrees", runId));
+        _activeRuns.ContainsKey(runId) || Store.Exists(runId) || Directory.Exists(TaskTreeLayout.RunFolder(Repository, runId))
+        || ResultBranch.AnyFor(Repository, runId);
 
     /// <summary>The host variables named in env_passthrough that are set; nothing else of the host's environment enters a container.</summary>
     private Dictionary<string, string> PassedEnvironment() =>
@@ -502,7 +433,7 @@ public sealed partial class Runner : IDisposable
             .Where(p => !string.IsNullOrEmpty(p.value))
             .ToDictionary(p => p.name, p => p.value!, StringComparer.Ordinal);
 
-    private static RunRecord Record(RunPlan plan, DateTimeOffset startedAt, string status, DateTimeOffset? finishedAt, IReadOnlyList<TaskResult> results) => new()
+    private static RunRecord Record(RunPlan plan, DateTimeOffset startedAt, RunState status, DateTimeOffset? finishedAt, IReadOnlyList<TaskResult> results) => new()
     {
         RunId = plan.RunId,
         Status = status,
@@ -510,9 +441,15 @@ public sealed partial class Runner : IDisposable
         BaseCommit = plan.BaseCommit,
         StartedAt = startedAt,
         FinishedAt = finishedAt,
-        Tasks = plan.Tasks.Select(t => results.FirstOrDefault(r => r.TaskId == t.TaskId) is { } r
-            ? new RunTaskRecord(t.TaskId, r.Status, r.Branch)
-            : new RunTaskRecord(t.TaskId, status == "running" ? "queued" : TaskStatus.Cancelled, null)).ToList(),
+        Tasks = plan.Tasks.Select(t => new RunTaskRecord(
+                t.TaskId,
+                results.FirstOrDefault(r => r.TaskId == t.TaskId)?.Status ?? (status == RunState.Running ? TaskStatus.Queued : TaskStatus.Cancelled),
+                results.FirstOrDefault(r => r.TaskId == t.TaskId)?.Branch)
+            {
+                AllowedPaths = t.AllowedPaths,
+                AllowedCommands = t.AllowedCommands,
+                TimeoutSec = (int)t.Timeout.TotalSeconds,
+            }).ToList(),
     };
 
     private static RunResult Skipped(RunPlan plan) => new()
@@ -531,7 +468,7 @@ public sealed partial class Runner : IDisposable
     public void Dispose()
     {
         _processGate.Dispose();
-        _imageGate.Dispose();
+        Images.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "background run {RunId} failed")]
@@ -539,4 +476,10 @@ public sealed partial class Runner : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "run {RunId}: {Count} task(s) on {BaseCommit}")]
     private partial void LogRunStarted(string runId, int count, string baseCommit);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "run {RunId}: teardown incomplete: {Problem}")]
+    private partial void LogTeardownFailed(string runId, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "removing what killed servers left in the engine failed")]
+    private partial void LogOrphanRemovalFailed(Exception exception);
 }

@@ -4,13 +4,23 @@ using SandboxRunner.Policy;
 
 namespace SandboxRunner.Runs;
 
-public static class TaskStatus
+/// <summary>How a task ended; serialised as codex-mcp-runner's strings.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TaskStatus>))]
+public enum TaskStatus
 {
-    public const string Success = "success";
-    public const string Failed = "failed";
-    public const string Timeout = "timeout";
-    public const string Skipped = "skipped";
-    public const string Cancelled = "cancelled";
+    /// <summary>Only in <c>run.json</c>, for a task that has not ended yet.</summary>
+    [JsonStringEnumMemberName("queued")] Queued,
+    [JsonStringEnumMemberName("success")] Success,
+    [JsonStringEnumMemberName("failed")] Failed,
+    [JsonStringEnumMemberName("timeout")] Timeout,
+    [JsonStringEnumMemberName("skipped")] Skipped,
+    [JsonStringEnumMemberName("cancelled")] Cancelled,
+}
+
+public static class TaskStatusNames
+{
+    /// <summary>The wire name (<c>success</c>, <c>failed</c>, ...).</summary>
+    public static string Wire(this TaskStatus status) => status.ToString().ToLowerInvariant();
 }
 
 public sealed record TaskLogs(
@@ -29,10 +39,20 @@ public sealed record TaskLogs(
 public sealed record TaskResult
 {
     [JsonPropertyName("task_id")] public required string TaskId { get; init; }
-    [JsonPropertyName("status")] public required string Status { get; init; }
+    [JsonPropertyName("status")] public required TaskStatus Status { get; init; }
     [JsonPropertyName("exit_code")] public int? ExitCode { get; init; }
     [JsonPropertyName("files_changed")] public IReadOnlyList<string> FilesChanged { get; init; } = [];
+    /// <summary>The patch inline when it is small; past <c>patch_inline_limit</c> it is only in <see cref="PatchFile"/> and on the branch.</summary>
     [JsonPropertyName("patch")] public string Patch { get; init; } = "";
+
+    /// <summary>The patch's size in bytes, whether inline or not.</summary>
+    [JsonPropertyName("patch_bytes")] public long PatchBytes { get; init; }
+
+    /// <summary>Where the whole patch is (<c>task.patch</c> in the task's run folder); null when there is none.</summary>
+    [JsonPropertyName("patch_file")] public string? PatchFile { get; init; }
+
+    /// <summary>True when <see cref="Patch"/> is empty because the patch is too large to inline.</summary>
+    [JsonPropertyName("patch_truncated")] public bool PatchTruncated { get; init; }
     [JsonPropertyName("patch_applicable")] public bool PatchApplicable { get; init; }
     [JsonPropertyName("apply_check_log")] public string ApplyCheckLog { get; init; } = "";
     [JsonPropertyName("commands_run")] public IReadOnlyList<CommandRun> CommandsRun { get; init; } = [];

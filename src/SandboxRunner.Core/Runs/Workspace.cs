@@ -10,10 +10,61 @@ namespace SandboxRunner.Runs;
 /// repository, its config or Docker is broken, so each problem is reported to the tool call that meets it
 /// (with the fix) instead of crashing the process before the client can read anything.
 /// </summary>
-public sealed class Workspace(string repoPath, IContainerEngine engine, GitCli git, ILoggerFactory loggerFactory) : IDisposable
+public sealed partial class Workspace(string repoPath, IContainerEngine engine, GitCli git, ILoggerFactory loggerFactory) : IDisposable
 {
+    private static readonly TimeSpan[] RecoveryRetries = [TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30)];
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ILogger _logger = loggerFactory.CreateLogger<Workspace>();
+    private readonly TaskCompletionSource<IReadOnlyList<string>> _recovered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Runner? _runner;
+
+    /// <summary>The runs the start-up recovery recovered, once it is over (empty when it could not run).</summary>
+    public Task<IReadOnlyList<string>> Recovered => _recovered.Task;
+
+    /// <summary>
+    /// What a server does once when it starts, in the background: removes what killed servers of this
+    /// repository left in the engine and recovers their task trees. Each attempt is bounded and a failed
+    /// one is retried; tool calls never wait for it. Never throws.
+    /// </summary>
+    public async Task RecoverAtStartAsync(CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                var runner = await GetRunnerAsync(cancellationToken);
+                _recovered.TrySetResult(await runner.RecoverInterruptedAsync(cancellationToken));
+                return;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                _recovered.TrySetResult([]);
+                return;
+            }
+            catch (Exception e)
+            {
+                LogRecoveryFailed(e, attempt + 1);
+                if (attempt >= RecoveryRetries.Length)
+                {
+                    _recovered.TrySetResult([]);
+                    return;
+                }
+
+                try
+                {
+                    await Task.Delay(RecoveryRetries[attempt], cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    _recovered.TrySetResult([]);
+                    return;
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "start-up recovery attempt {Attempt} failed")]
+    private partial void LogRecoveryFailed(Exception exception, int attempt);
 
     public string RepoPath { get; } = Path.GetFullPath(repoPath);
 
@@ -49,19 +100,6 @@ public sealed class Workspace(string repoPath, IContainerEngine engine, GitCli g
                 // Config problems are not cached: the user fixes the file and the next call sees it.
                 var config = await ConfigLoader.LoadAsync(repository.Root, cancellationToken);
                 _runner = new Runner(repository, config, engine, git, loggerFactory);
-
-                // What a killed server left running goes before this one starts its own, and its task
-                // trees are kept as results and branches.
-                try
-                {
-                    await engine.RemoveOrphansAsync(cancellationToken);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    // Docker not answering is reported by the call that needs it, with its fix.
-                }
-
-                await _runner.RecoverInterruptedAsync(git, cancellationToken);
             }
 
             return _runner;

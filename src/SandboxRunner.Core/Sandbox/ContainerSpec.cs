@@ -31,6 +31,12 @@ public sealed record ContainerSpec
     /// <summary><c>name:address</c> entries for /etc/hosts.</summary>
     public IReadOnlyList<string> ExtraHosts { get; init; } = [];
 
+    /// <summary>
+    /// What the engine keeps of the container's output on its own disk (json-file <c>max-size</c>); the
+    /// runner stops a task whose output passes its log limit before that, so this only spares the engine.
+    /// </summary>
+    public long? MaxLogBytes { get; init; }
+
     /// <summary>DNS servers; <c>127.0.0.1</c> with nothing listening there means no name resolves but /etc/hosts.</summary>
     public IReadOnlyList<string> Dns { get; init; } = [];
 }

@@ -139,16 +139,66 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
                 PidsLimit = spec.Limits.Pids,
                 NetworkMode = spec.NetworkMode,
                 AutoRemove = false,
+
             },
         };
 
-        var response = await _client.Containers.CreateContainerAsync(parameters, cancellationToken);
+        if (spec.MaxLogBytes is { } logBytes)
+        {
+            parameters.HostConfig.LogConfig = new LogConfig
+            {
+                Type = "json-file",
+                Config = new Dictionary<string, string> { ["max-size"] = logBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), ["max-file"] = "2" },
+            };
+        }
+
+        CreateContainerResponse response;
+        try
+        {
+            response = await _client.Containers.CreateContainerAsync(parameters, cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            throw Failure($"creating a container from {spec.Image}", e);
+        }
+
         LogCreated(response.ID[..12], spec.Image, string.Join(",", spec.Labels.Select(kv => $"{kv.Key}={kv.Value}")));
         return response.ID;
     }
 
-    public async Task StartAsync(string containerId, CancellationToken cancellationToken) =>
-        await _client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken);
+    public async Task StartAsync(string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            throw Failure($"starting container {containerId[..Math.Min(12, containerId.Length)]}", e);
+        }
+    }
+
+    /// <summary>What failed and what the engine said, instead of the SDK's bare "An error occurred".</summary>
+    private static InvalidOperationException Failure(string what, DockerApiException e)
+    {
+        var body = e.ResponseBody?.Trim() ?? "";
+        if (body.StartsWith('{'))
+        {
+            try
+            {
+                using var json = System.Text.Json.JsonDocument.Parse(body);
+                if (json.RootElement.TryGetProperty("message", out var m) && m.ValueKind == System.Text.Json.JsonValueKind.String)
+                {
+                    body = m.GetString() ?? body;
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+            }
+        }
+
+        return new InvalidOperationException($"Docker: {what} failed (HTTP {(int)e.StatusCode}): {(body.Length > 0 ? body : e.Message)}", e);
+    }
 
     public async Task<long> WaitAsync(string containerId, CancellationToken cancellationToken) =>
         (await _client.Containers.WaitContainerAsync(containerId, cancellationToken)).StatusCode;
@@ -213,17 +263,57 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
             return null;
         }
 
-        await using var stream = archive.Stream;
-        using var tar = new TarInputStream(stream, System.Text.Encoding.UTF8);
+        // The response is a chunked HTTP stream whose synchronous Read is not supported, so the tar is
+        // read asynchronously into a bounded buffer first: one header, the file, its padding, and the
+        // end-of-archive blocks. Anything longer holds more than one file or a file over the limit.
+        var limit = checked(maxBytes + TarSlack);
+        if (archive.Stream is not { } stream)
+        {
+            return null;
+        }
+
+        await using var owned = stream;
+        var buffered = await ReadBoundedAsync(stream, limit, cancellationToken);
+        if (buffered is null)
+        {
+            return null;
+        }
+
+        using var tar = new TarInputStream(new MemoryStream(buffered, writable: false), System.Text.Encoding.UTF8);
         var entry = tar.GetNextEntry();
         if (entry is null || entry.TarHeader.TypeFlag is not (TarHeader.LF_NORMAL or TarHeader.LF_OLDNORM) || entry.Size > maxBytes)
         {
             return null;
         }
 
-        using var content = new MemoryStream();
+        using var content = new MemoryStream((int)entry.Size);
         tar.CopyEntryContents(content);
         return content.ToArray();
+    }
+
+    /// <summary>Headers (PAX ones included), padding and a 10 KiB record's worth of end blocks.</summary>
+    private const int TarSlack = 16 * 1024;
+
+    /// <summary>The whole stream, or null as soon as it passes <paramref name="limit"/> bytes.</summary>
+    private static async Task<byte[]?> ReadBoundedAsync(Stream stream, long limit, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        while (true)
+        {
+            var read = await stream.ReadAsync(chunk, cancellationToken);
+            if (read == 0)
+            {
+                return buffer.ToArray();
+            }
+
+            if (buffer.Length + read > limit)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
     }
 
     public async Task<string?> AddressAsync(string containerId, string network, CancellationToken cancellationToken)
@@ -265,9 +355,9 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         }
     }
 
-    public async Task<int> RemoveOrphansAsync(CancellationToken cancellationToken)
+    public async Task<int> RemoveOrphansAsync(LabelSelector scope, CancellationToken cancellationToken)
     {
-        var filter = LabelFilter(Labels.Owner);
+        var filter = LabelFilter(scope.And(Labels.Owner));
         var removed = 0;
         foreach (var container in await _client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, cancellationToken))
         {
@@ -295,27 +385,27 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         return removed;
     }
 
-    public async Task<IReadOnlyList<string>> ListNetworksAsync(string label, string? value, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> ListNetworksAsync(LabelSelector selector, CancellationToken cancellationToken)
     {
         var networks = await _client.Networks.ListNetworksAsync(
-            new NetworksListParameters { Filters = LabelFilter(value is null ? label : $"{label}={value}") },
+            new NetworksListParameters { Filters = LabelFilter(selector) },
             cancellationToken);
         return networks.Select(n => n.Name).ToList();
     }
 
-    public async Task<IReadOnlyList<string>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> ListContainersAsync(LabelSelector selector, CancellationToken cancellationToken)
     {
         var containers = await _client.Containers.ListContainersAsync(
-            new ContainersListParameters { All = true, Filters = LabelFilter(value is null ? label : $"{label}={value}") },
+            new ContainersListParameters { All = true, Filters = LabelFilter(selector) },
             cancellationToken);
         return containers.Select(c => c.ID).ToList();
     }
 
     public void Dispose() => _client.Dispose();
 
-    /// <summary>The engine's list filter for one label (<c>name</c> or <c>name=value</c>).</summary>
-    private static Dictionary<string, IDictionary<string, bool>> LabelFilter(string label) =>
-        new() { ["label"] = new Dictionary<string, bool> { [label] = true } };
+    /// <summary>The engine's list filter: every label (<c>name</c> or <c>name=value</c>) must match.</summary>
+    private static Dictionary<string, IDictionary<string, bool>> LabelFilter(LabelSelector selector) =>
+        new() { ["label"] = selector.Labels.ToDictionary(kv => kv.Value is null ? kv.Key : $"{kv.Key}={kv.Value}", _ => true) };
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "container {Id} created from {Image} ({Labels})")]
     private partial void LogCreated(string id, string image, string labels);

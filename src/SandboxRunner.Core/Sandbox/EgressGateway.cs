@@ -36,17 +36,19 @@ public sealed partial class EgressGateway : IAsyncDisposable
 
     private readonly IContainerEngine _engine;
     private readonly string _runId;
+    private readonly string _scope;
     private readonly EgressOptions _options;
     private string? _proxyId;
     private string _proxyAddress = "";
     private int _disposed;
 
-    private EgressGateway(IContainerEngine engine, string runId, EgressOptions options)
+    private EgressGateway(IContainerEngine engine, string scope, string runId, EgressOptions options)
     {
         _engine = engine;
+        _scope = scope;
         _runId = runId;
         _options = options;
-        NetworkName = $"sandbox-runner-{runId}";
+        NetworkName = $"sandbox-runner-{scope}-{runId}";
     }
 
     public string NetworkName { get; }
@@ -57,9 +59,11 @@ public sealed partial class EgressGateway : IAsyncDisposable
 
     public IReadOnlyList<string> Allowlist => _options.Allowlist;
 
-    public static async Task<EgressGateway> StartAsync(IContainerEngine engine, string runId, EgressOptions options, CancellationToken cancellationToken)
+    /// <summary>Starts the gateway; whatever it created is removed again when it cannot start.</summary>
+    /// <param name="scope">The repository's <see cref="Labels.Scope"/>: names and teardown stay within it.</param>
+    public static async Task<EgressGateway> StartAsync(IContainerEngine engine, string scope, string runId, EgressOptions options, CancellationToken cancellationToken)
     {
-        var gateway = new EgressGateway(engine, runId, options);
+        var gateway = new EgressGateway(engine, scope, runId, options);
         try
         {
             await gateway.StartProxyAsync(cancellationToken);
@@ -74,7 +78,7 @@ public sealed partial class EgressGateway : IAsyncDisposable
 
     private async Task StartProxyAsync(CancellationToken cancellationToken)
     {
-        var labels = new Dictionary<string, string> { [Labels.Run] = _runId, [Labels.Role] = "egress" };
+        var labels = new Dictionary<string, string> { [Labels.Scope] = _scope, [Labels.Run] = _runId, [Labels.Role] = "egress" };
         await _engine.CreateNetworkAsync(NetworkName, isInternal: true, labels, cancellationToken);
 
         var environment = new Dictionary<string, string>
@@ -125,7 +129,7 @@ public sealed partial class EgressGateway : IAsyncDisposable
                 WorkingDirectory = "/",
                 Environment = new Dictionary<string, string>(),
                 Mounts = [],
-                Labels = new Dictionary<string, string> { [Labels.Run] = _runId, [Labels.Task] = taskId, [Labels.Role] = "netns" },
+                Labels = new Dictionary<string, string> { [Labels.Scope] = _scope, [Labels.Run] = _runId, [Labels.Task] = taskId, [Labels.Role] = "netns" },
                 Limits = new ResourceLimits(MemoryBytes: 32L * 1024 * 1024, Cpus: 0.1, Pids: 16, TmpBytes: 1024 * 1024),
                 CapAdd = ["NET_ADMIN"],
                 NetworkMode = NetworkName,
@@ -170,29 +174,77 @@ public sealed partial class EgressGateway : IAsyncDisposable
 
     /// <summary>
     /// Reads squid's native access log: <c>time elapsed client TCP_DENIED/403 size METHOD URL ...</c>;
-    /// a CONNECT names <c>host:port</c>, a plain request a URL.
+    /// a CONNECT names <c>host:port</c>, a plain request a URL. Distinct hosts in first-refused order, at most
+    /// 200: the agent chooses what it asks for, and a report of the first few hundred says all a reader needs.
     /// </summary>
     internal static IReadOnlyList<string> ParseRefused(string log, string client, DateTimeOffset since)
     {
+        const int MaxHosts = 200;
         var hosts = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var known = seen.GetAlternateLookup<ReadOnlySpan<char>>();
         var from = since.ToUnixTimeMilliseconds() / 1000.0 - 1;
-        foreach (var line in log.Split('\n'))
+        var text = log.AsSpan();
+        foreach (var range in text.Split('\n'))
         {
-            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length < 7 || fields[2] != client || !fields[3].StartsWith("TCP_DENIED/", StringComparison.Ordinal)
-                || !double.TryParse(fields[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var time) || time < from)
+            var target = RefusedTarget(text[range], client, from);
+            if (target.IsEmpty || known.Contains(target))
             {
                 continue;
             }
 
-            var target = fields[5] == "CONNECT" ? fields[6] : UrlHost().Match(fields[6]) is { Success: true } m ? m.Groups[1].Value : fields[6];
-            if (!hosts.Contains(target))
+            var host = target.ToString();
+            seen.Add(host);
+            hosts.Add(host);
+            if (hosts.Count == MaxHosts)
             {
-                hosts.Add(target);
+                break;
             }
         }
 
         return hosts;
+    }
+
+    /// <summary>The host a log line says was refused to <paramref name="client"/> at or after <paramref name="from"/>, or empty.</summary>
+    private static ReadOnlySpan<char> RefusedTarget(ReadOnlySpan<char> line, string client, double from)
+    {
+        // Only the first seven fields matter; the rest of a line is never split.
+        Span<Range> fields = stackalloc Range[7];
+        var count = 0;
+        foreach (var field in line.Split(' '))
+        {
+            if (line[field].IsEmpty)
+            {
+                continue;
+            }
+
+            fields[count++] = field;
+            if (count == fields.Length)
+            {
+                break;
+            }
+        }
+
+        if (count < fields.Length || !line[fields[2]].SequenceEqual(client) || !line[fields[3]].StartsWith("TCP_DENIED/", StringComparison.Ordinal)
+            || !double.TryParse(line[fields[0]], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var time) || time < from)
+        {
+            return [];
+        }
+
+        var url = line[fields[6]];
+        if (line[fields[5]].SequenceEqual("CONNECT"))
+        {
+            return url;
+        }
+
+        foreach (var match in UrlHost().EnumerateMatches(url))
+        {
+            // The match is scheme://host, and a scheme holds no ':', so the host follows the first "://".
+            var scheme = url.Slice(match.Index, match.Length);
+            return scheme[(scheme.IndexOf("://", StringComparison.Ordinal) + 3)..];
+        }
+
+        return url;
     }
 
     private async Task WaitForLineAsync(string containerId, string line, CancellationToken cancellationToken)
@@ -237,15 +289,27 @@ public sealed partial class EgressGateway : IAsyncDisposable
             return;
         }
 
+        // Teardown never throws: a run's results are already on disk and must not be replaced by a
+        // cleanup error. What could not be removed is left to orphan removal and said in TeardownError.
         using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        foreach (var id in await _engine.ListContainersAsync(Labels.Run, _runId, budget.Token))
+        try
         {
-            // Holders left by a task that could not release its own; the proxy itself.
-            await _engine.RemoveAsync(id, budget.Token);
-        }
+            foreach (var id in await _engine.ListContainersAsync(Labels.OfRun(_scope, _runId), budget.Token))
+            {
+                // Holders left by a task that could not release its own; the proxy itself.
+                await _engine.RemoveAsync(id, budget.Token);
+            }
 
-        await _engine.RemoveNetworkAsync(NetworkName, budget.Token);
+            await _engine.RemoveNetworkAsync(NetworkName, budget.Token);
+        }
+        catch (Exception e)
+        {
+            TeardownError = $"the egress gateway of run {_runId} was not fully removed: {e.Message}";
+        }
     }
+
+    /// <summary>Set when <see cref="DisposeAsync"/> could not remove everything.</summary>
+    public string? TeardownError { get; private set; }
 
     [GeneratedRegex(@"^[a-z]+://([^/]+)")]
     private static partial Regex UrlHost();

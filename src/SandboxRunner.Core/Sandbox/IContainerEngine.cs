@@ -3,19 +3,33 @@ namespace SandboxRunner.Sandbox;
 public enum LogStream { Stdout, Stderr }
 
 /// <summary>
-/// The seam around Docker: one method per engine call, so orchestration can be tested against a stand-in
-/// and the engine code stays small. The only implementation that ships is <see cref="DockerEngine"/>.
+/// Which resources a list or cleanup call means: every label must be present, with the given value when
+/// it is not null. A run's teardown names its repository scope and run id, so two servers on two
+/// repositories that use the same run id never touch each other's containers.
 /// </summary>
-public interface IContainerEngine
+public sealed record LabelSelector(IReadOnlyDictionary<string, string?> Labels)
 {
-    /// <summary>The engine's version and API version; throws when the engine does not answer.</summary>
-    Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken);
+    public static LabelSelector Of(string label, string? value = null) => new(new Dictionary<string, string?> { [label] = value });
 
+    public LabelSelector And(string label, string? value = null) =>
+        new(new Dictionary<string, string?>(Labels) { [label] = value });
+
+    public bool Matches(IReadOnlyDictionary<string, string> labels) =>
+        Labels.All(kv => labels.TryGetValue(kv.Key, out var v) && (kv.Value is null || v == kv.Value));
+}
+
+/// <summary>Images: present or built from a recipe.</summary>
+public interface IImageOperations
+{
     Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken);
 
     /// <summary>Builds <paramref name="recipe"/> under its tag; throws <see cref="ImageBuildException"/> with the log's tail when the build fails.</summary>
     Task BuildImageAsync(ImageRecipe recipe, CancellationToken cancellationToken);
+}
 
+/// <summary>Containers, from creation to removal, and what can be read from them.</summary>
+public interface IContainerOperations
+{
     /// <summary>Creates (does not start) a container and returns its id.</summary>
     Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken);
 
@@ -38,13 +52,21 @@ public interface IContainerEngine
     /// <summary>
     /// A regular file's bytes from inside the container (running or stopped), resolved by the engine within
     /// the container's own filesystem, so a symlink planted there cannot reach a host path. Null when the
-    /// path is missing, is not a regular file, or exceeds <paramref name="maxBytes"/>.
+    /// path is missing, is not a regular file, or exceeds <paramref name="maxBytes"/>. Reads asynchronously
+    /// and never holds more than <paramref name="maxBytes"/> plus one tar header.
     /// </summary>
     Task<byte[]?> ReadFileAsync(string containerId, string path, long maxBytes, CancellationToken cancellationToken);
 
     /// <summary>The container's address on <paramref name="network"/>, or null.</summary>
     Task<string?> AddressAsync(string containerId, string network, CancellationToken cancellationToken);
 
+    /// <summary>Ids of containers (running or not) that <paramref name="selector"/> matches.</summary>
+    Task<IReadOnlyList<string>> ListContainersAsync(LabelSelector selector, CancellationToken cancellationToken);
+}
+
+/// <summary>Networks a run creates for its egress.</summary>
+public interface INetworkOperations
+{
     Task CreateNetworkAsync(string name, bool isInternal, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken);
 
     /// <summary>Attaches a container to a network under an alias other containers there can use.</summary>
@@ -53,15 +75,37 @@ public interface IContainerEngine
     /// <summary>Removes a network; one already gone is not an error.</summary>
     Task RemoveNetworkAsync(string name, CancellationToken cancellationToken);
 
-    /// <summary>Names of networks carrying <paramref name="label"/>, optionally with <paramref name="value"/>.</summary>
-    Task<IReadOnlyList<string>> ListNetworksAsync(string label, string? value, CancellationToken cancellationToken);
+    /// <summary>Names of networks that <paramref name="selector"/> matches.</summary>
+    Task<IReadOnlyList<string>> ListNetworksAsync(LabelSelector selector, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The seam around the container engine, one small interface per resource (after testcontainers-dotnet's
+/// operations classes), so orchestration is tested against an in-memory engine and a second backend
+/// (a remote engine with copy transport, a swarm) has a place to plug in. <see cref="DockerEngine"/> is the
+/// one that ships.
+/// </summary>
+public interface IContainerEngine : IImageOperations, IContainerOperations, INetworkOperations
+{
+    /// <summary>The engine's version and API version; throws when the engine does not answer.</summary>
+    Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Removes the containers and networks whose owning server process (<see cref="Labels.Owner"/>) is gone
-    /// from this machine; returns how many. Their task trees stay on disk.
+    /// Removes the containers and networks <paramref name="scope"/> matches whose owning server process
+    /// (<see cref="Labels.Owner"/>) is gone from this machine; returns how many. Their task trees stay on disk.
     /// </summary>
-    Task<int> RemoveOrphansAsync(CancellationToken cancellationToken);
+    Task<int> RemoveOrphansAsync(LabelSelector scope, CancellationToken cancellationToken);
+}
 
-    /// <summary>Ids of containers (running or not) carrying <paramref name="label"/>, optionally with <paramref name="value"/>.</summary>
-    Task<IReadOnlyList<string>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken);
+/// <summary>The single-label calls tests and tools make.</summary>
+public static class ContainerEngineExtensions
+{
+    public static Task<IReadOnlyList<string>> ListContainersAsync(this IContainerOperations engine, string label, string? value, CancellationToken cancellationToken) =>
+        engine.ListContainersAsync(LabelSelector.Of(label, value), cancellationToken);
+
+    public static Task<IReadOnlyList<string>> ListNetworksAsync(this INetworkOperations engine, string label, string? value, CancellationToken cancellationToken) =>
+        engine.ListNetworksAsync(LabelSelector.Of(label, value), cancellationToken);
+
+    public static Task<int> RemoveOrphansAsync(this IContainerEngine engine, CancellationToken cancellationToken) =>
+        engine.RemoveOrphansAsync(LabelSelector.Of(Labels.Owner), cancellationToken);
 }

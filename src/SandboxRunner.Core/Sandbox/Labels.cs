@@ -9,6 +9,12 @@ public static class Labels
     public const string Run = "sandbox-runner.run";
     public const string Task = "sandbox-runner.task";
 
+    /// <summary>
+    /// The repository a resource belongs to (<see cref="ScopeOf"/>): run ids are unique only within one
+    /// repository, so every name and teardown filter includes it.
+    /// </summary>
+    public const string Scope = "sandbox-runner.repo";
+
     /// <summary>What a container of the runner's own is for: <c>egress</c> (a run's proxy) or <c>netns</c> (a task's network holder).</summary>
     public const string Role = "sandbox-runner.role";
 
@@ -31,6 +37,13 @@ public static class Labels
             && !Directory.Exists($"/proc/{pid}");
     }
 
-    public static IReadOnlyDictionary<string, string> For(string runId, string taskId) =>
-        new Dictionary<string, string> { [Run] = runId, [Task] = taskId };
+    /// <summary>A short, stable id for a repository's git directory, safe in Docker names.</summary>
+    public static string ScopeOf(string gitCommonDir) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(gitCommonDir))))[..12];
+
+    public static IReadOnlyDictionary<string, string> For(string scope, string runId, string taskId) =>
+        new Dictionary<string, string> { [Scope] = scope, [Run] = runId, [Task] = taskId };
+
+    /// <summary>Everything of one run of one repository.</summary>
+    public static LabelSelector OfRun(string scope, string runId) => LabelSelector.Of(Scope, scope).And(Run, runId);
 }

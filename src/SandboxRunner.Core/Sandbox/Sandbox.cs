@@ -2,7 +2,8 @@ using System.Diagnostics;
 
 namespace SandboxRunner.Sandbox;
 
-public sealed record SandboxExit(long? ExitCode, bool TimedOut, TimeSpan Elapsed);
+/// <summary>How a container ended. <see cref="Stopped"/>: killed because the caller's stop signal fired (a limit was passed).</summary>
+public sealed record SandboxExit(long? ExitCode, bool TimedOut, TimeSpan Elapsed, bool Stopped = false);
 
 /// <summary>
 /// One task container, from creation to removal. Owns its teardown: disposing removes the container
@@ -28,10 +29,11 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>
     /// Starts the container and waits for it to exit, streaming its output to <paramref name="onOutput"/>.
     /// At the deadline the container is killed (SIGKILL, no grace: the agent's work is read from disk,
-    /// not from a clean shutdown). Cancellation kills it too, then throws.
+    /// not from a clean shutdown). <paramref name="limitStop"/> kills it the same way (a limit was passed).
+    /// Cancellation kills it too, then throws.
     /// </summary>
     public async Task<SandboxExit> RunAsync(
-        TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken, Action? onStarted = null)
+        TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, Action? onStarted, CancellationToken limitStop, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -47,13 +49,16 @@ public sealed class Sandbox : IAsyncDisposable
         var logs = _engine.ReadLogsAsync(ContainerId, follow: true, Deliver, stop.Token);
         var wait = _engine.WaitAsync(ContainerId, stop.Token);
         var timedOut = false;
+        var stopped = false;
         try
         {
-            var deadline = Task.Delay(timeout, cancellationToken);
+            using var deadlineOrStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limitStop);
+            var deadline = Task.Delay(timeout, deadlineOrStop.Token);
             if (await Task.WhenAny(wait, deadline) == deadline)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                timedOut = true;
+                stopped = limitStop.IsCancellationRequested;
+                timedOut = !stopped;
                 await _engine.KillAsync(ContainerId, CancellationToken.None);
             }
 
@@ -77,7 +82,7 @@ public sealed class Sandbox : IAsyncDisposable
                     replayed[i] = delivered[i];
                 }
             }, CancellationToken.None).WaitAsync(TeardownBudget, CancellationToken.None);
-            return new SandboxExit(timedOut ? null : exitCode, timedOut, elapsed);
+            return new SandboxExit(timedOut || stopped ? null : exitCode, timedOut, elapsed, stopped);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

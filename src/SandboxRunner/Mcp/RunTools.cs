@@ -73,39 +73,7 @@ public sealed class RunTools(Workspace workspace)
         [Description("The run's id.")] string run_id,
         [Description("The task's id.")] string task_id,
         CancellationToken cancellationToken = default) =>
-        Guard(async () =>
-        {
-            var runner = await RunnerAsync(cancellationToken);
-            var problems = new List<Problem>();
-            if (!Ids.IsValid(run_id))
-            {
-                problems.Add(new Problem("run_id", Ids.Rule));
-            }
-
-            if (!Ids.IsValid(task_id))
-            {
-                problems.Add(new Problem("task_id", Ids.Rule));
-            }
-
-            if (problems.Count > 0)
-            {
-                throw new InvalidInputException("apply_codex_result arguments", problems);
-            }
-
-            var result = await runner.Store.ReadResultAsync(run_id, task_id, cancellationToken)
-                ?? throw new InvalidInputException("apply_codex_result arguments", "task_id", $"run '{run_id}' has no finished task '{task_id}'");
-            if (result.Branch is null)
-            {
-                return new ApplyOutcome(true, "", [], [], "the task changed nothing; there is nothing to apply");
-            }
-
-            if (result.Violations.Count > 0)
-            {
-                throw new McpException($"task_id: '{task_id}' broke the run's policies ({result.Violations.Count} violation(s), see its result); inspect branch {result.Branch} and merge it by hand if you accept it");
-            }
-
-            return await new ResultApplier(workspace.Git).ApplyAsync(runner.Repository, result.Branch, cancellationToken);
-        });
+        Guard(async () => await (await RunnerAsync(cancellationToken)).ApplyAsync(run_id, task_id, cancellationToken));
 
     [McpServerTool(Name = "review_plan_with_codex", UseStructuredContent = true, Destructive = false, OpenWorld = true)]
     [Description("Have Codex review a development plan with this repository mounted read-only. Returns six lists: missing_tasks, dependency_issues, parallelization_suggestions, test_gaps, risk_flags, recommended_task_splits. A review that fails is a tool error saying why.")]
@@ -153,6 +121,11 @@ public sealed class RunTools(Workspace workspace)
         catch (InvalidInputException e)
         {
             throw new McpException(e.Message);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException or GitException or LibGit2Sharp.LibGit2SharpException)
+        {
+            // What failed, never the SDK's bare "An error occurred".
+            throw new McpException($"the runner failed: {e.Message}");
         }
     }
 

@@ -103,10 +103,10 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task RemoveNetworkAsync(string name, CancellationToken cancellationToken) => inner.RemoveNetworkAsync(name, cancellationToken);
 
-    public Task<IReadOnlyList<string>> ListNetworksAsync(string label, string? value, CancellationToken cancellationToken) => inner.ListNetworksAsync(label, value, cancellationToken);
+    public Task<IReadOnlyList<string>> ListNetworksAsync(LabelSelector selector, CancellationToken cancellationToken) => inner.ListNetworksAsync(selector, cancellationToken);
 
-    public Task<int> RemoveOrphansAsync(CancellationToken cancellationToken) => inner.RemoveOrphansAsync(cancellationToken);
+    public Task<int> RemoveOrphansAsync(LabelSelector scope, CancellationToken cancellationToken) => inner.RemoveOrphansAsync(scope, cancellationToken);
 
-    public Task<IReadOnlyList<string>> ListContainersAsync(string label, string? value, CancellationToken cancellationToken) =>
-        inner.ListContainersAsync(label, value, cancellationToken);
+    public Task<IReadOnlyList<string>> ListContainersAsync(LabelSelector selector, CancellationToken cancellationToken) =>
+        inner.ListContainersAsync(selector, cancellationToken);
 }

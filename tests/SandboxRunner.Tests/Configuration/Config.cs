@@ -19,6 +19,7 @@ internal static class Config
     public static object? Field(RunnerConfig config, string name) => name switch
     {
         "allowed_commands" => config.AllowedCommands,
+        "task_limits" => config.TaskLimits,
         "default_allowed_paths" => config.DefaultAllowedPaths,
         "default_concurrency" => config.DefaultConcurrency,
         "default_timeout_sec" => config.DefaultTimeoutSec,

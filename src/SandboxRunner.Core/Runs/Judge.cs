@@ -1,0 +1,166 @@
+using SandboxRunner.Codex;
+using SandboxRunner.Git;
+using SandboxRunner.Policy;
+
+namespace SandboxRunner.Runs;
+
+/// <summary>
+/// Turns harvested facts and a task's policy into its status, violations and notes. A pure function:
+/// the same facts give the same verdict, for a task that just ended and for one recovered after a crash
+/// alike. Whatever could not be read or judged is a violation, never a pass.
+/// </summary>
+public static class Judge
+{
+    public static Judgement Evaluate(TaskFacts facts, TaskPolicy policy)
+    {
+        var violations = Violations(facts, policy);
+        var transcript = facts.Transcript;
+        var status = facts.End switch
+        {
+            TaskEnd.Cancelled or TaskEnd.Interrupted => TaskStatus.Cancelled,
+            TaskEnd.TimedOut => TaskStatus.Timeout,
+            TaskEnd.Exited when facts.ExitCode == 0 && transcript.TurnFailure is null && violations.Count == 0 => TaskStatus.Success,
+            _ => TaskStatus.Failed,
+        };
+        var clean = violations.Count == 0;
+        return new Judgement(
+            status,
+            violations,
+            Notes(facts, policy, violations),
+            facts.OnBase.Applies && clean,
+            (facts.OnHead ?? facts.OnBase).Applies && clean);
+    }
+
+    private static List<Violation> Violations(TaskFacts facts, TaskPolicy policy)
+    {
+        var changes = facts.Changes;
+        var violations = new List<Violation>();
+        violations.AddRange(new PathPolicy(policy.AllowedPaths).Check(changes.Files, facts.ReadLink));
+        violations.AddRange(facts.GitSettingsChanged.Select(path =>
+            Violation.ForPath(ViolationKind.GitDirectory, path, "git settings of the task's repository changed; they are never carried out of the sandbox")));
+        violations.AddRange(changes.Entries.Where(e => e.IsGitlink).Select(e =>
+            Violation.ForPath(ViolationKind.NestedRepository, e.Path, "is a nested git repository; its content cannot be part of the patch")));
+        violations.AddRange(changes.Findings.Select(f => f.Kind switch
+        {
+            TreeFindingKind.SpecialFile => Violation.ForPath(ViolationKind.SpecialFile, f.Path, f.Detail),
+            _ => Violation.ForPath(ViolationKind.LimitExceeded, f.Path, f.Detail),
+        }));
+        if (facts.LimitPassed is { } limit)
+        {
+            violations.Add(Violation.ForPath(ViolationKind.LimitExceeded, "(task)", $"passed {limit} while it ran and was stopped"));
+        }
+
+        if (changes.OverLimit is { } over)
+        {
+            violations.Add(Violation.ForPath(ViolationKind.LimitExceeded, "(tree)", changes.PatchFile is null && changes.Entries.Count == 0
+                ? $"the tree passed {over}; it was not harvested"
+                : $"the patch passed {over}; it is not kept as a file, the tree is on the branch"));
+        }
+
+        var transcript = facts.Transcript;
+        if (policy.AuditCommands)
+        {
+            violations.AddRange(new CommandPolicy(policy.AllowedCommands, policy.DeniedCommands).Check(transcript.Commands.Select(c => c.Cmd)));
+            if (transcript.CommandsNotKept > 0)
+            {
+                violations.Add(Violation.ForCommand(ViolationKind.Unjudgeable, "(commands)",
+                    $"{transcript.CommandsNotKept} command(s) past the audit's bounds ({CodexTranscript.MaxCommands} commands, {CodexTranscript.MaxCommandChars} characters) were not audited"));
+            }
+
+            if (transcript.UnparsedLines > 0)
+            {
+                violations.Add(Violation.ForCommand(ViolationKind.Unjudgeable, "(codex output)",
+                    $"{transcript.UnparsedLines} line(s) of Codex's stdout were not JSONL events, so the commands they may have reported were not audited"));
+            }
+
+            if (facts.OversizedLines > 0)
+            {
+                violations.Add(Violation.ForCommand(ViolationKind.Unjudgeable, "(codex output)",
+                    $"{facts.OversizedLines} output line(s) were too long to read, so the commands they may have reported were not audited"));
+            }
+        }
+
+        if (facts.SecretInPatch is { } secretName)
+        {
+            violations.Add(Violation.ForPath(ViolationKind.SecretInPatch, "(patch)", $"contains the value of {secretName}, which was passed into the container"));
+        }
+
+        violations.AddRange(facts.HarvestProblems.Select(p => Violation.ForPath(ViolationKind.Unjudgeable, "(harvest)", p)));
+        return violations;
+    }
+
+    private static List<string> Notes(TaskFacts facts, TaskPolicy policy, List<Violation> violations)
+    {
+        var transcript = facts.Transcript;
+        var notes = new List<string>();
+        notes.AddRange(violations.Take(50).Select(v => v.ToString()));
+        if (violations.Count > 50)
+        {
+            notes.Add($"… and {violations.Count - 50} more violation(s), listed in violations");
+        }
+
+        if (violations.Count > 0)
+        {
+            notes.Add("the patch is kept for inspection but marked not applicable because of the violations above");
+        }
+
+        switch (facts.End)
+        {
+            case TaskEnd.Cancelled:
+                notes.Add("cancelled: the container was killed; changes made until then are in the patch");
+                break;
+            case TaskEnd.Interrupted:
+                notes.Add("interrupted: the server process was gone before this task ended; its tree was recovered and judged when the next server started");
+                break;
+            case TaskEnd.TimedOut:
+                notes.Add($"timeout: killed at the {policy.Timeout.TotalSeconds:F0} s deadline; changes made until then are in the patch");
+                break;
+            case TaskEnd.LimitExceeded:
+                notes.Add($"stopped: the task passed {facts.LimitPassed}; changes made until then are kept within the limits");
+                break;
+            case TaskEnd.RunnerError:
+                notes.Add($"runner error: {facts.RunnerError}");
+                break;
+        }
+
+        if (transcript.TurnFailure is { } failure)
+        {
+            notes.Add($"turn failed: {failure}");
+        }
+
+        if (facts.ExitCode is { } code and not 0)
+        {
+            notes.Add($"codex exited with code {code}");
+        }
+
+        notes.AddRange(transcript.Warnings.Select(w => $"codex warning: {w}"));
+        if (transcript.WarningCount > transcript.Warnings.Count)
+        {
+            notes.Add($"codex reported {transcript.WarningCount} warning(s) in all; the first distinct ones are above");
+        }
+
+        if (transcript.EventCount == 0 && facts.End == TaskEnd.Exited)
+        {
+            notes.Add("codex printed no JSONL events; see logs.stderr");
+        }
+
+        if (facts.Changes.Warnings.Length > 0)
+        {
+            notes.Add($"some files could not be read for the patch: {Cap(facts.Changes.Warnings, 2000)}");
+        }
+
+        if (!facts.OnBase.Applies)
+        {
+            notes.Add("the patch does not apply to the base commit; see apply_check_log");
+        }
+
+        if (facts.Branch is { } branch)
+        {
+            notes.Add($"the task's tree is on branch {branch}");
+        }
+
+        return notes;
+    }
+
+    private static string Cap(string text, int chars) => text.Length > chars ? text[..chars] + "…" : text;
+}

@@ -1,0 +1,77 @@
+namespace SandboxRunner.Runs;
+
+/// <summary>Reads runs back: active ones from memory, finished ones from the run folder.</summary>
+internal sealed class RunQueries(RunStore store, Func<string, ActiveRun?> active, Func<IReadOnlyCollection<ActiveRun>> allActive)
+{
+    public async Task<RunStatusView?> GetRunAsync(string runId, CancellationToken cancellationToken)
+    {
+        if (active(runId) is { } run)
+        {
+            return run.View();
+        }
+
+        if (!Policy.Ids.IsValid(runId))
+        {
+            return null;
+        }
+
+        RunRecord? record;
+        try
+        {
+            record = await store.ReadRunAsync(runId, cancellationToken);
+        }
+        catch (DamagedRunException e)
+        {
+            return Damaged(new DamagedRun(runId, e.Message));
+        }
+
+        return record is null ? null : await StoredViewAsync(record, cancellationToken);
+    }
+
+    /// <summary>Every run on disk, newest first, with the active ones' live state; a damaged record is listed with its problem.</summary>
+    public async Task<IReadOnlyList<RunStatusView>> ListRunsAsync(CancellationToken cancellationToken)
+    {
+        // Runs that started a moment ago may not have written run.json yet; they are listed all the same.
+        var (stored, damaged) = await store.ListAllAsync(cancellationToken);
+        var views = allActive().Where(a => stored.All(r => r.RunId != a.Plan.RunId)).Select(a => a.View()).ToList();
+        foreach (var record in stored)
+        {
+            views.Add(active(record.RunId) is { } run ? run.View() : Summarize(record));
+        }
+
+        views.AddRange(damaged.Where(d => active(d.RunId) is null).Select(Damaged));
+        return views;
+    }
+
+    private async Task<RunStatusView> StoredViewAsync(RunRecord record, CancellationToken cancellationToken)
+    {
+        var tasks = new List<TaskStatusView>();
+        foreach (var task in record.Tasks)
+        {
+            var result = await store.ReadResultAsync(record.RunId, task.TaskId, cancellationToken);
+            tasks.Add(new TaskStatusView(task.TaskId, result is null && task.Status == TaskStatus.Queued ? TaskState.Queued : TaskState.Finished, result));
+        }
+
+        return Summarize(record) with { Tasks = tasks };
+    }
+
+    /// <summary>A stored run; one still marked running but not active here was cut short by a stopped server.</summary>
+    private static RunStatusView Summarize(RunRecord record) => new()
+    {
+        RunId = record.RunId,
+        Status = record.Status is RunState.Running or RunState.Cancelling ? RunState.Interrupted : record.Status,
+        BaseCommit = record.BaseCommit,
+        StartedAt = record.StartedAt,
+        FinishedAt = record.FinishedAt,
+        Tasks = record.Tasks.Select(t => new TaskStatusView(t.TaskId, t.Status is TaskStatus.Queued ? TaskState.Queued : TaskState.Finished, null)).ToList(),
+    };
+
+    private static RunStatusView Damaged(DamagedRun run) => new()
+    {
+        RunId = run.RunId,
+        Status = RunState.Interrupted,
+        BaseCommit = "",
+        Tasks = [],
+        Problem = run.Problem,
+    };
+}

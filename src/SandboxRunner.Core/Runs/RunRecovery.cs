@@ -1,0 +1,177 @@
+using System.Text;
+using Microsoft.Extensions.Logging;
+using SandboxRunner.Codex;
+using SandboxRunner.Configuration;
+using SandboxRunner.Git;
+using SandboxRunner.Platform;
+using SandboxRunner.Policy;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.Runs;
+
+/// <summary>
+/// Task trees left by a server process that is gone (killed, crashed) go through the same harvest →
+/// persist → judge as any task, judged by the policy recorded for them, and end <c>cancelled</c> with
+/// their work on disk and on their branch; then the trees go. Trees whose deletion failed earlier are
+/// swept. Each run is recovered on a deadline, so a hostile tree cannot hang a server's start.
+/// </summary>
+public sealed partial class RunRecovery(
+    HostRepository repository, RunStore store, RunnerConfig config, GitCli git, TimeProvider clock, Func<string, bool> isActive, ILogger logger)
+{
+    public static readonly TimeSpan RunBudget = TimeSpan.FromMinutes(5);
+
+    /// <summary>Recovers every interrupted run; returns the ids recovered.</summary>
+    public async Task<IReadOnlyList<string>> RecoverAsync(CancellationToken cancellationToken)
+    {
+        var root = TaskTreeLayout.Root(repository);
+        var recovered = new List<string>();
+        if (!Directory.Exists(root))
+        {
+            return recovered;
+        }
+
+        foreach (var runDir in Directory.EnumerateDirectories(root))
+        {
+            var runId = Path.GetFileName(runDir);
+            if (!Ids.IsValid(runId) || isActive(runId))
+            {
+                continue;
+            }
+
+            var ownerFile = TaskTreeLayout.OwnerFile(repository, runId);
+            if (!File.Exists(ownerFile))
+            {
+                // A tree whose removal failed after its results were written: its owner file went first.
+                if (store.Exists(runId) && TreeDeletion.TryDelete(runDir) is { } problem)
+                {
+                    LogSweepFailed(runId, problem);
+                }
+
+                continue;
+            }
+
+            if (!Labels.IsOrphanedBy((await File.ReadAllTextAsync(ownerFile, cancellationToken)).Trim()))
+            {
+                continue;
+            }
+
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            budget.CancelAfter(RunBudget);
+            try
+            {
+                if (await RecoverRunAsync(runId, runDir, budget.Token))
+                {
+                    recovered.Add(runId);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                LogRecoveryFailed(e, runId);
+            }
+        }
+
+        return recovered;
+    }
+
+    private async Task<bool> RecoverRunAsync(string runId, string runDir, CancellationToken cancellationToken)
+    {
+        RunRecord? record;
+        try
+        {
+            record = await store.ReadRunAsync(runId, cancellationToken);
+        }
+        catch (DamagedRunException e)
+        {
+            LogRecoveryFailed(e, runId);
+            return false;
+        }
+
+        if (record is null)
+        {
+            return false;
+        }
+
+        var limits = ResourceProfiles.LimitsFor(config.ResourcePolicy, config.TaskLimits);
+        foreach (var taskDir in Directory.EnumerateDirectories(runDir))
+        {
+            var taskId = Path.GetFileName(taskDir);
+            if (Ids.IsValid(taskId) && await store.ReadResultAsync(runId, taskId, cancellationToken) is null)
+            {
+                var task = record.Tasks.FirstOrDefault(t => t.TaskId == taskId);
+                await RecoverTaskAsync(record, taskId, taskDir, task, limits, cancellationToken);
+            }
+        }
+
+        var results = new Dictionary<string, TaskResult>();
+        foreach (var task in record.Tasks)
+        {
+            if (await store.ReadResultAsync(runId, task.TaskId, cancellationToken) is { } result)
+            {
+                results[task.TaskId] = result;
+            }
+        }
+
+        await store.WriteRunAsync(record with
+        {
+            Status = RunState.Interrupted,
+            FinishedAt = clock.GetUtcNow(),
+            Tasks = record.Tasks.Select(t => results.TryGetValue(t.TaskId, out var r)
+                ? t with { Status = r.Status, Branch = r.Branch }
+                : t with { Status = TaskStatus.Cancelled }).ToList(),
+        }, cancellationToken);
+        File.Delete(TaskTreeLayout.OwnerFile(repository, runId));
+        if (TreeDeletion.TryDelete(runDir) is { } problem)
+        {
+            LogSweepFailed(runId, problem);
+        }
+
+        return true;
+    }
+
+    private async Task RecoverTaskAsync(RunRecord record, string taskId, string taskDir, RunTaskRecord? task, TaskLimits limits, CancellationToken cancellationToken)
+    {
+        var policy = new TaskPolicy(
+            task?.AllowedPaths ?? config.DefaultAllowedPaths,
+            task?.AllowedCommands ?? config.AllowedCommands,
+            config.DeniedCommands,
+            AuditCommands: true,
+            TimeSpan.FromSeconds(task?.TimeoutSec ?? config.DefaultTimeoutSec));
+        var transcript = await ReadTranscriptAsync(Path.Combine(store.TaskFolder(record.RunId, taskId), "events.jsonl"), cancellationToken);
+        var worktree = Worktree.Open(git, taskDir, record.BaseCommit);
+
+        // Values passed into the container are not known any more; the redactor still masks known token shapes.
+        var facts = await new Harvester(repository, store, clock).HarvestAsync(
+            new HarvestInput(record.RunId, taskId, worktree, limits, Redactor.None, TaskEnd.Interrupted, transcript), cancellationToken);
+        var judgement = Judge.Evaluate(facts, policy);
+        var result = await TaskResults.BuildAsync(facts, judgement, Redactor.None, store.PatchFile(record.RunId, taskId), null, cancellationToken) with
+        {
+            WorkspacePath = store.TaskFolder(record.RunId, taskId),
+            Summary = "Interrupted: the server stopped during this task.",
+        };
+        await store.WriteResultAsync(record.RunId, result, cancellationToken);
+    }
+
+    /// <summary>The events the task's log kept (the log itself is capped), folded as when it ran.</summary>
+    private static async Task<CodexTranscript> ReadTranscriptAsync(string events, CancellationToken cancellationToken)
+    {
+        var transcript = new CodexTranscript();
+        if (!File.Exists(events))
+        {
+            return transcript;
+        }
+
+        using var reader = new StreamReader(events, Encoding.UTF8);
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            transcript.Accept(line);
+        }
+
+        return transcript;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "run {RunId} could not be recovered")]
+    private partial void LogRecoveryFailed(Exception exception, string runId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "run {RunId}: its leftover tree could not be removed ({Problem})")]
+    private partial void LogSweepFailed(string runId, string problem);
+}

@@ -1,0 +1,75 @@
+using SandboxRunner.Codex;
+using SandboxRunner.Configuration;
+using SandboxRunner.Git;
+using SandboxRunner.Platform;
+using SandboxRunner.Policy;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.Runs;
+
+/// <summary>The container one task runs in: image, command, user, mounts, network and limits.</summary>
+public static class TaskContainer
+{
+    /// <summary>Codex reads the placeholder from this variable; the proxy replaces it with the real key.</summary>
+    private const string ProxyTokenVariable = "SANDBOX_RUNNER_PROXY_TOKEN";
+
+    public static ContainerSpec Spec(TaskContext context, TaskPlan task, Worktree worktree, string home, UnixOwner owner, TaskNetwork? network)
+    {
+        var config = context.Config;
+        var environment = new Dictionary<string, string>(context.PassedEnvironment)
+        {
+            ["CODEX_HOME"] = CodexCommandLine.Home,
+            ["HOME"] = CodexCommandLine.Home,
+        };
+
+        // Quiet defaults first, so the user's overrides can change them; the runner's provider settings
+        // after the user's, so they win.
+        var overrides = CodexCommandLine.QuietOverrides.Concat(config.CodexConfigOverrides).ToList();
+        if (context.Gateway is { } gateway)
+        {
+            overrides.AddRange(CodexCommandLine.ProviderOverrides(gateway.ModelBaseUrl, ProxyTokenVariable));
+            environment[ProxyTokenVariable] = "held-by-the-egress-proxy";
+            foreach (var name in (string[])["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"])
+            {
+                environment[name] = gateway.ForwardProxyUrl;
+            }
+
+            environment["NO_PROXY"] = environment["no_proxy"] = $"localhost,127.0.0.1,{EgressGateway.ProxyAlias}";
+        }
+        else if (config.ModelBaseUrl != RunnerConfig.DefaultModelBaseUrl)
+        {
+            overrides.AddRange(CodexCommandLine.ProviderOverrides(config.ModelBaseUrl, config.ModelApiKeyEnv));
+        }
+
+        var command = new CodexCommandLine
+        {
+            Executable = config.CodexCommand,
+            Model = config.CodexModel,
+            Ephemeral = config.CodexEphemeral,
+            ConfigOverrides = overrides,
+            WithOutputSchema = context.Run.OutputSchema is not null,
+        };
+
+        return new ContainerSpec
+        {
+            Image = context.Image,
+            Command = command.ContainerCommand(),
+            User = owner.ToString(),
+            WorkingDirectory = CodexCommandLine.Workspace,
+            Environment = environment,
+            Mounts =
+            [
+                new BindMount(worktree.WorkPath, CodexCommandLine.Workspace, ReadOnly: context.Run.SandboxMode == SandboxMode.ReadOnly),
+                new BindMount(context.Repository.ObjectsDir, context.Repository.ObjectsDir, ReadOnly: true),
+                new BindMount(home, CodexCommandLine.Home, ReadOnly: false),
+            ],
+            Labels = Labels.For(context.Scope, context.Run.RunId, task.TaskId),
+            MaxLogBytes = context.Limits.MaxLogBytes,
+            Limits = ResourceProfiles.For(context.Run.ResourcePolicy),
+            ReadOnlyRootFilesystem = context.Run.SandboxMode != SandboxMode.DangerFullAccess,
+
+            NetworkMode = network?.NetworkMode ?? (config.NetworkPolicy == NetworkPolicy.Allow ? "bridge" : "none"),
+        };
+    }
+
+}

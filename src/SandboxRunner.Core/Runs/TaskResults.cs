@@ -1,0 +1,82 @@
+using System.Text;
+using SandboxRunner.Codex;
+using SandboxRunner.Policy;
+
+namespace SandboxRunner.Runs;
+
+/// <summary>
+/// The result a caller reads, built from the facts and the judgement: redacted, and small whatever the
+/// agent did. A patch past <see cref="InlinePatchBytes"/> is referenced (file and branch), not inlined;
+/// commands, evidence and summary are capped.
+/// </summary>
+public static class TaskResults
+{
+    public const int InlinePatchBytes = 256 * 1024;
+    public const int MaxCommandsShown = 200;
+    private const int MaxCommandChars = 4000;
+    private const int MaxSummaryChars = 64 * 1024;
+    private const int EvidenceChars = 4000;
+
+    public static async Task<TaskResult> BuildAsync(
+        TaskFacts facts, Judgement judgement, Redactor redactor, string patchFile, byte[]? lastMessage, CancellationToken cancellationToken)
+    {
+        var transcript = facts.Transcript;
+        var patchBytes = facts.Changes.PatchFile is null ? 0 : facts.Changes.PatchBytes;
+        var inline = patchBytes is > 0 and <= InlinePatchBytes
+            ? Encoding.UTF8.GetString(await File.ReadAllBytesAsync(patchFile, cancellationToken))
+            : "";
+        var notes = judgement.Notes.ToList();
+        if (patchBytes > InlinePatchBytes)
+        {
+            notes.Add($"the patch is {patchBytes} bytes, over the {InlinePatchBytes} shown inline: read it from patch_file or the task.patch resource{(facts.Branch is null ? "" : $", or diff branch {facts.Branch}")}");
+        }
+
+        if (transcript.Commands.Count > MaxCommandsShown)
+        {
+            notes.Add($"commands_run shows the first {MaxCommandsShown} of {transcript.Commands.Count} commands (all were audited); events.jsonl has every event");
+        }
+
+        var summary = lastMessage is { Length: > 0 }
+            ? Encoding.UTF8.GetString(lastMessage).Trim()
+            : transcript.LastAgentMessage ?? (judgement.Status == TaskStatus.Success ? "Codex finished without a final message." : $"Task {judgement.Status.Wire()}.");
+        return new TaskResult
+        {
+            TaskId = facts.TaskId,
+            Status = judgement.Status,
+            ExitCode = facts.ExitCode is { } code ? (int)code : null,
+            FilesChanged = facts.Changes.Files,
+            Patch = inline,
+            PatchBytes = patchBytes,
+            PatchFile = facts.Changes.PatchFile is null ? null : patchFile,
+            PatchTruncated = patchBytes > InlinePatchBytes,
+            PatchApplicable = judgement.PatchApplicable,
+            AppliesToHead = judgement.AppliesToHead,
+            ApplyCheckLog = redactor.Redact(facts.OnHead is { } head ? $"{facts.OnBase.Log}\n{head.Log}" : facts.OnBase.Log),
+            CommandsRun = transcript.Commands.Take(MaxCommandsShown).Select(c => c with { Cmd = redactor.Redact(Cap(c.Cmd, MaxCommandChars)) }).ToList(),
+            Evidence = redactor.Redact(Evidence(transcript)),
+            Summary = redactor.Redact(Cap(summary, MaxSummaryChars)),
+            NotesForManager = redactor.Redact(string.Join('\n', notes)),
+            Usage = transcript.Usage,
+            Violations = judgement.Violations.Select(v => v with { Command = v.Command is null ? null : redactor.Redact(Cap(v.Command, MaxCommandChars)) }).ToList(),
+            Branch = facts.Branch,
+        };
+    }
+
+    /// <summary>Each command with its exit code and the end of its output: what a reviewer checks first.</summary>
+    private static string Evidence(CodexTranscript transcript)
+    {
+        var text = new StringBuilder();
+        foreach (var command in transcript.Commands.TakeLast(50))
+        {
+            text.Append("$ ").Append(Cap(command.Cmd, 500)).Append("  # exit ").Append(command.ExitCode?.ToString() ?? "none").Append('\n');
+            if (command.OutputTail.Length > 0)
+            {
+                text.Append(command.OutputTail.TrimEnd()).Append('\n');
+            }
+        }
+
+        return text.Length > EvidenceChars ? "…" + text.ToString(text.Length - EvidenceChars, EvidenceChars) : text.ToString();
+    }
+
+    private static string Cap(string text, int chars) => text.Length > chars ? text[..chars] + "…" : text;
+}

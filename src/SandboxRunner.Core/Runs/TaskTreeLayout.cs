@@ -1,0 +1,23 @@
+using SandboxRunner.Git;
+using SandboxRunner.Policy;
+
+namespace SandboxRunner.Runs;
+
+/// <summary>
+/// Where task trees live: <c>.git/sandbox-runner/worktrees/&lt;run&gt;/&lt;task&gt;/</c>, with an <c>owner</c>
+/// file per run naming the server process, so a later server can tell a killed server's trees from a
+/// live one's.
+/// </summary>
+public static class TaskTreeLayout
+{
+    public const string OwnerFileName = "owner";
+
+    public static string Root(HostRepository repository) => Path.Combine(repository.RunnerDir, "worktrees");
+
+    public static string RunFolder(HostRepository repository, string runId) => ContainedPath.Combine(repository.RunnerDir, "worktrees", runId);
+
+    public static string TaskFolder(HostRepository repository, string runId, string taskId) =>
+        ContainedPath.Combine(repository.RunnerDir, "worktrees", runId, taskId);
+
+    public static string OwnerFile(HostRepository repository, string runId) => Path.Combine(RunFolder(repository, runId), OwnerFileName);
+}
