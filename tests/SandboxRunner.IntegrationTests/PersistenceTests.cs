@@ -30,7 +30,11 @@ public sealed class PersistenceTests(DockerFixture docker)
 
         var record = JsonSerializer.Deserialize<RunRecord>(File.ReadAllBytes(Path.Combine(folder, "run.json")))!;
         Assert.Equal((RunState.Finished, run.BaseCommit), (record.Status, record.BaseCommit));
-        Assert.Equal(new RunTaskRecord("kept", TaskStatus.Success, $"sandbox/{run.RunId}/kept"), Assert.Single(record.Tasks));
+        var recorded = Assert.Single(record.Tasks);
+        Assert.Equal(("kept", TaskStatus.Success, $"sandbox/{run.RunId}/kept"), (recorded.TaskId, recorded.Status, recorded.Branch));
+
+        // The task's policy is recorded, so a task recovered after a crash is judged by the rules it ran under.
+        Assert.Equal(["**"], recorded.AllowedPaths!);
 
         // The run folder never shows up as untracked work.
         Assert.Equal("", h.Repository.Git("status", "--porcelain"));
@@ -52,7 +56,8 @@ public sealed class PersistenceTests(DockerFixture docker)
         Assert.Equal(headBefore, h.Repository.Git("rev-parse", "HEAD").Trim());
         Assert.Equal("?? uncommitted.txt\n", h.Repository.Git("status", "--porcelain"));
         Assert.Equal(run.BaseCommit, h.Repository.Git("rev-parse", $"{result.Branch}^").Trim());
-        Assert.StartsWith("branchy: Branch me.", h.Repository.Git("log", "-1", "--format=%B", result.Branch!), StringComparison.Ordinal);
+        // The commit message is the runner's own: nothing the agent wrote (escapes included) reaches it.
+        Assert.StartsWith("branchy: harvested by sandbox-runner", h.Repository.Git("log", "-1", "--format=%B", result.Branch!), StringComparison.Ordinal);
 
         // The branch holds exactly the patch.
         Assert.Equal(result.Patch, h.Repository.Git("diff", "--binary", "--full-index", "--no-renames", run.BaseCommit, result.Branch!));

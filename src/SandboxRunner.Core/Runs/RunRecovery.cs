@@ -136,6 +136,19 @@ public sealed partial class RunRecovery(
             config.DeniedCommands,
             AuditCommands: true,
             TimeSpan.FromSeconds(task?.TimeoutSec ?? config.DefaultTimeoutSec));
+        if (!File.Exists(TaskTreeLayout.StartedMarker(taskDir)))
+        {
+            // The server died while preparing the task: no agent ran, so there is no work to keep.
+            await store.WriteResultAsync(record.RunId, new TaskResult
+            {
+                TaskId = taskId,
+                Status = TaskStatus.Cancelled,
+                Summary = "Interrupted before it started: the server stopped while preparing this task.",
+                WorkspacePath = store.TaskFolder(record.RunId, taskId),
+            }, cancellationToken);
+            return;
+        }
+
         var transcript = await ReadTranscriptAsync(Path.Combine(store.TaskFolder(record.RunId, taskId), "events.jsonl"), cancellationToken);
         var worktree = Worktree.Open(git, taskDir, record.BaseCommit);
 

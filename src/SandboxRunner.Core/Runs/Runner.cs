@@ -329,30 +329,39 @@ public sealed partial class Runner : IDisposable
         {
             // Whatever happened above (a gateway that would not start, a cancelled run), every task ends
             // with a result on disk, the record says so, and the run's resources go; a failing teardown
-            // step is logged, never allowed to replace the run's outcome.
-            await Settle(() => Task.WhenAll(running));
-            var results = await FinishTasksAsync(plan, run);
-            await Settle(() => Store.WriteRunAsync(
-                Record(plan, startedAt, cancellationToken.IsCancellationRequested ? RunState.Cancelled : RunState.Finished, _clock.GetUtcNow(), results),
-                CancellationToken.None));
-            if (gateway is not null)
+            // step is logged, never allowed to replace the run's outcome or leave the run active.
+            try
             {
-                await gateway.DisposeAsync();
-                if (gateway.TeardownError is { } error)
+                await Settle(() => Task.WhenAll(running));
+                var results = await FinishTasksAsync(plan, run);
+                await Settle(() => Store.WriteRunAsync(
+                    Record(plan, startedAt, cancellationToken.IsCancellationRequested ? RunState.Cancelled : RunState.Finished, _clock.GetUtcNow(), results),
+                    CancellationToken.None));
+                if (gateway is not null)
                 {
-                    LogTeardownFailed(plan.RunId, error);
+                    await gateway.DisposeAsync();
+                    if (gateway.TeardownError is { } error)
+                    {
+                        LogTeardownFailed(plan.RunId, error);
+                    }
+                }
+
+                await Settle(() => Store.PruneAsync(Config.MaxRunsRetained, IsActive, CancellationToken.None));
+                await Settle(() =>
+                {
+                    File.Delete(TaskTreeLayout.OwnerFile(Repository, plan.RunId));
+                    return Task.CompletedTask;
+                });
+                if (TreeDeletion.TryDelete(trees) is { } problem)
+                {
+                    LogTeardownFailed(plan.RunId, problem);
                 }
             }
-
-            await Settle(() => Store.PruneAsync(Config.MaxRunsRetained, IsActive, CancellationToken.None));
-            File.Delete(TaskTreeLayout.OwnerFile(Repository, plan.RunId));
-            if (TreeDeletion.TryDelete(trees) is { } problem)
+            finally
             {
-                LogTeardownFailed(plan.RunId, problem);
+                _activeRuns.TryRemove(plan.RunId, out _);
+                run.Dispose();
             }
-
-            _activeRuns.TryRemove(plan.RunId, out _);
-            run.Dispose();
         }
     }
 

@@ -89,6 +89,8 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 transcript.CommandCompleted += command =>
                     Report(context, task, "command", $"ran {Excerpt(context.Redactor.Redact(command.Cmd))} (exit {command.ExitCode?.ToString() ?? "none"})");
 
+                // From here on the agent has run: a recovering server harvests this tree (before, there is nothing to keep).
+                await File.WriteAllTextAsync(TaskTreeLayout.StartedMarker(folder), sandbox.ContainerId, cancellationToken);
                 var id = sandbox.ContainerId[..12];
                 outcome = await RunWatchedAsync(sandbox, task, capture, limits, [worktree.WorkPath, home],
                     () => Report(context, task, "started", $"container {id} started"), cancellationToken);

@@ -19,5 +19,8 @@ public static class TaskTreeLayout
     public static string TaskFolder(HostRepository repository, string runId, string taskId) =>
         ContainedPath.Combine(repository.RunnerDir, "worktrees", runId, taskId);
 
+    /// <summary>Written just before a task's container starts: a tree without it holds no agent work.</summary>
+    public static string StartedMarker(string taskFolder) => Path.Combine(taskFolder, "started");
+
     public static string OwnerFile(HostRepository repository, string runId) => Path.Combine(RunFolder(repository, runId), OwnerFileName);
 }

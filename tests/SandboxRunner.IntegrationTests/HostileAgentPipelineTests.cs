@@ -1,0 +1,161 @@
+using System.Text;
+using System.Text.Json;
+using SandboxRunner.Configuration;
+using SandboxRunner.IntegrationTests.Infrastructure;
+using SandboxRunner.Policy;
+using SandboxRunner.Runs;
+using TaskStatus = SandboxRunner.Runs.TaskStatus;
+
+namespace SandboxRunner.IntegrationTests;
+
+/// <summary>
+/// The attacks of issue 9, each through the real engine with the fake Codex: a hostile or merely large
+/// agent never hangs the runner, never costs a sibling task its result, and loses none of its own work
+/// that fits the limits. Each run has a well-behaved sibling that must succeed.
+/// </summary>
+[Collection(DockerCollection.Name)]
+public sealed class HostileAgentPipelineTests(DockerFixture docker)
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromMinutes(3);
+
+    private static TaskRequest Sibling => RunnerHarness.Task("sibling", "@write src/sibling.txt fine\\n", "@message sibling done");
+
+    private static async Task<(TaskResult Hostile, TaskResult Sibling, RunResult Run)> RunWithSiblingAsync(RunnerHarness h, TaskRequest hostile)
+    {
+        using var bound = new CancellationTokenSource(Bound);
+        var run = await h.RunAsync(new RunRequest { Tasks = [hostile, Sibling] }, bound.Token).WaitAsync(Bound);
+        var sibling = run.Results.Single(r => r.TaskId == "sibling");
+        Assert.True(sibling.Status == TaskStatus.Success, $"sibling: {sibling.Status}: {sibling.NotesForManager}");
+        Assert.Equal(["src/sibling.txt"], sibling.FilesChanged);
+        return (run.Results.Single(r => r.TaskId != "sibling"), sibling, run);
+    }
+
+    [Fact]
+    public async Task A_final_message_of_ten_thousand_characters_is_the_summary()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker);
+        var message = string.Concat(Enumerable.Repeat("0123456789", 1000));
+
+        var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("long", "@write src/a.txt a\\n", $"@message {message}"));
+
+        Assert.True(result.Status == TaskStatus.Success, result.NotesForManager);
+        Assert.Equal(message, result.Summary);
+        Assert.NotNull(result.Branch);
+    }
+
+    [Fact]
+    public async Task A_fifo_named_gitignore_is_removed_and_reported_and_the_rest_is_kept()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker);
+
+        var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("fifo", "@write src/kept.txt kept\\n", "@run 0 mkfifo src/.gitignore"));
+
+        Assert.Equal(TaskStatus.Failed, result.Status);
+        Assert.Contains(result.Violations, v => v.Kind == ViolationKind.SpecialFile && v.Path == "src/.gitignore");
+        Assert.Equal(["src/kept.txt"], result.FilesChanged);
+        Assert.Equal("kept\n", h.Repository.Git("show", $"{result.Branch}:src/kept.txt"));
+    }
+
+    [Fact]
+    public async Task A_mebibyte_of_nested_substitutions_is_unjudgeable_and_costs_the_runner_nothing()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { AllowedCommands = ["npm test"] });
+        var command = "/bin/bash -lc " + string.Concat(Enumerable.Repeat("$(", 512 * 1024));
+        var forged = JsonSerializer.Serialize(new { type = "item.completed", item = new { id = "x", type = "command_execution", command, aggregated_output = "", exit_code = 0, status = "completed" } });
+
+        var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("nested", $"@garbage {forged.Replace("\\", "\\\\", StringComparison.Ordinal)}"));
+
+        Assert.Equal(TaskStatus.Failed, result.Status);
+        var violation = Assert.Single(result.Violations, v => v.Kind == ViolationKind.Unjudgeable);
+        Assert.True(violation.Command!.Length < 8 * 1024, "the reply quotes only the start of the command");
+        Assert.True(JsonSerializer.SerializeToUtf8Bytes(result).Length < 1024 * 1024, "the result stays small");
+    }
+
+    [Fact]
+    public async Task A_flood_of_error_events_is_kept_as_samples_and_a_count()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker);
+        var flood = "for i in $(seq 1 50000); do printf '{\"type\":\"error\",\"message\":\"flood %s\"}\\\\n' $i; done > /proc/1/fd/1";
+
+        var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("flood", "@write src/a.txt a\\n", $"@run 0 {flood}"));
+
+        Assert.Contains("50000 warning(s) in all", result.NotesForManager, StringComparison.Ordinal);
+        Assert.True(result.NotesForManager.Split('\n').Count(l => l.StartsWith("codex warning:", StringComparison.Ordinal)) <= 20);
+        Assert.Equal(["src/a.txt"], result.FilesChanged);
+    }
+
+    [Fact]
+    public async Task A_100_MB_file_is_kept_on_disk_and_on_the_branch_and_the_reply_stays_small()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker);
+
+        var (result, _, run) = await RunWithSiblingAsync(h, RunnerHarness.Task("big", "@run 0 head -c 100000000 /dev/urandom > src/big.bin"));
+
+        Assert.True(result.Status == TaskStatus.Success, result.NotesForManager);
+        Assert.True(result.PatchTruncated);
+        Assert.Equal("", result.Patch);
+        Assert.True(result.PatchBytes > 100_000_000);
+        Assert.Equal(result.PatchBytes, new FileInfo(result.PatchFile!).Length);
+        Assert.Equal("100000000", h.Repository.Git("cat-file", "-s", $"{result.Branch}:src/big.bin").Trim());
+        Assert.True(JsonSerializer.SerializeToUtf8Bytes(run).Length < 1024 * 1024, "the whole reply stays small");
+        Assert.True(new FileInfo(Path.Combine(h.Runner.Store.TaskFolder(run.RunId, "big"), "result.json")).Length < 1024 * 1024);
+    }
+
+    [Fact]
+    public async Task A_task_writing_6_GB_is_stopped_at_its_tree_limit_and_the_host_disk_is_spared()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { TaskLimits = new TaskLimitOverrides { MaxTreeBytes = 256L * 1024 * 1024, MaxFileBytes = 64L * 1024 * 1024 } });
+        var free = new DriveInfo(h.Repository.Path).AvailableFreeSpace;
+
+        var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("huge",
+            "@write src/note.txt note\\n", "@run 0 dd if=/dev/zero of=src/huge.bin bs=1M count=6000 status=none"));
+
+        Assert.Equal(TaskStatus.Failed, result.Status);
+        Assert.Contains(result.Violations, v => v.Kind == ViolationKind.LimitExceeded && v.Rule.Contains("max_tree_bytes", StringComparison.Ordinal));
+        Assert.Contains("max_tree_bytes", result.NotesForManager, StringComparison.Ordinal);
+        Assert.Contains("src/note.txt", result.FilesChanged);
+        Assert.DoesNotContain("src/huge.bin", result.FilesChanged);
+        Assert.True(free - new DriveInfo(h.Repository.Path).AvailableFreeSpace < 512L * 1024 * 1024, "the harvest kept nothing of the 6 GB");
+    }
+
+    [Fact]
+    public async Task A_log_flood_stops_the_task_at_its_log_limit()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { TaskLimits = new TaskLimitOverrides { MaxLogBytes = 8L * 1024 * 1024 } });
+
+        var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("noisy", "@write src/a.txt a\\n", "@run 0 yes 0123456789012345678901234567890123456789 > /proc/1/fd/2"));
+
+        Assert.Equal(TaskStatus.Failed, result.Status);
+        Assert.Contains(result.Violations, v => v.Kind == ViolationKind.LimitExceeded && v.Rule.Contains("max_log_bytes", StringComparison.Ordinal));
+        Assert.Equal(["src/a.txt"], result.FilesChanged);
+        Assert.True(result.Logs.Stderr.Length <= 128 * 1024);
+    }
+
+    [Fact]
+    public async Task A_tree_deeper_than_path_max_is_reported_removed_and_the_rest_kept()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker);
+
+        var (result, _, run) = await RunWithSiblingAsync(h, RunnerHarness.Task("deep",
+            "@write src/a.txt a\\n", "@run 0 cd src && for i in $(seq 1 1500); do mkdir dd && cd dd || exit 1; done; echo x > f"));
+
+        Assert.Equal(TaskStatus.Failed, result.Status);
+        var deep = Assert.Single(result.Violations, v => v.Kind == ViolationKind.LimitExceeded);
+        Assert.StartsWith("src/dd/dd", deep.Path, StringComparison.Ordinal);
+        Assert.Contains("not kept", deep.Rule, StringComparison.Ordinal);
+        Assert.Equal(["src/a.txt"], result.FilesChanged);
+        var record = await h.Runner.Store.ReadRunAsync(run.RunId, CancellationToken.None);
+        Assert.Equal(result.Status, record!.Tasks.Single(t => t.TaskId == "deep").Status);
+    }
+
+    [Fact]
+    public async Task A_task_that_prints_a_line_of_garbage_on_codex_stdout_is_unjudgeable()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker);
+
+        var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("junk", "@write src/a.txt a\\n", "@run 0 printf X > /proc/1/fd/1"));
+
+        Assert.Equal(TaskStatus.Failed, result.Status);
+        Assert.Contains(result.Violations, v => v.Kind == ViolationKind.Unjudgeable);
+    }
+}

@@ -1,0 +1,400 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using SandboxRunner.Codex;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.Tests.Fakes;
+
+/// <summary>What the fake runs in place of Codex: it gets the container and a token that a kill cancels, and returns the exit code.</summary>
+public delegate Task<long> FakeAgent(FakeContainer container, CancellationToken killed);
+
+public enum FakeContainerState { Created, Running, Exited, Removed }
+
+/// <summary>
+/// An in-memory container engine: containers are records, and starting one runs <see cref="Agent"/> in
+/// the test process against the container's bind-mounted workspace. Enough of Docker's behaviour is kept
+/// (kill is SIGKILL with exit 137, logs follow until exit, files are read with a size bound, labels
+/// select) that the run layer cannot tell the difference, and the counts show what a run left behind.
+/// </summary>
+public sealed class FakeEngine : IContainerEngine
+{
+    public const long KilledExitCode = 137;
+
+    private readonly ConcurrentDictionary<string, FakeContainer> _containers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, FakeNetwork> _networks = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<FakeContainer> _history = new();
+    private readonly Lock _gate = new();
+    private int _running;
+    private int _created;
+    private int _removed;
+
+    /// <summary>Images the engine has; a container of any other image is refused at creation, as Docker does.</summary>
+    public ConcurrentDictionary<string, bool> Images { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The agent started in each container; it can tell tasks apart by <see cref="FakeContainer.TaskId"/>.</summary>
+    public FakeAgent Agent { get; set; } = FakeAgents.Succeeds();
+
+    /// <summary>The owner label put on what is created, as the real engine does; set it to play a server that is gone.</summary>
+    public string Owner { get; set; } = Labels.CurrentOwner;
+
+    /// <summary>
+    /// Makes a followed log hand nothing on until the container has exited, as a slow log driver does
+    /// (Docker 20.10 was seen lagging a 3 MB line): output then arrives after the exit is known.
+    /// </summary>
+    public bool FollowLagsUntilExit { get; set; }
+
+    public int CreatedCount => Volatile.Read(ref _created);
+    public int RemovedCount => Volatile.Read(ref _removed);
+
+    /// <summary>Containers not removed yet, running or not.</summary>
+    public int LiveCount => _containers.Count;
+
+    public int RunningCount => Volatile.Read(ref _running);
+
+    /// <summary>The most containers that ran at one moment.</summary>
+    public int MaxRunning { get; private set; }
+
+    public int NetworkCount => _networks.Count;
+
+    /// <summary>Every container ever created, removed ones included, in creation order.</summary>
+    public IReadOnlyList<FakeContainer> History => _history.ToList();
+
+    public IReadOnlyCollection<FakeContainer> LiveContainers => _containers.Values.ToList();
+
+    public FakeEngine(params string[] images)
+    {
+        foreach (var image in images)
+        {
+            Images[image] = true;
+        }
+    }
+
+    public Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken) => Task.FromResult(("fake", "1.0"));
+
+    public Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken) => Task.FromResult(Images.ContainsKey(image));
+
+    public Task BuildImageAsync(ImageRecipe recipe, CancellationToken cancellationToken)
+    {
+        Images[recipe.Tag] = true;
+        return Task.CompletedTask;
+    }
+
+    public Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!Images.ContainsKey(spec.Image))
+        {
+            throw new InvalidOperationException($"Docker: creating a container from {spec.Image} failed (HTTP 404): No such image: {spec.Image}");
+        }
+
+        var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        var container = new FakeContainer(id, spec, new Dictionary<string, string>(spec.Labels) { [Labels.Owner] = Owner });
+        _containers[id] = container;
+        _history.Enqueue(container);
+        Interlocked.Increment(ref _created);
+        return Task.FromResult(id);
+    }
+
+    public Task StartAsync(string containerId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var container = Find(containerId);
+        lock (_gate)
+        {
+            MaxRunning = Math.Max(MaxRunning, Interlocked.Increment(ref _running));
+        }
+
+        container.Start(Agent, () => Interlocked.Decrement(ref _running));
+        return Task.CompletedTask;
+    }
+
+    public async Task<long> WaitAsync(string containerId, CancellationToken cancellationToken) =>
+        await Find(containerId).Exit.WaitAsync(cancellationToken);
+
+    public Task KillAsync(string containerId, CancellationToken cancellationToken) =>
+        _containers.TryGetValue(containerId, out var container) ? container.KillAsync() : Task.CompletedTask;
+
+    public async Task RemoveAsync(string containerId, CancellationToken cancellationToken)
+    {
+        if (!_containers.TryRemove(containerId, out var container))
+        {
+            return;
+        }
+
+        // Docker's forced removal kills a running container first.
+        await container.KillAsync();
+        container.MarkRemoved();
+        Interlocked.Increment(ref _removed);
+    }
+
+    public Task ReadLogsAsync(string containerId, bool follow, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken) =>
+        Find(containerId).ReadLogsAsync(follow, follow && FollowLagsUntilExit, onChunk, cancellationToken);
+
+    public Task<byte[]?> ReadFileAsync(string containerId, string path, long maxBytes, CancellationToken cancellationToken)
+    {
+        var container = Find(containerId);
+        return Task.FromResult(container.Files.TryGetValue(path, out var bytes) && bytes.LongLength <= maxBytes ? bytes : null);
+    }
+
+    public Task<string?> AddressAsync(string containerId, string network, CancellationToken cancellationToken) =>
+        Task.FromResult(_networks.TryGetValue(network, out var n) && n.Members.TryGetValue(containerId, out var address) ? address : null);
+
+    public Task<IReadOnlyList<string>> ListContainersAsync(LabelSelector selector, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<string>>(_containers.Values.Where(c => selector.Matches(c.Labels)).Select(c => c.Id).ToList());
+
+    public Task CreateNetworkAsync(string name, bool isInternal, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    {
+        if (!_networks.TryAdd(name, new FakeNetwork(name, isInternal, new Dictionary<string, string>(labels) { [Labels.Owner] = Owner })))
+        {
+            throw new InvalidOperationException($"Docker: network {name} already exists");
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task ConnectAsync(string network, string containerId, string alias, CancellationToken cancellationToken)
+    {
+        var n = _networks.TryGetValue(network, out var found) ? found : throw new InvalidOperationException($"Docker: no such network {network}");
+        Find(containerId);
+        n.Members[containerId] = $"10.99.0.{n.Members.Count + 2}";
+        return Task.CompletedTask;
+    }
+
+    public Task RemoveNetworkAsync(string name, CancellationToken cancellationToken)
+    {
+        _networks.TryRemove(name, out _);
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<string>> ListNetworksAsync(LabelSelector selector, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<string>>(_networks.Values.Where(n => selector.Matches(n.Labels)).Select(n => n.Name).ToList());
+
+    public async Task<int> RemoveOrphansAsync(LabelSelector scope, CancellationToken cancellationToken)
+    {
+        var selector = scope.And(Labels.Owner);
+        var removed = 0;
+        foreach (var container in _containers.Values.Where(c => selector.Matches(c.Labels) && Labels.IsOrphanedBy(c.Labels[Labels.Owner])).ToList())
+        {
+            await RemoveAsync(container.Id, cancellationToken);
+            removed++;
+        }
+
+        foreach (var network in _networks.Values.Where(n => selector.Matches(n.Labels) && Labels.IsOrphanedBy(n.Labels[Labels.Owner])).ToList())
+        {
+            await RemoveNetworkAsync(network.Name, cancellationToken);
+            removed++;
+        }
+
+        return removed;
+    }
+
+    private FakeContainer Find(string containerId) =>
+        _containers.TryGetValue(containerId, out var container)
+            ? container
+            : throw new InvalidOperationException($"Docker: No such container: {containerId}");
+
+    private sealed record FakeNetwork(string Name, bool Internal, IReadOnlyDictionary<string, string> Labels)
+    {
+        public ConcurrentDictionary<string, string> Members { get; } = new(StringComparer.Ordinal);
+    }
+}
+
+/// <summary>One container of the <see cref="FakeEngine"/>, and what its agent can do from inside it.</summary>
+public sealed class FakeContainer
+{
+    private readonly Lock _gate = new();
+    private readonly List<(LogStream Stream, byte[] Bytes)> _output = [];
+    private readonly TaskCompletionSource<long> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _kill = new();
+    private TaskCompletionSource _outputChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task _agent = Task.CompletedTask;
+    private bool _killed;
+
+    internal FakeContainer(string id, ContainerSpec spec, IReadOnlyDictionary<string, string> labels)
+    {
+        Id = id;
+        Spec = spec;
+        Labels = labels;
+    }
+
+    public string Id { get; }
+    public ContainerSpec Spec { get; }
+    public IReadOnlyDictionary<string, string> Labels { get; }
+    public FakeContainerState State { get; private set; }
+
+    public string? TaskId => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Task);
+    public string? RunId => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Run);
+
+    /// <summary>The exit code, once the container has exited.</summary>
+    public long? ExitCode => _exit.Task.IsCompletedSuccessfully ? _exit.Task.Result : null;
+
+    /// <summary>What the agent threw, other than the kill's cancellation (the container then exited with 255).</summary>
+    public Exception? AgentError { get; private set; }
+
+    /// <summary>Files inside the container but outside its bind mounts (e.g. Codex's last message), by absolute container path.</summary>
+    public ConcurrentDictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The host folder mounted at <see cref="CodexCommandLine.Workspace"/>: the task's checkout.</summary>
+    public string Workspace => Spec.Mounts.Single(m => m.Target == CodexCommandLine.Workspace).Source;
+
+    public long StdoutBytes { get; private set; }
+
+    internal Task<long> Exit => _exit.Task;
+
+    public string PathInWorkspace(string relative) => Path.Combine(Workspace, relative);
+
+    /// <summary>Writes a file of the checkout, creating its folders.</summary>
+    public void WriteFile(string relative, string content) => WriteFile(relative, Encoding.UTF8.GetBytes(content));
+
+    public void WriteFile(string relative, byte[] content)
+    {
+        var full = PathInWorkspace(relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        File.WriteAllBytes(full, content);
+    }
+
+    /// <summary>What <c>codex exec -o</c> leaves: the final message, which the runner reads from the container.</summary>
+    public void WriteLastMessage(string text) => Files[CodexCommandLine.LastMessageFile] = Encoding.UTF8.GetBytes(text);
+
+    public void Stdout(string line) => Emit(LogStream.Stdout, Encoding.UTF8.GetBytes(line + "\n"));
+
+    public void Stderr(string line) => Emit(LogStream.Stderr, Encoding.UTF8.GetBytes(line + "\n"));
+
+    /// <summary>Output of the container; what is written after it exited is lost, as it is with a real process.</summary>
+    public void Emit(LogStream stream, ReadOnlySpan<byte> bytes)
+    {
+        lock (_gate)
+        {
+            if (State != FakeContainerState.Running)
+            {
+                return;
+            }
+
+            _output.Add((stream, bytes.ToArray()));
+            if (stream == LogStream.Stdout)
+            {
+                StdoutBytes += bytes.Length;
+            }
+
+            PulseLocked();
+        }
+    }
+
+    internal void Start(FakeAgent agent, Action onExit)
+    {
+        lock (_gate)
+        {
+            if (State != FakeContainerState.Created)
+            {
+                throw new InvalidOperationException($"Docker: container {Id[..12]} is {State}, it cannot be started");
+            }
+
+            State = FakeContainerState.Running;
+        }
+
+        _agent = Task.Run(async () =>
+        {
+            long code;
+            try
+            {
+                code = await agent(this, _kill.Token);
+            }
+            catch (OperationCanceledException) when (_kill.IsCancellationRequested)
+            {
+                code = FakeEngine.KilledExitCode;
+            }
+            catch (Exception e)
+            {
+                AgentError = e;
+                Stderr($"fake agent failed: {e}");
+                code = 255;
+            }
+
+            lock (_gate)
+            {
+                State = FakeContainerState.Exited;
+                PulseLocked();
+            }
+
+            onExit();
+            _exit.TrySetResult(_killed ? FakeEngine.KilledExitCode : code);
+        });
+    }
+
+    /// <summary>
+    /// SIGKILL: the agent's token is cancelled and the kill returns once it has stopped, so nothing writes
+    /// into the workspace after the runner believes the container gone. Agents must honour the token.
+    /// </summary>
+    internal async Task KillAsync()
+    {
+        lock (_gate)
+        {
+            if (State != FakeContainerState.Running)
+            {
+                return;
+            }
+
+            _killed = true;
+        }
+
+        await _kill.CancelAsync();
+        await _agent;
+    }
+
+    internal void MarkRemoved()
+    {
+        lock (_gate)
+        {
+            if (State == FakeContainerState.Created)
+            {
+                // Never started: nothing will ever complete a wait on it, so removal does, as Docker's does.
+                _exit.TrySetResult(FakeEngine.KilledExitCode);
+            }
+
+            State = FakeContainerState.Removed;
+            PulseLocked();
+        }
+
+        _kill.Dispose();
+    }
+
+    internal async Task ReadLogsAsync(bool follow, bool lagUntilExit, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken)
+    {
+        var next = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            (LogStream Stream, byte[] Bytes)[] batch;
+            bool ended;
+            Task changed;
+            lock (_gate)
+            {
+                ended = State is FakeContainerState.Exited or FakeContainerState.Removed;
+                batch = lagUntilExit && !ended ? [] : _output.Skip(next).ToArray();
+                next += batch.Length;
+                changed = _outputChanged.Task;
+            }
+
+            foreach (var (stream, bytes) in batch)
+            {
+                onChunk(stream, bytes);
+            }
+
+            // The batch was taken together with the state, so an ended container's output is all delivered.
+            if (!follow || ended)
+            {
+                return;
+            }
+
+            await changed.WaitAsync(cancellationToken);
+        }
+    }
+
+    private void PulseLocked()
+    {
+        var changed = _outputChanged;
+        _outputChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
+    }
+}
