@@ -75,11 +75,13 @@ public sealed class HostileAgentPipelineTests(DockerFixture docker)
     public async Task A_flood_of_error_events_is_kept_as_samples_and_a_count()
     {
         await using var h = await RunnerHarness.CreateAsync(docker);
-        var flood = "for i in $(seq 1 50000); do printf '{\"type\":\"error\",\"message\":\"flood %s\"}\\\\n' $i; done > /proc/1/fd/1";
+        var flood = "for i in $(seq 1 50000); do echo '{\"type\":\"error\",\"message\":\"flood '$i'\"}'; done > /proc/1/fd/1";
 
         var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("flood", "@write src/a.txt a\\n", $"@run 0 {flood}"));
 
-        Assert.Contains("50000 warning(s) in all", result.NotesForManager, StringComparison.Ordinal);
+        // Lines the flood glued onto Codex's own are unjudgeable; the rest are counted, not kept.
+        var counted = System.Text.RegularExpressions.Regex.Match(result.NotesForManager, @"codex reported (\d+) warning\(s\) in all");
+        Assert.True(counted.Success && int.Parse(counted.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 49_000, result.NotesForManager[..Math.Min(2000, result.NotesForManager.Length)]);
         Assert.True(result.NotesForManager.Split('\n').Count(l => l.StartsWith("codex warning:", StringComparison.Ordinal)) <= 20);
         Assert.Equal(["src/a.txt"], result.FilesChanged);
     }

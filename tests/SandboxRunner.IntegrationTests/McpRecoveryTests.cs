@@ -20,13 +20,7 @@ public sealed class McpRecoveryTests(DockerFixture docker)
         await s.RestartAsync();
 
         // Recovery runs in the background at start; tool calls answer meanwhile.
-        var run = await s.Server.CallOkAsync("get_codex_run", new Dictionary<string, object?> { ["run_id"] = runId });
-        var trees = Path.Combine(s.Repository.GitDir, "sandbox-runner", "worktrees", runId);
-        for (var i = 0; i < 120 && (run.GetProperty("tasks")[0].GetProperty("result").ValueKind == System.Text.Json.JsonValueKind.Null || Directory.Exists(trees)); i++)
-        {
-            await Task.Delay(250);
-            run = await s.Server.CallOkAsync("get_codex_run", new Dictionary<string, object?> { ["run_id"] = runId });
-        }
+        var run = await WaitForSettledAsync(s, runId, 1);
 
         Assert.Equal("interrupted", run.GetProperty("status").GetString());
         var result = run.GetProperty("tasks")[0].GetProperty("result");
@@ -88,9 +82,8 @@ public sealed class McpRecoveryTests(DockerFixture docker)
             Assert.Contains(run.GetProperty("status").GetString(), (string[])["interrupted", "finished"]);
             foreach (var task in run.GetProperty("tasks").EnumerateArray())
             {
-                var result = task.GetProperty("result");
                 var id = task.GetProperty("task_id").GetString()!;
-                Assert.True(result.ValueKind == System.Text.Json.JsonValueKind.Object, $"seed {seed}: {id} has no result");
+                Assert.True(task.TryGetProperty("result", out var result) && result.ValueKind == System.Text.Json.JsonValueKind.Object, $"seed {seed}: {id} has no result");
                 Assert.Contains(result.GetProperty("status").GetString(), (string[])["success", "failed", "cancelled"]);
                 var files = result.GetProperty("files_changed").EnumerateArray().Select(f => f.GetString()!).ToList();
                 if (files.Count > 0)
@@ -118,7 +111,7 @@ public sealed class McpRecoveryTests(DockerFixture docker)
         for (var i = 0; ; i++)
         {
             var run = await s.Server.CallOkAsync("get_codex_run", new Dictionary<string, object?> { ["run_id"] = runId });
-            var done = run.GetProperty("tasks").EnumerateArray().Count(t => t.GetProperty("result").ValueKind == System.Text.Json.JsonValueKind.Object);
+            var done = run.GetProperty("tasks").EnumerateArray().Count(t => t.TryGetProperty("result", out var r) && r.ValueKind == System.Text.Json.JsonValueKind.Object);
             if ((done == tasks && !Directory.Exists(trees)) || i > 240)
             {
                 return run;

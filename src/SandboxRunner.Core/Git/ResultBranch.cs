@@ -41,7 +41,9 @@ public static class ResultBranch
 
         var signature = new Signature("Codex (sandbox-runner)", "codex@sandbox-runner.invalid", when);
         var commit = target.ObjectDatabase.CreateCommit(signature, signature, message, target.ObjectDatabase.CreateTree(tree), [baseCommit], prettifyMessage: true);
-        target.Refs.Add("refs/heads/" + branch, commit.Id, allowOverwrite: false);
+        // Only this task's own harvest ever writes its branch (a run id whose branches survive is never
+        // reused); a server killed between keeping the branch and writing the result harvests again.
+        target.Refs.Add("refs/heads/" + branch, commit.Id, allowOverwrite: true);
         return commit.Sha;
     }
 

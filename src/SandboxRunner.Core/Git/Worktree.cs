@@ -81,7 +81,22 @@ public sealed class Worktree
     private string HostGitDir => Path.Combine(Folder, "host.git");
 
     /// <summary>An existing task folder, left by a server that is gone, opened to read its changes.</summary>
-    public static Worktree Open(GitCli git, string folder, string baseCommit) => new(git, folder, baseCommit);
+    public static Worktree Open(GitCli git, string folder, string baseCommit)
+    {
+        var worktree = new Worktree(git, folder, baseCommit);
+        if (File.Exists(worktree.BaselineFile))
+        {
+            worktree._gitSettings = File.ReadAllLines(worktree.BaselineFile)
+                .Select(line => line.Split('\t', 2))
+                .Where(parts => parts.Length == 2)
+                .ToDictionary(parts => parts[0], parts => parts[1], StringComparer.Ordinal);
+        }
+
+        return worktree;
+    }
+
+    /// <summary>The agent's git settings as they were at checkout, in the runner's own git directory.</summary>
+    private string BaselineFile => Path.Combine(HostGitDir, "sandbox-runner-settings");
 
     /// <summary>Checks out <paramref name="baseCommit"/> into <c>folder/work</c>, owned by <paramref name="owner"/>.</summary>
     public static async Task<Worktree> CreateAsync(
@@ -101,6 +116,11 @@ public sealed class Worktree
 
         File.Copy(Path.Combine(agentGitDir, "index"), Path.Combine(worktree.HostGitDir, "index"));
         worktree._gitSettings = GitSettingsFingerprint(agentGitDir);
+
+        // Kept where the container never reaches, so a tree recovered by a later server is compared
+        // with what it started from, not with nothing.
+        await File.WriteAllLinesAsync(
+            worktree.BaselineFile, worktree._gitSettings.Select(kv => $"{kv.Key}\t{kv.Value}"), cancellationToken);
         if (!owner.IsCurrentProcess && !writtenByOwner)
         {
             // chown moved every file's ctime and owner; re-stat once now so the diff after the run

@@ -102,13 +102,18 @@ public sealed partial class RunRecovery(
             }
         }
 
+        // Every task of the run ends with a result: those still queued when the server died never ran.
         var results = new Dictionary<string, TaskResult>();
         foreach (var task in record.Tasks)
         {
-            if (await store.ReadResultAsync(runId, task.TaskId, cancellationToken) is { } result)
+            var result = await store.ReadResultAsync(runId, task.TaskId, cancellationToken);
+            if (result is null)
             {
-                results[task.TaskId] = result;
+                result = NeverStarted(runId, task.TaskId);
+                await store.WriteResultAsync(runId, result, cancellationToken);
             }
+
+            results[task.TaskId] = result;
         }
 
         await store.WriteRunAsync(record with
@@ -139,13 +144,7 @@ public sealed partial class RunRecovery(
         if (!File.Exists(TaskTreeLayout.StartedMarker(taskDir)))
         {
             // The server died while preparing the task: no agent ran, so there is no work to keep.
-            await store.WriteResultAsync(record.RunId, new TaskResult
-            {
-                TaskId = taskId,
-                Status = TaskStatus.Cancelled,
-                Summary = "Interrupted before it started: the server stopped while preparing this task.",
-                WorkspacePath = store.TaskFolder(record.RunId, taskId),
-            }, cancellationToken);
+            await store.WriteResultAsync(record.RunId, NeverStarted(record.RunId, taskId), cancellationToken);
             return;
         }
 
@@ -163,6 +162,15 @@ public sealed partial class RunRecovery(
         };
         await store.WriteResultAsync(record.RunId, result, cancellationToken);
     }
+
+    private TaskResult NeverStarted(string runId, string taskId) => new()
+    {
+        TaskId = taskId,
+        Status = TaskStatus.Cancelled,
+        Summary = "Interrupted before it started: the server stopped before this task's container ran.",
+        NotesForManager = "interrupted: the server process was gone before this task started; no agent ran, so there is no work to keep",
+        WorkspacePath = store.TaskFolder(runId, taskId),
+    };
 
     /// <summary>The events the task's log kept (the log itself is capped), folded as when it ran.</summary>
     private static async Task<CodexTranscript> ReadTranscriptAsync(string events, CancellationToken cancellationToken)

@@ -234,7 +234,9 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         try
         {
             var exit = await sandbox.RunAsync(task.Timeout, Output, onStarted, stop.Token, cancellationToken);
-            return new SandboxOutcome(exit, Cancelled: false) { LimitPassed = exit.Stopped ? passed : null };
+            // A limit passed counts even when the container exited before the stop reached it: the
+            // output past the limit was dropped unread, so it cannot have been audited.
+            return new SandboxOutcome(exit, Cancelled: false) { LimitPassed = Volatile.Read(ref passed) };
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

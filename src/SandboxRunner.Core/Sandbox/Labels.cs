@@ -34,7 +34,22 @@ public static class Labels
             && owner[..slash] == Environment.MachineName
             && int.TryParse(owner[(slash + 1)..], out var pid)
             && pid != Environment.ProcessId
-            && !Directory.Exists($"/proc/{pid}");
+            && !IsRunning(pid);
+    }
+
+    /// <summary>A zombie (killed, not yet reaped by its parent) still has /proc/PID but runs nothing: it is gone.</summary>
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat.LastIndexOf(')') is var close and > 0 && close + 2 < stat.Length ? stat[close + 2] : 'R';
+            return state is not ('Z' or 'X');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Directory.Exists($"/proc/{pid}");
+        }
     }
 
     /// <summary>A short, stable id for a repository's git directory, safe in Docker names.</summary>

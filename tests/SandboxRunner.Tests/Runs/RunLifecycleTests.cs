@@ -247,7 +247,7 @@ public sealed class RecoveryTests(InterruptedRun run) : IClassFixture<Interrupte
         Assert.False(result.PatchApplicable);
     }
 
-    [Fact(Skip = "src bug: Worktree.Open starts from an empty git-settings fingerprint, so every recovered task reports .git/config as changed (see report)")]
+    [Fact]
     public async Task A_recovered_task_is_not_charged_with_git_settings_its_agent_never_touched()
     {
         var result = await run.Bed.StoredResultAsync(InterruptedRun.RunId, InterruptedRun.TaskId);
