@@ -139,11 +139,11 @@ public sealed class HostileAgentPipelineTests(DockerFixture docker)
         await using var h = await RunnerHarness.CreateAsync(docker);
 
         var (result, _, run) = await RunWithSiblingAsync(h, RunnerHarness.Task("deep",
-            "@write src/a.txt a\\n", "@run 0 cd src && for i in $(seq 1 1500); do mkdir dd && cd dd || exit 1; done; echo x > f"));
+            "@write src/a.txt a\\n", "@run 0 n=$(printf 'd%.0s' $(seq 1 200)); cd src && for i in $(seq 1 25); do mkdir $n && cd $n || exit 1; done; echo x > f"));
 
         Assert.Equal(TaskStatus.Failed, result.Status);
         var deep = Assert.Single(result.Violations, v => v.Kind == ViolationKind.LimitExceeded);
-        Assert.StartsWith("src/dd/dd", deep.Path, StringComparison.Ordinal);
+        Assert.StartsWith("src/ddddd", deep.Path, StringComparison.Ordinal);
         Assert.Contains("not kept", deep.Rule, StringComparison.Ordinal);
         Assert.Equal(["src/a.txt"], result.FilesChanged);
         var record = await h.Runner.Store.ReadRunAsync(run.RunId, CancellationToken.None);

@@ -99,6 +99,18 @@ public static class TreeScan
         return (findings, new TreeCensus(files, bytes, over));
     }
 
+    private static string? Next(IEnumerator<string> entries)
+    {
+        try
+        {
+            return entries.MoveNext() ? entries.Current : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     private static string Describe(FileType type) => type switch
     {
         FileType.Fifo => "FIFO",
@@ -124,10 +136,11 @@ public static class TreeScan
         {
             cancellationToken.ThrowIfCancellationRequested();
             var (dir, relativeDir, depth) = pending.Pop();
-            IEnumerable<string> names;
+            // Lazily, so a folder of millions of entries costs no more memory than the limits allow.
+            IEnumerator<string> entries;
             try
             {
-                names = Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName).OfType<string>().ToList();
+                entries = Directory.EnumerateFileSystemEntries(dir).GetEnumerator();
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -135,8 +148,10 @@ public static class TreeScan
                 continue;
             }
 
-            foreach (var name in names)
+            using var owned = entries;
+            while (Next(entries) is { } entry)
             {
+                var name = Path.GetFileName(entry);
                 var full = Path.Combine(dir, name);
                 var relative = relativeDir.Length == 0 ? name : relativeDir + "/" + name;
                 if (skipTopGitDir && depth == 0 && name == ".git")

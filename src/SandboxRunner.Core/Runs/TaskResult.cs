@@ -70,6 +70,12 @@ public sealed record TaskResult
 
     [JsonPropertyName("violations")] public IReadOnlyList<Violation> Violations { get; init; } = [];
 
+    /// <summary>Changed paths past the first 2,000 (listed in <c>files_changed.txt</c> in the task's folder), so the reply stays small.</summary>
+    [JsonPropertyName("files_changed_omitted")] public int FilesChangedOmitted { get; init; }
+
+    /// <summary>Violations past the first 200; any violation fails the task.</summary>
+    [JsonPropertyName("violations_omitted")] public int ViolationsOmitted { get; init; }
+
     /// <summary>The branch holding the task's tree (<c>sandbox/&lt;run_id&gt;/&lt;task_id&gt;</c>), when it changed anything.</summary>
     [JsonPropertyName("branch")] public string? Branch { get; init; }
 

@@ -13,7 +13,9 @@ public static class TaskResults
 {
     public const int InlinePatchBytes = 256 * 1024;
     public const int MaxCommandsShown = 200;
-    private const int MaxCommandChars = 4000;
+    public const int MaxFilesShown = 2000;
+    public const int MaxViolationsShown = 200;
+    private const int MaxCommandChars = 1000;
     private const int MaxSummaryChars = 64 * 1024;
     private const int EvidenceChars = 4000;
 
@@ -31,6 +33,19 @@ public static class TaskResults
             notes.Add($"the patch is {patchBytes} bytes, over the {InlinePatchBytes} shown inline: read it from patch_file or the task.patch resource{(facts.Branch is null ? "" : $", or diff branch {facts.Branch}")}");
         }
 
+        var files = facts.Changes.Files;
+        if (files.Count > MaxFilesShown)
+        {
+            var list = Path.Combine(Path.GetDirectoryName(patchFile)!, "files_changed.txt");
+            await File.WriteAllLinesAsync(list, files, cancellationToken);
+            notes.Add($"files_changed shows the first {MaxFilesShown} of {files.Count} changed paths; all of them are in {list}");
+        }
+
+        if (judgement.Violations.Count > MaxViolationsShown)
+        {
+            notes.Add($"violations lists the first {MaxViolationsShown} of {judgement.Violations.Count}");
+        }
+
         if (transcript.Commands.Count > MaxCommandsShown)
         {
             notes.Add($"commands_run shows the first {MaxCommandsShown} of {transcript.Commands.Count} commands (all were audited); events.jsonl has every event");
@@ -44,7 +59,9 @@ public static class TaskResults
             TaskId = facts.TaskId,
             Status = judgement.Status,
             ExitCode = facts.ExitCode is { } code ? (int)code : null,
-            FilesChanged = facts.Changes.Files,
+            FilesChanged = files.Take(MaxFilesShown).ToList(),
+            FilesChangedOmitted = Math.Max(0, files.Count - MaxFilesShown),
+            ViolationsOmitted = Math.Max(0, judgement.Violations.Count - MaxViolationsShown),
             Patch = inline,
             PatchBytes = patchBytes,
             PatchFile = facts.Changes.PatchFile is null ? null : patchFile,
@@ -57,7 +74,7 @@ public static class TaskResults
             Summary = redactor.Redact(Cap(summary, MaxSummaryChars)),
             NotesForManager = redactor.Redact(string.Join('\n', notes)),
             Usage = transcript.Usage,
-            Violations = judgement.Violations.Select(v => v with { Command = v.Command is null ? null : redactor.Redact(Cap(v.Command, MaxCommandChars)) }).ToList(),
+            Violations = judgement.Violations.Take(MaxViolationsShown).Select(v => v with { Command = v.Command is null ? null : redactor.Redact(Cap(v.Command, MaxCommandChars)) }).ToList(),
             Branch = facts.Branch,
         };
     }
