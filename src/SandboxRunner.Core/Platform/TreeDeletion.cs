@@ -32,10 +32,10 @@ public static class TreeDeletion
             Directory.Delete(path, recursive: true);
             return null;
         }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException or ArgumentException)
         {
             // An agent may leave folders without write or execute bits, or paths longer than PATH_MAX
-            // (which .NET cannot name). chmod and rm walk with openat, so neither stops them; -R does not
+            // (which .NET cannot name: it fails with IOException or, deeper, ArgumentException). chmod and rm walk with openat, so neither stops them; -R does not
             // follow symlinks met on the way, and --one-file-system keeps rm off anything mounted inside.
             var chmod = Run("chmod", "-R", "u+rwx", "--", path);
             var rm = Run("rm", "-rf", "--one-file-system", "--", path);
