@@ -66,9 +66,34 @@ public sealed class SoakTests(DockerFixture docker, ITestOutputHelper output)
             Assert.All(view!.Tasks, t => Assert.NotNull(t.Result));
         }
 
+        Assert.Empty(ChildProcesses());
         output.WriteLine($"200 tasks in {Stopwatch.GetElapsedTime(started).TotalSeconds:F0} s; statuses {string.Join(", ", statuses.Select(kv => $"{kv.Key}={kv.Value}"))}; managed heap after each round: {string.Join(" / ", memory.Select(m => $"{m / (1024 * 1024)} MiB"))}");
         Assert.True(statuses.GetValueOrDefault(TaskStatus.Success) > 0 && statuses.GetValueOrDefault(TaskStatus.Failed) > 0);
         Assert.True(memory[1] < memory[0] + 64L * 1024 * 1024, $"managed heap grew from {memory[0]} to {memory[1]} bytes");
+    }
+
+    /// <summary>Processes this test process started that are still there (a git, rm or chmod the runner forgot).</summary>
+    private static List<string> ChildProcesses()
+    {
+        var children = new List<string>();
+        foreach (var stat in Directory.EnumerateDirectories("/proc").Select(d => Path.Combine(d, "stat")))
+        {
+            try
+            {
+                var text = File.ReadAllText(stat);
+                var close = text.LastIndexOf(')');
+                var fields = text[(close + 2)..].Split(' ');
+                if (int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == Environment.ProcessId)
+                {
+                    children.Add(text[..close]);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentOutOfRangeException)
+            {
+            }
+        }
+
+        return children;
     }
 
     /// <summary>Mostly quick successes, some failures, a few timeouts.</summary>
