@@ -350,5 +350,12 @@ public sealed class Worktree
         File.WriteAllText(Path.Combine(gitDir, "HEAD"), head + "\n");
         File.WriteAllText(Path.Combine(gitDir, "config"), "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n");
         File.WriteAllText(Path.Combine(gitDir, "objects", "info", "alternates"), hostObjects + "\n");
+
+        // $GIT_DIR/info/attributes wins over every .gitattributes in the tree: for the runner's reads the
+        // agent's attributes are unset, so `* -diff` cannot turn a text change into an opaque binary
+        // patch, and no eol or filter conversion changes what is harvested. (The agent's own git
+        // directory gets the same file; it may rewrite it, which is reported as a settings change.)
+        Directory.CreateDirectory(Path.Combine(gitDir, "info"));
+        File.WriteAllText(Path.Combine(gitDir, "info", "attributes"), "* !diff !text !eol !crlf !ident !filter !working-tree-encoding !merge !export-subst !binary\n");
     }
 }

@@ -47,10 +47,22 @@ public sealed class PathPolicy
             }
 
             var segments = path.Split('/');
-            if (segments.Any(s => s.Equals(".git", StringComparison.OrdinalIgnoreCase)))
+            if (segments.Any(IsGitFolderName))
             {
                 violations.Add(Violation.ForPath(ViolationKind.GitDirectory, path, "nothing under a .git folder may change"));
                 continue;
+            }
+
+            if (LookAlikeRule(segments) is { } lookAlike)
+            {
+                violations.Add(Violation.ForPath(ViolationKind.UnsafePath, path, lookAlike));
+                continue;
+            }
+
+            if (GitControlFiles.Contains(segments[^1]))
+            {
+                violations.Add(Violation.ForPath(ViolationKind.GitControlFile, path,
+                    $"is a git control file ({segments[^1]} changes how git reads, diffs or fetches the tree); review and apply it by hand"));
             }
 
             if (!Allows(path))
@@ -61,6 +73,18 @@ public sealed class PathPolicy
             if (SymlinkEscape(readLink, path) is { } target)
             {
                 violations.Add(Violation.ForPath(ViolationKind.SymlinkEscape, path, $"is a symlink to '{target}', outside the worktree"));
+            }
+            else if (ResolveLink(readLink, path) is { } resolved)
+            {
+                // A link into .git or to a path the task may not change is a way to change it after apply.
+                if (resolved.Split('/').Any(IsGitFolderName))
+                {
+                    violations.Add(Violation.ForPath(ViolationKind.GitDirectory, path, $"is a symlink into a .git folder ('{resolved}')"));
+                }
+                else if (resolved.Length > 0 && !Allows(resolved))
+                {
+                    violations.Add(Violation.ForPath(ViolationKind.PathNotAllowed, path, $"is a symlink to '{resolved}', which matches none of the allowed paths"));
+                }
             }
         }
 
@@ -113,6 +137,50 @@ public sealed class PathPolicy
         }
     }
 
+    /// <summary>Files in the tree that tell git how to read it: changing them is changing git's behaviour for whoever applies the patch.</summary>
+    private static readonly HashSet<string> GitControlFiles = new(StringComparer.OrdinalIgnoreCase) { ".gitattributes", ".gitmodules" };
+
+    /// <summary>`.git` as git itself would take it on some filesystem: any case, NTFS's trailing dots and spaces.</summary>
+    private static bool IsGitFolderName(string segment) =>
+        segment.TrimEnd('.', ' ').Equals(".git", StringComparison.OrdinalIgnoreCase)
+        || segment.Equals("git~1", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Names that look like other names to a person or to another filesystem: invisible format characters
+    /// (zero-width joiners, bidi controls) anywhere, and segments that read as <c>.git</c> once normalised
+    /// (full-width letters, ligatures), which HFS+ and some tools would fold into it.
+    /// </summary>
+    internal static string? LookAlikeRule(IReadOnlyList<string> segments)
+    {
+        foreach (var segment in segments)
+        {
+            if (segment.Any(c => char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format))
+            {
+                return $"contains an invisible format character (U+{(int)segment.First(c => char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format):X4})";
+            }
+
+            if (!segment.All(char.IsAscii))
+            {
+                string folded;
+                try
+                {
+                    folded = segment.Normalize(System.Text.NormalizationForm.FormKC);
+                }
+                catch (ArgumentException)
+                {
+                    return "is not valid Unicode";
+                }
+
+                if (IsGitFolderName(folded) || GitControlFiles.Contains(folded))
+                {
+                    return $"reads as '{folded}' once normalised";
+                }
+            }
+        }
+
+        return null;
+    }
+
     internal static string? UnsafePathRule(string path)
     {
         if (path.Length == 0)
@@ -140,18 +208,26 @@ public sealed class PathPolicy
     /// </summary>
     internal static string? SymlinkEscape(string treeRoot, string path) => SymlinkEscape(DiskLinks(treeRoot), path);
 
-    internal static string? SymlinkEscape(Func<string, string?> readLink, string path)
+    /// <summary>Where an in-tree symlink at <paramref name="path"/> leads, tree-relative; null when it is no link, escapes, or loops.</summary>
+    internal static string? ResolveLink(Func<string, string?> readLink, string path) =>
+        Resolve(readLink, path) is (false, { } resolved) ? resolved : null;
+
+    internal static string? SymlinkEscape(Func<string, string?> readLink, string path) =>
+        Resolve(readLink, path) is (true, { } target) ? target : null;
+
+    /// <summary>(escapes, link text) when the link leaves the tree; (false, resolved path) when it stays; (false, null) otherwise.</summary>
+    private static (bool Escapes, string? Where) Resolve(Func<string, string?> readLink, string path)
     {
         if (readLink(path) is not { } target)
         {
-            return null;
+            return (false, null);
         }
 
         var inside = new List<string>(path.Split('/')[..^1]);
         var pending = new LinkedList<string>(target.Split('/'));
         if (Path.IsPathRooted(target))
         {
-            return target;
+            return (true, target);
         }
 
         for (var hops = 0; pending.Count > 0;)
@@ -167,7 +243,7 @@ public sealed class PathPolicy
             {
                 if (inside.Count == 0)
                 {
-                    return target;
+                    return (true, target);
                 }
 
                 inside.RemoveAt(inside.Count - 1);
@@ -183,13 +259,13 @@ public sealed class PathPolicy
 
             if (Path.IsPathRooted(next))
             {
-                return target;
+                return (true, target);
             }
 
             if (++hops > 40)
             {
                 // The kernel gives up after 40 links too (ELOOP): a loop leads nowhere, so it escapes nowhere.
-                return null;
+                return (false, null);
             }
 
             inside.RemoveAt(inside.Count - 1);
@@ -199,6 +275,6 @@ public sealed class PathPolicy
             }
         }
 
-        return null;
+        return (false, string.Join('/', inside));
     }
 }

@@ -13,6 +13,9 @@ public static class ViolationKind
     public const string CommandDenied = "command_denied";
     public const string SecretInPatch = "secret_in_patch";
 
+    /// <summary>A file in the tree that changes how git reads it (<c>.gitattributes</c>, <c>.gitmodules</c>).</summary>
+    public const string GitControlFile = "git_control_file";
+
     /// <summary>Something the runner could not judge (a command it cannot parse, an unreadable event line, commands past the audit's bounds): never accepted.</summary>
     public const string Unjudgeable = "unjudgeable";
 

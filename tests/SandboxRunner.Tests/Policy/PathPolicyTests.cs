@@ -156,8 +156,6 @@ public sealed class PathPolicyTests : IDisposable
 
     [Theory]
     [InlineData(".gitignore")]
-    [InlineData(".gitmodules")]
-    [InlineData(".gitattributes")]
     [InlineData(".github/workflows/ci.yml")]
     [InlineData("a.git/x")]
     [InlineData("src/.git-blame-ignore-revs")]
