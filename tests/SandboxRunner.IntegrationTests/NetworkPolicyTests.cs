@@ -138,6 +138,35 @@ public sealed class NetworkPolicyTests(DockerFixture docker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task In_deny_the_model_key_enters_no_task_under_any_variable_name()
+    {
+        // The key configured under its own name, and the same value also in the default passthrough variable.
+        await using var h = await RunnerHarness.CreateAsync(
+            docker,
+            c => c with
+            {
+                NetworkPolicy = NetworkPolicy.Deny, NetworkAllowlist = [Allowed], ModelBaseUrl = $"http://{Allowed}/v1",
+                ModelApiKeyEnv = "MY_MODEL_KEY", EnvPassthrough = ["CODEX_API_KEY", "OTHER_SETTING"],
+            },
+            name => name is "MY_MODEL_KEY" or "CODEX_API_KEY" ? Key : name == "OTHER_SETTING" ? "kept-value" : null);
+        using var client = new DockerClientBuilder().WithEndpoint(docker.Engine.Endpoint).Build();
+        IList<string>? env = null;
+        h.Engine.ContainerStarted += id =>
+        {
+            if (h.Engine.Specs.TryGetValue(id, out var spec) && spec.Image == DockerFixture.FakeCodexImage)
+            {
+                env = client.Containers.InspectContainerAsync(id).GetAwaiter().GetResult().Config!.Env;
+            }
+        };
+
+        Assert.Single((await h.RunAsync(RunnerHarness.Task("key", "@message done"))).Results);
+
+        Assert.NotNull(env);
+        Assert.DoesNotContain(env, e => e.Contains(Key, StringComparison.Ordinal));
+        Assert.Contains("OTHER_SETTING=kept-value", env);
+    }
+
+    [Fact]
     public async Task A_proxy_log_of_a_hundred_refused_hosts_is_read_whole()
     {
         // Past ~4 KB the proxy log's archive read once failed and took the task's result with it.

@@ -15,6 +15,7 @@ public sealed partial class Redactor
     private const int MinLiteralLength = 6;
 
     private readonly KeyValuePair<string, string>[] _known;
+    private readonly (string Name, string Encoding, string Value)[] _encoded;
     private readonly string[] _literals;
 
     /// <param name="knownSecrets">Named values to mask wherever they appear: the variables passed into a container.</param>
@@ -22,9 +23,14 @@ public sealed partial class Redactor
     {
         _known = knownSecrets.Where(kv => kv.Value.Length >= MinLiteralLength).OrderByDescending(kv => kv.Value.Length).ToArray();
 
+        // Simple encodings an agent would use to carry a value out past a literal match: masked like the
+        // value, and a result holding one is flagged (FindEncodedSecret), since no honest task prints them.
+        _encoded = _known.SelectMany(kv => Encodings(kv.Value).Select(e => (kv.Key, e.Encoding, e.Value))).ToArray();
+
         // A value is also masked in the escaped forms it takes inside JSON and inside JSON within JSON.
         _literals = _known
             .SelectMany(kv => new[] { kv.Value, JsonEscaped(kv.Value), JsonEscaped(JsonEscaped(kv.Value)) })
+            .Concat(_encoded.Select(e => e.Value))
             .Distinct()
             .OrderByDescending(v => v.Length)
             .ToArray();
@@ -61,9 +67,24 @@ public sealed partial class Redactor
         return text;
     }
 
-    /// <summary>The name of a known secret whose value <paramref name="text"/> holds, or null.</summary>
+    /// <summary>The name of a known secret whose value (or a simple encoding of it) <paramref name="text"/> holds, or null.</summary>
     public string? FindKnownSecret(string text) =>
-        _known.FirstOrDefault(kv => text.Contains(kv.Value, StringComparison.Ordinal)).Key;
+        _known.FirstOrDefault(kv => text.Contains(kv.Value, StringComparison.Ordinal)).Key ?? FindEncodedSecret(text);
+
+    /// <summary>A known secret that <paramref name="text"/> holds encoded (base64, hex, reversed), as "NAME (encoding)", or null.</summary>
+    public string? FindEncodedSecret(string text) =>
+        _encoded.FirstOrDefault(e => text.Contains(e.Value, StringComparison.Ordinal)) is { Name: not null } hit ? $"{hit.Name} ({hit.Encoding})" : null;
+
+    private static IEnumerable<(string Encoding, string Value)> Encodings(string value)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(value);
+        var base64 = Convert.ToBase64String(bytes);
+        yield return ("base64", base64.TrimEnd('='));
+        yield return ("base64url", base64.TrimEnd('=').Replace('+', '-').Replace('/', '_'));
+        yield return ("hex", Convert.ToHexStringLower(bytes));
+        yield return ("hex", Convert.ToHexString(bytes));
+        yield return ("reversed", new string(value.Reverse().ToArray()));
+    }
 
     private static string JsonEscaped(string value) => System.Text.Json.JsonEncodedText.Encode(value, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).ToString();
 

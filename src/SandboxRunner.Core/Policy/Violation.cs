@@ -13,6 +13,9 @@ public static class ViolationKind
     public const string CommandDenied = "command_denied";
     public const string SecretInPatch = "secret_in_patch";
 
+    /// <summary>The task printed a passed secret in an encoded form (base64, hex, reversed) that redaction alone would not be trusted to catch.</summary>
+    public const string SecretInOutput = "secret_in_output";
+
     /// <summary>A file in the tree that changes how git reads it (<c>.gitattributes</c>, <c>.gitmodules</c>).</summary>
     public const string GitControlFile = "git_control_file";
 

@@ -20,6 +20,9 @@ public sealed record HarvestInput(
     public string? LimitPassed { get; init; }
     public string? RunnerError { get; init; }
     public int OversizedLines { get; init; }
+
+    /// <summary>A passed secret the task printed in an encoded form, as "NAME (encoding)".</summary>
+    public string? SecretInOutput { get; init; }
 }
 
 /// <summary>
@@ -95,6 +98,7 @@ public sealed class Harvester(HostRepository repository, RunStore store, TimePro
             GitSettingsChanged = settings,
             ReadLink = PathPolicy.DiskLinks(worktree.WorkPath),
             SecretInPatch = secret,
+            SecretInOutput = input.SecretInOutput,
             OnBase = onBase,
             OnHead = onHead,
             Branch = branch,

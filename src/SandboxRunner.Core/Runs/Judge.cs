@@ -85,6 +85,11 @@ public static class Judge
             violations.Add(Violation.ForPath(ViolationKind.SecretInPatch, "(patch)", $"contains the value of {secretName}, which was passed into the container"));
         }
 
+        if (facts.SecretInOutput is { } encoded)
+        {
+            violations.Add(Violation.ForPath(ViolationKind.SecretInOutput, "(output)", $"printed the value of {encoded}, which was passed into the container"));
+        }
+
         violations.AddRange(facts.HarvestProblems.Select(p => Violation.ForPath(ViolationKind.Unjudgeable, "(harvest)", p)));
         return violations;
     }

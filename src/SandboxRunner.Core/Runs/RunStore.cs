@@ -228,12 +228,17 @@ public sealed class TaskLogWriter : IDisposable
         _events = new CappedFile(Path.Combine(folder, "events.jsonl"), noteWhenFull: false);
     }
 
+    /// <summary>The first passed secret seen encoded (base64, hex, reversed) in the output, as "NAME (encoding)".</summary>
+    public string? EncodedSecret { get; private set; }
+
     public void Stdout(string line)
     {
+        EncodedSecret ??= _redactor.FindEncodedSecret(line);
         var redacted = _redactor.Redact(line);
         lock (_gate)
         {
-            _stdout.WriteLine(redacted);
+            // The .log files are read by people (terminal escapes made visible); events.jsonl by programs.
+            _stdout.WriteLine(TerminalText.Neutralise(redacted));
             if (line.StartsWith('{'))
             {
                 _events.WriteLine(redacted);
@@ -243,7 +248,8 @@ public sealed class TaskLogWriter : IDisposable
 
     public void Stderr(string line)
     {
-        var redacted = _redactor.Redact(line);
+        EncodedSecret ??= _redactor.FindEncodedSecret(line);
+        var redacted = TerminalText.Neutralise(_redactor.Redact(line));
         lock (_gate)
         {
             _stderr.WriteLine(redacted);

@@ -305,7 +305,13 @@ public sealed partial class Runner : IDisposable
             if (Config.NetworkPolicy == NetworkPolicy.Deny)
             {
                 gateway = await EgressGateway.StartAsync(_engine, Scope, plan.RunId, new EgressOptions(ProxyImage, Config.EffectiveAllowlist, Config.ModelBaseUrl, key), cancellationToken);
+
+                // The key stays with the proxy under whatever name it also sits in the host's environment.
                 passed.Remove(Config.ModelApiKeyEnv);
+                foreach (var name in passed.Where(kv => !string.IsNullOrEmpty(key) && kv.Value == key).Select(kv => kv.Key).ToList())
+                {
+                    passed.Remove(name);
+                }
             }
 
             var context = new TaskContext(Repository, Store, Config, plan, Image, passed, new Redactor(secrets), _clock, run, gateway);

@@ -64,6 +64,9 @@ public sealed record TaskFacts
     /// <summary>The name of a passed secret whose value is in the patch.</summary>
     public string? SecretInPatch { get; init; }
 
+    /// <summary>A passed secret the task's output held encoded (plain ones are redacted; an encoding is an attempt to carry one out).</summary>
+    public string? SecretInOutput { get; init; }
+
     public ApplyCheck OnBase { get; init; } = new(true, "no changes");
 
     /// <summary>Null when HEAD is the base commit (or unknown).</summary>

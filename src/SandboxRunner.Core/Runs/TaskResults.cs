@@ -68,16 +68,24 @@ public static class TaskResults
             PatchTruncated = patchBytes > InlinePatchBytes,
             PatchApplicable = judgement.PatchApplicable,
             AppliesToHead = judgement.AppliesToHead,
-            ApplyCheckLog = redactor.Redact(facts.OnHead is { } head ? $"{facts.OnBase.Log}\n{head.Log}" : facts.OnBase.Log),
-            CommandsRun = transcript.Commands.Take(MaxCommandsShown).Select(c => c with { Cmd = redactor.Redact(Cap(c.Cmd, MaxCommandChars)) }).ToList(),
-            Evidence = redactor.Redact(Evidence(transcript)),
-            Summary = redactor.Redact(Cap(summary, MaxSummaryChars)),
-            NotesForManager = redactor.Redact(string.Join('\n', notes)),
+            ApplyCheckLog = Shown(redactor, facts.OnHead is { } head ? $"{facts.OnBase.Log}\n{head.Log}" : facts.OnBase.Log),
+            CommandsRun = transcript.Commands.Take(MaxCommandsShown).Select(c => c with { Cmd = Shown(redactor, Cap(c.Cmd, MaxCommandChars)) }).ToList(),
+            Evidence = Shown(redactor, Evidence(transcript)),
+            Summary = Shown(redactor, Cap(summary, MaxSummaryChars)),
+            NotesForManager = Shown(redactor, string.Join('\n', notes)),
             Usage = transcript.Usage,
-            Violations = judgement.Violations.Take(MaxViolationsShown).Select(v => v with { Command = v.Command is null ? null : redactor.Redact(Cap(v.Command, MaxCommandChars)) }).ToList(),
+            Violations = judgement.Violations.Take(MaxViolationsShown).Select(v => v with
+            {
+                Command = v.Command is null ? null : Shown(redactor, Cap(v.Command, MaxCommandChars)),
+                Path = v.Path is null ? null : TerminalText.Neutralise(v.Path),
+                Rule = Shown(redactor, v.Rule),
+            }).ToList(),
             Branch = facts.Branch,
         };
     }
+
+    /// <summary>What a person reads: redacted, and with terminal control sequences made visible.</summary>
+    public static string Shown(Redactor redactor, string text) => TerminalText.Neutralise(redactor.Redact(text));
 
     /// <summary>Each command with its exit code and the end of its output: what a reviewer checks first.</summary>
     private static string Evidence(CodexTranscript transcript)

@@ -105,6 +105,11 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 }
 
                 outcome = outcome with { LastMessage = await sandbox.ReadFileAsync(CodexCommandLine.LastMessageFile, LastMessageMaxBytes, readBudget.Token) };
+                outcome = outcome with
+                {
+                    SecretInOutput = logs.EncodedSecret
+                        ?? (outcome.LastMessage is { } message ? context.Redactor.FindEncodedSecret(Encoding.UTF8.GetString(message)) : null),
+                };
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -128,6 +133,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                         LimitPassed = outcome.LimitPassed,
                         RunnerError = outcome.RunnerError,
                         OversizedLines = capture.OversizedLines,
+                        SecretInOutput = outcome.SecretInOutput,
                     },
                     salvage.Token);
             var judgement = Judge.Evaluate(facts, context.PolicyFor(task));
@@ -136,7 +142,9 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 ContainerId = sandbox?.ContainerId,
                 WorkspacePath = context.Store.TaskFolder(context.Run.RunId, task.TaskId),
                 DurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-                Logs = new TaskLogs(context.Redactor.Redact(capture.Stdout), context.Redactor.Redact(capture.Stderr), context.Redactor.Redact(capture.CombinedTail), capture.Truncated),
+                Logs = new TaskLogs(
+                    TaskResults.Shown(context.Redactor, capture.Stdout), TaskResults.Shown(context.Redactor, capture.Stderr),
+                    TaskResults.Shown(context.Redactor, capture.CombinedTail), capture.Truncated),
                 Network = new NetworkReport(
                     ConfigLoader.NetworkPolicies.First(p => p.Value == context.Config.NetworkPolicy).Key,
                     context.Gateway?.Allowlist ?? [],
@@ -173,6 +181,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         public string? LimitPassed { get; init; }
         public string? RunnerError { get; init; }
         public byte[]? LastMessage { get; init; }
+        public string? SecretInOutput { get; init; }
 
         public TaskEnd End =>
             RunnerError is not null ? TaskEnd.RunnerError
@@ -252,7 +261,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
     private static string Excerpt(string text) => text.Length > 200 ? text[..200] + "…" : text;
 
     private static void Report(TaskContext context, TaskPlan task, string state, string message, TaskResult? result = null) =>
-        context.Progress?.Report(new TaskProgress(task.TaskId, state, $"{task.TaskId}: {message}") { Result = result });
+        context.Progress?.Report(new TaskProgress(task.TaskId, state, TerminalText.Neutralise($"{task.TaskId}: {message}")) { Result = result });
 
     /// <summary>
     /// The container's writable CODEX_HOME (also its HOME): the prompt, Codex rules forbidding the denied
