@@ -4,11 +4,43 @@ namespace SandboxRunner.Policy;
 /// Audits the commands a task ran against <c>allowed_commands</c> (prefixes, matched word by word; an empty
 /// list allows everything) and <c>denied_commands</c>. Codex has no allowlist mode, so the allowlist is
 /// an audit after the fact; denied prefixes are also handed to Codex as <c>forbidden</c> rules up front.
+/// <para>
+/// What it guarantees, for a non-empty allowed list: every command line Codex reported is either read whole or a
+/// violation. Read whole means every simple command in it (through <c>bash -c</c>, compound commands,
+/// substitutions and the wrappers <c>env</c>, <c>nice</c>, <c>timeout</c>, <c>sudo</c>, <c>xargs</c> and the
+/// like) starts with an allowed prefix, its program named bare, in a system directory (<c>/usr/bin/</c>…) or
+/// by exactly the path the prefix names, never by another path; and no variable it sets is one known to change
+/// what runs (<c>PATH</c>, <c>BASH_ENV</c>, <c>LD_PRELOAD</c>…). A line it cannot read (a wrapper option it does
+/// not know, too long, too deeply nested) is a violation whatever the lists say.
+/// </para>
+/// <para>
+/// What it does not: it prevents nothing, since the commands have run by the time it reads them, and it sees
+/// only what Codex reported. It judges a command by its words, not by what it does: an allowed prefix allows
+/// any further arguments, and what an allowed program runs (<c>npm test</c> runs the package's test script,
+/// which the agent may have edited) is not judged. A variable that steers a program but is not on the list
+/// passes. The denied list is a blacklist, so a denied program under another name passes it.
+/// </para>
 /// </summary>
 public sealed class CommandPolicy(IReadOnlyList<string> allowed, IReadOnlyList<string> denied)
 {
     private readonly List<string[]> _allowed = allowed.Select(Words).ToList();
     private readonly List<string[]> _denied = denied.Select(Words).ToList();
+
+    /// <summary>
+    /// Variables that change which program an allowed command runs or what code it loads: shell startup and
+    /// parsing, the dynamic loader, interpreters' load paths and options, and the programs and config git runs.
+    /// </summary>
+    private static readonly HashSet<string> Steering = new(StringComparer.Ordinal)
+    {
+        "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND", "IFS", "PATH", "HOME", "XDG_CONFIG_HOME", "GCONV_PATH",
+        "NODE_OPTIONS", "NODE_PATH", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB",
+        "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "DOTNET_STARTUP_HOOKS",
+        "GIT_DIR", "GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_PROXY_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_EXTERNAL_DIFF",
+        "GIT_PAGER", "PAGER", "GIT_EDITOR", "EDITOR", "VISUAL",
+    };
+
+    /// <summary>Whole families of such variables: <c>BASH_ENV</c> and exported functions (<c>BASH_FUNC_</c>), <c>LD_PRELOAD</c> and its kin, <c>GIT_CONFIG_COUNT</c> and its keys.</summary>
+    private static readonly string[] SteeringPrefixes = ["BASH_", "LD_", "GIT_CONFIG"];
 
     public IReadOnlyList<Violation> Check(IEnumerable<string> commands)
     {
@@ -23,10 +55,20 @@ public sealed class CommandPolicy(IReadOnlyList<string> allowed, IReadOnlyList<s
                 continue;
             }
 
+            // An allowed command is only what it looks like while the variables that steer it are left alone.
+            foreach (var assignment in parsed.Assignments)
+            {
+                if (_allowed.Count > 0 && Steers(assignment.Name))
+                {
+                    violations.Add(Violation.ForCommand(
+                        ViolationKind.CommandNotAllowed, string.Join(' ', assignment.Command), $"sets {assignment.Name}, which changes what a command runs"));
+                }
+            }
+
             foreach (var part in parsed.SimpleCommands)
             {
                 var text = string.Join(' ', part);
-                if (_denied.FirstOrDefault(d => StartsWith(part, d)) is { } deny)
+                if (_denied.FirstOrDefault(d => StartsWith(part, d, anyPath: true)) is { } deny)
                 {
                     violations.Add(Violation.ForCommand(ViolationKind.CommandDenied, text, $"matches denied_commands entry '{string.Join(' ', deny)}'"));
                 }
@@ -93,7 +135,16 @@ public sealed class CommandPolicy(IReadOnlyList<string> allowed, IReadOnlyList<s
 
     private static string[] Words(string prefix) => ShellCommand.Split(prefix).FirstOrDefault()?.ToArray() ?? [];
 
-    private static bool StartsWith(IReadOnlyList<string> words, string[] prefix)
+    private static bool Steers(string variable) =>
+        Steering.Contains(variable) || SteeringPrefixes.Any(p => variable.StartsWith(p, StringComparison.Ordinal));
+
+    /// <summary>
+    /// Whether <paramref name="words"/> start with <paramref name="prefix"/>. A program named by path counts as
+    /// its name only in a system directory (/usr/bin/npm is npm; /tmp/npm or ./npm may be anything the agent
+    /// put there). For a denied prefix, <paramref name="anyPath"/>, it counts as its name wherever it is, as
+    /// refusing too much is the safe side of a blacklist.
+    /// </summary>
+    private static bool StartsWith(IReadOnlyList<string> words, string[] prefix, bool anyPath = false)
     {
         if (prefix.Length == 0 || words.Count < prefix.Length)
         {
@@ -102,9 +153,9 @@ public sealed class CommandPolicy(IReadOnlyList<string> allowed, IReadOnlyList<s
 
         for (var i = 0; i < prefix.Length; i++)
         {
-            // A program named by an absolute path counts as its name (/usr/bin/npm is npm); a relative
-            // one (./npm) is a file in the worktree, which the agent may have written itself.
-            var word = i == 0 && !prefix[0].Contains('/', StringComparison.Ordinal) && words[0].StartsWith('/') ? Path.GetFileName(words[0]) : words[i];
+            var word = i > 0 || prefix[0].Contains('/', StringComparison.Ordinal) ? words[i]
+                : anyPath ? Path.GetFileName(words[0])
+                : ShellCommand.ProgramName(words[0]);
             if (!string.Equals(word, prefix[i], StringComparison.Ordinal))
             {
                 return false;

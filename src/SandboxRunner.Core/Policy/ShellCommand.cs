@@ -5,24 +5,56 @@ namespace SandboxRunner.Policy;
 /// <summary>
 /// Reads the command lines Codex reports (<c>/bin/bash -lc '…'</c>) well enough to audit them: unwraps
 /// shell wrappers, splits compound commands at <c>&amp;&amp; || ; | &amp;</c>, newlines, subshells and
-/// command substitutions, and removes quotes, redirections and leading variable assignments. It is an
-/// auditor's reader, not a shell: anything it cannot place becomes a command of its own, to be judged.
+/// command substitutions, removes quotes and redirections, and sets variable assignments aside to be judged
+/// apart. It is an auditor's reader, not a shell: anything it cannot place becomes a command of its own, to be
+/// judged, and a wrapper option it cannot read past makes the whole line unjudgeable.
 /// </summary>
 public static class ShellCommand
 {
-    /// <summary>Shells, by program name wherever they live: their <c>-c</c> script is audited instead of them.</summary>
+    /// <summary>Shells, by program name: their <c>-c</c> script is audited instead of them.</summary>
     private static readonly HashSet<string> Shells = new(StringComparer.Ordinal) { "bash", "sh", "zsh", "dash", "ksh", "ash", "mksh" };
 
-    /// <summary>Programs that run another command: the command they run is what gets judged.</summary>
-    private static readonly HashSet<string> Wrappers = new(StringComparer.Ordinal)
-    {
-        "env", "command", "nohup", "nice", "timeout", "stdbuf", "sudo", "doas", "xargs", "exec", "time", "builtin", "setsid", "chrt", "ionice",
-    };
+    /// <summary>
+    /// Where a program named by path is still taken for the program of that name. Anywhere else the file may be
+    /// one the agent wrote or linked itself (<c>/tmp/npm</c> a link to bash), so it is no program the audit knows.
+    /// </summary>
+    private static readonly string[] SystemDirectories = ["/usr/bin/", "/bin/", "/usr/local/bin/", "/usr/sbin/", "/sbin/"];
 
-    /// <summary>Wrapper options that take a value as the next word.</summary>
-    private static readonly HashSet<string> OptionsWithValue = new(StringComparer.Ordinal)
+    /// <summary>
+    /// Programs that run another command: the command they run is what gets judged. Each lists only the options
+    /// whose arguments are known and that name no command of their own, in getopt's notation (<c>x:</c> takes a
+    /// value, <c>x::</c> an attached optional one; <c>name=</c> and <c>name[=]</c> likewise). Any other option
+    /// could hide a command (<c>env -S</c>, <c>xargs -I</c>, <c>sudo -s</c>) or the program it runs
+    /// (<c>sudo -R</c>), so a command using one cannot be audited.
+    /// </summary>
+    private static readonly Dictionary<string, Syntax> Wrappers = new(StringComparer.Ordinal)
     {
-        "-u", "-n", "-s", "-k", "-g", "-C", "-c", "-p", "-i", "-o", "-e", "-I", "-L", "-P", "-d", "--user", "--signal", "--kill-after", "--adjustment", "--unset", "--chdir",
+        ["env"] = new("iu:C:0v", ["ignore-environment", "unset=", "chdir=", "null", "debug"], Assigns: true),
+        ["command"] = new("pvV", []),
+        ["builtin"] = new("", []),
+        ["exec"] = new("cla:", []),
+        ["nohup"] = new("", []),
+        ["nice"] = new("n:", ["adjustment="], NumberOptions: true),
+        ["timeout"] = new("fk:ps:v", ["foreground", "kill-after=", "preserve-status", "signal=", "verbose"], Operand: Operand.Any),
+        ["stdbuf"] = new("i:o:e:", ["input=", "output=", "error="]),
+        ["setsid"] = new("cfw", ["ctty", "fork", "wait"]),
+        ["chrt"] = new(
+            "abdfioRrvT:P:D:",
+            ["all-tasks", "batch", "deadline", "fifo", "idle", "other", "reset-on-fork", "rr", "verbose", "sched-runtime=", "sched-period=", "sched-deadline="],
+            Operand: Operand.Number),
+        ["ionice"] = new("tc:n:", ["ignore", "class=", "classdata="]),
+        ["sudo"] = new(
+            "AbBEHkNnPSa:C:c:D:g:p:r:t:T:u:",
+            [
+                "askpass", "background", "bell", "preserve-env[=]", "set-home", "reset-timestamp", "no-update", "non-interactive", "preserve-groups", "stdin",
+                "auth-type=", "close-from=", "login-class=", "chdir=", "group=", "prompt=", "role=", "type=", "command-timeout=", "user=",
+            ],
+            Assigns: true),
+        ["doas"] = new("na:u:", []),
+        ["xargs"] = new(
+            "0a:d:E:e::L:l::n:opP:rs:tx",
+            ["null", "arg-file=", "delimiter=", "eof[=]", "max-lines[=]", "max-args=", "open-tty", "interactive", "max-procs=", "no-run-if-empty", "max-chars=", "show-limits", "verbose", "exit"]),
+        ["time"] = new("apqvf:o:", ["append", "portability", "quiet", "verbose", "format=", "output="]),
     };
 
     /// <summary>The placeholder a substitution leaves in a word: not shell syntax, so a re-parse cannot mistake it for a command.</summary>
@@ -47,7 +79,25 @@ public static class ShellCommand
         }
 
         var result = new List<IReadOnlyList<string>>();
-        return Collect(command, result, depth: 0) is { } reason ? ParsedCommand.CannotBeAudited(reason) : new ParsedCommand(result, null);
+        var assignments = new List<Assignment>();
+        return Collect(command, result, assignments, depth: 0) is { } reason
+            ? ParsedCommand.CannotBeAudited(reason)
+            : new ParsedCommand(result, null, assignments);
+    }
+
+    /// <summary>
+    /// The program <paramref name="word"/> runs, when the audit can tell: a bare name, or a name in one of the
+    /// <see cref="SystemDirectories"/>. Null for any other path.
+    /// </summary>
+    internal static string? ProgramName(string word)
+    {
+        if (!word.Contains('/', StringComparison.Ordinal))
+        {
+            return word;
+        }
+
+        var slash = word.LastIndexOf('/') + 1;
+        return slash < word.Length && SystemDirectories.Contains(word[..slash], StringComparer.Ordinal) ? word[slash..] : null;
     }
 
     /// <summary>
@@ -56,8 +106,11 @@ public static class ShellCommand
     /// </summary>
     internal static IReadOnlyList<IReadOnlyList<string>> SimpleCommands(string command) => Parse(command).SimpleCommands;
 
-    /// <summary>Adds the commands of <paramref name="script"/> to <paramref name="result"/>; returns why it cannot be audited, or null.</summary>
-    private static string? Collect(string script, List<IReadOnlyList<string>> result, int depth)
+    /// <summary>
+    /// Adds the commands of <paramref name="script"/> to <paramref name="result"/> and the variables set for them to
+    /// <paramref name="assignments"/>; returns why it cannot be audited, or null.
+    /// </summary>
+    private static string? Collect(string script, List<IReadOnlyList<string>> result, List<Assignment> assignments, int depth)
     {
         var reader = new Reader(script);
         var commands = reader.ReadAll();
@@ -68,15 +121,21 @@ public static class ShellCommand
 
         foreach (var words in commands)
         {
-            var command = StripWrappers(StripPrefix(words));
+            var assigned = new List<string>();
+            if (StripWrappers(StripPrefix(words, assigned), assigned, out var command) is { } wrapperReason)
+            {
+                return wrapperReason;
+            }
+
+            assignments.AddRange(assigned.Select(a => new Assignment(a[..a.IndexOf('=', StringComparison.Ordinal)], words)));
             if (command.Count == 0)
             {
                 continue;
             }
 
-            if (depth < 8 && Shells.Contains(Path.GetFileName(command[0])) && ScriptArgument(command) is { } inner)
+            if (depth < 8 && ProgramName(command[0]) is { } name && Shells.Contains(name) && ScriptArgument(command) is { } inner)
             {
-                if (Collect(inner, result, depth + 1) is { } innerReason)
+                if (Collect(inner, result, assignments, depth + 1) is { } innerReason)
                 {
                     return innerReason;
                 }
@@ -110,38 +169,118 @@ public static class ShellCommand
         return null;
     }
 
-    private static List<string> StripPrefix(List<string> words)
+    /// <summary>Drops leading keywords and assignments, adding the assignments to <paramref name="assigned"/>.</summary>
+    private static List<string> StripPrefix(List<string> words, List<string> assigned)
     {
         var start = 0;
-        while (start < words.Count && (Keywords.Contains(words[start]) || IsAssignment(words[start])))
+        for (; start < words.Count && (Keywords.Contains(words[start]) || IsAssignment(words[start])); start++)
         {
-            start++;
+            if (IsAssignment(words[start]))
+            {
+                assigned.Add(words[start]);
+            }
         }
 
         return words[start..];
     }
 
-    /// <summary>Drops <c>env FOO=1 nice -n 5 timeout 10</c> and the like from the front of a command.</summary>
-    private static List<string> StripWrappers(List<string> words)
+    /// <summary>
+    /// Drops <c>env FOO=1 nice -n 5 timeout 10</c> and the like from the front of a command, adding the variables
+    /// they set to <paramref name="assigned"/>; returns why a wrapper cannot be read past, or null.
+    /// </summary>
+    private static string? StripWrappers(List<string> words, List<string> assigned, out List<string> command)
     {
-        for (var guard = 0; guard < 8 && words.Count > 0 && Wrappers.Contains(Path.GetFileName(words[0])); guard++)
+        command = words;
+        for (var guard = 0; guard < 8 && command.Count > 0 && ProgramName(command[0]) is { } wrapper && Wrappers.TryGetValue(wrapper, out var syntax); guard++)
         {
-            var wrapper = Path.GetFileName(words[0]);
-            var i = 1;
-            while (i < words.Count && (words[i].StartsWith('-') || IsAssignment(words[i])))
+            if (SkipOptions(wrapper, syntax, command, out var i) is { } reason)
             {
-                i += OptionsWithValue.Contains(words[i]) ? 2 : 1;
+                return reason;
             }
 
-            if (wrapper == "timeout" && i < words.Count)
+            if (syntax.Operand != Operand.None && i < command.Count)
             {
-                i++; // the duration
+                // chrt's priority: were it no number, some versions would take it for the command.
+                if (syntax.Operand == Operand.Number && (command[i].Length == 0 || !command[i].All(char.IsAsciiDigit)))
+                {
+                    return $"{wrapper} is given '{command[i]}' where its priority stands";
+                }
+
+                i++;
             }
 
-            words = i < words.Count ? words[i..] : [];
+            for (; syntax.Assigns && i < command.Count && command[i].IndexOf('=', StringComparison.Ordinal) > 0; i++)
+            {
+                assigned.Add(command[i]);
+            }
+
+            command = i < command.Count ? command[i..] : [];
         }
 
-        return words;
+        return null;
+    }
+
+    /// <summary>
+    /// Reads a wrapper's options as getopt does, stopping at the first word that is none; <paramref name="next"/> is
+    /// that word's index. Returns why an option cannot be read past, or null.
+    /// </summary>
+    private static string? SkipOptions(string wrapper, Syntax syntax, List<string> words, out int next)
+    {
+        for (next = 1; next < words.Count; next++)
+        {
+            var word = words[next];
+            if (word == "--")
+            {
+                next++;
+                return null;
+            }
+
+            if (word.Length < 2 || word[0] != '-')
+            {
+                return null;
+            }
+
+            if (syntax.NumberOptions && char.IsAsciiDigit(word[word[1] is '-' or '+' && word.Length > 2 ? 2 : 1]))
+            {
+                continue; // nice's old -5 for -n 5
+            }
+
+            if (word.StartsWith("--", StringComparison.Ordinal))
+            {
+                var eq = word.IndexOf('=', StringComparison.Ordinal);
+                var name = eq < 0 ? word[2..] : word[2..eq];
+                if (syntax.Long.Contains(name + "="))
+                {
+                    next += eq < 0 ? 1 : 0;
+                }
+                else if (!syntax.Long.Contains(name + "[=]") && !(eq < 0 && syntax.Long.Contains(name)))
+                {
+                    // getopt also takes an abbreviation (--split for --split-string): unknown here, so refused too.
+                    return $"{wrapper} option --{name} is not one the audit can read past";
+                }
+
+                continue;
+            }
+
+            for (var j = 1; j < word.Length; j++)
+            {
+                var at = word[j] == ':' ? -1 : syntax.Short.IndexOf(word[j], StringComparison.Ordinal);
+                if (at < 0)
+                {
+                    return $"{wrapper} option -{word[j]} is not one the audit can read past";
+                }
+
+                if (at + 1 < syntax.Short.Length && syntax.Short[at + 1] == ':')
+                {
+                    // The value is the rest of the word, or else the next word unless it is optional.
+                    var optional = at + 2 < syntax.Short.Length && syntax.Short[at + 2] == ':';
+                    next += j + 1 == word.Length && !optional ? 1 : 0;
+                    break;
+                }
+            }
+        }
+
+        return null;
     }
 
     private static bool IsAssignment(string word)
@@ -150,6 +289,20 @@ public static class ShellCommand
         return eq > 0 && word[..eq].All(c => char.IsAsciiLetterOrDigit(c) || c == '_') && !char.IsAsciiDigit(word[0]);
     }
 
+    /// <summary>A wrapper's command line, in getopt's terms (see <see cref="Wrappers"/>).</summary>
+    /// <param name="Short">Short options: a letter, then ':' if it takes a value, '::' if only an attached one.</param>
+    /// <param name="Long">Long options: a name, then '=' if it takes a value, '[=]' if only an attached one.</param>
+    /// <param name="NumberOptions">Whether <c>-N</c> is an option (nice's adjustment).</param>
+    /// <param name="Operand">A word between the options and the command (timeout's duration, chrt's priority).</param>
+    /// <param name="Assigns">Whether <c>NAME=value</c> words before the command set its environment.</param>
+    private sealed record Syntax(string Short, string[] Long, bool NumberOptions = false, Operand Operand = Operand.None, bool Assigns = false);
+
+    private enum Operand
+    {
+        None,
+        Any,
+        Number,
+    }
 
     /// <summary>
     /// Splits a script into simple commands' words at every operator. Past <see cref="MaxDepth"/> it stops and
@@ -500,7 +653,13 @@ public static class ShellCommand
 /// <summary>What <see cref="ShellCommand.Parse"/> read out of one command line.</summary>
 /// <param name="SimpleCommands">Each simple command as its words, wrappers unwrapped; empty when <paramref name="Unjudgeable"/> is set.</param>
 /// <param name="Unjudgeable">Why the command line cannot be audited, or null when it can: a reason to refuse it, never to pass it.</param>
-public sealed record ParsedCommand(IReadOnlyList<IReadOnlyList<string>> SimpleCommands, string? Unjudgeable)
+/// <param name="Assignments">Every variable set for a command (<c>FOO=1 cmd</c>, a lone <c>FOO=1</c>, <c>env FOO=1 cmd</c>), which the simple commands no longer show.</param>
+public sealed record ParsedCommand(IReadOnlyList<IReadOnlyList<string>> SimpleCommands, string? Unjudgeable, IReadOnlyList<Assignment> Assignments)
 {
-    internal static ParsedCommand CannotBeAudited(string reason) => new([], reason);
+    internal static ParsedCommand CannotBeAudited(string reason) => new([], reason, []);
 }
+
+/// <summary>A variable set for a command.</summary>
+/// <param name="Name">The variable.</param>
+/// <param name="Command">The simple command that sets it, as read: assignments and wrappers included.</param>
+public sealed record Assignment(string Name, IReadOnlyList<string> Command);

@@ -109,6 +109,15 @@ public sealed class ShellCommandTests
         Assert.Equal(expected, Commands(script));
     }
 
+    [Fact]
+    public void Assignments_are_set_aside_in_the_order_they_are_made()
+    {
+        var parsed = ShellCommand.Parse("CI=1 env -i PATH=/x npm test; FOO=2; bash -c 'BAR=3 ls'");
+
+        Assert.Equal(["CI", "PATH", "FOO", "BAR"], parsed.Assignments.Select(a => a.Name));
+        Assert.Equal(["npm test", "ls"], parsed.SimpleCommands.Select(Render));
+    }
+
     [Theory]
     [InlineData("if true; then rm -rf /; fi", "true", "rm -rf /")]
     [InlineData("if true; then ls; else rm -rf /; fi", "true", "ls", "rm -rf /")]
