@@ -62,7 +62,14 @@ public sealed class CodexTranscript
     private readonly List<string> _warnings = [];
 
     public string? ThreadId { get; private set; }
-    public IReadOnlyList<CommandRun> Commands => _commands;
+    /// <summary>
+    /// Every command reported: completed ones in order, then those Codex started but never finished (a
+    /// task killed at its deadline mid-command), which are audited all the same.
+    /// </summary>
+    public IReadOnlyList<CommandRun> Commands => _started.Count == 0 ? _commands : [.. _commands, .. _started.Values];
+
+    /// <summary>Commands with an <c>item.started</c> and no <c>item.completed</c> yet, by item id.</summary>
+    private readonly Dictionary<string, CommandRun> _started = new(StringComparer.Ordinal);
     public IReadOnlyList<ClaimedChange> ClaimedChanges => _claimedChanges;
     public IReadOnlyList<string> Warnings => _warnings;
     public string? LastAgentMessage { get; private set; }
@@ -146,7 +153,29 @@ public sealed class CodexTranscript
             case "error":
                 AddWarning(Str(e, "message"));
                 break;
+            case "item.started":
+                if (e.TryGetProperty("item", out var startedItem) && startedItem.ValueKind == JsonValueKind.Object
+                    && Str(startedItem, "type") == "command_execution" && Str(startedItem, "id") is { } startedId
+                    && Str(startedItem, "command") is { } startedCommand)
+                {
+                    if (_started.Count + _commands.Count >= MaxCommands || _commandChars + startedCommand.Length > MaxCommandChars)
+                    {
+                        CommandsNotKept++;
+                        break;
+                    }
+
+                    _commandChars += startedCommand.Length;
+                    _started[startedId] = new CommandRun(startedCommand, null, "in_progress");
+                }
+
+                break;
             case "item.completed":
+                if (e.TryGetProperty("item", out var doneItem) && doneItem.ValueKind == JsonValueKind.Object && Str(doneItem, "id") is { } doneId
+                    && _started.Remove(doneId, out var pending))
+                {
+                    _commandChars -= pending.Cmd.Length;
+                }
+
                 if (e.TryGetProperty("item", out var item) && item.ValueKind == JsonValueKind.Object)
                 {
                     ApplyCompletedItem(item);

@@ -40,11 +40,9 @@ public static class TreeScan
         {
             var over = Walk(root, (entry, type, size, _) =>
             {
-                if (type != FileType.Directory)
-                {
-                    files++;
-                    bytes += size;
-                }
+                // A folder is an inode like a file: a million empty folders cost the host as much.
+                files++;
+                bytes += size;
 
                 return files > limits.MaxFiles ? $"max_files ({limits.MaxFiles})"
                     : bytes > limits.MaxTreeBytes ? $"max_tree_bytes ({limits.MaxTreeBytes})"
@@ -69,11 +67,13 @@ public static class TreeScan
     {
         var findings = new List<TreeFinding>();
         long files = 0, bytes = 0;
+        findings.AddRange(RemoveByFind(workRoot, limits));
         var over = Walk(workRoot, (relative, type, size, full) =>
         {
             if (type == FileType.Directory)
             {
-                return null;
+                files++;
+                return files > limits.MaxFiles ? $"max_files ({limits.MaxFiles})" : null;
             }
 
             if (type is FileType.Fifo or FileType.Socket or FileType.CharacterDevice or FileType.BlockDevice or FileType.Other)
@@ -97,6 +97,55 @@ public static class TreeScan
                 : null;
         }, removeTooDeep: true, findings, skipTopGitDir: true, cancellationToken);
         return (findings, new TreeCensus(files, bytes, over));
+    }
+
+    /// <summary>
+    /// The same removals by <c>find</c>, which handles names .NET cannot (bytes that are not UTF-8 come
+    /// back as U+FFFD and can no longer be opened by name) and paths of any depth: special files, and
+    /// regular files over <c>max_file_bytes</c>. The agent's own <c>.git</c> is left alone.
+    /// </summary>
+    private static IEnumerable<TreeFinding> RemoveByFind(string workRoot, TaskLimits limits)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("find") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in (string[])[
+            // -delete implies -depth, under which -prune does nothing: .git is excluded by path instead.
+            workRoot, "-depth", "-mindepth", "1", "!", "-path", Path.Combine(workRoot, ".git"), "!", "-path", Path.Combine(workRoot, ".git") + "/*",
+            "(", "(", "!", "-type", "f", "!", "-type", "d", "!", "-type", "l", "-printf", "s%P\\0", "-delete", ")",
+            "-o", "(", "-type", "f", "-size", $"+{limits.MaxFileBytes}c", "-printf", "b%s %P\\0", "-delete", ")", ")"])
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        var findings = new List<TreeFinding>();
+        try
+        {
+            using var process = System.Diagnostics.Process.Start(psi)!;
+            _ = process.StandardError.ReadToEndAsync();
+            var output = process.StandardOutput.ReadToEndAsync();
+            if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            foreach (var record in output.Result.Split('\0', StringSplitOptions.RemoveEmptyEntries).Take(1000))
+            {
+                if (record[0] == 's')
+                {
+                    findings.Add(new TreeFinding(TreeFindingKind.SpecialFile, record[1..], "is a FIFO, socket or device; git would block opening it, so it was removed"));
+                }
+                else if (record.IndexOf(' ') is var space and > 1)
+                {
+                    findings.Add(new TreeFinding(TreeFindingKind.FileTooLarge, record[(space + 1)..],
+                        $"is {record[1..space]} bytes, over max_file_bytes ({limits.MaxFileBytes}); it was not kept"));
+                }
+            }
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            // No find: the managed walk below still removes what it can name.
+        }
+
+        return findings;
     }
 
     private static string? Next(IEnumerator<string> entries)

@@ -234,6 +234,9 @@ public sealed class Worktree
             .ToList();
     }
 
+    private const int MaxSettingsEntries = 10_000;
+    private const long MaxSettingsFileBytes = 1024 * 1024;
+
     /// <summary>Hashes of every settings file in a git directory, read without following symlinks (a link is recorded by its target).</summary>
     private static Dictionary<string, string> GitSettingsFingerprint(string gitDir)
     {
@@ -245,23 +248,62 @@ public sealed class Worktree
             return result;
         }
 
-        void Walk(DirectoryInfo dir, string prefix)
+        // Bounded like every read of the agent's files: iterative, at most 32 folders deep and 10,000
+        // entries, and a file over 1 MiB is recorded by its size instead of read (a settings file that
+        // large is itself a change worth reporting; a sparse 300 GB one must not stall the harvest).
+        var pending = new Stack<(DirectoryInfo Dir, string Prefix, int Depth)>();
+        pending.Push((root, "", 0));
+        while (pending.Count > 0 && result.Count < MaxSettingsEntries)
         {
-            foreach (var entry in dir.EnumerateFileSystemInfos())
+            var (dir, prefix, depth) = pending.Pop();
+            IEnumerable<FileSystemInfo> entries;
+            try
+            {
+                entries = dir.EnumerateFileSystemInfos();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                result[prefix.Length == 0 ? "." : prefix] = "unreadable";
+                continue;
+            }
+
+            foreach (var entry in entries)
             {
                 var name = prefix + entry.Name;
+                if (result.Count >= MaxSettingsEntries)
+                {
+                    result["(more)"] = "too many entries";
+                    break;
+                }
+
                 if (prefix.Length == 0 && GitDataEntries.Contains(entry.Name))
                 {
                     continue;
                 }
 
-                if (entry.LinkTarget is { } target)
+                var (type, size) = FileKind.Of(entry.FullName);
+                if (type == FileType.Symlink)
                 {
-                    result[name] = "link: " + target;
+                    result[name] = "link: " + entry.LinkTarget;
                 }
-                else if (entry is DirectoryInfo sub)
+                else if (type == FileType.Directory)
                 {
-                    Walk(sub, name + "/");
+                    if (depth >= 32)
+                    {
+                        result[name] = "too deep";
+                    }
+                    else
+                    {
+                        pending.Push(((DirectoryInfo)entry, name + "/", depth + 1));
+                    }
+                }
+                else if (type != FileType.Regular)
+                {
+                    result[name] = "special: " + type;
+                }
+                else if (size > MaxSettingsFileBytes)
+                {
+                    result[name] = "oversized: " + size;
                 }
                 else
                 {
@@ -270,8 +312,6 @@ public sealed class Worktree
                 }
             }
         }
-
-        Walk(root, "");
         return result;
     }
 

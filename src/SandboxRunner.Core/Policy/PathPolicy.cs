@@ -198,6 +198,12 @@ public sealed class PathPolicy
             return "contains a '.' or '..' segment";
         }
 
+        if (path.Contains('\uFFFD', StringComparison.Ordinal))
+        {
+            // git reported bytes that are not UTF-8: the name cannot be shown or checked faithfully.
+            return "contains bytes that are not valid UTF-8";
+        }
+
         return path.Any(char.IsControl) ? "contains a control character" : null;
     }
 

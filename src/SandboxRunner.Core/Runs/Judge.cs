@@ -98,10 +98,10 @@ public static class Judge
     {
         var transcript = facts.Transcript;
         var notes = new List<string>();
-        notes.AddRange(violations.Take(50).Select(v => v.ToString()));
-        if (violations.Count > 50)
+        notes.AddRange(violations.Take(20).Select(v => Cap(v.ToString(), 400)));
+        if (violations.Count > 20)
         {
-            notes.Add($"… and {violations.Count - 50} more violation(s), listed in violations");
+            notes.Add($"… and {violations.Count - 20} more violation(s), listed in violations");
         }
 
         if (violations.Count > 0)

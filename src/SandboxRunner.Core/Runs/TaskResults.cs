@@ -34,11 +34,12 @@ public static class TaskResults
         }
 
         var files = facts.Changes.Files;
-        if (files.Count > MaxFilesShown)
+        var shown = ShownFiles(files);
+        if (shown.Count < files.Count)
         {
             var list = Path.Combine(Path.GetDirectoryName(patchFile)!, "files_changed.txt");
             await File.WriteAllLinesAsync(list, files, cancellationToken);
-            notes.Add($"files_changed shows the first {MaxFilesShown} of {files.Count} changed paths; all of them are in {list}");
+            notes.Add($"files_changed shows the first {shown.Count} of {files.Count} changed paths; all of them are in {list}");
         }
 
         if (judgement.Violations.Count > MaxViolationsShown)
@@ -59,8 +60,8 @@ public static class TaskResults
             TaskId = facts.TaskId,
             Status = judgement.Status,
             ExitCode = facts.ExitCode is { } code ? (int)code : null,
-            FilesChanged = files.Take(MaxFilesShown).ToList(),
-            FilesChangedOmitted = Math.Max(0, files.Count - MaxFilesShown),
+            FilesChanged = shown,
+            FilesChangedOmitted = files.Count - shown.Count,
             ViolationsOmitted = Math.Max(0, judgement.Violations.Count - MaxViolationsShown),
             Patch = inline,
             PatchBytes = patchBytes,
@@ -77,11 +78,31 @@ public static class TaskResults
             Violations = judgement.Violations.Take(MaxViolationsShown).Select(v => v with
             {
                 Command = v.Command is null ? null : Shown(redactor, Cap(v.Command, MaxCommandChars)),
-                Path = v.Path is null ? null : TerminalText.Neutralise(v.Path),
+                Path = v.Path is null ? null : TerminalText.Neutralise(Cap(v.Path, 500)),
                 Rule = Shown(redactor, v.Rule),
             }).ToList(),
             Branch = facts.Branch,
         };
+    }
+
+    /// <summary>The first changed paths, at most <see cref="MaxFilesShown"/> and 256 Ki characters in all (paths can be 3,000 characters each).</summary>
+    private static List<string> ShownFiles(IReadOnlyList<string> files)
+    {
+        var shown = new List<string>();
+        long chars = 0;
+        foreach (var file in files)
+        {
+            // Counted as JSON writes them: a control character takes six.
+            chars += file.Sum(c => c < 0x20 || c == '"' || c == '\\' || c > 0x7e ? 6 : 1);
+            if (shown.Count >= MaxFilesShown || chars > 256 * 1024)
+            {
+                break;
+            }
+
+            shown.Add(file);
+        }
+
+        return shown;
     }
 
     /// <summary>What a person reads: redacted, and with terminal control sequences made visible.</summary>

@@ -124,20 +124,39 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
 
             // Harvest and persist on a budget of their own: a cancelled task's work is kept too.
             using var salvage = new CancellationTokenSource(SalvageBudget + task.Timeout);
-            var facts = worktree is null
-                ? new TaskFacts { TaskId = task.TaskId, End = outcome.End, RunnerError = outcome.RunnerError, Transcript = transcript }
-                : await new Harvester(context.Repository, context.Store, context.Clock).HarvestAsync(
-                    new HarvestInput(context.Run.RunId, task.TaskId, worktree, limits, context.Redactor, outcome.End, transcript)
-                    {
-                        ExitCode = outcome.Exit.ExitCode,
-                        LimitPassed = outcome.LimitPassed,
-                        RunnerError = outcome.RunnerError,
-                        OversizedLines = capture.OversizedLines,
-                        SecretInOutput = outcome.SecretInOutput,
-                    },
-                    salvage.Token);
+            TaskFacts facts;
+            try
+            {
+                facts = worktree is null
+                    ? new TaskFacts { TaskId = task.TaskId, End = outcome.End, RunnerError = outcome.RunnerError, Transcript = transcript }
+                    : await new Harvester(context.Repository, context.Store, context.Clock).HarvestAsync(
+                        new HarvestInput(context.Run.RunId, task.TaskId, worktree, limits, context.Redactor, outcome.End, transcript)
+                        {
+                            ExitCode = outcome.Exit.ExitCode,
+                            LimitPassed = outcome.LimitPassed,
+                            RunnerError = outcome.RunnerError,
+                            OversizedLines = capture.OversizedLines,
+                            SecretInOutput = outcome.SecretInOutput,
+                        },
+                        salvage.Token);
+            }
+            catch (Exception e)
+            {
+                // A harvest past its budget (or failing outright) still ends in a judged result: what
+                // was not read is a violation, and the sibling tasks are not disturbed.
+                LogTaskError(e, task.TaskId);
+                facts = new TaskFacts
+                {
+                    TaskId = task.TaskId,
+                    End = outcome.End,
+                    ExitCode = outcome.Exit.ExitCode,
+                    Transcript = transcript,
+                    HarvestProblems = [$"the harvest did not finish ({(e is OperationCanceledException ? $"over its {(SalvageBudget + task.Timeout).TotalSeconds:F0} s budget" : e.Message)}); the tree was not kept"],
+                };
+            }
+
             var judgement = Judge.Evaluate(facts, context.PolicyFor(task));
-            var result = await TaskResults.BuildAsync(facts, judgement, context.Redactor, context.Store.PatchFile(context.Run.RunId, task.TaskId), outcome.LastMessage, salvage.Token) with
+            var result = await TaskResults.BuildAsync(facts, judgement, context.Redactor, context.Store.PatchFile(context.Run.RunId, task.TaskId), outcome.LastMessage, CancellationToken.None) with
             {
                 ContainerId = sandbox?.ContainerId,
                 WorkspacePath = context.Store.TaskFolder(context.Run.RunId, task.TaskId),

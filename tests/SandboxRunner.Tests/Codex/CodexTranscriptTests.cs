@@ -238,11 +238,13 @@ public sealed class CodexTranscriptTests
     }
 
     [Fact]
-    public void Item_started_alone_does_not_add_a_command()
+    public void A_command_started_but_never_completed_is_kept_in_progress_so_it_is_audited()
     {
+        // A task killed at its deadline mid-command: Codex printed item.started only.
         var t = CodexTranscript.Parse([CommandItem("started", "ls", "null", status: "in_progress")]);
 
-        Assert.Empty(t.Commands);
+        var command = Assert.Single(t.Commands);
+        Assert.Equal(("ls", "in_progress", (int?)null), (command.Cmd, command.Status, command.ExitCode));
         Assert.Equal(1, t.EventCount);
     }
 
