@@ -352,6 +352,8 @@ public sealed partial class Runner : IDisposable
                     }
                 }
 
+                // Labels are the cleanup mechanism: whatever of this run is still in the engine goes.
+                await Settle(() => RemoveLeftoversAsync(plan.RunId));
                 await Settle(() => Store.PruneAsync(Config.MaxRunsRetained, IsActive, CancellationToken.None));
                 await Settle(() =>
                 {
@@ -396,6 +398,15 @@ public sealed partial class Runner : IDisposable
         }
 
         return results;
+    }
+
+    private async Task RemoveLeftoversAsync(string runId)
+    {
+        using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        foreach (var id in await _engine.ListContainersAsync(Labels.OfRun(Scope, runId), budget.Token))
+        {
+            await _engine.RemoveAsync(id, budget.Token);
+        }
     }
 
     /// <summary>Runs a step of teardown; its failure is logged, not thrown.</summary>

@@ -119,6 +119,8 @@ public sealed partial class EgressGateway : IAsyncDisposable
     /// <summary>Creates the network namespace a task joins; dispose it after the task's container is gone.</summary>
     public async Task<TaskNetwork> CreateTaskNetworkAsync(string taskId, CancellationToken cancellationToken)
     {
+        // Not cancelled mid-create (see Sandbox.CreateAsync); the gateway's teardown removes it by label anyway.
+        using var createBudget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var id = await _engine.CreateAsync(
             new ContainerSpec
             {
@@ -136,9 +138,10 @@ public sealed partial class EgressGateway : IAsyncDisposable
                 ExtraHosts = [$"{ProxyAlias}:{_proxyAddress}"],
                 Dns = ["127.0.0.1"],
             },
-            cancellationToken);
+            createBudget.Token);
         try
         {
+            cancellationToken.ThrowIfCancellationRequested();
             await _engine.StartAsync(id, cancellationToken);
             await WaitForLineAsync(id, "netns ready", cancellationToken);
             var address = await _engine.AddressAsync(id, NetworkName, cancellationToken)

@@ -23,8 +23,22 @@ public sealed class Sandbox : IAsyncDisposable
 
     public string ContainerId { get; }
 
-    public static async Task<Sandbox> CreateAsync(IContainerEngine engine, ContainerSpec spec, CancellationToken cancellationToken) =>
-        new(engine, await engine.CreateAsync(spec, cancellationToken));
+    /// <summary>
+    /// Creates the container. The create call itself is not cancelled: cancelled mid-flight, the engine
+    /// may create a container whose id never reaches us, which nothing would then remove.
+    /// </summary>
+    public static async Task<Sandbox> CreateAsync(IContainerEngine engine, ContainerSpec spec, CancellationToken cancellationToken)
+    {
+        using var budget = new CancellationTokenSource(TeardownBudget);
+        var sandbox = new Sandbox(engine, await engine.CreateAsync(spec, budget.Token));
+        if (cancellationToken.IsCancellationRequested)
+        {
+            await sandbox.DisposeAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        return sandbox;
+    }
 
     /// <summary>
     /// Starts the container and waits for it to exit, streaming its output to <paramref name="onOutput"/>.

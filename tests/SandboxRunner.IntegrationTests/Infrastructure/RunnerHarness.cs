@@ -65,6 +65,10 @@ public sealed class RunnerHarness : IAsyncDisposable
         var containers = await _docker.Engine.ListContainersAsync(Labels.Run, null, CancellationToken.None);
         var ours = containers.Where(Engine.Specs.ContainsKey).ToList();
         Assert.True(ours.Count == 0, $"containers left behind: {string.Join(", ", ours)}");
+
+        // Also those whose create call never returned an id (a run cancelled mid-create): found by the repository's label.
+        var scoped = await _docker.Engine.ListContainersAsync(Labels.Scope, Runner.Scope, CancellationToken.None);
+        Assert.True(scoped.Count == 0, $"containers of this repository left behind: {string.Join(", ", scoped)}");
         var worktrees = Path.Combine(Runner.Repository.RunnerDir, "worktrees");
         var left = Directory.Exists(worktrees) ? Directory.EnumerateFileSystemEntries(worktrees).ToList() : [];
         Assert.True(left.Count == 0, $"task folders left behind: {string.Join(", ", left)}");
