@@ -243,7 +243,7 @@ public sealed class CodexTranscript
         }
     }
 
-    private static string? Cap(string? text, int chars) => text is { Length: > 0 } && text.Length > chars ? text[..chars] + "…" : text;
+    private static string? Cap(string? text, int chars) => text is null ? null : Platform.TextCap.Cap(text, chars);
 
     private static string? Str(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;

@@ -167,5 +167,5 @@ public static class Judge
         return notes;
     }
 
-    private static string Cap(string text, int chars) => text.Length > chars ? text[..chars] + "…" : text;
+    private static string Cap(string text, int chars) => Platform.TextCap.Cap(text, chars);
 }

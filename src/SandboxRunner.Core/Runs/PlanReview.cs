@@ -139,5 +139,5 @@ public static class PlanReview
 
     private static string FirstLines(string text) => Truncate(string.Join(" | ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(5)));
 
-    private static string Truncate(string text) => text.Length > 500 ? text[..500] + "…" : text;
+    private static string Truncate(string text) => Platform.TextCap.Cap(text, 500);
 }

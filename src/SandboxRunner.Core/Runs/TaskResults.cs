@@ -124,5 +124,5 @@ public static class TaskResults
         return text.Length > EvidenceChars ? "…" + text.ToString(text.Length - EvidenceChars, EvidenceChars) : text.ToString();
     }
 
-    private static string Cap(string text, int chars) => text.Length > chars ? text[..chars] + "…" : text;
+    private static string Cap(string text, int chars) => Platform.TextCap.Cap(text, chars);
 }

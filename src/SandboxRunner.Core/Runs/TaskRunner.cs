@@ -38,9 +38,10 @@ public sealed record TaskContext(
     IProgress<TaskProgress>? Progress,
     EgressGateway? Gateway = null)
 {
-    public string Scope => Sandbox.Labels.ScopeOf(Repository.CommonDir);
+    /// <summary>Computed once per run, not per task container.</summary>
+    public string Scope { get; } = Sandbox.Labels.ScopeOf(Repository.CommonDir);
 
-    public TaskLimits Limits => ResourceProfiles.LimitsFor(Run.ResourcePolicy, Config.TaskLimits);
+    public TaskLimits Limits { get; } = ResourceProfiles.LimitsFor(Run.ResourcePolicy, Config.TaskLimits);
 
     public TaskPolicy PolicyFor(TaskPlan task) =>
         new(task.AllowedPaths, task.AllowedCommands, Config.DeniedCommands, Run.AuditCommands, task.Timeout);
@@ -277,7 +278,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         }
     }
 
-    private static string Excerpt(string text) => text.Length > 200 ? text[..200] + "…" : text;
+    private static string Excerpt(string text) => TextCap.Cap(text, 200);
 
     private static void Report(TaskContext context, TaskPlan task, string state, string message, TaskResult? result = null) =>
         context.Progress?.Report(new TaskProgress(task.TaskId, state, TerminalText.Neutralise($"{task.TaskId}: {message}")) { Result = result });
