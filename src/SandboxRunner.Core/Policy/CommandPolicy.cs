@@ -9,16 +9,16 @@ namespace SandboxRunner.Policy;
 /// violation. Read whole means every simple command in it (through <c>bash -c</c>, compound commands,
 /// substitutions and the wrappers <c>env</c>, <c>nice</c>, <c>timeout</c>, <c>sudo</c>, <c>xargs</c> and the
 /// like) starts with an allowed prefix, its program named bare, in a system directory (<c>/usr/bin/</c>…) or
-/// by exactly the path the prefix names, never by another path; and no variable it sets is one known to change
-/// what runs (<c>PATH</c>, <c>BASH_ENV</c>, <c>LD_PRELOAD</c>…). A line it cannot read (a wrapper option it does
-/// not know, too long, too deeply nested) is a violation whatever the lists say.
+/// by exactly the path the prefix names, never by another path; and every variable it sets is one of a short
+/// list that only changes how output looks (<c>CI</c>, <c>NO_COLOR</c>, <c>LC_*</c>…; see <see cref="Inert"/>).
+/// A line it cannot read (a wrapper option it does not know, <c>env -C</c>, a quoted word where an assignment
+/// would stand, too long, too deeply nested) is a violation whatever the lists say.
 /// </para>
 /// <para>
 /// What it does not: it prevents nothing, since the commands have run by the time it reads them, and it sees
 /// only what Codex reported. It judges a command by its words, not by what it does: an allowed prefix allows
 /// any further arguments, and what an allowed program runs (<c>npm test</c> runs the package's test script,
-/// which the agent may have edited) is not judged. A variable that steers a program but is not on the list
-/// passes. The denied list is a blacklist, so a denied program under another name passes it.
+/// which the agent may have edited) is not judged, nor is a variable the environment already holds. The denied list is a blacklist, so a denied program under another name passes it.
 /// </para>
 /// </summary>
 public sealed class CommandPolicy(IReadOnlyList<string> allowed, IReadOnlyList<string> denied)
@@ -37,6 +37,17 @@ public sealed class CommandPolicy(IReadOnlyList<string> allowed, IReadOnlyList<s
         "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "DOTNET_STARTUP_HOOKS",
         "GIT_DIR", "GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_PROXY_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_EXTERNAL_DIFF",
         "GIT_PAGER", "PAGER", "GIT_EDITOR", "EDITOR", "VISUAL",
+    };
+
+    /// <summary>
+    /// The variables a command under a non-empty allowed list may set: ones that only change how output looks or
+    /// which mode a tool reports in. Any other may steer what runs, so setting it is a violation.
+    /// </summary>
+    private static readonly HashSet<string> Inert = new(StringComparer.Ordinal)
+    {
+        "CI", "NODE_ENV", "FORCE_COLOR", "NO_COLOR", "CLICOLOR", "TERM", "COLUMNS", "LINES", "LANG", "LANGUAGE", "TZ",
+        "DEBIAN_FRONTEND", "RUST_BACKTRACE", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
+        "DOTNET_CLI_TELEMETRY_OPTOUT", "DOTNET_NOLOGO", "DOTNET_SKIP_FIRST_TIME_EXPERIENCE",
     };
 
     /// <summary>Whole families of such variables: <c>BASH_ENV</c> and exported functions (<c>BASH_FUNC_</c>), <c>LD_PRELOAD</c> and its kin, <c>GIT_CONFIG_COUNT</c> and its keys.</summary>
@@ -58,10 +69,14 @@ public sealed class CommandPolicy(IReadOnlyList<string> allowed, IReadOnlyList<s
             // An allowed command is only what it looks like while the variables that steer it are left alone.
             foreach (var assignment in parsed.Assignments)
             {
-                if (_allowed.Count > 0 && Steers(assignment.Name))
+                if (_allowed.Count > 0 && !Inert.Contains(assignment.Name) && !assignment.Name.StartsWith("LC_", StringComparison.Ordinal))
                 {
                     violations.Add(Violation.ForCommand(
-                        ViolationKind.CommandNotAllowed, string.Join(' ', assignment.Command), $"sets {assignment.Name}, which changes what a command runs"));
+                        ViolationKind.CommandNotAllowed,
+                        string.Join(' ', assignment.Command),
+                        Steers(assignment.Name)
+                            ? $"sets {assignment.Name}, which changes what a command runs"
+                            : $"sets {assignment.Name}, which the audit cannot judge (it allows only {string.Join(", ", Inert.Order(StringComparer.Ordinal))} and LC_*)"));
                 }
             }
 

@@ -29,7 +29,8 @@ public static class ShellCommand
     /// </summary>
     private static readonly Dictionary<string, Syntax> Wrappers = new(StringComparer.Ordinal)
     {
-        ["env"] = new("iu:C:0v", ["ignore-environment", "unset=", "chdir=", "null", "debug"], Assigns: true),
+        // -C/--chdir is left out on purpose: it is a cd the audit would not see, so env -C DIR … is unjudgeable.
+        ["env"] = new("iu:0v", ["ignore-environment", "unset=", "null", "debug"], Assigns: true),
         ["command"] = new("pvV", []),
         ["builtin"] = new("", []),
         ["exec"] = new("cla:", []),
@@ -339,13 +340,28 @@ public static class ShellCommand
             var skipNextWord = false;
             var parens = 0;
 
+            // bash takes a word for an assignment only when its name and '=' are unquoted and unexpanded:
+            // 'CI=1' npm test runs a program named CI=1. Such a word where an assignment would stand is refused.
+            var leading = true;
+            var sawEquals = false;
+            var quotedEarly = false;
+
+            void Quoting() => quotedEarly |= !sawEquals;
+
             void EndWord()
             {
                 if (inWord)
                 {
                     if (!skipNextWord)
                     {
-                        words.Add(word.ToString());
+                        var text = word.ToString();
+                        if (leading && quotedEarly && IsAssignment(text))
+                        {
+                            Unjudgeable = $"'{text}' is quoted like an assignment where bash runs it as a program";
+                        }
+
+                        leading &= Keywords.Contains(text) || IsAssignment(text);
+                        words.Add(text);
                     }
 
                     skipNextWord = false;
@@ -353,6 +369,8 @@ public static class ShellCommand
 
                 word.Clear();
                 inWord = false;
+                sawEquals = false;
+                quotedEarly = false;
             }
 
             void EndCommand()
@@ -365,6 +383,7 @@ public static class ShellCommand
 
                 words = [];
                 skipNextWord = false;
+                leading = true;
             }
 
             for (; i < end && Unjudgeable is null; i++)
@@ -373,6 +392,7 @@ public static class ShellCommand
                 switch (c)
                 {
                     case '\\' when i + 1 < end:
+                        Quoting();
                         if (script[i + 1] != '\n')
                         {
                             word.Append(script[i + 1]);
@@ -382,6 +402,7 @@ public static class ShellCommand
                         i++;
                         break;
                     case '\'':
+                        Quoting();
                         var quote = script.IndexOf('\'', i + 1, end - i - 1);
                         quote = quote < 0 ? end : quote;
                         word.Append(script, i + 1, quote - i - 1);
@@ -389,25 +410,30 @@ public static class ShellCommand
                         i = quote;
                         break;
                     case '"':
+                        Quoting();
                         i = ReadDoubleQuoted(i + 1, end, word, depth);
                         inWord = true;
                         break;
                     case '$' when i + 1 < end && script[i + 1] == '\'':
+                        Quoting();
                         i = ReadAnsiC(i + 2, end, word);
                         inWord = true;
                         break;
                     case '$' when i + 2 < end && script[i + 1] == '(' && script[i + 2] == '(':
+                        Quoting();
                         i = ReadArithmetic(i + 3, end, depth);
                         word.Append(Substituted);
                         inWord = true;
                         break;
                     case '$' when i + 1 < end && script[i + 1] == '(':
                         // $( ... ) runs a command of its own: audit it as one.
+                        Quoting();
                         i = ReadSubstitution(i + 2, end, depth);
                         word.Append(Substituted);
                         inWord = true;
                         break;
                     case '`':
+                        Quoting();
                         i = ReadBackticks(i + 1, end, depth);
                         word.Append(Substituted);
                         inWord = true;
@@ -462,6 +488,7 @@ public static class ShellCommand
                             break;
                         }
 
+                        sawEquals |= c == '=';
                         word.Append(c);
                         inWord = true;
                         break;

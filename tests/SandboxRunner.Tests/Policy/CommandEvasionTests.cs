@@ -130,8 +130,6 @@ public sealed class CommandEvasionTests
     [InlineData("env -iuHOME -0 npm test")]
     [InlineData("env --unset=HOME npm test")]
     [InlineData("env --unset HOME npm test")]
-    [InlineData("env -C sub npm test")]
-    [InlineData("env --chdir=sub npm test")]
     [InlineData("env -- npm test")]
     [InlineData("nice -n 5 npm test")]
     [InlineData("nice -n5 npm test")]
@@ -242,5 +240,63 @@ public sealed class CommandEvasionTests
     public void An_empty_allowed_list_does_not_judge_variables()
     {
         Assert.Empty(new CommandPolicy([], []).Check(["PATH=/tmp/bin npm test"]));
+    }
+
+    [Theory]
+    [InlineData("env -C /tmp npm test")]
+    [InlineData("env -C/tmp npm test")]
+    [InlineData("env --chdir=/tmp npm test")]
+    [InlineData("env --chdir /tmp npm test")]
+    [InlineData("env -iC /tmp npm test")]
+    public void Env_changing_directory_cannot_be_audited(string command)
+    {
+        AssertUnjudgeable(command);
+    }
+
+    [Theory]
+    [InlineData("'CI=1' npm test")]
+    [InlineData("\"CI=1\" npm test")]
+    [InlineData("C\\I=1 npm test")]
+    [InlineData("'C'I=1 npm test")]
+    [InlineData("CI=1 'X=2' npm test")]
+    public void A_quoted_word_where_an_assignment_would_stand_cannot_be_audited(string command)
+    {
+        AssertUnjudgeable(command);
+    }
+
+    [Theory]
+    [InlineData("CI='1 2' npm test")]
+    [InlineData("CI=\"$HOME\" npm test")]
+    [InlineData("npm test 'x=1'")]
+    [InlineData("env 'CI=1' npm test")]
+    public void Quoting_after_the_equals_sign_or_outside_the_assignment_position_is_read_as_bash_reads_it(string command)
+    {
+        AssertAllowed(command);
+    }
+
+    [Theory]
+    [InlineData("FOO=1 npm test")]
+    [InlineData("NPM_CONFIG_SCRIPT_SHELL=/tmp/x npm test")]
+    [InlineData("npm_config_node_options=--require=/tmp/x npm test")]
+    [InlineData("env FOO=1 npm test")]
+    [InlineData("FOO=1; npm test")]
+    public void Setting_a_variable_the_audit_does_not_know_to_be_inert_is_a_violation(string command)
+    {
+        Assert.All(Forms(command), form =>
+        {
+            var violation = Assert.Single(NpmTest.Check([form]));
+            Assert.Equal(ViolationKind.CommandNotAllowed, violation.Kind);
+            Assert.Contains("cannot judge", violation.Rule, StringComparison.Ordinal);
+        });
+    }
+
+    [Theory]
+    [InlineData("CI=1 npm test")]
+    [InlineData("NO_COLOR=1 FORCE_COLOR=0 npm test")]
+    [InlineData("LC_ALL=C LANG=C npm test")]
+    [InlineData("env CI=true npm test")]
+    public void Setting_an_inert_variable_is_allowed(string command)
+    {
+        AssertAllowed(command);
     }
 }
