@@ -14,11 +14,14 @@ for entry in ${SANDBOX_ALLOW:-}; do
   host=${entry%:*}
   port=${entry##*:}
   [ "$host" = "$entry" ] && port=""
+  # -n: match the request's own words, never a DNS answer. Without it squid resolves a refused name (dst)
+  # or reverse-resolves a refused address (dstdomain) just to test the rule, and the query itself carries
+  # whatever the agent put in the name out to the world.
   case "$host" in
     *[!0-9.]*) rules="$rules
-acl host$i dstdomain $host" ;;
+acl host$i dstdomain -n $host" ;;
     *) rules="$rules
-acl host$i dst $host" ;;
+acl host$i dst -n $host" ;;
   esac
   if [ -n "$port" ]; then
     rules="$rules

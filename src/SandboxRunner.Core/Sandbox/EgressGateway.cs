@@ -6,7 +6,11 @@ namespace SandboxRunner.Sandbox;
 /// <param name="Allowlist">Hosts the forward proxy allows: <c>host</c> (ports 80 and 443) or <c>host:port</c>.</param>
 /// <param name="ModelUpstream">The model API base URL the reverse proxy forwards to.</param>
 /// <param name="ModelKey">The API key the reverse proxy adds; it never enters a task container.</param>
-public sealed record EgressOptions(string Image, IReadOnlyList<string> Allowlist, string ModelUpstream, string? ModelKey);
+/// <param name="DnsServers">Where the proxy resolves the names it is allowed to reach; empty for the engine's default.</param>
+public sealed record EgressOptions(string Image, IReadOnlyList<string> Allowlist, string ModelUpstream, string? ModelKey)
+{
+    public IReadOnlyList<string> DnsServers { get; init; } = [];
+}
 
 /// <summary>A task's place on the run's internal network: the container whose network namespace the task joins.</summary>
 public sealed record TaskNetwork(string HolderId, string Address)
@@ -107,6 +111,7 @@ public sealed partial class EgressGateway : IAsyncDisposable
                 CapAdd = ["CHOWN", "SETUID", "SETGID", "DAC_OVERRIDE", "FOWNER"],
                 ReadOnlyRootFilesystem = false,
                 NetworkMode = "bridge",
+                Dns = _options.DnsServers,
             },
             cancellationToken);
         await _engine.ConnectAsync(NetworkName, _proxyId, ProxyAlias, cancellationToken);
