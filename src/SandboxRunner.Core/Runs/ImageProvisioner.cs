@@ -4,6 +4,12 @@ using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Runs;
 
+/// <param name="Init">
+/// An execute-only init in the image that becomes PID 1 instead of docker-init, so no process the agent can
+/// open holds the container's stdout (see Dockerfile.codex); null when the image has none.
+/// </param>
+public sealed record TaskImage(string Tag, string? Init);
+
 /// <summary>
 /// The images a run needs: the task image (configured, or built from Dockerfile.codex for the Codex
 /// version) and, for <c>deny</c>, the egress proxy. One build at a time per process; a finished one is reused.
@@ -13,6 +19,9 @@ public sealed class ImageProvisioner(RunnerConfig config, IImageOperations image
     private readonly SemaphoreSlim _gate = new(1, 1);
 
     public string Image => config.Image ?? ImageRecipe.Codex(config.CodexVersion).Tag;
+
+    /// <summary>The task image with its sealed init when the runner built it; a configured image runs under docker-init.</summary>
+    public TaskImage TaskImage => new(Image, config.Image is null ? ImageRecipe.SealedInit : null);
 
     public string ProxyImage => ImageRecipe.EgressProxy().Tag;
 

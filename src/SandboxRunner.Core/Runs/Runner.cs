@@ -314,7 +314,7 @@ public sealed partial class Runner : IDisposable
                 }
             }
 
-            var context = new TaskContext(Repository, Store, Config, plan, Image, passed, new Redactor(secrets), _clock, run, gateway);
+            var context = new TaskContext(Repository, Store, Config, plan, Images.TaskImage, passed, new Redactor(secrets), _clock, run, gateway);
             using var runGate = new SemaphoreSlim(plan.Concurrency, plan.Concurrency);
             foreach (var task in plan.Tasks)
             {

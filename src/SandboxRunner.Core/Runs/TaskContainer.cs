@@ -52,7 +52,9 @@ public static class TaskContainer
 
         return new ContainerSpec
         {
-            Image = context.Image,
+            Image = context.Image.Tag,
+            Entrypoint = context.Image.Init is { } init ? [init, "--"] : null,
+            Init = context.Image.Init is null,
             Command = command.ContainerCommand(),
             User = owner.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,

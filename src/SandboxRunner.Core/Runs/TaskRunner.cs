@@ -31,7 +31,7 @@ public sealed record TaskContext(
     RunStore Store,
     RunnerConfig Config,
     RunPlan Run,
-    string Image,
+    TaskImage Image,
     IReadOnlyDictionary<string, string> PassedEnvironment,
     Redactor Redactor,
     TimeProvider Clock,

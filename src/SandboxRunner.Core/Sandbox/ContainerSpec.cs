@@ -22,6 +22,12 @@ public sealed record ContainerSpec
     /// <summary>Docker network mode: <c>none</c>, <c>bridge</c>, a network name, or <c>container:&lt;id&gt;</c>.</summary>
     public string NetworkMode { get; init; } = "none";
 
+    /// <summary>
+    /// Whether the engine's own init (docker-init) runs as PID 1. Off when <see cref="Entrypoint"/> is an init
+    /// of the image's (the task image's sealed one).
+    /// </summary>
+    public bool Init { get; init; } = true;
+
     /// <summary>Replaces the image's entrypoint (the runner's own helper containers).</summary>
     public IReadOnlyList<string>? Entrypoint { get; init; }
 

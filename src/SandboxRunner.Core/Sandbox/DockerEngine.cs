@@ -132,7 +132,7 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
                 ExtraHosts = spec.ExtraHosts.ToList(),
                 DNS = spec.Dns.ToList(),
                 SecurityOpt = ["no-new-privileges"],
-                Init = true,
+                Init = spec.Init,
                 Memory = spec.Limits.MemoryBytes,
                 MemorySwap = spec.Limits.MemoryBytes,
                 NanoCPUs = (long)(spec.Limits.Cpus * 1_000_000_000),

@@ -14,6 +14,9 @@ public sealed record ImageRecipe(string Tag, IReadOnlyDictionary<string, byte[]>
 {
     private const string ResourcePrefix = "SandboxRunner.Images/";
 
+    /// <summary>Where the runner's images keep their execute-only init (tini, static).</summary>
+    public const string SealedInit = "/usr/local/sbin/sandbox-init";
+
     /// <summary>The task image from <c>Dockerfile.codex</c>. The tarball's address is needed only to build it.</summary>
     public static ImageRecipe Codex(string codexVersion, string? tarballUrl = null)
     {
