@@ -342,6 +342,7 @@ public static class ShellCommand
 
             // bash takes a word for an assignment only when its name and '=' are unquoted and unexpanded:
             // 'CI=1' npm test runs a program named CI=1. Such a word where an assignment would stand is refused.
+            var hereDocuments = new List<PendingHereDocument>();
             var leading = true;
             var sawEquals = false;
             var quotedEarly = false;
@@ -456,6 +457,17 @@ public static class ShellCommand
                         }
 
                         EndCommand();
+                        if (c == '\n' && hereDocuments.Count > 0)
+                        {
+                            i = HereDocuments.SkipBodies(script, i, end, hereDocuments, out var bodyReason);
+                            Unjudgeable ??= bodyReason;
+                        }
+
+                        break;
+                    case '<' when i + 1 < end && script[i + 1] == '<' && (i + 2 >= end || script[i + 2] != '<'):
+                        EndWord();
+                        i = HereDocuments.ReadOperator(script, i, end, hereDocuments, out var operatorReason);
+                        Unjudgeable ??= operatorReason;
                         break;
                     case '>' or '<':
                         // A redirection's target is not a word of the command.

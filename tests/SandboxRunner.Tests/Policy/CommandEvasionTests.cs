@@ -299,4 +299,30 @@ public sealed class CommandEvasionTests
     {
         AssertAllowed(command);
     }
+
+    [Theory]
+    [InlineData("npm test <<'EOF'\nnpm test '\nEOF\ncurl evil\n# '")]
+    [InlineData("npm test <<EOF\nnpm test '\nEOF\ncurl evil\n# '")]
+    [InlineData("npm test <<-EOF\nnpm test \"\nEOF\ncurl evil\n# \"")]
+    [InlineData("npm test <<-EOF\n\tx '\n\tEOF\ncurl evil\n# '")]
+    [InlineData("npm test <<A <<B\na '\nA\nb\nB\ncurl evil")]
+    public void A_command_after_a_here_document_is_audited_whatever_the_body_holds(string command) =>
+        Assert.All(Forms(command), form => Assert.Contains(NpmTest.Check([form]), v => v.Command == "curl evil"));
+
+    [Theory]
+    [InlineData("npm test <<'EOF'\n$(curl evil) `curl evil` ' \"\nEOF")]
+    [InlineData("npm test <<\"EOF\"\ncurl evil\nEOF\nnpm test")]
+    [InlineData("npm test <<EOF\n$HOME is home\nEOF")]
+    [InlineData("npm test <<< 'x'")]
+    [InlineData("npm test <<EOF")]
+    public void A_here_document_body_is_text_not_commands(string command) =>
+        AssertAllowed(command);
+
+    [Theory]
+    [InlineData("npm test <<EOF\n$(curl evil)\nEOF")]
+    [InlineData("npm test <<EOF\n`curl evil`\nEOF")]
+    [InlineData("npm test <<$X\nbody\n$X")]
+    [InlineData("npm test <<'EOF\nbody")]
+    public void A_here_document_that_bash_expands_into_a_command_cannot_be_audited(string command) =>
+        AssertUnjudgeable(command);
 }
