@@ -124,6 +124,49 @@ public sealed class ChatGptSignInTests(DockerFixture docker)
         Assert.Equal(before, await File.ReadAllTextAsync(host.AuthFilePath));
     }
 
+    [Fact]
+    public async Task A_hostile_task_reaches_no_other_backend_path_and_no_token_endpoint_with_the_real_token()
+    {
+        await using var model = await ScriptedModelServer.StartAsync();
+        using var host = new ChatGptHost(DateTimeOffset.UtcNow.AddDays(5));
+        var refreshes = 0;
+        model.TokenEndpoint = _ =>
+        {
+            Interlocked.Increment(ref refreshes);
+            return (500, "{}");
+        };
+
+        // Raw HTTP from inside: other backend paths (plain, traversing, encoded), the wrong method, the refresh
+        // endpoint Codex is pointed at, and the real token endpoint and backend through the forward proxy.
+        const string Probe = """
+            ask() { exec 3<>/dev/tcp/sandbox-proxy/8080 && printf "$1 $2 HTTP/1.1\r\nHost: sandbox-proxy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" >&3 && head -1 <&3; exec 3>&-; }
+            ask GET /backend-api/me
+            ask GET /backend-api/wham/accounts/check
+            ask GET '/backend-api/codex/responses/../../conversations'
+            ask GET '/backend-api/codex/..%2F..%2Fconversations'
+            ask DELETE /backend-api/codex/responses
+            ask POST "$CODEX_REFRESH_TOKEN_URL_OVERRIDE"
+            ask POST /oauth/token
+            exec 3<>/dev/tcp/sandbox-proxy/3128 && printf "CONNECT auth.openai.com:443 HTTP/1.1\r\nHost: auth.openai.com:443\r\n\r\n" >&3 && head -1 <&3; exec 3>&-
+            exec 3<>/dev/tcp/sandbox-proxy/3128 && printf "GET $PROXY_PROBE_BACKEND/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" >&3 && head -1 <&3; exec 3>&-
+            true
+            """;
+        model.Scenario("probe", ModelStep.Exec(Probe.Replace("$PROXY_PROBE_BACKEND", model.ChatGptBaseUrlFor(RealCodex.Gateway), StringComparison.Ordinal)), ModelStep.Message("Probed."));
+        await using var h = await HarnessAsync(model, host);
+
+        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("probe", ScriptedModelServer.Marker("probe")))).Results);
+
+        Assert.True(result.Status == TaskStatus.Success, $"{result.Status}: {result.NotesForManager}\n{result.Logs.Stderr}");
+        var statuses = result.CommandsRun[0].OutputTail.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).ToList();
+        Assert.Equal(9, statuses.Count);
+        Assert.All(statuses, s => Assert.Contains(" 403 ", s + " ", StringComparison.Ordinal));
+
+        // Only Codex's own requests reached the backend (its turns and model catalog, on the fixed paths); no refresh reached any token endpoint.
+        Assert.All(model.Requests, r => Assert.Matches(@"^/backend-api/codex/(responses|models\?client_version=0\.169\.0)$", r.Target));
+        Assert.Contains(model.Requests, r => r.Target == ScriptedModelServer.ChatGptResponsesPath);
+        Assert.Equal(0, refreshes);
+    }
+
     private Task<RunnerHarness> HarnessAsync(ScriptedModelServer model, ChatGptHost host)
     {
         var environment = new Dictionary<string, string>(StringComparer.Ordinal)
