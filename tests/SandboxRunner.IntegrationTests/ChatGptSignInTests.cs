@@ -173,6 +173,7 @@ public sealed class ChatGptSignInTests(DockerFixture docker)
         {
             ["CODEX_HOME"] = host.CodexHome,
             [Auth.ChatGptSignIn.TokenUrlVariable] = $"http://127.0.0.1:{model.Port}{ScriptedModelServer.TokenPath}",
+            [Auth.CredentialResolver.BackendVariable] = model.ChatGptBaseUrlFor(RealCodex.Gateway),
         };
         return RunnerHarness.CreateAsync(
             docker,
@@ -184,7 +185,6 @@ public sealed class ChatGptSignInTests(DockerFixture docker)
                 NetworkPolicy = NetworkPolicy.Deny,
                 CodexConfigOverrides = [.. RealCodex.Offline],
                 EnvPassthrough = [],
-                ChatGptBaseUrl = model.ChatGptBaseUrlFor(RealCodex.Gateway),
             },
             name => environment.GetValueOrDefault(name));
     }

@@ -10,6 +10,9 @@ namespace SandboxRunner.Auth;
 public sealed class CredentialResolver(RunnerConfig config, Func<string, string?> environment, TimeProvider clock) : IDisposable
 {
     public const string Source = "model credential";
+
+    /// <summary>The host's override of the ChatGPT backend (a repository's config may only name chatgpt.com).</summary>
+    public const string BackendVariable = "SANDBOX_RUNNER_CHATGPT_BASE_URL";
     private readonly Lock _gate = new();
     private ChatGptSignIn? _signIn;
 
@@ -31,6 +34,17 @@ public sealed class CredentialResolver(RunnerConfig config, Func<string, string?
                 return RunCredential.None(choice.Reason);
         }
 
+        var upstream = config.ChatGptBaseUrl;
+        if (environment(BackendVariable) is { Length: > 0 } overridden)
+        {
+            if (ConfigLoader.UpstreamUrl(overridden) is { } broken)
+            {
+                throw new InvalidInputException(Source, BackendVariable, broken);
+            }
+
+            upstream = overridden.TrimEnd('/');
+        }
+
         ChatGptTokens tokens;
         try
         {
@@ -46,7 +60,7 @@ public sealed class CredentialResolver(RunnerConfig config, Func<string, string?
             throw new InvalidInputException(Source, AuthFile.FileName, $"{choice.AuthFilePath}: {unsafeValue}; {ChatGptAuthException.LoginFix}");
         }
 
-        return RunCredential.ForChatGpt(tokens, choice.Reason);
+        return RunCredential.ForChatGpt(tokens, choice.Reason, upstream);
     }
 
     /// <summary>The host's sign-in (created on first use: a run with an API key never touches auth.json).</summary>

@@ -11,8 +11,9 @@ public enum CredentialKind { None, ApiKey, ChatGpt }
 /// </summary>
 public sealed class RunCredential
 {
-    private RunCredential(CredentialKind kind, string reason, string? apiKey, ChatGptTokens? chatGpt)
+    private RunCredential(CredentialKind kind, string reason, string? apiKey, ChatGptTokens? chatGpt, string? chatGptUpstream = null)
     {
+        ChatGptUpstream = chatGptUpstream;
         Kind = kind;
         Reason = reason;
         ApiKey = apiKey;
@@ -28,6 +29,9 @@ public sealed class RunCredential
 
     public ChatGptTokens? ChatGpt { get; }
 
+    /// <summary>The ChatGPT backend the proxy forwards to (<c>chatgpt_base_url</c>, or the host's override).</summary>
+    public string? ChatGptUpstream { get; }
+
     /// <summary>The name in results and the doctor's report.</summary>
     public string Wire => Name(Kind);
 
@@ -40,7 +44,7 @@ public sealed class RunCredential
 
     public static RunCredential ForApiKey(string? key, string reason) => new(CredentialKind.ApiKey, reason, key, null);
 
-    public static RunCredential ForChatGpt(ChatGptTokens tokens, string reason) => new(CredentialKind.ChatGpt, reason, null, tokens);
+    public static RunCredential ForChatGpt(ChatGptTokens tokens, string reason, string upstream) => new(CredentialKind.ChatGpt, reason, null, tokens, upstream);
 
     public static RunCredential None(string reason) => new(CredentialKind.None, reason, null, null);
 

@@ -18,7 +18,8 @@ public sealed partial record RunnerConfig
 
     /// <summary>
     /// The ChatGPT backend the egress proxy forwards Codex's model requests to (with the real tokens added) when a
-    /// run uses the ChatGPT sign-in; overridable for tests and for ChatGPT's regional backends.
+    /// run uses the ChatGPT sign-in. Only https on chatgpt.com (regional backends); the host's
+    /// <c>SANDBOX_RUNNER_CHATGPT_BASE_URL</c> overrides it with any URL (tests).
     /// </summary>
     public string ChatGptBaseUrl { get; init; } = DefaultChatGptBaseUrl;
 }

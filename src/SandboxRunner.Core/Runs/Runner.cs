@@ -477,7 +477,7 @@ public sealed partial class Runner : IDisposable
     /// </summary>
     private EgressOptions GatewayOptions(Auth.RunCredential credential, string? key) =>
         credential.ChatGpt is { } tokens
-            ? new EgressOptions(ProxyImage, Config.NetworkAllowlist ?? [], Config.ChatGptBaseUrl, tokens.AccessToken)
+            ? new EgressOptions(ProxyImage, Config.NetworkAllowlist ?? [], credential.ChatGptUpstream ?? Config.ChatGptBaseUrl, tokens.AccessToken)
             {
                 ChatGpt = new ChatGptRoute(tokens.AccountId, tokens.IsFedramp),
             }

@@ -74,13 +74,24 @@ public sealed class CredentialRuleTests
     [Fact]
     public void Config_reads_auth_method_and_chatgpt_base_url_and_refuses_bad_values()
     {
-        var config = ConfigLoader.Parse("""{ "auth_method": "chatgpt", "chatgpt_base_url": "http://127.0.0.1:9/backend-api/" }""");
+        var config = ConfigLoader.Parse("""{ "auth_method": "chatgpt", "chatgpt_base_url": "https://gov.chatgpt.com/backend-api/" }""");
         Assert.Equal(AuthMethod.ChatGpt, config.AuthMethod);
-        Assert.Equal("http://127.0.0.1:9/backend-api", config.ChatGptBaseUrl);
+        Assert.Equal("https://gov.chatgpt.com/backend-api", config.ChatGptBaseUrl);
         Assert.Equal(RunnerConfig.DefaultChatGptBaseUrl, RunnerConfig.Default.ChatGptBaseUrl);
 
         var e = Assert.Throws<InvalidInputException>(() => ConfigLoader.Parse("""{ "auth_method": "password", "chatgpt_base_url": "https://x/\"; proxy_pass http://evil" }"""));
         Assert.Contains(e.Problems, p => p.Field == "auth_method");
         Assert.Contains(e.Problems, p => p.Field == "chatgpt_base_url");
+    }
+
+    [Theory]
+    [InlineData("https://attacker.example/backend-api")]
+    [InlineData("http://chatgpt.com/backend-api")]
+    [InlineData("https://chatgpt.com.attacker.example/backend-api")]
+    public void A_repositorys_config_cannot_send_the_chatgpt_token_to_another_backend(string url)
+    {
+        var e = Assert.Throws<InvalidInputException>(() => ConfigLoader.Parse($$"""{ "chatgpt_base_url": "{{url}}" }"""));
+
+        Assert.Contains("SANDBOX_RUNNER_CHATGPT_BASE_URL", Assert.Single(e.Problems).Rule, StringComparison.Ordinal);
     }
 }
