@@ -4,6 +4,11 @@
 #                           (a bare host allows ports 80 and 443)
 #   SANDBOX_MODEL_UPSTREAM  the model API base URL requests to :8080 go to, e.g. https://api.openai.com/v1
 #   SANDBOX_MODEL_KEY       the API key nginx adds as "Authorization: Bearer ..." (optional)
+#   SANDBOX_MODEL_AUTH      "chatgpt" for a ChatGPT sign-in: SANDBOX_MODEL_UPSTREAM is the ChatGPT backend
+#                           (https://chatgpt.com/backend-api), SANDBOX_MODEL_KEY its access token, and only Codex's
+#                           model paths are forwarded (see below); anything else: the API key route
+#   SANDBOX_CHATGPT_ACCOUNT_ID  the ChatGPT-Account-ID nginx sets on the ChatGPT route
+#   SANDBOX_CHATGPT_FEDRAMP     "true" when the account is FedRAMP (nginx then sets X-OpenAI-Fedramp: true)
 set -eu
 
 conf=/run/sandbox-proxy
@@ -56,20 +61,60 @@ if [ -n "${SANDBOX_MODEL_KEY:-}" ]; then
   auth="proxy_set_header Authorization \"Bearer $SANDBOX_MODEL_KEY\";"
 fi
 # The upstream goes through a variable so nginx resolves its name per request: a name that does not
-# resolve at start-up must not keep the gateway (and with it the whole run) from starting.
+# resolve at start-up must not keep the gateway (and with it the whole run) from starting. An https
+# upstream's certificate is verified: the proxy adds a credential to what it forwards.
 resolver=$(awk '/^nameserver/ { print ($2 ~ /:/ ? "[" $2 "]" : $2); exit }' /etc/resolv.conf)
-if [ -n "$upstream" ]; then
+forward="proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_ssl_server_name on;
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
+      proxy_ssl_verify_depth 5;
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_read_timeout 1h;
+      proxy_send_timeout 1h;"
+refused='default_type application/json;'
+if [ -n "$upstream" ] && [ "${SANDBOX_MODEL_AUTH:-}" = chatgpt ]; then
+  # The ChatGPT route: the access token is a bearer credential for the whole account (conversations,
+  # settings, ...), so only what Codex needs for a turn is forwarded, each to a fixed upstream path (never
+  # the client's raw URI, which a backend could read differently from nginx's normalised one). The
+  # placeholders Codex sends are replaced; a token refresh or revocation from inside is refused here.
+  chatgpt="set \$upstream_base \"${upstream%/}\";
+      ${auth:-proxy_set_header Authorization \"\";}
+      proxy_set_header ChatGPT-Account-ID \"${SANDBOX_CHATGPT_ACCOUNT_ID:-}\";
+      proxy_set_header X-OpenAI-Fedramp \"${SANDBOX_CHATGPT_FEDRAMP:-}\";
+      proxy_set_header Cookie \"\";
+      $forward"
+  location="location = /backend-api/codex/responses {
+      limit_except POST { deny all; }
+      $chatgpt
+      proxy_pass \$upstream_base/codex/responses\$is_args\$args;
+    }
+    location = /backend-api/codex/responses/compact {
+      limit_except POST { deny all; }
+      $chatgpt
+      proxy_pass \$upstream_base/codex/responses/compact\$is_args\$args;
+    }
+    location = /backend-api/codex/models {
+      limit_except GET { deny all; }
+      $chatgpt
+      proxy_pass \$upstream_base/codex/models\$is_args\$args;
+    }
+    location = /sandbox-runner/token-refused {
+      $refused
+      return 403 '{\"error\":{\"code\":\"sandbox_runner_refused\",\"message\":\"sandbox-runner refreshes ChatGPT tokens on the host, never from a task; if this persists, run codex login on the host\"}}';
+    }
+    location / {
+      $refused
+      return 403 '{\"error\":{\"code\":\"sandbox_runner_refused\",\"message\":\"sandbox-runner forwards only the Codex model paths to the ChatGPT backend\"}}';
+    }"
+elif [ -n "$upstream" ]; then
   location="location / {
       set \$upstream_base \"${upstream%/}\";
       proxy_pass \$upstream_base\$request_uri;
       $auth
-      proxy_http_version 1.1;
-      proxy_set_header Connection \"\";
-      proxy_ssl_server_name on;
-      proxy_buffering off;
-      proxy_request_buffering off;
-      proxy_read_timeout 1h;
-      proxy_send_timeout 1h;
+      $forward
     }"
 else
   location="location / { return 503 \"no model endpoint configured\n\"; }"
@@ -90,7 +135,7 @@ http {
   }
 }
 NGINX
-unset SANDBOX_MODEL_KEY
+unset SANDBOX_MODEL_KEY SANDBOX_CHATGPT_ACCOUNT_ID
 
 # squid drops to its own user, which cannot reopen the container's stdout: it logs to files that
 # tail copies to stdout, where the runner reads them through the Docker logs API.

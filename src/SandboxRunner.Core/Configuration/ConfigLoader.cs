@@ -144,7 +144,11 @@ public static partial class ConfigLoader
                     config = config with { TaskLimits = ReadLimits(property.Name, v, r) ?? d.TaskLimits };
                     break;
                 default:
-                    r.Problems.Add(new Problem(property.Name, $"is not a known field (known: {string.Join(", ", KnownFields)})"));
+                    if (!ReadAuthField(property, ref config, r))
+                    {
+                        r.Problems.Add(new Problem(property.Name, $"is not a known field (known: {string.Join(", ", KnownFields.Concat(AuthFields))})"));
+                    }
+
                     break;
             }
         }

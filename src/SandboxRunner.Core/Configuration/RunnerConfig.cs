@@ -10,7 +10,7 @@ public enum SandboxMode { ReadOnly, WorkspaceWrite, DangerFullAccess }
 /// The contents of <c>.mcp-codex.json</c>. Field names, defaults and ranges follow codex-mcp-runner;
 /// the fields after <see cref="MaxTasksPerRun"/> are this runner's own.
 /// </summary>
-public sealed record RunnerConfig
+public sealed partial record RunnerConfig
 {
     public const string FileName = ".mcp-codex.json";
     public const string DefaultCodexVersion = "0.169.0";

@@ -76,7 +76,7 @@ public static class Doctor
             checks.Add(new DoctorCheck("docker", Fail, $"not reachable: {e.Message}", "start the engine (`bash .ci/setup` installs and starts one on Debian) or set DOCKER_HOST"));
         }
 
-        checks.Add(Auth(config, environment));
+        checks.Add(await CredentialCheck.ExamineAsync(config, environment, TimeProvider.System, cancellationToken));
         checks.Add(config.NetworkPolicy switch
         {
             NetworkPolicy.Allow => new DoctorCheck("network", Warn, "network_policy allow: task containers reach any host", "use \"deny\" unless the task needs the network"),
@@ -85,27 +85,5 @@ public static class Doctor
         });
 
         return new DoctorReport(checks.All(c => c.Status != Fail), checks);
-    }
-
-    private static DoctorCheck Auth(RunnerConfig config, Func<string, string?> environment)
-    {
-        var keyVariable = config.CodexConfigOverrides
-            .Select(o => System.Text.RegularExpressions.Regex.Match(o, @"env_key\s*=\s*""([A-Za-z_][A-Za-z0-9_]*)"""))
-            .FirstOrDefault(m => m.Success)?.Groups[1].Value ?? "CODEX_API_KEY";
-        if (!config.EnvPassthrough.Contains(keyVariable))
-        {
-            return new DoctorCheck("auth", Fail, $"{keyVariable} is not in env_passthrough, so Codex gets no key", $"add \"{keyVariable}\" to env_passthrough in {RunnerConfig.FileName}");
-        }
-
-        if (string.IsNullOrEmpty(environment(keyVariable)))
-        {
-            var home = environment("CODEX_HOME") ?? Path.Combine(environment("HOME") ?? "", ".codex");
-            var chatGpt = File.Exists(Path.Combine(home, "auth.json"))
-                ? $" ({home}/auth.json exists, but a ChatGPT sign-in is not carried into task containers)"
-                : "";
-            return new DoctorCheck("auth", Fail, $"{keyVariable} is not set in the server's environment{chatGpt}", $"set {keyVariable} in the MCP client's env for this server (Codex as a client: list it in env_vars)");
-        }
-
-        return new DoctorCheck("auth", Ok, $"{keyVariable} is set and passed to tasks", null);
     }
 }

@@ -20,4 +20,16 @@ public sealed record RunPlan(
     bool DryRun,
     SandboxMode SandboxMode,
     string? OutputSchema = null,
-    bool AuditCommands = true);
+    bool AuditCommands = true)
+{
+    /// <summary>The model credential, resolved on the host before the run starts (see <see cref="Auth.CredentialRule"/>).</summary>
+    public Auth.RunCredential Credential { get; init; } = Auth.RunCredential.None("not resolved");
+
+    /// <summary>
+    /// The longest this run can take: every wave of <see cref="Concurrency"/> tasks at its longest timeout, plus
+    /// start-up and harvest. A ChatGPT access token that expires sooner is refreshed before the run.
+    /// </summary>
+    public TimeSpan LongestDuration =>
+        Tasks.Count == 0 ? TimeSpan.Zero
+        : (Tasks.Max(t => t.Timeout) + TimeSpan.FromMinutes(2)) * Math.Ceiling(Tasks.Count / (double)Math.Max(1, Concurrency)) + TimeSpan.FromMinutes(5);
+}

@@ -27,6 +27,7 @@ public sealed partial class Runner : IDisposable
     private readonly SemaphoreSlim _processGate;
     private readonly ConcurrentDictionary<string, ActiveRun> _activeRuns = new(StringComparer.Ordinal);
     private readonly RunQueries _queries;
+    private readonly Auth.CredentialResolver _credentials;
 
     public Runner(
         HostRepository repository,
@@ -49,6 +50,7 @@ public sealed partial class Runner : IDisposable
         _hostEnvironment = hostEnvironment ?? Environment.GetEnvironmentVariable;
         _logger = loggerFactory.CreateLogger<Runner>();
         _processGate = new SemaphoreSlim(config.DefaultConcurrency, config.DefaultConcurrency);
+        _credentials = new Auth.CredentialResolver(config, _hostEnvironment, _clock);
         _queries = new RunQueries(Store, id => _activeRuns.GetValueOrDefault(id), () => _activeRuns.Values.ToList());
         Recovery = new RunRecovery(repository, Store, config, git, _clock, IsActive, loggerFactory.CreateLogger<RunRecovery>());
     }
@@ -255,6 +257,7 @@ public sealed partial class Runner : IDisposable
     private async Task<RunPlan> PlanAsync(RunRequest request, CancellationToken cancellationToken)
     {
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
+        plan = plan with { Credential = await _credentials.ResolveAsync(plan.LongestDuration, cancellationToken) };
         await Images.CheckAsync(plan.DryRun, cancellationToken);
         return plan;
     }
@@ -293,7 +296,7 @@ public sealed partial class Runner : IDisposable
             Directory.CreateDirectory(trees);
             await File.WriteAllTextAsync(TaskTreeLayout.OwnerFile(Repository, plan.RunId), Labels.CurrentOwner, cancellationToken);
 
-            // In deny the model key goes to the egress proxy, never into a task container; it is still redacted everywhere.
+            // In deny the model credential goes to the egress proxy, never into a task container; it is still redacted everywhere.
             var key = _hostEnvironment(Config.ModelApiKeyEnv);
             var passed = PassedEnvironment();
             var secrets = new Dictionary<string, string>(passed);
@@ -302,13 +305,28 @@ public sealed partial class Runner : IDisposable
                 secrets[Config.ModelApiKeyEnv] = key;
             }
 
+            var chatGpt = plan.Credential.ChatGpt;
+            foreach (var (name, value) in chatGpt?.Secrets ?? new Dictionary<string, string>())
+            {
+                secrets[name] = value;
+            }
+
             if (Config.NetworkPolicy == NetworkPolicy.Deny)
             {
-                gateway = await EgressGateway.StartAsync(_engine, Scope, plan.RunId, new EgressOptions(ProxyImage, Config.EffectiveAllowlist, Config.ModelBaseUrl, key), cancellationToken);
+                gateway = await EgressGateway.StartAsync(_engine, Scope, plan.RunId, GatewayOptions(plan.Credential, key), cancellationToken);
 
-                // The key stays with the proxy under whatever name it also sits in the host's environment.
+                // The credential stays with the proxy under whatever name it also sits in the host's environment.
                 passed.Remove(Config.ModelApiKeyEnv);
-                foreach (var name in passed.Where(kv => !string.IsNullOrEmpty(key) && kv.Value == key).Select(kv => kv.Key).ToList())
+                if (chatGpt is not null)
+                {
+                    foreach (var name in Auth.PlaceholderSignIn.OutrankingVariables)
+                    {
+                        passed.Remove(name);
+                    }
+                }
+
+                var held = new[] { key }.Concat(chatGpt?.Secrets.Values ?? []).Where(v => !string.IsNullOrEmpty(v)).ToHashSet(StringComparer.Ordinal);
+                foreach (var name in passed.Where(kv => held.Contains(kv.Value)).Select(kv => kv.Key).ToList())
                 {
                     passed.Remove(name);
                 }
@@ -452,6 +470,19 @@ public sealed partial class Runner : IDisposable
         _activeRuns.ContainsKey(runId) || Store.Exists(runId) || Directory.Exists(TaskTreeLayout.RunFolder(Repository, runId))
         || ResultBranch.AnyFor(Repository, runId);
 
+    /// <summary>
+    /// The proxy's model route: the API key route to <c>model_base_url</c>, or for a ChatGPT sign-in the ChatGPT
+    /// backend with its access token and account id. The ChatGPT route needs no host in the forward proxy's
+    /// allowlist by default: Codex's model traffic goes through the reverse proxy.
+    /// </summary>
+    private EgressOptions GatewayOptions(Auth.RunCredential credential, string? key) =>
+        credential.ChatGpt is { } tokens
+            ? new EgressOptions(ProxyImage, Config.NetworkAllowlist ?? [], credential.ChatGptUpstream ?? Config.ChatGptBaseUrl, tokens.AccessToken)
+            {
+                ChatGpt = new ChatGptRoute(tokens.AccountId, tokens.IsFedramp),
+            }
+            : new EgressOptions(ProxyImage, Config.EffectiveAllowlist, Config.ModelBaseUrl, key);
+
     /// <summary>The host variables named in env_passthrough that are set; nothing else of the host's environment enters a container.</summary>
     private Dictionary<string, string> PassedEnvironment() =>
         Config.EnvPassthrough
@@ -495,6 +526,7 @@ public sealed partial class Runner : IDisposable
     {
         _processGate.Dispose();
         Images.Dispose();
+        _credentials.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "background run {RunId} failed")]

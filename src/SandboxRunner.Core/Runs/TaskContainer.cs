@@ -27,8 +27,21 @@ public static class TaskContainer
         var overrides = CodexCommandLine.QuietOverrides.Concat(config.CodexConfigOverrides).ToList();
         if (context.Gateway is { } gateway)
         {
-            overrides.AddRange(CodexCommandLine.ProviderOverrides(gateway.ModelBaseUrl, ProxyTokenVariable));
-            environment[ProxyTokenVariable] = "held-by-the-egress-proxy";
+            if (context.Run.Credential.Kind == Auth.CredentialKind.ChatGpt)
+            {
+                // Placeholders only: the proxy adds the real token and account id (see Auth.PlaceholderSignIn).
+                overrides.AddRange(Auth.PlaceholderSignIn.CodexOverrides(gateway.ModelBaseUrl, config.CodexVersion));
+                foreach (var (name, value) in Auth.PlaceholderSignIn.Environment(gateway.ModelBaseUrl))
+                {
+                    environment[name] = value;
+                }
+            }
+            else
+            {
+                overrides.AddRange(CodexCommandLine.ProviderOverrides(gateway.ModelBaseUrl, ProxyTokenVariable));
+                environment[ProxyTokenVariable] = "held-by-the-egress-proxy";
+            }
+
             foreach (var name in (string[])["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"])
             {
                 environment[name] = gateway.ForwardProxyUrl;

@@ -80,6 +80,9 @@ public sealed record TaskResult
     [JsonPropertyName("branch")] public string? Branch { get; init; }
 
     [JsonPropertyName("network")] public NetworkReport? Network { get; init; }
+
+    /// <summary>The model credential the task's requests carried: <c>api_key</c>, <c>chatgpt</c> or <c>none</c> (held by the egress proxy in deny).</summary>
+    [JsonPropertyName("auth")] public string? Auth { get; init; }
 }
 
 /// <summary>The network a task had, and in <c>deny</c> the hosts it tried that the proxy refused, so a manager can widen the allowlist knowingly.</summary>

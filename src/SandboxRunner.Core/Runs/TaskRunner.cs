@@ -165,6 +165,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 Logs = new TaskLogs(
                     TaskResults.Shown(context.Redactor, capture.Stdout), TaskResults.Shown(context.Redactor, capture.Stderr),
                     TaskResults.Shown(context.Redactor, capture.CombinedTail), capture.Truncated),
+                Auth = context.Run.Credential.Wire,
                 Network = new NetworkReport(
                     ConfigLoader.NetworkPolicies.First(p => p.Value == context.Config.NetworkPolicy).Key,
                     context.Gateway?.Allowlist ?? [],
@@ -302,6 +303,18 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         {
             Directory.CreateDirectory(Path.Combine(home, "rules"));
             await File.WriteAllTextAsync(Path.Combine(home, "rules", "sandbox-runner.rules"), CommandPolicy.ForbiddenRules(config.DeniedCommands), cancellationToken);
+        }
+
+        if (context.Run.Credential.Kind == Auth.CredentialKind.ChatGpt)
+        {
+            // What Codex needs to believe it is signed in: placeholder tokens only, never the host's.
+            await using var auth = new FileStream(Path.Combine(home, Auth.AuthFile.FileName), new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+            await auth.WriteAsync(Encoding.UTF8.GetBytes(Auth.PlaceholderSignIn.AuthJson(context.Run.Credential.ChatGpt?.PlanType, context.Clock.GetUtcNow())), cancellationToken);
         }
 
         if (context.Run.OutputSchema is { } schema)

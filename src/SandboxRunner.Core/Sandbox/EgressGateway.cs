@@ -10,6 +10,19 @@ namespace SandboxRunner.Sandbox;
 public sealed record EgressOptions(string Image, IReadOnlyList<string> Allowlist, string ModelUpstream, string? ModelKey)
 {
     public IReadOnlyList<string> DnsServers { get; init; } = [];
+
+    /// <summary>
+    /// Set when the model credential is a ChatGPT sign-in: <see cref="ModelUpstream"/> is the ChatGPT backend,
+    /// <see cref="ModelKey"/> its access token, and the proxy forwards only Codex's model paths, adding these too.
+    /// </summary>
+    public ChatGptRoute? ChatGpt { get; init; }
+}
+
+/// <summary>What the proxy adds besides the bearer token on the ChatGPT route: the account header, and FedRAMP's routing header.</summary>
+public sealed record ChatGptRoute(string AccountId, bool Fedramp)
+{
+    /// <summary>The ChatGPT backend's base as a task sees it on the proxy (Codex's <c>chatgpt_base_url</c>, without the slash).</summary>
+    public static string TaskBase(string proxyBaseUrl) => $"{proxyBaseUrl}/backend-api";
 }
 
 /// <summary>A task's place on the run's internal network: the container whose network namespace the task joins.</summary>
@@ -28,6 +41,7 @@ public sealed record TaskNetwork(string HolderId, string Address)
 /// <pre>
 ///   task ──(internal net, no route out)──► proxy :3128 squid ──allowlist──► host:port
 ///                                           proxy :8080 nginx ──+API key──► model API
+///                                                 or ──+ChatGPT token, account id──► ChatGPT backend (Codex's model paths only)
 /// </pre>
 /// The network, the proxy and every holder carry the run's label and go when the gateway is disposed.
 /// </summary>
@@ -93,6 +107,13 @@ public sealed partial class EgressGateway : IAsyncDisposable
         if (_options.ModelKey is { Length: > 0 } key)
         {
             environment["SANDBOX_MODEL_KEY"] = key;
+        }
+
+        if (_options.ChatGpt is { } chatGpt)
+        {
+            environment["SANDBOX_MODEL_AUTH"] = "chatgpt";
+            environment["SANDBOX_CHATGPT_ACCOUNT_ID"] = chatGpt.AccountId;
+            environment["SANDBOX_CHATGPT_FEDRAMP"] = chatGpt.Fedramp ? "true" : "";
         }
 
         _proxyId = await _engine.CreateAsync(

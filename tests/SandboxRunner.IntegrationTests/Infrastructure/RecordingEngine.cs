@@ -62,8 +62,16 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task KillAsync(string containerId, CancellationToken cancellationToken) => inner.KillAsync(containerId, cancellationToken);
 
+    /// <summary>Runs before a container this engine created is removed: a test's last look at it.</summary>
+    public Func<string, ContainerSpec, Task>? BeforeRemove { get; set; }
+
     public async Task RemoveAsync(string containerId, CancellationToken cancellationToken)
     {
+        if (BeforeRemove is { } look && Specs.TryGetValue(containerId, out var spec))
+        {
+            await look(containerId, spec);
+        }
+
         if (inner is DockerEngine docker)
         {
             try

@@ -116,6 +116,18 @@ public sealed partial class ScriptedModelServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>Where the ChatGPT backend takes Codex's turns (under its <c>/backend-api</c> base); served like <c>/v1/responses</c>.</summary>
+    public const string ChatGptResponsesPath = "/backend-api/codex/responses";
+
+    /// <summary>Where a scripted OAuth token endpoint answers, when <see cref="TokenEndpoint"/> is set.</summary>
+    public const string TokenPath = "/oauth/token";
+
+    /// <summary>Answers <c>POST /oauth/token</c>: from the request body, the status and JSON body to send.</summary>
+    public Func<string, (int Status, string Json)>? TokenEndpoint { get; set; }
+
+    /// <summary>The ChatGPT backend base (Codex's <c>chatgpt_base_url</c>) as seen from <paramref name="host"/>.</summary>
+    public string ChatGptBaseUrlFor(string host) => $"http://{host}:{Port}/backend-api";
+
     /// <summary>The provider's <c>base_url</c> as seen from <paramref name="host"/> (e.g. the Docker bridge gateway).</summary>
     public string BaseUrlFor(string host) => $"http://{host}:{Port}/v1";
 
@@ -158,7 +170,16 @@ public sealed partial class ScriptedModelServer : IAsyncDisposable
             scenario,
             step));
 
-        if (!HttpMethods.IsPost(request.Method) || request.Path != "/v1/responses")
+        if (HttpMethods.IsPost(request.Method) && request.Path == TokenPath && TokenEndpoint is { } token)
+        {
+            var (status, json) = token(body);
+            context.Response.StatusCode = status;
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(json, context.RequestAborted);
+            return;
+        }
+
+        if (!HttpMethods.IsPost(request.Method) || (request.Path != "/v1/responses" && request.Path != ChatGptResponsesPath))
         {
             await WriteErrorAsync(context, StatusCodes.Status404NotFound, $"the scripted model server only serves POST /v1/responses, not {request.Method} {target}");
             return;
