@@ -109,4 +109,12 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task<IReadOnlyList<string>> ListContainersAsync(LabelSelector selector, CancellationToken cancellationToken) =>
         inner.ListContainersAsync(selector, cancellationToken);
+
+    public Task PutArchiveAsync(string containerId, string path, Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancellationToken) =>
+        inner.PutArchiveAsync(containerId, path, writeTar, cancellationToken);
+
+    public Task<T> GetArchiveAsync<T>(string containerId, string path, Func<Stream, CancellationToken, Task<T>> readTar, CancellationToken cancellationToken) =>
+        inner.GetArchiveAsync(containerId, path, readTar, cancellationToken);
+
+    public Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken) => inner.SharesHostFilesAsync(image, cancellationToken);
 }
