@@ -79,9 +79,10 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             IReadOnlyList<string> refused = [];
             try
             {
-                var owner = UnixOwner.ForSandbox();
-
-                // A copied tree gets its owner from the archive's headers: the host's copy needs no chown.
+                // A copied tree shares no files with this machine: it is the image user's inside (who owns
+                // the image's /workspace and /codex-home), from the archive's headers, and the host's copy
+                // needs no chown.
+                var owner = context.Copy is null ? UnixOwner.ForSandbox() : UnixOwner.ImageUser;
                 var hostOwner = context.Copy is null ? owner : UnixOwner.CurrentProcess;
                 worktree = await Worktree.CreateAsync(git, context.Repository, folder, context.Run.BaseCommit, hostOwner, cancellationToken);
                 var home = await PrepareCodexHomeAsync(folder, task, context, hostOwner, cancellationToken);
