@@ -68,7 +68,7 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
         {
             try
             {
-                using var client = new Docker.DotNet.DockerClientBuilder().WithEndpoint(docker.Endpoint).Build();
+                using var client = docker.Connection.CreateClient();
                 var state = (await client.Containers.InspectContainerAsync(containerId, cancellationToken)).State!;
                 if (DateTimeOffset.TryParse(state.StartedAt, out var startedAt) && DateTimeOffset.TryParse(state.FinishedAt, out var finishedAt) && finishedAt > startedAt)
                 {
