@@ -143,6 +143,9 @@ public static partial class ConfigLoader
                 case "task_limits":
                     config = config with { TaskLimits = ReadLimits(property.Name, v, r) ?? d.TaskLimits };
                     break;
+                case "transport":
+                    config = config with { Transport = r.Enum(property.Name, v, TransportPolicies) ?? d.Transport };
+                    break;
                 default:
                     if (!ReadAuthField(property, ref config, r))
                     {
@@ -162,7 +165,7 @@ public static partial class ConfigLoader
         "network_policy", "codex_command", "codex_model", "codex_full_auto", "codex_ephemeral", "sandbox_mode",
         "max_runs_retained", "max_tasks_per_run", "image", "codex_version", "codex_config_overrides", "env_passthrough",
         "allow_task_policy_widening", "denied_commands", "model_base_url", "model_api_key_env", "network_allowlist",
-        "task_limits",
+        "task_limits", "transport",
     ];
 
     internal static readonly string[] LimitFields = ["max_tree_bytes", "max_files", "max_file_bytes", "max_patch_bytes", "max_log_bytes"];
@@ -207,6 +210,9 @@ public static partial class ConfigLoader
 
     internal static readonly IReadOnlyDictionary<string, ResourcePolicy> ResourcePolicies =
         new Dictionary<string, ResourcePolicy> { ["conservative"] = ResourcePolicy.Conservative, ["normal"] = ResourcePolicy.Normal };
+
+    internal static readonly IReadOnlyDictionary<string, TransportPolicy> TransportPolicies =
+        new Dictionary<string, TransportPolicy> { ["auto"] = TransportPolicy.Auto, ["bind"] = TransportPolicy.Bind, ["copy"] = TransportPolicy.Copy };
 
     internal static readonly IReadOnlyDictionary<string, NetworkPolicy> NetworkPolicies =
         new Dictionary<string, NetworkPolicy> { ["deny"] = NetworkPolicy.Deny, ["allow"] = NetworkPolicy.Allow, ["none"] = NetworkPolicy.None };

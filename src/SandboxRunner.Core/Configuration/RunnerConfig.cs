@@ -6,6 +6,9 @@ public enum NetworkPolicy { Deny, Allow, None }
 
 public enum SandboxMode { ReadOnly, WorkspaceWrite, DangerFullAccess }
 
+/// <summary>How a task's tree reaches its container: bind mounts, copies through the archive API, or whichever the engine allows.</summary>
+public enum TransportPolicy { Auto, Bind, Copy }
+
 /// <summary>
 /// The contents of <c>.mcp-codex.json</c>. Field names, defaults and ranges follow codex-mcp-runner;
 /// the fields after <see cref="MaxTasksPerRun"/> are this runner's own.
@@ -65,6 +68,12 @@ public sealed partial record RunnerConfig
 
     /// <summary>Per-task limits that replace the resource policy's defaults.</summary>
     public TaskLimitOverrides TaskLimits { get; init; } = new();
+
+    /// <summary>
+    /// <c>transport</c>: <c>auto</c> binds the task tree when the engine sees this machine's files (probed
+    /// once per process) and copies it through the archive API otherwise; <c>bind</c> and <c>copy</c> force one.
+    /// </summary>
+    public TransportPolicy Transport { get; init; } = TransportPolicy.Auto;
 
     public static RunnerConfig Default { get; } = new();
 }

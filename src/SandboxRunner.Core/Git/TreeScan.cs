@@ -13,6 +13,12 @@ public enum TreeFindingKind
 
     /// <summary>A folder nested deeper than the runner reads (paths past PATH_MAX break every tool): not kept.</summary>
     TooDeep,
+
+    /// <summary>
+    /// An entry the copy transport would not write on the host (a name that is not UTF-8, through a link, a
+    /// hard link out of the tree): not kept.
+    /// </summary>
+    UnsafeName,
 }
 
 /// <summary>Something in an agent's tree that cannot be harvested as it is, and was removed so the rest can be.</summary>

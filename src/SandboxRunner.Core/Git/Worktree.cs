@@ -59,6 +59,9 @@ public sealed class Worktree
         "objects", "refs", "logs", "index", "HEAD", "ORIG_HEAD", "FETCH_HEAD", "MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD",
         "COMMIT_EDITMSG", "MERGE_MSG", "SQUASH_MSG", "packed-refs", "rebase-merge", "rebase-apply", "sequencer", "AUTO_MERGE",
         "description", "gitk.cache", "index.lock", "BISECT_LOG",
+
+        // The copy transport's task repository is a shallow clone of the base commit.
+        "shallow",
     };
 
     private IReadOnlyDictionary<string, string> _gitSettings = new Dictionary<string, string>();

@@ -23,6 +23,12 @@ public sealed record HarvestInput(
 
     /// <summary>A passed secret the task printed in an encoded form, as "NAME (encoding)".</summary>
     public string? SecretInOutput { get; init; }
+
+    /// <summary>Copy transport: entries of the container's tree that were not written on the host, and why.</summary>
+    public IReadOnlyList<TreeFinding> CopyFindings { get; init; } = [];
+
+    /// <summary>Copy transport: the limit the tree passed while it was copied out; the tree is then not harvested.</summary>
+    public string? CopyOverLimit { get; init; }
 }
 
 /// <summary>
@@ -44,13 +50,22 @@ public sealed class Harvester(HostRepository repository, RunStore store, TimePro
         Directory.CreateDirectory(Path.GetDirectoryName(patchFile)!);
 
         var changes = TreeChanges.None;
-        if (Directory.Exists(worktree.WorkPath))
+        if (input.CopyOverLimit is { } over)
+        {
+            changes = TreeChanges.None with { OverLimit = over };
+        }
+        else if (Directory.Exists(worktree.WorkPath))
         {
             changes = await Step(problems, "reading the task's tree", () => worktree.CollectChangesAsync(input.Limits, patchFile, cancellationToken)) ?? TreeChanges.None;
         }
         else
         {
             problems.Add("the task's tree is missing; nothing could be read from it");
+        }
+
+        if (input.CopyFindings.Count > 0)
+        {
+            changes = changes with { Findings = [.. input.CopyFindings, .. changes.Findings] };
         }
 
         var settings = await Step(problems, "reading the task's git settings", () => Task.FromResult(worktree.ChangedGitSettings())) ?? [];

@@ -43,6 +43,7 @@ public static class Judge
         violations.AddRange(changes.Findings.Select(f => f.Kind switch
         {
             TreeFindingKind.SpecialFile => Violation.ForPath(ViolationKind.SpecialFile, f.Path, f.Detail),
+            TreeFindingKind.UnsafeName => Violation.ForPath(ViolationKind.UnsafePath, f.Path, f.Detail),
             _ => Violation.ForPath(ViolationKind.LimitExceeded, f.Path, f.Detail),
         }));
         if (facts.LimitPassed is { } limit)

@@ -332,7 +332,10 @@ public sealed partial class Runner : IDisposable
                 }
             }
 
-            var context = new TaskContext(Repository, Store, Config, plan, Images.TaskImage, passed, new Redactor(secrets), _clock, run, gateway);
+            var context = new TaskContext(Repository, Store, Config, plan, Images.TaskImage, passed, new Redactor(secrets), _clock, run, gateway)
+            {
+                Copy = await UsesCopyAsync(cancellationToken) ? new TreeCopy(_git, Repository, trees, plan.BaseCommit) : null,
+            };
             using var runGate = new SemaphoreSlim(plan.Concurrency, plan.Concurrency);
             foreach (var task in plan.Tasks)
             {
@@ -390,6 +393,17 @@ public sealed partial class Runner : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// The <c>transport</c> field, or for <c>auto</c> the engine's answer to whether it sees this machine's
+    /// files (probed once per engine with the task image: see <see cref="IArchiveOperations.SharesHostFilesAsync"/>).
+    /// </summary>
+    private async Task<bool> UsesCopyAsync(CancellationToken cancellationToken) => Config.Transport switch
+    {
+        TransportPolicy.Copy => true,
+        TransportPolicy.Bind => false,
+        _ => !await _engine.SharesHostFilesAsync(Image, cancellationToken),
+    };
 
     /// <summary>Each task's stored result; a task that never got one (cancelled before it started) gets one now.</summary>
     private async Task<List<TaskResult>> FinishTasksAsync(RunPlan plan, ActiveRun run)

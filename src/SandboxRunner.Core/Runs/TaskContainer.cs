@@ -72,12 +72,13 @@ public static class TaskContainer
             User = owner.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
             Environment = environment,
-            Mounts =
+            Mounts = context.Copy is not null ? [] :
             [
                 new BindMount(worktree.WorkPath, CodexCommandLine.Workspace, ReadOnly: context.Run.SandboxMode == SandboxMode.ReadOnly),
                 new BindMount(context.Repository.ObjectsDir, context.Repository.ObjectsDir, ReadOnly: true),
                 new BindMount(home, CodexCommandLine.Home, ReadOnly: false),
             ],
+            Volumes = context.Copy?.Volumes ?? [],
             Labels = Labels.For(context.Scope, context.Run.RunId, task.TaskId),
             MaxLogBytes = context.Limits.MaxLogBytes,
             Limits = ResourceProfiles.For(context.Run.ResourcePolicy),

@@ -43,6 +43,9 @@ public sealed record TaskContext(
 
     public TaskLimits Limits { get; } = ResourceProfiles.LimitsFor(Run.ResourcePolicy, Config.TaskLimits);
 
+    /// <summary>Set when the engine cannot see this machine's files: trees travel through the archive API (see <see cref="TreeCopy"/>).</summary>
+    public TreeCopy? Copy { get; init; }
+
     public TaskPolicy PolicyFor(TaskPlan task) =>
         new(task.AllowedPaths, task.AllowedCommands, Config.DeniedCommands, Run.AuditCommands, task.Timeout);
 }
@@ -66,6 +69,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         TaskLogWriter? logs = null;
         TaskNetwork? network = null;
         Worktree? worktree = null;
+        var copiedIn = false;
         var transcript = new CodexTranscript();
         var capture = new OutputCapture();
         var limits = context.Limits;
@@ -75,14 +79,23 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             IReadOnlyList<string> refused = [];
             try
             {
-                var owner = UnixOwner.ForSandbox();
-                worktree = await Worktree.CreateAsync(git, context.Repository, folder, context.Run.BaseCommit, owner, cancellationToken);
-                var home = await PrepareCodexHomeAsync(folder, task, context, owner, cancellationToken);
+                // A copied tree shares no files with this machine: it is the image user's inside (who owns
+                // the image's /workspace and /codex-home), from the archive's headers, and the host's copy
+                // needs no chown.
+                var owner = context.Copy is null ? UnixOwner.ForSandbox() : UnixOwner.ImageUser;
+                var hostOwner = context.Copy is null ? owner : UnixOwner.CurrentProcess;
+                worktree = await Worktree.CreateAsync(git, context.Repository, folder, context.Run.BaseCommit, hostOwner, cancellationToken);
+                var home = await PrepareCodexHomeAsync(folder, task, context, hostOwner, cancellationToken);
                 logs = context.Store.OpenLogs(context.Run.RunId, task.TaskId, context.Redactor);
 
                 network = context.Gateway is { } gateway ? await gateway.CreateTaskNetworkAsync(task.TaskId, cancellationToken) : null;
                 var containerStarted = context.Clock.GetUtcNow();
                 sandbox = await Sandbox.Sandbox.CreateAsync(engine, TaskContainer.Spec(context, task, worktree, home, owner, network), cancellationToken);
+                if (context.Copy is { } copy)
+                {
+                    await copy.UploadAsync(engine, sandbox.ContainerId, worktree, home, owner, cancellationToken);
+                    copiedIn = true;
+                }
 
                 capture.StdoutLine += transcript.Accept;
                 capture.StdoutLine += logs.Stdout;
@@ -93,7 +106,8 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 // From here on the agent has run: a recovering server harvests this tree (before, there is nothing to keep).
                 await File.WriteAllTextAsync(TaskTreeLayout.StartedMarker(folder), sandbox.ContainerId, cancellationToken);
                 var id = sandbox.ContainerId[..12];
-                outcome = await RunWatchedAsync(sandbox, task, capture, limits, [worktree.WorkPath, home],
+                // A copied tree grows inside the engine, not here: its limits are enforced when it is copied back.
+                outcome = await RunWatchedAsync(sandbox, task, capture, limits, context.Copy is null ? [worktree.WorkPath, home] : [],
                     () => Report(context, task, "started", $"container {id} started"), cancellationToken);
                 capture.Complete();
                 logs.Dispose();
@@ -128,6 +142,10 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             TaskFacts facts;
             try
             {
+                // Only a tree that was copied in completely can be copied back (else the host's checkout stays).
+                var copied = copiedIn && worktree is not null && context.Run.SandboxMode != SandboxMode.ReadOnly
+                    ? await TreeCopy.DownloadAsync(engine, sandbox!.ContainerId, worktree, limits, salvage.Token)
+                    : CopyBack.Nothing;
                 facts = worktree is null
                     ? new TaskFacts { TaskId = task.TaskId, End = outcome.End, RunnerError = outcome.RunnerError, Transcript = transcript }
                     : await new Harvester(context.Repository, context.Store, context.Clock).HarvestAsync(
@@ -135,9 +153,11 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                         {
                             ExitCode = outcome.Exit.ExitCode,
                             LimitPassed = outcome.LimitPassed,
-                            RunnerError = outcome.RunnerError,
                             OversizedLines = capture.OversizedLines,
                             SecretInOutput = outcome.SecretInOutput,
+                            CopyFindings = copied.Findings,
+                            CopyOverLimit = copied.OverLimit,
+                            RunnerError = outcome.RunnerError ?? copied.Problem,
                         },
                         salvage.Token);
             }

@@ -13,6 +13,12 @@ public sealed record ContainerSpec
     public required string WorkingDirectory { get; init; }
     public required IReadOnlyDictionary<string, string> Environment { get; init; }
     public required IReadOnlyList<BindMount> Mounts { get; init; }
+
+    /// <summary>
+    /// Anonymous volumes (their mount points): the copy transport's writable folders, filled through the
+    /// archive API before start. They belong to the container and go with it.
+    /// </summary>
+    public IReadOnlyList<string> Volumes { get; init; } = [];
     public required IReadOnlyDictionary<string, string> Labels { get; init; }
     public required ResourceLimits Limits { get; init; }
 

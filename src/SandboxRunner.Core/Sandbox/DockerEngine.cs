@@ -16,22 +16,46 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
     private readonly ILogger<DockerEngine> _logger;
 
     public DockerEngine(ILogger<DockerEngine> logger, Uri? endpoint = null)
+        : this(logger, endpoint is null ? EngineConnection.FromProcess() : new EngineConnection(endpoint))
     {
-        _logger = logger;
-        Endpoint = endpoint ?? DefaultEndpoint();
-        _client = new DockerClientBuilder().WithEndpoint(Endpoint).Build();
     }
 
-    public Uri Endpoint { get; }
+    public DockerEngine(ILogger<DockerEngine> logger, EngineConnection connection)
+    {
+        _logger = logger;
+        Connection = connection;
+        _client = connection.CreateClient();
+    }
 
-    public static Uri DefaultEndpoint() =>
-        System.Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } host ? new Uri(host) : new Uri("unix:///var/run/docker.sock");
+    public EngineConnection Connection { get; }
 
-    /// <summary>The engine's version and API version; throws when the engine does not answer.</summary>
+    public Uri Endpoint => Connection.Endpoint;
+
+    public static Uri DefaultEndpoint() => EngineConnection.FromProcess().Endpoint;
+
+    /// <summary>The engine's version and API version; throws, naming the endpoint and the cause, when the engine does not answer.</summary>
     public async Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken)
     {
-        var version = await _client.System.GetVersionAsync(cancellationToken);
-        return (version.Version, version.APIVersion);
+        try
+        {
+            var version = await _client.System.GetVersionAsync(cancellationToken);
+            return (version.Version, version.APIVersion);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw new InvalidOperationException($"cannot reach the Docker engine at {Connection}: {Innermost(e)}; check DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH for TLS)", e);
+        }
+    }
+
+    /// <summary>The root cause's message (connection refused, a certificate rejected...), which the outer exceptions hide.</summary>
+    private static string Innermost(Exception e)
+    {
+        while (e.InnerException is { } inner)
+        {
+            e = inner;
+        }
+
+        return e.Message.TrimEnd('.');
     }
 
     public async Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken)
@@ -124,7 +148,7 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
                     Target = m.Target,
                     ReadOnly = m.ReadOnly,
                     BindOptions = new BindOptions { Propagation = "rprivate" },
-                }).ToList(),
+                }).Concat(spec.Volumes.Select(target => new Mount { Type = "volume", Target = target })).ToList(),
                 Tmpfs = new Dictionary<string, string> { ["/tmp"] = $"rw,nosuid,nodev,size={spec.Limits.TmpBytes}" },
                 ReadonlyRootfs = spec.ReadOnlyRootFilesystem,
                 CapDrop = ["ALL"],
@@ -401,7 +425,11 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         return containers.Select(c => c.ID).ToList();
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        _client.Dispose();
+        _probeGate.Dispose();
+    }
 
     /// <summary>The engine's list filter: every label (<c>name</c> or <c>name=value</c>) must match.</summary>
     private static Dictionary<string, IDictionary<string, bool>> LabelFilter(LabelSelector selector) =>

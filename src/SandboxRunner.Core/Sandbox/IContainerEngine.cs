@@ -85,7 +85,7 @@ public interface INetworkOperations
 /// (a remote engine with copy transport, a swarm) has a place to plug in. <see cref="DockerEngine"/> is the
 /// one that ships.
 /// </summary>
-public interface IContainerEngine : IImageOperations, IContainerOperations, INetworkOperations
+public interface IContainerEngine : IImageOperations, IContainerOperations, INetworkOperations, IArchiveOperations
 {
     /// <summary>The engine's version and API version; throws when the engine does not answer.</summary>
     Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken);
@@ -108,4 +108,27 @@ public static class ContainerEngineExtensions
 
     public static Task<int> RemoveOrphansAsync(this IContainerEngine engine, CancellationToken cancellationToken) =>
         engine.RemoveOrphansAsync(LabelSelector.Of(Labels.Owner), cancellationToken);
+}
+
+/// <summary>
+/// Tar streams into and out of a container's filesystem, resolved by the engine inside the container: the
+/// copy transport, for engines that cannot see this machine's files.
+/// </summary>
+public interface IArchiveOperations
+{
+    /// <summary>
+    /// Extracts the tar <paramref name="writeTar"/> writes into folder <paramref name="path"/> of a created
+    /// container (a volume of it, when its root filesystem is read-only). The tar is streamed, never held whole.
+    /// </summary>
+    Task PutArchiveAsync(string containerId, string path, Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancellationToken);
+
+    /// <summary>Hands the tar of <paramref name="path"/> (its own name first in every entry) to <paramref name="readTar"/> as the engine streams it.</summary>
+    Task<T> GetArchiveAsync<T>(string containerId, string path, Func<Stream, CancellationToken, Task<T>> readTar, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether a bind mount of a folder of this machine reaches this machine's files in the engine's
+    /// containers (false for a remote engine, or one in a container of its own). Probed once per engine
+    /// instance with <paramref name="image"/>, then cached.
+    /// </summary>
+    Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken);
 }

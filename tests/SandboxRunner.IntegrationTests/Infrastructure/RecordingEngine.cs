@@ -76,7 +76,7 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
         {
             try
             {
-                using var client = new Docker.DotNet.DockerClientBuilder().WithEndpoint(docker.Endpoint).Build();
+                using var client = docker.Connection.CreateClient();
                 var state = (await client.Containers.InspectContainerAsync(containerId, cancellationToken)).State!;
                 if (DateTimeOffset.TryParse(state.StartedAt, out var startedAt) && DateTimeOffset.TryParse(state.FinishedAt, out var finishedAt) && finishedAt > startedAt)
                 {
@@ -117,4 +117,12 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task<IReadOnlyList<string>> ListContainersAsync(LabelSelector selector, CancellationToken cancellationToken) =>
         inner.ListContainersAsync(selector, cancellationToken);
+
+    public Task PutArchiveAsync(string containerId, string path, Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancellationToken) =>
+        inner.PutArchiveAsync(containerId, path, writeTar, cancellationToken);
+
+    public Task<T> GetArchiveAsync<T>(string containerId, string path, Func<Stream, CancellationToken, Task<T>> readTar, CancellationToken cancellationToken) =>
+        inner.GetArchiveAsync(containerId, path, readTar, cancellationToken);
+
+    public Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken) => inner.SharesHostFilesAsync(image, cancellationToken);
 }

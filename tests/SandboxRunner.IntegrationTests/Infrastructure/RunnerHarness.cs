@@ -12,9 +12,9 @@ namespace SandboxRunner.IntegrationTests.Infrastructure;
 /// </summary>
 public sealed class RunnerHarness : IAsyncDisposable
 {
-    private readonly DockerFixture _docker;
+    private readonly DockerEngine _docker;
 
-    private RunnerHarness(DockerFixture docker, TestRepository repository, Runner runner, RecordingEngine engine)
+    private RunnerHarness(DockerEngine docker, TestRepository repository, Runner runner, RecordingEngine engine)
     {
         _docker = docker;
         Repository = repository;
@@ -27,8 +27,13 @@ public sealed class RunnerHarness : IAsyncDisposable
     public RecordingEngine Engine { get; }
     public List<TaskProgress> Progress { get; } = [];
 
+    public static Task<RunnerHarness> CreateAsync(
+        DockerFixture docker, Func<RunnerConfig, RunnerConfig>? configure = null, Func<string, string?>? hostEnvironment = null) =>
+        CreateAsync(docker.Engine, configure, hostEnvironment);
+
+    /// <summary>A runner on <paramref name="docker"/>, any engine (the remote-engine tests pass a second one).</summary>
     public static async Task<RunnerHarness> CreateAsync(
-        DockerFixture docker, Func<RunnerConfig, RunnerConfig>? configure = null, Func<string, string?>? hostEnvironment = null)
+        DockerEngine docker, Func<RunnerConfig, RunnerConfig>? configure = null, Func<string, string?>? hostEnvironment = null)
     {
         var repository = new TestRepository();
         var git = new GitCli(NullLogger<GitCli>.Instance);
@@ -39,7 +44,7 @@ public sealed class RunnerHarness : IAsyncDisposable
             Image = DockerFixture.FakeCodexImage, CodexModel = "gpt-5.5", AllowedCommands = [], DefaultAllowedPaths = ["**"], NetworkPolicy = NetworkPolicy.None,
         };
         config = configure?.Invoke(config) ?? config;
-        var engine = new RecordingEngine(docker.Engine);
+        var engine = new RecordingEngine(docker);
         var runner = new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));
         return new RunnerHarness(docker, repository, runner, engine);
     }
@@ -62,12 +67,12 @@ public sealed class RunnerHarness : IAsyncDisposable
 
     public async Task AssertNothingLeftAsync()
     {
-        var containers = await _docker.Engine.ListContainersAsync(Labels.Run, null, CancellationToken.None);
+        var containers = await _docker.ListContainersAsync(Labels.Run, null, CancellationToken.None);
         var ours = containers.Where(Engine.Specs.ContainsKey).ToList();
         Assert.True(ours.Count == 0, $"containers left behind: {string.Join(", ", ours)}");
 
         // Also those whose create call never returned an id (a run cancelled mid-create): found by the repository's label.
-        var scoped = await _docker.Engine.ListContainersAsync(Labels.Scope, Runner.Scope, CancellationToken.None);
+        var scoped = await _docker.ListContainersAsync(Labels.Scope, Runner.Scope, CancellationToken.None);
         Assert.True(scoped.Count == 0, $"containers of this repository left behind: {string.Join(", ", scoped)}");
         var worktrees = Path.Combine(Runner.Repository.RunnerDir, "worktrees");
         var left = Directory.Exists(worktrees) ? Directory.EnumerateFileSystemEntries(worktrees).ToList() : [];
@@ -76,7 +81,7 @@ public sealed class RunnerHarness : IAsyncDisposable
         var networks = new List<string>();
         foreach (var run in runs)
         {
-            networks.AddRange(await _docker.Engine.ListNetworksAsync(Labels.Run, run, CancellationToken.None));
+            networks.AddRange(await _docker.ListNetworksAsync(Labels.Run, run, CancellationToken.None));
         }
 
         Assert.True(networks.Count == 0, $"networks left behind: {string.Join(", ", networks)}");

@@ -20,6 +20,7 @@ internal static class Config
     {
         "allowed_commands" => config.AllowedCommands,
         "task_limits" => config.TaskLimits,
+        "transport" => config.Transport,
         "default_allowed_paths" => config.DefaultAllowedPaths,
         "default_concurrency" => config.DefaultConcurrency,
         "default_timeout_sec" => config.DefaultTimeoutSec,

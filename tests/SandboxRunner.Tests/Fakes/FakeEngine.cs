@@ -38,6 +38,15 @@ public sealed class FakeEngine : IContainerEngine
     /// <summary>The owner label put on what is created, as the real engine does; set it to play a server that is gone.</summary>
     public string Owner { get; set; } = Labels.CurrentOwner;
 
+    /// <summary>Its containers run in this process, so they see this machine's files: the bind transport. The copy transport is tested against real engines.</summary>
+    public Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken) => Task.FromResult(true);
+
+    public Task PutArchiveAsync(string containerId, string path, Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("the fake engine has no archive API; the copy transport is tested against real engines");
+
+    public Task<T> GetArchiveAsync<T>(string containerId, string path, Func<Stream, CancellationToken, Task<T>> readTar, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("the fake engine has no archive API; the copy transport is tested against real engines");
+
     /// <summary>
     /// Makes a followed log hand nothing on until the container has exited, as a slow log driver does
     /// (Docker 20.10 was seen lagging a 3 MB line): output then arrives after the exit is known.

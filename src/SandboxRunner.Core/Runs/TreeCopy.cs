@@ -1,0 +1,117 @@
+using System.Text;
+using SandboxRunner.Codex;
+using SandboxRunner.Configuration;
+using SandboxRunner.Git;
+using SandboxRunner.Platform;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.Runs;
+
+/// <summary>What copying a task's tree out of its container left out, and whether it stopped at a limit.</summary>
+public sealed record CopyBack(IReadOnlyList<TreeFinding> Findings, string? OverLimit, string? Problem)
+{
+    public static CopyBack Nothing { get; } = new([], null, null);
+}
+
+/// <summary>
+/// The copy transport, for an engine that cannot see this machine's files (a remote engine, Docker in
+/// Docker). The container has no bind mounts: its <c>/workspace</c>, <c>/codex-home</c> and the object
+/// folder the task repository's <c>alternates</c> names are anonymous volumes of the container (they go
+/// with it), filled before it starts through the archive API. The objects are one pack of the base
+/// commit's tree, made once per run, and the task repository is marked shallow at the base commit, so the
+/// agent's git works fully on it. After the container exits, <c>/workspace</c> comes back through the
+/// archive API into the host's task folder by <see cref="TreeArchive"/>'s bounded, link-safe extraction,
+/// and the harvest reads it exactly as it reads a bind-mounted tree.
+/// <para>
+/// In <c>read-only</c> sandbox mode the copy is writable inside (the archive API cannot fill a read-only
+/// volume) but is never copied back: nothing the agent writes reaches the host.
+/// </para>
+/// </summary>
+public sealed class TreeCopy(GitCli git, HostRepository repository, string runFolder, string baseCommit)
+{
+    private readonly Lock _packLock = new();
+    private Task<string>? _pack;
+
+    /// <summary>The container's writable folders, filled before it starts.</summary>
+    public IReadOnlyList<string> Volumes => [CodexCommandLine.Workspace, CodexCommandLine.Home, repository.ObjectsDir];
+
+    /// <summary>Fills the created container's volumes: the checkout (made shallow), CODEX_HOME, and the base commit's objects.</summary>
+    public async Task UploadAsync(IArchiveOperations engine, string containerId, Worktree worktree, string home, UnixOwner owner, CancellationToken cancellationToken)
+    {
+        Task<string> making;
+        lock (_packLock)
+        {
+            // Made once for every task of the run; a failed attempt is retried by the next task.
+            making = _pack is { IsFaulted: false, IsCanceled: false } ? _pack : _pack = PackAsync();
+        }
+
+        var pack = await making.WaitAsync(cancellationToken);
+        var (uid, gid) = ((int)owner.Uid, (int)owner.Gid);
+        ExtraFile[] shallow = [new(".git/shallow", Encoding.ASCII.GetBytes(baseCommit + "\n"))];
+        await engine.PutArchiveAsync(containerId, CodexCommandLine.Workspace,
+            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, worktree.WorkPath, uid, gid, shallow, ct), cancellationToken);
+        await engine.PutArchiveAsync(containerId, CodexCommandLine.Home,
+            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, home, uid, gid, [], ct), cancellationToken);
+        await engine.PutArchiveAsync(containerId, repository.ObjectsDir,
+            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, pack, uid, gid, [], ct), cancellationToken);
+    }
+
+    /// <summary>
+    /// Replaces the host's copy of the tree with the container's <c>/workspace</c>. Past a limit the partial
+    /// copy is removed and the tree is not harvested; a broken archive is a problem, never a crash.
+    /// </summary>
+    public static async Task<CopyBack> DownloadAsync(IArchiveOperations engine, string containerId, Worktree worktree, TaskLimits limits, CancellationToken cancellationToken)
+    {
+        TreeDeletion.Delete(worktree.WorkPath);
+        Directory.CreateDirectory(worktree.WorkPath);
+        var bounds = new ExtractionBounds(limits.MaxTreeBytes, limits.MaxFiles, limits.MaxFileBytes, TreeScan.MaxDepth, TreeScan.MaxPathChars);
+        ExtractionReport report;
+        try
+        {
+            report = await engine.GetArchiveAsync(containerId, CodexCommandLine.Workspace,
+                (tar, ct) => TreeArchive.ExtractAsync(tar, worktree.WorkPath, Path.GetFileName(CodexCommandLine.Workspace), bounds, ct), cancellationToken);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            TreeDeletion.Delete(worktree.WorkPath);
+            return new CopyBack([], null, $"copying the tree out of the container failed: {e.Message}");
+        }
+
+        var findings = report.Skipped.Select(s => new TreeFinding(
+            s.Reason switch
+            {
+                SkipReason.SpecialFile => TreeFindingKind.SpecialFile,
+                SkipReason.FileTooLarge => TreeFindingKind.FileTooLarge,
+                SkipReason.TooDeep => TreeFindingKind.TooDeep,
+                _ => TreeFindingKind.UnsafeName,
+            },
+            s.Path,
+            s.Detail)).ToList();
+        if (report.OverLimit is { } over)
+        {
+            TreeDeletion.Delete(worktree.WorkPath);
+            return new CopyBack(findings, over, null);
+        }
+
+        return new CopyBack(findings, null, null);
+    }
+
+    /// <summary>
+    /// One pack of every object of the base commit's tree (not its history: the copy is shallow), made
+    /// by trusted git from the host repository once per run and shared by its tasks.
+    /// </summary>
+    private async Task<string> PackAsync()
+    {
+        // Not cancelled by the task that happens to start it: its siblings wait for the same pack
+        // (git's own deadline bounds it).
+        // A leading dot: never a task id, so recovery never takes it for a task folder.
+        var folder = Path.Combine(runFolder, $".objects-{baseCommit[..12]}-{Guid.NewGuid():N}");
+        var packDir = Path.Combine(folder, "pack");
+        Directory.CreateDirectory(packDir);
+        var objects = await git.RunAsync(new GitCall(repository.Root, ["rev-list", "--objects", "--no-walk", baseCommit]), CancellationToken.None);
+        await git.RunAsync(
+            new GitCall(repository.Root, ["pack-objects", "-q", "--window=0", Path.Combine(packDir, "pack")]) { Stdin = objects.Stdout },
+            CancellationToken.None);
+        return folder;
+    }
+}

@@ -1,0 +1,33 @@
+using SandboxRunner.Configuration;
+using SandboxRunner.IntegrationTests.Infrastructure;
+using TaskStatus = SandboxRunner.Runs.TaskStatus;
+
+namespace SandboxRunner.IntegrationTests.Remote;
+
+/// <summary>The copy transport forced on the host's own engine: same results as bind mounts, no mount of this machine in the container.</summary>
+[Collection(DockerCollection.Name)]
+public sealed class CopyTransportTests(DockerFixture docker)
+{
+    [Fact]
+    public async Task A_copied_tree_gives_the_same_changes_as_a_mounted_one_and_the_container_mounts_nothing_of_this_machine()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { Transport = TransportPolicy.Copy });
+
+        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(
+            "edit",
+            "@write src/new.txt brand new\\n",
+            "@append README.md more docs\\n",
+            "@delete docs/old.txt",
+            "@binary src/data.bin 300",
+            "@run 0 git status --short",
+            "@message All done."))).Results);
+
+        Assert.True(result.Status == TaskStatus.Success, $"{result.Status}: {result.NotesForManager}\n{result.Logs.Stderr}");
+        Assert.Equal(["README.md", "docs/old.txt", "src/data.bin", "src/new.txt"], result.FilesChanged.Order(StringComparer.Ordinal));
+        Assert.True(result.PatchApplicable, result.ApplyCheckLog);
+        Assert.Contains("GIT binary patch", result.Patch, StringComparison.Ordinal);
+        Assert.Equal("All done.", result.Summary);
+        var spec = Assert.Single(h.Engine.Specs.Values);
+        Assert.Empty(spec.Mounts);
+    }
+}
