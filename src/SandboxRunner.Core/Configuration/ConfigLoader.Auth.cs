@@ -4,8 +4,6 @@ namespace SandboxRunner.Configuration;
 
 public static partial class ConfigLoader
 {
-    internal static readonly string[] AuthFields = ["auth_method", "chatgpt_base_url"];
-
     internal static readonly IReadOnlyDictionary<string, AuthMethod> AuthMethods = new Dictionary<string, AuthMethod>
     {
         ["auto"] = AuthMethod.Auto,
@@ -34,21 +32,4 @@ public static partial class ConfigLoader
                                && (uri.Host == "chatgpt.com" || uri.Host.EndsWith(".chatgpt.com", StringComparison.Ordinal))
             ? null
             : "must be an https:// URL on chatgpt.com (the proxy sends the ChatGPT token there); point a run at another backend with SANDBOX_RUNNER_CHATGPT_BASE_URL in the server's environment");
-
-    /// <summary>Reads one of <see cref="AuthFields"/>; false when the property is none of them.</summary>
-    private static bool ReadAuthField(JsonProperty property, ref RunnerConfig config, FieldReader r)
-    {
-        var d = RunnerConfig.Default;
-        switch (property.Name)
-        {
-            case "auth_method":
-                config = config with { AuthMethod = r.Enum(property.Name, property.Value, AuthMethods) ?? d.AuthMethod };
-                return true;
-            case "chatgpt_base_url":
-                config = config with { ChatGptBaseUrl = (r.String(property.Name, property.Value, ChatGptBackendUrl) ?? d.ChatGptBaseUrl).TrimEnd('/') };
-                return true;
-            default:
-                return false;
-        }
-    }
 }

@@ -65,148 +65,40 @@ public static partial class ConfigLoader
         }
     }
 
+    /// <summary>The key editors read the schema's address from (<c>"$schema": "./schema/mcp-codex.schema.json"</c>); accepted and ignored.</summary>
+    public const string SchemaKey = "$schema";
+
     private static RunnerConfig Read(JsonElement root, FieldReader r)
     {
-        var d = RunnerConfig.Default;
-        var config = d;
+        var config = RunnerConfig.Default;
         foreach (var property in root.EnumerateObject())
         {
-            var v = property.Value;
-            switch (property.Name)
+            if (property.Name == SchemaKey)
             {
-                case "allowed_commands":
-                    config = config with { AllowedCommands = r.StringList(property.Name, v, NonBlank) ?? d.AllowedCommands };
-                    break;
-                case "default_allowed_paths":
-                    config = config with { DefaultAllowedPaths = r.StringList(property.Name, v, RelativePattern) ?? d.DefaultAllowedPaths };
-                    break;
-                case "default_concurrency":
-                    config = config with { DefaultConcurrency = r.Int(property.Name, v, 1, 8) ?? d.DefaultConcurrency };
-                    break;
-                case "default_timeout_sec":
-                    config = config with { DefaultTimeoutSec = r.Int(property.Name, v, 10, 1800) ?? d.DefaultTimeoutSec };
-                    break;
-                case "resource_policy":
-                    config = config with { ResourcePolicy = r.Enum(property.Name, v, ResourcePolicies) ?? d.ResourcePolicy };
-                    break;
-                case "network_policy":
-                    config = config with { NetworkPolicy = r.Enum(property.Name, v, NetworkPolicies) ?? d.NetworkPolicy };
-                    break;
-                case "codex_command":
-                    config = config with { CodexCommand = r.String(property.Name, v, SingleWord) ?? d.CodexCommand };
-                    break;
-                case "codex_model":
-                    config = config with { CodexModel = v.ValueKind == JsonValueKind.Null ? null : r.String(property.Name, v, NonBlank) ?? d.CodexModel };
-                    break;
-                case "codex_full_auto":
-                    config = config with { CodexFullAuto = r.Bool(property.Name, v) ?? d.CodexFullAuto };
-                    break;
-                case "codex_ephemeral":
-                    config = config with { CodexEphemeral = r.Bool(property.Name, v) ?? d.CodexEphemeral };
-                    break;
-                case "sandbox_mode":
-                    config = config with { SandboxMode = r.Enum(property.Name, v, SandboxModes) ?? d.SandboxMode };
-                    break;
-                case "max_runs_retained":
-                    config = config with { MaxRunsRetained = r.Int(property.Name, v, 1, 1000) ?? d.MaxRunsRetained };
-                    break;
-                case "max_tasks_per_run":
-                    config = config with { MaxTasksPerRun = r.Int(property.Name, v, 1, 50) ?? d.MaxTasksPerRun };
-                    break;
-                case "image":
-                    config = config with { Image = v.ValueKind == JsonValueKind.Null ? null : r.String(property.Name, v, ImageReference) };
-                    break;
-                case "codex_version":
-                    config = config with { CodexVersion = r.String(property.Name, v, Version) ?? d.CodexVersion };
-                    break;
-                case "codex_config_overrides":
-                    config = config with { CodexConfigOverrides = r.StringList(property.Name, v, KeyValue) ?? d.CodexConfigOverrides };
-                    break;
-                case "env_passthrough":
-                    config = config with { EnvPassthrough = r.StringList(property.Name, v, EnvName) ?? d.EnvPassthrough };
-                    break;
-                case "allow_task_policy_widening":
-                    config = config with { AllowTaskPolicyWidening = r.Bool(property.Name, v) ?? d.AllowTaskPolicyWidening };
-                    break;
-                case "denied_commands":
-                    config = config with { DeniedCommands = r.StringList(property.Name, v, NonBlank) ?? d.DeniedCommands };
-                    break;
-                case "model_base_url":
-                    config = config with { ModelBaseUrl = r.String(property.Name, v, HttpUrl) ?? d.ModelBaseUrl };
-                    break;
-                case "model_api_key_env":
-                    config = config with { ModelApiKeyEnv = r.String(property.Name, v, EnvName) ?? d.ModelApiKeyEnv };
-                    break;
-                case "network_allowlist":
-                    config = config with { NetworkAllowlist = r.StringList(property.Name, v, HostPort) ?? d.NetworkAllowlist };
-                    break;
-                case "task_limits":
-                    config = config with { TaskLimits = ReadLimits(property.Name, v, r) ?? d.TaskLimits };
-                    break;
-                case "transport":
-                    config = config with { Transport = r.Enum(property.Name, v, TransportPolicies) ?? d.Transport };
-                    break;
-                default:
-                    if (!ReadAuthField(property, ref config, r))
-                    {
-                        r.Problems.Add(new Problem(property.Name, $"is not a known field (known: {string.Join(", ", KnownFields.Concat(AuthFields))})"));
-                    }
+                if (property.Value.ValueKind != JsonValueKind.String)
+                {
+                    r.Problems.Add(new Problem(SchemaKey, "must be a string (the address of the JSON Schema editors validate this file with)"));
+                }
 
-                    break;
+                continue;
+            }
+
+            if (ConfigFieldTable.Root.TryGet(property.Name, out var field))
+            {
+                config = field.Apply(config, property.Value, property.Name, r);
+            }
+            else
+            {
+                r.Problems.Add(new Problem(property.Name, $"is not a known field (known: {string.Join(", ", KnownFields)})"));
             }
         }
 
         return config;
     }
 
-    internal static readonly string[] KnownFields =
-    [
-        "allowed_commands", "default_allowed_paths", "default_concurrency", "default_timeout_sec", "resource_policy",
-        "network_policy", "codex_command", "codex_model", "codex_full_auto", "codex_ephemeral", "sandbox_mode",
-        "max_runs_retained", "max_tasks_per_run", "image", "codex_version", "codex_config_overrides", "env_passthrough",
-        "allow_task_policy_widening", "denied_commands", "model_base_url", "model_api_key_env", "network_allowlist",
-        "task_limits", "transport",
-    ];
+    internal static string[] KnownFields => [.. ConfigFieldTable.Root.Names];
 
-    internal static readonly string[] LimitFields = ["max_tree_bytes", "max_files", "max_file_bytes", "max_patch_bytes", "max_log_bytes"];
-
-    private static TaskLimitOverrides? ReadLimits(string field, JsonElement v, FieldReader r)
-    {
-        if (v.ValueKind != JsonValueKind.Object)
-        {
-            r.Problems.Add(new Problem(field, $"must be an object with any of {string.Join(", ", LimitFields)}"));
-            return null;
-        }
-
-        var limits = new TaskLimitOverrides();
-        foreach (var p in v.EnumerateObject())
-        {
-            var name = $"{field}.{p.Name}";
-            switch (p.Name)
-            {
-                case "max_tree_bytes":
-                    limits = limits with { MaxTreeBytes = r.Long(name, p.Value, 1024 * 1024, 1L << 40) };
-                    break;
-                case "max_files":
-                    limits = limits with { MaxFiles = r.Long(name, p.Value, 1, 100_000_000) };
-                    break;
-                case "max_file_bytes":
-                    limits = limits with { MaxFileBytes = r.Long(name, p.Value, 1, 1L << 40) };
-                    break;
-                case "max_patch_bytes":
-                    limits = limits with { MaxPatchBytes = r.Long(name, p.Value, 1024, 1L << 40) };
-                    break;
-                case "max_log_bytes":
-                    limits = limits with { MaxLogBytes = r.Long(name, p.Value, 64 * 1024, 1L << 40) };
-                    break;
-                default:
-                    r.Problems.Add(new Problem(name, $"is not a known field (known: {string.Join(", ", LimitFields)})"));
-                    break;
-            }
-        }
-
-        return limits;
-    }
+    internal static string[] LimitFields => [.. ConfigFieldTable.TaskLimits.Names];
 
     internal static readonly IReadOnlyDictionary<string, ResourcePolicy> ResourcePolicies =
         new Dictionary<string, ResourcePolicy> { ["conservative"] = ResourcePolicy.Conservative, ["normal"] = ResourcePolicy.Normal };
@@ -291,7 +183,7 @@ public static partial class ConfigLoader
     [GeneratedRegex(@"^[a-z0-9][a-z0-9._/:@-]*\z")]
     private static partial Regex ImageReferencePattern();
 
-    [GeneratedRegex(@"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?\z")]
+    [GeneratedRegex(@"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?\z")]
     private static partial Regex VersionPattern();
 
     [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*\z")]

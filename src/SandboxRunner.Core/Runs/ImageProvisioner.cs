@@ -25,6 +25,9 @@ public sealed class ImageProvisioner(RunnerConfig config, IImageOperations image
 
     public string ProxyImage => ImageRecipe.EgressProxy().Tag;
 
+    /// <summary>The images this config runs with: what <c>image prune</c> keeps unless told <c>--all</c>.</summary>
+    public IReadOnlySet<string> Current => new HashSet<string>(StringComparer.Ordinal) { Image, ProxyImage };
+
     /// <summary>Builds what is missing; returns the tags built.</summary>
     public async Task<IReadOnlyList<string>> EnsureAsync(bool includeProxy, CancellationToken cancellationToken)
     {

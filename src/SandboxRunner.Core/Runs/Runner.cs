@@ -11,10 +11,11 @@ namespace SandboxRunner.Runs;
 
 /// <summary>
 /// Runs batches of Codex tasks against one repository: execution and its gates here; images, recovery
-/// and queries in their own classes. One instance per process: its task gate is the process-wide limit
-/// (<c>default_concurrency</c>) that every run shares, and a run's own <c>concurrency</c> can only lower
-/// it for that run. (codex-mcp-runner limited per call, so two calls could run twice the containers the
-/// machine was sized for.)
+/// and queries in their own classes. Its config is fixed: a reloaded config gets a new Runner, and runs in
+/// progress keep theirs. The task gate and the active runs are the process's (<see cref="ProcessRuns"/>):
+/// the gate is the process-wide limit (<c>default_concurrency</c>) that every run shares, and a run's own
+/// <c>concurrency</c> can only lower it for that run. (codex-mcp-runner limited per call, so two calls
+/// could run twice the containers the machine was sized for.)
 /// </summary>
 public sealed partial class Runner : IDisposable
 {
@@ -24,8 +25,8 @@ public sealed partial class Runner : IDisposable
     private readonly TimeProvider _clock;
     private readonly Func<string, string?> _hostEnvironment;
     private readonly ILogger<Runner> _logger;
-    private readonly SemaphoreSlim _processGate;
-    private readonly ConcurrentDictionary<string, ActiveRun> _activeRuns = new(StringComparer.Ordinal);
+    private readonly ConcurrencyGate _processGate;
+    private readonly ConcurrentDictionary<string, ActiveRun> _activeRuns;
     private readonly RunQueries _queries;
     private readonly Auth.CredentialResolver _credentials;
 
@@ -36,7 +37,8 @@ public sealed partial class Runner : IDisposable
         GitCli git,
         ILoggerFactory loggerFactory,
         TimeProvider? clock = null,
-        Func<string, string?>? hostEnvironment = null)
+        Func<string, string?>? hostEnvironment = null,
+        ProcessRuns? process = null)
     {
         Repository = repository;
         Config = config;
@@ -49,7 +51,10 @@ public sealed partial class Runner : IDisposable
         _clock = clock ?? TimeProvider.System;
         _hostEnvironment = hostEnvironment ?? Environment.GetEnvironmentVariable;
         _logger = loggerFactory.CreateLogger<Runner>();
-        _processGate = new SemaphoreSlim(config.DefaultConcurrency, config.DefaultConcurrency);
+        // A Workspace passes the process's gate and runs to each Runner its config reloads create; alone, a Runner has its own.
+        process ??= new ProcessRuns(config.DefaultConcurrency);
+        _processGate = process.Gate;
+        _activeRuns = process.Active;
         _credentials = new Auth.CredentialResolver(config, _hostEnvironment, _clock);
         _queries = new RunQueries(Store, id => _activeRuns.GetValueOrDefault(id), () => _activeRuns.Values.ToList());
         Recovery = new RunRecovery(repository, Store, config, git, _clock, IsActive, loggerFactory.CreateLogger<RunRecovery>());
@@ -538,7 +543,6 @@ public sealed partial class Runner : IDisposable
 
     public void Dispose()
     {
-        _processGate.Dispose();
         Images.Dispose();
         _credentials.Dispose();
     }

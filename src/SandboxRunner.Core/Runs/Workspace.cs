@@ -16,7 +16,10 @@ public sealed partial class Workspace(string repoPath, IContainerEngine engine, 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ILogger _logger = loggerFactory.CreateLogger<Workspace>();
     private readonly TaskCompletionSource<IReadOnlyList<string>> _recovered = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Runner? _runner;
+    private readonly ProcessRuns _process = new(RunnerConfig.Default.DefaultConcurrency);
+    private readonly List<Runner> _retired = [];
+    private volatile HostRepository? _repository;
+    private volatile Loaded? _loaded;
 
     /// <summary>The runs the start-up recovery recovered, once it is over (empty when it could not run).</summary>
     public Task<IReadOnlyList<string>> Recovered => _recovered.Task;
@@ -73,36 +76,77 @@ public sealed partial class Workspace(string repoPath, IContainerEngine engine, 
     public GitCli Git => git;
 
     /// <summary>A runner when one is already open, without opening it (for reads that must not fail on a broken config).</summary>
-    public Runner? OpenRunner => _runner;
+    public Runner? OpenRunner => _loaded?.Runner;
 
+    /// <summary>
+    /// The runner for the config the file holds now. Each call reads <c>.mcp-codex.json</c> (hashing its
+    /// bytes is cheap): when it changed and is valid, new calls get a runner with the new config, while
+    /// runs in progress keep theirs; the task gate and the active runs stay the process's. An invalid
+    /// file fails the call with its problems and leaves everything running as it was.
+    /// </summary>
     public async Task<Runner> GetRunnerAsync(CancellationToken cancellationToken)
     {
-        if (_runner is { } ready)
+        var repository = _repository ?? await OpenRepositoryAsync(cancellationToken);
+        var file = await ConfigFile.ReadAsync(repository.Root, cancellationToken);
+        if (_loaded is { } ready && ready.Identity == file.Identity)
         {
-            return ready;
+            return ready.Runner;
         }
 
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            if (_runner is null)
+            if (_loaded is { } current && current.Identity == file.Identity)
             {
-                HostRepository repository;
+                return current.Runner;
+            }
+
+            // Config problems are not cached: the user fixes the file and the next call sees it.
+            var config = file.Parse();
+            if (_loaded is { } previous)
+            {
+                var changed = ConfigFile.ChangedFields(previous.Runner.Config, config);
+                if (changed.Count == 0)
+                {
+                    // Comments, spacing, "$schema": the same config; keep the runner.
+                    _loaded = previous with { Identity = file.Identity };
+                    return previous.Runner;
+                }
+
+                // Its runs in progress still use it; disposed with the workspace.
+                _retired.Add(previous.Runner);
+                LogReloaded(string.Join(", ", changed));
+            }
+
+            _process.Gate.Resize(config.DefaultConcurrency);
+            var runner = new Runner(repository, config, engine, git, loggerFactory, process: _process);
+            _loaded = new Loaded(runner, file.Identity);
+            return runner;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<HostRepository> OpenRepositoryAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_repository is null)
+            {
                 try
                 {
-                    repository = await HostRepository.OpenAsync(git, RepoPath, cancellationToken);
+                    _repository = await HostRepository.OpenAsync(git, RepoPath, cancellationToken);
                 }
                 catch (Exception e) when (e is InvalidOperationException or DirectoryNotFoundException)
                 {
                     throw new InvalidInputException("repository", "--repo", $"{e.Message} Start sandbox-runner inside a git repository or pass --repo PATH.");
                 }
-
-                // Config problems are not cached: the user fixes the file and the next call sees it.
-                var config = await ConfigLoader.LoadAsync(repository.Root, cancellationToken);
-                _runner = new Runner(repository, config, engine, git, loggerFactory);
             }
 
-            return _runner;
+            return _repository;
         }
         finally
         {
@@ -111,15 +155,26 @@ public sealed partial class Workspace(string repoPath, IContainerEngine engine, 
     }
 
     /// <summary>Asks every run in progress to stop, without waiting.</summary>
-    public void CancelAll() => _runner?.CancelAll();
+    public void CancelAll() => _loaded?.Runner.CancelAll();
 
     /// <summary>Cancels the runs in progress and waits for their teardown.</summary>
     public Task ShutdownAsync(CancellationToken cancellationToken) =>
-        _runner?.ShutdownAsync(cancellationToken) ?? Task.CompletedTask;
+        _loaded?.Runner.ShutdownAsync(cancellationToken) ?? Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = RunnerConfig.FileName + " changed and is valid; new calls use it, runs in progress keep theirs (changed: {Fields})")]
+    private partial void LogReloaded(string fields);
+
+    /// <summary>The runner of the config file whose bytes hash to <paramref name="Identity"/>.</summary>
+    private sealed record Loaded(Runner Runner, string Identity);
 
     public void Dispose()
     {
-        _runner?.Dispose();
+        _loaded?.Runner.Dispose();
+        foreach (var runner in _retired)
+        {
+            runner.Dispose();
+        }
+
         _gate.Dispose();
     }
 }

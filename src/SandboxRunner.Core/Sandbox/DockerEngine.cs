@@ -100,7 +100,14 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         try
         {
             await _client.Images.BuildImageFromDockerfileAsync(
-                new ImageBuildParameters { Tags = [recipe.Tag], BuildArgs = new Dictionary<string, string>(recipe.BuildArgs), Remove = true, ForceRemove = true },
+                new ImageBuildParameters
+                {
+                    Tags = [recipe.Tag],
+                    BuildArgs = new Dictionary<string, string>(recipe.BuildArgs),
+                    Labels = new Dictionary<string, string>(recipe.Labels),
+                    Remove = true,
+                    ForceRemove = true,
+                },
                 context,
                 [],
                 new Dictionary<string, string>(),

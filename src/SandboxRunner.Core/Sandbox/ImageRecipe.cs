@@ -17,6 +17,24 @@ public sealed record ImageRecipe(string Tag, IReadOnlyDictionary<string, byte[]>
     /// <summary>Where the runner's images keep their execute-only init (tini, static).</summary>
     public const string SealedInit = "/usr/local/sbin/sandbox-init";
 
+    /// <summary>
+    /// Labels the image is built with. The runner's own carry <see cref="RunnerLabels"/>, which is how
+    /// <see cref="ImageCatalog"/> finds them (and the only images it ever removes).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The labels of a runner-built image: its role, the tag it was built as and, when it belongs to one repository, that repository's scope.</summary>
+    public static IReadOnlyDictionary<string, string> RunnerLabels(string role, string tag, string? scope = null)
+    {
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal) { [SandboxRunner.Sandbox.Labels.Role] = role, [SandboxRunner.Sandbox.Labels.Image] = tag };
+        if (scope is not null)
+        {
+            labels[SandboxRunner.Sandbox.Labels.Scope] = scope;
+        }
+
+        return labels;
+    }
+
     /// <summary>The task image from <c>Dockerfile.codex</c>. The tarball's address is needed only to build it.</summary>
     public static ImageRecipe Codex(string codexVersion, string? tarballUrl = null)
     {
@@ -27,14 +45,16 @@ public sealed record ImageRecipe(string Tag, IReadOnlyDictionary<string, byte[]>
             args["CODEX_TARBALL_URL"] = tarballUrl;
         }
 
-        return new ImageRecipe($"sandbox-runner/codex:{codexVersion}-{Hash(context)}", context, args);
+        var tag = $"sandbox-runner/codex:{codexVersion}-{Hash(context, ImageRoles.Task)}";
+        return new ImageRecipe(tag, context, args) { Labels = RunnerLabels(ImageRoles.Task, tag) };
     }
 
     /// <summary>The egress proxy of <c>network_policy: deny</c>, from <c>images/egress-proxy</c>.</summary>
     public static ImageRecipe EgressProxy()
     {
         var context = Embedded("egress-proxy");
-        return new ImageRecipe($"sandbox-runner/egress-proxy:{Hash(context)}", context, new Dictionary<string, string>());
+        var tag = $"sandbox-runner/egress-proxy:{Hash(context, ImageRoles.Proxy)}";
+        return new ImageRecipe(tag, context, new Dictionary<string, string>()) { Labels = RunnerLabels(ImageRoles.Proxy, tag) };
     }
 
     /// <summary>The build context as the tar stream the Docker build API takes.</summary>
@@ -75,9 +95,14 @@ public sealed record ImageRecipe(string Tag, IReadOnlyDictionary<string, byte[]>
         return files.Count > 0 ? files : throw new InvalidOperationException($"the build context of '{image}' is missing from {assembly.GetName().Name}");
     }
 
-    private static string Hash(IReadOnlyDictionary<string, byte[]> context)
+    /// <summary>
+    /// A hash of the context and the role label: an image of the same context built before it carried the
+    /// runner's labels gets a new tag, so it is rebuilt labelled instead of reused unseen by the catalog.
+    /// </summary>
+    private static string Hash(IReadOnlyDictionary<string, byte[]> context, string role)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(Encoding.UTF8.GetBytes($"{SandboxRunner.Sandbox.Labels.Role}={role}\0"));
         foreach (var (name, content) in context.OrderBy(f => f.Key, StringComparer.Ordinal))
         {
             sha.AppendData(Encoding.UTF8.GetBytes(name + "\0"));

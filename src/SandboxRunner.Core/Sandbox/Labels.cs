@@ -15,8 +15,14 @@ public static class Labels
     /// </summary>
     public const string Scope = "sandbox-runner.repo";
 
-    /// <summary>What a container of the runner's own is for: <c>egress</c> (a run's proxy) or <c>netns</c> (a task's network holder).</summary>
+    /// <summary>
+    /// What a container of the runner's own is for: <c>egress</c> (a run's proxy) or <c>netns</c> (a task's
+    /// network holder); on an image, one of <see cref="ImageRoles"/>.
+    /// </summary>
     public const string Role = "sandbox-runner.role";
+
+    /// <summary>On an image the runner built: the tag it was built as. Images without it are never the runner's to list or remove.</summary>
+    public const string Image = "sandbox-runner.image";
 
     /// <summary>
     /// <c>machine/pid</c> of the server process that created the container or network: what lets a later
@@ -61,4 +67,17 @@ public static class Labels
 
     /// <summary>Everything of one run of one repository.</summary>
     public static LabelSelector OfRun(string scope, string runId) => LabelSelector.Of(Scope, scope).And(Run, runId);
+}
+
+/// <summary>The <see cref="Labels.Role"/> values of the runner's images.</summary>
+public static class ImageRoles
+{
+    /// <summary>The image tasks run in (built from <c>Dockerfile.codex</c>).</summary>
+    public const string Task = "task";
+
+    /// <summary>The egress proxy of <c>network_policy: deny</c>.</summary>
+    public const string Proxy = "proxy";
+
+    /// <summary>A toolchain image built for a repository's environment.</summary>
+    public const string Environment = "environment";
 }

@@ -21,6 +21,8 @@ internal static class Config
         "allowed_commands" => config.AllowedCommands,
         "task_limits" => config.TaskLimits,
         "transport" => config.Transport,
+        "auth_method" => config.AuthMethod,
+        "chatgpt_base_url" => config.ChatGptBaseUrl,
         "default_allowed_paths" => config.DefaultAllowedPaths,
         "default_concurrency" => config.DefaultConcurrency,
         "default_timeout_sec" => config.DefaultTimeoutSec,

@@ -1,0 +1,100 @@
+using static SandboxRunner.Configuration.ConfigLoader;
+
+namespace SandboxRunner.Configuration;
+
+/// <summary>
+/// Every field of <c>.mcp-codex.json</c>: JSON name, description, shape (type, range, rule) and the
+/// <see cref="RunnerConfig"/> property it sets. <see cref="ConfigLoader"/> reads through this table and
+/// <see cref="ConfigSchema"/> is generated from it, so a field added here is read, validated and
+/// published at once (regenerate the checked-in schema afterwards; a unit test says how).
+/// </summary>
+internal static class ConfigFieldTable
+{
+    // The patterns are what an editor can check (ECMAScript regexes); the loader's rule is the authority
+    // and may refuse more (ConfigSchemaTests holds that whatever the loader accepts, the schema accepts).
+    private static readonly TextRule NonBlankText = new(NonBlank, @"\S");
+    private static readonly TextRule Word = new(SingleWord, @"^\S+$");
+    private static readonly TextRule RelativeGlob = new(RelativePattern, @"^(?=[\s\S]*\S)(?![/\\])(?![\s\S]:)(?!(?:[\s\S]*[/\\])?\.\.(?:[/\\]|$))");
+    private static readonly TextRule Image = new(ImageReference, @"^[a-z0-9][a-z0-9._/:@-]*$");
+    private static readonly TextRule SemVer = new(Version, @"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$");
+    private static readonly TextRule Override = new(KeyValue, @"^[^=\s]+=[^\n]+$");
+    private static readonly TextRule Variable = new(EnvName, @"^(?!(?:CODEX_HOME|HOME|PATH|USER)$)[A-Za-z_][A-Za-z0-9_]*$");
+    private static readonly TextRule ChatGptBackend = new(ChatGptBackendUrl, @"^https://([A-Za-z0-9-]+\.)*chatgpt\.com(/\S*)?$", "uri");
+    private static readonly TextRule Url = new(HttpUrl, @"^[Hh][Tt][Tt][Pp][Ss]?://\S+$", "uri");
+    private static readonly TextRule Host = new(
+        HostPort,
+        @"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$");
+
+    public static ConfigFields<TaskLimitOverrides> TaskLimits { get; } = new(
+    [
+        ConfigFields<TaskLimitOverrides>.Field("max_tree_bytes", "Bytes the task's tree (checkout included) may hold; past it the task is stopped and fails.",
+            Shapes.Long(1024 * 1024, 1L << 40), l => l.MaxTreeBytes, (l, v) => l with { MaxTreeBytes = v }),
+        ConfigFields<TaskLimitOverrides>.Field("max_files", "Files and folders the task's tree may hold.",
+            Shapes.Long(1, 100_000_000), l => l.MaxFiles, (l, v) => l with { MaxFiles = v }),
+        ConfigFields<TaskLimitOverrides>.Field("max_file_bytes", "Bytes one file may hold; a larger one is not kept.",
+            Shapes.Long(1, 1L << 40), l => l.MaxFileBytes, (l, v) => l with { MaxFileBytes = v }),
+        ConfigFields<TaskLimitOverrides>.Field("max_patch_bytes", "Bytes of the task's patch; a larger one is kept on the branch only.",
+            Shapes.Long(1024, 1L << 40), l => l.MaxPatchBytes, (l, v) => l with { MaxPatchBytes = v }),
+        ConfigFields<TaskLimitOverrides>.Field("max_log_bytes", "Bytes of container output (stdout and stderr); past it the task is stopped.",
+            Shapes.Long(64 * 1024, 1L << 40), l => l.MaxLogBytes, (l, v) => l with { MaxLogBytes = v }),
+    ]);
+
+    public static ConfigFields<RunnerConfig> Root { get; } = new(
+    [
+        F("allowed_commands", "Command prefixes tasks may run (an audit after the fact); an empty list allows every command.",
+            Shapes.List(NonBlankText), c => c.AllowedCommands, (c, v) => c with { AllowedCommands = v }),
+        F("default_allowed_paths", "Globs, relative to the repository root, of the paths a task may change.",
+            Shapes.List(RelativeGlob), c => c.DefaultAllowedPaths, (c, v) => c with { DefaultAllowedPaths = v }),
+        F("default_concurrency", "Tasks at once across every run of this server (a run's own concurrency can only lower it). Changes to it apply to tasks not yet started.",
+            Shapes.Int(1, 8), c => c.DefaultConcurrency, (c, v) => c with { DefaultConcurrency = v }),
+        F("default_timeout_sec", "Seconds a task may run before it is killed and ends 'timeout' (a task's timeout_sec has the same range).",
+            Shapes.Int(10, 1800), c => c.DefaultTimeoutSec, (c, v) => c with { DefaultTimeoutSec = v }),
+        F("resource_policy", "Container limits per task: memory, CPUs, processes, /tmp, and the default task_limits.",
+            Shapes.Enum(ResourcePolicies), c => c.ResourcePolicy, (c, v) => c with { ResourcePolicy = v }),
+        F("network_policy", "deny: only the egress proxy and its allowlist; allow: any host; none: loopback only.",
+            Shapes.Enum(NetworkPolicies), c => c.NetworkPolicy, (c, v) => c with { NetworkPolicy = v }),
+        F("codex_command", "The Codex executable inside the task image.",
+            Shapes.Text(Word), c => c.CodexCommand, (c, v) => c with { CodexCommand = v }),
+        F("codex_model", "Passed to Codex as -m; null leaves Codex's default.",
+            Shapes.OrNull(Shapes.Text(NonBlankText)), c => c.CodexModel, (c, v) => c with { CodexModel = v }),
+        F("codex_full_auto", "Accepted for compatibility and ignored: Codex 0.169 has no --full-auto, and the container is the sandbox.",
+            Shapes.Bool(), c => c.CodexFullAuto, (c, v) => c with { CodexFullAuto = v }),
+        F("codex_ephemeral", "Passes --ephemeral to Codex.",
+            Shapes.Bool(), c => c.CodexEphemeral, (c, v) => c with { CodexEphemeral = v }),
+        F("sandbox_mode", "Enforced by the container: read-only mounts the tree read-only; workspace-write keeps the root filesystem read-only; danger-full-access makes it writable.",
+            Shapes.Enum(SandboxModes), c => c.SandboxMode, (c, v) => c with { SandboxMode = v }),
+        F("max_runs_retained", "Run folders kept under .codex-runs/; older ones are pruned after each run.",
+            Shapes.Int(1, 1000), c => c.MaxRunsRetained, (c, v) => c with { MaxRunsRetained = v }),
+        F("max_tasks_per_run", "Tasks one run may have.",
+            Shapes.Int(1, 50), c => c.MaxTasksPerRun, (c, v) => c with { MaxTasksPerRun = v }),
+        F("image", "Task image (a Docker image reference). Absent or null: the image built from Dockerfile.codex for codex_version.",
+            Shapes.OrNull(Shapes.Text(Image)), c => c.Image, (c, v) => c with { Image = v }),
+        F("codex_version", "The Codex CLI version of the default task image.",
+            Shapes.Text(SemVer), c => c.CodexVersion, (c, v) => c with { CodexVersion = v }),
+        F("codex_config_overrides", "Codex settings, each passed as -c key=value.",
+            Shapes.List(Override), c => c.CodexConfigOverrides, (c, v) => c with { CodexConfigOverrides = v }),
+        F("env_passthrough", "Host variables passed into task containers when set; HOME, CODEX_HOME, PATH and USER are the runner's.",
+            Shapes.List(Variable), c => c.EnvPassthrough, (c, v) => c with { EnvPassthrough = v }),
+        F("allow_task_policy_widening", "When false, a task's allowed_paths and allowed_commands may only narrow the config's.",
+            Shapes.Bool(), c => c.AllowTaskPolicyWidening, (c, v) => c with { AllowTaskPolicyWidening = v }),
+        F("denied_commands", "Command prefixes Codex refuses up front (execpolicy forbidden rules), also flagged by the audit.",
+            Shapes.List(NonBlankText), c => c.DeniedCommands, (c, v) => c with { DeniedCommands = v }),
+        F("model_base_url", "The Responses API Codex uses; in deny the egress proxy forwards to it and adds the key.",
+            Shapes.Text(Url), c => c.ModelBaseUrl, (c, v) => c with { ModelBaseUrl = v }),
+        F("model_api_key_env", "The host variable holding the model API key; in deny only the egress proxy gets it.",
+            Shapes.Text(Variable), c => c.ModelApiKeyEnv, (c, v) => c with { ModelApiKeyEnv = v }),
+        F("network_allowlist", "Hosts ('host' for ports 80 and 443, or 'host:port') the egress proxy lets tasks reach in deny. Absent: the model API's host and port.",
+            Shapes.OrAbsent(Shapes.List(Host)), c => c.NetworkAllowlist, (c, v) => c with { NetworkAllowlist = v }),
+        F("task_limits", "Per-task limits that replace the resource_policy's defaults.",
+            Shapes.Object(TaskLimits, new TaskLimitOverrides()), c => c.TaskLimits, (c, v) => c with { TaskLimits = v }),
+        F("transport", "How a task's tree reaches its container: bind mounts, or copy through the Docker API for engines that cannot see this machine's files; auto probes the engine once.",
+            Shapes.Enum(TransportPolicies), c => c.Transport, (c, v) => c with { Transport = v }),
+        F("auth_method", "The model credential: api_key (model_api_key_env), chatgpt (the host's codex login, deny only), or auto: the key when its variable is set, else the ChatGPT sign-in when auth.json holds one.",
+            Shapes.Enum(AuthMethods), c => c.AuthMethod, (c, v) => c with { AuthMethod = v }),
+        F("chatgpt_base_url", "The ChatGPT backend the egress proxy sends the sign-in's requests to; https on chatgpt.com only.",
+            Shapes.Text(ChatGptBackend), c => c.ChatGptBaseUrl, (c, v) => c with { ChatGptBaseUrl = v.TrimEnd('/') }),
+    ]);
+
+    private static ConfigField<RunnerConfig> F<T>(string name, string description, Shape<T> shape, Func<RunnerConfig, T> get, Func<RunnerConfig, T, RunnerConfig> set) =>
+        ConfigFields<RunnerConfig>.Field(name, description, shape, get, set);
+}
