@@ -16,6 +16,12 @@ public sealed record TaskImage(string Tag, string? Init);
 /// </summary>
 public sealed class ImageProvisioner(RunnerConfig config, IImageOperations images) : IDisposable
 {
+    /// <summary>The <see cref="InvalidInputException.Source"/> of an engine that does not answer: the machine, not the input, is at fault.</summary>
+    public const string EngineSource = "docker";
+
+    /// <summary>The <see cref="InvalidInputException.Source"/> of a task image that is missing or failed to build.</summary>
+    public const string ImageSource = "task image";
+
     private readonly SemaphoreSlim _gate = new(1, 1);
 
     public string Image => config.Image ?? ImageRecipe.Codex(config.CodexVersion).Tag;
@@ -69,20 +75,20 @@ public sealed class ImageProvisioner(RunnerConfig config, IImageOperations image
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            throw new InvalidInputException("docker", "(engine)", $"Docker is not reachable ({e.Message}); start the engine (bash .ci/setup does) or set DOCKER_HOST");
+            throw new InvalidInputException(EngineSource, "(engine)", $"Docker is not reachable ({e.Message}); start the engine (bash .ci/setup does) or set DOCKER_HOST");
         }
 
         if (!present && config.Image is not null)
         {
             throw new InvalidInputException(
-                "task image", "image", $"'{Image}' is not in the Docker engine; build or load it, or remove \"image\" from {RunnerConfig.FileName} to use the image built from Dockerfile.codex");
+                ImageSource, "image", $"'{Image}' is not in the Docker engine; build or load it, or remove \"image\" from {RunnerConfig.FileName} to use the image built from Dockerfile.codex");
         }
 
         if (dryRun)
         {
             if (!present && !CodexTarball.NpmAvailable())
             {
-                throw new InvalidInputException("task image", "image", $"'{Image}' is missing and cannot be built here: building it asks npm where the Codex CLI is published, and npm is not on PATH");
+                throw new InvalidInputException(ImageSource, "image", $"'{Image}' is missing and cannot be built here: building it asks npm where the Codex CLI is published, and npm is not on PATH");
             }
 
             return;
@@ -94,7 +100,7 @@ public sealed class ImageProvisioner(RunnerConfig config, IImageOperations image
         }
         catch (Exception e) when (e is ImageBuildException or InvalidOperationException)
         {
-            throw new InvalidInputException("task image", "image", e.Message);
+            throw new InvalidInputException(ImageSource, "image", e.Message);
         }
     }
 

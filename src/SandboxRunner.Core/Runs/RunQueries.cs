@@ -1,7 +1,7 @@
 namespace SandboxRunner.Runs;
 
 /// <summary>Reads runs back: active ones from memory, finished ones from the run folder.</summary>
-internal sealed class RunQueries(RunStore store, Func<string, ActiveRun?> active, Func<IReadOnlyCollection<ActiveRun>> allActive)
+internal sealed class RunQueries(RunStore store, Func<string, ActiveRun?> active, Func<IReadOnlyCollection<ActiveRun>> allActive, Func<string, bool> runningElsewhere)
 {
     public async Task<RunStatusView?> GetRunAsync(string runId, CancellationToken cancellationToken)
     {
@@ -55,11 +55,16 @@ internal sealed class RunQueries(RunStore store, Func<string, ActiveRun?> active
         return Summarize(record) with { Tasks = tasks };
     }
 
-    /// <summary>A stored run; one still marked running but not active here was cut short by a stopped server.</summary>
-    private static RunStatusView Summarize(RunRecord record) => new()
+    /// <summary>
+    /// A stored run; one still marked running but not active here is running in another live process (its
+    /// trees' owner), or was cut short by a stopped one.
+    /// </summary>
+    private RunStatusView Summarize(RunRecord record) => new()
     {
         RunId = record.RunId,
-        Status = record.Status is RunState.Running or RunState.Cancelling ? RunState.Interrupted : record.Status,
+        Status = record.Status is RunState.Running or RunState.Cancelling
+            ? runningElsewhere(record.RunId) ? record.Status : RunState.Interrupted
+            : record.Status,
         BaseCommit = record.BaseCommit,
         StartedAt = record.StartedAt,
         FinishedAt = record.FinishedAt,

@@ -58,6 +58,9 @@ public sealed class RunStore(HostRepository repository)
 
     public bool Exists(string runId) => Directory.Exists(RunFolder(runId));
 
+    /// <summary>Written by a process that wants the run stopped; the run's owner polls for it (see <see cref="RunCancellation"/>).</summary>
+    public string CancelRequestFile(string runId) => Path.Combine(RunFolder(runId), "cancel-requested");
+
     /// <summary>Adds the run folder to the repository's <c>info/exclude</c> once, so runs never show as untracked files.</summary>
     public async Task EnsureExcludedAsync(CancellationToken cancellationToken)
     {

@@ -56,7 +56,7 @@ public sealed partial class Runner : IDisposable
         _processGate = process.Gate;
         _activeRuns = process.Active;
         _credentials = new Auth.CredentialResolver(config, _hostEnvironment, _clock);
-        _queries = new RunQueries(Store, id => _activeRuns.GetValueOrDefault(id), () => _activeRuns.Values.ToList());
+        _queries = new RunQueries(Store, id => _activeRuns.GetValueOrDefault(id), () => _activeRuns.Values.ToList(), RunningElsewhere);
         Recovery = new RunRecovery(repository, Store, config, git, _clock, IsActive, loggerFactory.CreateLogger<RunRecovery>());
     }
 
@@ -154,6 +154,28 @@ public sealed partial class Runner : IDisposable
 
         run.Cancel();
         return true;
+    }
+
+    /// <summary>
+    /// Cancels a run whichever process owns it (this one, another server or command line, or one that is
+    /// gone), waiting up to <paramref name="wait"/> for a live owner to end it (see <see cref="RunCancellation"/>).
+    /// </summary>
+    public Task<CancelOutcome> CancelAnywhereAsync(string runId, TimeSpan wait, CancellationToken cancellationToken) =>
+        RunCancellation.CancelAsync(this, _engine, runId, wait, cancellationToken);
+
+    /// <summary>Waits until a run of this process has torn down; its outcome is on disk.</summary>
+    internal async Task WaitForLocalRunAsync(string runId, CancellationToken cancellationToken)
+    {
+        if (_activeRuns.TryGetValue(runId, out var run) && run.Execution is { } execution)
+        {
+            try
+            {
+                await execution.WaitAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+            }
+        }
     }
 
     /// <summary>Asks every active run to stop, without waiting.</summary>
@@ -301,6 +323,9 @@ public sealed partial class Runner : IDisposable
             Directory.CreateDirectory(trees);
             await File.WriteAllTextAsync(TaskTreeLayout.OwnerFile(Repository, plan.RunId), Labels.CurrentOwner, cancellationToken);
 
+            // Another process (`sandbox-runner cancel`) asks this one to stop the run through the run folder.
+            await using var cancelWatch = CancelRequestWatch.Start(Store.CancelRequestFile(plan.RunId), run.Cancel, _clock);
+
             // In deny the model credential goes to the egress proxy, never into a task container; it is still redacted everywhere.
             var key = _hostEnvironment(Config.ModelApiKeyEnv);
             var passed = PassedEnvironment();
@@ -384,6 +409,7 @@ public sealed partial class Runner : IDisposable
                 await Settle(() =>
                 {
                     File.Delete(TaskTreeLayout.OwnerFile(Repository, plan.RunId));
+                    File.Delete(Store.CancelRequestFile(plan.RunId));
                     return Task.CompletedTask;
                 });
                 if (TreeDeletion.TryDelete(trees) is { } problem)
@@ -501,6 +527,20 @@ public sealed partial class Runner : IDisposable
                 ChatGpt = new ChatGptRoute(tokens.AccountId, tokens.IsFedramp),
             }
             : new EgressOptions(ProxyImage, Config.EffectiveAllowlist, Config.ModelBaseUrl, key);
+
+    /// <summary>A run not active here whose task trees' owner process is alive: running in another server or command line.</summary>
+    private bool RunningElsewhere(string runId)
+    {
+        try
+        {
+            var owner = TaskTreeLayout.OwnerFile(Repository, runId);
+            return !IsActive(runId) && File.Exists(owner) && !Labels.IsOrphanedBy(File.ReadAllText(owner).Trim());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>The host variables named in env_passthrough that are set; nothing else of the host's environment enters a container.</summary>
     private Dictionary<string, string> PassedEnvironment() =>

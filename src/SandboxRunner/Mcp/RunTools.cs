@@ -3,6 +3,7 @@ using ModelContextProtocol;
 using ModelContextProtocol.Server;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
+using SandboxRunner.Host.Commands;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
 
@@ -27,7 +28,7 @@ public sealed class RunTools(Workspace workspace)
         IProgress<ProgressNotificationValue>? progress = null,
         CancellationToken cancellationToken = default) =>
         Guard(async () => await (await RunnerAsync(cancellationToken)).RunAsync(
-            Request(tasks, run_id, base_ref, concurrency, resource_policy, dry_run), ToTaskProgress(progress), cancellationToken));
+            RunArguments.Request(tasks, run_id, base_ref, concurrency, resource_policy, dry_run), ToTaskProgress(progress), cancellationToken));
 
     [McpServerTool(Name = "start_codex_run", UseStructuredContent = true, Destructive = false, OpenWorld = true)]
     [Description("Start the same run as run_codex_tasks in the background and return its run_id at once (results is empty). Follow it with get_codex_run, stop it with cancel_codex_run.")]
@@ -40,7 +41,7 @@ public sealed class RunTools(Workspace workspace)
         [Description("Validate only; return skipped results.")] bool dry_run = false,
         CancellationToken cancellationToken = default) =>
         Guard(async () => await (await RunnerAsync(cancellationToken)).StartAsync(
-            Request(tasks, run_id, base_ref, concurrency, resource_policy, dry_run), cancellationToken));
+            RunArguments.Request(tasks, run_id, base_ref, concurrency, resource_policy, dry_run), cancellationToken));
 
     [McpServerTool(Name = "get_codex_run", UseStructuredContent = true, ReadOnly = true)]
     [Description("A run's status and each task's state (queued, running, finished) with the results so far; works for finished runs read back from disk.")]
@@ -100,16 +101,6 @@ public sealed class RunTools(Workspace workspace)
         Doctor.ExamineAsync(workspace.RepoPath, workspace.Engine, workspace.Git, Environment.GetEnvironmentVariable, cancellationToken);
 
     private Task<Runner> RunnerAsync(CancellationToken cancellationToken) => workspace.GetRunnerAsync(cancellationToken);
-
-    private static RunRequest Request(IReadOnlyList<TaskRequest> tasks, string? runId, string? baseRef, int? concurrency, string? resourcePolicy, bool dryRun) => new()
-    {
-        RunId = runId,
-        BaseRef = baseRef,
-        Concurrency = concurrency,
-        ResourcePolicy = resourcePolicy,
-        Tasks = tasks,
-        DryRun = dryRun,
-    };
 
     /// <summary>Bad input and unusable surroundings reach the caller as a tool error with the fix, never as a stack trace.</summary>
     private static async Task<T> Guard<T>(Func<Task<T>> call)

@@ -1,0 +1,72 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using SandboxRunner.Configuration;
+using SandboxRunner.Git;
+using SandboxRunner.Runs;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.Host.Commands;
+
+/// <summary>
+/// What every verb opens: logging to stderr, the engine, git and the repository's <see cref="Workspace"/>,
+/// the same objects the MCP server is composed of.
+/// </summary>
+internal sealed class CliSession : IDisposable
+{
+    private readonly ILoggerFactory _loggers;
+    private readonly DockerEngine _engine;
+
+    public CliSession(CommandLine options, LogLevel level = LogLevel.Warning)
+    {
+        _loggers = LoggerFactory.Create(b => b
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+            .SetMinimumLevel(options.Verbose ? LogLevel.Debug : level));
+        _engine = new DockerEngine(_loggers.CreateLogger<DockerEngine>());
+        Workspace = new Workspace(options.RepoPath, _engine, new GitCli(_loggers.CreateLogger<GitCli>()), _loggers);
+    }
+
+    public Workspace Workspace { get; }
+
+    public IContainerEngine Engine => _engine;
+
+    public Task<Runner> RunnerAsync(CancellationToken cancellationToken) => Workspace.GetRunnerAsync(cancellationToken);
+
+    public void Dispose()
+    {
+        Workspace.Dispose();
+        _engine.Dispose();
+        _loggers.Dispose();
+    }
+}
+
+/// <summary>Every failure a verb meets, as its exit code and one message with the fix: never a stack trace.</summary>
+internal static class Failures
+{
+    public static async Task<int> GuardAsync(Func<Task<int>> command)
+    {
+        try
+        {
+            return await command();
+        }
+        catch (Exception e) when (Classify(e) is { } failure)
+        {
+            await Console.Error.WriteLineAsync($"sandbox-runner: {failure.Message}");
+            return failure.Code;
+        }
+    }
+
+    public static (int Code, string Message)? Classify(Exception e) => e switch
+    {
+        InvalidInputException { Source: ImageProvisioner.EngineSource or ImageProvisioner.ImageSource } => (ExitCodes.Infrastructure, e.Message),
+        InvalidInputException => (ExitCodes.BadInput, e.Message),
+        DamagedRunException => (ExitCodes.BadInput, e.Message),
+        ImageBuildException => (ExitCodes.Infrastructure, e.Message),
+        GitException or LibGit2Sharp.LibGit2SharpException => (ExitCodes.Infrastructure, $"git failed: {e.Message}"),
+        HttpRequestException or SocketException or TimeoutException or Docker.DotNet.DockerApiException =>
+            (ExitCodes.Infrastructure, $"Docker failed ({e.Message}); start the engine (bash .ci/setup does) or set DOCKER_HOST"),
+        IOException or UnauthorizedAccessException => (ExitCodes.Infrastructure, $"the runner failed: {e.Message}"),
+        InvalidOperationException => (ExitCodes.Infrastructure, $"the runner failed: {e.Message}"),
+        OperationCanceledException => (ExitCodes.Interrupted, "interrupted"),
+        _ => (ExitCodes.Infrastructure, $"the runner failed unexpectedly ({e.GetType().Name}: {e.Message})"),
+    };
+}

@@ -1,0 +1,219 @@
+using System.Runtime.InteropServices;
+using SandboxRunner.Configuration;
+using SandboxRunner.Host.Reports;
+using SandboxRunner.Policy;
+using SandboxRunner.Runs;
+using SandboxRunner.Sandbox;
+using TaskStatus = SandboxRunner.Runs.TaskStatus;
+
+namespace SandboxRunner.Host.Commands;
+
+/// <summary>
+/// <c>sandbox-runner run TASKS_FILE</c>: the run <c>run_codex_tasks</c> does, through the same
+/// <see cref="Runner.RunAsync"/>, with live progress, reports for CI and an exit code to branch on.
+/// </summary>
+internal static class RunCommand
+{
+    /// <summary>How long a second Ctrl-C still waits for the run's own teardown after removing its containers.</summary>
+    private static readonly TimeSpan ForcedTeardownWait = TimeSpan.FromSeconds(15);
+
+    public static Task<int> ExecuteAsync(CommandLine options) => Failures.GuardAsync(async () =>
+    {
+        var file = await TasksFile.ReadAsync(options.Arguments[0], CancellationToken.None);
+        var request = RunArguments.Request(
+            file.Tasks ?? [],
+            options.RunId ?? file.RunId ?? Ids.NewRunId(TimeProvider.System),
+            options.BaseRef ?? file.BaseRef,
+            options.Concurrency ?? file.Concurrency,
+            options.ResourcePolicy ?? file.ResourcePolicy,
+            options.DryRun || file.DryRun);
+        var runId = request.RunId!;
+
+        using var session = new CliSession(options);
+        var runner = await session.RunnerAsync(CancellationToken.None);
+        using var interrupt = new Interrupts();
+
+        // Like a server at start: what killed runs of this repository left is removed and their work recovered.
+        // An engine that does not answer is reported by the run itself (exit 3), with the fix.
+        if (await EngineAnswersAsync(session.Engine, interrupt.Cancel.Token))
+        {
+            await runner.RecoverInterruptedAsync(interrupt.Cancel.Token);
+        }
+
+        RunResult result;
+        await using (var progress = ProgressView.Start((file.Tasks ?? []).Select(t => t.TaskId ?? "?").Where(Ids.IsValid).Distinct()))
+        {
+            interrupt.OnFirst = () => progress.Note($"interrupted: cancelling run {runId}; each task's work is kept (Ctrl-C again to stop waiting; its containers are still removed)");
+            interrupt.OnSecond = () => progress.Note($"interrupted again: removing the containers of run {runId} now");
+            var running = runner.RunAsync(request, progress, interrupt.Cancel.Token);
+            var forced = Task.Delay(Timeout.Infinite, interrupt.Force.Token);
+            if (await Task.WhenAny(running, forced) == forced)
+            {
+                await RemoveByLabelAsync(session.Engine, runner.Scope, runId);
+                await Task.WhenAny(running, Task.Delay(ForcedTeardownWait, CancellationToken.None));
+                await RemoveByLabelAsync(session.Engine, runner.Scope, runId);
+                progress.Note($"stopped; what was not harvested is recovered by the next `sandbox-runner run` or server on this repository");
+                return ExitCodes.Interrupted;
+            }
+
+            try
+            {
+                result = await running;
+            }
+            catch (OperationCanceledException) when (interrupt.Cancel.IsCancellationRequested)
+            {
+                result = await StoredResultAsync(runner, runId) ?? throw new InvalidOperationException($"run {runId} was cancelled before it was recorded");
+            }
+        }
+
+        var code = await ReportAsync(options, result);
+        if (options.Apply && !interrupt.Cancel.IsCancellationRequested && !await ApplyAsync(runner, result))
+        {
+            code = ExitCodes.TasksFailed;
+        }
+
+        return interrupt.Cancel.IsCancellationRequested ? ExitCodes.Interrupted : code;
+    });
+
+    /// <summary>Writes the reports asked for and the summary; returns 0 when every task succeeded, 1 otherwise.</summary>
+    private static async Task<int> ReportAsync(CommandLine options, RunResult result)
+    {
+        if (options.Junit is not null)
+        {
+            await JunitReport.WriteAsync(result, options.Junit, CancellationToken.None);
+        }
+
+        if (options.Markdown is not null || Environment.GetEnvironmentVariable(MarkdownReport.StepSummaryVariable) is { Length: > 0 })
+        {
+            await MarkdownReport.WriteAsync(result, options.Markdown, Environment.GetEnvironmentVariable, CancellationToken.None);
+        }
+
+        if (options.Json)
+        {
+            await JsonOutput.WriteAsync(result);
+        }
+        else
+        {
+            await Console.Out.WriteAsync(Summary.Of(result));
+        }
+
+        return result.Results.Any(JunitReport.Failed) ? ExitCodes.TasksFailed : ExitCodes.Success;
+    }
+
+    /// <summary>Applies each successful task that changed something, in task order; false at the first refusal.</summary>
+    private static async Task<bool> ApplyAsync(Runner runner, RunResult result)
+    {
+        foreach (var task in result.Results.Where(r => r.Status == TaskStatus.Success && r.Violations.Count == 0 && r.Branch is not null))
+        {
+            var outcome = await runner.ApplyAsync(result.RunId, task.TaskId, CancellationToken.None);
+            await Console.Error.WriteLineAsync(ApplyCommand.Describe(task.TaskId, outcome));
+            if (!outcome.Applied)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A cancelled run's results as they are on disk (the runner writes one for every task, also those that never started).</summary>
+    private static async Task<RunResult?> StoredResultAsync(Runner runner, string runId)
+    {
+        var view = await runner.GetRunAsync(runId, CancellationToken.None);
+        return view is null ? null : new RunResult
+        {
+            RunId = view.RunId,
+            BaseCommit = view.BaseCommit,
+            Results = view.Tasks.Select(t => t.Result ?? new TaskResult { TaskId = t.TaskId, Status = TaskStatus.Cancelled, Summary = "Cancelled." }).ToList(),
+            TotalDurationMs = view.FinishedAt is { } end ? (long)(end - view.StartedAt).TotalMilliseconds : 0,
+        };
+    }
+
+    private static async Task<bool> EngineAnswersAsync(IContainerEngine engine, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await engine.PingAsync(cancellationToken);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task RemoveByLabelAsync(IContainerEngine engine, string scope, string runId)
+    {
+        using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            foreach (var id in await engine.ListContainersAsync(Labels.OfRun(scope, runId), budget.Token))
+            {
+                await engine.RemoveAsync(id, budget.Token);
+            }
+
+            foreach (var network in await engine.ListNetworksAsync(Labels.OfRun(scope, runId), budget.Token))
+            {
+                await engine.RemoveNetworkAsync(network, budget.Token);
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            await Console.Error.WriteLineAsync($"sandbox-runner: removing the containers of run {runId} failed ({e.Message}); the next run or server on this repository removes them");
+        }
+    }
+
+    /// <summary>
+    /// SIGINT and SIGTERM: the first cancels the run (its teardown keeps every task's work), the second stops
+    /// waiting for that teardown (the run's containers are still removed by label), a third is left to the
+    /// default handler and ends the process.
+    /// </summary>
+    private sealed class Interrupts : IDisposable
+    {
+        private readonly PosixSignalRegistration _sigint;
+        private readonly PosixSignalRegistration _sigterm;
+        private int _count;
+
+        public Interrupts()
+        {
+            _sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle);
+            _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle);
+        }
+
+        public CancellationTokenSource Cancel { get; } = new();
+
+        public CancellationTokenSource Force { get; } = new();
+
+        public Action? OnFirst { get; set; }
+
+        public Action? OnSecond { get; set; }
+
+        private void Handle(PosixSignalContext context)
+        {
+            switch (Interlocked.Increment(ref _count))
+            {
+                case 1:
+                    context.Cancel = true;
+                    OnFirst?.Invoke();
+                    Cancel.Cancel();
+                    break;
+                case 2:
+                    context.Cancel = true;
+                    OnSecond?.Invoke();
+                    Force.Cancel();
+                    break;
+                default:
+                    context.Cancel = false;
+                    break;
+            }
+        }
+
+        public void Dispose()
+        {
+            _sigint.Dispose();
+            _sigterm.Dispose();
+            Cancel.Dispose();
+            Force.Dispose();
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using System.Globalization;
+using System.Text;
+using SandboxRunner.Configuration;
+using SandboxRunner.Host.Reports;
+using SandboxRunner.Policy;
+using SandboxRunner.Runs;
+
+namespace SandboxRunner.Host.Commands;
+
+/// <summary><c>sandbox-runner show RUN [TASK]</c>: what <c>get_codex_run</c> returns, or one task's result.</summary>
+internal static class ShowCommand
+{
+    public static Task<int> ExecuteAsync(CommandLine options) => Failures.GuardAsync(async () =>
+    {
+        var runId = options.Arguments[0];
+        if (!Ids.IsValid(runId))
+        {
+            throw new InvalidInputException("show arguments", "RUN", Ids.Rule);
+        }
+
+        using var session = new CliSession(options);
+        var runner = await session.RunnerAsync(CancellationToken.None);
+        var view = await runner.GetRunAsync(runId, CancellationToken.None)
+            ?? throw new InvalidInputException("show arguments", "RUN", $"no run '{runId}' in this repository (`sandbox-runner runs` lists them)");
+        if (options.Arguments.Count == 1)
+        {
+            await (options.Json ? JsonOutput.WriteAsync(view) : Console.Out.WriteAsync(Describe(view)));
+            return ExitCodes.Success;
+        }
+
+        var taskId = options.Arguments[1];
+        var task = view.Tasks.FirstOrDefault(t => t.TaskId == taskId)
+            ?? throw new InvalidInputException("show arguments", "TASK", $"run '{runId}' has no task '{taskId}'; its tasks are {string.Join(", ", view.Tasks.Select(t => t.TaskId))}");
+        var result = task.Result ?? await runner.Store.ReadResultAsync(runId, taskId, CancellationToken.None);
+        if (options.Json)
+        {
+            await JsonOutput.WriteAsync(task with { Result = result });
+        }
+        else
+        {
+            await Console.Out.WriteAsync(result is null ? $"{taskId}: {task.State.ToString().ToLowerInvariant()}, no result yet\n" : Describe(runner.Store, runId, result));
+        }
+
+        return ExitCodes.Success;
+    });
+
+    private static string Describe(RunStatusView view)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"run {view.RunId}: {RunsCommand.Wire(view.Status)}, base {view.BaseCommit}, started {view.StartedAt:yyyy-MM-dd HH:mm:ss}Z");
+        text.Append(view.FinishedAt is { } f ? string.Create(CultureInfo.InvariantCulture, $", finished {f:yyyy-MM-dd HH:mm:ss}Z\n") : "\n");
+        if (view.Problem is not null)
+        {
+            text.Append("problem: ").Append(view.Problem).Append('\n');
+        }
+
+        foreach (var task in view.Tasks)
+        {
+            var r = task.Result;
+            text.Append("  ").Append(task.TaskId).Append("  ")
+                .Append(r is null ? task.State.ToString().ToLowerInvariant() : $"{r.Status.Wire()}  {r.FilesChanged.Count + r.FilesChangedOmitted} file(s)  {r.Violations.Count + r.ViolationsOmitted} violation(s)  {r.Branch}")
+                .Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    private static string Describe(RunStore store, string runId, TaskResult r)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"{r.TaskId}: {r.Status.Wire()} (exit code {r.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}) in {r.DurationMs / 1000.0:0.0} s, {r.Usage.InputTokens + r.Usage.OutputTokens:N0} tokens\n");
+        text.Append("summary: ").Append(ReportText.Cap(r.Summary, 4000)).Append('\n');
+        text.Append(CultureInfo.InvariantCulture, $"files changed ({r.FilesChanged.Count + r.FilesChangedOmitted}):\n");
+        foreach (var file in r.FilesChanged.Take(100))
+        {
+            text.Append("  ").Append(TerminalText.Neutralise(file)).Append('\n');
+        }
+
+        if (r.FilesChanged.Count > 100 || r.FilesChangedOmitted > 0)
+        {
+            text.Append("  … (result.json and files_changed.txt list them all)\n");
+        }
+
+        foreach (var v in r.Violations.Take(50))
+        {
+            text.Append(v).Append('\n');
+        }
+
+        if (r.NotesForManager.Length > 0)
+        {
+            text.Append("notes:\n").Append(ReportText.Cap(r.NotesForManager, 4000)).Append('\n');
+        }
+
+        foreach (var c in r.CommandsRun.Take(50))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"$ {c.Cmd}  # exit {c.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}\n");
+        }
+
+        if (r.Logs.Tail.Length > 0)
+        {
+            text.Append("log tail:\n").Append(ReportText.Cap(r.Logs.Tail, 4000, keepEnd: true)).Append('\n');
+        }
+
+        text.Append("patch: ").Append(r.PatchFile ?? "none").Append(r.PatchApplicable ? " (applies to its base)" : "").Append('\n');
+        text.Append("branch: ").Append(r.Branch ?? "none (nothing changed)").Append('\n');
+        text.Append("folder: ").Append(store.TaskFolder(runId, r.TaskId)).Append('\n');
+        return text.ToString();
+    }
+}

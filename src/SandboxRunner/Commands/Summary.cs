@@ -1,0 +1,31 @@
+using System.Globalization;
+using System.Text;
+using SandboxRunner.Host.Reports;
+using SandboxRunner.Runs;
+
+namespace SandboxRunner.Host.Commands;
+
+/// <summary>The plain-text end of a run on stdout: one line per task, then where everything is.</summary>
+internal static class Summary
+{
+    public static string Of(RunResult run)
+    {
+        var text = new StringBuilder();
+        var width = Math.Max(4, run.Results.Select(r => r.TaskId.Length).DefaultIfEmpty(4).Max());
+        text.Append(CultureInfo.InvariantCulture, $"run {run.RunId} on {(run.BaseCommit.Length >= 12 ? run.BaseCommit[..12] : run.BaseCommit)}: {run.Results.Count(r => !JunitReport.Failed(r))}/{run.Results.Count} succeeded in {run.TotalDurationMs / 1000.0:0.0} s\n");
+        foreach (var r in run.Results)
+        {
+            text.Append(CultureInfo.InvariantCulture,
+                $"  {r.TaskId.PadRight(width)}  {r.Status.Wire(),-9}  {r.FilesChanged.Count + r.FilesChangedOmitted,4} file(s)  {r.DurationMs / 1000.0,7:0.0} s  {r.Usage.InputTokens + r.Usage.OutputTokens,9:N0} tokens  {r.Violations.Count + r.ViolationsOmitted} violation(s)");
+            if (JunitReport.Failed(r))
+            {
+                text.Append("  ").Append(ReportText.FirstLine(r.Summary, 160));
+            }
+
+            text.Append('\n');
+        }
+
+        text.Append(CultureInfo.InvariantCulture, $"results: .codex-runs/{run.RunId}/ · branches: sandbox/{run.RunId}/<task> · `sandbox-runner show {run.RunId} TASK` for one task\n");
+        return text.ToString();
+    }
+}

@@ -1,0 +1,114 @@
+namespace SandboxRunner.Host.Commands;
+
+/// <summary>What a pipeline branches on. Documented in <c>--help</c> and the README.</summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+
+    /// <summary>A task did not succeed (failed, timeout, cancelled, violations), or <c>--apply</c>/<c>apply</c> was refused.</summary>
+    public const int TasksFailed = 1;
+
+    /// <summary>Bad input: a command-line argument, the tasks file, <c>.mcp-codex.json</c>, an id. The message names the field and the fix.</summary>
+    public const int BadInput = 2;
+
+    /// <summary>The machine, not the input: Docker unreachable, an image that failed to build, git failing.</summary>
+    public const int Infrastructure = 3;
+
+    /// <summary>Stopped by SIGINT (Ctrl-C) or SIGTERM: the run was cancelled and each task's work kept (128 + SIGINT).</summary>
+    public const int Interrupted = 130;
+}
+
+internal static class Usage
+{
+    private const string ExitCodeText = """
+        exit codes: 0 every task succeeded · 1 a task failed, timed out, was cancelled or broke a policy (or an apply
+                    was refused) · 2 bad input (the message names the field and the fix) · 3 infrastructure (Docker
+                    unreachable, image build failed, git failing) · 130 interrupted (Ctrl-C or SIGTERM; work kept as cancelled)
+        """;
+
+    public static string For(string verb) => verb switch
+    {
+        "run" => $$"""
+            usage: sandbox-runner run TASKS_FILE [--junit FILE] [--markdown FILE] [--json] [--apply]
+                                     [--run-id ID] [--base-ref REF] [--concurrency N] [--resource-policy P] [--dry-run]
+                                     [--repo PATH] [--verbose]
+
+            Runs the tasks of TASKS_FILE (JSON: the arguments of the MCP tool run_codex_tasks, i.e. an object with
+            "tasks" [{task_id, prompt, allowed_paths?, allowed_commands?, timeout_sec?}], "run_id"?, "base_ref"?,
+            "concurrency"?, "resource_policy"?, "dry_run"?; or just the array of tasks) with the repository's
+            .mcp-codex.json, as the server would: results in .codex-runs/<run_id>/, trees on sandbox/<run_id>/<task_id>.
+            Options given here override the file's fields. Progress goes to stderr: a table on a terminal, timestamped
+            lines otherwise.
+
+              --junit FILE       JUnit XML: one testcase per task in one testsuite; failures carry notes and a log tail
+              --markdown FILE    a summary table (also appended to $GITHUB_STEP_SUMMARY when it is set)
+              --json             print the run result to stdout exactly as run_codex_tasks returns it
+              --apply            apply each successful task to the working tree and index (as apply_codex_result),
+                                 in task order, stopping at the first that does not apply cleanly (it changes nothing)
+
+            Ctrl-C (or SIGTERM) cancels the run and keeps each task's work as cancelled, then exits 130; a second
+            Ctrl-C stops waiting for the teardown but still removes the run's containers by label.
+
+            {{ExitCodeText}}
+            """,
+        "runs" => """
+            usage: sandbox-runner runs [--json] [--repo PATH]
+
+            Lists the repository's runs, newest first (as list_codex_runs). Exit 0.
+            """,
+        "show" => """
+            usage: sandbox-runner show RUN [TASK] [--json] [--repo PATH]
+
+            A run's status and tasks (as get_codex_run), or one task's result: status, summary, changed files,
+            violations, notes, commands, log tail and where its patch and branch are. Exit 0, 2 for an unknown run or task.
+            """,
+        "apply" => """
+            usage: sandbox-runner apply RUN TASK [--json] [--repo PATH]
+
+            Brings a finished task's branch into the working tree and index like `git cherry-pick --no-commit`
+            (as apply_codex_result). On a conflict, or local changes in a path it would write, it changes nothing
+            and lists the paths. Exit 0 applied, 1 refused, 2 unknown run or task, or a task that broke a policy.
+            """,
+        "cancel" => """
+            usage: sandbox-runner cancel RUN [--wait SECONDS] [--json] [--repo PATH]
+
+            Cancels a run whichever process runs it (another terminal's `run`, an MCP server): it asks the owner
+            through .codex-runs/RUN/cancel-requested and waits up to --wait seconds (default 60) for it to tear down,
+            each task's work kept as cancelled. If the owner is gone, its containers are removed by label and its
+            task trees recovered here; if it does not answer in time, its containers are removed by label.
+            Exit 0 cancelled (or not running), 2 unknown run.
+            """,
+        "doctor" => """
+            usage: sandbox-runner doctor [--json] [--repo PATH]
+
+            Checks Docker, the images, the repository, auth and the config (as sandbox_doctor), each with a fix.
+            Exit 0 when every check passes or only warns, 3 otherwise.
+            """,
+        "image build" => """
+            usage: sandbox-runner image build [--repo PATH]
+
+            Builds the task image (Dockerfile.codex, for the repository's codex_version) and the egress proxy
+            image when they are missing, as the first run would; prints their tags. Exit 0, 2 bad config, 3 build failed.
+            """,
+        _ => $$"""
+            usage: sandbox-runner [--repo PATH] [--verbose]           serve MCP over stdio (what MCP clients start)
+                   sandbox-runner COMMAND [ARGS] [--repo PATH] [--verbose]
+
+            Each Codex task runs in its own Docker container on its own checkout of the git repository at PATH
+            (default: the current directory).
+
+            commands:
+              run TASKS_FILE     run tasks, with live progress, reports (--junit, --markdown, --json) and --apply
+              runs               list the runs
+              show RUN [TASK]    a run, or one task's result
+              apply RUN TASK     bring a task's change into the working tree
+              cancel RUN         cancel a run, whichever process runs it
+              doctor             check Docker, images, repository, auth and config
+              image build        build the task image and the egress proxy image when missing; prints their tags
+
+            `sandbox-runner COMMAND --help` tells more.
+
+            {{ExitCodeText}}
+            """,
+    };
+}

@@ -1,0 +1,165 @@
+using System.Globalization;
+using System.Text;
+using System.Xml;
+using SandboxRunner.Runs;
+using TaskStatus = SandboxRunner.Runs.TaskStatus;
+
+namespace SandboxRunner.Host.Reports;
+
+/// <summary>
+/// A run as JUnit XML, the format CI systems (GitHub Actions reporters, GitLab, Jenkins) read: one
+/// <c>testsuite</c> for the run, one <c>testcase</c> per task. A task that did not succeed is a
+/// <c>failure</c> whose type is its status and whose text is its summary, notes, violations and log tail;
+/// a dry run's tasks are <c>skipped</c>. Written with <see cref="XmlWriter"/> (which escapes), every field
+/// bounded, characters XML cannot carry replaced.
+/// </summary>
+internal static class JunitReport
+{
+    private const int MessageChars = 300;
+    private const int SummaryChars = 4000;
+    private const int NotesChars = 4000;
+    private const int TailChars = 8000;
+    private const int ViolationsShown = 20;
+
+    public static async Task WriteAsync(RunResult run, string path, CancellationToken cancellationToken)
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (folder is not null)
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        await File.WriteAllTextAsync(path, Render(run, DateTimeOffset.UtcNow), new UTF8Encoding(false), cancellationToken);
+    }
+
+    public static string Render(RunResult run, DateTimeOffset timestamp)
+    {
+        var failures = run.Results.Count(Failed);
+        var skipped = run.Results.Count(r => r.Status == TaskStatus.Skipped);
+        var suite = $"sandbox-runner.{run.RunId}";
+        var text = new StringBuilder();
+        using (var xml = XmlWriter.Create(text, new XmlWriterSettings { Indent = true, OmitXmlDeclaration = false, Encoding = Encoding.UTF8 }))
+        {
+            xml.WriteStartDocument();
+            xml.WriteStartElement("testsuites");
+            xml.WriteAttributeString("name", "sandbox-runner");
+            Counts(xml, run.Results.Count, failures, skipped, run.TotalDurationMs);
+            xml.WriteStartElement("testsuite");
+            xml.WriteAttributeString("name", suite);
+            Counts(xml, run.Results.Count, failures, skipped, run.TotalDurationMs);
+            xml.WriteAttributeString("timestamp", timestamp.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss", CultureInfo.InvariantCulture));
+            xml.WriteStartElement("properties");
+            Property(xml, "run_id", run.RunId);
+            Property(xml, "base_commit", run.BaseCommit);
+            xml.WriteEndElement();
+            foreach (var result in run.Results)
+            {
+                Case(xml, suite, result);
+            }
+
+            xml.WriteEndElement();
+            xml.WriteEndElement();
+            xml.WriteEndDocument();
+        }
+
+        // StringBuilder output says utf-16 in the declaration; the file is UTF-8.
+        return text.ToString().Replace("encoding=\"utf-16\"", "encoding=\"utf-8\"", StringComparison.Ordinal);
+    }
+
+    /// <summary>Failed for a pipeline: any status but success and skipped, or any violation.</summary>
+    public static bool Failed(TaskResult result) =>
+        result.Status is not (TaskStatus.Success or TaskStatus.Skipped) || result.Violations.Count > 0;
+
+    private static void Case(XmlWriter xml, string suite, TaskResult result)
+    {
+        xml.WriteStartElement("testcase");
+        xml.WriteAttributeString("name", result.TaskId);
+        xml.WriteAttributeString("classname", suite);
+        xml.WriteAttributeString("time", Seconds(result.DurationMs));
+        if (result.Status == TaskStatus.Skipped)
+        {
+            xml.WriteStartElement("skipped");
+            xml.WriteAttributeString("message", Safe(ReportText.FirstLine(result.Summary, MessageChars)));
+            xml.WriteEndElement();
+        }
+        else if (Failed(result))
+        {
+            xml.WriteStartElement("failure");
+            xml.WriteAttributeString("type", result.Status.Wire());
+            xml.WriteAttributeString("message", Safe($"{result.Status.Wire()}: {ReportText.FirstLine(result.Summary, MessageChars)}"));
+            xml.WriteString(Safe(FailureText(result)));
+            xml.WriteEndElement();
+        }
+
+        if (result.Status != TaskStatus.Skipped)
+        {
+            xml.WriteElementString("system-out", Safe(ReportText.Cap(result.Summary, SummaryChars)));
+        }
+
+        xml.WriteEndElement();
+    }
+
+    private static string FailureText(TaskResult result)
+    {
+        var text = new StringBuilder();
+        text.Append("status: ").Append(result.Status.Wire());
+        if (result.ExitCode is { } code)
+        {
+            text.Append(" (exit code ").Append(code.ToString(CultureInfo.InvariantCulture)).Append(')');
+        }
+
+        text.Append("\n\nsummary:\n").Append(ReportText.Cap(result.Summary, SummaryChars));
+        if (result.NotesForManager.Length > 0)
+        {
+            text.Append("\n\nnotes:\n").Append(ReportText.Cap(result.NotesForManager, NotesChars));
+        }
+
+        if (result.Violations.Count > 0)
+        {
+            text.Append("\n\nviolations:");
+            foreach (var violation in result.Violations.Take(ViolationsShown))
+            {
+                text.Append("\n- ").Append(ReportText.Cap(violation.ToString(), 600));
+            }
+
+            var more = result.Violations.Count - ViolationsShown + result.ViolationsOmitted;
+            if (more > 0)
+            {
+                text.Append("\n- … and ").Append(more.ToString(CultureInfo.InvariantCulture)).Append(" more (see result.json)");
+            }
+        }
+
+        if (result.Logs.Tail.Length > 0)
+        {
+            text.Append("\n\nlog tail:\n").Append(ReportText.Cap(result.Logs.Tail, TailChars, keepEnd: true));
+        }
+
+        if (result.Branch is not null)
+        {
+            text.Append("\n\nbranch: ").Append(result.Branch);
+        }
+
+        return text.ToString();
+    }
+
+    private static void Counts(XmlWriter xml, int tests, int failures, int skipped, long durationMs)
+    {
+        xml.WriteAttributeString("tests", tests.ToString(CultureInfo.InvariantCulture));
+        xml.WriteAttributeString("failures", failures.ToString(CultureInfo.InvariantCulture));
+        xml.WriteAttributeString("errors", "0");
+        xml.WriteAttributeString("skipped", skipped.ToString(CultureInfo.InvariantCulture));
+        xml.WriteAttributeString("time", Seconds(durationMs));
+    }
+
+    private static void Property(XmlWriter xml, string name, string value)
+    {
+        xml.WriteStartElement("property");
+        xml.WriteAttributeString("name", name);
+        xml.WriteAttributeString("value", Safe(value));
+        xml.WriteEndElement();
+    }
+
+    private static string Seconds(long ms) => (ms / 1000.0).ToString("0.000", CultureInfo.InvariantCulture);
+
+    private static string Safe(string text) => ReportText.XmlSafe(text);
+}

@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.Text;
+using SandboxRunner.Runs;
+using TaskStatus = SandboxRunner.Runs.TaskStatus;
+
+namespace SandboxRunner.Host.Reports;
+
+/// <summary>
+/// A run as a Markdown summary (GitHub's job summary, a merge request note): a table of task, status, files
+/// changed, duration, tokens and violations, then what went wrong with each task that did not succeed.
+/// Agent text is escaped so it cannot end a table cell, start a link or image, or carry HTML, and every
+/// part is bounded, so the whole stays under GitHub's 1 MiB step-summary limit.
+/// </summary>
+internal static class MarkdownReport
+{
+    public const string StepSummaryVariable = "GITHUB_STEP_SUMMARY";
+    public const int MaxChars = 512 * 1024;
+    private const int ProblemChars = 500;
+    private const int DetailedTasks = 50;
+
+    public static async Task WriteAsync(RunResult run, string? path, Func<string, string?> environment, CancellationToken cancellationToken)
+    {
+        var text = Render(run);
+        if (path is not null)
+        {
+            var folder = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (folder is not null)
+            {
+                Directory.CreateDirectory(folder);
+            }
+
+            await File.WriteAllTextAsync(path, text, new UTF8Encoding(false), cancellationToken);
+        }
+
+        if (environment(StepSummaryVariable) is { Length: > 0 } summary)
+        {
+            await File.AppendAllTextAsync(summary, text + "\n", new UTF8Encoding(false), cancellationToken);
+        }
+    }
+
+    public static string Render(RunResult run)
+    {
+        var results = run.Results;
+        var text = new StringBuilder();
+        var failed = results.Count(JunitReport.Failed);
+        text.Append("### sandbox-runner run `").Append(run.RunId).Append("`\n\n");
+        text.Append(results.Count.ToString(CultureInfo.InvariantCulture)).Append(" task(s): ")
+            .Append(string.Join(", ", results.GroupBy(r => r.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.Wire()}")))
+            .Append(" · base `").Append(run.BaseCommit.Length >= 12 ? run.BaseCommit[..12] : run.BaseCommit).Append('`')
+            .Append(" · ").Append(Duration(run.TotalDurationMs)).Append("\n\n");
+        text.Append("| task | status | files changed | duration | tokens | violations |\n");
+        text.Append("|---|---|---:|---:|---:|---:|\n");
+        foreach (var r in results)
+        {
+            text.Append("| ").Append(Cell(r.TaskId))
+                .Append(" | ").Append(Status(r))
+                .Append(" | ").Append((r.FilesChanged.Count + r.FilesChangedOmitted).ToString("N0", CultureInfo.InvariantCulture))
+                .Append(" | ").Append(Duration(r.DurationMs))
+                .Append(" | ").Append((r.Usage.InputTokens + r.Usage.OutputTokens).ToString("N0", CultureInfo.InvariantCulture))
+                .Append(" | ").Append((r.Violations.Count + r.ViolationsOmitted).ToString("N0", CultureInfo.InvariantCulture))
+                .Append(" |\n");
+        }
+
+        if (failed > 0)
+        {
+            text.Append("\n**Not succeeded**\n\n");
+            foreach (var r in results.Where(JunitReport.Failed).Take(DetailedTasks))
+            {
+                text.Append("- **").Append(Cell(r.TaskId)).Append("** (").Append(r.Status.Wire()).Append("): ")
+                    .Append(Cell(ReportText.FirstLine(r.Summary, ProblemChars)));
+                foreach (var violation in r.Violations.Take(3))
+                {
+                    text.Append("\n  - ").Append(Cell(ReportText.Cap(violation.ToString(), ProblemChars)));
+                }
+
+                text.Append('\n');
+            }
+        }
+
+        var branches = results.Where(r => r.Branch is not null).Select(r => r.Branch!).ToList();
+        if (branches.Count > 0)
+        {
+            text.Append("\nEach task's tree is on branch `sandbox/").Append(run.RunId).Append("/<task>`; `sandbox-runner apply ")
+                .Append(run.RunId).Append(" <task>` brings one into the working tree.\n");
+        }
+
+        return text.Length <= MaxChars ? text.ToString() : ReportText.Cap(text.ToString(), MaxChars) + "\n\n(summary cut at 512 KiB; the run folder has everything)\n";
+    }
+
+    /// <summary>
+    /// Agent text as plain text in a table cell: line breaks become spaces, HTML's special characters become
+    /// entities (no tag, comment or image reaches the page), and every other ASCII punctuation character is
+    /// backslash-escaped (no link, emphasis, code span or cell border).
+    /// </summary>
+    public static string Cell(string text)
+    {
+        var cell = new StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            switch (c)
+            {
+                case '\r' or '\n' or '\t':
+                    cell.Append(' ');
+                    break;
+                case '<':
+                    cell.Append("&lt;");
+                    break;
+                case '>':
+                    cell.Append("&gt;");
+                    break;
+                case '&':
+                    cell.Append("&amp;");
+                    break;
+                case '"':
+                    cell.Append("&quot;");
+                    break;
+                case < ' ':
+                    cell.Append('\uFFFD');
+                    break;
+                default:
+                    if (char.IsAsciiLetterOrDigit(c) || c == ' ' || c > '~')
+                    {
+                        cell.Append(c);
+                    }
+                    else
+                    {
+                        cell.Append('\\').Append(c);
+                    }
+
+                    break;
+            }
+        }
+
+        return cell.ToString();
+    }
+
+    private static string Status(TaskResult r) => r.Status switch
+    {
+        TaskStatus.Success when r.Violations.Count == 0 => "✅ success",
+        TaskStatus.Skipped => "⏭️ skipped",
+        TaskStatus.Timeout => "⏱️ timeout",
+        TaskStatus.Cancelled => "🛑 cancelled",
+        _ => "❌ " + r.Status.Wire(),
+    };
+
+    private static string Duration(long ms) => ms < 1000
+        ? $"{ms.ToString(CultureInfo.InvariantCulture)} ms"
+        : $"{(ms / 1000.0).ToString("0.0", CultureInfo.InvariantCulture)} s";
+}
