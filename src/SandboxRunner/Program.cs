@@ -22,5 +22,7 @@ return options.Verb switch
     "cancel" => await CancelCommand.ExecuteAsync(options),
     "doctor" => await DoctorCommand.ExecuteAsync(options),
     "image build" => await ImageCommand.ExecuteAsync(options),
+    "image ls" => await ImageCommand.ListAsync(options),
+    "image prune" => await ImageCommand.PruneAsync(options),
     _ => await ServeCommand.ExecuteAsync(options),
 };

@@ -28,6 +28,9 @@ internal sealed record CommandLine
     public int? Concurrency { get; init; }
     public string? ResourcePolicy { get; init; }
     public bool DryRun { get; init; }
+
+    /// <summary><c>image prune --all</c>: every unused runner image, not only stale ones of this repository.</summary>
+    public bool All { get; init; }
     public int WaitSec { get; init; } = 60;
 
     private static readonly Dictionary<string, VerbSpec> Verbs = new(StringComparer.Ordinal)
@@ -40,6 +43,8 @@ internal sealed record CommandLine
         ["cancel"] = new(1, 1, "RUN", ["--json", "--wait"]),
         ["doctor"] = new(0, 0, "", ["--json"]),
         ["image build"] = new(0, 0, "", []),
+        ["image ls"] = new(0, 0, "", ["--json"]),
+        ["image prune"] = new(0, 0, "", ["--all", "--dry-run", "--json"]),
     };
 
     private static readonly HashSet<string> ValueOptions = new(StringComparer.Ordinal)
@@ -62,19 +67,18 @@ internal sealed record CommandLine
                     verbChosen = true;
                     if (arg == "image")
                     {
-                        if (i + 1 >= args.Count || args[i + 1] != "build")
+                        if (i + 1 >= args.Count || args[i + 1] is not ("build" or "ls" or "prune"))
                         {
-                            return line with { Verb = "image build", Error = "image: the only image command is `image build`" };
+                            return line with { Verb = "image build", Error = "image: the image commands are `image build`, `image ls` and `image prune`" };
                         }
 
-                        i++;
-                        line = line with { Verb = "image build" };
+                        line = line with { Verb = $"image {args[++i]}" };
                         continue;
                     }
 
                     if (!Verbs.ContainsKey(arg) || arg == Serve)
                     {
-                        return line with { Error = $"unknown command '{arg}'; the commands are run, runs, show, apply, cancel, doctor and image build (none serves MCP)" };
+                        return line with { Error = $"unknown command '{arg}'; the commands are run, runs, show, apply, cancel, doctor, image build, image ls and image prune (none serves MCP)" };
                     }
 
                     line = line with { Verb = arg };
@@ -130,6 +134,7 @@ internal sealed record CommandLine
             case "--json": return line with { Json = true };
             case "--apply": return line with { Apply = true };
             case "--dry-run": return line with { DryRun = true };
+            case "--all": return line with { All = true };
             case "--run-id": return line with { RunId = value };
             case "--base-ref": return line with { BaseRef = value };
             case "--resource-policy": return line with { ResourcePolicy = value };

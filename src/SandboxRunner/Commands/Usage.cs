@@ -84,6 +84,19 @@ internal static class Usage
             Checks Docker, the images, the repository, auth and the config (as sandbox_doctor), each with a fix.
             Exit 0 when every check passes or only warns, 3 otherwise.
             """,
+        "image ls" => """
+            usage: sandbox-runner image ls [--json] [--repo PATH]
+
+            Lists the images the runner built (found by their labels): tag, role, size, age, containers using
+            them, and whether the repository's current config uses them. Exit 0, 3 Docker unreachable.
+            """,
+        "image prune" => """
+            usage: sandbox-runner image prune [--all] [--dry-run] [--json] [--repo PATH]
+
+            Removes runner images no container uses, keeping the current config's and other repositories'
+            (--all removes every unused runner image). Never touches an image the runner did not build.
+            --dry-run says what would go. Exit 0, 3 Docker unreachable.
+            """,
         "image build" => """
             usage: sandbox-runner image build [--repo PATH]
 
@@ -105,6 +118,8 @@ internal static class Usage
               cancel RUN         cancel a run, whichever process runs it
               doctor             check Docker, images, repository, auth and config
               image build        build the task image and the egress proxy image when missing; prints their tags
+              image ls           list the images the runner built, with size and use
+              image prune        remove unused runner images (--all, --dry-run)
 
             `sandbox-runner COMMAND --help` tells more.
 
