@@ -7,7 +7,14 @@ public sealed record TaskPlan(
     string Prompt,
     IReadOnlyList<string> AllowedPaths,
     IReadOnlyList<string> AllowedCommands,
-    TimeSpan Timeout);
+    TimeSpan Timeout)
+{
+    /// <summary>The name the environment was chosen by (task, run, then <c>default</c>); null when the task runs in the plain Codex image.</summary>
+    public string? EnvironmentName { get; init; }
+
+    /// <summary>The toolchain image and setup this task runs in; null for the plain Codex image.</summary>
+    public Environments.EnvironmentSpec? Environment { get; init; }
+}
 
 /// <summary>A run that passed validation: ids checked, base ref resolved to a commit, every default filled in.</summary>
 public sealed record RunPlan(
