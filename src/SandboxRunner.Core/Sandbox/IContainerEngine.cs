@@ -85,7 +85,7 @@ public interface INetworkOperations
 /// (a remote engine with copy transport, a swarm) has a place to plug in. <see cref="DockerEngine"/> is the
 /// one that ships.
 /// </summary>
-public interface IContainerEngine : IImageOperations, IContainerOperations, INetworkOperations, IArchiveOperations
+public interface IContainerEngine : IImageOperations, IContainerOperations, INetworkOperations, IArchiveOperations, ISnapshotOperations
 {
     /// <summary>The engine's version and API version; throws when the engine does not answer.</summary>
     Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken);

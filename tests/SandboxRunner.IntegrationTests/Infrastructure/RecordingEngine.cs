@@ -33,6 +33,15 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken) => inner.ImageExistsAsync(image, cancellationToken);
 
+    public Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken) => inner.InspectImageAsync(image, cancellationToken);
+
+    public Task<string> CommitAsync(string containerId, ImageCommit commit, CancellationToken cancellationToken) => inner.CommitAsync(containerId, commit, cancellationToken);
+
+    public Task<IReadOnlyList<PathChange>?> ChangesAsync(string containerId, int maxEntries, CancellationToken cancellationToken) =>
+        inner.ChangesAsync(containerId, maxEntries, cancellationToken);
+
+    public Task DeleteImageAsync(string image, CancellationToken cancellationToken) => inner.DeleteImageAsync(image, cancellationToken);
+
     public async Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)
     {
         var id = await inner.CreateAsync(spec, cancellationToken);

@@ -83,6 +83,24 @@ public sealed class FakeEngine : IContainerEngine
 
     public Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken) => Task.FromResult(Images.ContainsKey(image));
 
+    public Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken) =>
+        Task.FromResult(Images.ContainsKey(image) ? new ImageFacts($"sha256:{image}", new Dictionary<string, string>()) : null);
+
+    public Task<string> CommitAsync(string containerId, ImageCommit commit, CancellationToken cancellationToken)
+    {
+        Images[commit.Tag] = true;
+        return Task.FromResult($"sha256:{commit.Tag}");
+    }
+
+    public Task<IReadOnlyList<PathChange>?> ChangesAsync(string containerId, int maxEntries, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<PathChange>?>([]);
+
+    public Task DeleteImageAsync(string image, CancellationToken cancellationToken)
+    {
+        Images.TryRemove(image, out _);
+        return Task.CompletedTask;
+    }
+
     public Task BuildImageAsync(ImageRecipe recipe, CancellationToken cancellationToken)
     {
         Images[recipe.Tag] = true;
