@@ -38,6 +38,14 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
     /// <summary>Fills the created container's volumes: the checkout (made shallow), CODEX_HOME, and the base commit's objects.</summary>
     public async Task UploadAsync(IArchiveOperations engine, string containerId, Worktree worktree, string home, UnixOwner owner, CancellationToken cancellationToken)
     {
+        await UploadTreeAsync(engine, containerId, worktree, owner, cancellationToken);
+        await UploadFolderAsync(engine, containerId, CodexCommandLine.Home, home, owner, cancellationToken);
+        await UploadObjectsAsync(engine, containerId, owner, cancellationToken);
+    }
+
+    /// <summary>The base commit's objects into the container's object folder (a volume of it).</summary>
+    public async Task UploadObjectsAsync(IArchiveOperations engine, string containerId, UnixOwner owner, CancellationToken cancellationToken)
+    {
         Task<string> making;
         lock (_packLock)
         {
@@ -45,16 +53,21 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
             making = _pack is { IsFaulted: false, IsCanceled: false } ? _pack : _pack = PackAsync();
         }
 
-        var pack = await making.WaitAsync(cancellationToken);
-        var (uid, gid) = ((int)owner.Uid, (int)owner.Gid);
+        await UploadFolderAsync(engine, containerId, repository.ObjectsDir, await making.WaitAsync(cancellationToken), owner, cancellationToken);
+    }
+
+    /// <summary>The checkout, marked shallow at the base commit, into the container's <c>/workspace</c>.</summary>
+    public async Task UploadTreeAsync(IArchiveOperations engine, string containerId, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken)
+    {
         ExtraFile[] shallow = [new(".git/shallow", Encoding.ASCII.GetBytes(baseCommit + "\n"))];
         await engine.PutArchiveAsync(containerId, CodexCommandLine.Workspace,
-            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, worktree.WorkPath, uid, gid, shallow, ct), cancellationToken);
-        await engine.PutArchiveAsync(containerId, CodexCommandLine.Home,
-            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, home, uid, gid, [], ct), cancellationToken);
-        await engine.PutArchiveAsync(containerId, repository.ObjectsDir,
-            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, pack, uid, gid, [], ct), cancellationToken);
+            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, worktree.WorkPath, (int)owner.Uid, (int)owner.Gid, shallow, ct), cancellationToken);
     }
+
+    /// <summary>A host folder's contents into a folder of the container, owned by <paramref name="owner"/>.</summary>
+    public static Task UploadFolderAsync(IArchiveOperations engine, string containerId, string target, string folder, UnixOwner owner, CancellationToken cancellationToken) =>
+        engine.PutArchiveAsync(containerId, target,
+            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, folder, (int)owner.Uid, (int)owner.Gid, [], ct), cancellationToken);
 
     /// <summary>
     /// Replaces the host's copy of the tree with the container's <c>/workspace</c>. Past a limit the partial
@@ -77,16 +90,7 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
             return new CopyBack([], null, $"copying the tree out of the container failed: {e.Message}");
         }
 
-        var findings = report.Skipped.Select(s => new TreeFinding(
-            s.Reason switch
-            {
-                SkipReason.SpecialFile => TreeFindingKind.SpecialFile,
-                SkipReason.FileTooLarge => TreeFindingKind.FileTooLarge,
-                SkipReason.TooDeep => TreeFindingKind.TooDeep,
-                _ => TreeFindingKind.UnsafeName,
-            },
-            s.Path,
-            s.Detail)).ToList();
+        var findings = report.Skipped.Select(s => FindingOf(s)).ToList();
         if (report.OverLimit is { } over)
         {
             TreeDeletion.Delete(worktree.WorkPath);
@@ -95,6 +99,18 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
 
         return new CopyBack(findings, null, null);
     }
+
+    /// <summary>An entry the extraction left out, as the harvest reports it; <paramref name="parent"/> prefixes its path.</summary>
+    internal static TreeFinding FindingOf(SkippedEntry skipped, string parent = "") => new(
+        skipped.Reason switch
+        {
+            SkipReason.SpecialFile => TreeFindingKind.SpecialFile,
+            SkipReason.FileTooLarge => TreeFindingKind.FileTooLarge,
+            SkipReason.TooDeep => TreeFindingKind.TooDeep,
+            _ => TreeFindingKind.UnsafeName,
+        },
+        parent.Length == 0 ? skipped.Path : $"{parent}/{skipped.Path}",
+        skipped.Detail);
 
     /// <summary>
     /// One pack of every object of the base commit's tree (not its history: the copy is shallow), made

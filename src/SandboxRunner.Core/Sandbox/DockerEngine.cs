@@ -103,6 +103,7 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
                 new ImageBuildParameters
                 {
                     Tags = [recipe.Tag],
+                    Dockerfile = recipe.DockerfilePath,
                     BuildArgs = new Dictionary<string, string>(recipe.BuildArgs),
                     Labels = new Dictionary<string, string>(recipe.Labels),
                     Remove = true,

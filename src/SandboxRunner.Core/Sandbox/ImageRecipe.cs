@@ -23,6 +23,12 @@ public sealed record ImageRecipe(string Tag, IReadOnlyDictionary<string, byte[]>
     /// </summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>A tar file that is the whole build context (a repository at a commit), used instead of <see cref="Context"/>.</summary>
+    public string? ContextFile { get; init; }
+
+    /// <summary>The Dockerfile's path inside the context; null for <c>Dockerfile</c> at its root.</summary>
+    public string? DockerfilePath { get; init; }
+
     /// <summary>The labels of a runner-built image: its role, the tag it was built as and, when it belongs to one repository, that repository's scope.</summary>
     public static IReadOnlyDictionary<string, string> RunnerLabels(string role, string tag, string? scope = null)
     {
@@ -58,8 +64,13 @@ public sealed record ImageRecipe(string Tag, IReadOnlyDictionary<string, byte[]>
     }
 
     /// <summary>The build context as the tar stream the Docker build API takes.</summary>
-    public MemoryStream ContextTar()
+    public Stream ContextTar()
     {
+        if (ContextFile is not null)
+        {
+            return new FileStream(ContextFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        }
+
         var buffer = new MemoryStream();
         using (var tar = new TarOutputStream(buffer, Encoding.UTF8) { IsStreamOwner = false })
         {

@@ -52,7 +52,8 @@ public static class TreeArchive
     /// <summary>
     /// Extracts <paramref name="tar"/> into <paramref name="destination"/> (which must exist and be empty).
     /// <paramref name="rootName"/> is the archived folder's own name, which the engine puts first in every
-    /// path (<c>workspace/src/a.c</c>); entries outside it are refused.
+    /// path (<c>workspace/src/a.c</c>); entries outside it are refused. An empty <paramref name="rootName"/>
+    /// keeps the archived path itself: a single file's archive, or a folder extracted under its own name.
     /// </summary>
     public static async Task<ExtractionReport> ExtractAsync(
         Stream tar, string destination, string rootName, ExtractionBounds bounds, CancellationToken cancellationToken)
@@ -196,18 +197,26 @@ public static class TreeArchive
 
         var trimmed = name.StartsWith("./", StringComparison.Ordinal) ? name[2..] : name;
         trimmed = trimmed.TrimEnd('/');
-        if (trimmed == rootName)
+        string relative;
+        if (rootName.Length == 0)
+        {
+            // The archived path itself is kept (a single file, or a folder under its own name).
+            relative = trimmed;
+        }
+        else if (trimmed == rootName)
         {
             return "";
         }
-
-        if (!trimmed.StartsWith(rootName + "/", StringComparison.Ordinal))
+        else if (!trimmed.StartsWith(rootName + "/", StringComparison.Ordinal))
         {
             problem = $"is outside the archived folder '{rootName}'";
             return null;
         }
+        else
+        {
+            relative = trimmed[(rootName.Length + 1)..];
+        }
 
-        var relative = trimmed[(rootName.Length + 1)..];
         if (relative.Split('/').Any(s => s is "" or "." or ".."))
         {
             problem = "has an empty, '.' or '..' segment";

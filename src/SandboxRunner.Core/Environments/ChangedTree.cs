@@ -1,0 +1,259 @@
+using SandboxRunner.Codex;
+using SandboxRunner.Configuration;
+using SandboxRunner.Git;
+using SandboxRunner.Platform;
+using SandboxRunner.Runs;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.Environments;
+
+/// <summary>
+/// Brings an environment task's changes back without copying its tree: the container started from an
+/// image holding the checkout and the setup's artefacts, so the engine's changes API names exactly what
+/// the task added, changed and deleted. The artefacts (<c>node_modules</c>, a venv) are left out, so what
+/// a task does to them never reaches files_changed or a patch; the rest is fetched root by root through
+/// the archive API into the host's checkout of the base commit, by <see cref="TreeArchive"/>'s bounded,
+/// link-safe extraction into an empty folder and a rename into place. A path whose host parents are not
+/// plain folders is never written through (it is reported, not kept).
+/// </summary>
+public static class ChangedTree
+{
+    /// <summary>More changes than this (artefacts included) are not listed: the tree is over its limits.</summary>
+    public const int MaxChanges = 200_000;
+
+    /// <summary>Roots fetched one archive call each; past this the task's tree is over its limits.</summary>
+    public const int MaxRoots = 20_000;
+
+    private static readonly string WorkspacePrefix = CodexCommandLine.Workspace + "/";
+
+    /// <summary>What to fetch and delete: topmost added paths, changed leaves, deletions; artefacts left out.</summary>
+    public sealed record Plan(IReadOnlyList<string> Fetch, IReadOnlyList<string> Delete);
+
+    public static async Task<CopyBack> DownloadAsync(
+        IContainerEngine engine, string containerId, Worktree worktree, IReadOnlyList<string> artifacts, TaskLimits limits, string staging, CancellationToken cancellationToken)
+    {
+        var changes = await engine.ChangesAsync(containerId, MaxChanges, cancellationToken);
+        if (changes is null)
+        {
+            return new CopyBack([], $"the task changed more than {MaxChanges} paths", null);
+        }
+
+        var plan = PlanOf(changes, artifacts);
+        if (plan.Fetch.Count > MaxRoots)
+        {
+            return new CopyBack([], $"the task changed more than {MaxRoots} separate paths outside the setup's artefacts", null);
+        }
+
+        var findings = new List<TreeFinding>();
+        foreach (var path in plan.Delete)
+        {
+            if (UnsafeParent(worktree.WorkPath, path) is { } blocked)
+            {
+                findings.Add(new TreeFinding(TreeFindingKind.UnsafeName, path, blocked));
+                continue;
+            }
+
+            var full = Path.Combine(worktree.WorkPath, path);
+            if (FileKind.Of(full).Type == FileType.Directory)
+            {
+                TreeDeletion.Delete(full);
+            }
+            else
+            {
+                File.Delete(full);
+            }
+        }
+
+        long bytes = 0, entries = 0;
+        var index = 0;
+        foreach (var path in plan.Fetch)
+        {
+            if (UnsafeParent(worktree.WorkPath, path) is { } blocked)
+            {
+                findings.Add(new TreeFinding(TreeFindingKind.UnsafeName, path, blocked));
+                continue;
+            }
+
+            var incoming = Path.Combine(staging, (index++).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Directory.CreateDirectory(incoming);
+            var bounds = new ExtractionBounds(limits.MaxTreeBytes - bytes, limits.MaxFiles - entries, limits.MaxFileBytes, TreeScan.MaxDepth, TreeScan.MaxPathChars);
+            ExtractionReport report;
+            try
+            {
+                report = await engine.GetArchiveAsync(containerId, WorkspacePrefix + path,
+                    (tar, ct) => TreeArchive.ExtractAsync(tar, incoming, "", bounds, ct), cancellationToken);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or InvalidOperationException or UnauthorizedAccessException)
+            {
+                return new CopyBack(findings, null, $"copying {path} out of the container failed: {e.Message}");
+            }
+
+            bytes += report.Bytes;
+            entries += report.Entries;
+            var parent = Path.GetDirectoryName(path) ?? "";
+            findings.AddRange(report.Skipped.Select(s => Finding(s, parent)));
+            if (report.OverLimit is { } over)
+            {
+                return new CopyBack(findings, over, null);
+            }
+
+            var name = Path.GetFileName(path);
+            var fetched = Path.Combine(incoming, name);
+            var target = Path.Combine(worktree.WorkPath, path);
+            var kind = FileKind.Of(target).Type;
+            if (kind == FileType.Directory)
+            {
+                TreeDeletion.Delete(target);
+            }
+            else if (kind != FileType.Missing)
+            {
+                File.Delete(target);
+            }
+
+            // The archive holds the path itself (skipped only when its own name was unsafe or it was a special file).
+            switch (FileKind.Of(fetched).Type)
+            {
+                case FileType.Directory:
+                    Directory.Move(fetched, target);
+                    break;
+                case FileType.Missing:
+                    break;
+                default:
+                    File.Move(fetched, target);
+                    break;
+            }
+
+            TreeDeletion.Delete(incoming);
+        }
+
+        return new CopyBack(findings, null, null);
+    }
+
+    /// <summary>
+    /// The roots to fetch and the paths to delete, from the engine's change list (which names every parent
+    /// of a change as changed too): an added path under another added one comes with it; a changed folder
+    /// with changed children is only their parent; artefacts and what lies under them are left out.
+    /// </summary>
+    public static Plan PlanOf(IReadOnlyList<PathChange> changes, IReadOnlyList<string> artifacts)
+    {
+        var artifactSet = new HashSet<string>(artifacts.Select(a => a.TrimEnd('/')), StringComparer.Ordinal);
+        var relevant = new SortedDictionary<string, PathChangeKind>(StringComparer.Ordinal);
+        foreach (var change in changes)
+        {
+            if (!change.Path.StartsWith(WorkspacePrefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var relative = change.Path[WorkspacePrefix.Length..].TrimEnd('/');
+            if (relative.Length == 0 || relative.Split('/').Any(s => s is "" or "." or "..") || UnderAny(relative, artifactSet))
+            {
+                continue;
+            }
+
+            relevant[relative] = change.Kind;
+        }
+
+        var added = relevant.Where(kv => kv.Value == PathChangeKind.Added).Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
+        var fetch = new List<string>();
+        var delete = new List<string>();
+        var ordered = relevant.Keys.ToList();
+        for (var i = 0; i < ordered.Count; i++)
+        {
+            var path = ordered[i];
+            if (UnderAny(path, added, includeSelf: false))
+            {
+                continue;
+            }
+
+            switch (relevant[path])
+            {
+                case PathChangeKind.Deleted:
+                    delete.Add(path);
+                    break;
+                case PathChangeKind.Added:
+                    fetch.Add(path);
+                    break;
+                default:
+                    // Sorted order puts a folder's children right after it ('/' sorts before most names, so scan the run).
+                    if (!HasChild(ordered, i))
+                    {
+                        fetch.Add(path);
+                    }
+
+                    break;
+            }
+        }
+
+        return new Plan(fetch, delete);
+    }
+
+    private static bool HasChild(List<string> ordered, int index)
+    {
+        var prefix = ordered[index] + "/";
+        for (var j = index + 1; j < ordered.Count; j++)
+        {
+            if (ordered[j].StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return true;
+            }
+
+            // Names that sort between "dir" and "dir/..." ("dir-x", "dir.y") share the stem; past it, no child can follow.
+            if (!ordered[j].StartsWith(ordered[index], StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool UnderAny(string path, IReadOnlySet<string> roots, bool includeSelf = true)
+    {
+        if (includeSelf && roots.Contains(path))
+        {
+            return true;
+        }
+
+        for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+        {
+            if (roots.Contains(path[..slash]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Null when every parent of <paramref name="relative"/> in the host tree is a plain folder (never a link or file).</summary>
+    private static string? UnsafeParent(string root, string relative)
+    {
+        var segments = relative.Split('/');
+        var path = root;
+        for (var i = 0; i < segments.Length - 1; i++)
+        {
+            path = Path.Combine(path, segments[i]);
+            var type = FileKind.Of(path).Type;
+            if (type != FileType.Directory)
+            {
+                return type == FileType.Missing
+                    ? $"lies under '{string.Join('/', segments[..(i + 1)])}', which the checkout does not have as a folder; it was not kept"
+                    : $"lies under '{string.Join('/', segments[..(i + 1)])}', which is a {type.ToString().ToLowerInvariant()} in the checkout; nothing is written through it";
+            }
+        }
+
+        return null;
+    }
+
+    private static TreeFinding Finding(SkippedEntry skipped, string parent) => new(
+        skipped.Reason switch
+        {
+            SkipReason.SpecialFile => TreeFindingKind.SpecialFile,
+            SkipReason.FileTooLarge => TreeFindingKind.FileTooLarge,
+            SkipReason.TooDeep => TreeFindingKind.TooDeep,
+            _ => TreeFindingKind.UnsafeName,
+        },
+        parent.Length == 0 ? skipped.Path : $"{parent}/{skipped.Path}",
+        skipped.Detail);
+}
