@@ -104,19 +104,6 @@ public sealed class ConfigReloadTests
     }
 
     [Fact]
-    public async Task An_edit_that_adds_an_environment_beside_image_fails_the_call_naming_image()
-    {
-        using var bed = await CreateAsync();
-        using var workspace = Open(bed, "");
-        await workspace.GetRunnerAsync(CancellationToken.None);
-
-        WriteConfig(bed, "\"environment\": { \"base_image\": \"node:22\" }");
-        var refusal = await Assert.ThrowsAsync<InvalidInputException>(() => workspace.GetRunnerAsync(CancellationToken.None));
-
-        Assert.Equal("image", Assert.Single(refusal.Problems).Field);
-    }
-
-    [Fact]
     public async Task An_invalid_edit_disturbs_no_run_in_progress()
     {
         using var bed = await CreateAsync();
