@@ -28,6 +28,13 @@ public sealed class McpBadArgumentsTests(DockerFixture docker)
         { "apply_codex_result", """{ "run_id": "..", "task_id": "a" }""", "run_id: " },
         { "apply_codex_result", """{ "run_id": "r", "task_id": "../a" }""", "task_id: " },
         { "get_codex_run", """{ "run_id": "never-ran" }""", "run_id: no run 'never-ran'" },
+        {
+            "run_codex_tasks",
+            """{ "tasks": [{ "task_id": "a", "prompt": "x", "environment": "ruby" }] }""",
+            "tasks[0].environment: 'ruby' is not an environment of .mcp-codex.json (known: none)"
+        },
+        { "start_codex_run", $$"""{ "environment": "ruby", "tasks": [{{OneTask}}] }""", "environment: 'ruby' is not an environment of .mcp-codex.json (known: none)" },
+        { "run_codex_tasks", $$"""{ "environment": "default", "dry_run": true, "tasks": [{{OneTask}}] }""", "environment: 'default' is not defined; add an `environment` section to .mcp-codex.json" },
     };
 
     [Theory]

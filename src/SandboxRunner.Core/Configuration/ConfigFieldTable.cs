@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using SandboxRunner.Environments;
 using static SandboxRunner.Configuration.ConfigLoader;
 
 namespace SandboxRunner.Configuration;
@@ -21,6 +23,8 @@ internal static class ConfigFieldTable
     private static readonly TextRule Variable = new(EnvName, @"^(?!(?:CODEX_HOME|HOME|PATH|USER)$)[A-Za-z_][A-Za-z0-9_]*$");
     private static readonly TextRule ChatGptBackend = new(ChatGptBackendUrl, @"^https://([A-Za-z0-9-]+\.)*chatgpt\.com(/\S*)?$", "uri");
     private static readonly TextRule Url = new(HttpUrl, @"^[Hh][Tt][Tt][Pp][Ss]?://\S+$", "uri");
+    private static readonly TextRule Command = new(SetupCommand, @"\S") { MaxLength = MaxSetupCommandBytes };
+    private static readonly TextRule EnvironmentKey = new(EnvironmentName, @"^(?!(?:default|none)$)[A-Za-z0-9._-]{1,64}$");
     private static readonly TextRule Host = new(
         HostPort,
         @"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$");
@@ -38,6 +42,26 @@ internal static class ConfigFieldTable
         ConfigFields<TaskLimitOverrides>.Field("max_log_bytes", "Bytes of container output (stdout and stderr); past it the task is stopped.",
             Shapes.Long(64 * 1024, 1L << 40), l => l.MaxLogBytes, (l, v) => l with { MaxLogBytes = v }),
     ]);
+
+    public static ConfigFields<EnvironmentSpec> EnvironmentFields { get; } = new(
+    [
+        ConfigFields<EnvironmentSpec>.Field("base_image", "An image that has the repository's toolchain (node:22-bookworm, the .NET SDK, python:3.12, a team's dev image); the runner layers Codex on top. Exactly one of base_image and dockerfile.",
+            Shapes.OrAbsent(Shapes.Text(Image)), e => e.BaseImage, (e, v) => e with { BaseImage = v }),
+        ConfigFields<EnvironmentSpec>.Field("dockerfile", "A Dockerfile in the repository (a path relative to its root), built at the run's base commit as the base image. Exactly one of base_image and dockerfile.",
+            Shapes.OrAbsent(Shapes.Text(RelativeGlob)), e => e.Dockerfile, (e, v) => e with { Dockerfile = v }),
+        ConfigFields<EnvironmentSpec>.Field("setup", $"Shell commands run in order in the repository root once per cache key, not once per task (npm ci, dotnet restore); at most {MaxSetupCommands}, each at most 8 KiB.",
+            Shapes.List(Command, MaxSetupCommands), e => e.Setup, (e, v) => e with { Setup = v }),
+        ConfigFields<EnvironmentSpec>.Field("setup_network", "The network setup runs with: allow (any host, so package registries are reachable even when tasks run under deny) or deny (network_allowlist applies).",
+            Shapes.Enum(SetupNetworks), e => e.SetupNetwork, (e, v) => e with { SetupNetwork = v }),
+        ConfigFields<EnvironmentSpec>.Field("cache_keys", $"Globs, relative to the repository root, of the files whose contents key the setup cache (lock files); at most {MaxCacheKeys}.",
+            Shapes.List(RelativeGlob, MaxCacheKeys), e => e.CacheKeys, (e, v) => e with { CacheKeys = v }),
+    ]);
+
+    private static readonly ObjectRule<EnvironmentSpec> OneSource = new(
+        OneImageSource,
+        () => new JsonObject { ["oneOf"] = new JsonArray(new JsonObject { ["required"] = new JsonArray("base_image") }, new JsonObject { ["required"] = new JsonArray("dockerfile") }) });
+
+    private static readonly Shape<EnvironmentSpec> EnvironmentShape = Shapes.Object(EnvironmentFields, new EnvironmentSpec(), OneSource);
 
     public static ConfigFields<RunnerConfig> Root { get; } = new(
     [
@@ -93,6 +117,10 @@ internal static class ConfigFieldTable
             Shapes.Enum(AuthMethods), c => c.AuthMethod, (c, v) => c with { AuthMethod = v }),
         F("chatgpt_base_url", "The ChatGPT backend the egress proxy sends the sign-in's requests to; https on chatgpt.com only.",
             Shapes.Text(ChatGptBackend), c => c.ChatGptBaseUrl, (c, v) => c with { ChatGptBaseUrl = v.TrimEnd('/') }),
+        F("environment", "The toolchain every task runs in (a base image or a Dockerfile, and setup run once per cache key), known as 'default'; a run or a task may name another of environments, or 'none' for the plain Codex image. Not together with image.",
+            Shapes.OrAbsent(EnvironmentShape), c => c.Environment, (c, v) => c with { Environment = v }),
+        F("environments", "More environments, by name (1-64 letters, digits, '.', '_', '-'; 'default' and 'none' are reserved), that a run's or a task's environment argument may name. Not together with image.",
+            Shapes.Map(EnvironmentKey, EnvironmentShape), c => c.Environments, (c, v) => c with { Environments = v }),
     ]);
 
     private static ConfigField<RunnerConfig> F<T>(string name, string description, Shape<T> shape, Func<RunnerConfig, T> get, Func<RunnerConfig, T, RunnerConfig> set) =>

@@ -93,6 +93,7 @@ public static partial class ConfigLoader
             }
         }
 
+        CheckImageSources(config, r);
         return config;
     }
 

@@ -23,8 +23,18 @@ internal sealed class Shape<T>(
     public JsonNode? ToJson(T value) => toJson(value);
 }
 
-/// <summary>A rule for strings: the loader's check, and the nearest JSON Schema pattern for editors.</summary>
-internal sealed record TextRule(ConfigLoader.StringRule Check, string Pattern, string? Format = null);
+/// <summary>A rule for strings: the loader's check, and the nearest JSON Schema pattern (and length) for editors.</summary>
+internal sealed record TextRule(ConfigLoader.StringRule Check, string Pattern, string? Format = null)
+{
+    /// <summary>
+    /// At most this many characters in the schema. The loader may count UTF-8 bytes against the same number: a string
+    /// it accepts then has no more characters than that, so the schema still accepts it.
+    /// </summary>
+    public int? MaxLength { get; init; }
+}
+
+/// <summary>A rule across the fields of one object: the loader's check (null when it holds) and the schema keywords that say the same.</summary>
+internal sealed record ObjectRule<TObject>(Func<TObject, string?> Check, Func<JsonObject> Schema);
 
 /// <summary>The shapes the config's fields are made of.</summary>
 internal static class Shapes
@@ -49,9 +59,32 @@ internal static class Shapes
         () => TextSchema(rule),
         s => s);
 
-    public static Shape<IReadOnlyList<string>> List(TextRule rule) => new(
-        (field, v, r) => r.StringList(field, v, rule.Check) is { } list ? (true, list) : (false, []),
-        () => new JsonObject { ["type"] = "array", ["items"] = TextSchema(rule) },
+    public static Shape<IReadOnlyList<string>> List(TextRule rule, int? maxItems = null) => new(
+        (field, v, r) =>
+        {
+            if (r.StringList(field, v, rule.Check) is not { } list)
+            {
+                return (false, []);
+            }
+
+            if (list.Count > maxItems)
+            {
+                r.Problems.Add(new Problem(field, $"may list at most {maxItems} entries (got {list.Count})"));
+                return (false, []);
+            }
+
+            return (true, list);
+        },
+        () =>
+        {
+            var schema = new JsonObject { ["type"] = "array", ["items"] = TextSchema(rule) };
+            if (maxItems is { } max)
+            {
+                schema["maxItems"] = max;
+            }
+
+            return schema;
+        },
         list => new JsonArray(list.Select(s => (JsonNode?)s).ToArray()));
 
     /// <summary>Nullable: the file may say <c>null</c> explicitly for the absent value.</summary>
@@ -79,8 +112,11 @@ internal static class Shapes
         () => new JsonObject { ["type"] = "string", ["enum"] = new JsonArray(values.Keys.Select(k => (JsonNode?)k).ToArray()) },
         value => values.First(kv => EqualityComparer<T>.Default.Equals(kv.Value, value)).Key);
 
-    /// <summary>A nested object with fields of its own; unknown ones are refused, as at the top level.</summary>
-    public static Shape<TObject> Object<TObject>(ConfigFields<TObject> fields, TObject empty) => new(
+    /// <summary>
+    /// A nested object with fields of its own; unknown ones are refused, as at the top level. A <paramref name="rule"/>
+    /// across its fields is checked only when each field was valid on its own, so one mistake is reported once.
+    /// </summary>
+    public static Shape<TObject> Object<TObject>(ConfigFields<TObject> fields, TObject empty, ObjectRule<TObject>? rule = null) => new(
         (field, v, r) =>
         {
             if (v.ValueKind != JsonValueKind.Object)
@@ -89,14 +125,69 @@ internal static class Shapes
                 return (false, empty);
             }
 
-            return (true, fields.Read(v, $"{field}.", r, empty));
+            var before = r.Problems.Count;
+            var value = fields.Read(v, $"{field}.", r, empty);
+            if (r.Problems.Count == before && rule?.Check(value) is { } broken)
+            {
+                r.Problems.Add(new Problem(field, broken));
+                return (false, empty);
+            }
+
+            return (r.Problems.Count == before, value);
         },
-        () => fields.Schema(empty),
+        () =>
+        {
+            var schema = fields.Schema(empty);
+            foreach (var (key, node) in rule?.Schema() ?? [])
+            {
+                schema[key] = node?.DeepClone();
+            }
+
+            return schema;
+        },
         value => fields.ToJson(value));
+
+    /// <summary>An object of names the user chooses (each checked by <paramref name="name"/>), every value of one shape.</summary>
+    public static Shape<IReadOnlyDictionary<string, T>> Map<T>(TextRule name, Shape<T> value) => new(
+        (field, v, r) =>
+        {
+            var map = new Dictionary<string, T>(StringComparer.Ordinal);
+            if (v.ValueKind != JsonValueKind.Object)
+            {
+                r.Problems.Add(new Problem(field, "must be an object of name: value"));
+                return (false, map);
+            }
+
+            var ok = true;
+            foreach (var property in v.EnumerateObject())
+            {
+                var at = $"{field}.{property.Name}";
+                if (name.Check(property.Name) is { } broken)
+                {
+                    r.Problems.Add(new Problem(at, broken));
+                    ok = false;
+                    continue;
+                }
+
+                // A name given twice keeps its last value, as a top-level field given twice does.
+                var (good, item) = value.Read(at, property.Value, r);
+                ok &= good;
+                map[property.Name] = item;
+            }
+
+            return (ok, map);
+        },
+        () => new JsonObject { ["type"] = "object", ["propertyNames"] = TextSchema(name), ["additionalProperties"] = value.Schema() },
+        map => new JsonObject(map.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => KeyValuePair.Create(kv.Key, value.ToJson(kv.Value)))));
 
     private static JsonObject TextSchema(TextRule rule)
     {
         var schema = new JsonObject { ["type"] = "string", ["pattern"] = rule.Pattern };
+        if (rule.MaxLength is { } max)
+        {
+            schema["maxLength"] = max;
+        }
+
         if (rule.Format is not null)
         {
             schema["format"] = rule.Format;

@@ -33,28 +33,47 @@ public static class CredentialCheck
 
     private static DoctorCheck ApiKey(RunnerConfig config, Func<string, string?> environment, CredentialChoice choice)
     {
+        var policy = ConfigLoader.NetworkPolicies.First(p => p.Value == config.NetworkPolicy).Key;
         if (config.NetworkPolicy == NetworkPolicy.Deny)
         {
             return string.IsNullOrEmpty(environment(config.ModelApiKeyEnv))
-                ? new DoctorCheck("auth", Doctor.Fail, $"api_key: {choice.Reason}, but {config.ModelApiKeyEnv} is not set in the server's environment",
+                ? new DoctorCheck("auth", Doctor.Fail, $"api_key: {choice.Reason}, but {config.ModelApiKeyEnv} (model_api_key_env) is not set in the server's environment",
                     $"set {config.ModelApiKeyEnv} in the MCP client's env for this server (Codex as a client: list it in env_vars)")
-                : new DoctorCheck("auth", Doctor.Ok, $"api_key: {choice.Reason}; the egress proxy adds it to requests for {config.ModelBaseUrl}, no task sees it", null);
+                : new DoctorCheck("auth", Doctor.Ok,
+                    $"api_key: {choice.Reason}; network_policy deny: read from {config.ModelApiKeyEnv} (model_api_key_env) in the server's environment and added by the egress proxy to requests for {config.ModelBaseUrl}; never passed to tasks, even when listed in env_passthrough (they hold a placeholder)", null);
         }
 
-        // Outside deny the key travels in the task's environment, under the name Codex's provider reads.
-        var keyVariable = config.CodexConfigOverrides
-            .Select(o => System.Text.RegularExpressions.Regex.Match(o, @"env_key\s*=\s*""([A-Za-z_][A-Za-z0-9_]*)"""))
-            .FirstOrDefault(m => m.Success)?.Groups[1].Value ?? config.ModelApiKeyEnv;
+        var keyVariable = KeyVariableInTask(config);
+        var reads = keyVariable == config.ModelApiKeyEnv ? "" : $" (model_api_key_env, {config.ModelApiKeyEnv}, is what a deny run's egress proxy reads)";
         if (!config.EnvPassthrough.Contains(keyVariable))
         {
-            return new DoctorCheck("auth", Doctor.Fail, $"api_key: {keyVariable} is not in env_passthrough, so Codex gets no key", $"add \"{keyVariable}\" to env_passthrough in {RunnerConfig.FileName}");
+            return new DoctorCheck("auth", Doctor.Fail,
+                $"api_key: Codex in a task reads its key from {keyVariable}{reads}, which is not in env_passthrough, so under network_policy {policy} tasks get no key",
+                $"add \"{keyVariable}\" to env_passthrough in {RunnerConfig.FileName}");
         }
 
+        var reach = config.NetworkPolicy == NetworkPolicy.None ? "; tasks reach only loopback, so only a local model answers" : "";
         return string.IsNullOrEmpty(environment(keyVariable))
-            ? new DoctorCheck("auth", Doctor.Fail, $"api_key: {keyVariable} is not set in the server's environment",
+            ? new DoctorCheck("auth", Doctor.Fail, $"api_key: Codex in a task reads its key from {keyVariable}{reads}, which is not set in the server's environment",
                 $"set {keyVariable} in the MCP client's env for this server (Codex as a client: list it in env_vars)")
-            : new DoctorCheck("auth", Doctor.Ok, $"api_key: {choice.Reason}; passed to tasks as {keyVariable} (network_policy is not deny)", null);
+            : new DoctorCheck("auth", Doctor.Ok,
+                $"api_key: {choice.Reason}; network_policy {policy}: passed to tasks in their environment as {keyVariable} (env_passthrough), where Codex reads it{reads}{reach}", null);
     }
+
+    /// <summary>
+    /// The variable Codex inside a task (outside deny) reads its key from. With a model_base_url of its own the runner
+    /// points Codex at a provider whose env_key is model_api_key_env, set after the user's overrides so it wins;
+    /// with the default URL Codex keeps its built-in provider (CODEX_API_KEY) unless an override names an env_key.
+    /// </summary>
+    private static string KeyVariableInTask(RunnerConfig config) =>
+        config.ModelBaseUrl != RunnerConfig.DefaultModelBaseUrl
+            ? config.ModelApiKeyEnv
+            : config.CodexConfigOverrides
+                .Select(o => System.Text.RegularExpressions.Regex.Match(o, @"env_key\s*=\s*""([A-Za-z_][A-Za-z0-9_]*)"""))
+                .FirstOrDefault(m => m.Success)?.Groups[1].Value ?? CodexOwnKeyVariable;
+
+    /// <summary>Where Codex's built-in OpenAI provider reads an API key from in <c>codex exec</c>.</summary>
+    private const string CodexOwnKeyVariable = "CODEX_API_KEY";
 
     private static async Task<DoctorCheck> ChatGptAsync(Func<string, string?> environment, TimeProvider clock, CredentialChoice choice, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using SandboxRunner.Configuration;
+using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Policy;
 
@@ -59,7 +60,8 @@ public static class RunPlanner
             }
         }
 
-        var tasks = PlanTasks(request.Tasks, config, problems);
+        var runEnvironment = ChooseEnvironment(request.Environment, "environment", config, problems);
+        var tasks = PlanTasks(request.Tasks, config, runEnvironment, problems);
         if (!request.AuditCommands)
         {
             tasks = tasks.Select(t => t with { AllowedCommands = [] }).ToList();
@@ -75,7 +77,7 @@ public static class RunPlanner
             request.SandboxMode ?? config.SandboxMode, request.OutputSchema, request.AuditCommands);
     }
 
-    private static List<TaskPlan> PlanTasks(IReadOnlyList<TaskRequest>? requests, RunnerConfig config, List<Problem> problems)
+    private static List<TaskPlan> PlanTasks(IReadOnlyList<TaskRequest>? requests, RunnerConfig config, ChosenEnvironment? runEnvironment, List<Problem> problems)
     {
         var plans = new List<TaskPlan>();
         if (requests is null || requests.Count == 0)
@@ -126,15 +128,56 @@ public static class RunPlanner
                 CheckNarrowing(task, at, config, problems);
             }
 
+            var environment = task.Environment is null ? runEnvironment : ChooseEnvironment(task.Environment, $"{at}.environment", config, problems);
             plans.Add(new TaskPlan(
                 task.TaskId ?? "",
                 task.Prompt ?? "",
                 task.AllowedPaths ?? config.DefaultAllowedPaths,
                 task.AllowedCommands ?? config.AllowedCommands,
-                TimeSpan.FromSeconds(task.TimeoutSec ?? config.DefaultTimeoutSec)));
+                TimeSpan.FromSeconds(task.TimeoutSec ?? config.DefaultTimeoutSec))
+            {
+                EnvironmentName = environment?.Name,
+                Environment = environment?.Spec,
+            });
         }
 
         return plans;
+    }
+
+    /// <summary>An environment a name chose: <c>none</c> is the plain Codex image, with no name and no spec.</summary>
+    private sealed record ChosenEnvironment(string? Name, EnvironmentSpec? Spec);
+
+    /// <summary>
+    /// What <paramref name="name"/> (a task's, else the run's) chooses; unnamed is <c>default</c> when the config has an
+    /// environment section, else <c>none</c>. Null, with the problem recorded, for a name the config does not define.
+    /// </summary>
+    private static ChosenEnvironment? ChooseEnvironment(string? name, string field, RunnerConfig config, List<Problem> problems)
+    {
+        name ??= config.Environment is null ? RunnerConfig.NoEnvironment : RunnerConfig.DefaultEnvironment;
+        if (name == RunnerConfig.NoEnvironment)
+        {
+            return new ChosenEnvironment(null, null);
+        }
+
+        if (name == RunnerConfig.DefaultEnvironment)
+        {
+            if (config.Environment is { } section)
+            {
+                return new ChosenEnvironment(name, section);
+            }
+
+            problems.Add(new Problem(field, $"'default' is not defined; add an `environment` section to {RunnerConfig.FileName}"));
+            return null;
+        }
+
+        if (config.Environments.TryGetValue(name, out var named))
+        {
+            return new ChosenEnvironment(name, named);
+        }
+
+        string[] known = [.. config.Environment is null ? [] : (string[])[RunnerConfig.DefaultEnvironment], RunnerConfig.NoEnvironment, .. config.Environments.Keys.Order(StringComparer.Ordinal)];
+        problems.Add(new Problem(field, $"'{name}' is not an environment of {RunnerConfig.FileName} (known: {string.Join(", ", known)}); name one of those, or add it under environments"));
+        return null;
     }
 
     /// <summary>A task may narrow the config's policy, never widen it, unless the config says so.</summary>

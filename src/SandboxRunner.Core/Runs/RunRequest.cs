@@ -26,6 +26,22 @@ public sealed record TaskRequest
     [JsonPropertyName("timeout_sec")]
     [Description("Deadline for this task in seconds (10-1800); defaults to the config's default_timeout_sec.")]
     public int? TimeoutSec { get; init; }
+
+    [JsonPropertyName("environment")]
+    [Description(EnvironmentArgument.TaskDescription)]
+    public string? Environment { get; init; }
+}
+
+/// <summary>What the <c>environment</c> argument means, said once for the MCP tools and the task items.</summary>
+public static class EnvironmentArgument
+{
+    public const string RunDescription =
+        "The toolchain environment every task of this run runs in, unless a task names its own: a name from the config's environments, " +
+        "'default' (its environment section) or 'none' (the plain Codex image). Omitted: 'default' when the config has an environment section, else 'none'.";
+
+    public const string TaskDescription =
+        "The toolchain environment this task runs in: a name from the config's environments, 'default' (its environment section) or 'none' " +
+        "(the plain Codex image). Omitted: the run's environment.";
 }
 
 /// <summary>A run as a caller asks for it (the arguments of <c>run_codex_tasks</c>). Validated into a <see cref="RunPlan"/>.</summary>
@@ -37,6 +53,9 @@ public sealed record RunRequest
     public string? ResourcePolicy { get; init; }
     public IReadOnlyList<TaskRequest>? Tasks { get; init; }
     public bool DryRun { get; init; }
+
+    /// <summary>The environment of every task that names none itself; null: <c>default</c> when the config has one, else <c>none</c>.</summary>
+    public string? Environment { get; init; }
 
     /// <summary>Overrides the config's sandbox_mode for every task (the plan review runs read-only).</summary>
     public SandboxMode? SandboxMode { get; init; }

@@ -83,6 +83,12 @@ public sealed record TaskResult
 
     /// <summary>The model credential the task's requests carried: <c>api_key</c>, <c>chatgpt</c> or <c>none</c> (held by the egress proxy in deny).</summary>
     [JsonPropertyName("auth")] public string? Auth { get; init; }
+
+    /// <summary>
+    /// The environment the task runs in: a name of the config's <c>environments</c>, <c>default</c> (its
+    /// <c>environment</c> section) or <c>none</c> (the plain Codex image); null in results written before environments existed.
+    /// </summary>
+    [JsonPropertyName("environment")] public string? Environment { get; init; }
 }
 
 /// <summary>The network a task had, and in <c>deny</c> the hosts it tried that the proxy refused, so a manager can widen the allowlist knowingly.</summary>

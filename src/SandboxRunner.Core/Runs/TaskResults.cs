@@ -19,6 +19,21 @@ public static class TaskResults
     private const int MaxSummaryChars = 64 * 1024;
     private const int EvidenceChars = 4000;
 
+    public const string DryRunSummary = "dry run: validated (config, ids, base_ref, policies, Docker, image), not executed";
+
+    /// <summary>What a dry run returns for a task: validated, not run, and the environment it would run in.</summary>
+    public static TaskResult Skipped(TaskPlan task) => new()
+    {
+        TaskId = task.TaskId,
+        Status = TaskStatus.Skipped,
+        PatchApplicable = false,
+        Summary = DryRunSummary,
+        Environment = EnvironmentOf(task),
+    };
+
+    /// <summary>The name a result reports for the task's environment; <c>none</c> for the plain Codex image.</summary>
+    public static string EnvironmentOf(TaskPlan task) => task.EnvironmentName ?? Configuration.RunnerConfig.NoEnvironment;
+
     public static async Task<TaskResult> BuildAsync(
         TaskFacts facts, Judgement judgement, Redactor redactor, string patchFile, byte[]? lastMessage, CancellationToken cancellationToken)
     {

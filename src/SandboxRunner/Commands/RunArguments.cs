@@ -5,7 +5,7 @@ namespace SandboxRunner.Host.Commands;
 /// <summary>The arguments of <c>run_codex_tasks</c> and <c>start_codex_run</c> as a <see cref="RunRequest"/>: one mapping for the MCP tools and the tasks file.</summary>
 internal static class RunArguments
 {
-    public static RunRequest Request(IReadOnlyList<TaskRequest> tasks, string? runId, string? baseRef, int? concurrency, string? resourcePolicy, bool dryRun) => new()
+    public static RunRequest Request(IReadOnlyList<TaskRequest> tasks, string? runId, string? baseRef, int? concurrency, string? resourcePolicy, bool dryRun, string? environment) => new()
     {
         RunId = runId,
         BaseRef = baseRef,
@@ -13,5 +13,6 @@ internal static class RunArguments
         ResourcePolicy = resourcePolicy,
         Tasks = tasks,
         DryRun = dryRun,
+        Environment = environment,
     };
 }

@@ -26,7 +26,8 @@ internal static class RunCommand
             options.BaseRef ?? file.BaseRef,
             options.Concurrency ?? file.Concurrency,
             options.ResourcePolicy ?? file.ResourcePolicy,
-            options.DryRun || file.DryRun);
+            options.DryRun || file.DryRun,
+            file.Environment);
         var runId = request.RunId!;
 
         using var session = new CliSession(options);

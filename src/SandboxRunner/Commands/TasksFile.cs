@@ -12,8 +12,8 @@ namespace SandboxRunner.Host.Commands;
 internal static class TasksFile
 {
     public const long MaxBytes = 8 * 1024 * 1024;
-    private static readonly string[] RunFields = ["tasks", "run_id", "base_ref", "concurrency", "resource_policy", "dry_run"];
-    private static readonly string[] TaskFields = ["task_id", "prompt", "allowed_paths", "allowed_commands", "timeout_sec"];
+    private static readonly string[] RunFields = ["tasks", "run_id", "base_ref", "concurrency", "resource_policy", "dry_run", "environment"];
+    private static readonly string[] TaskFields = ["task_id", "prompt", "allowed_paths", "allowed_commands", "timeout_sec", "environment"];
 
     public static async Task<RunRequest> ReadAsync(string path, CancellationToken cancellationToken)
     {
@@ -83,6 +83,7 @@ internal static class TasksFile
                 "run_id" => request with { RunId = String(v, "run_id", problems) },
                 "base_ref" => request with { BaseRef = String(v, "base_ref", problems) },
                 "resource_policy" => request with { ResourcePolicy = String(v, "resource_policy", problems) },
+                "environment" => request with { Environment = String(v, "environment", problems) },
                 "concurrency" => request with { Concurrency = Integer(v, "concurrency", problems) },
                 "dry_run" => request with { DryRun = v.ValueKind is JsonValueKind.True || (v.ValueKind is not JsonValueKind.False && Wrong<bool>("dry_run", "must be true or false", problems)) },
                 _ => Unknown(request, property.Name, RunFields, problems),
@@ -117,6 +118,7 @@ internal static class TasksFile
                     "allowed_paths" => task with { AllowedPaths = Strings(v, field, problems) },
                     "allowed_commands" => task with { AllowedCommands = Strings(v, field, problems) },
                     "timeout_sec" => task with { TimeoutSec = Integer(v, field, problems) },
+                    "environment" => task with { Environment = String(v, field, problems) },
                     _ => Unknown(task, field, TaskFields, problems),
                 };
             }

@@ -34,8 +34,8 @@ internal static class Usage
                                      [--repo PATH] [--verbose]
 
             Runs the tasks of TASKS_FILE (JSON: the arguments of the MCP tool run_codex_tasks, i.e. an object with
-            "tasks" [{task_id, prompt, allowed_paths?, allowed_commands?, timeout_sec?}], "run_id"?, "base_ref"?,
-            "concurrency"?, "resource_policy"?, "dry_run"?; or just the array of tasks) with the repository's
+            "tasks" [{task_id, prompt, allowed_paths?, allowed_commands?, timeout_sec?, environment?}], "run_id"?,
+            "base_ref"?, "concurrency"?, "resource_policy"?, "dry_run"?, "environment"?; or just the array of tasks) with the repository's
             .mcp-codex.json, as the server would: results in .codex-runs/<run_id>/, trees on sandbox/<run_id>/<task_id>.
             Options given here override the file's fields. Progress goes to stderr: a table on a terminal, timestamped
             lines otherwise.

@@ -25,10 +25,11 @@ public sealed class RunTools(Workspace workspace)
         [Description("Tasks of this run at once (1-8); the server-wide default_concurrency still caps all runs together.")] int? concurrency = null,
         [Description("\"conservative\" or \"normal\" container limits.")] string? resource_policy = null,
         [Description("Validate everything (config, ids, base_ref, policies, Docker, image) and return skipped results without running.")] bool dry_run = false,
+        [Description(EnvironmentArgument.RunDescription)] string? environment = null,
         IProgress<ProgressNotificationValue>? progress = null,
         CancellationToken cancellationToken = default) =>
         Guard(async () => await (await RunnerAsync(cancellationToken)).RunAsync(
-            RunArguments.Request(tasks, run_id, base_ref, concurrency, resource_policy, dry_run), ToTaskProgress(progress), cancellationToken));
+            RunArguments.Request(tasks, run_id, base_ref, concurrency, resource_policy, dry_run, environment), ToTaskProgress(progress), cancellationToken));
 
     [McpServerTool(Name = "start_codex_run", UseStructuredContent = true, Destructive = false, OpenWorld = true)]
     [Description("Start the same run as run_codex_tasks in the background and return its run_id at once (results is empty). Follow it with get_codex_run, stop it with cancel_codex_run.")]
@@ -39,9 +40,10 @@ public sealed class RunTools(Workspace workspace)
         [Description("Tasks of this run at once (1-8).")] int? concurrency = null,
         [Description("\"conservative\" or \"normal\" container limits.")] string? resource_policy = null,
         [Description("Validate only; return skipped results.")] bool dry_run = false,
+        [Description(EnvironmentArgument.RunDescription)] string? environment = null,
         CancellationToken cancellationToken = default) =>
         Guard(async () => await (await RunnerAsync(cancellationToken)).StartAsync(
-            RunArguments.Request(tasks, run_id, base_ref, concurrency, resource_policy, dry_run), cancellationToken));
+            RunArguments.Request(tasks, run_id, base_ref, concurrency, resource_policy, dry_run, environment), cancellationToken));
 
     [McpServerTool(Name = "get_codex_run", UseStructuredContent = true, ReadOnly = true)]
     [Description("A run's status and each task's state (queued, running, finished) with the results so far; works for finished runs read back from disk.")]

@@ -44,6 +44,8 @@ internal static class Config
         "model_base_url" => config.ModelBaseUrl,
         "model_api_key_env" => config.ModelApiKeyEnv,
         "network_allowlist" => config.NetworkAllowlist,
+        "environment" => config.Environment,
+        "environments" => config.Environments,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "not a field of .mcp-codex.json"),
     };
 }

@@ -68,6 +68,18 @@ public sealed partial class ConfigSchemaTests
         Assert.Equal(ConfigLoader.LimitFields.Order(StringComparer.Ordinal), Properties(root["properties"]!["task_limits"]!).Select(p => p.Key).Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public void An_environment_and_each_named_one_refuse_unknown_keys_in_the_schema_too()
+    {
+        var properties = Root()["properties"]!;
+
+        Assert.False(properties["environment"]!["additionalProperties"]!.GetValue<bool>());
+        Assert.False(properties["environments"]!["additionalProperties"]!["additionalProperties"]!.GetValue<bool>());
+        Assert.Equal(
+            ["base_image", "cache_keys", "dockerfile", "setup", "setup_network"],
+            Properties(properties["environment"]!).Select(p => p.Key).Order(StringComparer.Ordinal));
+    }
+
     [Theory]
     [InlineData("default_concurrency", 1, 8)]
     [InlineData("default_timeout_sec", 10, 1800)]
@@ -187,11 +199,39 @@ public sealed partial class ConfigSchemaTests
     [InlineData("""{ "task_limits": { "max_files": 0 } }""")]
     [InlineData("""{ "task_limits": { "max_filez": 1 } }""")]
     [InlineData("""{ "task_limits": [] }""")]
+    [InlineData("""{ "environment": { "base_image": "node:22", "dockerfile": "env.Dockerfile" } }""")]
+    [InlineData("""{ "environment": { "setup": ["npm ci"] } }""")]
+    [InlineData("""{ "environment": { "base_image": "node:22", "setup_commands": [] } }""")]
+    [InlineData("""{ "environment": { "base_image": "Node 22" } }""")]
+    [InlineData("""{ "environment": { "dockerfile": "../env.Dockerfile" } }""")]
+    [InlineData("""{ "environment": { "dockerfile": "/env.Dockerfile" } }""")]
+    [InlineData("""{ "environment": { "base_image": "node:22", "setup": [" "] } }""")]
+    [InlineData("""{ "environment": { "base_image": "node:22", "setup_network": "none" } }""")]
+    [InlineData("""{ "environment": { "base_image": "node:22", "cache_keys": ["../x"] } }""")]
+    [InlineData("""{ "environment": null }""")]
+    [InlineData("""{ "environments": { "default": { "base_image": "node:22" } } }""")]
+    [InlineData("""{ "environments": { "none": { "base_image": "node:22" } } }""")]
+    [InlineData("""{ "environments": { "node 22": { "base_image": "node:22" } } }""")]
+    [InlineData("""{ "environments": { "node": { "setup": [] } } }""")]
+    [InlineData("""{ "environments": { "node": "node:22" } }""")]
     public void What_the_loader_refuses_the_schema_refuses(string json)
     {
         Config.Refusal(json);
 
         Assert.False(Evaluate(json).IsValid, $"the schema accepts {json}");
+    }
+
+    [Theory]
+    [InlineData(51, 1)]
+    [InlineData(1, 8193)]
+    public void Setup_past_its_limits_is_refused_by_both(int commands, int length)
+    {
+        var setup = string.Join(',', Enumerable.Repeat($"\"{new string('x', length)}\"", commands));
+        var json = $$"""{ "environment": { "base_image": "node:22", "setup": [{{setup}}] } }""";
+
+        Config.Refusal(json);
+
+        Assert.False(Evaluate(json).IsValid);
     }
 
     [Fact]
@@ -269,10 +309,28 @@ public sealed partial class ConfigSchemaTests
             Scalar,
             Scalar.Array[0, 3].Select(items => $"[{string.Join(',', items)}]"),
             Gen.Select(Gen.OneOf<string>(Gen.OneOf(ConfigLoader.LimitFields.ToArray()), Gen.Const("x")), Scalar).Array[0, 3]
-                .Select(ps => $"{{{string.Join(',', ps.Select(p => $"\"{p.Item1}\":{p.Item2}"))}}}"));
+                .Select(ObjectOf));
 
-        public static readonly Gen<string> Config = Gen.Select(Gen.OneOf<string>(Gen.OneOf(ConfigLoader.KnownFields.ToArray()), Gen.Const("$schema")), Value).Array[0, 4]
-            .Select(fields => $"{{ {string.Join(", ", fields.Select(f => $"\"{f.Item1}\": {f.Item2}"))} }}");
+        private static readonly Gen<string> EnvironmentValue = Gen.OneOf<string>(
+            Scalar,
+            Scalar.Array[0, 3].Select(items => $"[{string.Join(',', items)}]"),
+            Gen.OneOf("\"node:22\"", "\"Node\"", "\"env.Dockerfile\"", "\"../env\"", "\"npm ci\""));
+
+        private static readonly Gen<string> Environment = Gen.Select(Gen.OneOf("base_image", "dockerfile", "setup", "setup_network", "cache_keys", "x"), EnvironmentValue).Array[0, 4]
+            .Select(ObjectOf);
+
+        private static readonly Gen<string> Environments = Gen.Select(Gen.OneOf("node", "default", "none", "a b", ""), Environment).Array[0, 3]
+            .Select(ObjectOf);
+
+        private static readonly Gen<string> Field = Gen.OneOf<string>(
+            Gen.Select(Gen.OneOf<string>(Gen.OneOf(ConfigLoader.KnownFields.ToArray()), Gen.Const("$schema")), Value).Select(f => $"\"{f.Item1}\": {f.Item2}"),
+            Environment.Select(e => $"\"environment\": {e}"),
+            Environments.Select(e => $"\"environments\": {e}"));
+
+        public static readonly Gen<string> Config = Field.Array[0, 4].Select(fields => $"{{ {string.Join(", ", fields)} }}");
+
+        private static string ObjectOf((string Name, string Value)[] properties) =>
+            $"{{{string.Join(',', properties.Select(p => $"\"{p.Name}\":{p.Value}"))}}}";
     }
 }
 

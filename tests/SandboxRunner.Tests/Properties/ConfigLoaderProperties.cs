@@ -22,7 +22,7 @@ public sealed class ConfigLoaderProperties
         : Gen.OneOf<string>(
             Scalar,
             value.Array[0, 4].Select(items => $"[{string.Join(',', items)}]"),
-            Gen.Select(Gen.OneOf("a", "type", "max_files", "max_log_bytes"), value).Array[0, 3].Select(ps => $"{{{string.Join(',', ps.Select(p => $"\"{p.Item1}\":{p.Item2}"))}}}")));
+            Gen.Select(Gen.OneOf("a", "type", "max_files", "max_log_bytes", "base_image", "setup", "node"), value).Array[0, 3].Select(ps => $"{{{string.Join(',', ps.Select(p => $"\"{p.Item1}\":{p.Item2}"))}}}")));
 
     private static readonly Gen<string> FieldName = Gen.OneOf<string>(Gen.OneOf(ConfigLoader.KnownFields), Gen.OneOf("x", "", "allowed_commands\\u0000", "\\u0061llowed_commands"));
 

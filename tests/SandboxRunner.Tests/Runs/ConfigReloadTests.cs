@@ -89,6 +89,21 @@ public sealed class ConfigReloadTests
     }
 
     [Fact]
+    public async Task An_edited_environment_is_used_by_the_next_call()
+    {
+        using var bed = await CreateAsync();
+        using var workspace = Open(bed, "");
+        await workspace.GetRunnerAsync(CancellationToken.None);
+
+        // An environment replaces the fake image: image and environments may not be set together.
+        File.WriteAllText(ConfigPath(bed), """{ "network_policy": "none", "environments": { "node": { "base_image": "node:22", "setup": ["npm ci"] } } }""");
+        Assert.Equal(["npm ci"], (await workspace.GetRunnerAsync(CancellationToken.None)).Config.Environments["node"].Setup);
+
+        File.WriteAllText(ConfigPath(bed), """{ "network_policy": "none", "environments": { "node": { "base_image": "node:22", "setup": ["npm install"] } } }""");
+        Assert.Equal(["npm install"], (await workspace.GetRunnerAsync(CancellationToken.None)).Config.Environments["node"].Setup);
+    }
+
+    [Fact]
     public async Task An_invalid_edit_disturbs_no_run_in_progress()
     {
         using var bed = await CreateAsync();
