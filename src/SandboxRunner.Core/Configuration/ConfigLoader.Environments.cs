@@ -36,21 +36,6 @@ public static partial class ConfigLoader
         _ => null,
     };
 
-    /// <summary>
-    /// <c>image</c> and an environment are two answers to which image tasks run in, so a config may give only one
-    /// (an environment's image gets Codex layered on by the runner; <c>image</c> must already hold it).
-    /// </summary>
-    private static void CheckImageSources(RunnerConfig config, FieldReader r)
-    {
-        if (config.Image is not null && (config.Environment is not null || config.Environments.Count > 0))
-        {
-            r.Problems.Add(new Problem(
-                "image",
-                $"cannot be set together with {(config.Environment is not null ? "environment" : "environments")}: both say which image tasks run in; " +
-                "remove image to run tasks in the environment (the runner layers Codex onto its base_image or dockerfile), or remove the environment sections to run every task in image"));
-        }
-    }
-
     [GeneratedRegex(@"^[A-Za-z0-9._-]{1,64}\z")]
     private static partial Regex EnvironmentNamePattern();
 }

@@ -93,7 +93,6 @@ public static partial class ConfigLoader
             }
         }
 
-        CheckImageSources(config, r);
         return config;
     }
 
