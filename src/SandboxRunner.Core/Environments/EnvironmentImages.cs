@@ -140,9 +140,9 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
             {{init}}RUN missing=""; for tool in git bash; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done; \
                 if [ -n "$missing" ]; then echo "{{CheckPrefix}} it lacks$missing (Codex runs every command through /bin/bash, and the runner needs git); install them in the base (Debian: apt-get install -y git bash) or use a base that has them" >&2; exit 1; fi; \
                 {{CodexBinary}} --version >/dev/null 2>&1 || { echo "{{CheckPrefix}} the Codex binary does not run on it (Codex is a static x86_64 Linux binary: the base must be linux/amd64)" >&2; exit 1; }; \
-                grep -q '^[^:]*:[^:]*:1000:' /etc/passwd || echo 'codex:x:1000:1000:codex:/codex-home:/bin/bash' >> /etc/passwd; \
+                grep -q '^[^:]*:[^:]*:1000:' /etc/passwd || echo 'codex:x:1000:1000:codex:/home/sandbox:/bin/bash' >> /etc/passwd; \
                 grep -q '^[^:]*:[^:]*:1000:' /etc/group || echo 'codex:x:1000:' >> /etc/group; \
-                mkdir -p /workspace /codex-home && chown 1000:1000 /workspace /codex-home
+                mkdir -p /workspace /codex-home /home/sandbox && chown 1000:1000 /workspace /codex-home /home/sandbox
             USER 1000:1000
             WORKDIR /workspace
             ENTRYPOINT []

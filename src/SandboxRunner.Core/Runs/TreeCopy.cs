@@ -32,6 +32,9 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
     private readonly Lock _packLock = new();
     private Task<string>? _pack;
 
+    /// <summary>Where the task repository's <c>alternates</c> point: the host's object folder, at the same path inside.</summary>
+    public string ObjectsDir => repository.ObjectsDir;
+
     /// <summary>The container's writable folders, filled before it starts.</summary>
     public IReadOnlyList<string> Volumes => [CodexCommandLine.Workspace, CodexCommandLine.Home, repository.ObjectsDir];
 

@@ -80,4 +80,7 @@ public static class ImageRoles
 
     /// <summary>A toolchain image built for a repository's environment.</summary>
     public const string Environment = "environment";
+
+    /// <summary>One run's checkout on top of an environment's setup, removed when the run ends.</summary>
+    public const string Run = "run";
 }

@@ -1,0 +1,208 @@
+using System.Text.Json;
+using SandboxRunner.Codex;
+using SandboxRunner.Configuration;
+using SandboxRunner.Git;
+using SandboxRunner.Platform;
+using SandboxRunner.Policy;
+using SandboxRunner.Runs;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.Environments;
+
+/// <summary>How an environment's setup came to be for this run.</summary>
+public enum SetupState { None, Built, Reused }
+
+/// <summary>
+/// An environment ready for a run's tasks: the run image (the setup's artefacts plus the checkout of the
+/// base commit, committed once per run, so a task's container starts with both and the engine's change list
+/// names only what the task did), and what setup left.
+/// </summary>
+public sealed record PreparedEnvironment(string Name, EnvironmentImage RunImage, SetupRecord Setup, SetupState State, string? SetupLog);
+
+/// <summary>What a run's environments need from the runner around them.</summary>
+public sealed record EnvironmentServices(
+    IContainerEngine Engine, GitCli Git, HostRepository Repository, RunStore Store, TreeCopy Copy, TaskImage Codex,
+    EgressGateway? RunGateway, Func<CancellationToken, Task<EgressGateway>> StartSetupGateway);
+
+/// <summary>
+/// Prepares every environment a run's tasks use, once per run: the environment image (built when missing),
+/// the setup (reused while its key is unchanged, else run and committed), and the run image; removes the run
+/// images when the run ends. A failure is an <see cref="EnvironmentException"/> naming what failed and the fix.
+/// </summary>
+public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig config, RunPlan plan, string scope, string scratch) : IAsyncDisposable
+{
+    private readonly Dictionary<string, PreparedEnvironment> _prepared = new(StringComparer.Ordinal);
+    private readonly List<string> _runImages = [];
+
+    public IReadOnlyDictionary<string, PreparedEnvironment> Prepared => _prepared;
+
+    public bool Any => plan.Tasks.Any(t => t.Environment is not null);
+
+    public async Task PrepareAsync(Action<string> report, CancellationToken cancellationToken)
+    {
+        var wanted = plan.Tasks.Where(t => t.Environment is not null).GroupBy(t => t.EnvironmentName!, StringComparer.Ordinal).ToList();
+        if (wanted.Count == 0)
+        {
+            return;
+        }
+
+        var tracked = await SetupKey.TrackedBlobsAsync(services.Git, services.Repository, plan.BaseCommit, cancellationToken);
+        foreach (var group in wanted)
+        {
+            _prepared[group.Key] = await PrepareOneAsync(group.Key, group.First().Environment!, tracked, report, cancellationToken);
+        }
+    }
+
+    private async Task<PreparedEnvironment> PrepareOneAsync(
+        string name, EnvironmentSpec spec, IReadOnlyDictionary<string, string> tracked, Action<string> report, CancellationToken cancellationToken)
+    {
+        var images = new EnvironmentImages(services.Engine, services.Git, services.Repository, scope);
+        report($"environment {name}: preparing its image");
+        var baseImage = await images.BaseAsync(spec, plan.BaseCommit, scratch, cancellationToken);
+        var image = await images.EnsureAsync(baseImage, services.Codex, cancellationToken);
+
+        var state = SetupState.None;
+        var record = new SetupRecord([], []);
+        var from = image.Tag;
+        string? log = null;
+        if (spec.Setup.Count > 0)
+        {
+            from = SetupKey.Tag(SetupKey.For(image.Tag, spec, config.EffectiveAllowlist, SetupKey.Matching(tracked, spec.CacheKeys)));
+            log = Path.Combine(services.Store.RunFolder(plan.RunId), "environments", name, "setup.log");
+            if (await services.Engine.InspectImageAsync(from, cancellationToken) is { } existing)
+            {
+                state = SetupState.Reused;
+                record = SetupRecord.FromLabels(existing.Labels);
+                report($"environment {name}: setup reused ({from})");
+                log = null;
+            }
+            else
+            {
+                report($"environment {name}: running setup ({spec.Setup.Count} command(s)); log: {log}");
+                record = await WithCheckoutAsync($".setup-{name}", checkout => RunSetupAsync(image, spec, checkout, from, log, report, cancellationToken), cancellationToken);
+                state = SetupState.Built;
+                report($"environment {name}: setup done, kept as {from}");
+            }
+
+            await WriteSetupRecordAsync(name, from, state, record, cancellationToken);
+        }
+
+        // An artefact the base commit tracks (or holds files under) is the task's to change, not setup's.
+        var trackedFolders = tracked.Keys.SelectMany(Parents).ToHashSet(StringComparer.Ordinal);
+        record = record with { Artifacts = record.Artifacts.Where(a => !tracked.ContainsKey(a) && !trackedFolders.Contains(a)).ToList() };
+
+        var runImage = await WithCheckoutAsync($".run-image-{name}", checkout => CommitRunImageAsync(from, name, checkout, cancellationToken), cancellationToken);
+        return new PreparedEnvironment(name, image with { Tag = runImage }, record, state, log);
+    }
+
+    private async Task<SetupRecord> RunSetupAsync(EnvironmentImage image, EnvironmentSpec spec, Worktree checkout, string setupTag, string log, Action<string> report, CancellationToken cancellationToken)
+    {
+        var limits = ResourceProfiles.LimitsFor(plan.ResourcePolicy, config.TaskLimits);
+        if (spec.SetupNetwork == SetupNetwork.Allow)
+        {
+            return await SetupRun.RunAsync(services.Engine, image, spec, services.Copy, checkout, setupTag,
+                new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, null, null), report, cancellationToken);
+        }
+
+        // deny: behind the run's egress proxy (its allowlist), or one of its own when the tasks have the network.
+        var own = services.RunGateway is null ? await services.StartSetupGateway(cancellationToken) : null;
+        var gateway = services.RunGateway ?? own!;
+        var network = await gateway.CreateTaskNetworkAsync("environment-setup", cancellationToken);
+        try
+        {
+            return await SetupRun.RunAsync(services.Engine, image, spec, services.Copy, checkout, setupTag,
+                new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, network, gateway.ForwardProxyUrl), report, cancellationToken);
+        }
+        finally
+        {
+            await gateway.ReleaseTaskNetworkAsync(network, CancellationToken.None);
+            if (own is not null)
+            {
+                await own.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>The setup image with this run's checkout put into <c>/workspace</c>, committed (never started) as the image the run's tasks start from.</summary>
+    private async Task<string> CommitRunImageAsync(string from, string name, Worktree checkout, CancellationToken cancellationToken)
+    {
+        var tag = $"sandbox-runner/run:{EnvironmentImages.Hash([scope, plan.RunId, name])}";
+        var id = await services.Engine.CreateAsync(new ContainerSpec
+        {
+            Image = from,
+            Command = ["true"],
+            User = UnixOwner.ImageUser.ToString(),
+            WorkingDirectory = CodexCommandLine.Workspace,
+            Environment = new Dictionary<string, string>(),
+            Mounts = [],
+            Labels = Sandbox.Labels.For(scope, plan.RunId, "environment-run-image"),
+            Limits = ResourceProfiles.For(plan.ResourcePolicy),
+            ReadOnlyRootFilesystem = false,
+        }, cancellationToken);
+        try
+        {
+            await services.Copy.UploadTreeAsync(services.Engine, id, checkout, UnixOwner.ImageUser, cancellationToken);
+            var labels = new Dictionary<string, string>(ImageRecipe.RunnerLabels(ImageRoles.Run, tag, scope)) { [Sandbox.Labels.Run] = plan.RunId };
+            _runImages.Add(tag);
+            await services.Engine.CommitAsync(id, new ImageCommit(tag, labels, ["ENTRYPOINT []", "CMD []"]), cancellationToken);
+            return tag;
+        }
+        finally
+        {
+            await services.Engine.RemoveAsync(id, CancellationToken.None);
+        }
+    }
+
+    /// <summary>A checkout of the base commit on this machine for the length of one step, then gone.</summary>
+    private async Task<T> WithCheckoutAsync<T>(string folderName, Func<Worktree, Task<T>> step, CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(scratch, $"{folderName}-{Guid.NewGuid():N}");
+        try
+        {
+            var checkout = await Worktree.CreateAsync(services.Git, services.Repository, folder, plan.BaseCommit, UnixOwner.CurrentProcess, cancellationToken);
+            return await step(checkout);
+        }
+        finally
+        {
+            TreeDeletion.TryDelete(folder);
+        }
+    }
+
+    private async Task WriteSetupRecordAsync(string name, string image, SetupState state, SetupRecord record, CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(services.Store.RunFolder(plan.RunId), "environments", name);
+        Directory.CreateDirectory(folder);
+        var json = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["setup_image"] = image,
+            ["setup"] = state.ToString().ToLowerInvariant(),
+            ["artifacts"] = record.Artifacts.Take(1000).ToList(),
+            ["tracked_files_changed_by_setup"] = record.TrackedChanges.Take(1000).ToList(),
+        }, new JsonSerializerOptions { WriteIndented = true });
+        await File.WriteAllTextAsync(Path.Combine(folder, "setup.json"), json, cancellationToken);
+    }
+
+    private static IEnumerable<string> Parents(string path)
+    {
+        for (var slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))
+        {
+            yield return path[..slash];
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        foreach (var tag in _runImages)
+        {
+            try
+            {
+                await services.Engine.DeleteImageAsync(tag, budget.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or InvalidOperationException)
+            {
+                // `image prune` removes what teardown could not (the run images carry the runner's labels).
+            }
+        }
+    }
+}

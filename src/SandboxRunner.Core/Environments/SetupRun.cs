@@ -1,0 +1,213 @@
+using System.Text;
+using SandboxRunner.Codex;
+using SandboxRunner.Git;
+using SandboxRunner.Platform;
+using SandboxRunner.Policy;
+using SandboxRunner.Runs;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.Environments;
+
+/// <summary>What a setup left: the untracked paths it made (its artefacts) and the tracked files it changed (reported, never kept).</summary>
+public sealed record SetupRecord(IReadOnlyList<string> Artifacts, IReadOnlyList<string> TrackedChanges)
+{
+    public const string ArtifactsLabel = "sandbox-runner.setup-artifacts";
+    public const string TrackedChangesLabel = "sandbox-runner.setup-tracked-changes";
+
+    /// <summary>The record as image labels (base64 of NUL-separated paths: any byte of a name survives).</summary>
+    public IReadOnlyDictionary<string, string> ToLabels() => new Dictionary<string, string>
+    {
+        [ArtifactsLabel] = Encode(Artifacts),
+        [TrackedChangesLabel] = Encode(TrackedChanges),
+    };
+
+    public static SetupRecord FromLabels(IReadOnlyDictionary<string, string> labels) =>
+        new(Decode(labels.GetValueOrDefault(ArtifactsLabel)), Decode(labels.GetValueOrDefault(TrackedChangesLabel)));
+
+    private static string Encode(IReadOnlyList<string> paths) => Convert.ToBase64String(Encoding.UTF8.GetBytes(string.Join('\0', paths)));
+
+    private static IReadOnlyList<string> Decode(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return [];
+        }
+
+        try
+        {
+            return Encoding.UTF8.GetString(Convert.FromBase64String(value)).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (FormatException)
+        {
+            return [];
+        }
+    }
+}
+
+/// <summary>Where a setup runs and what it may reach.</summary>
+public sealed record SetupPlace(string RunId, string Scope, ResourcePolicy Resources, TaskLimits Limits, string LogFile, TaskNetwork? Network, string? ProxyUrl);
+
+/// <summary>
+/// Runs an environment's setup commands once, in a container of the environment image holding the
+/// checkout of the base commit, as the agent's own uid 1000 with no capabilities, and commits what it made
+/// as the setup image. Before the commit the container removes the tracked files and <c>.git</c> (every
+/// run puts its own checkout back), so the image keeps only the artefacts; <c>git status</c> inside names
+/// them, and the tracked files setup changed, which are reported and never committed anywhere.
+/// </summary>
+public static class SetupRun
+{
+    /// <summary>Setup commands get this long altogether.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromMinutes(30);
+
+    /// <summary>Where setup's HOME is: in the image, so caches there (~/.nuget/packages, ~/.npm) are kept with it.</summary>
+    public const string Home = "/home/sandbox";
+
+    private const string StatusFile = "/var/tmp/sandbox-runner-setup.status";
+    private const long MaxStatusBytes = 8L << 20;
+    private const int MaxArtifacts = 10_000;
+    private const string StepMarker = "[sandbox-runner setup ";
+
+    public static async Task<SetupRecord> RunAsync(
+        IContainerEngine engine, EnvironmentImage image, EnvironmentSpec spec, TreeCopy copy, Worktree checkout, string setupTag, SetupPlace place,
+        Action<string> report, CancellationToken cancellationToken)
+    {
+        var spec2 = new ContainerSpec
+        {
+            Image = image.Tag,
+            Entrypoint = image.Init is { } init ? [init, "--"] : null,
+            Init = image.Init is null,
+            Command = ["/bin/sh", "-c", Script(spec.Setup, place.ProxyUrl)],
+            User = UnixOwner.ImageUser.ToString(),
+            WorkingDirectory = CodexCommandLine.Workspace,
+            // Nothing here: a container's variables are committed into the image, and tasks must not inherit the setup's proxy.
+            Environment = new Dictionary<string, string>(),
+            Mounts = [],
+            Volumes = [copy.ObjectsDir],
+            Labels = Sandbox.Labels.For(place.Scope, place.RunId, "environment-setup"),
+            Limits = ResourceProfiles.For(place.Resources),
+            MaxLogBytes = place.Limits.MaxLogBytes,
+            ReadOnlyRootFilesystem = false,
+            NetworkMode = place.Network?.NetworkMode ?? "bridge",
+        };
+
+        var tail = new Queue<string>();
+        long logged = 0;
+        Directory.CreateDirectory(Path.GetDirectoryName(place.LogFile)!);
+        await using var log = new StreamWriter(place.LogFile, append: false, new UTF8Encoding(false));
+        var capture = new OutputCapture();
+        void Line(string line)
+        {
+            var shown = TerminalText.Neutralise(line);
+            if (tail.Count == 40)
+            {
+                tail.Dequeue();
+            }
+
+            tail.Enqueue(shown);
+            if ((logged += shown.Length + 1) <= place.Limits.MaxLogBytes)
+            {
+                log.WriteLine(shown);
+            }
+
+            if (shown.StartsWith(StepMarker, StringComparison.Ordinal))
+            {
+                report(shown);
+            }
+        }
+
+        capture.StdoutLine += Line;
+        capture.StderrLine += Line;
+
+        await using var sandbox = await Sandbox.Sandbox.CreateAsync(engine, spec2, cancellationToken);
+        await copy.UploadTreeAsync(engine, sandbox.ContainerId, checkout, UnixOwner.ImageUser, cancellationToken);
+        await copy.UploadObjectsAsync(engine, sandbox.ContainerId, UnixOwner.ImageUser, cancellationToken);
+        using var noStop = new CancellationTokenSource();
+        var exit = await sandbox.RunAsync(Timeout, capture.Write, null, noStop.Token, cancellationToken);
+        capture.Complete();
+        await log.FlushAsync(cancellationToken);
+
+        if (exit.TimedOut || exit.ExitCode != 0)
+        {
+            var step = tail.LastOrDefault(l => l.StartsWith(StepMarker, StringComparison.Ordinal));
+            var what = exit.TimedOut ? $"did not finish within {Timeout.TotalMinutes:F0} minutes" : $"exited with {exit.ExitCode}";
+            throw new EnvironmentException(
+                $"environment setup failed: {(step is null ? "the setup" : step[StepMarker.Length..].TrimStart())} {what}; fix the command in environment.setup " +
+                $"(its log: {place.LogFile}). Last lines:\n{string.Join('\n', tail.TakeLast(20))}");
+        }
+
+        var status = await sandbox.ReadFileAsync(StatusFile, MaxStatusBytes, cancellationToken)
+            ?? throw new EnvironmentException($"environment setup: its record of what it made ({StatusFile}) is missing or over {MaxStatusBytes >> 20} MiB; keep setup's untracked output under .gitignore'd folders");
+        var record = Parse(status);
+        if (record.Artifacts.Count > MaxArtifacts)
+        {
+            throw new EnvironmentException($"environment setup left more than {MaxArtifacts} separate untracked paths; add the folders it writes (node_modules/, .venv/) to .gitignore so they count as one each");
+        }
+
+        await engine.CommitAsync(sandbox.ContainerId, new ImageCommit(
+            setupTag,
+            new Dictionary<string, string>(SetupKey.Labels(setupTag, place.Scope)).Concat(record.ToLabels()).ToDictionary(),
+            ["ENTRYPOINT []", "CMD []", $"USER {UnixOwner.ImageUser}", $"WORKDIR {CodexCommandLine.Workspace}"]), cancellationToken);
+        return record;
+    }
+
+    /// <summary><c>git status --porcelain -z --ignored</c>: untracked and ignored entries are artefacts, the rest changed tracked files.</summary>
+    public static SetupRecord Parse(byte[] status)
+    {
+        var artifacts = new List<string>();
+        var changed = new List<string>();
+        var fields = Encoding.UTF8.GetString(status).Split('\0');
+        for (var i = 0; i < fields.Length; i++)
+        {
+            var field = fields[i];
+            if (field.Length < 4 || field[2] != ' ')
+            {
+                continue;
+            }
+
+            var code = field[..2];
+            var path = field[3..].TrimEnd('/');
+            if (code is "??" or "!!")
+            {
+                artifacts.Add(path);
+            }
+            else
+            {
+                changed.Add(path);
+                if (code[0] is 'R' or 'C')
+                {
+                    i++;
+                }
+            }
+        }
+
+        return new SetupRecord(artifacts, changed);
+    }
+
+    /// <summary>
+    /// The commands, each in its own <c>/bin/sh -c</c> after a marker line, stopping at the first failure; then
+    /// the record of what they made, and the tracked files and <c>.git</c> removed so only artefacts are committed.
+    /// </summary>
+    internal static string Script(IReadOnlyList<string> commands, string? proxyUrl)
+    {
+        var script = new StringBuilder("set -e\n");
+        script.Append($"export HOME={Home}\ncd {CodexCommandLine.Workspace}\n");
+        if (proxyUrl is not null)
+        {
+            script.Append($"export HTTP_PROXY={proxyUrl} HTTPS_PROXY={proxyUrl} http_proxy={proxyUrl} https_proxy={proxyUrl} NO_PROXY=localhost,127.0.0.1 no_proxy=localhost,127.0.0.1\n");
+        }
+
+        for (var i = 0; i < commands.Count; i++)
+        {
+            script.Append($"echo {Quote($"{StepMarker}{i + 1}/{commands.Count}] {commands[i]}")}\n");
+            script.Append($"/bin/sh -c {Quote(commands[i])}\n");
+        }
+
+        script.Append($"echo {Quote($"{StepMarker}done] recording what setup made")}\n");
+        script.Append($"git -c core.fsmonitor=false status --porcelain=v1 -z --ignored=traditional --untracked-files=normal > {StatusFile}\n");
+        script.Append("git ls-files -z | xargs -0 -r rm -f --\n");
+        script.Append("rm -rf .git\n");
+        return script.ToString();
+    }
+
+    private static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+}
