@@ -33,12 +33,11 @@ internal static class RunCommand
         var runner = await session.RunnerAsync(CancellationToken.None);
         using var interrupt = new Interrupts();
 
+        // Asked first so that an engine that does not answer is reported with its endpoint and the variables to check.
+        await PingAsync(session.Engine, interrupt.Cancel.Token);
+
         // Like a server at start: what killed runs of this repository left is removed and their work recovered.
-        // An engine that does not answer is reported by the run itself (exit 3), with the fix.
-        if (await EngineAnswersAsync(session.Engine, interrupt.Cancel.Token))
-        {
-            await runner.RecoverInterruptedAsync(interrupt.Cancel.Token);
-        }
+        await runner.RecoverInterruptedAsync(interrupt.Cancel.Token);
 
         RunResult result;
         await using (var progress = ProgressView.Start((file.Tasks ?? []).Select(t => t.TaskId ?? "?").Where(Ids.IsValid).Distinct()))
@@ -129,16 +128,15 @@ internal static class RunCommand
         };
     }
 
-    private static async Task<bool> EngineAnswersAsync(IContainerEngine engine, CancellationToken cancellationToken)
+    private static async Task PingAsync(IContainerEngine engine, CancellationToken cancellationToken)
     {
         try
         {
             await engine.PingAsync(cancellationToken);
-            return true;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return false;
+            throw new InfrastructureException(e.Message, e);
         }
     }
 
