@@ -59,6 +59,11 @@ internal static class RunCommand
             {
                 result = await running;
             }
+            catch (InvalidInputException e) when (e.Source == RunPlanner.Source)
+            {
+                // The planner names the MCP tool's arguments; here they came from the tasks file and the options that override it.
+                throw new InvalidInputException(Overrides(options) ? $"{options.Arguments[0]} (with the command line's options)" : options.Arguments[0], e.Problems);
+            }
             catch (OperationCanceledException) when (interrupt.Cancel.IsCancellationRequested)
             {
                 result = await StoredResultAsync(runner, runId) ?? throw new InvalidOperationException($"run {runId} was cancelled before it was recorded");
@@ -73,6 +78,9 @@ internal static class RunCommand
 
         return interrupt.Cancel.IsCancellationRequested ? ExitCodes.Interrupted : code;
     });
+
+    private static bool Overrides(CommandLine options) =>
+        options.RunId is not null || options.BaseRef is not null || options.Concurrency is not null || options.ResourcePolicy is not null;
 
     /// <summary>Writes the reports asked for and the summary; returns 0 when every task succeeded, 1 otherwise.</summary>
     private static async Task<int> ReportAsync(CommandLine options, RunResult result)
