@@ -64,9 +64,15 @@ internal static class RunCommand
                 // The planner names the MCP tool's arguments; here they came from the tasks file and the options that override it.
                 throw new InvalidInputException(Overrides(options) ? $"{options.Arguments[0]} (with the command line's options)" : options.Arguments[0], e.Problems);
             }
-            catch (OperationCanceledException) when (interrupt.Cancel.IsCancellationRequested)
+            catch (OperationCanceledException)
             {
-                result = await StoredResultAsync(runner, runId) ?? throw new InvalidOperationException($"run {runId} was cancelled before it was recorded");
+                // Ctrl-C here, or `sandbox-runner cancel` from another process: either way each task's result is on disk,
+                // and the reports a pipeline uploads must still be written.
+                result = await StoredResultAsync(runner, runId) ?? throw new OperationCanceledException($"run {runId} was cancelled before it was recorded");
+                if (!interrupt.Cancel.IsCancellationRequested)
+                {
+                    progress.Note($"run {runId} was cancelled by another process (`sandbox-runner cancel` or an MCP client); each task's work is kept");
+                }
             }
         }
 
