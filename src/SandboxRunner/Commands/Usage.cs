@@ -47,7 +47,8 @@ internal static class Usage
                                  in task order, stopping at the first that does not apply cleanly (it changes nothing)
 
             Ctrl-C (or SIGTERM) cancels the run and keeps each task's work as cancelled, then exits 130; a second
-            Ctrl-C stops waiting for the teardown but still removes the run's containers by label.
+            Ctrl-C stops waiting for the teardown but still removes the run's containers by label. A run stopped by
+            `sandbox-runner cancel` from another process writes its reports and exits 1 (its tasks are cancelled).
 
             {{ExitCodeText}}
             """,
