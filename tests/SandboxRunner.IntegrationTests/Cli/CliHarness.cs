@@ -92,14 +92,18 @@ public sealed class CliHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>No container or network of any run of the repository, no task folder, no registered worktree but the repository's own.</summary>
-    public async Task AssertNothingLeftAsync()
+    /// <summary>
+    /// No container or network of any run of the repository (or of <paramref name="repoPath"/>, another clone a test
+    /// ran in), no task folder, no registered worktree but the repository's own.
+    /// </summary>
+    public async Task AssertNothingLeftAsync(string? repoPath = null)
     {
-        await Containers.AssertNoneLeftAsync(Repository.Path);
-        var trees = Path.Combine(Repository.GitDir, "sandbox-runner", "worktrees");
+        repoPath ??= Repository.Path;
+        await Containers.AssertNoneLeftAsync(repoPath);
+        var trees = Path.Combine(repoPath, ".git", "sandbox-runner", "worktrees");
         var left = Directory.Exists(trees) ? Directory.EnumerateFileSystemEntries(trees).ToList() : [];
         Assert.True(left.Count == 0, $"task folders left behind: {string.Join(", ", left)}");
-        var registered = Repository.Git("worktree", "list", "--porcelain").Split('\n').Count(l => l.StartsWith("worktree ", StringComparison.Ordinal));
+        var registered = TestRepository.RunGit(repoPath, null, "worktree", "list", "--porcelain").Split('\n').Count(l => l.StartsWith("worktree ", StringComparison.Ordinal));
         Assert.Equal(1, registered);
     }
 

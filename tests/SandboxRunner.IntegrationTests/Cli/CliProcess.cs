@@ -37,9 +37,35 @@ public sealed class CliProcess : IAsyncDisposable
     public IReadOnlyList<string> StderrLines => [.. _stderr];
 
     /// <summary>Starts <c>dotnet sandbox-runner.dll ARGS</c> in <paramref name="workingDirectory"/>; <paramref name="environment"/> sets (or, with null, removes) variables.</summary>
-    public static CliProcess Start(string workingDirectory, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
+    public static CliProcess Start(string workingDirectory, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null) =>
+        Launch("dotnet", [McpServerProcess.ServerDll, .. arguments], workingDirectory, environment);
+
+    /// <summary>
+    /// Runs <paramref name="script"/> as a CI job's step does (GitHub's <c>bash --noprofile --norc -eo pipefail</c>):
+    /// the first failing command ends it. <c>sandbox-runner</c> on its PATH is the built one.
+    /// </summary>
+    public static async Task<CliResult> RunScriptAsync(string workingDirectory, string script, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var bin = Path.Combine(Path.GetTempPath(), "sr-tests", "bin-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(bin);
+        try
+        {
+            var shim = Path.Combine(bin, "sandbox-runner");
+            await File.WriteAllTextAsync(shim, $"#!/bin/sh\nexec dotnet '{McpServerProcess.ServerDll}' \"$@\"\n");
+            File.SetUnixFileMode(shim, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var withPath = new Dictionary<string, string?>(environment) { ["PATH"] = $"{bin}:{System.Environment.GetEnvironmentVariable("PATH")}" };
+            await using var process = Launch("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], workingDirectory, withPath);
+            return await process.WaitAsync(timeout);
+        }
+        finally
+        {
+            Directory.Delete(bin, recursive: true);
+        }
+    }
+
+    private static CliProcess Launch(string program, IEnumerable<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string?>? environment)
+    {
+        var start = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardInput = true,
@@ -48,14 +74,13 @@ public sealed class CliProcess : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
-        start.ArgumentList.Add(McpServerProcess.ServerDll);
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
 
         ApplyEnvironment(start, environment);
-        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start");
         process.StandardInput.Close();
         return new CliProcess(process);
     }
@@ -68,7 +93,7 @@ public sealed class CliProcess : IAsyncDisposable
     }
 
     /// <summary>The environment of a child: this process's, without a pipeline's variables, with <paramref name="environment"/> applied.</summary>
-    public static void ApplyEnvironment(ProcessStartInfo start, IReadOnlyDictionary<string, string?>? environment)
+    private static void ApplyEnvironment(ProcessStartInfo start, IReadOnlyDictionary<string, string?>? environment)
     {
         foreach (var name in Withheld)
         {
@@ -101,7 +126,7 @@ public sealed class CliProcess : IAsyncDisposable
             _process.Kill(entireProcessTree: true);
             await _process.WaitForExitAsync(CancellationToken.None);
             await _pumps;
-            Assert.Fail($"sandbox-runner {string.Join(' ', _process.StartInfo.ArgumentList.Skip(1))} did not end within {timeout}\n{Current()}");
+            Assert.Fail($"{_process.StartInfo.FileName} {string.Join(' ', _process.StartInfo.ArgumentList)} did not end within {timeout}\n{Current()}");
         }
 
         await _pumps;
