@@ -12,12 +12,10 @@ public sealed class CliCancelTests(DockerFixture docker)
     {
         await using var h = CliHarness.Create(docker, """{ "network_policy": "deny" }""");
         var runId = NewRunId("cli-cancel");
-        var sleeper = TaskArg("sleeper", "@write src/started.txt started\\n", "@run 0 echo wrote", "@sleep 300");
-        sleeper["timeout_sec"] = 600;
-        var tasks = h.WriteTasks(Run(runId, sleeper));
+        var tasks = h.WriteTasks(Run(runId, CliHarness.SleepingTask("sleeper", "src/started.txt", "started")));
         var junit = h.FileIn("junit.xml");
         await using var owner = h.Start("run", tasks, "--junit", junit);
-        await owner.WaitForStderrAsync(l => l.Contains(" sleeper: ran ", StringComparison.Ordinal) && l.Contains("echo wrote", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
+        await owner.WaitForCommandAsync("sleeper", "echo wrote", TimeSpan.FromSeconds(90));
 
         var cancel = await h.RunAsync("cancel", runId);
         var run = await owner.WaitAsync(TimeSpan.FromSeconds(60));

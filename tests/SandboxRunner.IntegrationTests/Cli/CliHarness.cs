@@ -63,6 +63,14 @@ public sealed class CliHarness : IAsyncDisposable
         return path;
     }
 
+    /// <summary>A task that writes <paramref name="path"/>, reports the command <c>echo wrote</c> (see <see cref="CliProcess.WaitForCommandAsync"/>) and then sleeps far past any test.</summary>
+    public static Dictionary<string, object?> SleepingTask(string taskId, string path, string text)
+    {
+        var task = McpServerProcess.TaskArg(taskId, $"@write {path} {text}\\n", "@run 0 echo wrote", "@sleep 300");
+        task["timeout_sec"] = 600;
+        return task;
+    }
+
     /// <summary>A file in <see cref="Folder"/>.</summary>
     public string FileIn(string name) => Path.Combine(Folder, name);
 

@@ -12,12 +12,10 @@ public sealed class CliInterruptTests(DockerFixture docker)
     {
         await using var h = CliHarness.Create(docker, """{ "network_policy": "deny" }""");
         var runId = NewRunId("cli-sigint");
-        var slow = TaskArg("slow", "@write src/partial.txt written before the interrupt\\n", "@run 0 echo wrote", "@sleep 300");
-        slow["timeout_sec"] = 600;
-        var tasks = h.WriteTasks(Run(runId, TaskArg("quick", "@write src/quick.txt done\\n"), slow));
+        var tasks = h.WriteTasks(Run(runId, TaskArg("quick", "@write src/quick.txt done\\n"), CliHarness.SleepingTask("slow", "src/partial.txt", "written before the interrupt")));
         await using var process = h.Start("run", tasks, "--concurrency", "2");
         await process.WaitForStderrAsync(l => l.EndsWith(" quick: success: 1 file(s) changed", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
-        await process.WaitForStderrAsync(l => l.Contains(" slow: ran ", StringComparison.Ordinal) && l.Contains("echo wrote", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        await process.WaitForCommandAsync("slow", "echo wrote", TimeSpan.FromSeconds(60));
 
         await process.InterruptAsync();
         var run = await process.WaitAsync(TimeSpan.FromSeconds(60));

@@ -145,6 +145,10 @@ public sealed class CliProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits until the progress log says <paramref name="taskId"/> ran a command containing <paramref name="command"/>: the task's earlier steps are done.</summary>
+    public Task WaitForCommandAsync(string taskId, string command, TimeSpan timeout) =>
+        WaitForStderrAsync(l => l.Contains($" {taskId}: ran ", StringComparison.Ordinal) && l.Contains(command, StringComparison.Ordinal), timeout);
+
     /// <summary>
     /// SIGINT, as Ctrl-C in a terminal or a CI runner's cancel sends it (<see cref="Process.Kill()"/> would send
     /// SIGKILL). A process started with SIGINT ignored (a background job of a shell without job control) never sees

@@ -16,17 +16,7 @@ public sealed class CliRealCodexTests(DockerFixture docker)
             ModelStep.Exec("echo from-codex"),
             ModelStep.ApplyPatch("*** Begin Patch\n*** Add File: src/cli.txt\n+written through the command line\n*** End Patch"),
             ModelStep.Message("Added src/cli.txt."));
-        await using var h = CliHarness.Create(docker, $$"""
-            {
-              "image": null,
-              "codex_version": "0.169.0",
-              "network_policy": "deny",
-              "model_base_url": "{{model.BaseUrlFor(RealCodex.Gateway)}}",
-              "model_api_key_env": "{{RealCodex.ApiKeyVariable}}",
-              "env_passthrough": ["{{RealCodex.ApiKeyVariable}}"],
-              "network_allowlist": []
-            }
-            """);
+        await using var h = CliHarness.Create(docker, RealCodex.DenyConfigJson(model));
         h.Environment[RealCodex.ApiKeyVariable] = RealCodex.ApiKey;
         var runId = NewRunId("cli-real");
         var tasks = h.WriteTasks(Run(runId, new Dictionary<string, object?> { ["task_id"] = "real", ["prompt"] = $"Add a file. {ScriptedModelServer.Marker("cli")}" }));
