@@ -15,18 +15,7 @@ public sealed class McpRealCodexTests(DockerFixture docker)
             ModelStep.Exec("echo from-codex"),
             ModelStep.ApplyPatch("*** Begin Patch\n*** Add File: src/mcp.txt\n+written through mcp\n*** End Patch"),
             ModelStep.Message("Added src/mcp.txt."));
-        var config = $$"""
-            {
-              "image": null,
-              "codex_version": "0.169.0",
-              "network_policy": "deny",
-              "model_base_url": "{{model.BaseUrlFor(RealCodex.Gateway)}}",
-              "model_api_key_env": "{{RealCodex.ApiKeyVariable}}",
-              "env_passthrough": ["{{RealCodex.ApiKeyVariable}}"],
-              "network_allowlist": []
-            }
-            """;
-        await using var s = await McpHarness.StartAsync(docker, config, new Dictionary<string, string?> { [RealCodex.ApiKeyVariable] = RealCodex.ApiKey });
+        await using var s = await McpHarness.StartAsync(docker, RealCodex.DenyConfigJson(model), new Dictionary<string, string?> { [RealCodex.ApiKeyVariable] = RealCodex.ApiKey });
 
         var run = await s.Server.CallOkAsync("run_codex_tasks", McpServerProcess.Run(
             McpServerProcess.NewRunId("mcp-real"),

@@ -60,7 +60,7 @@ internal static class Failures
         InvalidInputException { Source: ImageProvisioner.EngineSource or ImageProvisioner.ImageSource } => (ExitCodes.Infrastructure, e.Message),
         InvalidInputException => (ExitCodes.BadInput, e.Message),
         DamagedRunException => (ExitCodes.BadInput, e.Message),
-        ImageBuildException => (ExitCodes.Infrastructure, e.Message),
+        ImageBuildException or InfrastructureException => (ExitCodes.Infrastructure, e.Message),
         GitException or LibGit2Sharp.LibGit2SharpException => (ExitCodes.Infrastructure, $"git failed: {e.Message}"),
         HttpRequestException or SocketException or TimeoutException or Docker.DotNet.DockerApiException =>
             (ExitCodes.Infrastructure, $"Docker failed ({e.Message}); start the engine (bash .ci/setup does) or set DOCKER_HOST"),
@@ -70,3 +70,6 @@ internal static class Failures
         _ => (ExitCodes.Infrastructure, $"the runner failed unexpectedly ({e.GetType().Name}: {e.Message})"),
     };
 }
+
+/// <summary>The machine failed, not the input (an engine that does not answer); the message names what and the fix.</summary>
+internal sealed class InfrastructureException(string message, Exception inner) : Exception(message, inner);

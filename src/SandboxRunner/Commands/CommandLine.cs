@@ -42,7 +42,7 @@ internal sealed record CommandLine
         ["apply"] = new(2, 2, "RUN TASK", ["--json"]),
         ["cancel"] = new(1, 1, "RUN", ["--json", "--wait"]),
         ["doctor"] = new(0, 0, "", ["--json"]),
-        ["image build"] = new(0, 0, "", []),
+        ["image build"] = new(0, 0, "", ["--dry-run"]),
         ["image ls"] = new(0, 0, "", ["--json"]),
         ["image prune"] = new(0, 0, "", ["--all", "--dry-run", "--json"]),
     };

@@ -13,8 +13,18 @@ internal static class ImageCommand
     {
         using var session = new CliSession(options, LogLevel.Information);
         var runner = await session.RunnerAsync(CancellationToken.None);
-        await runner.EnsureImagesAsync(includeProxy: true, CancellationToken.None);
-        await Console.Out.WriteLineAsync(runner.Config.Image is null ? runner.Image : $"{runner.Image} (configured)");
+        if (!options.DryRun)
+        {
+            await runner.EnsureImagesAsync(includeProxy: true, CancellationToken.None);
+        }
+
+        if (runner.Config.Image is not null)
+        {
+            await Console.Error.WriteLineAsync($"{runner.Image} is the config's \"image\": used as it is, never built");
+        }
+
+        // Bare tags, one a line, so that `docker save $(sandbox-runner image build --dry-run)` caches exactly these.
+        await Console.Out.WriteLineAsync(runner.Image);
         await Console.Out.WriteLineAsync(runner.ProxyImage);
         return ExitCodes.Success;
     });

@@ -34,12 +34,11 @@ internal static class RunCommand
         var runner = await session.RunnerAsync(CancellationToken.None);
         using var interrupt = new Interrupts();
 
+        // Asked first so that an engine that does not answer is reported with its endpoint and the variables to check.
+        await PingAsync(session.Engine, interrupt.Cancel.Token);
+
         // Like a server at start: what killed runs of this repository left is removed and their work recovered.
-        // An engine that does not answer is reported by the run itself (exit 3), with the fix.
-        if (await EngineAnswersAsync(session.Engine, interrupt.Cancel.Token))
-        {
-            await runner.RecoverInterruptedAsync(interrupt.Cancel.Token);
-        }
+        await runner.RecoverInterruptedAsync(interrupt.Cancel.Token);
 
         RunResult result;
         await using (var progress = ProgressView.Start((file.Tasks ?? []).Select(t => t.TaskId ?? "?").Where(Ids.IsValid).Distinct()))
@@ -61,9 +60,20 @@ internal static class RunCommand
             {
                 result = await running;
             }
-            catch (OperationCanceledException) when (interrupt.Cancel.IsCancellationRequested)
+            catch (InvalidInputException e) when (e.Source == RunPlanner.Source)
             {
-                result = await StoredResultAsync(runner, runId) ?? throw new InvalidOperationException($"run {runId} was cancelled before it was recorded");
+                // The planner names the MCP tool's arguments; here they came from the tasks file and the options that override it.
+                throw new InvalidInputException(Overrides(options) ? $"{options.Arguments[0]} (with the command line's options)" : options.Arguments[0], e.Problems);
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl-C here, or `sandbox-runner cancel` from another process: either way each task's result is on disk,
+                // and the reports a pipeline uploads must still be written.
+                result = await StoredResultAsync(runner, runId) ?? throw new OperationCanceledException($"run {runId} was cancelled before it was recorded");
+                if (!interrupt.Cancel.IsCancellationRequested)
+                {
+                    progress.Note($"run {runId} was cancelled by another process (`sandbox-runner cancel` or an MCP client); each task's work is kept");
+                }
             }
         }
 
@@ -75,6 +85,9 @@ internal static class RunCommand
 
         return interrupt.Cancel.IsCancellationRequested ? ExitCodes.Interrupted : code;
     });
+
+    private static bool Overrides(CommandLine options) =>
+        options.RunId is not null || options.BaseRef is not null || options.Concurrency is not null || options.ResourcePolicy is not null;
 
     /// <summary>Writes the reports asked for and the summary; returns 0 when every task succeeded, 1 otherwise.</summary>
     private static async Task<int> ReportAsync(CommandLine options, RunResult result)
@@ -130,16 +143,15 @@ internal static class RunCommand
         };
     }
 
-    private static async Task<bool> EngineAnswersAsync(IContainerEngine engine, CancellationToken cancellationToken)
+    private static async Task PingAsync(IContainerEngine engine, CancellationToken cancellationToken)
     {
         try
         {
             await engine.PingAsync(cancellationToken);
-            return true;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return false;
+            throw new InfrastructureException(e.Message, e);
         }
     }
 

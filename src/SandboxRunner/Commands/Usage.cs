@@ -47,7 +47,8 @@ internal static class Usage
                                  in task order, stopping at the first that does not apply cleanly (it changes nothing)
 
             Ctrl-C (or SIGTERM) cancels the run and keeps each task's work as cancelled, then exits 130; a second
-            Ctrl-C stops waiting for the teardown but still removes the run's containers by label.
+            Ctrl-C stops waiting for the teardown but still removes the run's containers by label. A run stopped by
+            `sandbox-runner cancel` from another process writes its reports and exits 1 (its tasks are cancelled).
 
             {{ExitCodeText}}
             """,
@@ -98,10 +99,12 @@ internal static class Usage
             --dry-run says what would go. Exit 0, 3 Docker unreachable.
             """,
         "image build" => """
-            usage: sandbox-runner image build [--repo PATH]
+            usage: sandbox-runner image build [--dry-run] [--repo PATH]
 
             Builds the task image (Dockerfile.codex, for the repository's codex_version) and the egress proxy
-            image when they are missing, as the first run would; prints their tags. Exit 0, 2 bad config, 3 build failed.
+            image when they are missing, as the first run would; prints their tags, one a line (a configured
+            "image" is printed as it is, never built). --dry-run only prints the tags, without asking Docker: a
+            pipeline's image cache key, and the arguments of `docker save`. Exit 0, 2 bad config, 3 build failed.
             """,
         _ => $$"""
             usage: sandbox-runner [--repo PATH] [--verbose]           serve MCP over stdio (what MCP clients start)
@@ -117,7 +120,7 @@ internal static class Usage
               apply RUN TASK     bring a task's change into the working tree
               cancel RUN         cancel a run, whichever process runs it
               doctor             check Docker, images, repository, auth and config
-              image build        build the task image and the egress proxy image when missing; prints their tags
+              image build        build the task image and the egress proxy image when missing; prints their tags (--dry-run)
               image ls           list the images the runner built, with size and use
               image prune        remove unused runner images (--all, --dry-run)
 

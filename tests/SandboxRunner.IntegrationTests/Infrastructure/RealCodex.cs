@@ -46,6 +46,22 @@ public static class RealCodex
         EnvPassthrough = [ApiKeyVariable, .. extraPassthrough],
     };
 
+    /// <summary>
+    /// <c>.mcp-codex.json</c> fields (a JSON object to merge into a test's config) for the runner's own Codex 0.169
+    /// image behind the <c>deny</c> proxy, which forwards to <paramref name="server"/> with <see cref="ApiKey"/>.
+    /// </summary>
+    public static string DenyConfigJson(ScriptedModelServer server) => $$"""
+        {
+          "image": null,
+          "codex_version": "0.169.0",
+          "network_policy": "deny",
+          "model_base_url": "{{server.BaseUrlFor(Gateway)}}",
+          "model_api_key_env": "{{ApiKeyVariable}}",
+          "env_passthrough": ["{{ApiKeyVariable}}"],
+          "network_allowlist": []
+        }
+        """;
+
     /// <summary>A harness whose runner runs the real Codex against <paramref name="server"/>.</summary>
     public static Task<RunnerHarness> HarnessAsync(
         DockerFixture docker,

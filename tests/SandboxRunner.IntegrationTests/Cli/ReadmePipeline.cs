@@ -1,0 +1,41 @@
+using SandboxRunner.IntegrationTests.Infrastructure;
+
+namespace SandboxRunner.IntegrationTests.Cli;
+
+/// <summary>
+/// The commands of a pipeline example in README.md, so the tests run what the README shows. A block is a
+/// <c>```yaml</c> fence whose first line carries <c>pipeline-test: NAME</c>; its commands are the lines that call
+/// <c>sandbox-runner</c>, <c>docker save</c>/<c>docker load</c> or <c>git push</c>, in order, with yaml's
+/// <c>- </c> and <c>run: </c> in front of them removed. Comments and the rest of the yaml (installs, uploads)
+/// are the CI system's, not the runner's.
+/// </summary>
+public static class ReadmePipeline
+{
+    private static readonly string[] Calls = ["sandbox-runner ", "docker save ", "docker load ", "git push "];
+
+    public static IReadOnlyList<string> Commands(string name)
+    {
+        var lines = File.ReadAllLines(Path.Combine(RepoRoot.Path, "README.md"));
+        var start = Array.FindIndex(lines, l => l.StartsWith('#') && l.EndsWith($"pipeline-test: {name}", StringComparison.Ordinal));
+        Assert.True(start > 0 && lines[start - 1] == "```yaml", $"README.md has no ```yaml block whose first line ends with 'pipeline-test: {name}'");
+        var commands = lines.Skip(start + 1)
+            .TakeWhile(l => l != "```")
+            .Select(Script)
+            .Where(l => !l.StartsWith('#') && Calls.Any(c => l.Contains(c, StringComparison.Ordinal)))
+            .ToList();
+        Assert.NotEmpty(commands);
+        return commands;
+    }
+
+    /// <summary>The shell text of a yaml line: indentation, a list item's dash and a step's <c>run:</c> removed.</summary>
+    private static string Script(string line)
+    {
+        var text = line.Trim();
+        if (text.StartsWith("- ", StringComparison.Ordinal))
+        {
+            text = text[2..].TrimStart();
+        }
+
+        return text.StartsWith("run: ", StringComparison.Ordinal) ? text["run: ".Length..].TrimStart() : text;
+    }
+}
