@@ -31,10 +31,14 @@ public sealed record EnvironmentServices(
 /// </summary>
 public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig config, RunPlan plan, string scope, string scratch) : IAsyncDisposable
 {
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
     private readonly Dictionary<string, PreparedEnvironment> _prepared = new(StringComparer.Ordinal);
     private readonly List<string> _runImages = [];
 
     public IReadOnlyDictionary<string, PreparedEnvironment> Prepared => _prepared;
+
+    /// <summary>The run's pack of base-commit objects, which every environment task's container gets.</summary>
+    public TreeCopy Copy => services.Copy;
 
     public bool Any => plan.Tasks.Any(t => t.Environment is not null);
 
@@ -178,7 +182,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
             ["setup"] = state.ToString().ToLowerInvariant(),
             ["artifacts"] = record.Artifacts.Take(1000).ToList(),
             ["tracked_files_changed_by_setup"] = record.TrackedChanges.Take(1000).ToList(),
-        }, new JsonSerializerOptions { WriteIndented = true });
+        }, Indented);
         await File.WriteAllTextAsync(Path.Combine(folder, "setup.json"), json, cancellationToken);
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using SandboxRunner.Codex;
+using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;

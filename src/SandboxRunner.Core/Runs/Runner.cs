@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Configuration;
+using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
@@ -312,6 +313,7 @@ public sealed partial class Runner : IDisposable
         var startedAt = _clock.GetUtcNow();
         var trees = TaskTreeLayout.RunFolder(Repository, plan.RunId);
         EgressGateway? gateway = null;
+        RunEnvironments? environments = null;
         List<Task<TaskResult>> running = [];
         try
         {
@@ -362,16 +364,37 @@ public sealed partial class Runner : IDisposable
                 }
             }
 
+            var usesCopy = await UsesCopyAsync(cancellationToken);
+            // Environment tasks travel through the archive API on any engine (see ChangedTree), so they share the run's pack.
+            var copy = usesCopy || plan.Tasks.Any(t => t.Environment is not null) ? new TreeCopy(_git, Repository, trees, plan.BaseCommit) : null;
+            environments = new RunEnvironments(
+                new EnvironmentServices(_engine, _git, Repository, Store, copy!, Images.TaskImage, gateway, ct => StartSetupGatewayAsync(plan, ct)),
+                Config, plan, Scope, trees);
             var context = new TaskContext(Repository, Store, Config, plan, Images.TaskImage, passed, new Redactor(secrets), _clock, run, gateway)
             {
-                Copy = await UsesCopyAsync(cancellationToken) ? new TreeCopy(_git, Repository, trees, plan.BaseCommit) : null,
+                Copy = usesCopy ? copy : null,
+                Environments = environments,
             };
-            using var runGate = new SemaphoreSlim(plan.Concurrency, plan.Concurrency);
             foreach (var task in plan.Tasks)
             {
                 run.Report(new TaskProgress(task.TaskId, "queued", $"{task.TaskId}: queued"));
             }
 
+            if (await PrepareEnvironmentsAsync(environments, plan, run, cancellationToken) is { } setupFailure)
+            {
+                // No task container is created: every task ends failed with the reason, and the run says so.
+                running = plan.Tasks.Select(task => FailBeforeStartAsync(plan, run, task, setupFailure)).ToList();
+                await Task.WhenAll(running);
+                return new RunResult
+                {
+                    RunId = plan.RunId,
+                    BaseCommit = plan.BaseCommit,
+                    Results = running.Select(t => t.Result).ToList(),
+                    TotalDurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                };
+            }
+
+            using var runGate = new SemaphoreSlim(plan.Concurrency, plan.Concurrency);
             running = plan.Tasks.Select(task => RunGatedAsync(context, task, runGate, cancellationToken)).ToList();
             await Task.WhenAll(running);
             return new RunResult
@@ -394,6 +417,11 @@ public sealed partial class Runner : IDisposable
                 await Settle(() => Store.WriteRunAsync(
                     Record(plan, startedAt, cancellationToken.IsCancellationRequested ? RunState.Cancelled : RunState.Finished, _clock.GetUtcNow(), results),
                     CancellationToken.None));
+                if (environments is not null)
+                {
+                    await environments.DisposeAsync();
+                }
+
                 if (gateway is not null)
                 {
                     await gateway.DisposeAsync();
@@ -572,13 +600,7 @@ public sealed partial class Runner : IDisposable
     {
         RunId = plan.RunId,
         BaseCommit = plan.BaseCommit,
-        Results = plan.Tasks.Select(t => new TaskResult
-        {
-            TaskId = t.TaskId,
-            Status = TaskStatus.Skipped,
-            PatchApplicable = false,
-            Summary = "dry run: validated (config, ids, base_ref, policies, Docker, image), not executed",
-        }).ToList(),
+        Results = plan.Tasks.Select(TaskResults.Skipped).ToList(),
     };
 
     public void Dispose()

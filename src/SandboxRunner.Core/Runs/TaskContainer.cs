@@ -63,26 +63,37 @@ public static class TaskContainer
             WithOutputSchema = context.Run.OutputSchema is not null,
         };
 
+        var prepared = context.EnvironmentOf(task);
+        if (prepared is not null)
+        {
+            // HOME is the image's, where setup left its caches (~/.nuget/packages); git's settings stay in CODEX_HOME.
+            environment["HOME"] = Environments.SetupRun.Home;
+            environment["GIT_CONFIG_GLOBAL"] = $"{CodexCommandLine.Home}/.gitconfig";
+        }
+
+        var image = prepared is not null ? new TaskImage(prepared.RunImage.Tag, prepared.RunImage.Init) : context.Image;
         return new ContainerSpec
         {
-            Image = context.Image.Tag,
-            Entrypoint = context.Image.Init is { } init ? [init, "--"] : null,
-            Init = context.Image.Init is null,
+            Image = image.Tag,
+            Entrypoint = image.Init is { } init ? [init, "--"] : null,
+            Init = image.Init is null,
             Command = command.ContainerCommand(),
             User = owner.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
             Environment = environment,
-            Mounts = context.Copy is not null ? [] :
+            Mounts = context.Copy is not null || prepared is not null ? [] :
             [
                 new BindMount(worktree.WorkPath, CodexCommandLine.Workspace, ReadOnly: context.Run.SandboxMode == SandboxMode.ReadOnly),
                 new BindMount(context.Repository.ObjectsDir, context.Repository.ObjectsDir, ReadOnly: true),
                 new BindMount(home, CodexCommandLine.Home, ReadOnly: false),
             ],
-            Volumes = context.Copy?.Volumes ?? [],
+            // An environment's checkout is in the image's own filesystem (copy-on-write over the setup's artefacts).
+            Volumes = prepared is not null ? [CodexCommandLine.Home, context.Environments!.Copy.ObjectsDir] : context.Copy?.Volumes ?? [],
             Labels = Labels.For(context.Scope, context.Run.RunId, task.TaskId),
             MaxLogBytes = context.Limits.MaxLogBytes,
             Limits = ResourceProfiles.For(context.Run.ResourcePolicy),
-            ReadOnlyRootFilesystem = context.Run.SandboxMode != SandboxMode.DangerFullAccess,
+            // An environment task writes its checkout in the image's filesystem, so that cannot be read-only; it is still uid 1000 with no capabilities.
+            ReadOnlyRootFilesystem = prepared is null && context.Run.SandboxMode != SandboxMode.DangerFullAccess,
 
             NetworkMode = network?.NetworkMode ?? (config.NetworkPolicy == NetworkPolicy.Allow ? "bridge" : "none"),
         };

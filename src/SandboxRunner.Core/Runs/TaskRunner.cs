@@ -46,6 +46,13 @@ public sealed record TaskContext(
     /// <summary>Set when the engine cannot see this machine's files: trees travel through the archive API (see <see cref="TreeCopy"/>).</summary>
     public TreeCopy? Copy { get; init; }
 
+    /// <summary>The run's prepared environments; a task with one starts from its run image (see <see cref="Environments.ChangedTree"/>).</summary>
+    public Environments.RunEnvironments? Environments { get; init; }
+
+    /// <summary>The environment <paramref name="task"/> runs in, prepared; null for the plain Codex image.</summary>
+    public Environments.PreparedEnvironment? EnvironmentOf(TaskPlan task) =>
+        task.EnvironmentName is { } name && task.Environment is not null ? Environments?.Prepared.GetValueOrDefault(name) : null;
+
     public TaskPolicy PolicyFor(TaskPlan task) =>
         new(task.AllowedPaths, task.AllowedCommands, Config.DeniedCommands, Run.AuditCommands, task.Timeout);
 }
@@ -73,6 +80,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         var transcript = new CodexTranscript();
         var capture = new OutputCapture();
         var limits = context.Limits;
+        var prepared = context.EnvironmentOf(task);
         try
         {
             SandboxOutcome outcome;
@@ -82,8 +90,8 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 // A copied tree shares no files with this machine: it is the image user's inside (who owns
                 // the image's /workspace and /codex-home), from the archive's headers, and the host's copy
                 // needs no chown.
-                var owner = context.Copy is null ? UnixOwner.ForSandbox() : UnixOwner.ImageUser;
-                var hostOwner = context.Copy is null ? owner : UnixOwner.CurrentProcess;
+                var owner = context.Copy is null && prepared is null ? UnixOwner.ForSandbox() : UnixOwner.ImageUser;
+                var hostOwner = context.Copy is null && prepared is null ? owner : UnixOwner.CurrentProcess;
                 worktree = await Worktree.CreateAsync(git, context.Repository, folder, context.Run.BaseCommit, hostOwner, cancellationToken);
                 var home = await PrepareCodexHomeAsync(folder, task, context, hostOwner, cancellationToken);
                 logs = context.Store.OpenLogs(context.Run.RunId, task.TaskId, context.Redactor);
@@ -91,7 +99,14 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 network = context.Gateway is { } gateway ? await gateway.CreateTaskNetworkAsync(task.TaskId, cancellationToken) : null;
                 var containerStarted = context.Clock.GetUtcNow();
                 sandbox = await Sandbox.Sandbox.CreateAsync(engine, TaskContainer.Spec(context, task, worktree, home, owner, network), cancellationToken);
-                if (context.Copy is { } copy)
+                if (prepared is not null)
+                {
+                    // The checkout and the setup's artefacts are in the run image; only CODEX_HOME and the objects go in.
+                    await TreeCopy.UploadFolderAsync(engine, sandbox.ContainerId, CodexCommandLine.Home, home, owner, cancellationToken);
+                    await context.Environments!.Copy.UploadObjectsAsync(engine, sandbox.ContainerId, owner, cancellationToken);
+                    copiedIn = true;
+                }
+                else if (context.Copy is { } copy)
                 {
                     await copy.UploadAsync(engine, sandbox.ContainerId, worktree, home, owner, cancellationToken);
                     copiedIn = true;
@@ -107,7 +122,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 await File.WriteAllTextAsync(TaskTreeLayout.StartedMarker(folder), sandbox.ContainerId, cancellationToken);
                 var id = sandbox.ContainerId[..12];
                 // A copied tree grows inside the engine, not here: its limits are enforced when it is copied back.
-                outcome = await RunWatchedAsync(sandbox, task, capture, limits, context.Copy is null ? [worktree.WorkPath, home] : [],
+                outcome = await RunWatchedAsync(sandbox, task, capture, limits, context.Copy is null && prepared is null ? [worktree.WorkPath, home] : [],
                     () => Report(context, task, "started", $"container {id} started"), cancellationToken);
                 capture.Complete();
                 logs.Dispose();
@@ -143,9 +158,10 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             try
             {
                 // Only a tree that was copied in completely can be copied back (else the host's checkout stays).
-                var copied = copiedIn && worktree is not null && context.Run.SandboxMode != SandboxMode.ReadOnly
-                    ? await TreeCopy.DownloadAsync(engine, sandbox!.ContainerId, worktree, limits, salvage.Token)
-                    : CopyBack.Nothing;
+                var copied = !copiedIn || worktree is null || context.Run.SandboxMode == SandboxMode.ReadOnly ? CopyBack.Nothing
+                    : prepared is not null
+                        ? await Environments.ChangedTree.DownloadAsync(engine, sandbox!.ContainerId, worktree, prepared.Setup.Artifacts, limits, Path.Combine(folder, ".incoming"), salvage.Token)
+                        : await TreeCopy.DownloadAsync(engine, sandbox!.ContainerId, worktree, limits, salvage.Token);
                 facts = worktree is null
                     ? new TaskFacts { TaskId = task.TaskId, End = outcome.End, RunnerError = outcome.RunnerError, Transcript = transcript }
                     : await new Harvester(context.Repository, context.Store, context.Clock).HarvestAsync(
@@ -186,11 +202,20 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                     TaskResults.Shown(context.Redactor, capture.Stdout), TaskResults.Shown(context.Redactor, capture.Stderr),
                     TaskResults.Shown(context.Redactor, capture.CombinedTail), capture.Truncated),
                 Auth = context.Run.Credential.Wire,
+                Environment = TaskResults.EnvironmentOf(task),
                 Network = new NetworkReport(
                     ConfigLoader.NetworkPolicies.First(p => p.Value == context.Config.NetworkPolicy).Key,
                     context.Gateway?.Allowlist ?? [],
                     refused),
             };
+            if (prepared?.Setup.TrackedChanges is { Count: > 0 } byTheSetup)
+            {
+                result = result with
+                {
+                    NotesForManager = $"{result.NotesForManager}\nThe environment's setup changed tracked files, which were not kept (tasks start from the base commit's version): {string.Join(", ", byTheSetup.Take(20))}".TrimStart('\n'),
+                };
+            }
+
             await context.Store.WriteResultAsync(context.Run.RunId, result, CancellationToken.None);
             Report(context, task, "finished", $"{result.Status.Wire()}: {result.FilesChanged.Count} file(s) changed", result);
             cancellationToken.ThrowIfCancellationRequested();

@@ -1,0 +1,62 @@
+using SandboxRunner.Environments;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.Runs;
+
+/// <summary>The run's environments: prepared before any task starts, and what a failed setup leaves.</summary>
+public sealed partial class Runner
+{
+    /// <summary>Prepares the environments the run's tasks use; null when ready, else what failed and the fix.</summary>
+    private async Task<string?> PrepareEnvironmentsAsync(RunEnvironments environments, RunPlan plan, ActiveRun run, CancellationToken cancellationToken)
+    {
+        if (!environments.Any)
+        {
+            return null;
+        }
+
+        void Report(string message)
+        {
+            foreach (var task in plan.Tasks.Where(t => t.Environment is not null))
+            {
+                run.Report(new TaskProgress(task.TaskId, "environment", $"{task.TaskId}: {message}"));
+            }
+        }
+
+        try
+        {
+            await environments.PrepareAsync(Report, cancellationToken);
+            return null;
+        }
+        catch (EnvironmentException e)
+        {
+            return e.Message;
+        }
+        catch (Exception e) when (e is ImageBuildException or InvalidOperationException or IOException or Git.GitException)
+        {
+            return $"preparing the run's environments failed: {e.Message}";
+        }
+    }
+
+    private async Task<TaskResult> FailBeforeStartAsync(RunPlan plan, ActiveRun run, TaskPlan task, string reason)
+    {
+        var result = new TaskResult
+        {
+            TaskId = task.TaskId,
+            Status = TaskStatus.Failed,
+            Summary = "not started: the run's environment could not be prepared",
+            NotesForManager = reason,
+            WorkspacePath = Store.TaskFolder(plan.RunId, task.TaskId),
+            Environment = TaskResults.EnvironmentOf(task),
+        };
+        await Store.WriteResultAsync(plan.RunId, result, CancellationToken.None);
+        run.Report(new TaskProgress(task.TaskId, "finished", $"{task.TaskId}: failed: {Policy.TerminalText.Neutralise(reason.Split('\n')[0])}") { Result = result });
+        return result;
+    }
+
+    /// <summary>An egress proxy for a setup under <c>setup_network: deny</c> in a run whose tasks have the network.</summary>
+    private async Task<EgressGateway> StartSetupGatewayAsync(RunPlan plan, CancellationToken cancellationToken)
+    {
+        await Images.EnsureAsync(includeProxy: true, cancellationToken);
+        return await EgressGateway.StartAsync(_engine, Scope, plan.RunId, new EgressOptions(ProxyImage, Config.EffectiveAllowlist, Config.ModelBaseUrl, null), cancellationToken);
+    }
+}

@@ -1,0 +1,117 @@
+using SandboxRunner.Environments;
+using SandboxRunner.IntegrationTests.Infrastructure;
+using SandboxRunner.Runs;
+using SandboxRunner.Sandbox;
+using TaskStatus = SandboxRunner.Runs.TaskStatus;
+
+namespace SandboxRunner.IntegrationTests.Environments;
+
+/// <summary>
+/// Environments with the fake Codex on a plain Debian base: setup runs once and is committed, tasks start
+/// with its artefacts in place, what they do to them stays theirs, and setup failures leave nothing.
+/// </summary>
+[Collection(DockerCollection.Name)]
+public sealed class EnvironmentRunTests(DockerFixture docker)
+{
+    private static EnvironmentSpec Spec(params string[] setup) => new()
+    {
+        BaseImage = "debian:bookworm-slim",
+        Setup = setup,
+        CacheKeys = ["deps.lock"],
+    };
+
+    private static async Task<RunnerHarness> HarnessAsync(DockerFixture docker, EnvironmentSpec spec)
+    {
+        var h = await RunnerHarness.CreateAsync(docker, c => c with { Environment = spec });
+        h.Repository.Write(".gitignore", "deps/\n");
+        h.Repository.Write("deps.lock", $"lock {Guid.NewGuid():N}\n");
+        h.Repository.Git("add", "-A");
+        h.Repository.Git("commit", "-qm", "environment");
+        return h;
+    }
+
+    [Fact]
+    public async Task Tasks_start_with_the_setup_artefacts_and_their_changes_to_them_stay_out_of_the_result()
+    {
+        await using var h = await HarnessAsync(docker, Spec("mkdir -p deps && echo v1 > deps/lib.txt"));
+
+        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(
+            "edit",
+            "@run 0 grep -q v1 deps/lib.txt",
+            "@write deps/lib.txt changed by the task",
+            "@write deps/new.txt new in deps",
+            "@write src/new.txt brand new\\n",
+            "@append README.md more docs\\n",
+            "@delete docs/old.txt",
+            "@message done"))).Results);
+
+        Assert.True(result.Status == TaskStatus.Success, $"{result.Status}: {result.NotesForManager}\n{result.Logs.Stderr}");
+        Assert.Equal(["README.md", "docs/old.txt", "src/new.txt"], result.FilesChanged.Order(StringComparer.Ordinal));
+        Assert.DoesNotContain("deps/", result.Patch, StringComparison.Ordinal);
+        Assert.True(result.PatchApplicable, result.ApplyCheckLog);
+        Assert.Equal("default", result.Environment);
+        Assert.Equal(0, Assert.Single(result.CommandsRun).ExitCode);
+    }
+
+    [Fact]
+    public async Task Two_tasks_that_change_the_artefacts_do_not_see_each_others_changes()
+    {
+        await using var h = await HarnessAsync(docker, Spec("mkdir -p deps && echo v1 > deps/lib.txt"));
+
+        var results = (await h.RunAsync(
+            RunnerHarness.Task("a", "@write deps/lib.txt from a", "@sleep 2", "@run 0 grep -qx 'from a' deps/lib.txt", "@message a"),
+            RunnerHarness.Task("b", "@write deps/lib.txt from b", "@sleep 2", "@run 0 grep -qx 'from b' deps/lib.txt", "@message b"))).Results;
+
+        Assert.All(results, r => Assert.True(r.Status == TaskStatus.Success, $"{r.TaskId} {r.Status}: {r.NotesForManager}\n{r.Logs.Stderr}"));
+        Assert.All(results, r => Assert.All(r.CommandsRun, c => Assert.Equal(0, c.ExitCode)));
+    }
+
+    [Fact]
+    public async Task A_second_run_reuses_the_setup_and_a_changed_cache_key_runs_it_again()
+    {
+        await using var h = await HarnessAsync(docker, Spec("mkdir -p deps && date +%s%N > deps/stamp"));
+
+        await h.RunAsync(RunnerHarness.Task("first", "@message one"));
+        Assert.Contains(h.Progress, p => p.Message.Contains("running setup", StringComparison.Ordinal));
+        h.Progress.Clear();
+
+        await h.RunAsync(RunnerHarness.Task("second", "@message two"));
+        Assert.Contains(h.Progress, p => p.Message.Contains("setup reused", StringComparison.Ordinal));
+        Assert.DoesNotContain(h.Progress, p => p.Message.Contains("running setup", StringComparison.Ordinal));
+        h.Progress.Clear();
+
+        h.Repository.Write("deps.lock", "changed\n");
+        h.Repository.Git("commit", "-qam", "new lock");
+        await h.RunAsync(RunnerHarness.Task("third", "@message three"));
+        Assert.Contains(h.Progress, p => p.Message.Contains("running setup", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_failing_setup_fails_every_task_with_its_command_and_output_and_starts_no_task_container()
+    {
+        await using var h = await HarnessAsync(docker, Spec("echo preparing", "echo the registry said no >&2; exit 7"));
+
+        var results = (await h.RunAsync(RunnerHarness.Task("a", "@message a"), RunnerHarness.Task("b", "@message b"))).Results;
+
+        Assert.All(results, r =>
+        {
+            Assert.Equal(TaskStatus.Failed, r.Status);
+            Assert.Contains("2/2] echo the registry said no", r.NotesForManager, StringComparison.Ordinal);
+            Assert.Contains("exited with 7", r.NotesForManager, StringComparison.Ordinal);
+            Assert.Contains("the registry said no", r.NotesForManager, StringComparison.Ordinal);
+        });
+        Assert.DoesNotContain(h.Engine.Specs.Values, s => s.Labels[Labels.Task] is "a" or "b");
+    }
+
+    [Fact]
+    public async Task Tracked_files_setup_changes_are_reported_and_not_kept()
+    {
+        await using var h = await HarnessAsync(docker, Spec("echo regenerated >> deps.lock", "mkdir -p deps"));
+
+        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("look", "@run 1 grep -q regenerated deps.lock", "@message looked"))).Results);
+
+        Assert.Contains("setup changed tracked files", result.NotesForManager, StringComparison.Ordinal);
+        Assert.Contains("deps.lock", result.NotesForManager, StringComparison.Ordinal);
+        Assert.Empty(result.FilesChanged);
+    }
+}
