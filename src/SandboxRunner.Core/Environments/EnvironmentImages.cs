@@ -90,9 +90,10 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
             catch (ImageBuildException e)
             {
                 // The check's own line says what the base lacks; the rest of the log is context.
-                var reason = e.Message.Split('\n').FirstOrDefault(l => l.Contains(CheckPrefix, StringComparison.Ordinal))?.Trim();
+                // The check's own output line (the build's error line quotes the whole command, prefix included).
+                var reason = e.Message.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(CheckPrefix, StringComparison.Ordinal));
                 throw new EnvironmentException(reason is not null
-                    ? $"environment: base image '{baseImage}' cannot run tasks: {reason[(reason.IndexOf(CheckPrefix, StringComparison.Ordinal) + CheckPrefix.Length)..]}"
+                    ? $"environment: base image '{baseImage}' cannot run tasks: {reason[CheckPrefix.Length..].Trim()}"
                     : $"environment: layering Codex onto base image '{baseImage}' failed. {e.Message}");
             }
         }

@@ -66,6 +66,7 @@ public static class Doctor
                     : Codex.CodexTarball.NpmAvailable()
                         ? new DoctorCheck("image", Warn, $"{image} is not built yet; the first run builds it (about a minute)", "or build it now: sandbox-runner image build")
                         : new DoctorCheck("image", Fail, $"{image} is missing and npm is not on PATH to locate the Codex CLI", "install Node.js (npm), or build Dockerfile.codex by hand and set \"image\""));
+            checks.AddRange(await EnvironmentChecksAsync(config, repository, engine, git, cancellationToken));
             if (config.NetworkPolicy == NetworkPolicy.Deny && !await engine.ImageExistsAsync(ImageRecipe.EgressProxy().Tag, cancellationToken))
             {
                 checks.Add(new DoctorCheck("egress-proxy", Warn, $"{ImageRecipe.EgressProxy().Tag} is not built yet; the first run in deny builds it", "or build it now: sandbox-runner image build"));
@@ -85,5 +86,25 @@ public static class Doctor
         });
 
         return new DoctorReport(checks.All(c => c.Status != Fail), checks);
+    }
+
+    /// <summary>One check per environment of the config: the image tasks would use, whether it is built, whether setup is cached.</summary>
+    private static async Task<IReadOnlyList<DoctorCheck>> EnvironmentChecksAsync(
+        RunnerConfig config, HostRepository? repository, IContainerEngine engine, GitCli git, CancellationToken cancellationToken)
+    {
+        var names = (config.Environment is not null ? [RunnerConfig.DefaultEnvironment] : Array.Empty<string>()).Concat(config.Environments.Keys).ToList();
+        if (names.Count == 0 || repository is null || await repository.ResolveCommitAsync("HEAD", cancellationToken) is not { } head)
+        {
+            return [];
+        }
+
+        using var images = new ImageProvisioner(config, engine);
+        if (!await engine.ImageExistsAsync(images.Image, cancellationToken))
+        {
+            return [new DoctorCheck("environment", Warn, $"not checked: the Codex image {images.Image} that environments are layered on is not built yet", "sandbox-runner image build")];
+        }
+
+        var statuses = await Environments.EnvironmentCheck.ExamineAsync(config, names, repository, engine, git, images.TaskImage, head, cancellationToken);
+        return statuses.Select(s => new DoctorCheck($"environment {s.Name}", s.Usable ? Ok : Fail, s.Detail, s.Fix)).ToList();
     }
 }

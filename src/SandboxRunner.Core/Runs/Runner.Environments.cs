@@ -6,6 +6,23 @@ namespace SandboxRunner.Runs;
 /// <summary>The run's environments: prepared before any task starts, and what a failed setup leaves.</summary>
 public sealed partial class Runner
 {
+    /// <summary>The dry run's check of the environments its tasks would use: a base that cannot run tasks is refused, naming what it lacks.</summary>
+    private async Task CheckEnvironmentsAsync(RunPlan plan, CancellationToken cancellationToken)
+    {
+        var names = plan.Tasks.Where(t => t.Environment is not null).Select(t => t.EnvironmentName!).ToList();
+        if (names.Count == 0)
+        {
+            return;
+        }
+
+        var statuses = await EnvironmentCheck.ExamineAsync(Config, names, Repository, _engine, _git, Images.TaskImage, plan.BaseCommit, cancellationToken);
+        var problems = statuses.Where(s => !s.Usable).Select(s => new Configuration.Problem(s.Field, $"{s.Detail}; {s.Fix}")).ToList();
+        if (problems.Count > 0)
+        {
+            throw new Configuration.InvalidInputException("environment", problems);
+        }
+    }
+
     /// <summary>Prepares the environments the run's tasks use; null when ready, else what failed and the fix.</summary>
     private async Task<string?> PrepareEnvironmentsAsync(RunEnvironments environments, RunPlan plan, ActiveRun run, CancellationToken cancellationToken)
     {

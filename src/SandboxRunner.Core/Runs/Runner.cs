@@ -287,6 +287,11 @@ public sealed partial class Runner : IDisposable
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
         plan = plan with { Credential = await _credentials.ResolveAsync(plan.LongestDuration, cancellationToken) };
         await Images.CheckAsync(plan.DryRun, cancellationToken);
+        if (plan.DryRun)
+        {
+            await CheckEnvironmentsAsync(plan, cancellationToken);
+        }
+
         return plan;
     }
 

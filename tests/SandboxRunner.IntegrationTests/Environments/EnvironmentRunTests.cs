@@ -1,4 +1,6 @@
+using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
+using SandboxRunner.Git;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
@@ -113,5 +115,46 @@ public sealed class EnvironmentRunTests(DockerFixture docker)
         Assert.Contains("setup changed tracked files", result.NotesForManager, StringComparison.Ordinal);
         Assert.Contains("deps.lock", result.NotesForManager, StringComparison.Ordinal);
         Assert.Empty(result.FilesChanged);
+    }
+
+    [Fact]
+    public async Task A_dry_run_refuses_a_base_image_without_git_naming_what_it_lacks_and_the_fix()
+    {
+        const string noGit = "sandbox-runner-test/no-git:dev";
+        await docker.Engine.BuildImageAsync(new ImageRecipe(noGit,
+            new Dictionary<string, byte[]> { ["Dockerfile"] = "FROM debian:bookworm-slim\nRUN rm -f /usr/bin/git\n"u8.ToArray() },
+            new Dictionary<string, string>()), CancellationToken.None);
+        await using var h = await HarnessAsync(docker, Spec("true") with { BaseImage = noGit });
+
+        var refused = await Assert.ThrowsAsync<InvalidInputException>(() =>
+            h.RunAsync(new RunRequest { Tasks = [RunnerHarness.Task("t", "@message never")], DryRun = true }, CancellationToken.None));
+
+        var problem = Assert.Single(refused.Problems);
+        Assert.Equal("environment", problem.Field);
+        Assert.True(problem.Rule.Contains("it lacks git", StringComparison.Ordinal), problem.Rule);
+        Assert.Contains("apt-get install -y git bash", problem.Rule, StringComparison.Ordinal);
+        Assert.Empty(h.Engine.Specs);
+    }
+
+    [Fact]
+    public async Task The_doctor_shows_the_image_an_environment_would_use_and_whether_its_setup_is_cached()
+    {
+        await using var h = await HarnessAsync(docker, Spec("mkdir -p deps"));
+        h.Repository.WriteConfig($$"""
+            { "image": "{{DockerFixture.FakeCodexImage}}", "environment": { "base_image": "debian:bookworm-slim", "setup": ["mkdir -p deps"], "cache_keys": ["deps.lock"] } }
+            """);
+        h.Repository.Git("add", "-A");
+        h.Repository.Git("commit", "-qm", "config");
+        var git = new GitCli(Microsoft.Extensions.Logging.Abstractions.NullLogger<GitCli>.Instance);
+
+        var before = await Doctor.ExamineAsync(h.Repository.Path, docker.Engine, git, _ => null, CancellationToken.None);
+        await h.RunAsync(RunnerHarness.Task("t", "@message set up"));
+        var after = await Doctor.ExamineAsync(h.Repository.Path, docker.Engine, git, _ => null, CancellationToken.None);
+
+        var first = Assert.Single(before.Checks, c => c.Check == "environment default");
+        Assert.Equal(Doctor.Ok, first.Status);
+        Assert.Contains("debian:bookworm-slim → sandbox-runner/env:", first.Detail, StringComparison.Ordinal);
+        Assert.Contains("runs once on the next run", first.Detail, StringComparison.Ordinal);
+        Assert.Contains("setup cached", Assert.Single(after.Checks, c => c.Check == "environment default").Detail, StringComparison.Ordinal);
     }
 }

@@ -85,6 +85,8 @@ public sealed class RunnerHarness : IAsyncDisposable
         }
 
         Assert.True(networks.Count == 0, $"networks left behind: {string.Join(", ", networks)}");
+        var runImages = (await _docker.ListImagesAsync(LabelSelector.Of(Labels.Scope, Runner.Scope).And(Labels.Role, ImageRoles.Run), CancellationToken.None)).ToList();
+        Assert.True(runImages.Count == 0, $"run images left behind: {string.Join(", ", runImages.SelectMany(i => i.Tags))}");
         var registered = Repository.Git("worktree", "list", "--porcelain").Split('\n').Count(l => l.StartsWith("worktree ", StringComparison.Ordinal));
         Assert.Equal(1, registered);
     }
@@ -97,6 +99,15 @@ public sealed class RunnerHarness : IAsyncDisposable
         }
         finally
         {
+            // Setup images are a cache keyed by this test repository's lock files: no later test can use them.
+            foreach (var image in await _docker.ListImagesAsync(LabelSelector.Of(Labels.Scope, Runner.Scope), CancellationToken.None))
+            {
+                foreach (var tag in image.Tags.Where(t => t.StartsWith("sandbox-runner/setup:", StringComparison.Ordinal)))
+                {
+                    await _docker.RemoveImageAsync(tag, CancellationToken.None);
+                }
+            }
+
             Runner.Dispose();
             Repository.Dispose();
         }

@@ -1,0 +1,81 @@
+using SandboxRunner.Configuration;
+using SandboxRunner.Git;
+using SandboxRunner.Runs;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.Environments;
+
+/// <summary>One environment's state for the doctor and the dry run: which image tasks would use, whether it is built, whether setup would run.</summary>
+public sealed record EnvironmentStatus(string Name, string Field, bool Usable, string Detail, string? Fix);
+
+/// <summary>
+/// Checks the config's environments without running a task: the base exists, the runner's layering onto it
+/// works (git and bash are there, Codex runs on it; the image this builds is the one tasks use, so the
+/// check is never wasted), and whether the setup is cached for the commit. A base image built from a
+/// repository Dockerfile is only checked for its file; it is built by the first run.
+/// </summary>
+public static class EnvironmentCheck
+{
+    public static async Task<IReadOnlyList<EnvironmentStatus>> ExamineAsync(
+        RunnerConfig config, IEnumerable<string> names, HostRepository repository, IContainerEngine engine, GitCli git, TaskImage codex, string commit,
+        CancellationToken cancellationToken)
+    {
+        var statuses = new List<EnvironmentStatus>();
+        var scope = Labels.ScopeOf(repository.CommonDir);
+        var images = new EnvironmentImages(engine, git, repository, scope);
+        IReadOnlyDictionary<string, string>? tracked = null;
+        foreach (var name in names.Distinct(StringComparer.Ordinal))
+        {
+            var (field, spec) = name == RunnerConfig.DefaultEnvironment
+                ? ("environment", config.Environment)
+                : ($"environments.{name}", config.Environments.GetValueOrDefault(name));
+            if (spec is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                tracked ??= await SetupKey.TrackedBlobsAsync(git, repository, commit, cancellationToken);
+                statuses.Add(await ExamineOneAsync(name, field, spec, images, engine, config, codex, commit, tracked, cancellationToken));
+            }
+            catch (EnvironmentException e)
+            {
+                statuses.Add(new EnvironmentStatus(name, field, false, e.Message, FixFor(spec)));
+            }
+            catch (Exception e) when (e is InvalidOperationException or ImageBuildException or GitException)
+            {
+                statuses.Add(new EnvironmentStatus(name, field, false, $"checking it failed: {e.Message}", FixFor(spec)));
+            }
+        }
+
+        return statuses;
+    }
+
+    private static async Task<EnvironmentStatus> ExamineOneAsync(
+        string name, string field, EnvironmentSpec spec, EnvironmentImages images, IContainerEngine engine, RunnerConfig config, TaskImage codex,
+        string commit, IReadOnlyDictionary<string, string> tracked, CancellationToken cancellationToken)
+    {
+        if (spec.Dockerfile is { } dockerfile)
+        {
+            if (!tracked.ContainsKey(dockerfile))
+            {
+                throw new EnvironmentException($"{field}.dockerfile: '{dockerfile}' is not a file of the repository at {commit[..12]}; commit it, or fix the path (relative to the repository root)");
+            }
+
+            return new EnvironmentStatus(name, field, true, $"built from {dockerfile} by the first run that uses it (then cached by its contents)", null);
+        }
+
+        var image = await images.EnsureAsync(spec.BaseImage!, codex, cancellationToken);
+        var setup = spec.Setup.Count == 0
+            ? "no setup"
+            : await engine.InspectImageAsync(SetupKey.Tag(SetupKey.For(image.Tag, spec, config.EffectiveAllowlist, SetupKey.Matching(tracked, spec.CacheKeys))), cancellationToken) is not null
+                ? "setup cached for this commit's cache keys"
+                : $"setup ({spec.Setup.Count} command(s)) runs once on the next run, then is reused until a cache key changes";
+        return new EnvironmentStatus(name, field, true, $"{spec.BaseImage} → {image.Tag} (built); {setup}", null);
+    }
+
+    private static string FixFor(EnvironmentSpec spec) => spec.BaseImage is not null
+        ? "make the base image available to the engine with what tasks need (git, bash), or point base_image at another"
+        : "fix the Dockerfile named by dockerfile, or commit it";
+}
