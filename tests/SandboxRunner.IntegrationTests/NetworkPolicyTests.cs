@@ -1,5 +1,5 @@
-using Docker.DotNet;
 using SandboxRunner.Configuration;
+using SandboxRunner.IntegrationTests.Contracts;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Runs;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
@@ -7,66 +7,13 @@ using TaskStatus = SandboxRunner.Runs.TaskStatus;
 namespace SandboxRunner.IntegrationTests;
 
 /// <summary>
-/// network_policy held at the container network level. Two servers of the test's own on this machine: one
-/// allowlisted, one "outside". Containers reach the machine through the docker0 gateway.
+/// network_policy held at the container network level on the host engine: the deny checks every engine
+/// must pass (<see cref="DenyNetworkContract"/>, with its two servers on this machine, reached through the
+/// docker0 gateway), and the rest of the policies.
 /// </summary>
 [Collection(DockerCollection.Name)]
-public sealed class NetworkPolicyTests(DockerFixture docker) : IAsyncLifetime
+public sealed class NetworkPolicyTests(DockerFixture docker) : DenyNetworkContract(docker)
 {
-    private const string Key = "sk-test-proxy-held-0123456789abcdef";
-    private readonly HostHttpServer _allowed = new("allowed-body");
-    private readonly HostHttpServer _outside = new("outside-body");
-    private string _gateway = "";
-
-    public async Task InitializeAsync()
-    {
-        _gateway = await docker.HostGatewayAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _allowed.DisposeAsync();
-        await _outside.DisposeAsync();
-    }
-
-    private string Allowed => $"{_gateway}:{_allowed.Port}";
-
-    private string Outside => $"{_gateway}:{_outside.Port}";
-
-    private Task<RunnerHarness> DenyAsync() => RunnerHarness.CreateAsync(
-        docker,
-        c => c with
-        {
-            NetworkPolicy = NetworkPolicy.Deny,
-            NetworkAllowlist = [Allowed],
-            ModelBaseUrl = $"http://{Allowed}/v1",
-            EnvPassthrough = ["CODEX_API_KEY"],
-        },
-        name => name == "CODEX_API_KEY" ? Key : null);
-
-    /// <summary>A bash step that sends one request through the forward proxy and prints the status line and body.</summary>
-    private static string ViaProxy(string target) =>
-        $"@run * exec 3<>/dev/tcp/sandbox-proxy/3128 && printf 'GET http://{target}/ HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3 | grep -aE '^HTTP/|-body'";
-
-    private static string Direct(string target) =>
-        $"@run * exec 3<>/dev/tcp/{target.Replace(':', '/')} && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3";
-
-    [Fact]
-    public async Task Deny_reaches_the_allowlisted_endpoint_through_the_proxy_and_nothing_else()
-    {
-        await using var h = await DenyAsync();
-
-        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("deny", ViaProxy(Allowed), ViaProxy(Outside), Direct(Outside), Direct(Allowed)))).Results);
-
-        Assert.Equal(TaskStatus.Success, result.Status);
-        Assert.Contains("allowed-body", result.CommandsRun[0].OutputTail, StringComparison.Ordinal);
-        Assert.Contains("403", result.CommandsRun[1].OutputTail, StringComparison.Ordinal);
-        Assert.DoesNotContain("outside-body", result.Evidence, StringComparison.Ordinal);
-        Assert.NotEqual(0, result.CommandsRun[2].ExitCode);
-        Assert.NotEqual(0, result.CommandsRun[3].ExitCode);
-        Assert.Empty(_outside.Requests);
-    }
-
     [Fact]
     public async Task Deny_refuses_fast_instead_of_hanging()
     {
@@ -78,63 +25,6 @@ public sealed class NetworkPolicyTests(DockerFixture docker) : IAsyncLifetime
         Assert.Contains("403", result.CommandsRun[0].OutputTail, StringComparison.Ordinal);
         Assert.DoesNotMatch(@"real\s+0m[1-9]", result.CommandsRun[0].OutputTail);
         Assert.InRange(result.DurationMs, 0, 30_000);
-    }
-
-    [Fact]
-    public async Task Deny_resolves_no_names_but_the_proxy()
-    {
-        await using var h = await DenyAsync();
-
-        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("dns", "@run * getent hosts example.com", "@run * getent hosts sandbox-proxy"))).Results);
-
-        Assert.NotEqual(0, result.CommandsRun[0].ExitCode);
-        Assert.Equal(0, result.CommandsRun[1].ExitCode);
-    }
-
-    [Fact]
-    public async Task Deny_keeps_the_key_out_of_the_container_while_the_model_endpoint_receives_it()
-    {
-        await using var h = await DenyAsync();
-        using var client = new DockerClientBuilder().WithEndpoint(docker.Engine.Endpoint).Build();
-        IList<string>? env = null;
-        h.Engine.ContainerStarted += id =>
-        {
-            if (h.Engine.Specs.TryGetValue(id, out var spec) && spec.Image == DockerFixture.FakeCodexImage)
-            {
-                env = client.Containers.InspectContainerAsync(id).GetAwaiter().GetResult().Config!.Env;
-            }
-        };
-
-        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(
-            "key",
-            // The bracket keeps the pattern itself (it is in the prompt file) from matching.
-            "@run * env | grep -c 'sk-test-proxy-held-0123456789abcde[f]'",
-            "@run * grep -rls 'sk-test-proxy-held-0123456789abcde[f]' / --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev",
-            "@run 0 exec 3<>/dev/tcp/sandbox-proxy/8080 && printf 'GET /responses HTTP/1.0\\r\\nAuthorization: Bearer placeholder\\r\\n\\r\\n' >&3 && cat <&3"))).Results);
-
-        Assert.Equal("0", result.CommandsRun[0].OutputTail.Trim());
-        Assert.Equal("", result.CommandsRun[1].OutputTail.Trim());
-        Assert.Contains("allowed-body", result.CommandsRun[2].OutputTail, StringComparison.Ordinal);
-        var request = Assert.Single(_allowed.Requests);
-        Assert.StartsWith("GET /v1/responses ", request, StringComparison.Ordinal);
-        Assert.Contains($"Authorization: Bearer {Key}", request, StringComparison.Ordinal);
-        Assert.DoesNotContain("placeholder", request, StringComparison.Ordinal);
-        Assert.NotNull(env);
-        Assert.DoesNotContain(env, e => e.Contains(Key, StringComparison.Ordinal));
-        Assert.DoesNotContain(env, e => e.StartsWith("CODEX_API_KEY=", StringComparison.Ordinal));
-    }
-
-    [Fact]
-    public async Task Deny_reports_the_effective_policy_and_the_hosts_it_refused()
-    {
-        await using var h = await DenyAsync();
-
-        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("refused", ViaProxy(Outside), ViaProxy(Allowed)))).Results);
-
-        var network = Assert.IsType<NetworkReport>(result.Network);
-        Assert.Equal("deny", network.Policy);
-        Assert.Equal([Allowed], network.Allowlist);
-        Assert.Equal([Outside], network.RefusedHosts);
     }
 
     [Fact]
@@ -168,7 +58,7 @@ public sealed class NetworkPolicyTests(DockerFixture docker) : IAsyncLifetime
     [Fact]
     public async Task Allow_reaches_any_host()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { NetworkPolicy = NetworkPolicy.Allow });
+        await using var h = await Target.HarnessAsync(c => c with { NetworkPolicy = NetworkPolicy.Allow });
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("allow", Direct(Allowed), Direct(Outside)))).Results);
 
@@ -180,12 +70,12 @@ public sealed class NetworkPolicyTests(DockerFixture docker) : IAsyncLifetime
     [Fact]
     public async Task None_leaves_only_loopback()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { NetworkPolicy = NetworkPolicy.None });
+        await using var h = await Target.HarnessAsync(c => c with { NetworkPolicy = NetworkPolicy.None });
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("none", "@run 0 ls /sys/class/net", Direct(Allowed)))).Results);
 
         Assert.Equal("lo", result.CommandsRun[0].OutputTail.Trim());
         Assert.NotEqual(0, result.CommandsRun[1].ExitCode);
-        Assert.Empty(_allowed.Requests);
+        Assert.Empty(AllowedServer.Requests);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using SandboxRunner.Configuration;
+using SandboxRunner.IntegrationTests.Contracts;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
@@ -7,35 +8,17 @@ using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
 namespace SandboxRunner.IntegrationTests;
 
-/// <summary>A hostile agent against the runner's policies: what it did is found in its tree, never taken from its word.</summary>
+/// <summary>
+/// A hostile agent against the runner's policies on the host engine: the checks every engine must pass
+/// (<see cref="PolicyContract"/>), and those that do not depend on the engine.
+/// </summary>
 [Collection(DockerCollection.Name)]
-public sealed class PolicyTests(DockerFixture docker)
+public sealed class PolicyTests(DockerFixture docker) : PolicyContract(docker)
 {
-    private const string Key = "sk-test-0123456789abcdefghijklmnop";
-
-    private static RunnerConfig SrcOnly(RunnerConfig c) => c with { DefaultAllowedPaths = ["src/**"] };
-
-    [Fact]
-    public async Task A_write_outside_the_allowed_paths_fails_the_task_and_keeps_the_patch_marked_not_applicable()
-    {
-        await using var h = await RunnerHarness.CreateAsync(docker, SrcOnly);
-
-        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("out", "@write src/ok.txt fine", "@write secrets/leak.txt x"))).Results);
-
-        Assert.Equal(TaskStatus.Failed, result.Status);
-        var violation = Assert.Single(result.Violations);
-        Assert.Equal((ViolationKind.PathNotAllowed, "secrets/leak.txt"), (violation.Kind, violation.Path));
-        Assert.Contains("src/**", violation.Rule, StringComparison.Ordinal);
-        Assert.False(result.PatchApplicable);
-        Assert.Contains("+++ b/secrets/leak.txt", result.Patch, StringComparison.Ordinal);
-        Assert.Contains("+++ b/src/ok.txt", result.Patch, StringComparison.Ordinal);
-        Assert.Contains("violation [path_not_allowed] secrets/leak.txt", result.NotesForManager, StringComparison.Ordinal);
-    }
-
     [Fact]
     public async Task A_dotfile_is_a_change_like_any_other()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker, SrcOnly);
+        await using var h = await Target.HarnessAsync(SrcOnly);
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("dot", "@write .env TOKEN=x"))).Results);
 
@@ -44,21 +27,9 @@ public sealed class PolicyTests(DockerFixture docker)
     }
 
     [Fact]
-    public async Task A_symlink_out_of_the_worktree_is_a_violation()
-    {
-        await using var h = await RunnerHarness.CreateAsync(docker);
-
-        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("link", "@symlink src/pw /etc/passwd", "@symlink src/up ../../outside", "@symlink src/in app.txt"))).Results);
-
-        Assert.Equal(TaskStatus.Failed, result.Status);
-        Assert.Equal(["src/pw", "src/up"], result.Violations.Where(v => v.Kind == ViolationKind.SymlinkEscape).Select(v => v.Path).Order(StringComparer.Ordinal));
-        Assert.DoesNotContain(result.Violations, v => v.Path == "src/in");
-    }
-
-    [Fact]
     public async Task A_nested_repository_is_a_violation()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("nested", "@run 0 mkdir -p src/inner && cd src/inner && git init -q && echo x > f && git add f && git commit -qm inner"))).Results);
 
@@ -66,57 +37,10 @@ public sealed class PolicyTests(DockerFixture docker)
     }
 
     [Fact]
-    public async Task Planted_git_settings_run_nowhere_on_the_host_and_are_reported()
-    {
-        await using var h = await RunnerHarness.CreateAsync(docker);
-        var marker = Path.Combine(Path.GetTempPath(), $"sr-pwned-{Guid.NewGuid():N}");
-        var hostConfig = File.ReadAllBytes(Path.Combine(h.Repository.GitDir, "config"));
-        var hostHooks = Directory.GetFiles(Path.Combine(h.Repository.GitDir, "hooks"));
-        string Touch(string kind) => $"touch {marker}-{kind}";
-
-        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(
-            "planter",
-            $"@run 0 git config core.fsmonitor '{Touch("fsmonitor")}'",
-            $"@run 0 git config filter.evil.clean '{Touch("clean")}' && git config filter.evil.smudge '{Touch("smudge")}' && git config filter.evil.required true",
-            $"@run 0 git config diff.evil.textconv '{Touch("textconv")}' && git config diff.evil.command '{Touch("extdiff")}'",
-            $"@run 0 git config core.pager '{Touch("pager")}' && git config core.hooksPath .git/evil-hooks && git config alias.diff '!{Touch("alias")}'",
-            $"@run 0 printf '[core]\\n\\tfsmonitor = {Touch("include")}\\n' > /codex-home/evil.inc && git config include.path /codex-home/evil.inc",
-            $"@run 0 git config --global core.fsmonitor '{Touch("global")}' && git config --global filter.evil.clean '{Touch("global-clean")}'",
-            $"@run 0 mkdir -p .git/hooks .git/evil-hooks && for h in pre-commit post-checkout post-commit reference-transaction pre-auto-gc post-index-change; do printf '#!/bin/sh\\n{Touch("hook")}-$h\\n' > .git/hooks/$h; cp .git/hooks/$h .git/evil-hooks/$h; chmod +x .git/hooks/$h .git/evil-hooks/$h; done",
-            $"@run 0 mkdir -p .git/info && printf '* filter=evil diff=evil merge=evil\\n' > .git/info/attributes",
-            "@write .gitattributes * filter=evil diff=evil merge=evil\\n",
-            "@write src/app.txt changed by the planter\\n",
-            "@write src/new.txt new\\n"))).Results);
-
-        Assert.All(result.CommandsRun, c => Assert.Equal(0, c.ExitCode));
-        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), Path.GetFileName(marker) + "*"));
-
-        // The host still read the change correctly, and reports the planted settings.
-        Assert.Equal([".gitattributes", "src/app.txt", "src/new.txt"], result.FilesChanged.Order(StringComparer.Ordinal));
-        Assert.True(Verify(result.Patch, h), result.ApplyCheckLog);
-        Assert.Contains(result.Violations, v => v.Kind == ViolationKind.GitDirectory && v.Path == ".git/config");
-        Assert.Contains(result.Violations, v => v.Kind == ViolationKind.GitDirectory && v.Path!.StartsWith(".git/hooks/", StringComparison.Ordinal));
-        Assert.Contains(result.Violations, v => v.Kind == ViolationKind.GitDirectory && v.Path == ".git/info/attributes");
-
-        // The user's repository is untouched, and plain git there runs nothing either.
-        Assert.Equal(hostConfig, File.ReadAllBytes(Path.Combine(h.Repository.GitDir, "config")));
-        Assert.Equal(hostHooks, Directory.GetFiles(Path.Combine(h.Repository.GitDir, "hooks")));
-        h.Repository.Git("status");
-        h.Repository.Git("diff", "HEAD", result.Branch!);
-        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), Path.GetFileName(marker) + "*"));
-    }
-
-    private static bool Verify(string patch, RunnerHarness h)
-    {
-        TestRepository.RunGit(h.Repository.Path, System.Text.Encoding.UTF8.GetBytes(patch), "apply", "--check", "-");
-        return true;
-    }
-
-    [Fact]
     public async Task Secrets_the_agent_prints_are_redacted_from_everything_returned_and_logged()
     {
         var env = new Dictionary<string, string> { ["CODEX_API_KEY"] = Key };
-        await using var h = await RunnerHarness.CreateAsync(docker, hostEnvironment: env.GetValueOrDefault);
+        await using var h = await Target.HarnessAsync(hostEnvironment: env.GetValueOrDefault);
         const string Pat = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
 
         var run = await h.RunAsync(RunnerHarness.Task(
@@ -144,51 +68,9 @@ public sealed class PolicyTests(DockerFixture docker)
     }
 
     [Fact]
-    public async Task A_patch_holding_a_passed_secret_is_a_violation_and_is_not_altered()
-    {
-        var env = new Dictionary<string, string> { ["CODEX_API_KEY"] = Key };
-        await using var h = await RunnerHarness.CreateAsync(docker, hostEnvironment: env.GetValueOrDefault);
-
-        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("exfil", "@run 0 echo \"key=$CODEX_API_KEY\" > src/config.txt"))).Results);
-
-        var violation = Assert.Single(result.Violations);
-        Assert.Equal(ViolationKind.SecretInPatch, violation.Kind);
-        Assert.Contains("CODEX_API_KEY", violation.Rule, StringComparison.Ordinal);
-        Assert.Contains(Key, result.Patch, StringComparison.Ordinal);
-        Assert.False(result.PatchApplicable);
-    }
-
-    [Fact]
-    public async Task A_denied_command_is_forbidden_to_codex_up_front_and_flagged_after()
-    {
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { DeniedCommands = ["curl", "git push"] });
-
-        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("denied", "@run 0 cat $CODEX_HOME/rules/sandbox-runner.rules", "@run * curl http://127.0.0.1:9 || true"))).Results);
-
-        Assert.Contains("prefix_rule(pattern=[\"curl\"], decision=\"forbidden\")", result.Evidence, StringComparison.Ordinal);
-        Assert.Contains("prefix_rule(pattern=[\"git\", \"push\"], decision=\"forbidden\")", result.Evidence, StringComparison.Ordinal);
-        var violation = Assert.Single(result.Violations);
-        Assert.Equal(ViolationKind.CommandDenied, violation.Kind);
-        Assert.StartsWith("curl", violation.Command, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Only_the_forbidden_part_of_a_compound_command_is_flagged()
-    {
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { AllowedCommands = ["echo", "ls"] });
-
-        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("compound", "@run * echo a && wget -q http://127.0.0.1:9/x; ls | echo done"))).Results);
-
-        var violation = Assert.Single(result.Violations);
-        Assert.Equal(ViolationKind.CommandNotAllowed, violation.Kind);
-        Assert.Equal("wget -q http://127.0.0.1:9/x", violation.Command);
-        Assert.Equal(TaskStatus.Failed, result.Status);
-    }
-
-    [Fact]
     public async Task A_task_cannot_widen_the_configured_policies()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { DefaultAllowedPaths = ["src/**"], AllowedCommands = ["npm test"] });
+        await using var h = await Target.HarnessAsync(c => c with { DefaultAllowedPaths = ["src/**"], AllowedCommands = ["npm test"] });
 
         var error = await Assert.ThrowsAsync<InvalidInputException>(() => h.RunAsync(new RunRequest
         {
@@ -203,7 +85,7 @@ public sealed class PolicyTests(DockerFixture docker)
     [Fact]
     public async Task A_task_may_narrow_the_configured_policies()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { DefaultAllowedPaths = ["src/**"] });
+        await using var h = await Target.HarnessAsync(c => c with { DefaultAllowedPaths = ["src/**"] });
 
         var result = Assert.Single((await h.RunAsync(new RunRequest
         {
@@ -216,7 +98,7 @@ public sealed class PolicyTests(DockerFixture docker)
     [Fact]
     public async Task The_config_can_allow_tasks_to_widen_its_policies()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { DefaultAllowedPaths = ["src/**"], AllowTaskPolicyWidening = true });
+        await using var h = await Target.HarnessAsync(c => c with { DefaultAllowedPaths = ["src/**"], AllowTaskPolicyWidening = true });
 
         var result = Assert.Single((await h.RunAsync(new RunRequest
         {

@@ -8,7 +8,7 @@ namespace SandboxRunner.IntegrationTests.Infrastructure;
 /// A real Docker engine and the fake Codex image, shared by every integration test. No engine means
 /// failed tests, never skipped ones: CI must not go green on a machine that tested nothing.
 /// </summary>
-public sealed class DockerFixture : IAsyncLifetime
+public sealed class DockerFixture : IAsyncLifetime, IEngineUnderTest
 {
     public const string FakeCodexImage = "sandbox-runner/fake-codex:dev";
 
@@ -43,6 +43,9 @@ public sealed class DockerFixture : IAsyncLifetime
             .Build();
         await image.CreateAsync();
     }
+
+    public Task<RunnerHarness> HarnessAsync(Func<Configuration.RunnerConfig, Configuration.RunnerConfig>? configure = null, Func<string, string?>? hostEnvironment = null) =>
+        RunnerHarness.CreateAsync(this, configure, hostEnvironment);
 
     /// <summary>The host's address on Docker's default bridge (docker0), where containers reach servers the tests start.</summary>
     public async Task<string> HostGatewayAsync()

@@ -65,6 +65,15 @@ public sealed class RunnerHarness : IAsyncDisposable
 
     public static TaskRequest Task(string id, params string[] steps) => new() { TaskId = id, Prompt = string.Join('\n', steps) };
 
+    /// <summary>
+    /// More proofs run on disposal after the harness's own, e.g. that a second engine the runs never
+    /// touched holds nothing of them either.
+    /// </summary>
+    public List<Func<RunnerHarness, Task>> LeftBehindChecks { get; } = [];
+
+    /// <summary>The run ids of every container the runner created: what its runs may have left anywhere.</summary>
+    public IReadOnlySet<string> RunIds => Engine.Specs.Values.Select(s => s.Labels[Labels.Run]).ToHashSet(StringComparer.Ordinal);
+
     public async Task AssertNothingLeftAsync()
     {
         var containers = await _docker.ListContainersAsync(Labels.Run, null, CancellationToken.None);
@@ -72,23 +81,35 @@ public sealed class RunnerHarness : IAsyncDisposable
         Assert.True(ours.Count == 0, $"containers left behind: {string.Join(", ", ours)}");
 
         // Also those whose create call never returned an id (a run cancelled mid-create): found by the repository's label.
-        var scoped = await _docker.ListContainersAsync(Labels.Scope, Runner.Scope, CancellationToken.None);
-        Assert.True(scoped.Count == 0, $"containers of this repository left behind: {string.Join(", ", scoped)}");
+        await AssertEngineHoldsNothingAsync(_docker);
         var worktrees = Path.Combine(Runner.Repository.RunnerDir, "worktrees");
         var left = Directory.Exists(worktrees) ? Directory.EnumerateFileSystemEntries(worktrees).ToList() : [];
         Assert.True(left.Count == 0, $"task folders left behind: {string.Join(", ", left)}");
-        var runs = Engine.Specs.Values.Select(s => s.Labels[Labels.Run]).ToHashSet();
-        var networks = new List<string>();
-        foreach (var run in runs)
-        {
-            networks.AddRange(await _docker.ListNetworksAsync(Labels.Run, run, CancellationToken.None));
-        }
-
-        Assert.True(networks.Count == 0, $"networks left behind: {string.Join(", ", networks)}");
         var runImages = (await _docker.ListImagesAsync(LabelSelector.Of(Labels.Scope, Runner.Scope).And(Labels.Role, ImageRoles.Run), CancellationToken.None)).ToList();
         Assert.True(runImages.Count == 0, $"run images left behind: {string.Join(", ", runImages.SelectMany(i => i.Tags))}");
         var registered = Repository.Git("worktree", "list", "--porcelain").Split('\n').Count(l => l.StartsWith("worktree ", StringComparison.Ordinal));
         Assert.Equal(1, registered);
+        foreach (var check in LeftBehindChecks)
+        {
+            await check(this);
+        }
+    }
+
+    /// <summary>
+    /// Proves <paramref name="engine"/> holds no container of this repository and no network of its runs.
+    /// Filtered by the repository's scope: other test processes run tasks on the same engine at once.
+    /// </summary>
+    public async Task AssertEngineHoldsNothingAsync(IContainerEngine engine)
+    {
+        var scoped = await engine.ListContainersAsync(Labels.Scope, Runner.Scope, CancellationToken.None);
+        Assert.True(scoped.Count == 0, $"containers of this repository left behind: {string.Join(", ", scoped)}");
+        var networks = new List<string>();
+        foreach (var run in RunIds)
+        {
+            networks.AddRange(await engine.ListNetworksAsync(Labels.OfRun(Runner.Scope, run), CancellationToken.None));
+        }
+
+        Assert.True(networks.Count == 0, $"networks left behind: {string.Join(", ", networks)}");
     }
 
     public async ValueTask DisposeAsync()

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging.Abstractions;
+using SandboxRunner.Configuration;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Sandbox;
 
@@ -11,14 +12,16 @@ namespace SandboxRunner.IntegrationTests.Remote;
 /// A second Docker engine that cannot see this machine's files: Debian's dockerd in a container of the
 /// host engine (images/dind; no --privileged, which this machine refuses), plain TCP on one published
 /// port and dockerd's own TLS with client certificates (made here with openssl) on another. Started
-/// once per collection; the base and fake Codex images are copied in through the API (save, load),
-/// since it has no registry. Disposing removes the container and its data volume.
+/// once per collection; the base, fake Codex and egress proxy images are copied in through the API (save,
+/// load), since it has no registry. Disposing removes the container and its data volume.
 /// </summary>
-public sealed class RemoteEngineFixture : IAsyncLifetime
+public sealed class RemoteEngineFixture : IAsyncLifetime, IEngineUnderTest
 {
     public const string Image = "sandbox-runner/dind:dev";
+    private readonly DockerEngine _hostEngine = new(NullLogger<DockerEngine>.Instance, EngineConnection.FromProcess());
     private readonly DockerClient _host = EngineConnection.FromProcess().CreateClient();
     private string? _containerId;
+    private string _hostGateway = "";
 
     public DockerEngine Engine { get; private set; } = null!;
 
@@ -60,7 +63,10 @@ public sealed class RemoteEngineFixture : IAsyncLifetime
         });
         _containerId = created.ID;
         await _host.Containers.StartContainerAsync(_containerId, new ContainerStartParameters());
-        var ports = (await _host.Containers.InspectContainerAsync(_containerId)).NetworkSettings!.Ports;
+        var settings = (await _host.Containers.InspectContainerAsync(_containerId)).NetworkSettings!;
+        var ports = settings.Ports;
+        // The second engine's containers reach this machine through its own container's way out (NAT).
+        _hostGateway = settings.Networks["bridge"].Gateway;
         PlainEndpoint = new Uri($"tcp://127.0.0.1:{ports["2375/tcp"][0].HostPort}");
         TlsEndpoint = new Uri($"tcp://127.0.0.1:{ports["2376/tcp"][0].HostPort}");
         Engine = new DockerEngine(NullLogger<DockerEngine>.Instance, new EngineConnection(PlainEndpoint));
@@ -79,10 +85,49 @@ public sealed class RemoteEngineFixture : IAsyncLifetime
             }
         }
 
-        // No registry there: the images come over through the API, layers shared in one archive.
+        // No registry there: the images come over through the API, layers shared in one archive. The proxy
+        // comes too: loaded with the base it shares layers with it adds ~4 s here, where the runner's own
+        // build of it there (apt-get from Debian's mirror) took 13-15 s.
+        var proxy = ImageRecipe.EgressProxy();
+        if (!await _hostEngine.ImageExistsAsync(proxy.Tag, CancellationToken.None))
+        {
+            await _hostEngine.BuildImageAsync(proxy, CancellationToken.None);
+        }
+
         using var inner = new EngineConnection(PlainEndpoint).CreateClient();
-        await using var saved = await _host.Images.SaveImagesAsync(["debian:bookworm-slim", DockerFixture.FakeCodexImage]);
+        await using var saved = await _host.Images.SaveImagesAsync(["debian:bookworm-slim", DockerFixture.FakeCodexImage, proxy.Tag]);
         await inner.Images.LoadImageAsync(new ImageLoadParameters { Quiet = true }, saved, new Progress<JSONMessage>(), CancellationToken.None);
+    }
+
+    public Task<RunnerHarness> HarnessAsync(Func<RunnerConfig, RunnerConfig>? configure = null, Func<string, string?>? hostEnvironment = null) =>
+        HarnessAsync(Engine, configure, hostEnvironment);
+
+    /// <summary>A runner on <paramref name="engine"/>, a connection to this fixture's engine (TLS, say).</summary>
+    public async Task<RunnerHarness> HarnessAsync(DockerEngine engine, Func<RunnerConfig, RunnerConfig>? configure = null, Func<string, string?>? hostEnvironment = null)
+    {
+        var harness = await RunnerHarness.CreateAsync(engine, configure, hostEnvironment);
+        harness.LeftBehindChecks.Add(AssertBothEnginesCleanAsync);
+        return harness;
+    }
+
+    public Task<string> HostGatewayAsync() => Task.FromResult(_hostGateway);
+
+    /// <summary>
+    /// The copy transport was used (no container mounted anything), the second engine holds nothing at all
+    /// but its images and default networks (it is this collection's alone, and its tests run one at a
+    /// time), and the host engine holds nothing of the harness's repository or runs.
+    /// </summary>
+    private async Task AssertBothEnginesCleanAsync(RunnerHarness harness)
+    {
+        Assert.All(harness.Engine.Specs.Values, spec => Assert.Empty(spec.Mounts));
+        using var inner = Engine.Connection.CreateClient();
+        var containers = await inner.Containers.ListContainersAsync(new ContainersListParameters { All = true }, CancellationToken.None);
+        Assert.True(containers.Count == 0, $"containers left on the second engine: {string.Join(", ", containers.Select(c => $"{c.ID[..12]} {c.Image}"))}");
+        var volumes = (await inner.Volumes.ListAsync(new VolumesListParameters(), CancellationToken.None)).Volumes ?? [];
+        Assert.True(volumes.Count == 0, $"volumes left on the second engine: {string.Join(", ", volumes.Select(v => v.Name))}");
+        var networks = (await inner.Networks.ListNetworksAsync(new NetworksListParameters(), CancellationToken.None)).Select(n => n.Name).Except(["bridge", "host", "none"]).ToList();
+        Assert.True(networks.Count == 0, $"networks left on the second engine: {string.Join(", ", networks)}");
+        await harness.AssertEngineHoldsNothingAsync(_hostEngine);
     }
 
     private async Task<bool> ExistsAsync(string image)
@@ -138,6 +183,7 @@ public sealed class RemoteEngineFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Engine?.Dispose();
+        _hostEngine.Dispose();
         if (_containerId is not null)
         {
             await _host.Containers.RemoveContainerAsync(_containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true });

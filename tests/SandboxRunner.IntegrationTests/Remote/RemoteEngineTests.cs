@@ -22,7 +22,7 @@ public sealed class RemoteEngineTests(RemoteEngineFixture remote, DockerFixture 
     [Fact]
     public async Task A_run_there_picks_the_copy_transport_and_keeps_added_modified_deleted_and_binary_changes()
     {
-        await using var h = await RunnerHarness.CreateAsync(remote.Engine);
+        await using var h = await remote.HarnessAsync();
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(
             "edit",
@@ -45,7 +45,7 @@ public sealed class RemoteEngineTests(RemoteEngineFixture remote, DockerFixture 
     [Fact]
     public async Task Hostile_trees_there_are_judged_as_on_the_host_fifo_escaping_link_git_links_and_invalid_names()
     {
-        await using var h = await RunnerHarness.CreateAsync(remote.Engine);
+        await using var h = await remote.HarnessAsync();
 
         var run = await h.RunAsync(
             RunnerHarness.Task("fifo", "@write src/kept.txt kept\\n", "@run 0 mkfifo src/.gitignore"),
@@ -70,16 +70,20 @@ public sealed class RemoteEngineTests(RemoteEngineFixture remote, DockerFixture 
     [Fact]
     public async Task A_tree_over_its_limit_there_is_stopped_when_copied_back_and_not_harvested()
     {
-        await using var h = await RunnerHarness.CreateAsync(remote.Engine, c => c with
+        await using var h = await remote.HarnessAsync(c => c with
         {
             TaskLimits = new Configuration.TaskLimitOverrides { MaxTreeBytes = 8L * 1024 * 1024 },
         });
 
-        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("big", "@run 0 head -c 20000000 /dev/zero > src/big.bin"))).Results);
+        var run = await h.RunAsync(RunnerHarness.Task("big", "@run 0 head -c 20000000 /dev/zero > src/big.bin"), Sibling);
 
+        var result = run.Results.Single(r => r.TaskId == "big");
         Assert.Equal(TaskStatus.Failed, result.Status);
         Assert.Contains(result.Violations, v => v.Kind == ViolationKind.LimitExceeded && v.Rule.Contains("max_tree_bytes", StringComparison.Ordinal));
         Assert.Empty(result.FilesChanged);
+        var sibling = run.Results.Single(r => r.TaskId == "sibling");
+        Assert.True(sibling.Status == TaskStatus.Success, $"sibling: {sibling.Status}: {sibling.NotesForManager}");
+        Assert.Equal(["src/sibling.txt"], sibling.FilesChanged);
     }
 
     [Fact]
@@ -89,7 +93,7 @@ public sealed class RemoteEngineTests(RemoteEngineFixture remote, DockerFixture 
         var connection = EngineConnection.FromEnvironment(n => env.GetValueOrDefault(n));
         using var engine = new DockerEngine(Microsoft.Extensions.Logging.Abstractions.NullLogger<DockerEngine>.Instance, connection);
 
-        await using var h = await RunnerHarness.CreateAsync(engine);
+        await using var h = await remote.HarnessAsync(engine);
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("tls", "@write src/tls.txt over tls\\n"))).Results);
 
         Assert.True(connection.UsesTls);

@@ -1,0 +1,19 @@
+using SandboxRunner.Configuration;
+using SandboxRunner.Sandbox;
+
+namespace SandboxRunner.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// An engine a shared test body (Contracts/) runs on: the host's own, or a second one that cannot see this
+/// machine's files. Each knows how a runner is set up on it and what it must hold after a test.
+/// </summary>
+public interface IEngineUnderTest
+{
+    DockerEngine Engine { get; }
+
+    /// <summary>A runner on this engine; disposing it proves the engine (and any other involved) kept nothing of its runs.</summary>
+    Task<RunnerHarness> HarnessAsync(Func<RunnerConfig, RunnerConfig>? configure = null, Func<string, string?>? hostEnvironment = null);
+
+    /// <summary>The address at which this engine's containers reach servers the tests start on this machine.</summary>
+    Task<string> HostGatewayAsync();
+}
