@@ -91,7 +91,7 @@ public static class ChangedTree
             bytes += report.Bytes;
             entries += report.Entries;
             var parent = Path.GetDirectoryName(path) ?? "";
-            findings.AddRange(report.Skipped.Select(s => Finding(s, parent)));
+            findings.AddRange(report.Skipped.Select(s => TreeCopy.FindingOf(s, parent)));
             if (report.OverLimit is { } over)
             {
                 return new CopyBack(findings, over, null);
@@ -245,15 +245,4 @@ public static class ChangedTree
 
         return null;
     }
-
-    private static TreeFinding Finding(SkippedEntry skipped, string parent) => new(
-        skipped.Reason switch
-        {
-            SkipReason.SpecialFile => TreeFindingKind.SpecialFile,
-            SkipReason.FileTooLarge => TreeFindingKind.FileTooLarge,
-            SkipReason.TooDeep => TreeFindingKind.TooDeep,
-            _ => TreeFindingKind.UnsafeName,
-        },
-        parent.Length == 0 ? skipped.Path : $"{parent}/{skipped.Path}",
-        skipped.Detail);
 }

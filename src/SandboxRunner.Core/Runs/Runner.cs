@@ -389,26 +389,12 @@ public sealed partial class Runner : IDisposable
             {
                 // No task container is created: every task ends failed with the reason, and the run says so.
                 running = plan.Tasks.Select(task => FailBeforeStartAsync(plan, run, task, setupFailure)).ToList();
-                await Task.WhenAll(running);
-                return new RunResult
-                {
-                    RunId = plan.RunId,
-                    BaseCommit = plan.BaseCommit,
-                    Results = running.Select(t => t.Result).ToList(),
-                    TotalDurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-                };
+                return await FinishedAsync(plan, running, started);
             }
 
             using var runGate = new SemaphoreSlim(plan.Concurrency, plan.Concurrency);
             running = plan.Tasks.Select(task => RunGatedAsync(context, task, runGate, cancellationToken)).ToList();
-            await Task.WhenAll(running);
-            return new RunResult
-            {
-                RunId = plan.RunId,
-                BaseCommit = plan.BaseCommit,
-                Results = running.Select(t => t.Result).ToList(),
-                TotalDurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-            };
+            return await FinishedAsync(plan, running, started);
         }
         finally
         {
@@ -468,6 +454,18 @@ public sealed partial class Runner : IDisposable
         TransportPolicy.Bind => false,
         _ => !await _engine.SharesHostFilesAsync(Image, cancellationToken),
     };
+
+    private static async Task<RunResult> FinishedAsync(RunPlan plan, List<Task<TaskResult>> running, long started)
+    {
+        await Task.WhenAll(running);
+        return new RunResult
+        {
+            RunId = plan.RunId,
+            BaseCommit = plan.BaseCommit,
+            Results = running.Select(t => t.Result).ToList(),
+            TotalDurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+        };
+    }
 
     /// <summary>Each task's stored result; a task that never got one (cancelled before it started) gets one now.</summary>
     private async Task<List<TaskResult>> FinishTasksAsync(RunPlan plan, ActiveRun run)
