@@ -25,7 +25,11 @@ public static class TransportBenchmark
 
     private sealed record Repository(string Name, string Path, int Runs, int WarmUps);
 
-    private sealed record Variant(string Name, Runner Runner, Samples Overhead, Samples Total, Samples Agent, ResultTable Phases);
+    private sealed record Variant(string Name, Runner Runner, Samples Overhead, Samples Total, Samples Agent, ResultTable Phases)
+    {
+        /// <summary>Measured runs whose container's life could not be read, and why.</summary>
+        public List<string> LeftOut { get; } = [];
+    }
 
     public static async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -37,7 +41,7 @@ public static class TransportBenchmark
         var gitLog = new GitCallRecorder();
         var git = new GitCli(gitLog);
         var variants = new List<Variant>();
-        var lives = new ConcurrentDictionary<string, TimeSpan>(StringComparer.Ordinal);
+        var lives = new ConcurrentDictionary<string, Life>(StringComparer.Ordinal);
         timing.BeforeRemove = RecordLife(client, lives, cancellationToken);
         try
         {
@@ -95,6 +99,11 @@ public static class TransportBenchmark
             }
 
             Console.Error.WriteLine();
+            foreach (var variant in variants.Where(v => v.LeftOut.Count > 0))
+            {
+                main.Note($"{variant.Name}: {variant.LeftOut.Count} measured run(s) left out: {string.Join("; ", variant.LeftOut)}");
+            }
+
             Console.WriteLine(main.Render());
             foreach (var variant in variants)
             {
@@ -114,7 +123,7 @@ public static class TransportBenchmark
         }
     }
 
-    private static async Task MeasureAsync(Variant variant, bool measured, ConcurrentDictionary<string, TimeSpan> lives, TimingEngine timing, GitCallRecorder gitLog, CancellationToken cancellationToken)
+    private static async Task MeasureAsync(Variant variant, bool measured, ConcurrentDictionary<string, Life> lives, TimingEngine timing, GitCallRecorder gitLog, CancellationToken cancellationToken)
     {
         timing.Clear();
         gitLog.Clear();
@@ -133,9 +142,13 @@ public static class TransportBenchmark
             return;
         }
 
-        var agent = lives.TryGetValue(only.ContainerId!, out var life)
-            ? life
-            : throw new InvalidOperationException($"{variant.Name}: the engine gave no start and finish time for container {only.ContainerId![..12]}");
+        if (!lives.TryGetValue(only.ContainerId!, out var life) || life.Ran is not { } agent)
+        {
+            // A busy shared engine sometimes fails an inspect; the sample is left out and said so.
+            variant.LeftOut.Add($"container {only.ContainerId![..12]}: {life?.Problem ?? "not inspected before removal"}");
+            return;
+        }
+
         var total = Timing.Ms(start, end);
         variant.Total.Add(total);
         variant.Agent.Add(agent);
@@ -143,23 +156,28 @@ public static class TransportBenchmark
         CallPhases.Add(variant.Phases, start, end, timing.Events, gitLog.Events);
     }
 
-    /// <summary>How long each container ran by the engine's own clock (StartedAt to FinishedAt), read just before its removal.</summary>
-    private static Func<string, Task> RecordLife(DockerClient client, ConcurrentDictionary<string, TimeSpan> lives, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// How long each container ran by the engine's own clock (StartedAt to FinishedAt), read just before its
+    /// removal; or why that could not be read. Never throws: the removal must go ahead whatever happens here.
+    /// </summary>
+    private static Func<string, Task> RecordLife(DockerClient client, ConcurrentDictionary<string, Life> lives, CancellationToken cancellationToken) =>
         async containerId =>
         {
             try
             {
                 var state = (await client.Containers.InspectContainerAsync(containerId, cancellationToken)).State;
-                if (DateTimeOffset.TryParse(state?.StartedAt, CultureInfo.InvariantCulture, out var started)
-                    && DateTimeOffset.TryParse(state?.FinishedAt, CultureInfo.InvariantCulture, out var finished) && finished > started)
-                {
-                    lives[containerId] = finished - started;
-                }
+                lives[containerId] = DateTimeOffset.TryParse(state?.StartedAt, CultureInfo.InvariantCulture, out var started)
+                    && DateTimeOffset.TryParse(state?.FinishedAt, CultureInfo.InvariantCulture, out var finished) && finished > started
+                        ? new Life(finished - started, null)
+                        : new Life(null, $"state {state?.Status}, started {state?.StartedAt}, finished {state?.FinishedAt}");
             }
-            catch (DockerContainerNotFoundException)
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
+                lives[containerId] = new Life(null, e.Message);
             }
         };
+
+    private sealed record Life(TimeSpan? Ran, string? Problem);
 
     private static int TrackedFiles(string repository) =>
         Directory.EnumerateFiles(repository, "*", SearchOption.AllDirectories).Count(f => !f.Contains("/.git/", StringComparison.Ordinal));
