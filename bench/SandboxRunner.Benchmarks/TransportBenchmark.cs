@@ -43,10 +43,13 @@ public static class TransportBenchmark
         var variants = new List<Variant>();
         var lives = new ConcurrentDictionary<string, Life>(StringComparer.Ordinal);
         timing.BeforeRemove = RecordLife(client, lives, cancellationToken);
+        string? large = null;
+        IReadOnlySet<string> branchesBefore = new HashSet<string>();
         try
         {
             var small = await Repositories.CreateSmallAsync(Path.Combine(scratch, "repo"), cancellationToken, extraFiles: 15);
-            var large = await Repositories.EnsureLargeAsync(cancellationToken);
+            large = await Repositories.EnsureLargeAsync(cancellationToken);
+            branchesBefore = await ResultBranchesAsync(large, cancellationToken);
             Repository[] repositories =
             [
                 new($"small ({TrackedFiles(small)} files)", small, Runs: 15, WarmUps: 2),
@@ -120,8 +123,21 @@ public static class TransportBenchmark
 
             await TaskOverheadBenchmark.RemoveDockerObjectsAsync(docker, client, session, timing.Created.Keys, timing.CreatedNetworks.Keys);
             TreeDeletion.Delete(scratch);
+            if (large is not null)
+            {
+                // The cached 50k repository outlives the session; the result branch each run leaves there must not.
+                var made = (await ResultBranchesAsync(large, CancellationToken.None)).Except(branchesBefore).ToList();
+                if (made.Count > 0)
+                {
+                    await Shell.GitAsync(large, CancellationToken.None, ["branch", "-D", .. made]);
+                }
+            }
         }
     }
+
+    private static async Task<IReadOnlySet<string>> ResultBranchesAsync(string repository, CancellationToken cancellationToken) =>
+        (await Shell.GitAsync(repository, cancellationToken, "for-each-ref", "--format=%(refname:short)", "refs/heads/sandbox/"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
 
     private static async Task MeasureAsync(Variant variant, bool measured, ConcurrentDictionary<string, Life> lives, TimingEngine timing, GitCallRecorder gitLog, CancellationToken cancellationToken)
     {
