@@ -44,9 +44,31 @@ public class TimingEngine : DispatchProxy
         return (engine, timing);
     }
 
+    /// <summary>
+    /// Runs before each container is removed, untimed: a last look at it (its engine-side start and finish
+    /// times, say). The removal waits for it.
+    /// </summary>
+    public Func<string, Task>? BeforeRemove { get; set; }
+
     protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
     {
         ArgumentNullException.ThrowIfNull(targetMethod);
+        if (targetMethod.Name == nameof(IContainerEngine.RemoveAsync) && BeforeRemove is { } look && args is [string id, ..])
+        {
+            return LookThenRemoveAsync(look, id, targetMethod, args);
+        }
+
+        return Timed(targetMethod, args);
+    }
+
+    private async Task LookThenRemoveAsync(Func<string, Task> look, string containerId, MethodInfo remove, object?[] args)
+    {
+        await look(containerId);
+        await (Task)Timed(remove, args)!;
+    }
+
+    private object? Timed(MethodInfo targetMethod, object?[]? args)
+    {
         var start = Stopwatch.GetTimestamp();
         object? result;
         try

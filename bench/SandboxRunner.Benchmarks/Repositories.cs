@@ -13,8 +13,8 @@ public static class Repositories
     public const int LargeFileBytes = 200;
     private const string ReadyMarker = "sr-bench-ready";
 
-    /// <summary>A repository with a handful of files in one commit, like the integration tests use.</summary>
-    public static async Task<string> CreateSmallAsync(string path, CancellationToken cancellationToken)
+    /// <summary>A repository with a handful of files (five, plus <paramref name="extraFiles"/>) in one commit, like the integration tests use.</summary>
+    public static async Task<string> CreateSmallAsync(string path, CancellationToken cancellationToken, int extraFiles = 0)
     {
         Directory.CreateDirectory(path);
         await Shell.GitAsync(path, cancellationToken, "init", "-q", "-b", "main");
@@ -25,6 +25,11 @@ public static class Repositories
         Write(path, "src/util.txt", "helper\n");
         Write(path, "docs/notes.txt", "notes\n");
         await File.WriteAllBytesAsync(Path.Combine(path, "src", "data.bin"), [.. Enumerable.Range(0, 512).Select(i => (byte)(i * 7 % 256))], cancellationToken);
+        for (var i = 0; i < extraFiles; i++)
+        {
+            Write(path, string.Create(CultureInfo.InvariantCulture, $"src/lib/module{i:D2}.txt"), $"module {i}\n");
+        }
+
         await Shell.GitAsync(path, cancellationToken, "add", "-A");
         await Shell.GitAsync(path, cancellationToken, "commit", "-qm", "initial");
         return path;

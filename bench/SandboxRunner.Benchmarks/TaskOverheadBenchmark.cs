@@ -112,7 +112,7 @@ public static class TaskOverheadBenchmark
                     if (measured)
                     {
                         variant.Row.Add(Timing.Ms(start, end));
-                        AddPhases(variant.Phases, start, end, timing.Events, gitLog.Events);
+                        CallPhases.Add(variant.Phases, start, end, timing.Events, gitLog.Events);
                     }
                 }
             }
@@ -306,7 +306,7 @@ public static class TaskOverheadBenchmark
     }
 
     /// <summary>Removes every container and network this session made: by id/name, and by the session label for the CLI ones.</summary>
-    private static async Task RemoveDockerObjectsAsync(DockerEngine docker, DockerClient client, string session, IEnumerable<string> containers, IEnumerable<string> networks)
+    internal static async Task RemoveDockerObjectsAsync(DockerEngine docker, DockerClient client, string session, IEnumerable<string> containers, IEnumerable<string> networks)
     {
         try
         {
@@ -331,76 +331,5 @@ public static class TaskOverheadBenchmark
         {
             Console.Error.WriteLine($"warning: could not remove this session's containers or networks (label {BenchLabel}={session}): {e.Message}");
         }
-    }
-
-    /// <summary>One runner run as rows in call order: engine calls by method and container, git calls by arguments, and the time outside any call.</summary>
-    private static void AddPhases(ResultTable table, long start, long end, IReadOnlyList<CallEvent> dockerCalls, IReadOnlyList<CallEvent> gitCalls)
-    {
-        var taskContainer = dockerCalls.LastOrDefault(c => c.Name == nameof(IContainerEngine.WaitAsync))?.Container
-            ?? throw new InvalidOperationException($"no container was waited for: {string.Join(" | ", dockerCalls.Select(e => e.Name))}");
-        var taskCreate = dockerCalls.Single(c => c.Name == nameof(IContainerEngine.CreateAsync) && c.Container == taskContainer);
-        var roles = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var created in dockerCalls.Where(c => c.Name == nameof(IContainerEngine.CreateAsync) && c.Container is not null).OrderBy(c => c.Start))
-        {
-            roles[created.Container!] = created.Container == taskContainer ? "task" : $"aux {roles.Count(r => r.Value != "task") + 1}";
-        }
-
-        // Calls already in flight when the runner began waiting for the task container (its log follower) run
-        // alongside the container rather than before or after it: left out, the Wait row covers that time.
-        var wait = dockerCalls.Last(c => c.Name == nameof(IContainerEngine.WaitAsync));
-        var calls = dockerCalls
-            .Where(c => c == wait || !(c.Start <= wait.Start && c.End > wait.Start))
-            .Select(c => (Call: c, Name: EngineLabel(c, roles)))
-            .Concat(gitCalls.Select(c => (Call: c, Name: Timing.GitLabel(c.Name))))
-            .OrderBy(c => c.Call.Start)
-            .ToList();
-        var all = calls.Select(c => c.Call).ToList();
-
-        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
-        var before = true;
-        foreach (var (call, name) in calls)
-        {
-            if (before && call.Start >= taskCreate.Start)
-            {
-                before = false;
-                table.Row("outside-before", "outside calls, before the task container's create").Add(Outside(all, start, taskCreate.Start));
-            }
-
-            var n = seen[name] = seen.GetValueOrDefault(name) + 1;
-            table.Row($"{name}#{n}", n == 1 ? name : $"{name} ({n})").Add(call.Ms);
-        }
-
-        table.Row("outside-after", "outside calls, from the task container's create on").Add(Outside(all, taskCreate.Start, end));
-        table.Row("total", "= end to end").Add(Timing.Ms(start, end));
-    }
-
-    private static string EngineLabel(CallEvent call, Dictionary<string, string> roles)
-    {
-        var method = call.Name.EndsWith("Async", StringComparison.Ordinal) ? call.Name[..^5] : call.Name;
-        if (call.Container is not { } id || !roles.TryGetValue(id, out var role))
-        {
-            return $"engine: {method}";
-        }
-
-        return method == "Wait" && role == "task" ? "engine: Wait (task container runs)" : $"engine: {method} ({role})";
-    }
-
-    /// <summary>Milliseconds of [from, to) during which none of <paramref name="calls"/> was in flight.</summary>
-    private static double Outside(IEnumerable<CallEvent> calls, long from, long to)
-    {
-        var covered = 0L;
-        var cursor = from;
-        foreach (var call in calls.Where(c => c.End > from && c.Start < to).OrderBy(c => c.Start))
-        {
-            var s = Math.Max(call.Start, cursor);
-            var e = Math.Min(call.End, to);
-            if (e > s)
-            {
-                covered += e - s;
-                cursor = e;
-            }
-        }
-
-        return Timing.Ms(0, to - from - covered);
     }
 }

@@ -73,13 +73,13 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
             (tar, ct) => TreeArchiveWriter.WriteAsync(tar, folder, (int)owner.Uid, (int)owner.Gid, [], ct), cancellationToken);
 
     /// <summary>
-    /// Replaces the host's copy of the tree with the container's <c>/workspace</c>. Past a limit the partial
+    /// Makes the host's copy of the tree the container's <c>/workspace</c>. Past a limit the partial
     /// copy is removed and the tree is not harvested; a broken archive is a problem, never a crash.
     /// </summary>
     public static async Task<CopyBack> DownloadAsync(IArchiveOperations engine, string containerId, Worktree worktree, TaskLimits limits, CancellationToken cancellationToken)
     {
-        TreeDeletion.Delete(worktree.WorkPath);
-        Directory.CreateDirectory(worktree.WorkPath);
+        // Extracted over the checkout the copy was made from, not into an empty folder: what the agent left
+        // unchanged is not written again (see ExistingTree), which is most of a large tree.
         var bounds = new ExtractionBounds(limits.MaxTreeBytes, limits.MaxFiles, limits.MaxFileBytes, TreeScan.MaxDepth, TreeScan.MaxPathChars);
         ExtractionReport report;
         try

@@ -42,15 +42,21 @@ public sealed record ExtractionReport(long Entries, long Bytes, IReadOnlyList<Sk
 /// file, or outside the folder); links are created as links and never followed; a hard link becomes a
 /// copy of a file extracted earlier, never a link to anything else; FIFOs, sockets and devices are not
 /// created; nothing takes the archive's owner or set-id bits. Bytes, entries and each file are bounded.
+/// What the destination already held (the runner's own checkout) ends as the archive says, with unchanged
+/// files left as they were (see <see cref="ExistingTree"/>).
 /// </summary>
 public static class TreeArchive
 {
     private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
 
+    /// <summary>Files up to this size are compared with the one already there; a larger one is always rewritten.</summary>
+    private const int CompareLimit = 1024 * 1024;
+
     private enum Made { Directory, File, Link }
 
     /// <summary>
-    /// Extracts <paramref name="tar"/> into <paramref name="destination"/> (which must exist and be empty).
+    /// Extracts <paramref name="tar"/> into <paramref name="destination"/>, which must exist and hold nothing
+    /// but what the runner wrote there itself: whatever the archive does not hold is removed from it.
     /// <paramref name="rootName"/> is the archived folder's own name, which the engine puts first in every
     /// path (<c>workspace/src/a.c</c>); entries outside it are refused. An empty <paramref name="rootName"/>
     /// keeps the archived path itself: a single file's archive, or a folder extracted under its own name.
@@ -59,6 +65,7 @@ public static class TreeArchive
         Stream tar, string destination, string rootName, ExtractionBounds bounds, CancellationToken cancellationToken)
     {
         var reader = new TarReader(tar);
+        var existing = ExistingTree.Scan(destination);
         var made = new Dictionary<string, Made>(StringComparer.Ordinal) { [""] = Made.Directory };
         var skipped = new List<SkippedEntry>();
         long entries = 0, bytes = 0;
@@ -103,13 +110,13 @@ public static class TreeArchive
                 continue;
             }
 
-            if (made.TryGetValue(relative, out var existing) && !(existing == Made.Directory && item.Type == '5'))
+            if (made.TryGetValue(relative, out var already) && !(already == Made.Directory && item.Type == '5'))
             {
                 Skip(SkipReason.UnsafeName, relative, "appears twice in the archive; the second was not kept");
                 continue;
             }
 
-            if (EnsureParents(destination, segments, made) is { } blocked)
+            if (EnsureParents(destination, segments, made, existing) is { } blocked)
             {
                 Skip(SkipReason.UnsafeName, relative, blocked);
                 continue;
@@ -119,6 +126,14 @@ public static class TreeArchive
             switch (item.Type)
             {
                 case '5':
+                    var folderBefore = existing.Take(relative);
+                    if (folderBefore?.Kind == ExistingTree.Kind.Directory)
+                    {
+                        made[relative] = Made.Directory;
+                        break;
+                    }
+
+                    existing.Remove(relative, folderBefore);
                     Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
                     made[relative] = Made.Directory;
                     break;
@@ -134,11 +149,7 @@ public static class TreeArchive
                         return new ExtractionReport(entries, bytes, skipped, bounds.Describe(nameof(bounds.MaxBytes)));
                     }
 
-                    await using (var file = CreateNew(full, item.Mode))
-                    {
-                        await reader.CopyContentAsync(item.Size, file, cancellationToken);
-                    }
-
+                    await WriteFileAsync(reader, item, full, existing.Take(relative), existing, relative, cancellationToken);
                     made[relative] = Made.File;
                     break;
                 case '2':
@@ -150,6 +161,14 @@ public static class TreeArchive
 
                     // The link text is kept as written: the path policy judges where it points, and nothing
                     // here ever resolves it.
+                    var linkBefore = existing.Take(relative);
+                    if (linkBefore?.Kind == ExistingTree.Kind.Link && new FileInfo(full).LinkTarget == target)
+                    {
+                        made[relative] = Made.Link;
+                        break;
+                    }
+
+                    existing.Remove(relative, linkBefore);
                     File.CreateSymbolicLink(full, target);
                     made[relative] = Made.Link;
                     break;
@@ -167,6 +186,7 @@ public static class TreeArchive
                         return new ExtractionReport(entries, bytes, skipped, bounds.Describe(nameof(bounds.MaxBytes)));
                     }
 
+                    existing.Remove(relative, existing.Take(relative));
                     File.Copy(Path.Combine(destination, source), full, overwrite: false);
                     made[relative] = Made.File;
                     break;
@@ -179,7 +199,37 @@ public static class TreeArchive
             }
         }
 
+        existing.RemoveRest();
         return new ExtractionReport(entries, bytes, skipped, null);
+    }
+
+    /// <summary>
+    /// Writes a file entry, or leaves the file already there when it has the same bytes and executable bit.
+    /// What was there is never written through: it is removed, and the file is created anew.
+    /// </summary>
+    private static async Task WriteFileAsync(
+        TarReader reader, TarItem item, string full, ExistingTree.Entry? before, ExistingTree existing, string relative, CancellationToken cancellationToken)
+    {
+        var executable = (item.Mode & 0b001_001_001) != 0;
+        if (before is { Kind: ExistingTree.Kind.File } old && old.Length == item.Size && old.Executable == executable && item.Size <= CompareLimit)
+        {
+            var content = new byte[item.Size];
+            await reader.CopyContentAsync(item.Size, new MemoryStream(content), cancellationToken);
+            var onDisk = await File.ReadAllBytesAsync(full, cancellationToken);
+            if (content.AsSpan().SequenceEqual(onDisk))
+            {
+                return;
+            }
+
+            existing.Remove(relative, before);
+            await using var rewritten = CreateNew(full, item.Mode);
+            await rewritten.WriteAsync(content, cancellationToken);
+            return;
+        }
+
+        existing.Remove(relative, before);
+        await using var file = CreateNew(full, item.Mode);
+        await reader.CopyContentAsync(item.Size, file, cancellationToken);
     }
 
     /// <summary>
@@ -227,7 +277,7 @@ public static class TreeArchive
     }
 
     /// <summary>Makes missing parents; refuses when one is anything but a folder this extraction made.</summary>
-    private static string? EnsureParents(string destination, string[] segments, Dictionary<string, Made> made)
+    private static string? EnsureParents(string destination, string[] segments, Dictionary<string, Made> made, ExistingTree existing)
     {
         var path = "";
         for (var i = 0; i < segments.Length - 1; i++)
@@ -243,7 +293,14 @@ public static class TreeArchive
                 continue;
             }
 
-            Directory.CreateDirectory(Path.Combine(destination, path));
+            // A folder already there stays; anything else there goes first.
+            var before = existing.Take(path);
+            if (before?.Kind != ExistingTree.Kind.Directory)
+            {
+                existing.Remove(path, before);
+                Directory.CreateDirectory(Path.Combine(destination, path));
+            }
+
             made[path] = Made.Directory;
         }
 

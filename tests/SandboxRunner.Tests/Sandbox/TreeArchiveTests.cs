@@ -95,4 +95,104 @@ public sealed class TreeArchiveTests : IDisposable
 
         Assert.Equal("max_tree_bytes (1000)", bytes.OverLimit);
     }
+
+    private void Existing(string relative, string content)
+    {
+        var full = Path.Combine(_dest, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        File.WriteAllText(full, content);
+        File.SetLastWriteTimeUtc(full, Old);
+    }
+
+    private static readonly DateTime Old = new(2001, 2, 3, 0, 0, 0, DateTimeKind.Utc);
+
+    [Fact]
+    public async Task Over_a_tree_already_there_unchanged_files_are_left_as_they_were_and_changed_ones_rewritten()
+    {
+        Existing("src/same.txt", "same");
+        Existing("src/changed.txt", "before");
+
+        await Extract(Tar(
+            ("workspace/src/", TarHeader.LF_DIR, "", null),
+            ("workspace/src/same.txt", TarHeader.LF_NORMAL, "same", null),
+            ("workspace/src/changed.txt", TarHeader.LF_NORMAL, "after!", null)));
+
+        Assert.Equal(Old, File.GetLastWriteTimeUtc(Path.Combine(_dest, "src/same.txt")));
+        Assert.Equal("after!", File.ReadAllText(Path.Combine(_dest, "src/changed.txt")));
+        Assert.NotEqual(Old, File.GetLastWriteTimeUtc(Path.Combine(_dest, "src/changed.txt")));
+    }
+
+    [Fact]
+    public async Task A_file_of_the_same_length_but_other_bytes_is_rewritten()
+    {
+        Existing("a.txt", "abcd");
+
+        await Extract(Tar(("workspace/a.txt", TarHeader.LF_NORMAL, "abce", null)));
+
+        Assert.Equal("abce", File.ReadAllText(Path.Combine(_dest, "a.txt")));
+    }
+
+    [Fact]
+    public async Task What_the_archive_does_not_hold_is_removed_from_the_tree_already_there()
+    {
+        Existing("kept.txt", "k");
+        Existing("gone.txt", "g");
+        Existing("olddir/deep/f.txt", "f");
+        Directory.CreateSymbolicLink(Path.Combine(_dest, "oldlink"), "kept.txt");
+
+        await Extract(Tar(("workspace/kept.txt", TarHeader.LF_NORMAL, "k", null)));
+
+        Assert.Equal(["kept.txt"], Directory.EnumerateFileSystemEntries(_dest).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task A_folder_already_there_that_became_a_file_is_removed_with_its_content()
+    {
+        Existing("src/inner/a.txt", "a");
+
+        var report = await Extract(Tar(("workspace/src", TarHeader.LF_NORMAL, "now a file", null), ("workspace/src/inner/a.txt", TarHeader.LF_NORMAL, "a", null)));
+
+        Assert.Equal("now a file", File.ReadAllText(Path.Combine(_dest, "src")));
+        Assert.Contains(report.Skipped, s => s.Reason == SkipReason.UnsafeName && s.Path == "src/inner/a.txt");
+        Assert.Equal(["src"], Directory.EnumerateFileSystemEntries(_dest).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task Nothing_is_written_through_a_link_already_there()
+    {
+        var outside = Directory.CreateTempSubdirectory("sr-outside-").FullName;
+        try
+        {
+            Directory.CreateSymbolicLink(Path.Combine(_dest, "committed-link"), outside);
+            File.WriteAllText(Path.Combine(outside, "victim"), "untouched");
+            Directory.CreateSymbolicLink(Path.Combine(_dest, "other-link"), outside);
+
+            await Extract(Tar(
+                ("workspace/committed-link/victim", TarHeader.LF_NORMAL, "pwned", null),
+                ("workspace/other-link", TarHeader.LF_NORMAL, "a file now", null)));
+
+            Assert.Equal("untouched", File.ReadAllText(Path.Combine(outside, "victim")));
+            Assert.Equal(["victim"], Directory.EnumerateFileSystemEntries(outside).Select(Path.GetFileName));
+            // The archive says that path is a folder: the link is replaced by one, never followed.
+            Assert.Null(new DirectoryInfo(Path.Combine(_dest, "committed-link")).LinkTarget);
+            Assert.Equal("pwned", File.ReadAllText(Path.Combine(_dest, "committed-link", "victim")));
+            Assert.Null(new FileInfo(Path.Combine(_dest, "other-link")).LinkTarget);
+            Assert.Equal("a file now", File.ReadAllText(Path.Combine(_dest, "other-link")));
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_file_already_there_is_gone_when_the_archive_holds_a_fifo_in_its_place()
+    {
+        Existing("src/.gitignore", "*.o\n");
+
+        var report = await Extract(Tar(("workspace/src/", TarHeader.LF_DIR, "", null), ("workspace/src/.gitignore", TarHeader.LF_FIFO, "", null)));
+
+        Assert.Contains(report.Skipped, s => s.Reason == SkipReason.SpecialFile && s.Path == "src/.gitignore");
+        Assert.False(File.Exists(Path.Combine(_dest, "src/.gitignore")));
+    }
 }
