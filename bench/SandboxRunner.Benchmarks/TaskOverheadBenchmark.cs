@@ -75,7 +75,7 @@ public static class TaskOverheadBenchmark
                 var measured = i >= WarmUps;
                 Console.Error.Write(measured ? "." : "w");
 
-                var a = await Timing.TimeAsync(() => DockerRunCliAsync(session, cancellationToken));
+                var a = await Timing.TimeAsync(() => DockerRunCliAsync(session, Image, cancellationToken));
                 var b = await Timing.TimeAsync(() => DockerApiAsync(client, session, apiContainers, cancellationToken));
                 var b2 = await Timing.TimeAsync(() => SandboxAsync(engine, sandboxSpec, cancellationToken));
                 if (measured)
@@ -235,8 +235,9 @@ public static class TaskOverheadBenchmark
         return table;
     }
 
-    private static async Task DockerRunCliAsync(string session, CancellationToken cancellationToken) =>
-        await Shell.RunAsync("docker", ["run", "--rm", "--label", $"{BenchLabel}={session}", Image, "true"], cancellationToken);
+    /// <summary><c>docker run --rm IMAGE true</c> through the CLI: the baseline a runner task is compared with.</summary>
+    internal static async Task DockerRunCliAsync(string session, string image, CancellationToken cancellationToken) =>
+        await Shell.RunAsync("docker", ["run", "--rm", "--label", $"{BenchLabel}={session}", image, "true"], cancellationToken);
 
     private static async Task DockerApiAsync(DockerClient client, string session, ConcurrentDictionary<string, byte> created, CancellationToken cancellationToken)
     {
@@ -306,7 +307,7 @@ public static class TaskOverheadBenchmark
     }
 
     /// <summary>Removes every container and network this session made: by id/name, and by the session label for the CLI ones.</summary>
-    private static async Task RemoveDockerObjectsAsync(DockerEngine docker, DockerClient client, string session, IEnumerable<string> containers, IEnumerable<string> networks)
+    internal static async Task RemoveDockerObjectsAsync(DockerEngine docker, DockerClient client, string session, IEnumerable<string> containers, IEnumerable<string> networks)
     {
         try
         {
@@ -363,14 +364,14 @@ public static class TaskOverheadBenchmark
             if (before && call.Start >= taskCreate.Start)
             {
                 before = false;
-                table.Row("outside-before", "outside calls, before the task container's create").Add(Outside(all, start, taskCreate.Start));
+                table.Row("outside-before", "outside calls, before the task container's create").Add(Timing.Outside(all, start, taskCreate.Start));
             }
 
             var n = seen[name] = seen.GetValueOrDefault(name) + 1;
             table.Row($"{name}#{n}", n == 1 ? name : $"{name} ({n})").Add(call.Ms);
         }
 
-        table.Row("outside-after", "outside calls, from the task container's create on").Add(Outside(all, taskCreate.Start, end));
+        table.Row("outside-after", "outside calls, from the task container's create on").Add(Timing.Outside(all, taskCreate.Start, end));
         table.Row("total", "= end to end").Add(Timing.Ms(start, end));
     }
 
@@ -383,24 +384,5 @@ public static class TaskOverheadBenchmark
         }
 
         return method == "Wait" && role == "task" ? "engine: Wait (task container runs)" : $"engine: {method} ({role})";
-    }
-
-    /// <summary>Milliseconds of [from, to) during which none of <paramref name="calls"/> was in flight.</summary>
-    private static double Outside(IEnumerable<CallEvent> calls, long from, long to)
-    {
-        var covered = 0L;
-        var cursor = from;
-        foreach (var call in calls.Where(c => c.End > from && c.Start < to).OrderBy(c => c.Start))
-        {
-            var s = Math.Max(call.Start, cursor);
-            var e = Math.Min(call.End, to);
-            if (e > s)
-            {
-                covered += e - s;
-                cursor = e;
-            }
-        }
-
-        return Timing.Ms(0, to - from - covered);
     }
 }
