@@ -43,15 +43,19 @@ public static class EnvironmentBenchmark
         var seen = new Recording(timing, gitLog, observer);
         Runner? runner = null;
         var load = Load();
+        // Others rebuild the shared fake Codex tag on this engine; a new Codex image means a new environment
+        // image and so a new setup key, which would turn a "reused" run cold mid-benchmark. A session tag pins it.
+        var codexImage = $"sandbox-runner-bench/fake-codex:{session}";
         try
         {
+            await Shell.RunAsync("docker", ["tag", TaskOverheadBenchmark.Image, codexImage], cancellationToken);
             Console.Error.WriteLine("environments: generating the repository and its lock file (npm on this machine)");
             var repoPath = Path.Combine(scratch, "repo");
             var npm = await NodeRepository.CreateAsync(repoPath, session, cancellationToken);
             var host = await HostRepository.OpenAsync(git, repoPath, cancellationToken);
             var config = RunnerConfig.Default with
             {
-                Image = TaskOverheadBenchmark.Image,
+                Image = codexImage,
                 CodexModel = "gpt-5.5",
                 AllowedCommands = [],
                 DefaultAllowedPaths = ["**"],
@@ -69,14 +73,14 @@ public static class EnvironmentBenchmark
 
             Console.Error.Write($"environments: {WarmUps} + {RunCount} runs with the setup reused, each after a bare docker run ");
             var bare = new Samples($"bare `docker run --rm <setup image> true`  [CLI]");
-            var bareCodex = new Samples($"bare `docker run --rm {TaskOverheadBenchmark.Image} true`  [CLI]");
+            var bareCodex = new Samples($"bare `docker run --rm {TaskOverheadBenchmark.Image} true`  [CLI]  (pinned as {codexImage})");
             var warm = new List<RunTimes>();
             for (var i = 0; i < WarmUps + RunCount; i++)
             {
                 var measured = i >= WarmUps;
                 Console.Error.Write(measured ? "." : "w");
                 var a = await Timing.TimeAsync(() => TaskOverheadBenchmark.DockerRunCliAsync(session, setupImage, cancellationToken));
-                var b = await Timing.TimeAsync(() => TaskOverheadBenchmark.DockerRunCliAsync(session, TaskOverheadBenchmark.Image, cancellationToken));
+                var b = await Timing.TimeAsync(() => TaskOverheadBenchmark.DockerRunCliAsync(session, codexImage, cancellationToken));
                 var run = await RunOnceAsync(runner, seen, [NewTask($"warm-{i}", FirstStep, "@message done")], null, cancellationToken);
                 if (measured)
                 {
@@ -120,6 +124,8 @@ public static class EnvironmentBenchmark
         {
             runner?.Dispose();
             await CleanUpAsync(docker, client, timing, session, runner?.Scope);
+            // Only the session's tag: the image stays under its own name (unless rebuilt meanwhile, when this frees the old one).
+            await docker.RemoveImageAsync(codexImage, CancellationToken.None);
             TreeDeletion.Delete(scratch);
         }
     }
