@@ -32,13 +32,9 @@ public static class EnvironmentBenchmark
 
     public static async Task RunAsync(CancellationToken cancellationToken)
     {
-        var session = Guid.NewGuid().ToString("N")[..12];
-        var scratch = Path.Combine(Path.GetTempPath(), $"sr-bench-{session}");
-        using var docker = new DockerEngine(NullLogger<DockerEngine>.Instance);
-        using var client = new DockerClientBuilder().WithEndpoint(docker.Endpoint).Build();
-        var (engine, timing) = TimingEngine.Wrap(docker);
-        var gitLog = new GitCallRecorder();
-        var git = new GitCli(gitLog);
+        using var bench = BenchSession.Open();
+        var (session, scratch, docker, client) = (bench.Id, bench.Scratch, bench.Docker, bench.Client);
+        var (engine, timing, gitLog, git) = (bench.Engine, bench.Timing, bench.GitLog, bench.Git);
         var observer = new RunObserver();
         var seen = new Recording(timing, gitLog, observer);
         Runner? runner = null;
