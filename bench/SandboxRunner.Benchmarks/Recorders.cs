@@ -28,6 +28,9 @@ public class TimingEngine : DispatchProxy
     /// <summary>Every container created through this engine and not removed through it, so the benchmark can clean up after a failure.</summary>
     public ConcurrentDictionary<string, byte> Created { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The spec each container was created with, so a benchmark can tell task, setup and auxiliary containers apart by their labels.</summary>
+    public ConcurrentDictionary<string, ContainerSpec> Specs { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Every network created through this engine (by name) and not removed through it.</summary>
     public ConcurrentDictionary<string, byte> CreatedNetworks { get; } = new(StringComparer.Ordinal);
 
@@ -85,8 +88,9 @@ public class TimingEngine : DispatchProxy
         {
             var name = targetMethod.Name;
             var strings = (args ?? []).OfType<string>().ToArray();
+            var spec = (args ?? []).OfType<ContainerSpec>().FirstOrDefault();
             _ = task.ContinueWith(
-                done => Completed(name, strings, start, done),
+                done => Completed(name, strings, spec, start, done),
                 CancellationToken.None,
                 TaskContinuationOptions.ExecuteSynchronously,
                 TaskScheduler.Default);
@@ -95,7 +99,7 @@ public class TimingEngine : DispatchProxy
         return result;
     }
 
-    private void Completed(string method, string[] stringArgs, long start, Task done)
+    private void Completed(string method, string[] stringArgs, ContainerSpec? spec, long start, Task done)
     {
         var end = Stopwatch.GetTimestamp();
         string? container = null;
@@ -104,6 +108,10 @@ public class TimingEngine : DispatchProxy
             container = created.Result;
             _everCreated[container] = 0;
             Created[container] = 0;
+            if (spec is not null)
+            {
+                Specs[container] = spec;
+            }
         }
         else
         {

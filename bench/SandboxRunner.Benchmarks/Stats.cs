@@ -40,6 +40,8 @@ public sealed class Samples(string name)
 
     public double Min => Sorted()[0];
 
+    public double Max => Sorted()[^1];
+
     private double[] Sorted()
     {
         if (_ms.Count == 0)
@@ -78,6 +80,9 @@ public sealed class ResultTable(string title)
 
         return samples;
     }
+
+    /// <summary>Adds rows measured elsewhere (a baseline shared by several tables).</summary>
+    public void Include(Samples samples) => _rows.Add(samples);
 
     public void Section(string text) => _rows.Add(text);
 
@@ -132,6 +137,25 @@ public static class Timing
 
     public static double Ms(long fromTimestamp, long toTimestamp) =>
         (toTimestamp - fromTimestamp) * 1000.0 / Stopwatch.Frequency;
+
+    /// <summary>Milliseconds of [from, to) during which none of <paramref name="calls"/> was in flight.</summary>
+    public static double Outside(IEnumerable<CallEvent> calls, long from, long to)
+    {
+        var covered = 0L;
+        var cursor = from;
+        foreach (var call in calls.Where(c => c.End > from && c.Start < to).OrderBy(c => c.Start))
+        {
+            var s = Math.Max(call.Start, cursor);
+            var e = Math.Min(call.End, to);
+            if (e > s)
+            {
+                covered += e - s;
+                cursor = e;
+            }
+        }
+
+        return Ms(0, to - from - covered);
+    }
 
     /// <summary>A git call as GitCli logs its arguments, shortened for a table: commit ids dropped, at most ~44 characters.</summary>
     public static string GitLabel(string args)

@@ -29,13 +29,9 @@ public static class TaskOverheadBenchmark
 
     public static async Task RunAsync(CancellationToken cancellationToken)
     {
-        var session = Guid.NewGuid().ToString("N")[..12];
-        var scratch = Path.Combine(Path.GetTempPath(), $"sr-bench-{session}");
-        using var docker = new DockerEngine(NullLogger<DockerEngine>.Instance);
-        using var client = new DockerClientBuilder().WithEndpoint(docker.Endpoint).Build();
-        var (engine, timing) = TimingEngine.Wrap(docker);
-        var gitLog = new GitCallRecorder();
-        var git = new GitCli(gitLog);
+        using var bench = BenchSession.Open();
+        var (session, scratch, docker, client) = (bench.Id, bench.Scratch, bench.Docker, bench.Client);
+        var (engine, timing, gitLog, git) = (bench.Engine, bench.Timing, bench.GitLog, bench.Git);
         var apiContainers = new ConcurrentDictionary<string, byte>();
         var runners = new List<RunnerVariant>();
         try
@@ -75,7 +71,7 @@ public static class TaskOverheadBenchmark
                 var measured = i >= WarmUps;
                 Console.Error.Write(measured ? "." : "w");
 
-                var a = await Timing.TimeAsync(() => DockerRunCliAsync(session, cancellationToken));
+                var a = await Timing.TimeAsync(() => DockerRunCliAsync(session, Image, cancellationToken));
                 var b = await Timing.TimeAsync(() => DockerApiAsync(client, session, apiContainers, cancellationToken));
                 var b2 = await Timing.TimeAsync(() => SandboxAsync(engine, sandboxSpec, cancellationToken));
                 if (measured)
@@ -235,8 +231,9 @@ public static class TaskOverheadBenchmark
         return table;
     }
 
-    private static async Task DockerRunCliAsync(string session, CancellationToken cancellationToken) =>
-        await Shell.RunAsync("docker", ["run", "--rm", "--label", $"{BenchLabel}={session}", Image, "true"], cancellationToken);
+    /// <summary><c>docker run --rm IMAGE true</c> through the CLI: the baseline a runner task is compared with.</summary>
+    internal static async Task DockerRunCliAsync(string session, string image, CancellationToken cancellationToken) =>
+        await Shell.RunAsync("docker", ["run", "--rm", "--label", $"{BenchLabel}={session}", image, "true"], cancellationToken);
 
     private static async Task DockerApiAsync(DockerClient client, string session, ConcurrentDictionary<string, byte> created, CancellationToken cancellationToken)
     {

@@ -51,7 +51,8 @@ public sealed partial class DockerEngine
         IList<ContainerFileSystemChangeResponse> changes;
         try
         {
-            changes = await _client.Containers.InspectChangesAsync(containerId, cancellationToken);
+            // Docker 20.10 answers `null`, not `[]`, for a container whose filesystem is unchanged.
+            changes = await _client.Containers.InspectChangesAsync(containerId, cancellationToken) ?? [];
         }
         catch (DockerApiException e)
         {

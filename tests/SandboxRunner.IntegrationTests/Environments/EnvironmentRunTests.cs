@@ -56,6 +56,17 @@ public sealed class EnvironmentRunTests(DockerFixture docker)
     }
 
     [Fact]
+    public async Task A_task_that_changes_nothing_succeeds_with_no_files_changed()
+    {
+        await using var h = await HarnessAsync(docker, Spec("mkdir -p deps && echo v1 > deps/lib.txt"));
+
+        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("idle", "@run 0 true", "@message nothing to do"))).Results);
+
+        Assert.True(result.Status == TaskStatus.Success, $"{result.Status}: {result.NotesForManager}\n{result.Logs.Stderr}");
+        Assert.Empty(result.FilesChanged);
+    }
+
+    [Fact]
     public async Task Two_tasks_that_change_the_artefacts_do_not_see_each_others_changes()
     {
         await using var h = await HarnessAsync(docker, Spec("mkdir -p deps && echo v1 > deps/lib.txt"));
