@@ -118,6 +118,11 @@ public static class ChangedTree
                     break;
                 case FileType.Missing:
                     break;
+                case FileType.Symlink:
+                    // File.Move follows a link to check its source exists, so a link to a folder or to nothing would
+                    // fail the whole harvest; the link is made again from its text instead (never resolved).
+                    File.CreateSymbolicLink(target, new FileInfo(fetched).LinkTarget!);
+                    break;
                 default:
                     File.Move(fetched, target);
                     break;
