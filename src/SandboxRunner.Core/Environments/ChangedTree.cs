@@ -47,6 +47,12 @@ public static class ChangedTree
         var findings = new List<TreeFinding>();
         foreach (var path in plan.Delete)
         {
+            if (Unnamed(path) is { } unnamed)
+            {
+                findings.Add(unnamed);
+                continue;
+            }
+
             if (UnsafeParent(worktree.WorkPath, path) is { } blocked)
             {
                 findings.Add(new TreeFinding(TreeFindingKind.UnsafeName, path, blocked));
@@ -68,6 +74,12 @@ public static class ChangedTree
         var index = 0;
         foreach (var path in plan.Fetch)
         {
+            if (Unnamed(path) is { } unnamed)
+            {
+                findings.Add(unnamed);
+                continue;
+            }
+
             if (UnsafeParent(worktree.WorkPath, path) is { } blocked)
             {
                 findings.Add(new TreeFinding(TreeFindingKind.UnsafeName, path, blocked));
@@ -230,6 +242,14 @@ public static class ChangedTree
 
         return false;
     }
+
+    /// <summary>
+    /// The engine's change list is JSON: a name that is not UTF-8 arrives with U+FFFD in place of its bad
+    /// bytes, so it names no file the archive API could fetch and none the host could delete.
+    /// </summary>
+    private static TreeFinding? Unnamed(string path) => path.Contains('\uFFFD', StringComparison.Ordinal)
+        ? new TreeFinding(TreeFindingKind.UnsafeName, path, "its name is not valid UTF-8 (or holds U+FFFD); it was not kept")
+        : null;
 
     /// <summary>Null when every parent of <paramref name="relative"/> in the host tree is a plain folder (never a link or file).</summary>
     private static string? UnsafeParent(string root, string relative)
