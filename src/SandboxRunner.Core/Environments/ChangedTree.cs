@@ -70,16 +70,24 @@ public static class ChangedTree
             }
         }
 
-        long bytes = 0, entries = 0;
-        var index = 0;
+        var roots = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var path in plan.Fetch)
         {
             if (Unnamed(path) is { } unnamed)
             {
                 findings.Add(unnamed);
-                continue;
             }
+            else if (FetchRoot(worktree.WorkPath, path) is var root && seen.Add(root))
+            {
+                roots.Add(root);
+            }
+        }
 
+        long bytes = 0, entries = 0;
+        var index = 0;
+        foreach (var path in roots)
+        {
             if (UnsafeParent(worktree.WorkPath, path) is { } blocked)
             {
                 findings.Add(new TreeFinding(TreeFindingKind.UnsafeName, path, blocked));
@@ -250,6 +258,33 @@ public static class ChangedTree
     private static TreeFinding? Unnamed(string path) => path.Contains('\uFFFD', StringComparison.Ordinal)
         ? new TreeFinding(TreeFindingKind.UnsafeName, path, "its name is not valid UTF-8 (or holds U+FFFD); it was not kept")
         : null;
+
+    /// <summary>
+    /// What to fetch for a change: the path itself, or its topmost parent that the host has as a file or link
+    /// (the task made it a folder, so it comes back whole). A parent the host lacks is made as a folder: the
+    /// run image had it (an empty folder setup made, which git neither tracks nor lists) and the checkout not.
+    /// </summary>
+    private static string FetchRoot(string root, string relative)
+    {
+        var segments = relative.Split('/');
+        var path = root;
+        for (var i = 0; i < segments.Length - 1; i++)
+        {
+            path = Path.Combine(path, segments[i]);
+            switch (FileKind.Of(path).Type)
+            {
+                case FileType.Directory:
+                    break;
+                case FileType.Missing:
+                    Directory.CreateDirectory(path);
+                    break;
+                default:
+                    return string.Join('/', segments[..(i + 1)]);
+            }
+        }
+
+        return relative;
+    }
 
     /// <summary>Null when every parent of <paramref name="relative"/> in the host tree is a plain folder (never a link or file).</summary>
     private static string? UnsafeParent(string root, string relative)
