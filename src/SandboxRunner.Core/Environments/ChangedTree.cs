@@ -24,6 +24,12 @@ public static class ChangedTree
     /// <summary>Roots fetched one archive call each; past this the task's tree is over its limits.</summary>
     public const int MaxRoots = 20_000;
 
+    /// <summary>
+    /// Past this many roots directly in one folder the folder is fetched whole: one archive call instead of
+    /// thousands (3,000 new files in a tracked folder, one call each, ran past the 90 s harvest budget).
+    /// </summary>
+    public const int MaxRootsPerFolder = 64;
+
     private static readonly string WorkspacePrefix = CodexCommandLine.Workspace + "/";
 
     /// <summary>What to fetch and delete: topmost added paths, changed leaves, deletions; artefacts left out.</summary>
@@ -210,7 +216,35 @@ public static class ChangedTree
             }
         }
 
-        return new Plan(fetch, delete);
+        return new Plan(Crowded(fetch, artifactSet), delete);
+    }
+
+    /// <summary>
+    /// Roots with more than <see cref="MaxRootsPerFolder"/> siblings replaced by their folder, deepest first
+    /// (the archive of a changed folder is its whole current content). A folder holding an artefact is never
+    /// fetched whole, so what a task did to the artefacts stays out; nor is the workspace itself.
+    /// </summary>
+    private static List<string> Crowded(List<string> fetch, IReadOnlySet<string> artifacts)
+    {
+        var roots = new HashSet<string>(fetch, StringComparer.Ordinal);
+        while (true)
+        {
+            var crowded = roots.Where(r => r.Contains('/'))
+                .GroupBy(r => r[..r.LastIndexOf('/')], StringComparer.Ordinal)
+                .Where(g => g.Count() > MaxRootsPerFolder && !artifacts.Any(a => a.StartsWith(g.Key + "/", StringComparison.Ordinal)))
+                .Select(g => g.Key)
+                .ToList();
+            if (crowded.Count == 0)
+            {
+                return roots.Order(StringComparer.Ordinal).ToList();
+            }
+
+            foreach (var folder in crowded)
+            {
+                roots.RemoveWhere(r => r.StartsWith(folder + "/", StringComparison.Ordinal));
+                roots.Add(folder);
+            }
+        }
     }
 
     private static bool HasChild(List<string> ordered, int index)
