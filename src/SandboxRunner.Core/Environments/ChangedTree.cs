@@ -24,6 +24,12 @@ public static class ChangedTree
     /// <summary>Roots fetched one archive call each; past this the task's tree is over its limits.</summary>
     public const int MaxRoots = 20_000;
 
+    /// <summary>
+    /// Past this many roots directly in one folder the folder is fetched whole: one archive call instead of
+    /// thousands (3,000 new files in a tracked folder, one call each, ran past the 90 s harvest budget).
+    /// </summary>
+    public const int MaxRootsPerFolder = 64;
+
     private static readonly string WorkspacePrefix = CodexCommandLine.Workspace + "/";
 
     /// <summary>What to fetch and delete: topmost added paths, changed leaves, deletions; artefacts left out.</summary>
@@ -47,6 +53,12 @@ public static class ChangedTree
         var findings = new List<TreeFinding>();
         foreach (var path in plan.Delete)
         {
+            if (Unnamed(path) is { } unnamed)
+            {
+                findings.Add(unnamed);
+                continue;
+            }
+
             if (UnsafeParent(worktree.WorkPath, path) is { } blocked)
             {
                 findings.Add(new TreeFinding(TreeFindingKind.UnsafeName, path, blocked));
@@ -64,9 +76,23 @@ public static class ChangedTree
             }
         }
 
+        var roots = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var path in plan.Fetch)
+        {
+            if (Unnamed(path) is { } unnamed)
+            {
+                findings.Add(unnamed);
+            }
+            else if (FetchRoot(worktree.WorkPath, path) is var root && seen.Add(root))
+            {
+                roots.Add(root);
+            }
+        }
+
         long bytes = 0, entries = 0;
         var index = 0;
-        foreach (var path in plan.Fetch)
+        foreach (var path in roots)
         {
             if (UnsafeParent(worktree.WorkPath, path) is { } blocked)
             {
@@ -117,6 +143,11 @@ public static class ChangedTree
                     Directory.Move(fetched, target);
                     break;
                 case FileType.Missing:
+                    break;
+                case FileType.Symlink:
+                    // File.Move follows a link to check its source exists, so a link to a folder or to nothing would
+                    // fail the whole harvest; the link is made again from its text instead (never resolved).
+                    File.CreateSymbolicLink(target, new FileInfo(fetched).LinkTarget!);
                     break;
                 default:
                     File.Move(fetched, target);
@@ -185,7 +216,35 @@ public static class ChangedTree
             }
         }
 
-        return new Plan(fetch, delete);
+        return new Plan(Crowded(fetch, artifactSet), delete);
+    }
+
+    /// <summary>
+    /// Roots with more than <see cref="MaxRootsPerFolder"/> siblings replaced by their folder, deepest first
+    /// (the archive of a changed folder is its whole current content). A folder holding an artefact is never
+    /// fetched whole, so what a task did to the artefacts stays out; nor is the workspace itself.
+    /// </summary>
+    private static List<string> Crowded(List<string> fetch, IReadOnlySet<string> artifacts)
+    {
+        var roots = new HashSet<string>(fetch, StringComparer.Ordinal);
+        while (true)
+        {
+            var crowded = roots.Where(r => r.Contains('/'))
+                .GroupBy(r => r[..r.LastIndexOf('/')], StringComparer.Ordinal)
+                .Where(g => g.Count() > MaxRootsPerFolder && !artifacts.Any(a => a.StartsWith(g.Key + "/", StringComparison.Ordinal)))
+                .Select(g => g.Key)
+                .ToList();
+            if (crowded.Count == 0)
+            {
+                return roots.Order(StringComparer.Ordinal).ToList();
+            }
+
+            foreach (var folder in crowded)
+            {
+                roots.RemoveWhere(r => r.StartsWith(folder + "/", StringComparison.Ordinal));
+                roots.Add(folder);
+            }
+        }
     }
 
     private static bool HasChild(List<string> ordered, int index)
@@ -224,6 +283,41 @@ public static class ChangedTree
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The engine's change list is JSON: a name that is not UTF-8 arrives with U+FFFD in place of its bad
+    /// bytes, so it names no file the archive API could fetch and none the host could delete.
+    /// </summary>
+    private static TreeFinding? Unnamed(string path) => path.Contains('\uFFFD', StringComparison.Ordinal)
+        ? new TreeFinding(TreeFindingKind.UnsafeName, path, "its name is not valid UTF-8 (or holds U+FFFD); it was not kept")
+        : null;
+
+    /// <summary>
+    /// What to fetch for a change: the path itself, or its topmost parent that the host has as a file or link
+    /// (the task made it a folder, so it comes back whole). A parent the host lacks is made as a folder: the
+    /// run image had it (an empty folder setup made, which git neither tracks nor lists) and the checkout not.
+    /// </summary>
+    private static string FetchRoot(string root, string relative)
+    {
+        var segments = relative.Split('/');
+        var path = root;
+        for (var i = 0; i < segments.Length - 1; i++)
+        {
+            path = Path.Combine(path, segments[i]);
+            switch (FileKind.Of(path).Type)
+            {
+                case FileType.Directory:
+                    break;
+                case FileType.Missing:
+                    Directory.CreateDirectory(path);
+                    break;
+                default:
+                    return string.Join('/', segments[..(i + 1)]);
+            }
+        }
+
+        return relative;
     }
 
     /// <summary>Null when every parent of <paramref name="relative"/> in the host tree is a plain folder (never a link or file).</summary>

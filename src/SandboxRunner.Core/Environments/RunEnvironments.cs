@@ -50,7 +50,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
             return;
         }
 
-        var tracked = await SetupKey.TrackedBlobsAsync(services.Git, services.Repository, plan.BaseCommit, cancellationToken);
+        var tracked = await SetupKey.TrackedAsync(services.Git, services.Repository, plan.BaseCommit, cancellationToken);
         foreach (var group in wanted)
         {
             _prepared[group.Key] = await PrepareOneAsync(group.Key, group.First().Environment!, tracked, report, cancellationToken);
@@ -58,7 +58,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
     }
 
     private async Task<PreparedEnvironment> PrepareOneAsync(
-        string name, EnvironmentSpec spec, IReadOnlyDictionary<string, string> tracked, Action<string> report, CancellationToken cancellationToken)
+        string name, EnvironmentSpec spec, IReadOnlyDictionary<string, TrackedEntry> tracked, Action<string> report, CancellationToken cancellationToken)
     {
         var images = new EnvironmentImages(services.Engine, services.Git, services.Repository, scope);
         report($"environment {name}: preparing its image");
@@ -71,7 +71,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         string? log = null;
         if (spec.Setup.Count > 0)
         {
-            from = SetupKey.Tag(SetupKey.For(image.Tag, spec, config.EffectiveAllowlist, SetupKey.Matching(tracked, spec.CacheKeys)));
+            from = SetupKey.Tag(SetupKey.For(image.Tag, spec, config.EffectiveAllowlist, SetupKey.Matching(SetupKey.Blobs(tracked), spec.CacheKeys)));
             log = Path.Combine(services.Store.RunFolder(plan.RunId), "environments", name, "setup.log");
             if (await services.Engine.InspectImageAsync(from, cancellationToken) is { } existing)
             {
@@ -91,7 +91,8 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
             await WriteSetupRecordAsync(name, from, state, record, cancellationToken);
         }
 
-        // An artefact the base commit tracks (or holds files under) is the task's to change, not setup's.
+        // An artefact the base commit tracks (or holds files under) is the task's to change, not setup's: links and
+        // submodules included, or a task's change to a tracked link where setup once made a file would be dropped.
         var trackedFolders = tracked.Keys.SelectMany(Parents).ToHashSet(StringComparer.Ordinal);
         record = record with { Artifacts = record.Artifacts.Where(a => !tracked.ContainsKey(a) && !trackedFolders.Contains(a)).ToList() };
 

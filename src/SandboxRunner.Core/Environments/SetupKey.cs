@@ -6,6 +6,9 @@ using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Environments;
 
+/// <summary>One entry of <c>git ls-tree</c>: mode (120000 for a link), type (blob, commit) and object id.</summary>
+public sealed record TrackedEntry(string Mode, string Type, string Oid);
+
 /// <summary>
 /// What a setup's outcome depends on, hashed into the tag of the image that keeps it: the environment
 /// image, the commands, the network they had, and the contents of the files <c>cache_keys</c> names at the
@@ -31,23 +34,31 @@ public static class SetupKey
     }
 
     /// <summary>Every tracked file at <paramref name="commit"/> with its blob id (links and submodules left out).</summary>
-    public static async Task<IReadOnlyDictionary<string, string>> TrackedBlobsAsync(GitCli git, HostRepository repository, string commit, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyDictionary<string, string>> TrackedBlobsAsync(GitCli git, HostRepository repository, string commit, CancellationToken cancellationToken) =>
+        Blobs(await TrackedAsync(git, repository, commit, cancellationToken));
+
+    /// <summary>Every path <paramref name="commit"/> tracks (files, links, submodules) with its mode and object id.</summary>
+    public static async Task<IReadOnlyDictionary<string, TrackedEntry>> TrackedAsync(GitCli git, HostRepository repository, string commit, CancellationToken cancellationToken)
     {
         var listing = await git.RunAsync(new GitCall(repository.Root, ["ls-tree", "-r", "-z", "--full-tree", commit]) { MaxStdoutBytes = MaxTreeListingBytes }, cancellationToken);
-        var files = new Dictionary<string, string>(StringComparer.Ordinal);
+        var entries = new Dictionary<string, TrackedEntry>(StringComparer.Ordinal);
         foreach (var record in Encoding.UTF8.GetString(listing.Stdout).Split('\0', StringSplitOptions.RemoveEmptyEntries))
         {
             // "<mode> <type> <oid>\t<path>"
             var tab = record.IndexOf('\t');
             var meta = tab > 0 ? record[..tab].Split(' ') : [];
-            if (meta.Length == 3 && meta[1] == "blob" && meta[0] != "120000")
+            if (meta.Length == 3)
             {
-                files[record[(tab + 1)..]] = meta[2];
+                entries[record[(tab + 1)..]] = new TrackedEntry(meta[0], meta[1], meta[2]);
             }
         }
 
-        return files;
+        return entries;
     }
+
+    /// <summary>The regular files of <paramref name="tracked"/> with their blob ids: what a cache key can name.</summary>
+    public static IReadOnlyDictionary<string, string> Blobs(IReadOnlyDictionary<string, TrackedEntry> tracked) =>
+        tracked.Where(e => e.Value.Type == "blob" && e.Value.Mode != "120000").ToDictionary(e => e.Key, e => e.Value.Oid, StringComparer.Ordinal);
 
     /// <summary>The files <paramref name="globs"/> match, as <c>path:blob</c> in path order.</summary>
     public static IReadOnlyList<string> Matching(IReadOnlyDictionary<string, string> files, IReadOnlyList<string> globs)

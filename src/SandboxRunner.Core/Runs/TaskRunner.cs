@@ -165,7 +165,8 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 facts = worktree is null
                     ? new TaskFacts { TaskId = task.TaskId, End = outcome.End, RunnerError = outcome.RunnerError, Transcript = transcript }
                     : await new Harvester(context.Repository, context.Store, context.Clock).HarvestAsync(
-                        new HarvestInput(context.Run.RunId, task.TaskId, worktree, limits, context.Redactor, outcome.End, transcript)
+                        // A copy-back that failed part-way is a runner error: judged as Exited, its problem was never shown.
+                        new HarvestInput(context.Run.RunId, task.TaskId, worktree, limits, context.Redactor, copied.Problem is not null && outcome.End == TaskEnd.Exited ? TaskEnd.RunnerError : outcome.End, transcript)
                         {
                             ExitCode = outcome.Exit.ExitCode,
                             LimitPassed = outcome.LimitPassed,
