@@ -121,8 +121,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 // From here on the agent has run: a recovering server harvests this tree (before, there is nothing to keep).
                 await File.WriteAllTextAsync(TaskTreeLayout.StartedMarker(folder), sandbox.ContainerId, cancellationToken);
                 var id = sandbox.ContainerId[..12];
-                // A copied tree grows inside the engine, not here: its limits are enforced when it is copied back.
-                outcome = await RunWatchedAsync(sandbox, task, capture, limits, context.Copy is null && prepared is null ? [worktree.WorkPath, home] : [],
+                outcome = await RunWatchedAsync(sandbox, task, capture, limits, WatchOf(sandbox.ContainerId, limits, context.Copy is null && prepared is null ? [worktree.WorkPath, home] : null, prepared is not null),
                     () => Report(context, task, "started", $"container {id} started"), cancellationToken);
                 capture.Complete();
                 logs.Dispose();
@@ -259,11 +258,34 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
     }
 
     /// <summary>
-    /// Runs the container while watching its limits: output past <c>max_log_bytes</c>, or a tree past its
-    /// size or file count (measured every couple of seconds), stops it, and the outcome names the limit.
+    /// What is measured while a task runs, returning the limit it passed. A bind-mounted tree is counted on
+    /// the host. An environment task writes into its container's own layer (the checkout, the artefacts,
+    /// /tmp, HOME all live there), which the engine measures, so a task cannot fill the engine's disk.
+    /// A copied tree grows in a volume the engine does not measure: its limits apply when it is copied back.
+    /// </summary>
+    private Func<CancellationToken, Task<string?>>? WatchOf(string containerId, TaskLimits limits, IReadOnlyList<string>? trees, bool ownLayer)
+    {
+        if (trees is not null)
+        {
+            return ct => Task.FromResult(TreeScan.Measure(trees, limits, ct).OverLimit);
+        }
+
+        if (!ownLayer)
+        {
+            return null;
+        }
+
+        return async ct => await engine.WrittenBytesAsync(containerId, ct) is { } written && written > limits.MaxTreeBytes
+            ? $"max_tree_bytes ({limits.MaxTreeBytes}): the container's own filesystem layer held {written} bytes"
+            : null;
+    }
+
+    /// <summary>
+    /// Runs the container while watching its limits: output past <c>max_log_bytes</c>, or what
+    /// <paramref name="overLimit"/> measures every couple of seconds, stops it, and the outcome names the limit.
     /// </summary>
     private static async Task<SandboxOutcome> RunWatchedAsync(
-        Sandbox.Sandbox sandbox, TaskPlan task, OutputCapture capture, TaskLimits limits, IReadOnlyList<string> trees, Action onStarted, CancellationToken cancellationToken)
+        Sandbox.Sandbox sandbox, TaskPlan task, OutputCapture capture, TaskLimits limits, Func<CancellationToken, Task<string?>>? overLimit, Action onStarted, CancellationToken cancellationToken)
     {
         using var stop = new CancellationTokenSource();
         string? passed = null;
@@ -290,11 +312,21 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var watch = Task.Run(async () =>
         {
-            while (!watching.IsCancellationRequested)
+            while (overLimit is not null && !watching.IsCancellationRequested)
             {
                 var interval = Stopwatch.GetTimestamp();
-                var census = TreeScan.Measure(trees, limits, watching.Token);
-                if (census.OverLimit is { } over)
+                string? over;
+                try
+                {
+                    over = await overLimit(watching.Token);
+                }
+                catch (Exception e) when (e is InvalidOperationException or HttpRequestException or IOException && !watching.IsCancellationRequested)
+                {
+                    // Before the start or after the exit the engine may not measure; the next round will.
+                    over = null;
+                }
+
+                if (over is not null)
                 {
                     Stop(over);
                     return;

@@ -46,6 +46,19 @@ public sealed partial class DockerEngine
         }
     }
 
+    public async Task<long?> WrittenBytesAsync(string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var inspected = await _client.Containers.InspectContainerAsync(containerId, new ContainerInspectParameters { IncludeSize = true }, cancellationToken);
+            return inspected.SizeRw;
+        }
+        catch (DockerApiException e)
+        {
+            throw Failure($"measuring the filesystem layer of container {containerId[..Math.Min(12, containerId.Length)]}", e);
+        }
+    }
+
     public async Task<IReadOnlyList<PathChange>?> ChangesAsync(string containerId, int maxEntries, CancellationToken cancellationToken)
     {
         IList<ContainerFileSystemChangeResponse> changes;

@@ -32,6 +32,12 @@ public interface ISnapshotOperations
     /// </summary>
     Task<IReadOnlyList<PathChange>?> ChangesAsync(string containerId, int maxEntries, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Bytes the container has written to its own filesystem layer (what it changed of its image; not its
+    /// volumes), or null when the engine does not say. Costs the engine a walk of that layer only.
+    /// </summary>
+    Task<long?> WrittenBytesAsync(string containerId, CancellationToken cancellationToken);
+
     /// <summary>Removes an image tag the runner made; one already gone, or still used by a container, is left without error.</summary>
     Task DeleteImageAsync(string image, CancellationToken cancellationToken);
 }

@@ -71,4 +71,19 @@ public sealed partial class HostileEnvironmentTests
         Assert.Equal(TaskStatus.Failed, result.Status);
         Assert.Contains(result.Violations, v => v.Kind == ViolationKind.LimitExceeded && v.Rule.Contains($"more than {ChangedTree.MaxChanges} paths", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData("deps/blob")]
+    [InlineData("/home/sandbox/blob")]
+    public async Task A_gigabyte_written_where_nothing_comes_back_is_stopped_at_the_tree_limit_while_the_task_runs(string path)
+    {
+        await using var h = await HarnessAsync(docker, limits: new TaskLimitOverrides { MaxTreeBytes = 64 * MiB });
+
+        var result = await RunWithSiblingAsync(h, RunnerHarness.Task("fill",
+            $"@run 0 for i in $(seq 1 100); do head -c 10000000 /dev/zero >> {path}; sleep 0.2; done", "@message filled") with { TimeoutSec = 120 });
+
+        Assert.Equal(TaskStatus.Failed, result.Status);
+        Assert.Contains(result.Violations, v => v.Kind == ViolationKind.LimitExceeded && v.Rule.Contains("own filesystem layer", StringComparison.Ordinal));
+        Assert.True(result.DurationMs < 60_000, $"stopped after {result.DurationMs} ms");
+    }
 }

@@ -37,6 +37,9 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task<string> CommitAsync(string containerId, ImageCommit commit, CancellationToken cancellationToken) => inner.CommitAsync(containerId, commit, cancellationToken);
 
+    public Task<long?> WrittenBytesAsync(string containerId, CancellationToken cancellationToken) =>
+        inner.WrittenBytesAsync(containerId, cancellationToken);
+
     public Task<IReadOnlyList<PathChange>?> ChangesAsync(string containerId, int maxEntries, CancellationToken cancellationToken) =>
         inner.ChangesAsync(containerId, maxEntries, cancellationToken);
 

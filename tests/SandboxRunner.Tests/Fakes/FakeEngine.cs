@@ -95,6 +95,8 @@ public sealed class FakeEngine : IContainerEngine
     public Task<IReadOnlyList<PathChange>?> ChangesAsync(string containerId, int maxEntries, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<PathChange>?>([]);
 
+    public Task<long?> WrittenBytesAsync(string containerId, CancellationToken cancellationToken) => Task.FromResult<long?>(0);
+
     public Task DeleteImageAsync(string image, CancellationToken cancellationToken)
     {
         Images.TryRemove(image, out _);
