@@ -3,11 +3,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SandboxRunner.Benchmarks;
 using SandboxRunner.Sandbox;
 
-// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|all]
+// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|toolchains|all]
 var what = args.Length == 0 ? "all" : args[0];
-if (args.Length > 1 || what is not ("task-overhead" or "checkout" or "all"))
+if (args.Length > 1 || what is not ("task-overhead" or "checkout" or "toolchains" or "all"))
 {
-    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|all]");
+    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|toolchains|all]");
     return 2;
 }
 
@@ -35,6 +35,11 @@ try
     if (what is "checkout" or "all")
     {
         await CheckoutBenchmark.RunAsync(cancel.Token);
+    }
+
+    if (what is "toolchains" or "all")
+    {
+        await ToolchainBenchmark.RunAsync(cancel.Token);
     }
 }
 catch (OperationCanceledException) when (cancel.IsCancellationRequested)

@@ -16,10 +16,7 @@ public static class Repositories
     /// <summary>A repository with a handful of files in one commit, like the integration tests use.</summary>
     public static async Task<string> CreateSmallAsync(string path, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(path);
-        await Shell.GitAsync(path, cancellationToken, "init", "-q", "-b", "main");
-        await Shell.GitAsync(path, cancellationToken, "config", "user.name", "Bench");
-        await Shell.GitAsync(path, cancellationToken, "config", "user.email", "bench@example.invalid");
+        await InitAsync(path, cancellationToken);
         Write(path, "README.md", "# Benchmark repo\n");
         Write(path, "src/app.txt", "line 1\nline 2\n");
         Write(path, "src/util.txt", "helper\n");
@@ -95,9 +92,17 @@ public static class Repositories
         await output.FlushAsync();
     }
 
+    internal static async Task InitAsync(string path, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(path);
+        await Shell.GitAsync(path, cancellationToken, "init", "-q", "-b", "main");
+        await Shell.GitAsync(path, cancellationToken, "config", "user.name", "Bench");
+        await Shell.GitAsync(path, cancellationToken, "config", "user.email", "bench@example.invalid");
+    }
+
     private static async Task WriteAsync(Stream stream, string text) => await stream.WriteAsync(Encoding.ASCII.GetBytes(text));
 
-    private static void Write(string root, string relative, string content)
+    internal static void Write(string root, string relative, string content)
     {
         var full = Path.Combine(root, relative);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);

@@ -75,7 +75,7 @@ public static class TaskOverheadBenchmark
                 var measured = i >= WarmUps;
                 Console.Error.Write(measured ? "." : "w");
 
-                var a = await Timing.TimeAsync(() => DockerRunCliAsync(session, cancellationToken));
+                var a = await Timing.TimeAsync(() => DockerRunCliAsync(session, Image, cancellationToken));
                 var b = await Timing.TimeAsync(() => DockerApiAsync(client, session, apiContainers, cancellationToken));
                 var b2 = await Timing.TimeAsync(() => SandboxAsync(engine, sandboxSpec, cancellationToken));
                 if (measured)
@@ -235,8 +235,9 @@ public static class TaskOverheadBenchmark
         return table;
     }
 
-    private static async Task DockerRunCliAsync(string session, CancellationToken cancellationToken) =>
-        await Shell.RunAsync("docker", ["run", "--rm", "--label", $"{BenchLabel}={session}", Image, "true"], cancellationToken);
+    /// <summary><c>docker run --rm IMAGE true</c> through the CLI: the baseline a runner task is compared with.</summary>
+    internal static async Task DockerRunCliAsync(string session, string image, CancellationToken cancellationToken) =>
+        await Shell.RunAsync("docker", ["run", "--rm", "--label", $"{BenchLabel}={session}", image, "true"], cancellationToken);
 
     private static async Task DockerApiAsync(DockerClient client, string session, ConcurrentDictionary<string, byte> created, CancellationToken cancellationToken)
     {
@@ -306,7 +307,7 @@ public static class TaskOverheadBenchmark
     }
 
     /// <summary>Removes every container and network this session made: by id/name, and by the session label for the CLI ones.</summary>
-    private static async Task RemoveDockerObjectsAsync(DockerEngine docker, DockerClient client, string session, IEnumerable<string> containers, IEnumerable<string> networks)
+    internal static async Task RemoveDockerObjectsAsync(DockerEngine docker, DockerClient client, string session, IEnumerable<string> containers, IEnumerable<string> networks)
     {
         try
         {
