@@ -25,6 +25,12 @@ public static class ToolchainBenchmark
     /// <summary>The fake Codex reports this command the moment it ran, which is the start being measured.</summary>
     private const string FirstStep = "@run 0 true";
 
+    /// <summary>
+    /// Every start-measuring task writes one file: Docker 20.10 answers null for an unchanged container's change
+    /// list, which main's harvest does not accept yet (fixed on the envbench branch, b1fc2f2).
+    /// </summary>
+    private static string Touch(string taskId) => $"@write bench/{taskId}.txt written by {taskId}";
+
     public static async Task RunAsync(CancellationToken cancellationToken)
     {
         var session = Guid.NewGuid().ToString("N")[..12];
@@ -83,7 +89,7 @@ public static class ToolchainBenchmark
         var observer = new ToolchainObserver();
 
         Console.Error.WriteLine($"toolchains: {name}: cold run (environment image, setup, one task)");
-        var cold = await RunOnceAsync(runner, m.Timing, observer, "cold", [FirstStep, "@message done"], cancellationToken);
+        var cold = await RunOnceAsync(runner, m.Timing, observer, "cold", [FirstStep, Touch("cold"), "@message done"], cancellationToken);
         if (observer.SetupReused)
         {
             throw new InvalidOperationException($"{name}: the cold run reused a setup image; its key should be new to this session");
@@ -113,7 +119,7 @@ public static class ToolchainBenchmark
         {
             Console.Error.Write(i >= WarmUps ? "." : "w");
             var a = await Timing.TimeAsync(() => TaskOverheadBenchmark.DockerRunCliAsync(m.Session, images.Setup.Tag, cancellationToken));
-            var run = await RunOnceAsync(runner, m.Timing, observer, $"warm-{i}", [FirstStep, "@message done"], cancellationToken);
+            var run = await RunOnceAsync(runner, m.Timing, observer, $"warm-{i}", [FirstStep, Touch($"warm-{i}"), "@message done"], cancellationToken);
             if (!observer.SetupReused)
             {
                 throw new InvalidOperationException($"{name}: run {i + 2} ran setup again although nothing its key covers changed");
