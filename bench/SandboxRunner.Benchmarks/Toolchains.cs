@@ -152,6 +152,7 @@ public static class Toolchains
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
                 <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
                 <Nullable>enable</Nullable>
               </PropertyGroup>
             </Project>
@@ -174,6 +175,7 @@ public static class Toolchains
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
                 <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
                 <IsPackable>false</IsPackable>
               </PropertyGroup>
               <ItemGroup>
