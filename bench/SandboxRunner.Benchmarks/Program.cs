@@ -3,11 +3,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SandboxRunner.Benchmarks;
 using SandboxRunner.Sandbox;
 
-// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|transport|environments|all]
+// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|transport|environments|toolchains|all]
 var what = args.Length == 0 ? "all" : args[0];
-if (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "all"))
+if (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "all"))
 {
-    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|all]");
+    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|toolchains|all]");
     return 2;
 }
 
@@ -45,6 +45,11 @@ try
     if (what is "environments" or "all")
     {
         await EnvironmentBenchmark.RunAsync(cancel.Token);
+    }
+
+    if (what is "toolchains" or "all")
+    {
+        await ToolchainBenchmark.RunAsync(cancel.Token);
     }
 }
 catch (OperationCanceledException) when (cancel.IsCancellationRequested)
