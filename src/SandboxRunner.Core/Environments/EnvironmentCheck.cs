@@ -10,7 +10,7 @@ public sealed record EnvironmentStatus(string Name, string Field, bool Usable, s
 
 /// <summary>
 /// Checks the config's environments without running a task: the base exists, the runner's layering onto it
-/// works (git and bash are there, Codex runs on it; the image this builds is the one tasks use, so the
+/// works (git and bash are there, Codex runs on it; the images this builds are the ones tasks use, so the
 /// check is never wasted), and whether the setup is cached for the commit. A base image built from a
 /// repository Dockerfile is only checked for its file; it is built by the first run.
 /// </summary>
@@ -66,13 +66,18 @@ public static class EnvironmentCheck
             return new EnvironmentStatus(name, field, true, $"built from {dockerfile} by the first run that uses it (then cached by its contents)", null);
         }
 
-        var image = await images.EnsureAsync(spec.BaseImage!, codex, cancellationToken);
+        var image = await images.EnsureAsync(spec.BaseImage!, cancellationToken);
+        var setupTag = SetupKey.Tag(SetupKey.For(image.Tag, spec, config.EffectiveAllowlist, SetupKey.Matching(tracked, spec.CacheKeys)));
+        var cached = spec.Setup.Count > 0 && await engine.InspectImageAsync(setupTag, cancellationToken) is not null;
         var setup = spec.Setup.Count == 0
             ? "no setup"
-            : await engine.InspectImageAsync(SetupKey.Tag(SetupKey.For(image.Tag, spec, config.EffectiveAllowlist, SetupKey.Matching(tracked, spec.CacheKeys))), cancellationToken) is not null
+            : cached
                 ? "setup cached for this commit's cache keys"
                 : $"setup ({spec.Setup.Count} command(s)) runs once on the next run, then is reused until a cache key changes";
-        return new EnvironmentStatus(name, field, true, $"{spec.BaseImage} → {image.Tag} (built); {setup}", null);
+
+        // Codex is checked on what tasks will start from: the setup when it is cached, else the environment image.
+        var tasks = await images.WithCodexAsync(cached ? setupTag : image.Tag, codex, cancellationToken);
+        return new EnvironmentStatus(name, field, true, $"{spec.BaseImage} → {image.Tag} (built); {setup}; tasks start from {tasks.Tag}", null);
     }
 
     private static string FixFor(EnvironmentSpec spec) => spec.BaseImage is not null

@@ -13,10 +13,11 @@ public sealed class EnvironmentException(string message) : Exception(message);
 public sealed record EnvironmentImage(string Tag, string? Init);
 
 /// <summary>
-/// Turns an environment's base (an image the user names, or a Dockerfile of the repository) into the image
-/// tasks run in: the base with the runner's Codex binary, its sealed init, uid 1000 and the folders Codex
-/// uses layered on top. Each is tagged by a hash of what made it (base image id, Codex image id, the
-/// layering recipe), so an unchanged environment is found and reused, and a rebuilt base gets a new one.
+/// Turns an environment's base (an image the user names, or a Dockerfile of the repository) into the images
+/// setup and tasks run in: the base with uid 1000 and the folders Codex uses (where setup runs), then, over
+/// it or over its setup, the runner's Codex binary and sealed init. Each is tagged by a hash of what made it
+/// (the images' ids, the layering recipe), so an unchanged environment is found and reused, a rebuilt base
+/// gets a new one, and a new Codex image adds a layer without running setup again.
 /// </summary>
 public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostRepository repository, string scope)
 {
@@ -77,73 +78,97 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
         return tag;
     }
 
-    /// <summary>The task image of an environment on <paramref name="baseImage"/>, built when missing.</summary>
-    public async Task<EnvironmentImage> EnsureAsync(string baseImage, TaskImage codex, CancellationToken cancellationToken)
+    /// <summary>
+    /// The environment image on <paramref name="baseImage"/>, built when missing: uid 1000 and the folders
+    /// tasks use, checked for git and bash. It holds no Codex, so setup (which runs in it and is keyed by
+    /// it) is not run again when the Codex image changes; <see cref="WithCodexAsync"/> adds Codex after.
+    /// </summary>
+    public async Task<EnvironmentImage> EnsureAsync(string baseImage, CancellationToken cancellationToken)
     {
-        var recipe = await RecipeAsync(baseImage, codex, cancellationToken);
-        if (!await engine.ImageExistsAsync(recipe.Tag, cancellationToken))
-        {
-            try
-            {
-                await engine.BuildImageAsync(recipe, cancellationToken);
-            }
-            catch (ImageBuildException e)
-            {
-                // The check's own line says what the base lacks; the rest of the log is context.
-                // The check's own output line (the build's error line quotes the whole command, prefix included).
-                var reason = e.Message.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(CheckPrefix, StringComparison.Ordinal));
-                throw new EnvironmentException(reason is not null
-                    ? $"environment: base image '{baseImage}' cannot run tasks: {reason[CheckPrefix.Length..].Trim()}"
-                    : $"environment: layering Codex onto base image '{baseImage}' failed. {e.Message}");
-            }
-        }
-
-        return new EnvironmentImage(recipe.Tag, codex.Init);
+        var baseFacts = await engine.InspectImageAsync(baseImage, cancellationToken)
+            ?? throw new EnvironmentException($"environment.base_image: '{baseImage}' is not in the Docker engine; pull it (docker pull {baseImage}), load it (docker load), or build it");
+        var dockerfile = EnvironmentDockerfile(baseImage);
+        var tag = $"sandbox-runner/env:{Hash([dockerfile, baseFacts.Id])}";
+        await BuildOnceAsync(tag, dockerfile, baseImage, cancellationToken);
+        return new EnvironmentImage(tag, null);
     }
 
-    /// <summary>The tag <see cref="EnsureAsync"/> would build or reuse, and whether it exists: for the doctor and the dry run.</summary>
-    public async Task<(string Tag, bool Built)> StatusAsync(string baseImage, TaskImage codex, CancellationToken cancellationToken)
+    /// <summary>
+    /// <paramref name="image"/> (an environment image, or a setup image made from one) with the runner's
+    /// Codex binary and sealed init copied in: what a run's tasks start from. Cached by both images' ids.
+    /// </summary>
+    public async Task<EnvironmentImage> WithCodexAsync(string image, TaskImage codex, CancellationToken cancellationToken)
     {
-        var recipe = await RecipeAsync(baseImage, codex, cancellationToken);
-        return (recipe.Tag, await engine.ImageExistsAsync(recipe.Tag, cancellationToken));
+        var fromFacts = await engine.InspectImageAsync(image, cancellationToken)
+            ?? throw new EnvironmentException($"the environment image '{image}' is not in the Docker engine any more (removed by `image prune`?); run again to rebuild it");
+        var codexFacts = await engine.InspectImageAsync(codex.Tag, cancellationToken)
+            ?? throw new EnvironmentException($"the Codex image '{codex.Tag}' is not in the Docker engine; run `sandbox-runner image build`");
+        var dockerfile = CodexDockerfile(image, codex);
+        var tag = $"sandbox-runner/envcodex:{Hash([dockerfile, fromFacts.Id, codexFacts.Id])}";
+        await BuildOnceAsync(tag, dockerfile, image, cancellationToken);
+        return new EnvironmentImage(tag, codex.Init);
     }
 
     private const long MaxContextBytes = 512L << 20;
     private const string CheckPrefix = "sandbox-runner:";
 
-    private async Task<ImageRecipe> RecipeAsync(string baseImage, TaskImage codex, CancellationToken cancellationToken)
+    /// <summary>Label on a Codex layering naming the image under it, so a cache of setup images can be cleaned with what was built on them.</summary>
+    public const string LayeredOn = "sandbox-runner.layered-on";
+
+    private async Task BuildOnceAsync(string tag, string dockerfile, string under, CancellationToken cancellationToken)
     {
-        var baseFacts = await engine.InspectImageAsync(baseImage, cancellationToken)
-            ?? throw new EnvironmentException($"environment.base_image: '{baseImage}' is not in the Docker engine; pull it (docker pull {baseImage}), load it (docker load), or build it");
-        var codexFacts = await engine.InspectImageAsync(codex.Tag, cancellationToken)
-            ?? throw new EnvironmentException($"the Codex image '{codex.Tag}' is not in the Docker engine; run `sandbox-runner image build`");
-        var dockerfile = Dockerfile(baseImage, codex);
-        var tag = $"sandbox-runner/env:{Hash([dockerfile, baseFacts.Id, codexFacts.Id])}";
-        return new ImageRecipe(tag, new Dictionary<string, byte[]> { ["Dockerfile"] = Encoding.UTF8.GetBytes(dockerfile) }, new Dictionary<string, string>())
+        if (await engine.ImageExistsAsync(tag, cancellationToken))
         {
-            Labels = ImageRecipe.RunnerLabels(ImageRoles.Environment, tag, scope),
-        };
+            return;
+        }
+
+        var labels = new Dictionary<string, string>(ImageRecipe.RunnerLabels(ImageRoles.Environment, tag, scope)) { [LayeredOn] = under };
+        try
+        {
+            await engine.BuildImageAsync(new ImageRecipe(tag, new Dictionary<string, byte[]> { ["Dockerfile"] = Encoding.UTF8.GetBytes(dockerfile) }, new Dictionary<string, string>())
+            {
+                Labels = labels,
+            }, cancellationToken);
+        }
+        catch (ImageBuildException e)
+        {
+            // The check's own output line (the build's error line quotes the whole command, prefix included).
+            var reason = e.Message.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(CheckPrefix, StringComparison.Ordinal));
+            throw new EnvironmentException(reason is not null
+                ? $"environment: base image '{under}' cannot run tasks: {reason[CheckPrefix.Length..].Trim()}"
+                : $"environment: layering the runner's parts onto '{under}' failed. {e.Message}");
+        }
     }
 
     /// <summary>
-    /// The layering: Codex and the sealed init from the runner's image, a check that fails the build with a
-    /// line naming what the base lacks, uid 1000 (the agent) and the folders it owns. The base's own
-    /// entrypoint is cleared: the runner names the whole command.
+    /// A check that fails the build with a line naming what the base lacks, uid 1000 (the agent) and the
+    /// folders it owns. The base's own entrypoint is cleared: the runner names the whole command.
     /// </summary>
-    private static string Dockerfile(string baseImage, TaskImage codex)
+    private static string EnvironmentDockerfile(string baseImage) => $$"""
+        FROM {{baseImage}}
+        USER root
+        RUN missing=""; for tool in git bash; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done; \
+            if [ -n "$missing" ]; then echo "{{CheckPrefix}} it lacks$missing (Codex runs every command through /bin/bash, and the runner needs git); install them in the base (Debian: apt-get install -y git bash) or use a base that has them" >&2; exit 1; fi; \
+            grep -q '^[^:]*:[^:]*:1000:' /etc/passwd || echo 'codex:x:1000:1000:codex:/home/sandbox:/bin/bash' >> /etc/passwd; \
+            grep -q '^[^:]*:[^:]*:1000:' /etc/group || echo 'codex:x:1000:' >> /etc/group; \
+            mkdir -p /workspace /codex-home /home/sandbox && chown 1000:1000 /workspace /codex-home /home/sandbox
+        USER 1000:1000
+        WORKDIR /workspace
+        ENTRYPOINT []
+        CMD []
+
+        """;
+
+    /// <summary>Codex and the sealed init from the runner's image, checked to run there.</summary>
+    private static string CodexDockerfile(string image, TaskImage codex)
     {
         var init = codex.Init is { } path ? $"COPY --from=runner {path} {path}\n" : "";
         return $$"""
             FROM {{codex.Tag}} AS runner
-            FROM {{baseImage}}
+            FROM {{image}}
             USER root
             COPY --from=runner {{CodexBinary}} {{CodexBinary}}
-            {{init}}RUN missing=""; for tool in git bash; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done; \
-                if [ -n "$missing" ]; then echo "{{CheckPrefix}} it lacks$missing (Codex runs every command through /bin/bash, and the runner needs git); install them in the base (Debian: apt-get install -y git bash) or use a base that has them" >&2; exit 1; fi; \
-                {{CodexBinary}} --version >/dev/null 2>&1 || { echo "{{CheckPrefix}} the Codex binary does not run on it (Codex is a static x86_64 Linux binary: the base must be linux/amd64)" >&2; exit 1; }; \
-                grep -q '^[^:]*:[^:]*:1000:' /etc/passwd || echo 'codex:x:1000:1000:codex:/home/sandbox:/bin/bash' >> /etc/passwd; \
-                grep -q '^[^:]*:[^:]*:1000:' /etc/group || echo 'codex:x:1000:' >> /etc/group; \
-                mkdir -p /workspace /codex-home /home/sandbox && chown 1000:1000 /workspace /codex-home /home/sandbox
+            {{init}}RUN {{CodexBinary}} --version >/dev/null 2>&1 || { echo "{{CheckPrefix}} the Codex binary does not run on it (Codex is a static x86_64 Linux binary: the base must be linux/amd64)" >&2; exit 1; }
             USER 1000:1000
             WORKDIR /workspace
             ENTRYPOINT []

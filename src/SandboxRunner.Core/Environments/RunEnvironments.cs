@@ -63,7 +63,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         var images = new EnvironmentImages(services.Engine, services.Git, services.Repository, scope);
         report($"environment {name}: preparing its image");
         var baseImage = await images.BaseAsync(spec, plan.BaseCommit, scratch, cancellationToken);
-        var image = await images.EnsureAsync(baseImage, services.Codex, cancellationToken);
+        var image = await images.EnsureAsync(baseImage, cancellationToken);
 
         var state = SetupState.None;
         var record = new SetupRecord([], []);
@@ -96,8 +96,10 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         var trackedFolders = tracked.Keys.SelectMany(Parents).ToHashSet(StringComparer.Ordinal);
         record = record with { Artifacts = record.Artifacts.Where(a => !tracked.ContainsKey(a) && !trackedFolders.Contains(a)).ToList() };
 
-        var runImage = await WithCheckoutAsync($".run-image-{name}", checkout => CommitRunImageAsync(from, name, checkout, cancellationToken), cancellationToken);
-        return new PreparedEnvironment(name, image with { Tag = runImage }, record, state, log);
+        // Codex goes on after setup, so a new Codex image costs one cached layer, not a second setup.
+        var withCodex = await images.WithCodexAsync(from, services.Codex, cancellationToken);
+        var runImage = await WithCheckoutAsync($".run-image-{name}", checkout => CommitRunImageAsync(withCodex.Tag, name, checkout, cancellationToken), cancellationToken);
+        return new PreparedEnvironment(name, withCodex with { Tag = runImage }, record, state, log);
     }
 
     private async Task<SetupRecord> RunSetupAsync(EnvironmentImage image, EnvironmentSpec spec, Worktree checkout, string setupTag, string log, Action<string> report, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using System.Text;
 using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
 using SandboxRunner.Git;
@@ -97,6 +98,34 @@ public sealed class EnvironmentRunTests(DockerFixture docker)
         h.Repository.Git("commit", "-qam", "new lock");
         await h.RunAsync(RunnerHarness.Task("third", "@message three"));
         Assert.Contains(h.Progress, p => p.Message.Contains("running setup", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_new_codex_image_reuses_the_setup_made_with_the_old_one()
+    {
+        const string variant = "sandbox-runner-test/fake-codex-variant:dev";
+        await docker.Engine.BuildImageAsync(new ImageRecipe(variant,
+            new Dictionary<string, byte[]> { ["Dockerfile"] = Encoding.UTF8.GetBytes($"FROM {DockerFixture.FakeCodexImage}\nLABEL variant=1\n") },
+            new Dictionary<string, string>()), CancellationToken.None);
+        var spec = Spec("mkdir -p deps && date +%s%N > deps/stamp");
+        var lockFile = $"lock {Guid.NewGuid():N}\n";
+        await using var first = await HarnessAsync(docker, spec);
+        await using var second = await RunnerHarness.CreateAsync(docker, c => c with { Environment = spec, Image = variant });
+        foreach (var h in new[] { first, second })
+        {
+            h.Repository.Write(".gitignore", "deps/\n");
+            h.Repository.Write("deps.lock", lockFile);
+            h.Repository.Git("add", "-A");
+            h.Repository.Git("commit", "-qm", "same lock");
+        }
+
+        await first.RunAsync(RunnerHarness.Task("old", "@message old codex"));
+        var result = Assert.Single((await second.RunAsync(RunnerHarness.Task("new", "@run 0 test -s deps/stamp", "@message new codex"))).Results);
+
+        Assert.Contains(first.Progress, p => p.Message.Contains("running setup", StringComparison.Ordinal));
+        Assert.Contains(second.Progress, p => p.Message.Contains("setup reused", StringComparison.Ordinal));
+        Assert.DoesNotContain(second.Progress, p => p.Message.Contains("running setup", StringComparison.Ordinal));
+        Assert.True(result.Status == TaskStatus.Success, result.NotesForManager);
     }
 
     [Fact]

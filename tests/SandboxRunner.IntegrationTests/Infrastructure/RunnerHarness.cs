@@ -120,13 +120,13 @@ public sealed class RunnerHarness : IAsyncDisposable
         }
         finally
         {
-            // Setup images are a cache keyed by this test repository's lock files: no later test can use them.
-            foreach (var image in await _docker.ListImagesAsync(LabelSelector.Of(Labels.Scope, Runner.Scope), CancellationToken.None))
+            // Setup images are a cache keyed by this test repository's lock files: no later test can use them,
+            // nor the Codex layerings made on them (removed first: they are the setup images' children).
+            var ours = await _docker.ListImagesAsync(LabelSelector.Of(Labels.Scope, Runner.Scope), CancellationToken.None);
+            var onSetup = ours.Where(i => i.Labels.TryGetValue(SandboxRunner.Environments.EnvironmentImages.LayeredOn, out var under) && under.StartsWith("sandbox-runner/setup:", StringComparison.Ordinal));
+            foreach (var tag in onSetup.SelectMany(i => i.Tags).Concat(ours.SelectMany(i => i.Tags).Where(t => t.StartsWith("sandbox-runner/setup:", StringComparison.Ordinal))).ToList())
             {
-                foreach (var tag in image.Tags.Where(t => t.StartsWith("sandbox-runner/setup:", StringComparison.Ordinal)))
-                {
-                    await _docker.RemoveImageAsync(tag, CancellationToken.None);
-                }
+                await _docker.RemoveImageAsync(tag, CancellationToken.None);
             }
 
             Runner.Dispose();
