@@ -37,14 +37,14 @@ public static class CallPhases
             if (before && call.Start >= taskCreate.Start)
             {
                 before = false;
-                table.Row("outside-before", "outside calls, before the task container's create").Add(Outside(all, start, taskCreate.Start));
+                table.Row("outside-before", "outside calls, before the task container's create").Add(Timing.Outside(all, start, taskCreate.Start));
             }
 
             var n = seen[name] = seen.GetValueOrDefault(name) + 1;
             table.Row($"{name}#{n}", n == 1 ? name : $"{name} ({n})").Add(call.Ms);
         }
 
-        table.Row("outside-after", "outside calls, from the task container's create on").Add(Outside(all, taskCreate.Start, end));
+        table.Row("outside-after", "outside calls, from the task container's create on").Add(Timing.Outside(all, taskCreate.Start, end));
         table.Row("total", "= end to end").Add(Timing.Ms(start, end));
     }
 
@@ -57,24 +57,5 @@ public static class CallPhases
         }
 
         return method == "Wait" && role == "task" ? "engine: Wait (task container runs)" : $"engine: {method} ({role})";
-    }
-
-    /// <summary>Milliseconds of [from, to) during which none of <paramref name="calls"/> was in flight.</summary>
-    private static double Outside(IEnumerable<CallEvent> calls, long from, long to)
-    {
-        var covered = 0L;
-        var cursor = from;
-        foreach (var call in calls.Where(c => c.End > from && c.Start < to).OrderBy(c => c.Start))
-        {
-            var s = Math.Max(call.Start, cursor);
-            var e = Math.Min(call.End, to);
-            if (e > s)
-            {
-                covered += e - s;
-                cursor = e;
-            }
-        }
-
-        return Timing.Ms(0, to - from - covered);
     }
 }
