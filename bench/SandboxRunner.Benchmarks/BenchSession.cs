@@ -17,7 +17,7 @@ public sealed class BenchSession : IDisposable
         Id = id;
         Scratch = Path.Combine(Path.GetTempPath(), $"sr-bench-{id}");
         Docker = docker;
-        Client = new DockerClientBuilder().WithEndpoint(docker.Endpoint).Build();
+        Client = docker.Connection.CreateClient();
         (Engine, Timing) = TimingEngine.Wrap(docker);
         Git = new GitCli(GitLog);
     }

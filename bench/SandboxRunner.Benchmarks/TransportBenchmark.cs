@@ -33,13 +33,9 @@ public static class TransportBenchmark
 
     public static async Task RunAsync(CancellationToken cancellationToken)
     {
-        var session = Guid.NewGuid().ToString("N")[..12];
-        var scratch = Path.Combine(Path.GetTempPath(), $"sr-bench-{session}");
-        using var docker = new DockerEngine(NullLogger<DockerEngine>.Instance);
-        using var client = docker.Connection.CreateClient();
-        var (engine, timing) = TimingEngine.Wrap(docker);
-        var gitLog = new GitCallRecorder();
-        var git = new GitCli(gitLog);
+        using var bench = BenchSession.Open();
+        var (session, scratch, docker, client) = (bench.Id, bench.Scratch, bench.Docker, bench.Client);
+        var (engine, timing, gitLog, git) = (bench.Engine, bench.Timing, bench.GitLog, bench.Git);
         var variants = new List<Variant>();
         var lives = new ConcurrentDictionary<string, Life>(StringComparer.Ordinal);
         timing.BeforeRemove = RecordLife(client, lives, cancellationToken);
