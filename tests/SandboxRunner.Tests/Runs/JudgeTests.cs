@@ -122,14 +122,14 @@ public sealed class JudgeTests
     {
         var facts = Facts() with
         {
-            Transcript = Transcript(CodexJsonl.CommandCompleted("/bin/bash -lc 'npm test && git push'"), CodexJsonl.CommandCompleted("rm -rf build")),
+            Transcript = Transcript(CodexJsonl.CommandCompleted("/bin/bash -lc 'npm test && git push'"), CodexJsonl.CommandCompleted("curl -o build.tgz x")),
         };
         var policy = Open with { AllowedCommands = ["npm test", "git"], DeniedCommands = ["git push"] };
 
         var audited = Judge.Evaluate(facts, policy).Violations;
 
         Assert.Equal(
-            [(ViolationKind.CommandDenied, "git push"), (ViolationKind.CommandNotAllowed, "rm -rf build")],
+            [(ViolationKind.CommandDenied, "git push"), (ViolationKind.CommandNotAllowed, "curl -o build.tgz x")],
             audited.Select(v => (v.Kind, v.Command)));
         Assert.Empty(Judge.Evaluate(facts, policy with { AuditCommands = false }).Violations);
     }
