@@ -65,8 +65,10 @@ internal static class ConfigFieldTable
 
     public static ConfigFields<RunnerConfig> Root { get; } = new(
     [
-        F("allowed_commands", "Command prefixes tasks may run (an audit after the fact); an empty list allows every command.",
+        F("allowed_commands", "Command prefixes tasks may run besides the built-in baseline of inspection and workspace file commands (an audit after the fact); an empty list allows every command.",
             Shapes.List(NonBlankText), c => c.AllowedCommands, (c, v) => c with { AllowedCommands = v }),
+        F("command_policy", "enforce: a command outside the built-in baseline and allowed_commands fails the task; audit: it is reported in violations and the task's status is unchanged (denied_commands fail it either way).",
+            Shapes.Enum(CommandPolicies), c => c.CommandPolicy, (c, v) => c with { CommandPolicy = v }),
         F("default_allowed_paths", "Globs, relative to the repository root, of the paths a task may change.",
             Shapes.List(RelativeGlob), c => c.DefaultAllowedPaths, (c, v) => c with { DefaultAllowedPaths = v }),
         F("default_concurrency", "Tasks at once across every run of this server (a run's own concurrency can only lower it). Changes to it apply to tasks not yet started.",

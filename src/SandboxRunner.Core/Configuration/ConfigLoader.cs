@@ -89,7 +89,7 @@ public static partial class ConfigLoader
             }
             else
             {
-                r.Problems.Add(new Problem(property.Name, $"is not a known field (known: {string.Join(", ", KnownFields)})"));
+                r.Problems.Add(new Problem(property.Name, FieldNames.Unknown(property.Name, KnownFields)));
             }
         }
 
@@ -102,6 +102,9 @@ public static partial class ConfigLoader
 
     internal static readonly IReadOnlyDictionary<string, ResourcePolicy> ResourcePolicies =
         new Dictionary<string, ResourcePolicy> { ["conservative"] = ResourcePolicy.Conservative, ["normal"] = ResourcePolicy.Normal };
+
+    internal static readonly IReadOnlyDictionary<string, CommandPolicyMode> CommandPolicies =
+        new Dictionary<string, CommandPolicyMode> { ["enforce"] = CommandPolicyMode.Enforce, ["audit"] = CommandPolicyMode.Audit };
 
     internal static readonly IReadOnlyDictionary<string, TransportPolicy> TransportPolicies =
         new Dictionary<string, TransportPolicy> { ["auto"] = TransportPolicy.Auto, ["bind"] = TransportPolicy.Bind, ["copy"] = TransportPolicy.Copy };

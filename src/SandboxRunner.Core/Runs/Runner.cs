@@ -250,7 +250,8 @@ public sealed partial class Runner : IDisposable
             return new ApplyOutcome(true, "", [], [], "the task changed nothing; there is nothing to apply");
         }
 
-        if (result.Violations.Count > 0)
+        // A task that succeeded with violations ran under command_policy: audit, where they are only reported.
+        if (result.Violations.Count > 0 && result.Status != TaskStatus.Success)
         {
             throw new InvalidInputException(source, "task_id",
                 $"'{taskId}' broke the run's policies ({result.Violations.Count} violation(s), see its result); inspect branch {result.Branch} and merge it by hand if you accept it");

@@ -28,7 +28,8 @@ public sealed record TaskPolicy(
     IReadOnlyList<string> AllowedCommands,
     IReadOnlyList<string> DeniedCommands,
     bool AuditCommands,
-    TimeSpan Timeout);
+    TimeSpan Timeout,
+    CommandPolicyMode CommandMode = CommandPolicyMode.Enforce);
 
 /// <summary>
 /// Everything harvested from one task, before any judgement: read with bounds from the container, its

@@ -117,7 +117,7 @@ internal static class RunCommand
     /// <summary>Applies each successful task that changed something, in task order; false at the first refusal.</summary>
     private static async Task<bool> ApplyAsync(Runner runner, RunResult result)
     {
-        foreach (var task in result.Results.Where(r => r.Status == TaskStatus.Success && r.Violations.Count == 0 && r.Branch is not null))
+        foreach (var task in result.Results.Where(r => r.Status == TaskStatus.Success && r.Branch is not null))
         {
             var outcome = await runner.ApplyAsync(result.RunId, task.TaskId, CancellationToken.None);
             await Console.Error.WriteLineAsync(ApplyCommand.Describe(task.TaskId, outcome));

@@ -178,9 +178,7 @@ internal static class TasksFile
 
     private static T Unknown<T>(T value, string field, string[] known, List<Problem> problems)
     {
-        var name = field[(field.LastIndexOf('.') + 1)..];
-        var near = known.FirstOrDefault(k => Near(k, name));
-        problems.Add(new Problem(field, $"is not a known field{(near is null ? "" : $" (did you mean \"{near}\"?)")}; the fields are {string.Join(", ", known)}"));
+        problems.Add(new Problem(field, FieldNames.Unknown(field[(field.LastIndexOf('.') + 1)..], known)));
         return value;
     }
 
@@ -188,34 +186,5 @@ internal static class TasksFile
     {
         problems.Add(new Problem(field, rule));
         return default!;
-    }
-
-    /// <summary>A typo: one edit apart, or the same letters in another case.</summary>
-    private static bool Near(string known, string given)
-    {
-        if (string.Equals(known, given, StringComparison.OrdinalIgnoreCase))
-        {
-            return true;
-        }
-
-        if (Math.Abs(known.Length - given.Length) > 1 || given.Length > 64)
-        {
-            return false;
-        }
-
-        var previous = Enumerable.Range(0, given.Length + 1).ToArray();
-        for (var i = 1; i <= known.Length; i++)
-        {
-            var current = new int[given.Length + 1];
-            current[0] = i;
-            for (var j = 1; j <= given.Length; j++)
-            {
-                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (known[i - 1] == given[j - 1] ? 0 : 1));
-            }
-
-            previous = current;
-        }
-
-        return previous[given.Length] <= 1;
     }
 }
