@@ -150,6 +150,16 @@ public sealed class CommandBaselineTests
     }
 
     [Fact]
+    public void Docs_policies_lists_every_baseline_program_git_subcommand_and_inert_variable()
+    {
+        var docs = File.ReadAllText(Path.Combine(Configuration.RepositoryRoot.Path, "docs", "policies.md"));
+        IEnumerable<string> named = [
+            .. CommandBaseline.Inspection, .. CommandBaseline.WorkspaceFiles, .. CommandBaseline.Judged, .. GitCommand.BaselineSubcommands, .. CommandPolicy.Inert];
+
+        Assert.All(named, name => Assert.Contains($"`{name}`", docs, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_baseline_lists_no_program_that_starts_another_without_a_rule_for_it()
     {
         string[] launchers = ["sh", "bash", "env", "nice", "nohup", "timeout", "sudo", "watch", "parallel", "less", "vi", "vim", "ed", "tar", "make", "npx", "node", "python", "python3", "perl", "eval", "source", ".", "exec", "flock", "script"];
