@@ -17,6 +17,7 @@ internal static class ConfigFieldTable
     private static readonly TextRule NonBlankText = new(NonBlank, @"\S");
     private static readonly TextRule Word = new(SingleWord, @"^\S+$");
     private static readonly TextRule RelativeGlob = new(RelativePattern, @"^(?=[\s\S]*\S)(?![/\\])(?![\s\S]:)(?!(?:[\s\S]*[/\\])?\.\.(?:[/\\]|$))");
+    private static readonly TextRule PathGlob = new(PathPattern, RelativeGlob.Pattern);
     private static readonly TextRule Image = new(ImageReference, @"^[a-z0-9][a-z0-9._/:@-]*$");
     private static readonly TextRule SemVer = new(Version, @"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$");
     private static readonly TextRule Override = new(KeyValue, @"^[^=\s]+=[^\n]+$");
@@ -54,7 +55,7 @@ internal static class ConfigFieldTable
         ConfigFields<EnvironmentSpec>.Field("setup_network", "The network setup runs with: allow (any host, so package registries are reachable even when tasks run under deny) or deny (network_allowlist applies).",
             Shapes.Enum(SetupNetworks), e => e.SetupNetwork, (e, v) => e with { SetupNetwork = v }),
         ConfigFields<EnvironmentSpec>.Field("cache_keys", $"Globs, relative to the repository root, of the files whose contents key the setup cache (lock files); at most {MaxCacheKeys}.",
-            Shapes.List(RelativeGlob, MaxCacheKeys), e => e.CacheKeys, (e, v) => e with { CacheKeys = v }),
+            Shapes.List(PathGlob, MaxCacheKeys), e => e.CacheKeys, (e, v) => e with { CacheKeys = v }),
     ]);
 
     private static readonly ObjectRule<EnvironmentSpec> OneSource = new(
@@ -70,7 +71,7 @@ internal static class ConfigFieldTable
         F("command_policy", "enforce: a command outside the built-in baseline and allowed_commands fails the task; audit: it is reported in violations and the task's status is unchanged (denied_commands fail it either way).",
             Shapes.Enum(CommandPolicies), c => c.CommandPolicy, (c, v) => c with { CommandPolicy = v }),
         F("default_allowed_paths", "Globs, relative to the repository root, of the paths a task may change.",
-            Shapes.List(RelativeGlob), c => c.DefaultAllowedPaths, (c, v) => c with { DefaultAllowedPaths = v }),
+            Shapes.List(PathGlob), c => c.DefaultAllowedPaths, (c, v) => c with { DefaultAllowedPaths = v }),
         F("default_concurrency", "Tasks at once across every run of this server (a run's own concurrency can only lower it). Changes to it apply to tasks not yet started.",
             Shapes.Int(1, 8), c => c.DefaultConcurrency, (c, v) => c with { DefaultConcurrency = v }),
         F("default_timeout_sec", "Seconds a task may run before it is killed and ends 'timeout' (a task's timeout_sec has the same range).",

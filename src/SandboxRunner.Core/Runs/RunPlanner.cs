@@ -121,7 +121,7 @@ public static class RunPlanner
                 problems.Add(new Problem($"{at}.timeout_sec", $"must be from {MinTimeoutSec} to {MaxTimeoutSec} (got {t})"));
             }
 
-            CheckList(task.AllowedPaths, $"{at}.allowed_paths", ConfigLoader.RelativePattern, problems);
+            CheckList(task.AllowedPaths, $"{at}.allowed_paths", ConfigLoader.PathPattern, problems);
             CheckList(task.AllowedCommands, $"{at}.allowed_commands", ConfigLoader.NonBlank, problems);
             if (!config.AllowTaskPolicyWidening)
             {
