@@ -6,8 +6,34 @@ using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Environments;
 
-/// <summary>An environment that cannot be built or set up; its message names what failed and the fix.</summary>
-public sealed class EnvironmentException(string message) : Exception(message);
+/// <summary>
+/// An environment that cannot be built or set up: the field of the config at fault (<c>environment.base_image</c>,
+/// <c>environments.node.setup[1]</c>) and the rule, which says what failed and the fix. Thrown with the
+/// <c>environment</c> section; whoever knows which environment it was names it with <see cref="In"/>.
+/// </summary>
+public sealed class EnvironmentException(string? key, string rule, string section = RunnerConfigNames.Environment)
+    : Exception(key is null ? $"{section}: {rule}" : $"{section}.{key}: {rule}")
+{
+    /// <summary>The field inside the environment (<c>base_image</c>, <c>setup[0]</c>), or null for the environment as a whole.</summary>
+    public string? Key { get; } = key;
+
+    public string Rule { get; } = rule;
+
+    /// <summary>The whole field: <c>environment.base_image</c>, <c>environments.node</c>.</summary>
+    public string Field { get; } = key is null ? section : $"{section}.{key}";
+
+    /// <summary>The same failure, in the environment the config calls <paramref name="section"/>.</summary>
+    public EnvironmentException In(string section) => new(Key, Rule, section);
+}
+
+/// <summary>How the config names its environments.</summary>
+public static class RunnerConfigNames
+{
+    public const string Environment = "environment";
+
+    /// <summary>The config field of the environment a run calls <paramref name="name"/>.</summary>
+    public static string SectionOf(string name) => name == Configuration.RunnerConfig.DefaultEnvironment ? Environment : $"environments.{name}";
+}
 
 /// <summary>The image an environment's tasks start from, and its sealed init (null when the Codex image has none).</summary>
 public sealed record EnvironmentImage(string Tag, string? Init);
@@ -19,7 +45,7 @@ public sealed record EnvironmentImage(string Tag, string? Init);
 /// (the images' ids, the layering recipe), so an unchanged environment is found and reused, a rebuilt base
 /// gets a new one, and a new Codex image adds a layer without running setup again.
 /// </summary>
-public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostRepository repository, string scope)
+public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli git, HostRepository repository, string scope)
 {
     /// <summary>Where the runner's images keep the Codex binary.</summary>
     public const string CodexBinary = "/usr/local/bin/codex";
@@ -32,7 +58,7 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
             return named;
         }
 
-        var dockerfile = spec.Dockerfile ?? throw new EnvironmentException("environment: set base_image or dockerfile");
+        var dockerfile = spec.Dockerfile ?? throw new EnvironmentException(null, "set base_image or dockerfile");
         var keyed = await KeyedBlobsAsync(dockerfile, spec.CacheKeys, baseCommit, cancellationToken);
         var tag = $"sandbox-runner/envbase:{Hash(keyed)}";
         if (await engine.ImageExistsAsync(tag, cancellationToken))
@@ -54,7 +80,7 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
         catch (GitOutputLimitException)
         {
             File.Delete(context);
-            throw new EnvironmentException($"environment.dockerfile: the repository at {baseCommit[..12]} is over {MaxContextBytes >> 20} MiB, too large a build context; build the image yourself and name it in environment.base_image");
+            throw new EnvironmentException("dockerfile", $"the repository at {baseCommit[..12]} is over {MaxContextBytes >> 20} MiB, too large a build context; build the image yourself and name it in base_image");
         }
 
         try
@@ -68,7 +94,7 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
         }
         catch (ImageBuildException e)
         {
-            throw new EnvironmentException($"environment.dockerfile: building {dockerfile} failed; fix the Dockerfile (docker build -f {dockerfile} . reproduces it). {e.Message}");
+            throw new EnvironmentException("dockerfile", $"building {dockerfile} failed; fix the Dockerfile (docker build -f {dockerfile} . reproduces it). {e.Message}");
         }
         finally
         {
@@ -86,7 +112,7 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
     public async Task<EnvironmentImage> EnsureAsync(string baseImage, CancellationToken cancellationToken)
     {
         var baseFacts = await engine.InspectImageAsync(baseImage, cancellationToken)
-            ?? throw new EnvironmentException($"environment.base_image: '{baseImage}' is not in the Docker engine; pull it (docker pull {baseImage}), load it (docker load), or build it");
+            ?? throw new EnvironmentException("base_image", $"'{baseImage}' is not in the Docker engine; pull it (docker pull {baseImage}), load it (docker load), or build it");
         var dockerfile = EnvironmentDockerfile(baseImage);
         var tag = $"sandbox-runner/env:{Hash([dockerfile, baseFacts.Id])}";
         await BuildOnceAsync(tag, dockerfile, baseImage, cancellationToken);
@@ -100,9 +126,9 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
     public async Task<EnvironmentImage> WithCodexAsync(string image, TaskImage codex, CancellationToken cancellationToken)
     {
         var fromFacts = await engine.InspectImageAsync(image, cancellationToken)
-            ?? throw new EnvironmentException($"the environment image '{image}' is not in the Docker engine any more (removed by `image prune`?); run again to rebuild it");
+            ?? throw new EnvironmentException(null, $"the environment image '{image}' is not in the Docker engine any more (removed by `docker rmi`?); run again to rebuild it");
         var codexFacts = await engine.InspectImageAsync(codex.Tag, cancellationToken)
-            ?? throw new EnvironmentException($"the Codex image '{codex.Tag}' is not in the Docker engine; run `sandbox-runner image build`");
+            ?? throw new EnvironmentException(null, $"the Codex image '{codex.Tag}' is not in the Docker engine; run `sandbox-runner image build`");
         var dockerfile = CodexDockerfile(image, codex);
         var tag = $"sandbox-runner/envcodex:{Hash([dockerfile, fromFacts.Id, codexFacts.Id])}";
         await BuildOnceAsync(tag, dockerfile, image, cancellationToken);
@@ -132,11 +158,12 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
         }
         catch (ImageBuildException e)
         {
-            // The check's own output line (the build's error line quotes the whole command, prefix included).
-            var reason = e.Message.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(CheckPrefix, StringComparison.Ordinal));
-            throw new EnvironmentException(reason is not null
-                ? $"environment: base image '{under}' cannot run tasks: {reason[CheckPrefix.Length..].Trim()}"
-                : $"environment: layering the runner's parts onto '{under}' failed. {e.Message}");
+            // The check's own output line (the build's error line quotes the whole command, prefix included). Docker's
+            // classic builder colours a step's stderr (ESC[91m … ESC[0m), so the escapes go before the line is compared.
+            var reason = e.Message.Split('\n').Select(l => AnsiColour().Replace(l, "").Trim()).FirstOrDefault(l => l.StartsWith(CheckPrefix, StringComparison.Ordinal));
+            throw new EnvironmentException(null, reason is not null
+                ? $"base image '{under}' cannot run tasks: {reason[CheckPrefix.Length..].Trim()}"
+                : $"layering the runner's parts onto '{under}' failed. {e.Message}");
         }
     }
 
@@ -183,11 +210,14 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
         var files = await SetupKey.TrackedBlobsAsync(git, repository, baseCommit, cancellationToken);
         if (!files.TryGetValue(dockerfile, out var blob))
         {
-            throw new EnvironmentException($"environment.dockerfile: '{dockerfile}' is not a file of the repository at {baseCommit[..12]}; commit it, or fix the path (relative to the repository root)");
+            throw new EnvironmentException("dockerfile", $"'{dockerfile}' is not a file of the repository at {baseCommit[..12]}; commit it, or fix the path (relative to the repository root)");
         }
 
         return [$"dockerfile={dockerfile}:{blob}", .. SetupKey.Matching(files, cacheKeys)];
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\x1b\[[0-9;]*m")]
+    private static partial System.Text.RegularExpressions.Regex AnsiColour();
 
     internal static string Hash(IEnumerable<string> parts)
     {

@@ -53,7 +53,14 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         var tracked = await SetupKey.TrackedAsync(services.Git, services.Repository, plan.BaseCommit, cancellationToken);
         foreach (var group in wanted)
         {
-            _prepared[group.Key] = await PrepareOneAsync(group.Key, group.First().Environment!, tracked, report, cancellationToken);
+            try
+            {
+                _prepared[group.Key] = await PrepareOneAsync(group.Key, group.First().Environment!, tracked, report, cancellationToken);
+            }
+            catch (EnvironmentException e)
+            {
+                throw e.In(RunnerConfigNames.SectionOf(group.Key));
+            }
         }
     }
 

@@ -92,6 +92,7 @@ public static class SetupRun
         };
 
         var tail = new Queue<string>();
+        var step = 0;
         long logged = 0;
         Directory.CreateDirectory(Path.GetDirectoryName(place.LogFile)!);
         await using var log = new StreamWriter(place.LogFile, append: false, new UTF8Encoding(false));
@@ -99,12 +100,23 @@ public static class SetupRun
         void Line(string line)
         {
             var shown = TerminalText.Neutralise(line);
-            if (tail.Count == 40)
+            if (line.StartsWith(StepMarker, StringComparison.Ordinal))
             {
-                tail.Dequeue();
+                // A new command: the lines kept for its failure are its own.
+                tail.Clear();
+                var slash = line.IndexOf('/', StepMarker.Length);
+                step = slash > 0 && int.TryParse(line.AsSpan(StepMarker.Length, slash - StepMarker.Length), out var n) ? n : int.MaxValue;
+            }
+            else
+            {
+                if (tail.Count == 20)
+                {
+                    tail.Dequeue();
+                }
+
+                tail.Enqueue(shown);
             }
 
-            tail.Enqueue(shown);
             if ((logged += shown.Length + 1) <= place.Limits.MaxLogBytes)
             {
                 log.WriteLine(shown);
@@ -129,19 +141,18 @@ public static class SetupRun
 
         if (exit.TimedOut || exit.ExitCode != 0)
         {
-            var step = tail.LastOrDefault(l => l.StartsWith(StepMarker, StringComparison.Ordinal));
             var what = exit.TimedOut ? $"did not finish within {Timeout.TotalMinutes:F0} minutes" : $"exited with {exit.ExitCode}";
-            throw new EnvironmentException(
-                $"environment setup failed: {(step is null ? "the setup" : step[StepMarker.Length..].TrimStart())} {what}; fix the command in environment.setup " +
-                $"(its log: {place.LogFile}). Last lines:\n{string.Join('\n', tail.TakeLast(20))}");
+            var known = step >= 1 && step <= spec.Setup.Count;
+            throw SetupFailure.Describe(
+                known ? $"setup[{step - 1}]" : null, step, spec.Setup.Count, known ? spec.Setup[step - 1] : null, what, place.LogFile, [.. tail]);
         }
 
         var status = await sandbox.ReadFileAsync(StatusFile, MaxStatusBytes, cancellationToken)
-            ?? throw new EnvironmentException($"environment setup: its record of what it made ({StatusFile}) is missing or over {MaxStatusBytes >> 20} MiB; keep setup's untracked output under .gitignore'd folders");
+            ?? throw new EnvironmentException("setup", $"its record of what it made ({StatusFile}) is missing or over {MaxStatusBytes >> 20} MiB; keep setup's untracked output under .gitignore'd folders");
         var record = Parse(status);
         if (record.Artifacts.Count > MaxArtifacts)
         {
-            throw new EnvironmentException($"environment setup left more than {MaxArtifacts} separate untracked paths; add the folders it writes (node_modules/, .venv/) to .gitignore so they count as one each");
+            throw new EnvironmentException("setup", $"left more than {MaxArtifacts} separate untracked paths; add the folders it writes (node_modules/, .venv/) to .gitignore so they count as one each");
         }
 
         await engine.CommitAsync(sandbox.ContainerId, new ImageCommit(

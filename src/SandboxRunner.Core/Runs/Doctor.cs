@@ -105,6 +105,6 @@ public static class Doctor
         }
 
         var statuses = await Environments.EnvironmentCheck.ExamineAsync(config, names, repository, engine, git, images.TaskImage, head, cancellationToken);
-        return statuses.Select(s => new DoctorCheck($"environment {s.Name}", s.Usable ? Ok : Fail, s.Detail, s.Fix)).ToList();
+        return statuses.Select(s => new DoctorCheck($"environment {s.Name}", s.Usable ? Ok : Fail, s.Usable ? s.Detail : $"{s.Field}: {s.Detail}", s.Fix)).ToList();
     }
 }

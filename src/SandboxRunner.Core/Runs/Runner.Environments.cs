@@ -19,7 +19,7 @@ public sealed partial class Runner
         var problems = statuses.Where(s => !s.Usable).Select(s => new Configuration.Problem(s.Field, $"{s.Detail}; {s.Fix}")).ToList();
         if (problems.Count > 0)
         {
-            throw new Configuration.InvalidInputException("environment", problems);
+            throw new Configuration.InvalidInputException(Configuration.RunnerConfig.FileName, problems);
         }
     }
 
