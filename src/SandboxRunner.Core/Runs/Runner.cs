@@ -391,7 +391,7 @@ public sealed partial class Runner : IDisposable
             {
                 // No task container is created: every task ends failed with the reason, and the run says so.
                 running = plan.Tasks.Select(task => FailBeforeStartAsync(plan, run, task, setupFailure)).ToList();
-                return await FinishedAsync(plan, running, started);
+                return await FinishedAsync(plan, running, started) with { NotStarted = setupFailure };
             }
 
             using var runGate = new SemaphoreSlim(plan.Concurrency, plan.Concurrency);

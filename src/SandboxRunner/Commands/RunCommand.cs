@@ -89,7 +89,7 @@ internal static class RunCommand
     private static bool Overrides(CommandLine options) =>
         options.RunId is not null || options.BaseRef is not null || options.Concurrency is not null || options.ResourcePolicy is not null;
 
-    /// <summary>Writes the reports asked for and the summary; returns 0 when every task succeeded, 1 otherwise.</summary>
+    /// <summary>Writes the reports asked for and the summary; returns 0 when every task succeeded, 4 when none could start, 1 otherwise.</summary>
     private static async Task<int> ReportAsync(CommandLine options, RunResult result)
     {
         if (options.Junit is not null)
@@ -109,6 +109,12 @@ internal static class RunCommand
         else
         {
             await Console.Out.WriteAsync(Summary.Of(result));
+        }
+
+        if (result.NotStarted is { } reason)
+        {
+            await Console.Error.WriteLineAsync($"sandbox-runner: the run could not start its tasks: {reason.Split('\n')[0]}");
+            return ExitCodes.NotStarted;
         }
 
         return result.Results.Any(JunitReport.Failed) ? ExitCodes.TasksFailed : ExitCodes.Success;
