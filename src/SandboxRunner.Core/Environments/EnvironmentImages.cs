@@ -59,8 +59,13 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
         }
 
         var dockerfile = spec.Dockerfile ?? throw new EnvironmentException(null, "set base_image or dockerfile");
-        var keyed = await KeyedBlobsAsync(dockerfile, spec.CacheKeys, baseCommit, cancellationToken);
-        var tag = $"sandbox-runner/envbase:{Hash(keyed)}";
+        var files = await SetupKey.TrackedBlobsAsync(git, repository, baseCommit, cancellationToken);
+        if (!files.ContainsKey(dockerfile))
+        {
+            throw new EnvironmentException("dockerfile", $"'{dockerfile}' is not a file of the repository at {baseCommit[..12]}; commit it, or fix the path (relative to the repository root)");
+        }
+
+        var tag = BaseTag(dockerfile, files, spec.CacheKeys);
         if (await engine.ImageExistsAsync(tag, cancellationToken))
         {
             return tag;
@@ -114,7 +119,7 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
         var baseFacts = await engine.InspectImageAsync(baseImage, cancellationToken)
             ?? throw new EnvironmentException("base_image", $"'{baseImage}' is not in the Docker engine; pull it (docker pull {baseImage}), load it (docker load), or build it");
         var dockerfile = EnvironmentDockerfile(baseImage);
-        var tag = $"sandbox-runner/env:{Hash([dockerfile, baseFacts.Id])}";
+        var tag = EnvironmentTag(baseImage, baseFacts.Id);
         await BuildOnceAsync(tag, dockerfile, baseImage, cancellationToken);
         return new EnvironmentImage(tag, null);
     }
@@ -129,11 +134,74 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
             ?? throw new EnvironmentException(null, $"the environment image '{image}' is not in the Docker engine any more (removed by `docker rmi`?); run again to rebuild it");
         var codexFacts = await engine.InspectImageAsync(codex.Tag, cancellationToken)
             ?? throw new EnvironmentException(null, $"the Codex image '{codex.Tag}' is not in the Docker engine; run `sandbox-runner image build`");
-        var dockerfile = CodexDockerfile(image, codex);
-        var tag = $"sandbox-runner/envcodex:{Hash([dockerfile, fromFacts.Id, codexFacts.Id])}";
-        await BuildOnceAsync(tag, dockerfile, image, cancellationToken);
+        var tag = CodexTag(image, fromFacts.Id, codex, codexFacts.Id);
+        await BuildOnceAsync(tag, CodexDockerfile(image, codex), image, cancellationToken);
         return new EnvironmentImage(tag, codex.Init);
     }
+
+    /// <summary>
+    /// The images a run at <paramref name="baseCommit"/> would take <paramref name="spec"/>'s tasks from, as far as they can be
+    /// named without building anything: the base (the image the config names, when the engine has it, or the tag of
+    /// the repository Dockerfile's image), the environment image, the setup image, the Codex layer. Each tag after the
+    /// base hashes the id of the image under it, so the list stops at the first image the engine does not have yet;
+    /// <paramref name="stoppedAt"/> then says which.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> KnownTagsAsync(
+        EnvironmentSpec spec, IReadOnlyList<string> allowlist, string baseCommit, TaskImage codex, IReadOnlyDictionary<string, string> blobs, Action<string> stoppedAt,
+        CancellationToken cancellationToken)
+    {
+        var tags = new List<string>();
+        string baseImage;
+        if (spec.BaseImage is { } named)
+        {
+            baseImage = named;
+        }
+        else
+        {
+            if (!blobs.ContainsKey(spec.Dockerfile!))
+            {
+                stoppedAt($"{spec.Dockerfile} is not a file of the repository at {baseCommit[..12]}");
+                return tags;
+            }
+
+            baseImage = BaseTag(spec.Dockerfile!, blobs, spec.CacheKeys);
+        }
+
+        if (await engine.InspectImageAsync(baseImage, cancellationToken) is not { } baseFacts)
+        {
+            stoppedAt($"{baseImage} is not in the engine yet ({(spec.BaseImage is null ? "the first run builds it" : "pull or load it")}), and the tags after it hash its id");
+            if (spec.BaseImage is null)
+            {
+                tags.Add(baseImage);
+            }
+
+            return tags;
+        }
+
+        tags.Add(baseImage);
+        var image = EnvironmentTag(baseImage, baseFacts.Id);
+        tags.Add(image);
+        if (spec.Setup.Count > 0)
+        {
+            image = SetupKey.Tag(SetupKey.For(image, spec, allowlist, SetupKey.Matching(blobs, spec.CacheKeys)));
+            tags.Add(image);
+        }
+
+        var fromFacts = await engine.InspectImageAsync(image, cancellationToken);
+        var codexFacts = await engine.InspectImageAsync(codex.Tag, cancellationToken);
+        if (fromFacts is null || codexFacts is null)
+        {
+            stoppedAt($"{(fromFacts is null ? image : codex.Tag)} is not in the engine yet (the first run makes it), and the Codex layer's tag hashes its id");
+            return tags;
+        }
+
+        tags.Add(CodexTag(image, fromFacts.Id, codex, codexFacts.Id));
+        return tags;
+    }
+
+    private static string EnvironmentTag(string baseImage, string baseId) => $"sandbox-runner/env:{Hash([EnvironmentDockerfile(baseImage), baseId])}";
+
+    private static string CodexTag(string image, string imageId, TaskImage codex, string codexId) => $"sandbox-runner/envcodex:{Hash([CodexDockerfile(image, codex), imageId, codexId])}";
 
     private const long MaxContextBytes = 512L << 20;
     private const string CheckPrefix = "sandbox-runner:";
@@ -204,17 +272,9 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
             """;
     }
 
-    /// <summary>The Dockerfile's and the cache-key files' blob ids at the base commit: what keys an image built from the repository.</summary>
-    private async Task<List<string>> KeyedBlobsAsync(string dockerfile, IReadOnlyList<string> cacheKeys, string baseCommit, CancellationToken cancellationToken)
-    {
-        var files = await SetupKey.TrackedBlobsAsync(git, repository, baseCommit, cancellationToken);
-        if (!files.TryGetValue(dockerfile, out var blob))
-        {
-            throw new EnvironmentException("dockerfile", $"'{dockerfile}' is not a file of the repository at {baseCommit[..12]}; commit it, or fix the path (relative to the repository root)");
-        }
-
-        return [$"dockerfile={dockerfile}:{blob}", .. SetupKey.Matching(files, cacheKeys)];
-    }
+    /// <summary>The tag of the image built from the repository's Dockerfile: its blob id and the cache-key files' at the base commit key it.</summary>
+    private static string BaseTag(string dockerfile, IReadOnlyDictionary<string, string> blobs, IReadOnlyList<string> cacheKeys) =>
+        $"sandbox-runner/envbase:{Hash([$"dockerfile={dockerfile}:{blobs[dockerfile]}", .. SetupKey.Matching(blobs, cacheKeys)])}";
 
     [System.Text.RegularExpressions.GeneratedRegex(@"\x1b\[[0-9;]*m")]
     private static partial System.Text.RegularExpressions.Regex AnsiColour();
