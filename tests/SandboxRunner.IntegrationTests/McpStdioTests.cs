@@ -50,7 +50,7 @@ public sealed class McpStdioTests(DockerFixture docker)
         }
 
         var log = (await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Contains(log, l => l.StartsWith("dbug:", StringComparison.Ordinal) || l.StartsWith("info:", StringComparison.Ordinal));
+        Assert.Contains(log, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (dbug|info): "));
         Assert.DoesNotContain(log, l => l.StartsWith("{\"jsonrpc\"", StringComparison.Ordinal));
         using var containers = new SandboxContainers(docker);
         await containers.AssertNoneLeftAsync(repository.Path);

@@ -18,9 +18,7 @@ internal sealed class CliSession : IDisposable
 
     public CliSession(CommandLine options, LogLevel level = LogLevel.Warning)
     {
-        _loggers = LoggerFactory.Create(b => b
-            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
-            .SetMinimumLevel(options.Verbose ? LogLevel.Debug : level));
+        _loggers = LoggerFactory.Create(b => b.AddStderr(options.Verbose ? LogLevel.Debug : level));
         _engine = new DockerEngine(_loggers.CreateLogger<DockerEngine>());
         Workspace = new Workspace(options.RepoPath, _engine, new GitCli(_loggers.CreateLogger<GitCli>()), _loggers);
     }

@@ -54,16 +54,21 @@ internal static class ShowCommand
             text.Append("problem: ").Append(view.Problem).Append('\n');
         }
 
+        text.Append(RunsCommand.Outcomes(view)).Append('\n');
+
         foreach (var task in view.Tasks)
         {
             var r = task.Result;
             text.Append("  ").Append(task.TaskId).Append("  ")
-                .Append(r is null ? task.State.ToString().ToLowerInvariant() : $"{r.Status.Wire()}  {r.FilesChanged.Count + r.FilesChangedOmitted} file(s)  {r.Violations.Count + r.ViolationsOmitted} violation(s)  {r.Branch}")
+                .Append(r is null ? task.State.ToString().ToLowerInvariant() : $"{r.Status.Wire()}  {r.FilesChanged.Count + r.FilesChangedOmitted} file(s)  {r.Violations.Count + r.ViolationsOmitted} violation(s)  {r.Branch ?? "(no branch: nothing changed)"}")
                 .Append('\n');
         }
 
         return text.ToString();
     }
+
+    private static bool IsViolationNote(string line) =>
+        line.StartsWith("violation [", StringComparison.Ordinal) || (line.StartsWith("… and ", StringComparison.Ordinal) && line.EndsWith("more violation(s), listed in violations", StringComparison.Ordinal));
 
     private static string Describe(RunStore store, string runId, TaskResult r)
     {
@@ -81,14 +86,20 @@ internal static class ShowCommand
             text.Append("  … (result.json and files_changed.txt list them all)\n");
         }
 
-        foreach (var v in r.Violations.Take(50))
+        if (r.Violations.Count > 0)
         {
-            text.Append(v).Append('\n');
+            text.Append(CultureInfo.InvariantCulture, $"violations ({r.Violations.Count + r.ViolationsOmitted}):\n");
+            foreach (var v in r.Violations.Take(50))
+            {
+                text.Append("  [").Append(v.Kind).Append("] ").Append(v.Path ?? v.Command).Append(": ").Append(v.Rule).Append('\n');
+            }
         }
 
-        if (r.NotesForManager.Length > 0)
+        // The notes repeat the violations for a manager that reads only them; here they are listed above once.
+        var notes = string.Join('\n', r.NotesForManager.Split('\n').Where(line => !IsViolationNote(line)));
+        if (notes.Length > 0)
         {
-            text.Append("notes:\n").Append(ReportText.Cap(r.NotesForManager, 4000)).Append('\n');
+            text.Append("notes:\n").Append(ReportText.Cap(notes, 4000)).Append('\n');
         }
 
         foreach (var c in r.CommandsRun.Take(50))

@@ -8,8 +8,9 @@ namespace SandboxRunner.Host.Reports;
 /// <summary>
 /// A run as a Markdown summary (GitHub's job summary, a merge request note): a table of task, status, files
 /// changed, duration, tokens and violations, then what went wrong with each task that did not succeed.
-/// Agent text is escaped so it cannot end a table cell, start a link or image, or carry HTML, and every
-/// part is bounded, so the whole stays under GitHub's 1 MiB step-summary limit.
+/// Agent text reads as written and renders as text only (<see cref="MarkdownText"/>): commands and paths in code
+/// spans, prose escaped where Markdown would read it. Every part is bounded, so the whole stays under GitHub's
+/// 1 MiB step-summary limit.
 /// </summary>
 internal static class MarkdownReport
 {
@@ -52,7 +53,7 @@ internal static class MarkdownReport
         text.Append("|---|---|---:|---:|---:|---:|\n");
         foreach (var r in results)
         {
-            text.Append("| ").Append(Cell(r.TaskId))
+            text.Append("| ").Append(MarkdownText.Plain(r.TaskId, inTable: true))
                 .Append(" | ").Append(Status(r))
                 .Append(" | ").Append((r.FilesChanged.Count + r.FilesChangedOmitted).ToString("N0", CultureInfo.InvariantCulture))
                 .Append(" | ").Append(Duration(r.DurationMs))
@@ -66,11 +67,11 @@ internal static class MarkdownReport
             text.Append("\n**Not succeeded**\n\n");
             foreach (var r in results.Where(JunitReport.Failed).Take(DetailedTasks))
             {
-                text.Append("- **").Append(Cell(r.TaskId)).Append("** (").Append(r.Status.Wire()).Append("): ")
-                    .Append(Cell(ReportText.FirstLine(r.Summary, ProblemChars)));
+                text.Append("- **").Append(MarkdownText.Plain(r.TaskId)).Append("** (").Append(r.Status.Wire()).Append("): ")
+                    .Append(MarkdownText.Plain(ReportText.FirstLine(r.Summary, ProblemChars)));
                 foreach (var violation in r.Violations.Take(3))
                 {
-                    text.Append("\n  - ").Append(Cell(ReportText.Cap(violation.ToString(), ProblemChars)));
+                    text.Append("\n  - ").Append(Violation(violation));
                 }
 
                 text.Append('\n');
@@ -87,56 +88,13 @@ internal static class MarkdownReport
         return text.Length <= MaxChars ? text.ToString() : ReportText.Cap(text.ToString(), MaxChars) + "\n\n(summary cut at 512 KiB; the run folder has everything)\n";
     }
 
-    /// <summary>
-    /// Agent text as plain text in a table cell: line breaks become spaces, HTML's special characters become
-    /// entities (no tag, comment or image reaches the page), and every other ASCII punctuation character is
-    /// backslash-escaped (no link, emphasis, code span or cell border).
-    /// </summary>
-    public static string Cell(string text)
-    {
-        var cell = new StringBuilder(text.Length + 16);
-        foreach (var c in text)
-        {
-            switch (c)
-            {
-                case '\r' or '\n' or '\t':
-                    cell.Append(' ');
-                    break;
-                case '<':
-                    cell.Append("&lt;");
-                    break;
-                case '>':
-                    cell.Append("&gt;");
-                    break;
-                case '&':
-                    cell.Append("&amp;");
-                    break;
-                case '"':
-                    cell.Append("&quot;");
-                    break;
-                case < ' ':
-                    cell.Append('\uFFFD');
-                    break;
-                default:
-                    if (char.IsAsciiLetterOrDigit(c) || c == ' ' || c > '~')
-                    {
-                        cell.Append(c);
-                    }
-                    else
-                    {
-                        cell.Append('\\').Append(c);
-                    }
-
-                    break;
-            }
-        }
-
-        return cell.ToString();
-    }
+    /// <summary>A violation as the kind, the command or path in a code span, and the rule in words.</summary>
+    private static string Violation(Policy.Violation violation) =>
+        $"{MarkdownText.Code(violation.Kind)} {MarkdownText.Code(ReportText.Cap(violation.Path ?? violation.Command ?? "", ProblemChars))}: {MarkdownText.Plain(ReportText.Cap(violation.Rule, ProblemChars))}";
 
     private static string Status(TaskResult r) => r.Status switch
     {
-        TaskStatus.Success when r.Violations.Count == 0 => "✅ success",
+        TaskStatus.Success => "✅ success",
         TaskStatus.Skipped => "⏭️ skipped",
         TaskStatus.Timeout => "⏱️ timeout",
         TaskStatus.Cancelled => "🛑 cancelled",
