@@ -18,6 +18,7 @@ internal static class ConfigFieldTable
     private static readonly TextRule Word = new(SingleWord, @"^\S+$");
     private static readonly TextRule RelativeGlob = new(RelativePattern, @"^(?=[\s\S]*\S)(?![/\\])(?![\s\S]:)(?!(?:[\s\S]*[/\\])?\.\.(?:[/\\]|$))");
     private static readonly TextRule PathGlob = new(PathPattern, RelativeGlob.Pattern);
+    private static readonly TextRule CaCert = new(CaCertEntry, @"^(?=[\s\S]*\S)(?!(?:[\s\S]*[/\\])?\.\.(?:[/\\]|$))");
     private static readonly TextRule Image = new(ImageReference, @"^[a-z0-9][a-z0-9._/:@-]*$");
     private static readonly TextRule SemVer = new(Version, @"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$");
     private static readonly TextRule Override = new(KeyValue, @"^[^=\s]+=[^\n]+$");
@@ -112,6 +113,8 @@ internal static class ConfigFieldTable
             Shapes.Text(Variable), c => c.ModelApiKeyEnv, (c, v) => c with { ModelApiKeyEnv = v }),
         F("network_allowlist", "Hosts ('host' for ports 80 and 443, or 'host:port') the egress proxy lets tasks reach in deny. Absent: the model API's host and port.",
             Shapes.OrAbsent(Shapes.List(Host)), c => c.NetworkAllowlist, (c, v) => c with { NetworkAllowlist = v }),
+        F("extra_ca_certs", "Certificate authorities setup and tasks trust besides their image's own, for networks that inspect TLS: \"host\" (this machine's system bundle) and paths of PEM files (absolute, or relative to the repository root). Applied through SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, GIT_SSL_CAINFO and PIP_CERT.",
+            Shapes.List(CaCert), c => c.ExtraCaCerts, (c, v) => c with { ExtraCaCerts = v }),
         F("task_limits", "Per-task limits that replace the resource_policy's defaults.",
             Shapes.Object(TaskLimits, new TaskLimitOverrides()), c => c.TaskLimits, (c, v) => c with { TaskLimits = v }),
         F("transport", "How a task's tree reaches its container: bind mounts, or copy through the Docker API for engines that cannot see this machine's files; auto probes the engine once.",

@@ -143,6 +143,12 @@ public static partial class ConfigLoader
         return value.Split('/', '\\').Contains("..") ? "must not contain a '..' segment" : null;
     }
 
+    /// <summary>An <c>extra_ca_certs</c> entry: <c>host</c>, or the path of a PEM file (absolute, or relative to the repository root).</summary>
+    internal static string? CaCertEntry(string value) =>
+        string.IsNullOrWhiteSpace(value) ? "must be \"host\" or the path of a PEM file of certificates"
+        : value.Replace('\\', '/').Split('/').Contains("..") ? "must not contain a '..' segment; name the file by its absolute path"
+        : null;
+
     /// <summary>A path pattern: relative, as <see cref="RelativePattern"/>, with braces the matcher can be given (see <see cref="Policy.GlobPatterns"/>).</summary>
     internal static string? PathPattern(string value) => RelativePattern(value) ?? Policy.GlobPatterns.Problem(value);
 

@@ -115,7 +115,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         if (spec.SetupNetwork == SetupNetwork.Allow)
         {
             return await SetupRun.RunAsync(services.Engine, image, spec, services.Copy, checkout, setupTag,
-                new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, null, null), report, cancellationToken);
+                new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, null, null) { Trust = plan.Trust }, report, cancellationToken);
         }
 
         // deny: behind the run's egress proxy (its allowlist), or one of its own when the tasks have the network.
@@ -125,7 +125,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         try
         {
             return await SetupRun.RunAsync(services.Engine, image, spec, services.Copy, checkout, setupTag,
-                new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, network, gateway.ForwardProxyUrl), report, cancellationToken);
+                new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, network, gateway.ForwardProxyUrl) { Trust = plan.Trust }, report, cancellationToken);
         }
         finally
         {

@@ -46,7 +46,11 @@ public sealed record SetupRecord(IReadOnlyList<string> Artifacts, IReadOnlyList<
 }
 
 /// <summary>Where a setup runs and what it may reach.</summary>
-public sealed record SetupPlace(string RunId, string Scope, ResourcePolicy Resources, TaskLimits Limits, string LogFile, TaskNetwork? Network, string? ProxyUrl);
+public sealed record SetupPlace(string RunId, string Scope, ResourcePolicy Resources, TaskLimits Limits, string LogFile, TaskNetwork? Network, string? ProxyUrl)
+{
+    /// <summary>The authorities setup trusts besides the image's (<c>extra_ca_certs</c>), or null.</summary>
+    public TrustedAuthorities? Trust { get; init; }
+}
 
 /// <summary>
 /// Runs an environment's setup commands once, in a container of the environment image holding the
@@ -77,7 +81,7 @@ public static class SetupRun
             Image = image.Tag,
             Entrypoint = image.Init is { } init ? [init, "--"] : null,
             Init = image.Init is null,
-            Command = ["/bin/sh", "-c", Script(spec.Setup, place.ProxyUrl)],
+            Command = ["/bin/sh", "-c", Script(spec.Setup, place.ProxyUrl, place.Trust is not null)],
             User = UnixOwner.ImageUser.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
             // Nothing here: a container's variables are committed into the image, and tasks must not inherit the setup's proxy.
@@ -134,6 +138,11 @@ public static class SetupRun
         await using var sandbox = await Sandbox.Sandbox.CreateAsync(engine, spec2, cancellationToken);
         await copy.UploadTreeAsync(engine, sandbox.ContainerId, checkout, UnixOwner.ImageUser, cancellationToken);
         await copy.UploadObjectsAsync(engine, sandbox.ContainerId, UnixOwner.ImageUser, cancellationToken);
+        if (place.Trust is { } trust)
+        {
+            await UploadBundleAsync(engine, sandbox.ContainerId, trust, cancellationToken);
+        }
+
         using var noStop = new CancellationTokenSource();
         var exit = await sandbox.RunAsync(Timeout, capture.Write, null, noStop.Token, cancellationToken);
         capture.Complete();
@@ -160,6 +169,26 @@ public static class SetupRun
             new Dictionary<string, string>(SetupKey.Labels(setupTag, place.Scope)).Concat(record.ToLabels()).ToDictionary(),
             ["ENTRYPOINT []", "CMD []", $"USER {UnixOwner.ImageUser}", $"WORKDIR {CodexCommandLine.Workspace}"]), cancellationToken);
         return record;
+    }
+
+    /// <summary>
+    /// Where setup finds the <c>extra_ca_certs</c> bundle: inside the checkout's <c>.git</c>, which git status never
+    /// lists as an artefact and the script removes before the commit, so no image keeps it.
+    /// </summary>
+    public const string BundlePath = CodexCommandLine.Workspace + "/.git/" + TrustedAuthorities.FileName;
+
+    private static async Task UploadBundleAsync(IContainerEngine engine, string containerId, TrustedAuthorities trust, CancellationToken cancellationToken)
+    {
+        var folder = Directory.CreateTempSubdirectory("sandbox-runner-ca-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(folder, TrustedAuthorities.FileName), trust.Pem, cancellationToken);
+            await TreeCopy.UploadFolderAsync(engine, containerId, CodexCommandLine.Workspace + "/.git", folder, UnixOwner.ImageUser, cancellationToken);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     /// <summary><c>git status --porcelain -z --ignored</c>: untracked and ignored entries are artefacts, the rest changed tracked files.</summary>
@@ -199,10 +228,15 @@ public static class SetupRun
     /// The commands, each in its own <c>/bin/sh -c</c> after a marker line, stopping at the first failure; then
     /// the record of what they made, and the tracked files and <c>.git</c> removed so only artefacts are committed.
     /// </summary>
-    internal static string Script(IReadOnlyList<string> commands, string? proxyUrl)
+    internal static string Script(IReadOnlyList<string> commands, string? proxyUrl, bool trust = false)
     {
         var script = new StringBuilder("set -e\n");
         script.Append($"export HOME={Home}\ncd {CodexCommandLine.Workspace}\n");
+        if (trust)
+        {
+            script.Append($"export {string.Join(' ', TrustedAuthorities.Variables.Select(v => $"{v}={BundlePath}"))}\n");
+        }
+
         if (proxyUrl is not null)
         {
             script.Append($"export HTTP_PROXY={proxyUrl} HTTPS_PROXY={proxyUrl} http_proxy={proxyUrl} https_proxy={proxyUrl} NO_PROXY=localhost,127.0.0.1 no_proxy=localhost,127.0.0.1\n");

@@ -287,7 +287,11 @@ public sealed partial class Runner : IDisposable
     {
         ConfigChecks.ThrowIfBroken(Config);
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
-        plan = plan with { Credential = await _credentials.ResolveAsync(plan.LongestDuration, cancellationToken) };
+        plan = plan with
+        {
+            Credential = await _credentials.ResolveAsync(plan.LongestDuration, cancellationToken),
+            Trust = TrustedAuthorities.Load(Config, Repository.Root),
+        };
         await Images.CheckAsync(plan.DryRun, cancellationToken);
         if (plan.DryRun)
         {

@@ -395,6 +395,11 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             await auth.WriteAsync(Encoding.UTF8.GetBytes(Auth.PlaceholderSignIn.AuthJson(context.Run.Credential.ChatGpt?.PlanType, context.Clock.GetUtcNow())), cancellationToken);
         }
 
+        if (context.Run.Trust is { } trust)
+        {
+            await File.WriteAllTextAsync(Path.Combine(home, TrustedAuthorities.FileName), trust.Pem, cancellationToken);
+        }
+
         if (context.Run.OutputSchema is { } schema)
         {
             await File.WriteAllTextAsync(Path.Combine(home, Path.GetFileName(CodexCommandLine.OutputSchemaFile)), schema, cancellationToken);

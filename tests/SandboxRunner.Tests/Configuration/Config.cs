@@ -20,6 +20,7 @@ internal static class Config
     {
         "allowed_commands" => config.AllowedCommands,
         "command_policy" => config.CommandPolicy,
+        "extra_ca_certs" => config.ExtraCaCerts,
         "task_limits" => config.TaskLimits,
         "transport" => config.Transport,
         "auth_method" => config.AuthMethod,
