@@ -96,6 +96,7 @@ public static class TaskContainer
             ReadOnlyRootFilesystem = prepared is null && context.Run.SandboxMode != SandboxMode.DangerFullAccess,
 
             NetworkMode = network?.NetworkMode ?? (config.NetworkPolicy == NetworkPolicy.Allow ? "bridge" : "none"),
+            Runtime = task.Runtime,
         };
     }
 
