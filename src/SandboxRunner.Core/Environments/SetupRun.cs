@@ -79,8 +79,6 @@ public static class SetupRun
         var spec2 = new ContainerSpec
         {
             Image = image.Tag,
-            Entrypoint = image.Init is { } init ? [init, "--"] : null,
-            Init = image.Init is null,
             Command = ["/bin/sh", "-c", Script(spec.Setup, place.ProxyUrl)],
             User = UnixOwner.ImageUser.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
@@ -95,6 +93,10 @@ public static class SetupRun
             NetworkMode = place.Network?.NetworkMode ?? "bridge",
             Runtime = place.Runtime,
         };
+        if (image.Init is { } init)
+        {
+            spec2 = SealedInit.Wrap(spec2, init, undumpable: false);
+        }
 
         var tail = new Queue<string>();
         long logged = 0;
