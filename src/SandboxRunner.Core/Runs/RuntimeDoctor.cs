@@ -1,6 +1,7 @@
 using System.Text;
 using SandboxRunner.Configuration;
 using SandboxRunner.Platform;
+using SandboxRunner.Policy;
 using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Runs;
@@ -18,19 +19,17 @@ public static class RuntimeDoctor
         RunnerConfig config, IContainerEngine engine, string image, bool imagePresent, string? scope, CancellationToken cancellationToken)
     {
         var runtimes = await engine.RuntimesAsync(cancellationToken);
-        var named = new List<(string Check, string? Name)> { ("runtime", config.Runtime) };
-        if (config.Environment?.Runtime is { } own)
-        {
-            named.Add(($"runtime environment {RunnerConfig.DefaultEnvironment}", own));
-        }
 
-        named.AddRange(config.Environments.Where(e => e.Value.Runtime is not null).OrderBy(e => e.Key, StringComparer.Ordinal)
-            .Select(e => ($"runtime environment {e.Key}", e.Value.Runtime)));
+        // The top-level runtime also runs the environments that name none of their own.
+        var environments = (config.Environment is null ? [] : new[] { KeyValuePair.Create(RunnerConfig.DefaultEnvironment, config.Environment) })
+            .Concat(config.Environments.OrderBy(e => e.Key, StringComparer.Ordinal)).ToList();
+        var named = new List<(string Check, string? Name, bool InEnvironment)> { ("runtime", config.Runtime, environments.Any(e => e.Value.Runtime is null)) };
+        named.AddRange(environments.Where(e => e.Value.Runtime is not null).Select(e => ($"runtime environment {e.Key}", e.Value.Runtime, true)));
 
         var checks = new List<DoctorCheck>();
-        foreach (var (check, name) in named)
+        foreach (var (check, name, inEnvironment) in named)
         {
-            if (RuntimeCheck.Problems(name, runtimes, config.NetworkPolicy).FirstOrDefault() is { Detail: not null } problem)
+            if (RuntimeCheck.Problems(name, runtimes, config.NetworkPolicy, inEnvironment).FirstOrDefault() is { Detail: not null } problem)
             {
                 checks.Add(new DoctorCheck(check, Doctor.Fail, problem.Detail, problem.Fix));
                 continue;
@@ -44,13 +43,18 @@ public static class RuntimeDoctor
                 continue;
             }
 
-            var (kernel, failure) = await ProbeAsync(engine, image, runtime.Name, scope, cancellationToken);
-            checks.Add(failure is not null
-                ? new DoctorCheck(check, Doctor.Fail, $"{described}; a container of {image} does not start under it: {failure}",
-                    runtime.Name.StartsWith("runsc", StringComparison.Ordinal)
-                        ? $"register gVisor with {RuntimeCheck.GvisorArguments} as its runtimeArgs (an old runsc's own network stack refuses Docker's namespaces on newer kernels), then send dockerd SIGHUP; see docs/gvisor.md"
-                        : "see the engine's log for why the runtime cannot start containers, or name another runtime")
-                : new DoctorCheck(check, Doctor.Ok, $"{described}; tasks see {Kernel(kernel, runtimes.HostKernel)}", null));
+            var (kernel, failure) = await ProbeAsync(engine, image, runtime.Name, ResourceProfiles.For(config.ResourcePolicy), scope, cancellationToken);
+            checks.Add(failure switch
+            {
+                null => new DoctorCheck(check, Doctor.Ok, $"{described}; tasks see {Kernel(kernel, runtimes.HostKernel)}", null),
+                _ when kernel.Length > 0 => new DoctorCheck(check, Doctor.Warn,
+                    $"{described}; tasks see {Kernel(kernel, runtimes.HostKernel)}, but `ls /` fails there ({failure}): this runsc rejects statx() with AT_NO_AUTOMOUNT, so the agent's ls and stat fail too",
+                    "install runsc 0.0~20240729 or newer (bash .ci/setup-gvisor installs Debian trixie's); see docs/gvisor.md"),
+                _ => new DoctorCheck(check, Doctor.Fail, $"{described}; a container of {image} does not start under it: {failure}",
+                    RuntimeCheck.IsGvisor(runtime)
+                        ? $"register gVisor with {RuntimeCheck.GvisorArguments} as its runtimeArgs (runsc's own network stack refuses Docker's namespaces on newer kernels), then send dockerd SIGHUP; see docs/gvisor.md"
+                        : "see the engine's log for why the runtime cannot start containers, or name another runtime"),
+            });
         }
 
         return checks;
@@ -62,8 +66,12 @@ public static class RuntimeDoctor
         : kernel.Contains(hostKernel, StringComparison.Ordinal) ? $"the engine's own kernel ({hostKernel})"
         : $"a kernel of their own, not the engine's {hostKernel}: \"{kernel}\"";
 
-    /// <summary>Starts <paramref name="image"/> under <paramref name="runtime"/>, hardened as a task is, to read the kernel it reports.</summary>
-    private static async Task<(string Kernel, string? Failure)> ProbeAsync(IContainerEngine engine, string image, string runtime, string? scope, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts <paramref name="image"/> under <paramref name="runtime"/>, hardened as a task is, to read the kernel it reports and
+    /// list a folder as an agent would: the kernel, and what failed (null when nothing did; with a kernel, only the listing).
+    /// </summary>
+    private static async Task<(string Kernel, string? Failure)> ProbeAsync(
+        IContainerEngine engine, string image, string runtime, ResourceLimits limits, string? scope, CancellationToken cancellationToken)
     {
         var labels = new Dictionary<string, string> { [Labels.Role] = "doctor" };
         if (scope is not null)
@@ -74,14 +82,15 @@ public static class RuntimeDoctor
         var spec = new ContainerSpec
         {
             Image = image,
-            Entrypoint = ["cat", "/proc/version"],
+            Entrypoint = ["/bin/sh", "-c", "cat /proc/version && echo ---- && ls / >/dev/null"],
             Command = [],
             User = UnixOwner.ImageUser.ToString(),
             WorkingDirectory = "/",
             Environment = new Dictionary<string, string>(),
             Mounts = [],
             Labels = labels,
-            Limits = new ResourceLimits(MemoryBytes: 64L * 1024 * 1024, Cpus: 0.5, Pids: 32, TmpBytes: 1024 * 1024),
+            // A task's own limits: gVisor's threads and memory count against them too.
+            Limits = limits,
             MaxLogBytes = 64 * 1024,
             Runtime = runtime,
         };
@@ -90,8 +99,11 @@ public static class RuntimeDoctor
         {
             await using var sandbox = await Sandbox.Sandbox.CreateAsync(engine, spec, cancellationToken);
             var exit = await sandbox.RunAsync(ProbeBudget, (_, chunk) => output.Append(Encoding.UTF8.GetString(chunk)), null, CancellationToken.None, cancellationToken);
-            var text = TextCap.Cap(output.ToString().Trim(), 300);
-            return exit.ExitCode == 0 ? (text, null) : ("", $"it exited with {exit.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no code (timed out)"}: {text}");
+            var text = output.ToString().Trim();
+            var marker = text.IndexOf("----", StringComparison.Ordinal);
+            var kernel = marker > 0 ? TextCap.Cap(text[..marker].Trim(), 300) : "";
+            var rest = TextCap.Cap(marker > 0 ? text[(marker + 4)..].Trim() : text, 300);
+            return exit.ExitCode == 0 ? (kernel, null) : (kernel, $"exit {exit.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none (timed out)"}: {rest}");
         }
         catch (InvalidOperationException e)
         {

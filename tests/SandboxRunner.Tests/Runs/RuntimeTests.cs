@@ -14,8 +14,9 @@ namespace SandboxRunner.Tests.Runs;
 public sealed class RuntimeTests
 {
     private static readonly EngineRuntime Runc = new("runc", "runc", []);
-    private static readonly EngineRuntime Runsc = new("runsc", "/usr/bin/runsc", ["--network=host"]);
-    private static readonly EngineRuntime RunscNoNetwork = new("runsc-nonet", "/usr/bin/runsc", ["--network=none"]);
+    private static readonly EngineRuntime Runsc = new("runsc", "/usr/bin/runsc", ["--network=host", "--overlay2=none"]);
+    private static readonly EngineRuntime RunscNoNetwork = new("runsc-nonet", "/usr/bin/runsc", ["--network=none", "--overlay2=none"]);
+    private static readonly EngineRuntime RunscWithOverlay = new("gvisor", "/usr/local/bin/runsc", ["--network=host"]);
 
     private static async Task<RunnerTestBed> BedAsync(Func<RunnerConfig, RunnerConfig> configure, string engineDefault = "runc", params EngineRuntime[] extra)
     {
@@ -57,8 +58,8 @@ public sealed class RuntimeTests
         var problem = Assert.Single(error.Problems);
         Assert.Equal("runtime", problem.Field);
         Assert.Contains("'runsc' is not a runtime of the Docker engine (it lists runc)", problem.Rule, StringComparison.Ordinal);
-        Assert.Contains("apt-get install runsc", problem.Rule, StringComparison.Ordinal);
-        Assert.Contains("\"runtimeArgs\": [\"--network=host\"]", problem.Rule, StringComparison.Ordinal);
+        Assert.Contains("bash .ci/setup-gvisor", problem.Rule, StringComparison.Ordinal);
+        Assert.Contains("\"runtimeArgs\": [\"--network=host\", \"--overlay2=none\", \"--oci-seccomp\"]", problem.Rule, StringComparison.Ordinal);
         Assert.Contains("SIGHUP", problem.Rule, StringComparison.Ordinal);
         Assert.Equal(0, bed.Engine.CreatedCount);
         Assert.False(bed.Runner.Store.Exists("no-runsc"));
@@ -133,5 +134,32 @@ public sealed class RuntimeTests
 
         Assert.Equal((TaskStatus.Success, "runsc-nonet"), (result.Status, result.Runtime));
         Assert.Equal("none", Assert.Single(bed.Engine.History).Spec.NetworkMode);
+    }
+
+    [Fact]
+    public async Task An_environment_task_under_gvisor_with_its_own_root_overlay_is_refused_since_its_checkout_would_be_lost()
+    {
+        using var bed = await BedAsync(c => c with
+        {
+            Runtime = "gvisor",
+            Environments = new Dictionary<string, EnvironmentSpec> { ["node"] = new() { BaseImage = "node:22" } },
+        }, extra: RunscWithOverlay);
+
+        var error = await Assert.ThrowsAsync<InvalidInputException>(() => bed.RunAsync(RunnerTestBed.Ask("t") with { Environment = "node" }));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Equal("runtime", problem.Field);
+        Assert.Contains("without --overlay2=none", problem.Rule, StringComparison.Ordinal);
+        Assert.Equal(0, bed.Engine.CreatedCount);
+    }
+
+    [Fact]
+    public async Task A_plain_task_under_gvisor_with_its_own_root_overlay_runs_since_its_tree_is_a_mount()
+    {
+        using var bed = await BedAsync(c => c with { Runtime = "gvisor" }, extra: RunscWithOverlay);
+
+        var result = Assert.Single((await bed.RunAsync(RunnerTestBed.Ask("t"))).Results);
+
+        Assert.Equal((TaskStatus.Success, "gvisor"), (result.Status, result.Runtime));
     }
 }
