@@ -269,6 +269,25 @@ public abstract class HostileAgentContract(IEngineUnderTest target) : IAsyncLife
         Assert.DoesNotContain("not JSONL", result.NotesForManager, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_command_can_neither_signal_nor_trace_the_init_and_codex_and_holds_no_capability()
+    {
+        // The command's shell is Codex's child: $PPID is Codex, PID 1 the init holding the container's output.
+        var result = await RealCodexAuditAsync(
+            "reach",
+            ModelStep.Exec("kill -0 1"),
+            ModelStep.Exec("perl -e 'exit(syscall(101, 16, $ARGV[0], 0, 0) == -1 ? 1 : 0)' $PPID"),
+            ModelStep.Exec("grep -E '^(CapEff|CapPrm|CapBnd):' /proc/self/status; id -u; id -g; id -G"));
+
+        Assert.NotEqual(0, result.CommandsRun[0].ExitCode);
+        Assert.NotEqual(0, result.CommandsRun[1].ExitCode);
+        var facts = result.CommandsRun[2].OutputTail;
+        Assert.Equal(3, facts.Split('\n').Count(l => l.EndsWith("\t0000000000000000", StringComparison.Ordinal)));
+        var owner = Platform.UnixOwner.ForSandbox();
+        Assert.EndsWith($"{owner.Uid}\n{owner.Gid}\n{owner.Gid}", facts.TrimEnd(), StringComparison.Ordinal);
+        Assert.DoesNotContain(result.Violations, v => v.Kind == ViolationKind.Unjudgeable);
+    }
+
     /// <summary>Runs the real Codex with <paramref name="steps"/> under <c>allowed_commands: ["npm test"]</c>.</summary>
     private async Task<TaskResult> RealCodexAuditAsync(string name, params ModelStep[] steps)
     {
