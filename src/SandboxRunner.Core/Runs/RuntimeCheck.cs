@@ -12,10 +12,9 @@ public static class RuntimeCheck
 {
     /// <summary>
     /// The arguments Docker is told to start gVisor with: gVisor's own network stack refuses Docker's namespaces on newer
-    /// kernels, newer runsc keep root-filesystem writes in an overlay the engine cannot read, and without --oci-seccomp
-    /// gVisor ignores Docker's seccomp profile (see docs/gvisor.md).
+    /// kernels, and newer runsc keep root-filesystem writes in an overlay the engine cannot read (see docs/gvisor.md).
     /// </summary>
-    public const string GvisorArguments = "[\"--network=host\", \"--overlay2=none\", \"--oci-seccomp\"]";
+    public const string GvisorArguments = "[\"--network=host\", \"--overlay2=none\"]";
 
     /// <summary>The runtime <paramref name="task"/> names in the config (its environment's, else the top level's); null for the engine's default.</summary>
     public static string? Configured(TaskPlan task, RunnerConfig config) => task.Environment?.Runtime ?? config.Runtime;

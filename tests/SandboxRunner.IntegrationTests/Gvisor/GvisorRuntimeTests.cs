@@ -27,11 +27,11 @@ public sealed class GvisorRuntimeTests(DockerFixture docker)
     {
         await using var h = await _gvisor.HarnessAsync();
 
-        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("kernel", "@run 0 cat /proc/version", "@run 0 dmesg | head -n 1"))).Results);
+        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("kernel", "@run 0 cat /proc/version", "@run 0 uname -r"))).Results);
 
         Assert.Equal((TaskStatus.Success, "runsc"), (result.Status, result.Runtime));
         Assert.NotEqual(HostKernel, result.CommandsRun[0].OutputTail.Trim());
-        Assert.Contains("gVisor", result.CommandsRun[1].OutputTail, StringComparison.Ordinal);
+        Assert.DoesNotContain(result.CommandsRun[1].OutputTail.Trim(), HostKernel, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -175,7 +175,7 @@ public sealed class GvisorRuntimeTests(DockerFixture docker)
     }
 
     [Theory]
-    [InlineData("runsc", "runsc: /usr/bin/runsc --network=host --overlay2=none --oci-seccomp", "a kernel of their own, not the engine's")]
+    [InlineData("runsc", "runsc: /usr/bin/runsc --network=host --overlay2=none", "a kernel of their own, not the engine's")]
     [InlineData("runc", "runc: runc", "the engine's own kernel")]
     public async Task The_doctor_starts_the_task_image_under_the_runtime_and_names_the_kernel_its_tasks_see(string runtime, string described, string kernel)
     {
