@@ -101,7 +101,7 @@ public static partial class ConfigLoader
     internal static string[] LimitFields => [.. ConfigFieldTable.TaskLimits.Names];
 
     internal static readonly IReadOnlyDictionary<string, ResourcePolicy> ResourcePolicies =
-        new Dictionary<string, ResourcePolicy> { ["conservative"] = ResourcePolicy.Conservative, ["normal"] = ResourcePolicy.Normal };
+        new Dictionary<string, ResourcePolicy> { [ResourcePolicyNames.Conservative] = ResourcePolicy.Conservative, [ResourcePolicyNames.Normal] = ResourcePolicy.Normal };
 
     internal static readonly IReadOnlyDictionary<string, TransportPolicy> TransportPolicies =
         new Dictionary<string, TransportPolicy> { ["auto"] = TransportPolicy.Auto, ["bind"] = TransportPolicy.Bind, ["copy"] = TransportPolicy.Copy };
