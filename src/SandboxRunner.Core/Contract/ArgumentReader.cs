@@ -203,7 +203,8 @@ public static class ArgumentReader
     /// <summary>The rule in the words of the rest of the runner's errors; an attribute's own ErrorMessage wins.</summary>
     private static string Message(ValidationAttribute attribute, object? value, ValidationResult broken) => attribute switch
     {
-        { ErrorMessage: { } explicitMessage } => explicitMessage,
+        // The framework's own defaults are templates ("The {0} field ..."); a message written on the attribute is not.
+        { ErrorMessage: { } written } when !written.Contains("{0}", StringComparison.Ordinal) => written,
         TextRuleAttribute => broken.ErrorMessage ?? "is not valid",
         RangeAttribute range => $"must be from {range.Minimum} to {range.Maximum} (got {value})",
         AllowedValuesAttribute allowed => $"must be {Choices(allowed.Values)}",

@@ -36,10 +36,19 @@ public static class ContractSchema
     };
 
     /// <summary>The input schema of a tool whose arguments are <paramref name="arguments"/> (null: a tool without arguments).</summary>
-    public static JsonElement InputSchema(Type? arguments) =>
+    /// <remarks>Marked for <see cref="SayOnce"/>, which every published list goes through; <see cref="Published"/> is one tool's alone.</remarks>
+    public static JsonObject InputSchema(Type? arguments) =>
         arguments is null
-            ? JsonSerializer.SerializeToElement(new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() }, Json)
-            : AIJsonUtilities.CreateJsonSchema(arguments, serializerOptions: Json, inferenceOptions: Input);
+            ? new JsonObject { ["type"] = "object", ["properties"] = new JsonObject(), ["additionalProperties"] = false }
+            : JsonNode.Parse(AIJsonUtilities.CreateJsonSchema(arguments, serializerOptions: Json, inferenceOptions: Input).GetRawText())!.AsObject();
+
+    /// <summary>The input schema of one tool taking <paramref name="arguments"/>, as a list holding only that tool publishes it.</summary>
+    public static JsonObject Published(Type? arguments)
+    {
+        var schema = InputSchema(arguments);
+        SayOnce([("tool", schema, null)]);
+        return schema;
+    }
 
     private static JsonNode TransformInput(AIJsonSchemaCreateContext context, JsonNode node)
     {

@@ -20,6 +20,9 @@ internal static class ToolCatalog
 {
     public const string ArgumentsParameter = "arguments";
 
+    /// <summary>The record a tool method takes as its arguments; null for a tool that takes none.</summary>
+    public static Type? ArgumentsOf(MethodInfo method) => method.GetParameters().SingleOrDefault(p => p.Name == ArgumentsParameter)?.ParameterType;
+
     public static IReadOnlyList<McpServerTool> Create()
     {
         var tools = typeof(RunTools).GetMethods(BindingFlags.Public | BindingFlags.Instance)
@@ -58,8 +61,8 @@ internal static class ToolCatalog
             throw new InvalidOperationException($"{tool.ProtocolTool.Name}: take arguments as one record parameter named '{ArgumentsParameter}', not {string.Join(", ", published)}");
         }
 
-        var arguments = method.GetParameters().SingleOrDefault(p => p.Name == ArgumentsParameter)?.ParameterType;
-        tool.ProtocolTool.InputSchema = ContractSchema.InputSchema(arguments);
+        var arguments = ArgumentsOf(method);
+        tool.ProtocolTool.InputSchema = JsonSerializer.SerializeToElement(ContractSchema.InputSchema(arguments), ContractSchema.Json);
         return new CheckedTool(tool, arguments);
     }
 
@@ -86,5 +89,5 @@ internal static class ToolCatalog
     }
 
     /// <summary>The arguments of a tool that takes none: any field given is unknown.</summary>
-    private sealed record NoArguments;
+    internal sealed record NoArguments;
 }
