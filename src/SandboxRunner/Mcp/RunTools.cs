@@ -32,13 +32,13 @@ public sealed class RunTools(Workspace workspace)
         Guard(async () => await (await RunnerAsync(cancellationToken)).StartAsync(arguments, cancellationToken));
 
     [McpServerTool(Name = "get_codex_run", UseStructuredContent = true, ReadOnly = true)]
-    [Description("A run's status and each task's state (queued, running, finished) with the results so far; works for finished runs read back from disk.")]
+    [Description("Poll a run started with start_codex_run, or look at any earlier one: its status and each task's state (queued, running, finished) with the results so far.")]
     public Task<RunStatusView> GetCodexRun(RunReference arguments, CancellationToken cancellationToken = default) =>
         Guard(async () => await (await RunnerAsync(cancellationToken)).GetRunAsync(arguments.RunId, cancellationToken)
             ?? throw new McpException($"run_id: no run '{arguments.RunId}' in this repository (list_codex_runs shows them)"));
 
     [McpServerTool(Name = "cancel_codex_run", UseStructuredContent = true, Destructive = true)]
-    [Description("Cancel a running run: its containers are killed, each task ends 'cancelled' with what it produced kept on disk and on its branch.")]
+    [Description("Stop a run of this server that is still going: its containers are killed and each task ends 'cancelled', what it produced kept on disk and on its branch.")]
     public Task<RunStatusView> CancelCodexRun(RunReference arguments, CancellationToken cancellationToken = default) =>
         Guard(async () =>
         {
@@ -52,17 +52,17 @@ public sealed class RunTools(Workspace workspace)
         });
 
     [McpServerTool(Name = "list_codex_runs", UseStructuredContent = true, ReadOnly = true)]
-    [Description("Every run of this repository, newest first: the ones running now and finished ones read back from disk.")]
+    [Description("Find a run: every run of this repository, newest first, the running ones live and finished ones from disk.")]
     public Task<RunList> ListCodexRuns(CancellationToken cancellationToken = default) =>
         Guard(async () => new RunList(await (await RunnerAsync(cancellationToken)).ListRunsAsync(cancellationToken)));
 
     [McpServerTool(Name = "apply_codex_result", UseStructuredContent = true, Destructive = true)]
-    [Description("Bring a finished task's change into the working tree and index, like `git cherry-pick --no-commit` of its sandbox/ branch (a three-way merge onto HEAD). Refuses with the conflicting paths when it cannot apply cleanly, and then changes nothing.")]
+    [Description("Take the task result you want: its change goes into the working tree and index, like `git cherry-pick --no-commit` of its sandbox/ branch. On a conflict it changes nothing and returns the paths.")]
     public Task<ApplyOutcome> ApplyCodexResult(TaskReference arguments, CancellationToken cancellationToken = default) =>
         Guard(async () => await (await RunnerAsync(cancellationToken)).ApplyAsync(arguments.RunId, arguments.TaskId, cancellationToken));
 
     [McpServerTool(Name = "review_plan_with_codex", UseStructuredContent = true, Destructive = false, OpenWorld = true)]
-    [Description("Have Codex review a development plan with this repository mounted read-only. Returns six lists: missing_tasks, dependency_issues, parallelization_suggestions, test_gaps, risk_flags, recommended_task_splits. A review that fails is a tool error saying why.")]
+    [Description("Before splitting work into tasks: Codex reviews the plan with this repository mounted read-only and returns missing tasks, dependency issues, parallelization suggestions, test gaps, risk flags and recommended task splits.")]
     public Task<PlanReviewResult> ReviewPlanWithCodex(
         PlanReviewRequest arguments,
         IProgress<ProgressNotificationValue>? progress = null,
@@ -80,7 +80,7 @@ public sealed class RunTools(Workspace workspace)
         });
 
     [McpServerTool(Name = "sandbox_doctor", UseStructuredContent = true, ReadOnly = true)]
-    [Description("Check that tasks can run here: Docker reachable and its API version, task image present, repository state, auth for the configured provider, config valid. Each check comes with a fix.")]
+    [Description("First, or when a call fails on its surroundings: checks Docker, the task image, the repository, auth and the config, each with a fix.")]
     public Task<DoctorReport> SandboxDoctor(CancellationToken cancellationToken = default) =>
         Doctor.ExamineAsync(workspace.RepoPath, workspace.Engine, workspace.Git, Environment.GetEnvironmentVariable, cancellationToken);
 
