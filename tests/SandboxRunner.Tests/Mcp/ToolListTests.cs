@@ -51,6 +51,24 @@ public sealed class ToolListTests
         }
     }
 
+    [Theory]
+    [InlineData("concurrency", "default_concurrency")]
+    [InlineData("tasks.items.timeout_sec", "default_timeout_sec")]
+    [InlineData("tasks", "max_tasks_per_run")]
+    public void A_run_arguments_range_is_the_range_of_the_config_field_it_overrides(string argument, string field)
+    {
+        var schema = JsonNode.Parse(Tools.Value["run_codex_tasks"].InputSchema.GetRawText())!;
+        foreach (var part in argument.Split('.'))
+        {
+            schema = part == "items" ? schema["items"]! : schema["properties"]![part]!;
+        }
+
+        var config = JsonNode.Parse(SandboxRunner.Configuration.ConfigSchema.Generate())!["properties"]![field]!;
+
+        var (min, max) = argument == "tasks" ? ("minItems", "maxItems") : ("minimum", "maximum");
+        Assert.Equal((config["minimum"]!.GetValue<int>(), config["maximum"]!.GetValue<int>()), (schema[min]!.GetValue<int>(), schema[max]!.GetValue<int>()));
+    }
+
     [Fact]
     public void The_exit_codes_are_always_there_and_may_be_null_as_in_codex_mcp_runner()
     {
