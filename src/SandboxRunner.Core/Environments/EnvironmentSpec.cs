@@ -23,4 +23,7 @@ public sealed record EnvironmentSpec
 
     /// <summary>Globs (relative to the repository root) of files whose contents at the base commit key the setup cache.</summary>
     public IReadOnlyList<string> CacheKeys { get; init; } = [];
+
+    /// <summary>The OCI runtime this environment's setup and tasks run under; null for the config's <c>runtime</c>.</summary>
+    public string? Runtime { get; init; }
 }

@@ -112,10 +112,13 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
     private async Task<SetupRecord> RunSetupAsync(EnvironmentImage image, EnvironmentSpec spec, Worktree checkout, string setupTag, string log, Action<string> report, CancellationToken cancellationToken)
     {
         var limits = ResourceProfiles.LimitsFor(plan.ResourcePolicy, config.TaskLimits);
+
+        // Setup runs under the runtime its environment's tasks do (resolved by RuntimeCheck for every task of the plan).
+        var runtime = plan.Tasks.FirstOrDefault(t => t.Environment == spec)?.Runtime ?? spec.Runtime ?? config.Runtime;
         if (spec.SetupNetwork == SetupNetwork.Allow)
         {
             return await SetupRun.RunAsync(services.Engine, image, spec, services.Copy, checkout, setupTag,
-                new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, null, null) { Trust = plan.Trust }, report, cancellationToken);
+                new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, null, null) { Runtime = runtime, Trust = plan.Trust }, report, cancellationToken);
         }
 
         // deny: behind the run's egress proxy (its allowlist), or one of its own when the tasks have the network.
@@ -125,7 +128,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         try
         {
             return await SetupRun.RunAsync(services.Engine, image, spec, services.Copy, checkout, setupTag,
-                new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, network, gateway.ForwardProxyUrl) { Trust = plan.Trust }, report, cancellationToken);
+                new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, network, gateway.ForwardProxyUrl) { Runtime = runtime, Trust = plan.Trust }, report, cancellationToken);
         }
         finally
         {

@@ -50,6 +50,9 @@ public sealed record SetupPlace(string RunId, string Scope, ResourcePolicy Resou
 {
     /// <summary>The authorities setup trusts besides the image's (<c>extra_ca_certs</c>), or null.</summary>
     public TrustedAuthorities? Trust { get; init; }
+
+    /// <summary>The OCI runtime setup runs under, the environment's tasks' (see <see cref="RuntimeCheck"/>); null for the engine's default.</summary>
+    public string? Runtime { get; init; }
 }
 
 /// <summary>
@@ -79,8 +82,6 @@ public static class SetupRun
         var spec2 = new ContainerSpec
         {
             Image = image.Tag,
-            Entrypoint = image.Init is { } init ? [init, "--"] : null,
-            Init = image.Init is null,
             Command = ["/bin/sh", "-c", Script(spec.Setup, place.ProxyUrl, place.Trust is not null)],
             User = UnixOwner.ImageUser.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
@@ -93,7 +94,12 @@ public static class SetupRun
             MaxLogBytes = place.Limits.MaxLogBytes,
             ReadOnlyRootFilesystem = false,
             NetworkMode = place.Network?.NetworkMode ?? "bridge",
+            Runtime = place.Runtime,
         };
+        if (image.Init is { } init)
+        {
+            spec2 = SealedInit.Wrap(spec2, init, undumpable: false);
+        }
 
         var tail = new Queue<string>();
         var step = 0;

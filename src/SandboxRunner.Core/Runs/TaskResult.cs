@@ -40,7 +40,8 @@ public sealed record TaskResult
 {
     [JsonPropertyName("task_id")] public required string TaskId { get; init; }
     [JsonPropertyName("status")] public required TaskStatus Status { get; init; }
-    [JsonPropertyName("exit_code")] public int? ExitCode { get; init; }
+    /// <summary>Always written, null when Codex did not exit (codex-mcp-runner's <c>number | null</c>).</summary>
+    [JsonPropertyName("exit_code"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public int? ExitCode { get; init; }
     [JsonPropertyName("files_changed")] public IReadOnlyList<string> FilesChanged { get; init; } = [];
     /// <summary>The patch inline when it is small; past <c>patch_inline_limit</c> it is only in <see cref="PatchFile"/> and on the branch.</summary>
     [JsonPropertyName("patch")] public string Patch { get; init; } = "";
@@ -89,6 +90,12 @@ public sealed record TaskResult
     /// <c>environment</c> section) or <c>none</c> (the plain Codex image); null in results written before environments existed.
     /// </summary>
     [JsonPropertyName("environment")] public string? Environment { get; init; }
+
+    /// <summary>
+    /// The OCI runtime the task's container ran under (<c>runc</c>, <c>runsc</c> for gVisor, or another the engine lists);
+    /// null in results written before runtimes were reported.
+    /// </summary>
+    [JsonPropertyName("runtime")] public string? Runtime { get; init; }
 }
 
 /// <summary>The network a task had, and in <c>deny</c> the hosts it tried that the proxy refused, so a manager can widen the allowlist knowingly.</summary>

@@ -171,7 +171,7 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
                 PidsLimit = spec.Limits.Pids,
                 NetworkMode = spec.NetworkMode,
                 AutoRemove = false,
-
+                Runtime = spec.Runtime,
             },
         };
 
