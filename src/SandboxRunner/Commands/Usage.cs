@@ -1,6 +1,6 @@
 namespace SandboxRunner.Host.Commands;
 
-/// <summary>What a pipeline branches on. Documented in <c>--help</c> and the README.</summary>
+/// <summary>What a pipeline branches on. Documented in <c>--help</c>, the README and docs/ci.md.</summary>
 internal static class ExitCodes
 {
     public const int Success = 0;
@@ -127,7 +127,8 @@ internal static class Usage
               apply RUN TASK     bring a task's change into the working tree
               cancel RUN         cancel a run, whichever process runs it
               doctor             check Docker, images, repository, auth and config
-              image build        build the task image and the egress proxy image when missing; prints their tags (--dry-run)
+              image build        build the task image and the egress proxy image when missing; prints their tags and the
+                                 environments' images (--dry-run: only prints them)
               image ls           list the images the runner built, with size and use
               image prune        remove unused runner images (--all, --dry-run)
 

@@ -3,7 +3,7 @@ using SandboxRunner.IntegrationTests.Infrastructure;
 namespace SandboxRunner.IntegrationTests.Cli;
 
 /// <summary>
-/// The commands of a pipeline example in README.md, so the tests run what the README shows. A block is a
+/// The commands of a pipeline example in docs/ci.md (the README links it), so the tests run what the docs show. A block is a
 /// <c>```yaml</c> fence whose first line carries <c>pipeline-test: NAME</c>; its commands are the lines that call
 /// <c>sandbox-runner</c>, <c>docker save</c>/<c>docker load</c> or <c>git push</c>, in order, with yaml's
 /// <c>- </c> and <c>run: </c> in front of them removed. Comments and the rest of the yaml (installs, uploads)
@@ -11,13 +11,16 @@ namespace SandboxRunner.IntegrationTests.Cli;
 /// </summary>
 public static class ReadmePipeline
 {
+    /// <summary>The page holding the examples.</summary>
+    public const string Page = "docs/ci.md";
+
     private static readonly string[] Calls = ["sandbox-runner ", "docker save ", "docker load ", "git push "];
 
     public static IReadOnlyList<string> Commands(string name)
     {
-        var lines = File.ReadAllLines(Path.Combine(RepoRoot.Path, "README.md"));
+        var lines = File.ReadAllLines(Path.Combine(RepoRoot.Path, Page));
         var start = Array.FindIndex(lines, l => l.StartsWith('#') && l.EndsWith($"pipeline-test: {name}", StringComparison.Ordinal));
-        Assert.True(start > 0 && lines[start - 1] == "```yaml", $"README.md has no ```yaml block whose first line ends with 'pipeline-test: {name}'");
+        Assert.True(start > 0 && lines[start - 1] == "```yaml", $"{Page} has no ```yaml block whose first line ends with 'pipeline-test: {name}'");
         var commands = lines.Skip(start + 1)
             .TakeWhile(l => l != "```")
             .Select(Script)
