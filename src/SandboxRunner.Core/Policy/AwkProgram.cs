@@ -17,17 +17,48 @@ internal static class AwkProgram
         "non-decimal-data", "optimize", "pretty-print", "profile", "posix", "re-interval", "no-optimize", "sandbox", "lint-old", "version", "csv",
     };
 
+    private const string Filled = "awk's program is filled in by bash (a variable, a command's output or a glob)";
+
     /// <summary>Keywords after which an operand stands, so a <c>/</c> there opens a regex.</summary>
     private static readonly HashSet<string> OperandKeywords = new(StringComparer.Ordinal) { "print", "printf", "return", "case", "do", "else" };
 
     /// <summary>Why the command may run a program the audit cannot see, or null.</summary>
     public static string? Examine(IReadOnlyList<string> command) => Read(command).Reason;
 
+    /// <summary>
+    /// Where awk stops reading options: its program's index (awk takes nothing after the program for an option), or
+    /// past the end. Options whose value is the next word are skipped with it.
+    /// </summary>
+    public static int ProgramIndex(IReadOnlyList<string> command)
+    {
+        for (var i = 1; i < command.Count; i++)
+        {
+            var word = ShellLexer.Unmarked(command[i]);
+            if (word == "--")
+            {
+                return i + 1;
+            }
+
+            if (!word.StartsWith('-') || word.Length < 2)
+            {
+                return i;
+            }
+
+            if (word is "-F" or "-v" or "-f" or "-e" or "-E" or "-i" or "-l" or "-W" or "--source" or "--field-separator" or "--assign" or "--file" or "--exec" or "--include" or "--load")
+            {
+                i++;
+            }
+        }
+
+        return command.Count;
+    }
+
     /// <summary>Whether the command's words give awk its program (so words appended after it are files and assignments).</summary>
     public static bool HasProgram(IReadOnlyList<string> command) => Read(command).HasProgram;
 
-    private static (string? Reason, bool HasProgram) Read(IReadOnlyList<string> command)
+    private static (string? Reason, bool HasProgram) Read(IReadOnlyList<string> marked)
     {
+        var command = marked.Select(ShellLexer.Unmarked).ToList();
         var programs = new List<string>();
         var i = 1;
         for (; i < command.Count; i++)
@@ -50,6 +81,11 @@ internal static class AwkProgram
                 var name = eq < 0 ? word[2..] : word[2..eq];
                 if (name == "source")
                 {
+                    if (ShellLexer.HasUnknown(marked[eq >= 0 ? i : Math.Min(i + 1, marked.Count - 1)]))
+                    {
+                        return (Filled, false);
+                    }
+
                     programs.Add(eq >= 0 ? word[(eq + 1)..] : i + 1 < command.Count ? command[++i] : "");
                 }
                 else if (ValueOptions.Contains(name))
@@ -70,6 +106,11 @@ internal static class AwkProgram
             switch (c)
             {
                 case 'F' or 'v' or 'e':
+                    if (c == 'e' && ShellLexer.HasUnknown(marked[word.Length > 2 ? i : Math.Min(i + 1, marked.Count - 1)]))
+                    {
+                        return (Filled, false);
+                    }
+
                     var value = word.Length > 2 ? word[2..] : i + 1 < command.Count ? command[++i] : "";
                     if (c == 'e')
                     {
@@ -88,6 +129,11 @@ internal static class AwkProgram
 
         if (programs.Count == 0 && i < command.Count)
         {
+            if (ShellLexer.HasUnknown(marked[i]))
+            {
+                return (Filled, false);
+            }
+
             programs.Add(command[i]);
         }
 

@@ -41,8 +41,10 @@ internal static class GitCommand
     /// <summary>Options of <c>git config</c> that only read.</summary>
     private static readonly HashSet<string> ConfigReads = new(StringComparer.Ordinal) { "--get", "--get-all", "--get-regexp", "--list", "-l", "--get-urlmatch" };
 
-    public static GitFindings Examine(IReadOnlyList<string> command)
+    /// <param name="marked">The words, with the lexer's marks (<see cref="ShellLexer.Unknown"/>) or without.</param>
+    public static GitFindings Examine(IReadOnlyList<string> marked)
     {
+        var command = marked.Select(ShellLexer.Unmarked).ToList();
         var i = 1;
         for (; i < command.Count && command[i].StartsWith('-'); i++)
         {
@@ -51,8 +53,9 @@ internal static class GitCommand
             var name = word.StartsWith("--", StringComparison.Ordinal) && eq > 0 ? word[..eq] : word;
             if (name == "-c" || (name.StartsWith("-c", StringComparison.Ordinal) && !name.StartsWith("--", StringComparison.Ordinal)))
             {
+                var filled = ShellLexer.HasUnknown(marked[name.Length > 2 ? i : Math.Min(i + 1, marked.Count - 1)]);
                 var setting = name.Length > 2 ? word[2..] : i + 1 < command.Count ? command[++i] : "";
-                if (!IsInert(setting))
+                if (filled || !IsInert(setting))
                 {
                     return new GitFindings($"git -c {KeyOf(setting)} sets configuration that can name a program for git to run (core.pager, alias.*, diff.external, core.fsmonitor …)", null);
                 }

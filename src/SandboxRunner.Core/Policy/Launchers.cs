@@ -49,14 +49,50 @@ internal static class Launchers
 
     private const string Editor = "is an editor: it runs the shell commands its input or options give it (:!cmd, !cmd)";
 
-    public static Launch Read(List<string> command) => ShellCommand.ProgramName(command[0]) switch
+    /// <summary>Programs whose options can start a program: an argument bash fills in could be such an option.</summary>
+    private static readonly HashSet<string> OptionLaunchers = new(StringComparer.Ordinal)
     {
-        null => Launch.Nothing(command),
-        "find" => Find(command),
-        "watch" => Watch(command),
-        "sed" => SedScript.Examine(command) is { Unjudgeable: { } why } ? Launch.Refused(command, why) : Launch.Nothing(command),
-        "awk" or "gawk" or "mawk" or "nawk" => AwkProgram.Examine(command) is { } why ? Launch.Refused(command, why) : Launch.Nothing(command),
-        "git" => GitCommand.Examine(command) is { Unjudgeable: { } why } ? Launch.Refused(command, why) : Launch.Nothing(command),
+        "find", "sed", "awk", "gawk", "mawk", "nawk", "git", "sort", "rg", "tar", "less", "more", "watch", "set",
+    };
+
+    /// <summary>
+    /// What <paramref name="marked"/> (a simple command, wrappers unwrapped, with the lexer's marks) starts. An argument
+    /// bash fills in at its start (<c>"$x"</c>, <c>$(…)</c>, a glob like <c>*</c>) may become any option, so for a
+    /// program whose options can start another nothing can be judged before <c>--</c> (for <c>find</c>, anywhere).
+    /// </summary>
+    public static Launch Read(List<string> marked)
+    {
+        var command = marked.Select(ShellLexer.Unmarked).ToList();
+        if (ShellLexer.HasUnknown(marked[0]) || ShellCommand.ProgramName(command[0]) is not { } name)
+        {
+            return Launch.Nothing(marked);
+        }
+
+        if (OptionLaunchers.Contains(name))
+        {
+            var end = name switch
+            {
+                "find" => marked.Count,
+                "awk" or "gawk" or "mawk" or "nawk" => AwkProgram.ProgramIndex(marked),
+                _ => marked.FindIndex(1, w => w == "--") is var i and >= 0 ? i : marked.Count,
+            };
+            // Filled in at its start, or inside an option (-ex$X may be -exec): either can become an option that runs a program.
+            if (marked.Take(end).Skip(1).FirstOrDefault(w => ShellLexer.StartsUnknown(w) || (ShellLexer.HasUnknown(w) && w.StartsWith('-'))) is { } filled)
+            {
+                return Launch.Refused(marked, $"{name}'s argument '{ShellLexer.Unmarked(filled)}' is filled in by bash (a variable, a command's output or a glob) and may become an option that runs a program");
+            }
+        }
+
+        return Known(name, marked, command);
+    }
+
+    private static Launch Known(string name, List<string> marked, List<string> command) => name switch
+    {
+        "find" => Find(marked),
+        "watch" => Watch(marked),
+        "sed" => SedScript.Examine(marked) is { Unjudgeable: { } why } ? Launch.Refused(command, why) : Launch.Nothing(command),
+        "awk" or "gawk" or "mawk" or "nawk" => AwkProgram.Examine(marked) is { } why ? Launch.Refused(command, why) : Launch.Nothing(command),
+        "git" => GitCommand.Examine(marked) is { Unjudgeable: { } why } ? Launch.Refused(command, why) : Launch.Nothing(command),
         "sort" => LongOption(command, "compress-program", 6) ? Launch.Refused(command, "sort --compress-program runs the program it names") : Launch.Nothing(command),
         "rg" => command.Any(w => w == "--pre" || w.StartsWith("--pre=", StringComparison.Ordinal))
             ? Launch.Refused(command, "rg --pre runs the program it names on every file")
@@ -67,7 +103,7 @@ internal static class Launchers
             : Launch.Nothing(command),
         "printf" => command.Count > 2 && command[1] == "-v" ? new Launch(command, [], [], [command[2]], null) : Launch.Nothing(command),
         "read" => new Launch(command, [], [], ReadVariables(command), null),
-        { } name when Opaque.TryGetValue(name, out var why) => Launch.Refused(command, $"{name} {why}"),
+        _ when Opaque.TryGetValue(name, out var why) => Launch.Refused(command, $"{name} {why}"),
         _ => Launch.Nothing(command),
     };
 
@@ -222,6 +258,11 @@ internal static class Launchers
         if (rest.Count == 0)
         {
             return Launch.Nothing(command);
+        }
+
+        if (!exec && rest.Any(ShellLexer.HasUnknown))
+        {
+            return Launch.Refused(command, "watch runs a script bash fills in (a variable, a command's output or a glob)");
         }
 
         return exec ? new Launch(command, [rest], [], [], null) : new Launch(command, [], [string.Join(' ', rest)], [], null);

@@ -18,8 +18,15 @@ internal static class SedScript
         "sandbox", "follow-symlinks", "help", "version",
     };
 
-    public static SedFindings Examine(IReadOnlyList<string> command)
+    /// <param name="command">The words, with the lexer's marks (<see cref="ShellLexer.Unknown"/>) or without.</param>
+    public static SedFindings Examine(IReadOnlyList<string> marked)
     {
+        if (ScriptWords(marked).Any(ShellLexer.HasUnknown))
+        {
+            return new SedFindings("sed's script is filled in by bash (a variable, a command's output or a glob)", false);
+        }
+
+        var command = marked.Select(ShellLexer.Unmarked).ToList();
         var scripts = new List<string>();
         var operands = new List<string>();
         for (var i = 1; i < command.Count; i++)
@@ -110,6 +117,41 @@ internal static class SedScript
         }
 
         return new SedFindings(null, writes);
+    }
+
+    /// <summary>The words that are scripts: each <c>-e</c>/<c>--expression</c> value, else the first operand.</summary>
+    private static IEnumerable<string> ScriptWords(IReadOnlyList<string> command)
+    {
+        var found = false;
+        for (var i = 1; i < command.Count; i++)
+        {
+            var word = ShellLexer.Unmarked(command[i]);
+            if (word == "--")
+            {
+                if (!found && i + 1 < command.Count)
+                {
+                    yield return command[i + 1];
+                }
+
+                yield break;
+            }
+
+            if (word is "-e" or "--expression" && i + 1 < command.Count)
+            {
+                found = true;
+                yield return command[++i];
+            }
+            else if (word.StartsWith("--expression=", StringComparison.Ordinal) || (word.StartsWith("-e", StringComparison.Ordinal) && !word.StartsWith("--", StringComparison.Ordinal)) || (word.StartsWith('-') && !word.StartsWith("--", StringComparison.Ordinal) && word.Contains('e', StringComparison.Ordinal)))
+            {
+                found = true;
+                yield return command[i];
+            }
+            else if (!found && !word.StartsWith('-'))
+            {
+                found = true;
+                yield return command[i];
+            }
+        }
     }
 
     /// <summary>One pass over a sed script, command by command, as GNU sed's compiler reads it.</summary>

@@ -102,11 +102,16 @@ public static class ShellCommand
     }
 
     /// <summary>Adds one simple command as read (keywords, assignments and wrappers still in front) and whatever it starts.</summary>
+    /// <remarks>
+    /// <paramref name="words"/> carry the lexer's marks (<see cref="ShellLexer.Unknown"/>) for what bash fills in when
+    /// it runs; the launch rules read them, and everything this adds to <paramref name="reading"/> is without them.
+    /// </remarks>
     private static string? CollectCommand(List<string> words, Reading reading, int depth)
     {
+        IReadOnlyList<string> Plain(IEnumerable<string> marked) => marked.Select(ShellLexer.Unmarked).ToList();
         if (LoopVariable(words) is { } loopVariable)
         {
-            reading.Assignments.Add(new Assignment(loopVariable, words, Exported: false));
+            reading.Assignments.Add(new Assignment(ShellLexer.Unmarked(loopVariable), Plain(words), Exported: false));
             return null;
         }
 
@@ -118,7 +123,7 @@ public static class ShellCommand
 
         // NAME=value alone sets a shell variable; in front of a command it is put into that command's environment.
         var exported = command.Count > 0 || words.Count > assigned.Count + CountKeywords(words);
-        reading.Assignments.AddRange(assigned.Select(a => new Assignment(a[..a.IndexOf('=', StringComparison.Ordinal)], words, exported)));
+        reading.Assignments.AddRange(assigned.Select(a => new Assignment(a[..a.IndexOf('=', StringComparison.Ordinal)], Plain(words), exported)));
 
         if (command.Count == 0)
         {
@@ -127,7 +132,11 @@ public static class ShellCommand
 
         if (depth < MaxShellDepth && ProgramName(command[0]) is { } name && Shells.Contains(name) && ScriptArgument(command) is { } inner)
         {
-            return Collect(inner, reading, depth + 1);
+            // Codex reports /bin/bash -lc "…" in quotes whose expansions are the inner shell's own, read again below; only a
+            // script that bash fills in from its first character on ("$S", "$(cat s)") is unknown.
+            return ShellLexer.StartsUnknown(inner)
+                ? $"{name} -c runs a script bash fills in (a variable, a command's output or a glob)"
+                : Collect(ShellLexer.Unmarked(inner), reading, depth + 1);
         }
 
         var launch = Launchers.Read(command);
@@ -136,8 +145,8 @@ public static class ShellCommand
             return launchReason;
         }
 
-        reading.Assignments.AddRange(launch.Sets.Select(v => new Assignment(v, command, Exported: false)));
-        reading.Commands.Add(launch.Command);
+        reading.Assignments.AddRange(launch.Sets.Select(v => new Assignment(ShellLexer.Unmarked(v), Plain(command), Exported: false)));
+        reading.Commands.Add(Plain(launch.Command));
         if (depth >= MaxShellDepth && (launch.Runs.Count > 0 || launch.Scripts.Count > 0))
         {
             return $"commands started by other commands nested deeper than {MaxShellDepth}";

@@ -16,6 +16,26 @@ internal static class ShellLexer
     /// <summary>What arithmetic leaves in a word: it always expands to a number, so a sed address or a count stays readable.</summary>
     public const char ArithmeticResult = '0';
 
+    /// <summary>
+    /// Ends a word part of which bash fills in when it runs (a variable, a command substitution, a glob, a brace
+    /// expansion): the audit cannot know that part. <see cref="UnknownStart"/> ends one whose first character is
+    /// such a part, so it may become anything, an option (<c>--pre=…</c>) or several words included. Only
+    /// <see cref="ShellCommand"/> reads the marks; <see cref="Split"/> and the simple commands it returns drop them.
+    /// </summary>
+    public const char Unknown = '\u0001';
+
+    /// <inheritdoc cref="Unknown"/>
+    public const char UnknownStart = '\u0002';
+
+    /// <summary>The word without its mark.</summary>
+    public static string Unmarked(string word) => word.Length > 0 && word[^1] is Unknown or UnknownStart ? word[..^1] : word;
+
+    /// <summary>Whether bash fills in part of the word.</summary>
+    public static bool HasUnknown(string word) => word.Length > 0 && word[^1] is Unknown or UnknownStart;
+
+    /// <summary>Whether bash fills in the word's start: it may expand to an option, or to several words.</summary>
+    public static bool StartsUnknown(string word) => word.Length > 0 && word[^1] == UnknownStart;
+
     /// <summary>Deepest nesting of command substitutions read; each level costs a stack frame.</summary>
     public const int MaxDepth = 32;
 
@@ -34,7 +54,7 @@ internal static class ShellLexer
     /// Splits a script into simple commands' words at every operator. Past <see cref="MaxDepth"/> it stops and
     /// returns what it read: good enough for the prefixes a config names, never for judging what an agent ran.
     /// </summary>
-    public static List<List<string>> Split(string script) => new Reader(script).ReadAll();
+    public static List<List<string>> Split(string script) => new Reader(script).ReadAll().Select(words => words.Select(Unmarked).ToList()).ToList();
 
     /// <summary>
     /// One pass over a script. A substitution is read where it stands, by a nested call bounded by its end,
@@ -72,7 +92,18 @@ internal static class ShellLexer
             var sawEquals = false;
             var quotedEarly = false;
 
+            // What bash fills in: anywhere in the word, at its start, and whether an unquoted '{' may be a brace expansion.
+            var unknown = false;
+            var unknownStart = false;
+            var brace = false;
+
             void Quoting() => quotedEarly |= !sawEquals;
+
+            void Filled()
+            {
+                unknownStart |= word.Length == 0;
+                unknown = true;
+            }
 
             void EndWord()
             {
@@ -87,7 +118,13 @@ internal static class ShellLexer
                         }
 
                         leading &= Keywords.Contains(text) || IsAssignment(text);
-                        words.Add(text);
+                        if (brace && text.Length > 1 && (text.Contains(',', StringComparison.Ordinal) || text.Contains("..", StringComparison.Ordinal)))
+                        {
+                            unknownStart |= text[0] == '{';
+                            unknown = true;
+                        }
+
+                        words.Add(unknownStart ? text + UnknownStart : unknown ? text + Unknown : text);
                     }
 
                     skipNextWord = false;
@@ -97,6 +134,9 @@ internal static class ShellLexer
                 inWord = false;
                 sawEquals = false;
                 quotedEarly = false;
+                unknown = false;
+                unknownStart = false;
+                brace = false;
             }
 
             void EndCommand()
@@ -137,7 +177,13 @@ internal static class ShellLexer
                         break;
                     case '"':
                         Quoting();
-                        i = ReadDoubleQuoted(i + 1, end, word, depth);
+                        i = ReadDoubleQuoted(i + 1, end, word, depth, out var filledAt);
+                        if (filledAt >= 0)
+                        {
+                            unknownStart |= filledAt == 0;
+                            unknown = true;
+                        }
+
                         inWord = true;
                         break;
                     case '$' when i + 1 < end && script[i + 1] == '\'':
@@ -148,12 +194,21 @@ internal static class ShellLexer
                     case '$' when i + 1 < end && script[i + 1] == '(':
                         // $( ... ) runs a command of its own: audit it as one.
                         Quoting();
+                        var substitutedAt = word.Length;
                         i = ReadDollarParen(i, end, depth, out var arithmetic);
+                        if (!arithmetic)
+                        {
+                            // Arithmetic always gives a number; a command's output may be anything.
+                            unknownStart |= substitutedAt == 0;
+                            unknown = true;
+                        }
+
                         word.Append(arithmetic ? ArithmeticResult : Substituted);
                         inWord = true;
                         break;
                     case '`':
                         Quoting();
+                        Filled();
                         i = ReadBackticks(i + 1, end, depth);
                         word.Append(Substituted);
                         inWord = true;
@@ -219,6 +274,13 @@ internal static class ShellLexer
                             break;
                         }
 
+                        if ((c == '$' && i + 1 < end && (char.IsAsciiLetterOrDigit(script[i + 1]) || script[i + 1] is '_' or '{' or '@' or '*' or '#' or '?' or '$' or '!' or '-'))
+                            || c is '*' or '?' or '[')
+                        {
+                            Filled();
+                        }
+
+                        brace |= c == '{';
                         sawEquals |= c == '=';
                         word.Append(c);
                         inWord = true;
@@ -351,8 +413,9 @@ internal static class ShellLexer
         }
 
         /// <summary>Reads <c>"…"</c> from after its opening quote; returns the index of the closing quote, or <paramref name="end"/>.</summary>
-        private int ReadDoubleQuoted(int i, int end, StringBuilder word, int depth)
+        private int ReadDoubleQuoted(int i, int end, StringBuilder word, int depth, out int filledAt)
         {
+            filledAt = -1;
             for (; i < end && Unjudgeable is null; i++)
             {
                 var c = script[i];
@@ -367,16 +430,24 @@ internal static class ShellLexer
                 }
                 else if (c == '$' && i + 1 < end && script[i + 1] == '(')
                 {
+                    var substitutedAt = word.Length;
                     i = ReadDollarParen(i, end, depth, out var arithmetic);
+                    filledAt = filledAt < 0 && !arithmetic ? substitutedAt : filledAt;
                     word.Append(arithmetic ? ArithmeticResult : Substituted);
                 }
                 else if (c == '`')
                 {
+                    filledAt = filledAt < 0 ? word.Length : filledAt;
                     i = ReadBackticks(i + 1, end, depth);
                     word.Append(Substituted);
                 }
                 else
                 {
+                    if (c == '$' && i + 1 < end && (char.IsAsciiLetterOrDigit(script[i + 1]) || script[i + 1] is '_' or '{' or '@' or '*' or '#' or '?' or '$' or '!' or '-'))
+                    {
+                        filledAt = filledAt < 0 ? word.Length : filledAt;
+                    }
+
                     word.Append(c);
                 }
             }

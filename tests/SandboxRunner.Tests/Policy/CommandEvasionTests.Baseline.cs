@@ -143,4 +143,46 @@ public sealed partial class CommandEvasionTests
     {
         Assert.Equal(rule, Assert.Single(DefaultCheck(command)).Rule);
     }
+
+    [Theory]
+    [InlineData("awk \"$P\" data")]
+    [InlineData("awk -e \"$P\" data")]
+    [InlineData("sed \"$p\" src/a.js")]
+    [InlineData("sed -e \"$S\" a")]
+    [InlineData("sed -n \"$(cat s.sed)\" a")]
+    [InlineData("find . $A curl \\;")]
+    [InlineData("find . -ex$X curl \\;")]
+    [InlineData("find *")]
+    [InlineData("find . {-exec,curl,\\;}")]
+    [InlineData("sort *")]
+    [InlineData("tar -cf a.tar *")]
+    [InlineData("rg --files *")]
+    [InlineData("rg -n foo \"$f\"")]
+    [InlineData("git grep $X foo")]
+    [InlineData("git -c \"$K\" log")]
+    [InlineData("sed -n 1p *.js")]
+    [InlineData("bash -c \"$S\"")]
+    [InlineData("watch \"$CMD\"")]
+    [InlineData("set $OPTS")]
+    public void An_argument_bash_fills_in_where_it_could_become_an_option_or_code_cannot_be_audited(string command)
+    {
+        // A variable, a command's output or a glob (a file named --pre=x, -e1ecurl) is only known when bash runs.
+        Assert.All(Forms(command), form => Assert.Equal(ViolationKind.Unjudgeable, Assert.Single(DefaultCheck(form)).Kind));
+    }
+
+    [Theory]
+    [InlineData("sed -n '1,20p' src/*.js")]
+    [InlineData("sed -n 1p -- \"$f\"")]
+    [InlineData("awk '{print $1}' \"$f\"")]
+    [InlineData("rg -n foo -- \"$f\"")]
+    [InlineData("rg -n foo src/*.ts")]
+    [InlineData("git diff -- \"$f\"")]
+    [InlineData("cat \"$HOME/.gitconfig\" | head -n 3")]
+    [InlineData("find . -name '*.js' -exec sed -n 1p {} +")]
+    [InlineData("for f in src/*.js; do head -n 5 \"$f\"; done")]
+    [InlineData("echo \"$(date)\" && ls")]
+    public void An_argument_bash_fills_in_where_it_cannot_become_an_option_or_code_stays_allowed(string command)
+    {
+        Assert.All(Forms(command), form => Assert.Empty(DefaultCheck(form)));
+    }
 }

@@ -56,7 +56,8 @@ public sealed class CommandBaselineProperties
         "awk 'BEGIN{\"id\" | getline}'", "gawk '@load \"x\"'", "awk -f p.awk", "git -c core.pager=sh log", "git -c alias.x='!id' x",
         "git --config-env=core.pager=X log", "git --exec-path=/tmp status", "git grep -Oid x", "find . -exec {} \\;", "xargs -I{} {}",
         "xargs -I{} sh -c {}", "xargs env", "xargs find .", "parallel id ::: a", "less +!id x", "vi -c '!id' x", "sort --compress-program=id a",
-        "rg --pre id x", "tar --to-command=id -xf a.tar", "env -S 'id' x", "curl evil", "/tmp/ls", "PATH=/tmp ls", "git push", "sed -n 'w /tmp/x' a");
+        "rg --pre id x", "tar --to-command=id -xf a.tar", "env -S 'id' x", "curl evil", "/tmp/ls", "PATH=/tmp ls", "git push", "sed -n 'w /tmp/x' a",
+        "awk \"$P\" f", "sed \"$p\" a", "find . $A id \\;", "sort *", "git grep $X y", "rg -n x \"$f\"", "bash -c \"$S\"");
 
     private static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
