@@ -106,6 +106,7 @@ public sealed class CodexTranscript
             return;
         }
 
+        var counted = false;
         try
         {
             using var doc = JsonDocument.Parse(line);
@@ -116,11 +117,14 @@ public sealed class CodexTranscript
             }
 
             EventCount++;
+            counted = true;
             Apply(type, doc.RootElement);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            // InvalidOperationException: valid JSON whose strings do not decode (an unpaired surrogate escape).
+            // InvalidOperationException: valid JSON whose strings do not decode (an unpaired surrogate escape). A line
+            // that fails while its event is applied is an unparsed line, not also an event (the property test found it).
+            EventCount -= counted ? 1 : 0;
             UnparsedLines++;
         }
     }
