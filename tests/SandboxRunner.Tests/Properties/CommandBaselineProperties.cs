@@ -80,7 +80,8 @@ public sealed class CommandBaselineProperties
 
             var violations = Default.Check([command]);
 
-            Assert.Contains(violations, v => v.Kind == ViolationKind.Unjudgeable || (v.Command ?? "").StartsWith("curl evil", StringComparison.Ordinal));
+            // Past the depth the audit reads shells to, the shell itself is the command judged (and refused): it names curl too.
+            Assert.Contains(violations, v => v.Kind == ViolationKind.Unjudgeable || (v.Command ?? "").Contains("curl evil", StringComparison.Ordinal));
         }, iter: 2000, print: chain => chain.Aggregate("curl evil", (inner, launch) => launch(inner)));
     }
 
