@@ -285,6 +285,7 @@ public sealed partial class Runner : IDisposable
     private async Task<RunPlan> PlanAsync(RunRequest request, CancellationToken cancellationToken)
     {
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
+        await EngineApiGuard.CheckAsync(plan, Config, _engine, cancellationToken);
         plan = plan with { Credential = await _credentials.ResolveAsync(plan.LongestDuration, cancellationToken) };
         await Images.CheckAsync(plan.DryRun, cancellationToken);
         if (plan.DryRun)
