@@ -53,8 +53,8 @@ internal static class ConfigFieldTable
             Shapes.List(Command, MaxSetupCommands), e => e.Setup, (e, v) => e with { Setup = v }),
         ConfigFields<EnvironmentSpec>.Field("setup_network", "The network setup runs with: allow (any host, so package registries are reachable even when tasks run under deny) or deny (network_allowlist applies).",
             Shapes.Enum(SetupNetworks), e => e.SetupNetwork, (e, v) => e with { SetupNetwork = v }),
-        ConfigFields<EnvironmentSpec>.Field("cache_keys", $"Globs, relative to the repository root, of the files whose contents key the setup cache (lock files); at most {MaxCacheKeys}.",
-            Shapes.List(RelativeGlob, MaxCacheKeys), e => e.CacheKeys, (e, v) => e with { CacheKeys = v }),
+        ConfigFields<EnvironmentSpec>.Field("cache_keys", $"Globs, relative to the repository root, of the only files setup sees, whose contents at the base commit key the setup cache (manifests, lock files); each must match a file; at most {MaxCacheKeys}. Absent: the manifests and lock files of npm, yarn, pnpm, NuGet, pip, Poetry, uv, Pipenv, Go, Cargo and Bundler.",
+            Shapes.OrAbsent(Shapes.List(RelativeGlob, MaxCacheKeys)), e => e.CacheKeys, (e, v) => e with { CacheKeys = v }),
     ]);
 
     private static readonly ObjectRule<EnvironmentSpec> OneSource = new(

@@ -286,6 +286,7 @@ public sealed partial class Runner : IDisposable
     {
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
         await EngineApiGuard.CheckAsync(plan, Config, _engine, cancellationToken);
+        await CacheKeyCheck.CheckAsync(plan, _git, Repository, cancellationToken);
         plan = plan with { Credential = await _credentials.ResolveAsync(plan.LongestDuration, cancellationToken) };
         await Images.CheckAsync(plan.DryRun, cancellationToken);
         if (plan.DryRun)
