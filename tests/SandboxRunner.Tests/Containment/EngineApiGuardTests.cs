@@ -62,6 +62,21 @@ public sealed class EngineApiGuardTests
     }
 
     [Fact]
+    public async Task The_doctor_fails_an_exposed_engine_when_the_config_allows_and_names_the_fix()
+    {
+        using var bed = await RunnerTestBed.CreateAsync();
+        File.WriteAllText(System.IO.Path.Combine(bed.Path, RunnerConfig.FileName), """{ "network_policy": "allow" }""");
+        bed.Engine.Exposure = Exposed;
+
+        var report = await Doctor.ExamineAsync(bed.Path, bed.Engine, bed.GitCli, _ => null, CancellationToken.None);
+
+        var check = Assert.Single(report.Checks, c => c.Check == "engine-api");
+        Assert.Equal(Doctor.Fail, check.Status);
+        Assert.Contains("DOCKER_TLS_VERIFY=1", check.Fix, StringComparison.Ordinal);
+        Assert.False(report.Ok);
+    }
+
+    [Fact]
     public async Task Allow_on_an_engine_that_answers_no_stranger_runs()
     {
         using var bed = await RunnerTestBed.CreateAsync(c => c with { NetworkPolicy = NetworkPolicy.Allow });
