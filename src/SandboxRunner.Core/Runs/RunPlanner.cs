@@ -1,4 +1,5 @@
 using SandboxRunner.Configuration;
+using SandboxRunner.Contract;
 using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Policy;
@@ -15,25 +16,19 @@ public static class RunPlanner
     public static async Task<RunPlan> PlanAsync(
         RunRequest request, RunnerConfig config, HostRepository repository, Func<string, bool> runIdInUse, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var problems = new List<Problem>();
+        // The rules the tools' schema states (types, ids, ranges, names) come from the request's own attributes;
+        // what is checked here depends on the config and the repository.
+        var problems = ArgumentReader.Check(request).ToList();
 
         var runId = request.RunId ?? Ids.NewRunId(clock);
-        if (!Ids.IsValid(runId))
-        {
-            problems.Add(new Problem("run_id", Ids.Rule));
-        }
-        else if (runIdInUse(runId))
+        if (Ids.IsValid(runId) && runIdInUse(runId))
         {
             problems.Add(new Problem("run_id", $"'{runId}' is already used by a run of this repository; choose another or omit it"));
         }
 
         var baseRef = request.BaseRef ?? "HEAD";
         string? baseCommit = null;
-        if (baseRef.StartsWith('-'))
-        {
-            problems.Add(new Problem("base_ref", "must not start with '-'"));
-        }
-        else
+        if (TextRuleAttribute.Check(TextKind.GitRevision, baseRef) is null)
         {
             baseCommit = await repository.ResolveCommitAsync(baseRef, cancellationToken);
             if (baseCommit is null)
@@ -42,24 +37,7 @@ public static class RunPlanner
             }
         }
 
-        if (request.Concurrency is { } c && (c < 1 || c > 8))
-        {
-            problems.Add(new Problem("concurrency", $"must be from 1 to 8 (got {c})"));
-        }
-
-        var resourcePolicy = config.ResourcePolicy;
-        if (request.ResourcePolicy is { } rp)
-        {
-            if (ConfigLoader.ResourcePolicies.TryGetValue(rp, out var parsed))
-            {
-                resourcePolicy = parsed;
-            }
-            else
-            {
-                problems.Add(new Problem("resource_policy", "must be \"conservative\" or \"normal\""));
-            }
-        }
-
+        var resourcePolicy = request.ResourcePolicy is { } rp && ConfigLoader.ResourcePolicies.TryGetValue(rp, out var parsed) ? parsed : config.ResourcePolicy;
         var runEnvironment = ChooseEnvironment(request.Environment, "environment", config, problems);
         var tasks = PlanTasks(request.Tasks, config, runEnvironment, problems);
         if (!request.AuditCommands)
@@ -73,20 +51,19 @@ public static class RunPlanner
         }
 
         return new RunPlan(
-            runId, baseRef, baseCommit!, Math.Min(request.Concurrency ?? config.DefaultConcurrency, 8), resourcePolicy, tasks, request.DryRun,
+            runId, baseRef, baseCommit!, Math.Min(request.Concurrency ?? config.DefaultConcurrency, RunRequest.ConcurrencyCeiling), resourcePolicy, tasks, request.DryRun,
             request.SandboxMode ?? config.SandboxMode, request.OutputSchema, request.AuditCommands);
     }
 
     private static List<TaskPlan> PlanTasks(IReadOnlyList<TaskRequest>? requests, RunnerConfig config, ChosenEnvironment? runEnvironment, List<Problem> problems)
     {
         var plans = new List<TaskPlan>();
-        if (requests is null || requests.Count == 0)
+        if (requests is null)
         {
-            problems.Add(new Problem("tasks", "must list at least one task"));
             return plans;
         }
 
-        if (requests.Count > config.MaxTasksPerRun)
+        if (requests.Count > config.MaxTasksPerRun && requests.Count <= RunRequest.MaxTasks)
         {
             problems.Add(new Problem("tasks", $"may list at most {config.MaxTasksPerRun} tasks (max_tasks_per_run), got {requests.Count}"));
         }
@@ -98,31 +75,14 @@ public static class RunPlanner
             var at = $"tasks[{i}]";
             if (task is null)
             {
-                problems.Add(new Problem(at, "must be an object"));
                 continue;
             }
 
-            if (!Ids.IsValid(task.TaskId))
-            {
-                problems.Add(new Problem($"{at}.task_id", Ids.Rule));
-            }
-            else if (!seen.Add(task.TaskId!))
+            if (Ids.IsValid(task.TaskId) && !seen.Add(task.TaskId!))
             {
                 problems.Add(new Problem($"{at}.task_id", $"'{task.TaskId}' is used by another task of this run; task ids must be unique"));
             }
 
-            if (string.IsNullOrWhiteSpace(task.Prompt))
-            {
-                problems.Add(new Problem($"{at}.prompt", "must not be empty"));
-            }
-
-            if (task.TimeoutSec is { } t && (t < MinTimeoutSec || t > MaxTimeoutSec))
-            {
-                problems.Add(new Problem($"{at}.timeout_sec", $"must be from {MinTimeoutSec} to {MaxTimeoutSec} (got {t})"));
-            }
-
-            CheckList(task.AllowedPaths, $"{at}.allowed_paths", ConfigLoader.RelativePattern, problems);
-            CheckList(task.AllowedCommands, $"{at}.allowed_commands", ConfigLoader.NonBlank, problems);
             if (!config.AllowTaskPolicyWidening)
             {
                 CheckNarrowing(task, at, config, problems);
@@ -198,17 +158,6 @@ public static class RunPlanner
             problems.Add(new Problem(
                 $"{at}.allowed_commands",
                 $"is wider than allowed_commands ({string.Join(", ", config.AllowedCommands)}); every entry must start with one of them (an empty list allows everything) unless the config sets allow_task_policy_widening"));
-        }
-    }
-
-    private static void CheckList(IReadOnlyList<string>? values, string field, ConfigLoader.StringRule rule, List<Problem> problems)
-    {
-        for (var i = 0; values is not null && i < values.Count; i++)
-        {
-            if ((values[i] is null ? "must be a string" : rule(values[i])) is { } broken)
-            {
-                problems.Add(new Problem($"{field}[{i}]", broken));
-            }
         }
     }
 }
