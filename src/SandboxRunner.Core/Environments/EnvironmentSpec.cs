@@ -26,4 +26,7 @@ public sealed record EnvironmentSpec
     /// setup cache; null (absent) means the ecosystems' manifests and lock files (<see cref="SetupKey.DefaultCacheKeys"/>).
     /// </summary>
     public IReadOnlyList<string>? CacheKeys { get; init; }
+
+    /// <summary>The OCI runtime this environment's setup and tasks run under; null for the config's <c>runtime</c>.</summary>
+    public string? Runtime { get; init; }
 }

@@ -119,13 +119,17 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         Task WriteView(Stream tar, CancellationToken ct) => BlobArchive.WriteAsync(
             tar, services.Git, services.Repository, inputs.View, (int)UnixOwner.ImageUser.Uid, (int)UnixOwner.ImageUser.Gid, SetupKey.MaxViewBytes,
             Path.Combine(scratch, $".setup-view-{Guid.NewGuid():N}"), ct);
+
+        // Setup runs under the runtime its environment's tasks do (resolved by RuntimeCheck for every task of the plan).
+        var spec = inputs.Spec;
+        var runtime = plan.Tasks.FirstOrDefault(t => t.Environment == spec)?.Runtime ?? spec.Runtime ?? config.Runtime;
         try
         {
             Directory.CreateDirectory(scratch);
             if (inputs.Spec.SetupNetwork == SetupNetwork.Allow)
             {
                 return await SetupRun.RunAsync(services.Engine, image, inputs.Spec, WriteView, setupTag,
-                    new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, null, null), report, cancellationToken);
+                    new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, null, null) { Runtime = runtime }, report, cancellationToken);
             }
 
             // deny: behind the run's egress proxy (its allowlist), or one of its own when the tasks have the network.
@@ -135,7 +139,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
             try
             {
                 return await SetupRun.RunAsync(services.Engine, image, inputs.Spec, WriteView, setupTag,
-                    new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, network, gateway.ForwardProxyUrl), report, cancellationToken);
+                    new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, network, gateway.ForwardProxyUrl) { Runtime = runtime }, report, cancellationToken);
             }
             finally
             {

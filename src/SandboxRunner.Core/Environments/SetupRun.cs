@@ -45,7 +45,11 @@ public sealed record SetupRecord(IReadOnlyList<string> Artifacts, IReadOnlyList<
 }
 
 /// <summary>Where a setup runs and what it may reach.</summary>
-public sealed record SetupPlace(string RunId, string Scope, ResourcePolicy Resources, TaskLimits Limits, string LogFile, TaskNetwork? Network, string? ProxyUrl);
+public sealed record SetupPlace(string RunId, string Scope, ResourcePolicy Resources, TaskLimits Limits, string LogFile, TaskNetwork? Network, string? ProxyUrl)
+{
+    /// <summary>The OCI runtime setup runs under, the environment's tasks' (see <see cref="RuntimeCheck"/>); null for the engine's default.</summary>
+    public string? Runtime { get; init; }
+}
 
 /// <summary>A setup command failed; <see cref="Tail"/> is the end of its log, for saying what it may have missed.</summary>
 public sealed class SetupFailedException(string message, IReadOnlyList<string> tail) : EnvironmentException(message)
@@ -82,8 +86,6 @@ public static class SetupRun
         var spec2 = new ContainerSpec
         {
             Image = image.Tag,
-            Entrypoint = image.Init is { } init ? [init, "--"] : null,
-            Init = image.Init is null,
             Command = ["/bin/sh", "-c", Script(spec.Setup, place.ProxyUrl)],
             User = UnixOwner.ImageUser.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
@@ -95,7 +97,12 @@ public static class SetupRun
             MaxLogBytes = place.Limits.MaxLogBytes,
             ReadOnlyRootFilesystem = false,
             NetworkMode = place.Network?.NetworkMode ?? "bridge",
+            Runtime = place.Runtime,
         };
+        if (image.Init is { } init)
+        {
+            spec2 = SealedInit.Wrap(spec2, init, undumpable: false);
+        }
 
         var tail = new Queue<string>();
         long logged = 0;

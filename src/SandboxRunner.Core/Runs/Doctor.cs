@@ -59,7 +59,8 @@ public static class Doctor
         {
             var (version, api) = await engine.PingAsync(cancellationToken);
             checks.Add(new DoctorCheck("docker", Ok, $"engine {version}, API {api}", null));
-            checks.Add(await engine.ImageExistsAsync(image, cancellationToken)
+            var imagePresent = await engine.ImageExistsAsync(image, cancellationToken);
+            checks.Add(imagePresent
                 ? new DoctorCheck("image", Ok, $"{image} is present", null)
                 : config.Image is not null
                     ? new DoctorCheck("image", Fail, $"{image} is not in the engine", $"build or load {image}, or remove \"image\" from {RunnerConfig.FileName} to use the default")
@@ -76,6 +77,7 @@ public static class Doctor
                     "reach the engine over TLS with client certificates (DOCKER_HOST=tcp://HOST:2376, DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH), or keep network_policy and setup_network at \"deny\""));
             }
 
+            checks.AddRange(await RuntimeDoctor.ExamineAsync(config, engine, image, imagePresent, repository is null ? null : Labels.ScopeOf(repository.CommonDir), cancellationToken));
             checks.AddRange(await EnvironmentChecksAsync(config, repository, engine, git, cancellationToken));
             if (config.NetworkPolicy == NetworkPolicy.Deny && !await engine.ImageExistsAsync(ImageRecipe.EgressProxy().Tag, cancellationToken))
             {

@@ -14,6 +14,12 @@ public sealed record TaskPlan(
 
     /// <summary>The toolchain image and setup this task runs in; null for the plain Codex image.</summary>
     public Environments.EnvironmentSpec? Environment { get; init; }
+
+    /// <summary>
+    /// The OCI runtime its containers start with: what the config names (see <see cref="RuntimeCheck.Configured"/>), or
+    /// null for the engine's default until <see cref="RuntimeCheck.ResolveAsync"/> names that too.
+    /// </summary>
+    public string? Runtime { get; init; }
 }
 
 /// <summary>A run that passed validation: ids checked, base ref resolved to a commit, every default filled in.</summary>

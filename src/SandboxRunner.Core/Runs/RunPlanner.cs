@@ -98,6 +98,7 @@ public static class RunPlanner
             {
                 EnvironmentName = environment?.Name,
                 Environment = environment?.Spec,
+                Runtime = environment?.Spec?.Runtime ?? config.Runtime,
             });
         }
 

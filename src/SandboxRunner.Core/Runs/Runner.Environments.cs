@@ -64,6 +64,7 @@ public sealed partial class Runner
             NotesForManager = reason,
             WorkspacePath = Store.TaskFolder(plan.RunId, task.TaskId),
             Environment = TaskResults.EnvironmentOf(task),
+            Runtime = task.Runtime,
         };
         await Store.WriteResultAsync(plan.RunId, result, CancellationToken.None);
         run.Report(new TaskProgress(task.TaskId, "finished", $"{task.TaskId}: failed: {Policy.TerminalText.Neutralise(reason.Split('\n')[0])}") { Result = result });

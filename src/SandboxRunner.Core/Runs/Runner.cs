@@ -285,6 +285,9 @@ public sealed partial class Runner : IDisposable
     private async Task<RunPlan> PlanAsync(RunRequest request, CancellationToken cancellationToken)
     {
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
+
+        // First, before an image or a container is made: a runtime the engine lacks would fail every container at its start.
+        plan = await RuntimeCheck.ResolveAsync(plan, Config, _engine, cancellationToken);
         await EngineApiGuard.CheckAsync(plan, Config, _engine, cancellationToken);
         await CacheKeyCheck.CheckAsync(plan, _git, Repository, cancellationToken);
         plan = plan with { Credential = await _credentials.ResolveAsync(plan.LongestDuration, cancellationToken) };
@@ -487,6 +490,7 @@ public sealed partial class Runner : IDisposable
                 Status = TaskStatus.Cancelled,
                 Summary = "Cancelled before it started.",
                 WorkspacePath = Store.TaskFolder(plan.RunId, task.TaskId),
+                Runtime = task.Runtime,
             };
             await Settle(() => Store.WriteResultAsync(plan.RunId, cancelled, CancellationToken.None));
             run.Report(new TaskProgress(task.TaskId, "finished", $"{task.TaskId}: cancelled before it started") { Result = cancelled });

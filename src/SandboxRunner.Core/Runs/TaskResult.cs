@@ -90,6 +90,12 @@ public sealed record TaskResult
     /// <c>environment</c> section) or <c>none</c> (the plain Codex image); null in results written before environments existed.
     /// </summary>
     [JsonPropertyName("environment")] public string? Environment { get; init; }
+
+    /// <summary>
+    /// The OCI runtime the task's container ran under (<c>runc</c>, <c>runsc</c> for gVisor, or another the engine lists);
+    /// null in results written before runtimes were reported.
+    /// </summary>
+    [JsonPropertyName("runtime")] public string? Runtime { get; init; }
 }
 
 /// <summary>The network a task had, and in <c>deny</c> the hosts it tried that the proxy refused, so a manager can widen the allowlist knowingly.</summary>

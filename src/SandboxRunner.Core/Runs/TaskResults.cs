@@ -19,7 +19,7 @@ public static class TaskResults
     private const int MaxSummaryChars = 64 * 1024;
     private const int EvidenceChars = 4000;
 
-    public const string DryRunSummary = "dry run: validated (config, ids, base_ref, policies, Docker, image), not executed";
+    public const string DryRunSummary = "dry run: validated (config, ids, base_ref, policies, Docker, runtime, image), not executed";
 
     /// <summary>What a dry run returns for a task: validated, not run, and the environment it would run in.</summary>
     public static TaskResult Skipped(TaskPlan task) => new()
@@ -29,6 +29,7 @@ public static class TaskResults
         PatchApplicable = false,
         Summary = DryRunSummary,
         Environment = EnvironmentOf(task),
+        Runtime = task.Runtime,
     };
 
     /// <summary>The name a result reports for the task's environment; <c>none</c> for the plain Codex image.</summary>

@@ -204,6 +204,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                     TaskResults.Shown(context.Redactor, capture.CombinedTail), capture.Truncated),
                 Auth = context.Run.Credential.Wire,
                 Environment = TaskResults.EnvironmentOf(task),
+                Runtime = task.Runtime,
                 Network = new NetworkReport(
                     ConfigLoader.NetworkPolicies.First(p => p.Value == context.Config.NetworkPolicy).Key,
                     context.Gateway?.Allowlist ?? [],

@@ -57,4 +57,7 @@ public sealed record ContainerSpec
 
     /// <summary>DNS servers; <c>127.0.0.1</c> with nothing listening there means no name resolves but /etc/hosts.</summary>
     public IReadOnlyList<string> Dns { get; init; } = [];
+
+    /// <summary>The OCI runtime the engine starts the container with (a name it lists, such as <c>runsc</c>); null for its default.</summary>
+    public string? Runtime { get; init; }
 }

@@ -174,7 +174,7 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
                 PidsLimit = spec.Limits.Pids,
                 NetworkMode = spec.NetworkMode,
                 AutoRemove = false,
-
+                Runtime = spec.Runtime,
             },
         };
 

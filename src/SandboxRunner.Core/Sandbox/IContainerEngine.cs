@@ -18,6 +18,19 @@ public sealed record LabelSelector(IReadOnlyDictionary<string, string?> Labels)
         Labels.All(kv => labels.TryGetValue(kv.Key, out var v) && (kv.Value is null || v == kv.Value));
 }
 
+/// <summary>One OCI runtime an engine has registered: its name, the binary and the arguments the engine starts it with.</summary>
+public sealed record EngineRuntime(string Name, string? Path, IReadOnlyList<string> Arguments);
+
+/// <summary>The OCI runtimes an engine lists (<c>docker info</c>'s Runtimes) and the one it uses when a container names none.</summary>
+public sealed record EngineRuntimes(string Default, IReadOnlyDictionary<string, EngineRuntime> Available)
+{
+    /// <summary>The kernel release of the engine's machine (<c>docker info</c>'s KernelVersion), which runc containers share; null when unknown.</summary>
+    public string? HostKernel { get; init; }
+
+    /// <summary>What <paramref name="configured"/> (a runtime name, or null for the engine's default) names on this engine, or null when it has no such runtime.</summary>
+    public EngineRuntime? Find(string? configured) => Available.GetValueOrDefault(configured ?? Default);
+}
+
 /// <summary>Images: present or built from a recipe.</summary>
 public interface IImageOperations
 {
@@ -99,6 +112,9 @@ public interface IContainerEngine : IImageOperations, IContainerOperations, INet
 {
     /// <summary>The engine's version and API version; throws when the engine does not answer.</summary>
     Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken);
+
+    /// <summary>The OCI runtimes the engine can start containers with, and its default; throws when the engine does not answer.</summary>
+    Task<EngineRuntimes> RuntimesAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// Why a container on this engine's own network could call the engine's API without credentials: its

@@ -29,6 +29,8 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken) => inner.PingAsync(cancellationToken);
 
+    public Task<EngineRuntimes> RuntimesAsync(CancellationToken cancellationToken) => inner.RuntimesAsync(cancellationToken);
+
     public Task BuildImageAsync(ImageRecipe recipe, CancellationToken cancellationToken) => inner.BuildImageAsync(recipe, cancellationToken);
 
     public Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken) => inner.ImageExistsAsync(image, cancellationToken);

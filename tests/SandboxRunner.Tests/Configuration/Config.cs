@@ -46,6 +46,7 @@ internal static class Config
         "network_allowlist" => config.NetworkAllowlist,
         "environment" => config.Environment,
         "environments" => config.Environments,
+        "runtime" => config.Runtime,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "not a field of .mcp-codex.json"),
     };
 }

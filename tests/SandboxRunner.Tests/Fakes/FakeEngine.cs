@@ -81,6 +81,11 @@ public sealed class FakeEngine : IContainerEngine
 
     public Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken) => Task.FromResult(("fake", "1.0"));
 
+    /// <summary>The OCI runtimes it lists: runc (its default) unless a test registers more; a container naming another is refused, as Docker does.</summary>
+    public EngineRuntimes Runtimes { get; set; } = new("runc", new Dictionary<string, EngineRuntime> { ["runc"] = new("runc", "runc", []) });
+
+    public Task<EngineRuntimes> RuntimesAsync(CancellationToken cancellationToken) => Task.FromResult(Runtimes);
+
     public Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken) => Task.FromResult(Images.ContainsKey(image));
 
     public Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken) =>
@@ -115,6 +120,11 @@ public sealed class FakeEngine : IContainerEngine
         if (!Images.ContainsKey(spec.Image))
         {
             throw new InvalidOperationException($"Docker: creating a container from {spec.Image} failed (HTTP 404): No such image: {spec.Image}");
+        }
+
+        if (spec.Runtime is { } runtime && !Runtimes.Available.ContainsKey(runtime))
+        {
+            throw new InvalidOperationException($"Docker: creating a container from {spec.Image} failed (HTTP 400): unknown or invalid runtime name: {runtime}");
         }
 
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
