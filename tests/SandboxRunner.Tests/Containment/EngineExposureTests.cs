@@ -70,7 +70,7 @@ public sealed class EngineExposureTests
         {
             try
             {
-                while (true)
+                while (!_stop.IsCancellationRequested)
                 {
                     using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
                     var stream = client.GetStream();
@@ -93,8 +93,9 @@ public sealed class EngineExposureTests
                     }
                 }
             }
-            catch (Exception e) when (e is OperationCanceledException or IOException or SocketException)
+            catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or InvalidOperationException)
             {
+                // Disposal stops the listener, possibly between two accepts: "Not listening" ends the loop too.
             }
         }
 
