@@ -106,7 +106,6 @@ public sealed class CodexTranscript
             return;
         }
 
-        var counted = false;
         try
         {
             using var doc = JsonDocument.Parse(line);
@@ -116,15 +115,14 @@ public sealed class CodexTranscript
                 return;
             }
 
-            EventCount++;
-            counted = true;
             Apply(type, doc.RootElement);
+
+            // Counted once applied: an event whose strings fail to decode half-way is an unparsed line, not both.
+            EventCount++;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            // InvalidOperationException: valid JSON whose strings do not decode (an unpaired surrogate escape). A line
-            // that fails while its event is applied is an unparsed line, not also an event (the property test found it).
-            EventCount -= counted ? 1 : 0;
+            // InvalidOperationException: valid JSON whose strings do not decode (an unpaired surrogate escape).
             UnparsedLines++;
         }
     }

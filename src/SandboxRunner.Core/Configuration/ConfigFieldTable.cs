@@ -58,8 +58,8 @@ internal static class ConfigFieldTable
             Shapes.Enum(SetupNetworks), e => e.SetupNetwork, (e, v) => e with { SetupNetwork = v }),
         ConfigFields<EnvironmentSpec>.Field("runtime", "The OCI runtime this environment's setup and tasks run under (runc, or runsc for gVisor), a name the Docker engine lists. Absent: the top-level runtime.",
             Shapes.OrAbsent(Shapes.Text(Runtime)), e => e.Runtime, (e, v) => e with { Runtime = v }),
-        ConfigFields<EnvironmentSpec>.Field("cache_keys", $"Globs, relative to the repository root, of the files whose contents key the setup cache (lock files); at most {MaxCacheKeys}.",
-            Shapes.List(PathGlob, MaxCacheKeys), e => e.CacheKeys, (e, v) => e with { CacheKeys = v }),
+        ConfigFields<EnvironmentSpec>.Field("cache_keys", $"Globs, relative to the repository root, of the only files setup sees, whose contents at the base commit key the setup cache (manifests, lock files); each must match a file; at most {MaxCacheKeys}. Absent: the manifests and lock files of npm, yarn, pnpm, NuGet, pip, Poetry, uv, Pipenv, Go, Cargo and Bundler.",
+            Shapes.OrAbsent(Shapes.List(PathGlob, MaxCacheKeys)), e => e.CacheKeys, (e, v) => e with { CacheKeys = v }),
     ]);
 
     private static readonly ObjectRule<EnvironmentSpec> OneSource = new(

@@ -6,33 +6,48 @@ using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Environments;
 
+/// <summary>An environment that cannot be built or set up; its message names what failed and the fix.</summary>
 /// <summary>
 /// An environment that cannot be built or set up: the field of the config at fault (<c>environment.base_image</c>,
 /// <c>environments.node.setup[1]</c>) and the rule, which says what failed and the fix. Thrown with the
-/// <c>environment</c> section; whoever knows which environment it was names it with <see cref="In"/>.
+/// <c>environment</c> section when the thrower does not know which environment it is; whoever knows names it with
+/// <see cref="In"/>, so the message names the field once.
 /// </summary>
-public sealed class EnvironmentException(string? key, string rule, string section = RunnerConfigNames.Environment)
-    : Exception(key is null ? $"{section}: {rule}" : $"{section}.{key}: {rule}")
+public partial class EnvironmentException : Exception
 {
-    /// <summary>The field inside the environment (<c>base_image</c>, <c>setup[0]</c>), or null for the environment as a whole.</summary>
-    public string? Key { get; } = key;
+    public EnvironmentException(string? key, string rule, string section = "environment")
+        : base(key is null ? $"{section}: {rule}" : $"{section}.{key}: {rule}")
+    {
+        (Key, Rule, Section) = (key, rule, section);
+    }
 
-    public string Rule { get; } = rule;
+    /// <summary>A message that starts with its field (<c>environment.dockerfile: …</c>, <c>environments.py.cache_keys[0]: …</c>), or a bare rule.</summary>
+    public EnvironmentException(string message)
+        : this(Parse(message).Key, Parse(message).Rule, Parse(message).Section)
+    {
+    }
+
+    /// <summary>The field inside the environment (<c>base_image</c>, <c>setup[0]</c>), or null for the environment as a whole.</summary>
+    public string? Key { get; }
+
+    public string Rule { get; }
+
+    /// <summary>The environment's own field: <c>environment</c> or <c>environments.NAME</c>.</summary>
+    public string Section { get; }
 
     /// <summary>The whole field: <c>environment.base_image</c>, <c>environments.node</c>.</summary>
-    public string Field { get; } = key is null ? section : $"{section}.{key}";
+    public string Field => Key is null ? Section : $"{Section}.{Key}";
 
     /// <summary>The same failure, in the environment the config calls <paramref name="section"/>.</summary>
     public EnvironmentException In(string section) => new(Key, Rule, section);
-}
 
-/// <summary>How the config names its environments.</summary>
-public static class RunnerConfigNames
-{
-    public const string Environment = "environment";
+    private static (string? Key, string Rule, string Section) Parse(string message) =>
+        Fielded().Match(message) is { Success: true } m
+            ? (m.Groups["key"].Success ? m.Groups["key"].Value : null, m.Groups["rule"].Value, m.Groups["section"].Value)
+            : (null, message, "environment");
 
-    /// <summary>The config field of the environment a run calls <paramref name="name"/>.</summary>
-    public static string SectionOf(string name) => name == Configuration.RunnerConfig.DefaultEnvironment ? Environment : $"environments.{name}";
+    [System.Text.RegularExpressions.GeneratedRegex(@"\A(?<section>environment|environments\.[A-Za-z0-9._-]+?)(?:\.(?<key>[a-z_]+(?:\[\d+\])?))?: (?<rule>.*)\z", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex Fielded();
 }
 
 /// <summary>The image an environment's tasks start from, and its sealed init (null when the Codex image has none).</summary>
@@ -50,63 +65,161 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
     /// <summary>Where the runner's images keep the Codex binary.</summary>
     public const string CodexBinary = "/usr/local/bin/codex";
 
-    /// <summary>The base image for <paramref name="spec"/>: the named one, or the repository's Dockerfile built at <paramref name="baseCommit"/>.</summary>
-    public async Task<string> BaseAsync(EnvironmentSpec spec, string baseCommit, string scratch, CancellationToken cancellationToken)
+    /// <summary>
+    /// The base image for <paramref name="spec"/>: the named one, or the repository's Dockerfile built at the base
+    /// commit. A Dockerfile's image is keyed by the repository, the lane, the Dockerfile and its whole build context
+    /// (every tracked file's path, mode and blob id that <c>.dockerignore</c> leaves in), and only that context is
+    /// sent: a <c>COPY</c> sees exactly what the key covers. The default lane's image is used when it exists.
+    /// </summary>
+    public async Task<string> BaseAsync(EnvironmentSpec spec, BaseTree tree, string scratch, CancellationToken cancellationToken)
     {
         if (spec.BaseImage is { } named)
         {
             return named;
         }
 
-        var dockerfile = spec.Dockerfile ?? throw new EnvironmentException(null, "set base_image or dockerfile");
-        var files = await SetupKey.TrackedBlobsAsync(git, repository, baseCommit, cancellationToken);
-        if (!files.ContainsKey(dockerfile))
+        var dockerfile = spec.Dockerfile ?? throw new EnvironmentException("environment: set base_image or dockerfile");
+        if (!tree.Tracked.TryGetValue(dockerfile, out var entry) || entry.Type != "blob")
         {
-            throw new EnvironmentException("dockerfile", $"'{dockerfile}' is not a file of the repository at {baseCommit[..12]}; commit it, or fix the path (relative to the repository root)");
+            throw new EnvironmentException($"environment.dockerfile: '{dockerfile}' is not a file of the repository at {tree.Commit[..12]}; commit it, or fix the path (relative to the repository root)");
         }
 
-        var tag = BaseTag(dockerfile, files, spec.CacheKeys);
+        var context = await ContextAsync(dockerfile, tree, cancellationToken);
+        string TagFor(string lane) => BaseTag(dockerfile, context, lane);
+        var shared = TagFor(BaseTree.DefaultLane);
+        if (await engine.ImageExistsAsync(shared, cancellationToken))
+        {
+            return shared;
+        }
+
+        var tag = TagFor(tree.Lane);
         if (await engine.ImageExistsAsync(tag, cancellationToken))
         {
             return tag;
         }
 
-        // The repository at the base commit is the context, as `docker build -f <dockerfile> .` in its root would see it.
         Directory.CreateDirectory(scratch);
-        var context = Path.Combine(scratch, $"context-{Guid.NewGuid():N}.tar");
+        var contextFile = Path.Combine(scratch, $"context-{Guid.NewGuid():N}.tar");
         try
         {
-            await git.RunAsync(new GitCall(repository.Root, ["archive", "--format=tar", baseCommit])
+            try
             {
-                StdoutFile = context,
-                MaxStdoutBytes = MaxContextBytes,
-            }, cancellationToken);
-        }
-        catch (GitOutputLimitException)
-        {
-            File.Delete(context);
-            throw new EnvironmentException("dockerfile", $"the repository at {baseCommit[..12]} is over {MaxContextBytes >> 20} MiB, too large a build context; build the image yourself and name it in base_image");
-        }
+                await using var file = new FileStream(contextFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
+                await BlobArchive.WriteAsync(file, git, repository, context, 0, 0, MaxContextBytes, contextFile + ".blobs", cancellationToken);
+            }
+            catch (BlobArchiveLimitException)
+            {
+                throw new EnvironmentException($"environment.dockerfile: the build context at {tree.Commit[..12]} is over {MaxContextBytes >> 20} MiB; leave out what the image does not need in .dockerignore, or build the image yourself and name it in environment.base_image");
+            }
 
-        try
-        {
             await engine.BuildImageAsync(new ImageRecipe(tag, new Dictionary<string, byte[]>(), new Dictionary<string, string>())
             {
-                ContextFile = context,
+                ContextFile = contextFile,
                 DockerfilePath = dockerfile,
                 Labels = ImageRecipe.RunnerLabels(ImageRoles.Environment, tag, scope),
             }, cancellationToken);
         }
         catch (ImageBuildException e)
         {
-            throw new EnvironmentException("dockerfile", $"building {dockerfile} failed; fix the Dockerfile (docker build -f {dockerfile} . reproduces it). {e.Message}");
+            throw new EnvironmentException($"environment.dockerfile: building {dockerfile} failed; fix the Dockerfile (docker build -f {dockerfile} . reproduces it). {e.Message}");
         }
         finally
         {
-            File.Delete(context);
+            File.Delete(contextFile);
         }
 
         return tag;
+    }
+
+    /// <summary>
+    /// The build context <c>docker build -f DOCKERFILE .</c> in the repository root would send at the base commit:
+    /// the tracked files and links <c>.dockerignore</c> does not exclude, the Dockerfile and <c>.dockerignore</c>
+    /// always (the engine reads them, then drops them from the context when excluded, as Docker does).
+    /// </summary>
+    private async Task<IReadOnlyList<TrackedPath>> ContextAsync(string dockerfile, BaseTree tree, CancellationToken cancellationToken)
+    {
+        var ignore = DockerIgnore.None;
+        if (tree.Tracked.TryGetValue(DockerIgnoreFile, out var entry) && entry.Type == "blob" && entry.Mode != "120000")
+        {
+            var text = await git.RunAsync(new GitCall(repository.Root, ["cat-file", "blob", entry.Oid]) { MaxStdoutBytes = 1 << 20 }, cancellationToken);
+            ignore = DockerIgnore.Parse(Encoding.UTF8.GetString(text.Stdout));
+        }
+
+        return tree.Blobs.Where(f => f.Path == dockerfile || f.Path == DockerIgnoreFile || !ignore.Excludes(f.Path)).OrderBy(f => f.Path, StringComparer.Ordinal).ToList();
+    }
+
+    private const string DockerIgnoreFile = ".dockerignore";
+
+    private string BaseTag(string dockerfile, IReadOnlyList<TrackedPath> context, string lane) => $"sandbox-runner/envbase:{Hash([
+        "envbase-v2", $"scope={scope}", $"lane={lane}", $"dockerfile={dockerfile}", .. context.Select(f => $"file={f.Mode} {f.Oid} {f.Path}")])}";
+
+    /// <summary>
+    /// The images a run at <paramref name="tree"/>'s commit would take <paramref name="spec"/>'s tasks from, as far as
+    /// the engine has them (nothing is built): the base (the image the config names, or the one built from the
+    /// repository's Dockerfile), the environment image, the setup image, the Codex layer. Each after the base is
+    /// found through the image under it, so the list stops at the first the engine lacks; <paramref name="stoppedAt"/>
+    /// then says which.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ExistingTagsAsync(
+        EnvironmentSpec spec, IReadOnlyList<string> allowlist, BaseTree tree, TaskImage codex, Action<string> stoppedAt, CancellationToken cancellationToken)
+    {
+        var tags = new List<string>();
+        string baseImage;
+        if (spec.BaseImage is { } named)
+        {
+            baseImage = named;
+        }
+        else
+        {
+            if (!tree.Tracked.TryGetValue(spec.Dockerfile!, out var entry) || entry.Type != "blob")
+            {
+                stoppedAt($"{spec.Dockerfile} is not a file of the repository at {tree.Commit[..12]}");
+                return tags;
+            }
+
+            var context = await ContextAsync(spec.Dockerfile!, tree, cancellationToken);
+            var shared = BaseTag(spec.Dockerfile!, context, BaseTree.DefaultLane);
+            baseImage = await engine.ImageExistsAsync(shared, cancellationToken) ? shared : BaseTag(spec.Dockerfile!, context, tree.Lane);
+        }
+
+        if (await engine.InspectImageAsync(baseImage, cancellationToken) is not { } baseFacts)
+        {
+            stoppedAt($"{baseImage} is not in the engine yet ({(spec.BaseImage is null ? "the first run builds it" : "pull or load it")}), and the images on it are found through its id");
+            return tags;
+        }
+
+        tags.Add(baseImage);
+        var image = EnvironmentTag(baseImage, baseFacts.Id);
+        if (await engine.InspectImageAsync(image, cancellationToken) is not { } imageFacts)
+        {
+            stoppedAt($"{image} is not in the engine yet (the first run builds it)");
+            return tags;
+        }
+
+        tags.Add(image);
+        if (spec.Setup.Count > 0)
+        {
+            var inputs = new SetupInputs(scope, imageFacts.Id, spec, allowlist, SetupKey.View(tree, spec));
+            if (await SetupKey.FindAsync(engine, inputs, tree, cancellationToken) is not { } setup)
+            {
+                stoppedAt($"its setup for this commit's cache keys has not run yet ({SetupKey.OwnTag(inputs, tree)}: the next run makes it)");
+                return tags;
+            }
+
+            tags.Add(image = setup);
+        }
+
+        var fromFacts = await engine.InspectImageAsync(image, cancellationToken);
+        var codexFacts = await engine.InspectImageAsync(codex.Tag, cancellationToken);
+        var layered = fromFacts is null || codexFacts is null ? null : CodexTag(image, fromFacts.Id, codex, codexFacts.Id);
+        if (layered is null || !await engine.ImageExistsAsync(layered, cancellationToken))
+        {
+            stoppedAt($"the Codex layer on {image} is not in the engine yet (the next run makes it)");
+            return tags;
+        }
+
+        tags.Add(layered);
+        return tags;
     }
 
     /// <summary>
@@ -117,7 +230,7 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
     public async Task<EnvironmentImage> EnsureAsync(string baseImage, CancellationToken cancellationToken)
     {
         var baseFacts = await engine.InspectImageAsync(baseImage, cancellationToken)
-            ?? throw new EnvironmentException("base_image", $"'{baseImage}' is not in the Docker engine; pull it (docker pull {baseImage}), load it (docker load), or build it");
+            ?? throw new EnvironmentException($"environment.base_image: '{baseImage}' is not in the Docker engine; pull it (docker pull {baseImage}), load it (docker load), or build it");
         var dockerfile = EnvironmentDockerfile(baseImage);
         var tag = EnvironmentTag(baseImage, baseFacts.Id);
         await BuildOnceAsync(tag, dockerfile, baseImage, cancellationToken);
@@ -131,77 +244,14 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
     public async Task<EnvironmentImage> WithCodexAsync(string image, TaskImage codex, CancellationToken cancellationToken)
     {
         var fromFacts = await engine.InspectImageAsync(image, cancellationToken)
-            ?? throw new EnvironmentException(null, $"the environment image '{image}' is not in the Docker engine any more (removed by `docker rmi`?); run again to rebuild it");
+            ?? throw new EnvironmentException($"the environment image '{image}' is not in the Docker engine any more (removed by `image prune`?); run again to rebuild it");
         var codexFacts = await engine.InspectImageAsync(codex.Tag, cancellationToken)
-            ?? throw new EnvironmentException(null, $"the Codex image '{codex.Tag}' is not in the Docker engine; run `sandbox-runner image build`");
+            ?? throw new EnvironmentException($"the Codex image '{codex.Tag}' is not in the Docker engine; run `sandbox-runner image build`");
+        var dockerfile = CodexDockerfile(image, codex);
         var tag = CodexTag(image, fromFacts.Id, codex, codexFacts.Id);
-        await BuildOnceAsync(tag, CodexDockerfile(image, codex), image, cancellationToken);
+        await BuildOnceAsync(tag, dockerfile, image, cancellationToken);
         return new EnvironmentImage(tag, codex.Init);
     }
-
-    /// <summary>
-    /// The images a run at <paramref name="baseCommit"/> would take <paramref name="spec"/>'s tasks from, as far as they can be
-    /// named without building anything: the base (the image the config names, when the engine has it, or the tag of
-    /// the repository Dockerfile's image), the environment image, the setup image, the Codex layer. Each tag after the
-    /// base hashes the id of the image under it, so the list stops at the first image the engine does not have yet;
-    /// <paramref name="stoppedAt"/> then says which.
-    /// </summary>
-    public async Task<IReadOnlyList<string>> KnownTagsAsync(
-        EnvironmentSpec spec, IReadOnlyList<string> allowlist, string baseCommit, TaskImage codex, IReadOnlyDictionary<string, string> blobs, Action<string> stoppedAt,
-        CancellationToken cancellationToken)
-    {
-        var tags = new List<string>();
-        string baseImage;
-        if (spec.BaseImage is { } named)
-        {
-            baseImage = named;
-        }
-        else
-        {
-            if (!blobs.ContainsKey(spec.Dockerfile!))
-            {
-                stoppedAt($"{spec.Dockerfile} is not a file of the repository at {baseCommit[..12]}");
-                return tags;
-            }
-
-            baseImage = BaseTag(spec.Dockerfile!, blobs, spec.CacheKeys);
-        }
-
-        if (await engine.InspectImageAsync(baseImage, cancellationToken) is not { } baseFacts)
-        {
-            stoppedAt($"{baseImage} is not in the engine yet ({(spec.BaseImage is null ? "the first run builds it" : "pull or load it")}), and the tags after it hash its id");
-            if (spec.BaseImage is null)
-            {
-                tags.Add(baseImage);
-            }
-
-            return tags;
-        }
-
-        tags.Add(baseImage);
-        var image = EnvironmentTag(baseImage, baseFacts.Id);
-        tags.Add(image);
-        if (spec.Setup.Count > 0)
-        {
-            image = SetupKey.Tag(SetupKey.For(image, spec, allowlist, SetupKey.Matching(blobs, spec.CacheKeys)));
-            tags.Add(image);
-        }
-
-        var fromFacts = await engine.InspectImageAsync(image, cancellationToken);
-        var codexFacts = await engine.InspectImageAsync(codex.Tag, cancellationToken);
-        if (fromFacts is null || codexFacts is null)
-        {
-            stoppedAt($"{(fromFacts is null ? image : codex.Tag)} is not in the engine yet (the first run makes it), and the Codex layer's tag hashes its id");
-            return tags;
-        }
-
-        tags.Add(CodexTag(image, fromFacts.Id, codex, codexFacts.Id));
-        return tags;
-    }
-
-    private static string EnvironmentTag(string baseImage, string baseId) => $"sandbox-runner/env:{Hash([EnvironmentDockerfile(baseImage), baseId])}";
-
-    private static string CodexTag(string image, string imageId, TaskImage codex, string codexId) => $"sandbox-runner/envcodex:{Hash([CodexDockerfile(image, codex), imageId, codexId])}";
 
     private const long MaxContextBytes = 512L << 20;
     private const string CheckPrefix = "sandbox-runner:";
@@ -226,12 +276,12 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
         }
         catch (ImageBuildException e)
         {
-            // The check's own output line (the build's error line quotes the whole command, prefix included). Docker's
-            // classic builder colours a step's stderr (ESC[91m … ESC[0m), so the escapes go before the line is compared.
+            // The check's own output line (the build's error line quotes the whole command, prefix included).
+            // Docker's classic builder colours a step's stderr (ESC[91m … ESC[0m): the escapes go before the line is compared.
             var reason = e.Message.Split('\n').Select(l => AnsiColour().Replace(l, "").Trim()).FirstOrDefault(l => l.StartsWith(CheckPrefix, StringComparison.Ordinal));
-            throw new EnvironmentException(null, reason is not null
-                ? $"base image '{under}' cannot run tasks: {reason[CheckPrefix.Length..].Trim()}"
-                : $"layering the runner's parts onto '{under}' failed. {e.Message}");
+            throw new EnvironmentException(reason is not null
+                ? $"environment: base image '{under}' cannot run tasks: {reason[CheckPrefix.Length..].Trim()}"
+                : $"environment: layering the runner's parts onto '{under}' failed. {e.Message}");
         }
     }
 
@@ -272,9 +322,9 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
             """;
     }
 
-    /// <summary>The tag of the image built from the repository's Dockerfile: its blob id and the cache-key files' at the base commit key it.</summary>
-    private static string BaseTag(string dockerfile, IReadOnlyDictionary<string, string> blobs, IReadOnlyList<string> cacheKeys) =>
-        $"sandbox-runner/envbase:{Hash([$"dockerfile={dockerfile}:{blobs[dockerfile]}", .. SetupKey.Matching(blobs, cacheKeys)])}";
+    private static string EnvironmentTag(string baseImage, string baseId) => $"sandbox-runner/env:{Hash([EnvironmentDockerfile(baseImage), baseId])}";
+
+    private static string CodexTag(string image, string imageId, TaskImage codex, string codexId) => $"sandbox-runner/envcodex:{Hash([CodexDockerfile(image, codex), imageId, codexId])}";
 
     [System.Text.RegularExpressions.GeneratedRegex(@"\x1b\[[0-9;]*m")]
     private static partial System.Text.RegularExpressions.Regex AnsiColour();

@@ -25,14 +25,14 @@ public static class SetupFailure
     /// <param name="command">The failing command as the config holds it, or null.</param>
     /// <param name="what">How it ended: <c>exited with 100</c>, <c>did not finish within 30 minutes</c>.</param>
     /// <param name="output">Its last output lines (the runner's own step lines left out).</param>
-    public static EnvironmentException Describe(string? key, int? step, int steps, string? command, string what, string logFile, IReadOnlyList<string> output)
+    public static SetupFailedException Describe(string? key, int? step, int steps, string? command, string what, string logFile, IReadOnlyList<string> output)
     {
         var which = command is null ? "setup" : $"`{TerminalText.Neutralise(command)}` (command {step} of {steps})";
         var hint = Hint(command, output);
         var lines = output.Count == 0 ? "\nit printed nothing" : $"\nits last lines:\n{string.Join('\n', output)}";
-        return new EnvironmentException(
-            key ?? "setup",
-            $"{which} {what}{(hint is null ? "" : $": {hint}")}; fix the command in setup (its log: {logFile}){lines}");
+        return new SetupFailedException(
+            $"environment.{key ?? "setup"}: {which} {what}{(hint is null ? "" : $": {hint}")}; fix the command in setup (its log: {logFile}){lines}",
+            output);
     }
 
     private static string? Hint(string? command, IReadOnlyList<string> output)

@@ -1,7 +1,6 @@
 using System.Text;
 using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
-using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
@@ -55,12 +54,19 @@ public sealed record SetupPlace(string RunId, string Scope, ResourcePolicy Resou
     public string? Runtime { get; init; }
 }
 
+/// <summary>A setup command failed; <see cref="Tail"/> is the end of its log, for saying what it may have missed.</summary>
+public sealed class SetupFailedException(string message, IReadOnlyList<string> tail) : EnvironmentException(message)
+{
+    public IReadOnlyList<string> Tail { get; } = tail;
+}
+
 /// <summary>
-/// Runs an environment's setup commands once, in a container of the environment image holding the
-/// checkout of the base commit, as the agent's own uid 1000 with no capabilities, and commits what it made
-/// as the setup image. Before the commit the container removes the tracked files and <c>.git</c> (every
-/// run puts its own checkout back), so the image keeps only the artefacts; <c>git status</c> inside names
-/// them, and the tracked files setup changed, which are reported and never committed anywhere.
+/// Runs an environment's setup commands once, in a container of the environment image, as the agent's own uid
+/// 1000 with no capabilities, and commits what it made as the setup image. Its workspace holds only the files
+/// its key covers (<see cref="SetupKey.View"/>), committed into a repository of their own so <c>git status</c>
+/// names what setup made: the untracked paths are its artefacts; the view's files it changed are reported and
+/// never kept. No object of the repository is in the container: setup cannot read what its key does not cover.
+/// Before the commit the view's files and <c>.git</c> are removed (every run puts its own checkout back).
 /// </summary>
 public static class SetupRun
 {
@@ -75,8 +81,9 @@ public static class SetupRun
     private const int MaxArtifacts = 10_000;
     private const string StepMarker = "[sandbox-runner setup ";
 
+    /// <param name="writeView">Writes the tar of the files setup sees (owned by uid 1000) into <c>/workspace</c>.</param>
     public static async Task<SetupRecord> RunAsync(
-        IContainerEngine engine, EnvironmentImage image, EnvironmentSpec spec, TreeCopy copy, Worktree checkout, string setupTag, SetupPlace place,
+        IContainerEngine engine, EnvironmentImage image, EnvironmentSpec spec, Func<Stream, CancellationToken, Task> writeView, string setupTag, SetupPlace place,
         Action<string> report, CancellationToken cancellationToken)
     {
         var spec2 = new ContainerSpec
@@ -88,7 +95,6 @@ public static class SetupRun
             // Nothing here: a container's variables are committed into the image, and tasks must not inherit the setup's proxy.
             Environment = new Dictionary<string, string>(),
             Mounts = [],
-            Volumes = [copy.ObjectsDir],
             Labels = Sandbox.Labels.For(place.Scope, place.RunId, "environment-setup"),
             Limits = ResourceProfiles.For(place.Resources),
             MaxLogBytes = place.Limits.MaxLogBytes,
@@ -142,13 +148,11 @@ public static class SetupRun
         capture.StderrLine += Line;
 
         await using var sandbox = await Sandbox.Sandbox.CreateAsync(engine, spec2, cancellationToken);
-        await copy.UploadTreeAsync(engine, sandbox.ContainerId, checkout, UnixOwner.ImageUser, cancellationToken);
-        await copy.UploadObjectsAsync(engine, sandbox.ContainerId, UnixOwner.ImageUser, cancellationToken);
+        await engine.PutArchiveAsync(sandbox.ContainerId, CodexCommandLine.Workspace, writeView, cancellationToken);
         if (place.Trust is { } trust)
         {
-            await UploadBundleAsync(engine, sandbox.ContainerId, trust, cancellationToken);
+            await engine.PutArchiveAsync(sandbox.ContainerId, "/tmp", (tar, ct) => BundleTarAsync(tar, trust, ct), cancellationToken);
         }
-
         using var noStop = new CancellationTokenSource();
         var exit = await sandbox.RunAsync(Timeout, capture.Write, null, noStop.Token, cancellationToken);
         capture.Complete();
@@ -178,23 +182,25 @@ public static class SetupRun
     }
 
     /// <summary>
-    /// Where setup finds the <c>extra_ca_certs</c> bundle: inside the checkout's <c>.git</c>, which git status never
-    /// lists as an artefact and the script removes before the commit, so no image keeps it.
+    /// Where setup finds the <c>extra_ca_certs</c> bundle: outside the files it sees, in the container's own layer,
+    /// and removed by the script before the commit, so no image keeps it.
     /// </summary>
-    public const string BundlePath = CodexCommandLine.Workspace + "/.git/" + TrustedAuthorities.FileName;
+    public const string BundlePath = "/tmp/" + TrustedAuthorities.FileName;
 
-    private static async Task UploadBundleAsync(IContainerEngine engine, string containerId, TrustedAuthorities trust, CancellationToken cancellationToken)
+    /// <summary>A tar of the bundle alone, without a root entry (one would change the mode and owner of <c>/tmp</c>).</summary>
+    private static async Task BundleTarAsync(Stream output, TrustedAuthorities trust, CancellationToken cancellationToken)
     {
-        var folder = Directory.CreateTempSubdirectory("sandbox-runner-ca-").FullName;
-        try
-        {
-            await File.WriteAllTextAsync(Path.Combine(folder, TrustedAuthorities.FileName), trust.Pem, cancellationToken);
-            await TreeCopy.UploadFolderAsync(engine, containerId, CodexCommandLine.Workspace + "/.git", folder, UnixOwner.ImageUser, cancellationToken);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        var bytes = Encoding.UTF8.GetBytes(trust.Pem);
+        await using var tar = new ICSharpCode.SharpZipLib.Tar.TarOutputStream(output, Encoding.UTF8) { IsStreamOwner = false };
+        var entry = ICSharpCode.SharpZipLib.Tar.TarEntry.CreateTarEntry(TrustedAuthorities.FileName);
+        entry.Size = bytes.Length;
+        entry.TarHeader.Mode = 0b110_100_100;
+        entry.TarHeader.UserId = (int)UnixOwner.ImageUser.Uid;
+        entry.TarHeader.GroupId = (int)UnixOwner.ImageUser.Gid;
+        entry.ModTime = DateTime.UnixEpoch;
+        await tar.PutNextEntryAsync(entry, cancellationToken);
+        await tar.WriteAsync(bytes, cancellationToken);
+        await tar.CloseEntryAsync(cancellationToken);
     }
 
     /// <summary><c>git status --porcelain -z --ignored</c>: untracked and ignored entries are artefacts, the rest changed tracked files.</summary>
@@ -212,14 +218,15 @@ public static class SetupRun
             }
 
             var code = field[..2];
-            var path = field[3..].TrimEnd('/');
+            var path = field[3..];
             if (code is "??" or "!!")
             {
+                // A folder keeps its trailing slash: what the harvest asks git about it depends on it being one.
                 artifacts.Add(path);
             }
             else
             {
-                changed.Add(path);
+                changed.Add(path.TrimEnd('/'));
                 if (code[0] is 'R' or 'C')
                 {
                     i++;
@@ -243,6 +250,8 @@ public static class SetupRun
             script.Append($"export {string.Join(' ', TrustedAuthorities.Variables.Select(v => $"{v}={BundlePath}"))}\n");
         }
 
+        // The files setup sees, as a repository of their own: what git status later calls untracked is what setup made.
+        script.Append("git init -q && git add -A && git -c core.hooksPath=/dev/null -c user.name=sandbox-runner -c user.email=setup@sandbox-runner.invalid commit -q --allow-empty -m 'the files setup sees'\n");
         if (proxyUrl is not null)
         {
             script.Append($"export HTTP_PROXY={proxyUrl} HTTPS_PROXY={proxyUrl} http_proxy={proxyUrl} https_proxy={proxyUrl} NO_PROXY=localhost,127.0.0.1 no_proxy=localhost,127.0.0.1\n");
@@ -258,6 +267,11 @@ public static class SetupRun
         script.Append($"git -c core.fsmonitor=false status --porcelain=v1 -z --ignored=traditional --untracked-files=normal > {StatusFile}\n");
         script.Append("git ls-files -z | xargs -0 -r rm -f --\n");
         script.Append("rm -rf .git\n");
+        if (trust)
+        {
+            script.Append($"rm -f {BundlePath}\n");
+        }
+
         return script.ToString();
     }
 

@@ -12,7 +12,7 @@ public sealed partial class Runner
 {
     /// <summary>
     /// The task image and the egress proxy, then for each environment of the config the images a run at HEAD would
-    /// use (base, environment, setup, Codex layer) as far as they can be named without building anything.
+    /// use (base, environment, setup, Codex layer) that the engine has; nothing is built.
     /// </summary>
     public async Task<CurrentImages> CurrentImagesAsync(CancellationToken cancellationToken)
     {
@@ -32,13 +32,13 @@ public sealed partial class Runner
             return new CurrentImages(tags, notes);
         }
 
-        var blobs = await SetupKey.TrackedBlobsAsync(_git, Repository, head, cancellationToken);
+        var tree = await BaseTree.ReadAsync(_git, Repository, head, cancellationToken);
         var images = new EnvironmentImages(_engine, _git, Repository, Scope);
         foreach (var (name, spec) in environments)
         {
             try
             {
-                tags.AddRange(await images.KnownTagsAsync(spec, Config.EffectiveAllowlist, head, Images.TaskImage, blobs, why => notes.Add($"environment {name}: {why}"), cancellationToken));
+                tags.AddRange(await images.ExistingTagsAsync(spec, Config.EffectiveAllowlist, tree, Images.TaskImage, why => notes.Add($"environment {name}: {why}"), cancellationToken));
             }
             catch (Exception e) when (e is HttpRequestException or System.Net.Sockets.SocketException or Docker.DotNet.DockerApiException or TimeoutException)
             {

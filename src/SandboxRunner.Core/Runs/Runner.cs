@@ -290,6 +290,8 @@ public sealed partial class Runner : IDisposable
 
         // First, before an image or a container is made: a runtime the engine lacks would fail every container at its start.
         plan = await RuntimeCheck.ResolveAsync(plan, Config, _engine, cancellationToken);
+        await EngineApiGuard.CheckAsync(plan, Config, _engine, cancellationToken);
+        await CacheKeyCheck.CheckAsync(plan, _git, Repository, cancellationToken);
         plan = plan with
         {
             Credential = await _credentials.ResolveAsync(plan.LongestDuration, cancellationToken),

@@ -48,6 +48,13 @@ public interface IContainerOperations
 
     Task StartAsync(string containerId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Starts a container created with <see cref="ContainerSpec.OpenStdin"/> and writes <paramref name="input"/> to
+    /// its standard input: how a secret reaches a container without being in its configuration (environment,
+    /// command, labels), which anyone holding the engine's API can read.
+    /// </summary>
+    Task StartWithInputAsync(string containerId, ReadOnlyMemory<byte> input, CancellationToken cancellationToken);
+
     /// <summary>Waits for the container to exit and returns its exit code.</summary>
     Task<long> WaitAsync(string containerId, CancellationToken cancellationToken);
 
@@ -85,6 +92,9 @@ public interface INetworkOperations
     /// <summary>Attaches a container to a network under an alias other containers there can use.</summary>
     Task ConnectAsync(string network, string containerId, string alias, CancellationToken cancellationToken);
 
+    /// <summary>The network's IPv4 subnet (<c>172.18.0.0/16</c>), or null when the engine gives none.</summary>
+    Task<string?> SubnetAsync(string name, CancellationToken cancellationToken);
+
     /// <summary>Removes a network; one already gone is not an error.</summary>
     Task RemoveNetworkAsync(string name, CancellationToken cancellationToken);
 
@@ -105,6 +115,13 @@ public interface IContainerEngine : IImageOperations, IContainerOperations, INet
 
     /// <summary>The OCI runtimes the engine can start containers with, and its default; throws when the engine does not answer.</summary>
     Task<EngineRuntimes> RuntimesAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Why a container on this engine's own network could call the engine's API without credentials: its
+    /// endpoint is plain TCP, or TLS that takes a client without a certificate. Null when the runner reaches it
+    /// through a unix socket (never mounted into a container) or over TLS that demands a client certificate.
+    /// </summary>
+    Task<string?> ExposedApiAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// Removes the containers and networks <paramref name="scope"/> matches whose owning server process

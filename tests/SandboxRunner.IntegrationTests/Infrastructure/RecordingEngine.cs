@@ -67,6 +67,17 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
         ContainerStarted?.Invoke(containerId);
     }
 
+    public async Task StartWithInputAsync(string containerId, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
+    {
+        await inner.StartWithInputAsync(containerId, input, cancellationToken);
+        Started[containerId] = Now;
+        ContainerStarted?.Invoke(containerId);
+    }
+
+    public Task<string?> ExposedApiAsync(CancellationToken cancellationToken) => inner.ExposedApiAsync(cancellationToken);
+
+    public Task<string?> SubnetAsync(string name, CancellationToken cancellationToken) => inner.SubnetAsync(name, cancellationToken);
+
     public async Task<long> WaitAsync(string containerId, CancellationToken cancellationToken)
     {
         var code = await inner.WaitAsync(containerId, cancellationToken);

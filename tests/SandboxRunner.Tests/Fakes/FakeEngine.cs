@@ -148,6 +148,20 @@ public sealed class FakeEngine : IContainerEngine
         return Task.CompletedTask;
     }
 
+    public async Task StartWithInputAsync(string containerId, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
+    {
+        Find(containerId).Stdin = input.ToArray();
+        await StartAsync(containerId, cancellationToken);
+    }
+
+    /// <summary>What <see cref="ExposedApiAsync"/> answers: null for an engine only reached through its socket.</summary>
+    public string? Exposure { get; set; }
+
+    public Task<string?> ExposedApiAsync(CancellationToken cancellationToken) => Task.FromResult(Exposure);
+
+    public Task<string?> SubnetAsync(string name, CancellationToken cancellationToken) =>
+        Task.FromResult<string?>(_networks.ContainsKey(name) ? "10.99.0.0/24" : null);
+
     public async Task<long> WaitAsync(string containerId, CancellationToken cancellationToken) =>
         await Find(containerId).Exit.WaitAsync(cancellationToken);
 
@@ -273,6 +287,9 @@ public sealed class FakeContainer
 
     /// <summary>Files inside the container but outside its bind mounts (e.g. Codex's last message), by absolute container path.</summary>
     public ConcurrentDictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>What the runner wrote to the container's standard input when it started it, if anything.</summary>
+    public byte[]? Stdin { get; set; }
 
     /// <summary>The host folder mounted at <see cref="CodexCommandLine.Workspace"/>: the task's checkout.</summary>
     public string Workspace => Spec.Mounts.Single(m => m.Target == CodexCommandLine.Workspace).Source;
