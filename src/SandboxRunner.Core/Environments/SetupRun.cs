@@ -151,7 +151,7 @@ public static class SetupRun
         await engine.PutArchiveAsync(sandbox.ContainerId, CodexCommandLine.Workspace, writeView, cancellationToken);
         if (place.Trust is { } trust)
         {
-            await engine.PutArchiveAsync(sandbox.ContainerId, "/tmp", (tar, ct) => BundleTarAsync(tar, trust, ct), cancellationToken);
+            await engine.PutArchiveAsync(sandbox.ContainerId, "/var/tmp", (tar, ct) => BundleTarAsync(tar, trust, ct), cancellationToken);
         }
         using var noStop = new CancellationTokenSource();
         var exit = await sandbox.RunAsync(Timeout, capture.Write, null, noStop.Token, cancellationToken);
@@ -182,12 +182,12 @@ public static class SetupRun
     }
 
     /// <summary>
-    /// Where setup finds the <c>extra_ca_certs</c> bundle: outside the files it sees, in the container's own layer,
-    /// and removed by the script before the commit, so no image keeps it.
+    /// Where setup finds the <c>extra_ca_certs</c> bundle: outside the files it sees, in the container's own layer
+    /// (<c>/tmp</c> is a tmpfs mounted over it at start), and removed by the script before the commit, so no image keeps it.
     /// </summary>
-    public const string BundlePath = "/tmp/" + TrustedAuthorities.FileName;
+    public const string BundlePath = "/var/tmp/" + TrustedAuthorities.FileName;
 
-    /// <summary>A tar of the bundle alone, without a root entry (one would change the mode and owner of <c>/tmp</c>).</summary>
+    /// <summary>A tar of the bundle alone, without a root entry (one would change the mode and owner of <c>/var/tmp</c>).</summary>
     private static async Task BundleTarAsync(Stream output, TrustedAuthorities trust, CancellationToken cancellationToken)
     {
         var bytes = Encoding.UTF8.GetBytes(trust.Pem);

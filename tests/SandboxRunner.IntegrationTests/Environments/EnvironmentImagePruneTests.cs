@@ -42,7 +42,7 @@ public sealed class EnvironmentImagePruneTests(DockerFixture docker)
         var stale = await catalog.PruneAsync(new ImagePruneOptions { Current = after.Tags.ToHashSet(StringComparer.Ordinal), Scope = h.Runner.Scope }, CancellationToken.None);
 
         Assert.DoesNotContain(setup, after.Tags);
-        Assert.Contains(after.Notes, n => n.StartsWith("environment default: sandbox-runner/setup:", StringComparison.Ordinal));
+        Assert.Contains(after.Notes, n => n.StartsWith("environment default: its setup for this commit's cache keys has not run yet", StringComparison.Ordinal));
         Assert.Contains(stale, d => d.Image.Tags.Contains(setup) && d.Removed);
         Assert.False(await docker.Engine.ImageExistsAsync(setup, CancellationToken.None));
     }
