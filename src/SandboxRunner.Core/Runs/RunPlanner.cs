@@ -2,6 +2,7 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Policy;
+using SandboxRunner.Verification;
 
 namespace SandboxRunner.Runs;
 
@@ -61,7 +62,8 @@ public static class RunPlanner
         }
 
         var runEnvironment = ChooseEnvironment(request.Environment, "environment", config, problems);
-        var tasks = PlanTasks(request.Tasks, config, runEnvironment, problems);
+        var runVerify = CheckVerify(new VerifyLevel(request.Verify, request.VerifyTimeoutSec, request.VerifyInputs), "", problems);
+        var tasks = PlanTasks(request.Tasks, config, runEnvironment, runVerify, problems);
         if (!request.AuditCommands)
         {
             tasks = tasks.Select(t => t with { AllowedCommands = [] }).ToList();
@@ -77,7 +79,8 @@ public static class RunPlanner
             request.SandboxMode ?? config.SandboxMode, request.OutputSchema, request.AuditCommands);
     }
 
-    private static List<TaskPlan> PlanTasks(IReadOnlyList<TaskRequest>? requests, RunnerConfig config, ChosenEnvironment? runEnvironment, List<Problem> problems)
+    private static List<TaskPlan> PlanTasks(
+        IReadOnlyList<TaskRequest>? requests, RunnerConfig config, ChosenEnvironment? runEnvironment, VerifyLevel runVerify, List<Problem> problems)
     {
         var plans = new List<TaskPlan>();
         if (requests is null || requests.Count == 0)
@@ -89,6 +92,10 @@ public static class RunPlanner
         if (requests.Count > config.MaxTasksPerRun)
         {
             problems.Add(new Problem("tasks", $"may list at most {config.MaxTasksPerRun} tasks (max_tasks_per_run), got {requests.Count}"));
+        }
+        else if (requests.Sum(t => t?.Attempts is { } n and >= 1 and <= MaxAttempts ? n : 1) is var sandboxes && sandboxes > config.MaxTasksPerRun)
+        {
+            problems.Add(new Problem("tasks", $"run {sandboxes} sandboxes with their attempts, more than max_tasks_per_run ({config.MaxTasksPerRun}); lower attempts or split the run"));
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -129,6 +136,12 @@ public static class RunPlanner
             }
 
             var environment = task.Environment is null ? runEnvironment : ChooseEnvironment(task.Environment, $"{at}.environment", config, problems);
+            var taskVerify = CheckVerify(new VerifyLevel(task.Verify, task.VerifyTimeoutSec, task.VerifyInputs), $"{at}.", problems);
+            if (task.Attempts is { } attempts && (attempts < 1 || attempts > MaxAttempts))
+            {
+                problems.Add(new Problem($"{at}.attempts", $"must be from 1 to {MaxAttempts} (got {attempts})"));
+            }
+
             plans.Add(new TaskPlan(
                 task.TaskId ?? "",
                 task.Prompt ?? "",
@@ -138,10 +151,42 @@ public static class RunPlanner
             {
                 EnvironmentName = environment?.Name,
                 Environment = environment?.Spec,
+                Verification = VerifyPlan.Resolve([taskVerify, runVerify, environment?.Spec?.VerifyLevel ?? new VerifyLevel(null, null, null), config.VerifyLevel]),
+                Attempts = task.Attempts is { } n and >= 1 and <= MaxAttempts ? n : 1,
             });
         }
 
         return plans;
+    }
+
+    /// <summary>Attempts one task may have.</summary>
+    public const int MaxAttempts = 8;
+
+    /// <summary>
+    /// A run's or a task's verify fields, checked by the config's own rules (<paramref name="prefix"/> is <c>""</c> or
+    /// <c>tasks[i].</c>); what is wrong is recorded and left out.
+    /// </summary>
+    private static VerifyLevel CheckVerify(VerifyLevel level, string prefix, List<Problem> problems)
+    {
+        var before = problems.Count;
+        CheckList(level.Commands, $"{prefix}verify", ConfigLoader.VerifyCommand, problems);
+        if (level.Commands is { Count: > VerifyPlan.MaxCommands } commands)
+        {
+            problems.Add(new Problem($"{prefix}verify", $"may list at most {VerifyPlan.MaxCommands} commands (got {commands.Count})"));
+        }
+
+        if (level.TimeoutSec is { } t && (t < VerifyPlan.MinTimeoutSec || t > VerifyPlan.MaxTimeoutSec))
+        {
+            problems.Add(new Problem($"{prefix}verify_timeout_sec", $"must be from {VerifyPlan.MinTimeoutSec} to {VerifyPlan.MaxTimeoutSec} (got {t})"));
+        }
+
+        CheckList(level.Inputs, $"{prefix}verify_inputs", ConfigLoader.RelativePattern, problems);
+        if (level.Inputs is { Count: > VerifyPlan.MaxInputs } inputs)
+        {
+            problems.Add(new Problem($"{prefix}verify_inputs", $"may list at most {VerifyPlan.MaxInputs} globs (got {inputs.Count})"));
+        }
+
+        return problems.Count == before ? level : new VerifyLevel(null, null, null);
     }
 
     /// <summary>An environment a name chose: <c>none</c> is the plain Codex image, with no name and no spec.</summary>

@@ -30,6 +30,44 @@ public sealed record TaskRequest
     [JsonPropertyName("environment")]
     [Description(EnvironmentArgument.TaskDescription)]
     public string? Environment { get; init; }
+
+    [JsonPropertyName("verify")]
+    [Description(VerifyArguments.TaskVerify)]
+    public IReadOnlyList<string>? Verify { get; init; }
+
+    [JsonPropertyName("verify_timeout_sec")]
+    [Description(VerifyArguments.Timeout)]
+    public int? VerifyTimeoutSec { get; init; }
+
+    [JsonPropertyName("verify_inputs")]
+    [Description(VerifyArguments.Inputs)]
+    public IReadOnlyList<string>? VerifyInputs { get; init; }
+
+    [JsonPropertyName("attempts")]
+    [Description(VerifyArguments.Attempts)]
+    public int? Attempts { get; init; }
+}
+
+/// <summary>What the verification and attempts arguments mean, said once for the MCP tools and the task items.</summary>
+public static class VerifyArguments
+{
+    public const string RunVerify =
+        "Shell commands the runner runs itself after each task's agent has ended (e.g. [\"npm test\"]), in a fresh container with the task's tree; " +
+        "a task whose agent succeeded but whose verification did not pass is 'failed'. Replaces the config's verify for this run; [] runs none.";
+
+    public const string TaskVerify = "This task's verify commands; replaces the run's and the config's. [] runs none.";
+
+    public const string Timeout = "Seconds each verify command may run (10-3600; default: the config's verify_timeout_sec, 600).";
+
+    public const string Inputs =
+        "Globs of the files the verify commands depend on; a task's change to one is listed in verification.changed_inputs. Replaces the default list (docs/verification.md).";
+
+    public const string Attempts =
+        "Independent attempts of this task (1-8, default 1), each in its own sandbox from the same base on branch sandbox/<run_id>/<task_id>/<k>; " +
+        "the result is the best one (verification passed, then no violations, then no changed inputs, then the smaller patch) with every attempt listed. " +
+        "Every attempt counts against max_tasks_per_run.";
+
+    public const string ApplyAttempt = "Which attempt of a task run with attempts to apply (1-8); default the best.";
 }
 
 /// <summary>What the <c>environment</c> argument means, said once for the MCP tools and the task items.</summary>
@@ -56,6 +94,13 @@ public sealed record RunRequest
 
     /// <summary>The environment of every task that names none itself; null: <c>default</c> when the config has one, else <c>none</c>.</summary>
     public string? Environment { get; init; }
+
+    /// <summary>The run's verify commands (the <c>verify</c> argument); null: the environment's or the config's.</summary>
+    public IReadOnlyList<string>? Verify { get; init; }
+
+    public int? VerifyTimeoutSec { get; init; }
+
+    public IReadOnlyList<string>? VerifyInputs { get; init; }
 
     /// <summary>Overrides the config's sandbox_mode for every task (the plan review runs read-only).</summary>
     public SandboxMode? SandboxMode { get; init; }

@@ -27,7 +27,10 @@ internal static class RunCommand
             options.Concurrency ?? file.Concurrency,
             options.ResourcePolicy ?? file.ResourcePolicy,
             options.DryRun || file.DryRun,
-            file.Environment);
+            file.Environment,
+            file.Verify,
+            file.VerifyTimeoutSec,
+            file.VerifyInputs);
         var runId = request.RunId!;
 
         using var session = new CliSession(options);

@@ -12,8 +12,8 @@ namespace SandboxRunner.Host.Commands;
 internal static class TasksFile
 {
     public const long MaxBytes = 8 * 1024 * 1024;
-    private static readonly string[] RunFields = ["tasks", "run_id", "base_ref", "concurrency", "resource_policy", "dry_run", "environment"];
-    private static readonly string[] TaskFields = ["task_id", "prompt", "allowed_paths", "allowed_commands", "timeout_sec", "environment"];
+    private static readonly string[] RunFields = ["tasks", "run_id", "base_ref", "concurrency", "resource_policy", "dry_run", "environment", "verify", "verify_timeout_sec", "verify_inputs"];
+    private static readonly string[] TaskFields = ["task_id", "prompt", "allowed_paths", "allowed_commands", "timeout_sec", "environment", "verify", "verify_timeout_sec", "verify_inputs", "attempts"];
 
     public static async Task<RunRequest> ReadAsync(string path, CancellationToken cancellationToken)
     {
@@ -85,6 +85,9 @@ internal static class TasksFile
                 "resource_policy" => request with { ResourcePolicy = String(v, "resource_policy", problems) },
                 "environment" => request with { Environment = String(v, "environment", problems) },
                 "concurrency" => request with { Concurrency = Integer(v, "concurrency", problems) },
+                "verify" => request with { Verify = Strings(v, "verify", problems) },
+                "verify_timeout_sec" => request with { VerifyTimeoutSec = Integer(v, "verify_timeout_sec", problems) },
+                "verify_inputs" => request with { VerifyInputs = Strings(v, "verify_inputs", problems) },
                 "dry_run" => request with { DryRun = v.ValueKind is JsonValueKind.True || (v.ValueKind is not JsonValueKind.False && Wrong<bool>("dry_run", "must be true or false", problems)) },
                 _ => Unknown(request, property.Name, RunFields, problems),
             };
@@ -119,6 +122,10 @@ internal static class TasksFile
                     "allowed_commands" => task with { AllowedCommands = Strings(v, field, problems) },
                     "timeout_sec" => task with { TimeoutSec = Integer(v, field, problems) },
                     "environment" => task with { Environment = String(v, field, problems) },
+                    "verify" => task with { Verify = Strings(v, field, problems) },
+                    "verify_timeout_sec" => task with { VerifyTimeoutSec = Integer(v, field, problems) },
+                    "verify_inputs" => task with { VerifyInputs = Strings(v, field, problems) },
+                    "attempts" => task with { Attempts = Integer(v, field, problems) },
                     _ => Unknown(task, field, TaskFields, problems),
                 };
             }

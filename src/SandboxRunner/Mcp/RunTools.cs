@@ -26,10 +26,14 @@ public sealed class RunTools(Workspace workspace)
         [Description("\"conservative\" or \"normal\" container limits.")] string? resource_policy = null,
         [Description("Validate everything (config, ids, base_ref, policies, Docker, image) and return skipped results without running.")] bool dry_run = false,
         [Description(EnvironmentArgument.RunDescription)] string? environment = null,
+        [Description(VerifyArguments.RunVerify)] IReadOnlyList<string>? verify = null,
+        [Description(VerifyArguments.Timeout)] int? verify_timeout_sec = null,
+        [Description(VerifyArguments.Inputs)] IReadOnlyList<string>? verify_inputs = null,
         IProgress<ProgressNotificationValue>? progress = null,
         CancellationToken cancellationToken = default) =>
         Guard(async () => await (await RunnerAsync(cancellationToken)).RunAsync(
-            RunArguments.Request(tasks, run_id, base_ref, concurrency, resource_policy, dry_run, environment), ToTaskProgress(progress), cancellationToken));
+            RunArguments.Request(tasks, run_id, base_ref, concurrency, resource_policy, dry_run, environment, verify, verify_timeout_sec, verify_inputs),
+            ToTaskProgress(progress), cancellationToken));
 
     [McpServerTool(Name = "start_codex_run", UseStructuredContent = true, Destructive = false, OpenWorld = true)]
     [Description("Start the same run as run_codex_tasks in the background and return its run_id at once (results is empty). Follow it with get_codex_run, stop it with cancel_codex_run.")]
@@ -41,9 +45,12 @@ public sealed class RunTools(Workspace workspace)
         [Description("\"conservative\" or \"normal\" container limits.")] string? resource_policy = null,
         [Description("Validate only; return skipped results.")] bool dry_run = false,
         [Description(EnvironmentArgument.RunDescription)] string? environment = null,
+        [Description(VerifyArguments.RunVerify)] IReadOnlyList<string>? verify = null,
+        [Description(VerifyArguments.Timeout)] int? verify_timeout_sec = null,
+        [Description(VerifyArguments.Inputs)] IReadOnlyList<string>? verify_inputs = null,
         CancellationToken cancellationToken = default) =>
         Guard(async () => await (await RunnerAsync(cancellationToken)).StartAsync(
-            RunArguments.Request(tasks, run_id, base_ref, concurrency, resource_policy, dry_run, environment), cancellationToken));
+            RunArguments.Request(tasks, run_id, base_ref, concurrency, resource_policy, dry_run, environment, verify, verify_timeout_sec, verify_inputs), cancellationToken));
 
     [McpServerTool(Name = "get_codex_run", UseStructuredContent = true, ReadOnly = true)]
     [Description("A run's status and each task's state (queued, running, finished) with the results so far; works for finished runs read back from disk.")]
@@ -71,12 +78,13 @@ public sealed class RunTools(Workspace workspace)
         Guard(async () => new RunList(await (await RunnerAsync(cancellationToken)).ListRunsAsync(cancellationToken)));
 
     [McpServerTool(Name = "apply_codex_result", UseStructuredContent = true, Destructive = true)]
-    [Description("Bring a finished task's change into the working tree and index, like `git cherry-pick --no-commit` of its sandbox/ branch (a three-way merge onto HEAD). Refuses with the conflicting paths when it cannot apply cleanly, and then changes nothing.")]
+    [Description("Bring a finished task's change into the working tree and index, like `git cherry-pick --no-commit` of its sandbox/ branch (a three-way merge onto HEAD). For a task run with attempts: the best attempt, or the one named by attempt. Refuses with the conflicting paths when it cannot apply cleanly, and then changes nothing.")]
     public Task<ApplyOutcome> ApplyCodexResult(
         [Description("The run's id.")] string run_id,
         [Description("The task's id.")] string task_id,
+        [Description(VerifyArguments.ApplyAttempt)] int? attempt = null,
         CancellationToken cancellationToken = default) =>
-        Guard(async () => await (await RunnerAsync(cancellationToken)).ApplyAsync(run_id, task_id, cancellationToken));
+        Guard(async () => await (await RunnerAsync(cancellationToken)).ApplyAsync(run_id, task_id, attempt, cancellationToken));
 
     [McpServerTool(Name = "review_plan_with_codex", UseStructuredContent = true, Destructive = false, OpenWorld = true)]
     [Description("Have Codex review a development plan with this repository mounted read-only. Returns six lists: missing_tasks, dependency_issues, parallelization_suggestions, test_gaps, risk_flags, recommended_task_splits. A review that fails is a tool error saying why.")]
