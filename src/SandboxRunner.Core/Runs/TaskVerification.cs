@@ -120,8 +120,15 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
             }
 
             var started = Stopwatch.GetTimestamp();
-            var (exit, timedOut) = await ExecWatchedAsync(container, command, input.Owner, plan.CommandTimeout, Output, Watch(container, limits, input.Task, bind: context.Copy is null), Stop, stop.Token, cancellationToken);
+            var watch = Watch(container, limits, input.Task, bind: context.Copy is null);
+            var (exit, timedOut) = await ExecWatchedAsync(container, command, input.Owner, plan.CommandTimeout, Output, watch, Stop, stop.Token, cancellationToken);
             capture.Complete();
+            if (watch is not null && !timedOut && await MeasureAsync(watch, cancellationToken) is { } over)
+            {
+                // Measured once more when the command has ended: a fast writer must not pass between two rounds of the watch.
+                Stop(over);
+            }
+
             var stopped = Volatile.Read(ref limit);
             var status = timedOut ? VerificationStatus.TimedOut : stopped is null && exit == 0 ? VerificationStatus.Passed : VerificationStatus.Failed;
             var tail = TaskResults.Shown(context.Redactor, TextCap.Tail(capture.CombinedTail, OutputTailChars));
@@ -239,6 +246,18 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
             {
                 return;
             }
+        }
+    }
+
+    private static async Task<string?> MeasureAsync(Func<CancellationToken, Task<string?>> overLimit, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await overLimit(cancellationToken);
+        }
+        catch (Exception e) when (e is InvalidOperationException or HttpRequestException or IOException)
+        {
+            return null;
         }
     }
 
