@@ -298,6 +298,12 @@ public sealed class FakeContainer
     public string? TaskId => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Task);
     public string? RunId => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Run);
 
+    /// <summary>Which attempt of its task the container runs (null for a task run once).</summary>
+    public int? Attempt => Labels.TryGetValue(SandboxRunner.Sandbox.Labels.Attempt, out var k) ? int.Parse(k, System.Globalization.CultureInfo.InvariantCulture) : null;
+
+    /// <summary>Whether this is where a task's verify commands run, rather than its agent.</summary>
+    public bool IsVerification => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Role) == SandboxRunner.Sandbox.Labels.VerifyRole;
+
     /// <summary>The exit code, once the container has exited.</summary>
     public long? ExitCode => _exit.Task.IsCompletedSuccessfully ? _exit.Task.Result : null;
 
