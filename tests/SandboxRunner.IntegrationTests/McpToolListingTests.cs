@@ -68,7 +68,7 @@ public sealed class McpToolListingTests(DockerFixture docker)
 
         var items = tool.ProtocolTool.InputSchema.GetProperty("properties").GetProperty("tasks").GetProperty("items");
         var fields = Properties(items).ToDictionary(p => p.Name, p => p.Value);
-        Assert.Equal(["allowed_commands", "allowed_paths", "environment", "prompt", "task_id", "timeout_sec"], fields.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["allowed_commands", "allowed_paths", "attempts", "environment", "prompt", "task_id", "timeout_sec", "verify", "verify_inputs", "verify_timeout_sec"], fields.Keys.Order(StringComparer.Ordinal));
         Assert.All(fields, f => Assert.False(string.IsNullOrWhiteSpace(f.Value.GetProperty("description").GetString()), f.Key));
     }
 

@@ -37,7 +37,8 @@ internal static class Summary
             text.Append('\n');
         }
 
-        text.Append(CultureInfo.InvariantCulture, $"results: .codex-runs/{run.RunId}/ · branches: sandbox/{run.RunId}/<task> · `sandbox-runner show {run.RunId} TASK` for one task\n");
+        var perAttempt = run.Results.Any(r => r.Attempts is not null) ? $" (sandbox/{run.RunId}/<task>/<k> per attempt)" : "";
+        text.Append(CultureInfo.InvariantCulture, $"results: .codex-runs/{run.RunId}/ · branches: sandbox/{run.RunId}/<task>{perAttempt} · `sandbox-runner show {run.RunId} TASK` for one task\n");
         return text.ToString();
     }
 }

@@ -117,8 +117,9 @@ internal static class MarkdownReport
         var branches = results.Where(r => r.Branch is not null).Select(r => r.Branch!).ToList();
         if (branches.Count > 0)
         {
-            text.Append("\nEach task's tree is on branch `sandbox/").Append(run.RunId).Append("/<task>`; `sandbox-runner apply ")
-                .Append(run.RunId).Append(" <task>` brings one into the working tree.\n");
+            text.Append("\nEach task's tree is on branch `sandbox/").Append(run.RunId).Append("/<task>`")
+                .Append(withAttempts.Count > 0 ? $" (each attempt's on `sandbox/{run.RunId}/<task>/<k>`)" : "")
+                .Append("; `sandbox-runner apply ").Append(run.RunId).Append(" <task>` brings one (a task's best attempt) into the working tree.\n");
         }
 
         return text.Length <= MaxChars ? text.ToString() : ReportText.Cap(text.ToString(), MaxChars) + "\n\n(summary cut at 512 KiB; the run folder has everything)\n";
