@@ -42,6 +42,8 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
 
         var started = Stopwatch.GetTimestamp();
         var container = new VerifyContainer();
+        VerificationReport verification;
+        var cancelled = false;
         try
         {
             // A server that dies from here on leaves a tree its successor reports as interrupted during verification.
@@ -49,23 +51,26 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
             report("verifying", $"verifying: {plan.Commands.Count} command(s) in a fresh container");
             await container.StartAsync(engine, git, input.Context, input.Task, input.Folder, input.Facts,
                 input.Facts.BranchCommit ?? input.Context.Run.BaseCommit, input.Owner, cancellationToken);
-            var verification = await RunCommandsAsync(input, container, report, cancellationToken);
-            return ((verification with { DurationMs = Elapsed(started) }).WithChangedInputs(plan, changed), false);
+            verification = (await RunCommandsAsync(input, container, report, cancellationToken)).WithChangedInputs(plan, changed);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return (VerificationReport.NotRun(plan, "cancelled: the run was cancelled before verification ended", changed) with { DurationMs = Elapsed(started) }, true);
+            verification = VerificationReport.NotRun(plan, "cancelled: the run was cancelled before verification ended", changed);
+            cancelled = true;
         }
         catch (Exception e)
         {
             // The runner's own failure to verify is a verdict like any other: not verified, never a crash.
             LogVerificationFailed(e, input.Task.DisplayName);
-            return (VerificationReport.NotRun(plan, $"the runner could not verify the task: {TextCap.Cap(e.Message, 1000)}", changed) with { DurationMs = Elapsed(started) }, false);
+            verification = VerificationReport.NotRun(plan, $"the runner could not verify the task: {TextCap.Cap(e.Message, 1000)}", changed);
         }
         finally
         {
             await container.ReleaseAsync(input.Context);
         }
+
+        // Until the container is gone: what verifying added to the task.
+        return (verification with { DurationMs = Elapsed(started) }, cancelled);
     }
 
     /// <summary>Why a task is not verified: its agent did not end on its own, or its tree was not kept whole.</summary>
