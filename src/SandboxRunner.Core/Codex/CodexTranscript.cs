@@ -24,7 +24,7 @@ public sealed record CodexUsage(
 /// <summary>A command Codex ran, as its JSONL reported it (<c>cmd</c> is the wrapped form, e.g. <c>/bin/bash -lc '...'</c>).</summary>
 public sealed record CommandRun(
     [property: JsonPropertyName("cmd")] string Cmd,
-    [property: JsonPropertyName("exit_code")] int? ExitCode,
+    [property: JsonPropertyName("exit_code"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] int? ExitCode,
     [property: JsonPropertyName("status")] string Status)
 {
     /// <summary>

@@ -16,7 +16,7 @@ internal static class ConfigFieldTable
     // and may refuse more (ConfigSchemaTests holds that whatever the loader accepts, the schema accepts).
     private static readonly TextRule NonBlankText = new(NonBlank, @"\S");
     private static readonly TextRule Word = new(SingleWord, @"^\S+$");
-    private static readonly TextRule RelativeGlob = new(RelativePattern, @"^(?=[\s\S]*\S)(?![/\\])(?![\s\S]:)(?!(?:[\s\S]*[/\\])?\.\.(?:[/\\]|$))");
+    internal static readonly TextRule RelativeGlob = new(RelativePattern, @"^(?=[\s\S]*\S)(?![/\\])(?![\s\S]:)(?!(?:[\s\S]*[/\\])?\.\.(?:[/\\]|$))");
     private static readonly TextRule Image = new(ImageReference, @"^[a-z0-9][a-z0-9._/:@-]*$");
     private static readonly TextRule SemVer = new(Version, @"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$");
     private static readonly TextRule Override = new(KeyValue, @"^[^=\s]+=[^\n]+$");

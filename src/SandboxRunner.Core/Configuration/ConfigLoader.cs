@@ -101,7 +101,7 @@ public static partial class ConfigLoader
     internal static string[] LimitFields => [.. ConfigFieldTable.TaskLimits.Names];
 
     internal static readonly IReadOnlyDictionary<string, ResourcePolicy> ResourcePolicies =
-        new Dictionary<string, ResourcePolicy> { ["conservative"] = ResourcePolicy.Conservative, ["normal"] = ResourcePolicy.Normal };
+        new Dictionary<string, ResourcePolicy> { [ResourcePolicyNames.Conservative] = ResourcePolicy.Conservative, [ResourcePolicyNames.Normal] = ResourcePolicy.Normal };
 
     internal static readonly IReadOnlyDictionary<string, TransportPolicy> TransportPolicies =
         new Dictionary<string, TransportPolicy> { ["auto"] = TransportPolicy.Auto, ["bind"] = TransportPolicy.Bind, ["copy"] = TransportPolicy.Copy };
@@ -120,14 +120,20 @@ public static partial class ConfigLoader
     internal delegate string? StringRule(string value);
 
     internal static string? NonBlank(string value) =>
-        string.IsNullOrWhiteSpace(value) ? "must not be empty" : null;
+        IsBlank(value) ? "must not be empty" : null;
+
+    /// <summary>
+    /// Nothing but whitespace as ECMA-262 counts it, the dialect of the schemas' <c>\S</c>: .NET's
+    /// <see cref="char.IsWhiteSpace(char)"/> less U+0085, plus U+FEFF. So the published patterns say exactly this rule.
+    /// </summary>
+    internal static bool IsBlank(string value) => value.All(c => c == '\uFEFF' || (c != '\u0085' && char.IsWhiteSpace(c)));
 
     internal static string? SingleWord(string value) =>
         string.IsNullOrWhiteSpace(value) || value.Any(char.IsWhiteSpace) ? "must be one non-empty word with no spaces" : null;
 
     internal static string? RelativePattern(string value)
     {
-        if (string.IsNullOrWhiteSpace(value))
+        if (IsBlank(value))
         {
             return "must not be empty";
         }

@@ -2,6 +2,13 @@ namespace SandboxRunner.Configuration;
 
 public enum ResourcePolicy { Conservative, Normal }
 
+/// <summary>The names of <see cref="ResourcePolicy"/> in the config and the tools' arguments (constants, so attributes can list them).</summary>
+public static class ResourcePolicyNames
+{
+    public const string Conservative = "conservative";
+    public const string Normal = "normal";
+}
+
 public enum NetworkPolicy { Deny, Allow, None }
 
 public enum SandboxMode { ReadOnly, WorkspaceWrite, DangerFullAccess }

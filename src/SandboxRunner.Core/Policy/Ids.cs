@@ -8,7 +8,10 @@ namespace SandboxRunner.Policy;
 /// </summary>
 public static partial class Ids
 {
-    public const string Rule = "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (1-64 characters, letters, digits, '.', '_' or '-', not starting with '.', '_' or '-')";
+    public const string Rule = "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (1-64 characters, letters, digits, '.', '_' or '-', not starting with '.', '_' or '-'), contain no '..' and not end in '.lock'";
+
+    /// <summary><see cref="IsValid"/> as a JSON Schema (ECMA-262) pattern, for the tools' input schemas.</summary>
+    public const string Pattern = @"^(?!.*\.\.)(?!.*\.lock$)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$";
 
     public static bool IsValid(string? id) =>
         id is not null && IdPattern().IsMatch(id) && !id.EndsWith(".lock", StringComparison.Ordinal) && !id.Contains("..", StringComparison.Ordinal);

@@ -1,6 +1,9 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using SandboxRunner.Configuration;
+using SandboxRunner.Contract;
 
 namespace SandboxRunner.Runs;
 
@@ -12,6 +15,18 @@ public sealed record PlanReviewReport(
     [property: JsonPropertyName("test_gaps")] IReadOnlyList<string> TestGaps,
     [property: JsonPropertyName("risk_flags")] IReadOnlyList<string> RiskFlags,
     [property: JsonPropertyName("recommended_task_splits")] IReadOnlyList<string> RecommendedTaskSplits);
+
+/// <summary>The arguments of <c>review_plan_with_codex</c>.</summary>
+public sealed record PlanReviewRequest
+{
+    [JsonPropertyName("plan_text"), Required, TextRule(TextKind.NonBlank)]
+    [Description("The plan to review.")]
+    public string PlanText { get; init; } = "";
+
+    [JsonPropertyName("repo_context")]
+    [Description("What the reviewer should know: architecture, stack, constraints.")]
+    public string? RepoContext { get; init; }
+}
 
 public sealed record PlanReviewResult(
     [property: JsonPropertyName("report")] PlanReviewReport Report,
@@ -47,9 +62,9 @@ public static class PlanReview
 
     public static async Task<PlanReviewResult> ReviewAsync(Runner runner, string planText, string? repoContext, IProgress<TaskProgress>? progress, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(planText))
+        if (TextRuleAttribute.Check(TextKind.NonBlank, planText) is { } broken)
         {
-            throw new InvalidInputException("review_plan_with_codex arguments", "plan_text", "must not be empty");
+            throw new InvalidInputException("review_plan_with_codex arguments", "plan_text", broken);
         }
 
         var run = await runner.RunAsync(

@@ -1,4 +1,5 @@
 using SandboxRunner.Configuration;
+using SandboxRunner.Contract;
 using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Policy;
@@ -16,25 +17,19 @@ public static class RunPlanner
     public static async Task<RunPlan> PlanAsync(
         RunRequest request, RunnerConfig config, HostRepository repository, Func<string, bool> runIdInUse, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var problems = new List<Problem>();
+        // The rules the tools' schema states (types, ids, ranges, names) come from the request's own attributes;
+        // what is checked here depends on the config and the repository.
+        var problems = ArgumentReader.Check(request).ToList();
 
         var runId = request.RunId ?? Ids.NewRunId(clock);
-        if (!Ids.IsValid(runId))
-        {
-            problems.Add(new Problem("run_id", Ids.Rule));
-        }
-        else if (runIdInUse(runId))
+        if (Ids.IsValid(runId) && runIdInUse(runId))
         {
             problems.Add(new Problem("run_id", $"'{runId}' is already used by a run of this repository; choose another or omit it"));
         }
 
         var baseRef = request.BaseRef ?? "HEAD";
         string? baseCommit = null;
-        if (baseRef.StartsWith('-'))
-        {
-            problems.Add(new Problem("base_ref", "must not start with '-'"));
-        }
-        else
+        if (TextRuleAttribute.Check(TextKind.GitRevision, baseRef) is null)
         {
             baseCommit = await repository.ResolveCommitAsync(baseRef, cancellationToken);
             if (baseCommit is null)
@@ -43,24 +38,7 @@ public static class RunPlanner
             }
         }
 
-        if (request.Concurrency is { } c && (c < 1 || c > 8))
-        {
-            problems.Add(new Problem("concurrency", $"must be from 1 to 8 (got {c})"));
-        }
-
-        var resourcePolicy = config.ResourcePolicy;
-        if (request.ResourcePolicy is { } rp)
-        {
-            if (ConfigLoader.ResourcePolicies.TryGetValue(rp, out var parsed))
-            {
-                resourcePolicy = parsed;
-            }
-            else
-            {
-                problems.Add(new Problem("resource_policy", "must be \"conservative\" or \"normal\""));
-            }
-        }
-
+        var resourcePolicy = request.ResourcePolicy is { } rp && ConfigLoader.ResourcePolicies.TryGetValue(rp, out var parsed) ? parsed : config.ResourcePolicy;
         var runEnvironment = ChooseEnvironment(request.Environment, "environment", config, problems);
         var runVerify = CheckVerify(new VerifyLevel(request.Verify, request.VerifyTimeoutSec, request.VerifyInputs), "", problems);
         var tasks = PlanTasks(request.Tasks, config, runEnvironment, runVerify, problems);
@@ -75,7 +53,7 @@ public static class RunPlanner
         }
 
         return new RunPlan(
-            runId, baseRef, baseCommit!, Math.Min(request.Concurrency ?? config.DefaultConcurrency, 8), resourcePolicy, tasks, request.DryRun,
+            runId, baseRef, baseCommit!, Math.Min(request.Concurrency ?? config.DefaultConcurrency, RunRequest.ConcurrencyCeiling), resourcePolicy, tasks, request.DryRun,
             request.SandboxMode ?? config.SandboxMode, request.OutputSchema, request.AuditCommands);
     }
 
@@ -83,17 +61,16 @@ public static class RunPlanner
         IReadOnlyList<TaskRequest>? requests, RunnerConfig config, ChosenEnvironment? runEnvironment, VerifyLevel runVerify, List<Problem> problems)
     {
         var plans = new List<TaskPlan>();
-        if (requests is null || requests.Count == 0)
+        if (requests is null)
         {
-            problems.Add(new Problem("tasks", "must list at least one task"));
             return plans;
         }
 
-        if (requests.Count > config.MaxTasksPerRun)
+        if (requests.Count > config.MaxTasksPerRun && requests.Count <= RunRequest.MaxTasks)
         {
             problems.Add(new Problem("tasks", $"may list at most {config.MaxTasksPerRun} tasks (max_tasks_per_run), got {requests.Count}"));
         }
-        else if (requests.Sum(t => t?.Attempts is { } n and >= 1 and <= MaxAttempts ? n : 1) is var sandboxes && sandboxes > config.MaxTasksPerRun)
+        else if (requests.Count <= config.MaxTasksPerRun && requests.Sum(t => t?.Attempts is { } n and >= 1 and <= MaxAttempts ? n : 1) is var sandboxes && sandboxes > config.MaxTasksPerRun)
         {
             problems.Add(new Problem("tasks", $"run {sandboxes} sandboxes with their attempts, more than max_tasks_per_run ({config.MaxTasksPerRun}); lower attempts or split the run"));
         }
@@ -105,31 +82,14 @@ public static class RunPlanner
             var at = $"tasks[{i}]";
             if (task is null)
             {
-                problems.Add(new Problem(at, "must be an object"));
                 continue;
             }
 
-            if (!Ids.IsValid(task.TaskId))
-            {
-                problems.Add(new Problem($"{at}.task_id", Ids.Rule));
-            }
-            else if (!seen.Add(task.TaskId!))
+            if (Ids.IsValid(task.TaskId) && !seen.Add(task.TaskId!))
             {
                 problems.Add(new Problem($"{at}.task_id", $"'{task.TaskId}' is used by another task of this run; task ids must be unique"));
             }
 
-            if (string.IsNullOrWhiteSpace(task.Prompt))
-            {
-                problems.Add(new Problem($"{at}.prompt", "must not be empty"));
-            }
-
-            if (task.TimeoutSec is { } t && (t < MinTimeoutSec || t > MaxTimeoutSec))
-            {
-                problems.Add(new Problem($"{at}.timeout_sec", $"must be from {MinTimeoutSec} to {MaxTimeoutSec} (got {t})"));
-            }
-
-            CheckList(task.AllowedPaths, $"{at}.allowed_paths", ConfigLoader.RelativePattern, problems);
-            CheckList(task.AllowedCommands, $"{at}.allowed_commands", ConfigLoader.NonBlank, problems);
             if (!config.AllowTaskPolicyWidening)
             {
                 CheckNarrowing(task, at, config, problems);
@@ -137,10 +97,6 @@ public static class RunPlanner
 
             var environment = task.Environment is null ? runEnvironment : ChooseEnvironment(task.Environment, $"{at}.environment", config, problems);
             var taskVerify = CheckVerify(new VerifyLevel(task.Verify, task.VerifyTimeoutSec, task.VerifyInputs), $"{at}.", problems);
-            if (task.Attempts is { } attempts && (attempts < 1 || attempts > MaxAttempts))
-            {
-                problems.Add(new Problem($"{at}.attempts", $"must be from 1 to {MaxAttempts} (got {attempts})"));
-            }
 
             plans.Add(new TaskPlan(
                 task.TaskId ?? "",
@@ -163,27 +119,19 @@ public static class RunPlanner
     public const int MaxAttempts = 8;
 
     /// <summary>
-    /// A run's or a task's verify fields, checked by the config's own rules (<paramref name="prefix"/> is <c>""</c> or
-    /// <c>tasks[i].</c>); what is wrong is recorded and left out.
+    /// The one rule of a run's or a task's verify fields that the schema cannot state (the reader checks the rest):
+    /// each command at most 8 KiB of UTF-8, as the config's. <paramref name="prefix"/> is <c>""</c> or <c>tasks[i].</c>;
+    /// a level with a problem is left out.
     /// </summary>
     private static VerifyLevel CheckVerify(VerifyLevel level, string prefix, List<Problem> problems)
     {
         var before = problems.Count;
-        CheckList(level.Commands, $"{prefix}verify", ConfigLoader.VerifyCommand, problems);
-        if (level.Commands is { Count: > VerifyPlan.MaxCommands } commands)
+        for (var i = 0; level.Commands is { } commands && i < commands.Count; i++)
         {
-            problems.Add(new Problem($"{prefix}verify", $"may list at most {VerifyPlan.MaxCommands} commands (got {commands.Count})"));
-        }
-
-        if (level.TimeoutSec is { } t && (t < VerifyPlan.MinTimeoutSec || t > VerifyPlan.MaxTimeoutSec))
-        {
-            problems.Add(new Problem($"{prefix}verify_timeout_sec", $"must be from {VerifyPlan.MinTimeoutSec} to {VerifyPlan.MaxTimeoutSec} (got {t})"));
-        }
-
-        CheckList(level.Inputs, $"{prefix}verify_inputs", ConfigLoader.RelativePattern, problems);
-        if (level.Inputs is { Count: > VerifyPlan.MaxInputs } inputs)
-        {
-            problems.Add(new Problem($"{prefix}verify_inputs", $"may list at most {VerifyPlan.MaxInputs} globs (got {inputs.Count})"));
+            if (commands[i] is { } command && ConfigLoader.NonBlank(command) is null && ConfigLoader.VerifyCommand(command) is { } broken)
+            {
+                problems.Add(new Problem($"{prefix}verify[{i}]", broken));
+            }
         }
 
         return problems.Count == before ? level : new VerifyLevel(null, null, null);
@@ -243,17 +191,6 @@ public static class RunPlanner
             problems.Add(new Problem(
                 $"{at}.allowed_commands",
                 $"is wider than allowed_commands ({string.Join(", ", config.AllowedCommands)}); every entry must start with one of them (an empty list allows everything) unless the config sets allow_task_policy_widening"));
-        }
-    }
-
-    private static void CheckList(IReadOnlyList<string>? values, string field, ConfigLoader.StringRule rule, List<Problem> problems)
-    {
-        for (var i = 0; values is not null && i < values.Count; i++)
-        {
-            if ((values[i] is null ? "must be a string" : rule(values[i])) is { } broken)
-            {
-                problems.Add(new Problem($"{field}[{i}]", broken));
-            }
         }
     }
 }

@@ -40,7 +40,8 @@ public sealed record TaskResult
 {
     [JsonPropertyName("task_id")] public required string TaskId { get; init; }
     [JsonPropertyName("status")] public required TaskStatus Status { get; init; }
-    [JsonPropertyName("exit_code")] public int? ExitCode { get; init; }
+    /// <summary>Always written, null when Codex did not exit (codex-mcp-runner's <c>number | null</c>).</summary>
+    [JsonPropertyName("exit_code"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public int? ExitCode { get; init; }
     [JsonPropertyName("files_changed")] public IReadOnlyList<string> FilesChanged { get; init; } = [];
     /// <summary>The patch inline when it is small; past <c>patch_inline_limit</c> it is only in <see cref="PatchFile"/> and on the branch.</summary>
     [JsonPropertyName("patch")] public string Patch { get; init; } = "";

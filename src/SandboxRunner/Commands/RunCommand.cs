@@ -20,17 +20,15 @@ internal static class RunCommand
     public static Task<int> ExecuteAsync(CommandLine options) => Failures.GuardAsync(async () =>
     {
         var file = await TasksFile.ReadAsync(options.Arguments[0], CancellationToken.None);
-        var request = RunArguments.Request(
-            file.Tasks ?? [],
-            options.RunId ?? file.RunId ?? Ids.NewRunId(TimeProvider.System),
-            options.BaseRef ?? file.BaseRef,
-            options.Concurrency ?? file.Concurrency,
-            options.ResourcePolicy ?? file.ResourcePolicy,
-            options.DryRun || file.DryRun,
-            file.Environment,
-            file.Verify,
-            file.VerifyTimeoutSec,
-            file.VerifyInputs);
+        // The command line's options win over the file's fields.
+        var request = file with
+        {
+            RunId = options.RunId ?? file.RunId ?? Ids.NewRunId(TimeProvider.System),
+            BaseRef = options.BaseRef ?? file.BaseRef,
+            Concurrency = options.Concurrency ?? file.Concurrency,
+            ResourcePolicy = options.ResourcePolicy ?? file.ResourcePolicy,
+            DryRun = options.DryRun || file.DryRun,
+        };
         var runId = request.RunId!;
 
         using var session = new CliSession(options);

@@ -37,7 +37,7 @@ internal static class ServeCommand
         builder.Services
             .AddMcpServer(o => o.ServerInfo = new() { Name = "sandbox-runner", Version = ServerVersion.Current })
             .WithStdioServerTransport()
-            .WithTools<RunTools>()
+            .WithTools(ToolCatalog.Create())
             .WithResources<RunResources>();
 
         await builder.Build().RunAsync();

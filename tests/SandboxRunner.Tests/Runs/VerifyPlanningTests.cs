@@ -55,7 +55,7 @@ public sealed class VerifyPlanningTests
     {
         var message = await RefusalAsync(new RunRequest { Tasks = [Ask("t") with { Verify = [.. Enumerable.Repeat("true", 21)] }] });
 
-        Assert.Contains("tasks[0].verify: may list at most 20 commands (got 21)", message, StringComparison.Ordinal);
+        Assert.Contains("tasks[0].verify: may list at most 20", message, StringComparison.Ordinal);
     }
 
     [Fact]
