@@ -175,3 +175,20 @@ public sealed class VerificationRunTests
         Assert.InRange(tail.Length, 100, TaskResults.CommandTailChars + 1);
     }
 }
+
+/// <summary>The plan review is a read-only task: the repository's verify commands have nothing to check there.</summary>
+public sealed class PlanReviewVerificationTests
+{
+    [Fact]
+    public async Task A_plan_review_runs_no_verify_commands_even_when_the_config_has_them()
+    {
+        using var bed = await CreateAsync(c => c with { Verify = ["npm test"] });
+        const string answer = """{"missing_tasks":[],"dependency_issues":[],"parallelization_suggestions":[],"test_gaps":["none"],"risk_flags":[],"recommended_task_splits":[]}""";
+        bed.Engine.Agent = FakeAgents.Turn(_ => { }, message: answer);
+
+        var review = await PlanReview.ReviewAsync(bed.Runner, "1. do it", null, null, CancellationToken.None);
+
+        Assert.Equal(["none"], review.Report.TestGaps);
+        Assert.Empty(bed.Engine.Execs);
+    }
+}
