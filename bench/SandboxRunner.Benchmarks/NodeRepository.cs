@@ -16,7 +16,9 @@ public static class NodeRepository
     {
         Dockerfile = DockerfilePath,
         Setup = [SetupCommand],
-        CacheKeys = ["package-lock.json"],
+
+        // Setup sees only these: npm ci reads the manifest and the lock file.
+        CacheKeys = ["package.json", "package-lock.json"],
     };
 
     /// <summary>

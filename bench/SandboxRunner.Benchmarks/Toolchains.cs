@@ -69,7 +69,9 @@ public static class Toolchains
         {
             Dockerfile = "env.Dockerfile",
             Setup = ["python3 -m venv --system-site-packages .venv", ".venv/bin/pip install --no-index --no-build-isolation -e ."],
-            CacheKeys = ["pyproject.toml"],
+
+            // No cache_keys: the default manifests (pyproject.toml here) are what setup sees. The editable install
+            // points the venv at src/, which the run image fills with the run's checkout.
         },
         (path, cancellationToken) => WritePythonAsync(path, session, cancellationToken),
         null,
@@ -79,7 +81,8 @@ public static class Toolchains
 
     public static Toolchain Dotnet() => new(
         ".NET",
-        new EnvironmentSpec { BaseImage = DotnetBaseTag, Setup = ["dotnet restore"], CacheKeys = ["**/*.csproj"] },
+        // No cache_keys: the default manifests (the .slnx and both .csproj here) are what setup sees and what restore reads.
+        new EnvironmentSpec { BaseImage = DotnetBaseTag, Setup = ["dotnet restore"] },
         WriteDotnetAsync,
         new BaseImage(DotnetBaseTag, DotnetDockerfile, FillDotnetContextAsync),
         "dotnet test --no-restore",

@@ -1,15 +1,51 @@
 #!/bin/bash
-# Writes the squid and nginx configs from the environment, then runs both in the foreground.
+# Writes the squid and nginx configs, then runs both in the foreground, bound to this run's internal network only.
+# From the environment (nothing secret):
+#   SANDBOX_LISTEN_SUBNET   the run's internal network (e.g. 172.18.0.0/16): squid and nginx listen on this container's
+#                           address in it and nowhere else, so the default bridge the proxy also sits on (for its
+#                           own way out) cannot reach them
 #   SANDBOX_ALLOW           space-separated allowlist: "host", "host:port", "1.2.3.4" or "1.2.3.4:port"
 #                           (a bare host allows ports 80 and 443)
 #   SANDBOX_MODEL_UPSTREAM  the model API base URL requests to :8080 go to, e.g. https://api.openai.com/v1
-#   SANDBOX_MODEL_KEY       the API key nginx adds as "Authorization: Bearer ..." (optional)
 #   SANDBOX_MODEL_AUTH      "chatgpt" for a ChatGPT sign-in: SANDBOX_MODEL_UPSTREAM is the ChatGPT backend
-#                           (https://chatgpt.com/backend-api), SANDBOX_MODEL_KEY its access token, and only Codex's
+#                           (https://chatgpt.com/backend-api), the model key its access token, and only Codex's
 #                           model paths are forwarded (see below); anything else: the API key route
-#   SANDBOX_CHATGPT_ACCOUNT_ID  the ChatGPT-Account-ID nginx sets on the ChatGPT route
-#   SANDBOX_CHATGPT_FEDRAMP     "true" when the account is FedRAMP (nginx then sets X-OpenAI-Fedramp: true)
+#   SANDBOX_CHATGPT_FEDRAMP "true" when the account is FedRAMP (nginx then sets X-OpenAI-Fedramp: true)
+# From standard input, which the runner writes once at start and closes (secrets are never in the container's
+# environment, command, labels or layer, where anyone holding the engine's API reads them): "name=value" lines,
+# then a line holding one dot:
+#   model_key               the API key (or ChatGPT access token) nginx adds as "Authorization: Bearer ..." (optional)
+#   chatgpt_account_id      the ChatGPT-Account-ID nginx sets on the ChatGPT route
+# The nginx config holding them is written to a tmpfs (/tmp), readable by root only.
 set -eu
+
+model_key=""
+chatgpt_account_id=""
+complete=""
+while IFS= read -r line; do
+  case "$line" in
+    .) complete=1; break ;;
+    model_key=*) model_key=${line#model_key=} ;;
+    chatgpt_account_id=*) chatgpt_account_id=${line#chatgpt_account_id=} ;;
+  esac
+done
+exec </dev/null
+[ -n "$complete" ] || { echo "sandbox-proxy: its secrets did not arrive on standard input" >&2; exit 1; }
+
+# The address to listen on: this container's own in the run's subnet. None found means no start at all
+# (failing closed), never a fallback to every interface.
+ip2int() { local IFS=.; set -- $1; echo $(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 )); }
+subnet=${SANDBOX_LISTEN_SUBNET:-}
+[ -n "$subnet" ] || { echo "sandbox-proxy: SANDBOX_LISTEN_SUBNET is not set" >&2; exit 1; }
+bits=${subnet#*/}
+mask=$(( bits == 0 ? 0 : (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF ))
+want=$(( $(ip2int "${subnet%/*}") & mask ))
+listen=""
+for cidr in $(ip -4 -o addr show | awk '{ print $4 }'); do
+  address=${cidr%/*}
+  if [ $(( $(ip2int "$address") & mask )) -eq "$want" ]; then listen=$address; break; fi
+done
+[ -n "$listen" ] || { echo "sandbox-proxy: no address of this container is in $subnet" >&2; exit 1; }
 
 conf=/run/sandbox-proxy
 rules=""
@@ -40,7 +76,7 @@ http_access allow host$i port$i"
 done
 
 cat > $conf/squid.conf <<SQUID
-http_port 3128
+http_port $listen:3128
 pid_filename $conf/squid.pid
 cache deny all
 cache_mem 8 MB
@@ -57,8 +93,8 @@ SQUID
 
 upstream=${SANDBOX_MODEL_UPSTREAM:-}
 auth=""
-if [ -n "${SANDBOX_MODEL_KEY:-}" ]; then
-  auth="proxy_set_header Authorization \"Bearer $SANDBOX_MODEL_KEY\";"
+if [ -n "$model_key" ]; then
+  auth="proxy_set_header Authorization \"Bearer $model_key\";"
 fi
 # The upstream goes through a variable so nginx resolves its name per request: a name that does not
 # resolve at start-up must not keep the gateway (and with it the whole run) from starting. An https
@@ -82,7 +118,7 @@ if [ -n "$upstream" ] && [ "${SANDBOX_MODEL_AUTH:-}" = chatgpt ]; then
   # placeholders Codex sends are replaced; a token refresh or revocation from inside is refused here.
   chatgpt="set \$upstream_base \"${upstream%/}\";
       ${auth:-proxy_set_header Authorization \"\";}
-      proxy_set_header ChatGPT-Account-ID \"${SANDBOX_CHATGPT_ACCOUNT_ID:-}\";
+      proxy_set_header ChatGPT-Account-ID \"$chatgpt_account_id\";
       proxy_set_header X-OpenAI-Fedramp \"${SANDBOX_CHATGPT_FEDRAMP:-}\";
       proxy_set_header Cookie \"\";
       $forward"
@@ -119,7 +155,10 @@ elif [ -n "$upstream" ]; then
 else
   location="location / { return 503 \"no model endpoint configured\n\"; }"
 fi
-cat > $conf/nginx.conf <<NGINX
+secrets=/tmp/sandbox-proxy
+(umask 077 && mkdir -p "$secrets")
+chmod 700 "$secrets"
+(umask 077 && cat > "$secrets/nginx.conf") <<NGINX
 worker_processes 1;
 pid $conf/nginx.pid;
 error_log stderr warn;
@@ -130,18 +169,18 @@ http {
   resolver ${resolver:-127.0.0.11} ipv6=off valid=30s;
   resolver_timeout 5s;
   server {
-    listen 8080;
+    listen $listen:8080;
     $location
   }
 }
 NGINX
-unset SANDBOX_MODEL_KEY SANDBOX_CHATGPT_ACCOUNT_ID
+model_key="" chatgpt_account_id="" auth="" chatgpt="" location=""
 
 # squid drops to its own user, which cannot reopen the container's stdout: it logs to files that
 # tail copies to stdout, where the runner reads them through the Docker logs API.
 touch $conf/access.log $conf/cache.log
 chown -R proxy:proxy $conf
-nginx -c $conf/nginx.conf -g 'daemon off;' &
+nginx -c "$secrets/nginx.conf" -g 'daemon off;' &
 nginx_pid=$!
 squid -N -f $conf/squid.conf &
 squid_pid=$!
@@ -151,7 +190,7 @@ tail -q -n +1 -F $conf/cache.log >&2 &
 for _ in $(seq 1 100); do
   kill -0 $nginx_pid 2>/dev/null || { echo "sandbox-proxy: nginx exited" >&2; exit 1; }
   kill -0 $squid_pid 2>/dev/null || { echo "sandbox-proxy: squid exited" >&2; exit 1; }
-  if (exec 3<>/dev/tcp/127.0.0.1/3128) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then
+  if (exec 3<>/dev/tcp/$listen/3128) 2>/dev/null && (exec 3<>/dev/tcp/$listen/8080) 2>/dev/null; then
     echo "sandbox-proxy ready"
     break
   fi

@@ -119,8 +119,10 @@ public sealed class CodexTranscript
                 return;
             }
 
-            EventCount++;
             Apply(type, doc.RootElement);
+
+            // Counted once applied: an event whose strings fail to decode half-way is an unparsed line, not both.
+            EventCount++;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {

@@ -25,6 +25,7 @@ internal static class ConfigFieldTable
     private static readonly TextRule Url = new(HttpUrl, @"^[Hh][Tt][Tt][Pp][Ss]?://\S+$", "uri");
     private static readonly TextRule Command = new(SetupCommand, @"\S") { MaxLength = MaxSetupCommandBytes };
     private static readonly TextRule VerifyCommandText = new(VerifyCommand, @"\S") { MaxLength = Verification.VerifyPlan.MaxCommandBytes };
+    private static readonly TextRule Runtime = new(RuntimeName, @"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$");
     private static readonly TextRule EnvironmentKey = new(EnvironmentName, @"^(?!(?:default|none)$)[A-Za-z0-9._-]{1,64}$");
     private static readonly TextRule Host = new(
         HostPort,
@@ -54,8 +55,10 @@ internal static class ConfigFieldTable
             Shapes.List(Command, MaxSetupCommands), e => e.Setup, (e, v) => e with { Setup = v }),
         ConfigFields<EnvironmentSpec>.Field("setup_network", "The network setup runs with: allow (any host, so package registries are reachable even when tasks run under deny) or deny (network_allowlist applies).",
             Shapes.Enum(SetupNetworks), e => e.SetupNetwork, (e, v) => e with { SetupNetwork = v }),
-        ConfigFields<EnvironmentSpec>.Field("cache_keys", $"Globs, relative to the repository root, of the files whose contents key the setup cache (lock files); at most {MaxCacheKeys}.",
-            Shapes.List(RelativeGlob, MaxCacheKeys), e => e.CacheKeys, (e, v) => e with { CacheKeys = v }),
+        ConfigFields<EnvironmentSpec>.Field("runtime", "The OCI runtime this environment's setup and tasks run under (runc, or runsc for gVisor), a name the Docker engine lists. Absent: the top-level runtime.",
+            Shapes.OrAbsent(Shapes.Text(Runtime)), e => e.Runtime, (e, v) => e with { Runtime = v }),
+        ConfigFields<EnvironmentSpec>.Field("cache_keys", $"Globs, relative to the repository root, of the only files setup sees, whose contents at the base commit key the setup cache (manifests, lock files); each must match a file; at most {MaxCacheKeys}. Absent: the manifests and lock files of npm, yarn, pnpm, NuGet, pip, Poetry, uv, Pipenv, Go, Cargo and Bundler.",
+            Shapes.OrAbsent(Shapes.List(RelativeGlob, MaxCacheKeys)), e => e.CacheKeys, (e, v) => e with { CacheKeys = v }),
         ConfigFields<EnvironmentSpec>.Field("verify", VerifyDescription + " For the tasks in this environment; replaces the top-level verify.",
             Shapes.OrAbsent(Shapes.List(VerifyCommandText, Verification.VerifyPlan.MaxCommands)), e => e.Verify, (e, v) => e with { Verify = v }),
         ConfigFields<EnvironmentSpec>.Field("verify_timeout_sec", VerifyTimeoutDescription + " For the tasks in this environment.",
@@ -120,6 +123,8 @@ internal static class ConfigFieldTable
             Shapes.Object(TaskLimits, new TaskLimitOverrides()), c => c.TaskLimits, (c, v) => c with { TaskLimits = v }),
         F("transport", "How a task's tree reaches its container: bind mounts, or copy through the Docker API for engines that cannot see this machine's files; auto probes the engine once.",
             Shapes.Enum(TransportPolicies), c => c.Transport, (c, v) => c with { Transport = v }),
+        F("runtime", "The OCI runtime task and setup containers run under: runc, or runsc for gVisor (a user-space kernel between the agent and the host; see docs/gvisor.md), or any runtime name the Docker engine lists. Absent or null: the engine's default (runc on a stock engine). Checked against the engine before a run creates anything.",
+            Shapes.OrNull(Shapes.Text(Runtime)), c => c.Runtime, (c, v) => c with { Runtime = v }),
         F("auth_method", "The model credential: api_key (model_api_key_env), chatgpt (the host's codex login, deny only), or auto: the key when its variable is set, else the ChatGPT sign-in when auth.json holds one.",
             Shapes.Enum(AuthMethods), c => c.AuthMethod, (c, v) => c with { AuthMethod = v }),
         F("chatgpt_base_url", "The ChatGPT backend the egress proxy sends the sign-in's requests to; https on chatgpt.com only.",

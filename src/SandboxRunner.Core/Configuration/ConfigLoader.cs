@@ -25,12 +25,15 @@ public static partial class ConfigLoader
         return Parse(text, RunnerConfig.FileName);
     }
 
+    /// <summary>How the file is read: comments and trailing commas allowed, as editors write them.</summary>
+    private static readonly JsonReaderOptions ReaderOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+
     public static RunnerConfig Parse(string json, string source = RunnerConfig.FileName)
     {
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = ReaderOptions.CommentHandling, AllowTrailingCommas = ReaderOptions.AllowTrailingCommas });
         }
         catch (JsonException e)
         {
@@ -42,6 +45,11 @@ public static partial class ConfigLoader
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw new InvalidInputException(source, "(file)", "must be a JSON object");
+            }
+
+            if (DuplicateKeys.Find(System.Text.Encoding.UTF8.GetBytes(json), ReaderOptions) is { Count: > 0 } repeated)
+            {
+                throw new InvalidInputException(source, repeated);
             }
 
             var reader = new FieldReader();

@@ -32,8 +32,12 @@ public static class ChangedTree
 
     private static readonly string WorkspacePrefix = CodexCommandLine.Workspace + "/";
 
-    /// <summary>What to fetch and delete: topmost added paths, changed leaves, deletions; artefacts left out.</summary>
-    public sealed record Plan(IReadOnlyList<string> Fetch, IReadOnlyList<string> Delete);
+    /// <summary>What to fetch and delete: topmost added paths, changed leaves, deletions; what git ignores under the artefacts left out.</summary>
+    public sealed record Plan(IReadOnlyList<string> Fetch, IReadOnlyList<string> Delete)
+    {
+        /// <summary>The changes left in the container because they are ignored artefact churn; null when none.</summary>
+        public UnharvestedArtifacts? Unharvested { get; init; }
+    }
 
     public static async Task<CopyBack> DownloadAsync(
         IContainerEngine engine, string containerId, Worktree worktree, IReadOnlyList<string> artifacts, TaskLimits limits, string staging, CancellationToken cancellationToken)
@@ -44,7 +48,7 @@ public static class ChangedTree
             return new CopyBack([], $"the task changed more than {MaxChanges} paths", null);
         }
 
-        var plan = PlanOf(changes, artifacts);
+        var plan = PlanOf(changes, artifacts, await IgnoredUnderArtifactsAsync(worktree, changes, artifacts, cancellationToken));
         if (plan.Fetch.Count > MaxRoots)
         {
             return new CopyBack([], $"the task changed more than {MaxRoots} separate paths outside the setup's artefacts", null);
@@ -157,7 +161,43 @@ public static class ChangedTree
             TreeDeletion.Delete(incoming);
         }
 
-        return new CopyBack(findings, null, null);
+        return new CopyBack(findings, null, null) { Unharvested = plan.Unharvested };
+    }
+
+    /// <summary>
+    /// The changed paths under setup's artefacts that the base commit's <c>.gitignore</c> ignores: the only ones
+    /// left in the container (dependency churn in <c>node_modules/</c>). The rest of a task's work under an
+    /// artefact (a file in an untracked <c>src/lib/</c> setup made) comes back like any other change.
+    /// </summary>
+    private static async Task<IReadOnlySet<string>> IgnoredUnderArtifactsAsync(
+        Worktree worktree, IReadOnlyList<PathChange> changes, IReadOnlyList<string> artifacts, CancellationToken cancellationToken)
+    {
+        var artifactSet = new HashSet<string>(artifacts.Select(a => a.TrimEnd('/')), StringComparer.Ordinal);
+        var folders = new HashSet<string>(artifacts.Where(a => a.EndsWith('/')).Select(a => a.TrimEnd('/')), StringComparer.Ordinal);
+        var asked = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var change in changes)
+        {
+            if (Relative(change.Path) is { } relative && UnderAny(relative, artifactSet))
+            {
+                // A folder artefact is asked about as a folder: "node_modules/" matches only a folder, and the checkout has none.
+                asked[folders.Contains(relative) ? relative + "/" : relative] = relative;
+            }
+        }
+
+        var ignored = await worktree.IgnoredAtBaseAsync(asked.Keys, cancellationToken);
+        return asked.Where(kv => ignored.Contains(kv.Key)).Select(kv => kv.Value).ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>A change list path as a path of the tree, or null when it is outside <c>/workspace</c> or not a plain relative path.</summary>
+    private static string? Relative(string path)
+    {
+        if (!path.StartsWith(WorkspacePrefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var relative = path[WorkspacePrefix.Length..].TrimEnd('/');
+        return relative.Length == 0 || relative.Split('/').Any(s => s is "" or "." or "..") ? null : relative;
     }
 
     /// <summary>
@@ -165,30 +205,38 @@ public static class ChangedTree
     /// of a change as changed too): an added path under another added one comes with it; a changed folder
     /// with changed children is only their parent; artefacts and what lies under them are left out.
     /// </summary>
-    public static Plan PlanOf(IReadOnlyList<PathChange> changes, IReadOnlyList<string> artifacts)
+    public static Plan PlanOf(IReadOnlyList<PathChange> changes, IReadOnlyList<string> artifacts, IReadOnlySet<string> ignoredUnderArtifacts)
     {
         var artifactSet = new HashSet<string>(artifacts.Select(a => a.TrimEnd('/')), StringComparer.Ordinal);
         var relevant = new SortedDictionary<string, PathChangeKind>(StringComparer.Ordinal);
+        var left = new SortedDictionary<string, PathChangeKind>(StringComparer.Ordinal);
         foreach (var change in changes)
         {
-            if (!change.Path.StartsWith(WorkspacePrefix, StringComparison.Ordinal))
+            if (Relative(change.Path) is not { } relative)
             {
                 continue;
             }
 
-            var relative = change.Path[WorkspacePrefix.Length..].TrimEnd('/');
-            if (relative.Length == 0 || relative.Split('/').Any(s => s is "" or "." or "..") || UnderAny(relative, artifactSet))
-            {
-                continue;
-            }
-
-            relevant[relative] = change.Kind;
+            // Under an artefact, what git ignores at the base stays in the container (and is counted); the rest is work.
+            (UnderAny(relative, artifactSet) && ignoredUnderArtifacts.Contains(relative) ? left : relevant)[relative] = change.Kind;
         }
 
-        var added = relevant.Where(kv => kv.Value == PathChangeKind.Added).Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
+        var (fetch, delete) = Roots(relevant);
+        var (leftAdded, leftDeleted) = Roots(left);
+        var notKept = leftAdded.Concat(leftDeleted).Order(StringComparer.Ordinal).ToList();
+        return new Plan(Crowded(fetch, artifactSet), delete)
+        {
+            Unharvested = notKept.Count == 0 ? null : new UnharvestedArtifacts(notKept.Count, notKept.Take(5).ToList()),
+        };
+    }
+
+    /// <summary>Topmost added paths and changed leaves (to fetch), and deletions, of a sorted change list.</summary>
+    private static (List<string> Fetch, List<string> Delete) Roots(SortedDictionary<string, PathChangeKind> changes)
+    {
+        var added = changes.Where(kv => kv.Value == PathChangeKind.Added).Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
         var fetch = new List<string>();
         var delete = new List<string>();
-        var ordered = relevant.Keys.ToList();
+        var ordered = changes.Keys.ToList();
         for (var i = 0; i < ordered.Count; i++)
         {
             var path = ordered[i];
@@ -197,7 +245,7 @@ public static class ChangedTree
                 continue;
             }
 
-            switch (relevant[path])
+            switch (changes[path])
             {
                 case PathChangeKind.Deleted:
                     delete.Add(path);
@@ -216,13 +264,13 @@ public static class ChangedTree
             }
         }
 
-        return new Plan(Crowded(fetch, artifactSet), delete);
+        return (fetch, delete);
     }
 
     /// <summary>
     /// Roots with more than <see cref="MaxRootsPerFolder"/> siblings replaced by their folder, deepest first
-    /// (the archive of a changed folder is its whole current content). A folder holding an artefact is never
-    /// fetched whole, so what a task did to the artefacts stays out; nor is the workspace itself.
+    /// (the archive of a changed folder is its whole current content). A folder that is, holds or lies under an
+    /// artefact is never fetched whole, so setup's own files never come back as the task's; nor is the workspace itself.
     /// </summary>
     private static List<string> Crowded(List<string> fetch, IReadOnlySet<string> artifacts)
     {
@@ -231,7 +279,7 @@ public static class ChangedTree
         {
             var crowded = roots.Where(r => r.Contains('/'))
                 .GroupBy(r => r[..r.LastIndexOf('/')], StringComparer.Ordinal)
-                .Where(g => g.Count() > MaxRootsPerFolder && !artifacts.Any(a => a.StartsWith(g.Key + "/", StringComparison.Ordinal)))
+                .Where(g => g.Count() > MaxRootsPerFolder && !UnderAny(g.Key, artifacts) && !artifacts.Any(a => a.StartsWith(g.Key + "/", StringComparison.Ordinal)))
                 .Select(g => g.Key)
                 .ToList();
             if (crowded.Count == 0)

@@ -23,12 +23,11 @@ public static class EnvironmentCheck
         var statuses = new List<EnvironmentStatus>();
         var scope = Labels.ScopeOf(repository.CommonDir);
         var images = new EnvironmentImages(engine, git, repository, scope);
-        IReadOnlyDictionary<string, string>? tracked = null;
+        BaseTree? tree = null;
         foreach (var name in names.Distinct(StringComparer.Ordinal))
         {
-            var (field, spec) = name == RunnerConfig.DefaultEnvironment
-                ? ("environment", config.Environment)
-                : ($"environments.{name}", config.Environments.GetValueOrDefault(name));
+            var field = SetupKey.FieldOf(name);
+            var spec = name == RunnerConfig.DefaultEnvironment ? config.Environment : config.Environments.GetValueOrDefault(name);
             if (spec is null)
             {
                 continue;
@@ -36,8 +35,8 @@ public static class EnvironmentCheck
 
             try
             {
-                tracked ??= await SetupKey.TrackedBlobsAsync(git, repository, commit, cancellationToken);
-                statuses.Add(await ExamineOneAsync(name, field, spec, images, engine, config, codex, commit, tracked, cancellationToken));
+                tree ??= await BaseTree.ReadAsync(git, repository, commit, cancellationToken);
+                statuses.Add(await ExamineOneAsync(field, name, spec, images, engine, config, codex, scope, tree, cancellationToken));
             }
             catch (EnvironmentException e)
             {
@@ -53,30 +52,40 @@ public static class EnvironmentCheck
     }
 
     private static async Task<EnvironmentStatus> ExamineOneAsync(
-        string name, string field, EnvironmentSpec spec, EnvironmentImages images, IContainerEngine engine, RunnerConfig config, TaskImage codex,
-        string commit, IReadOnlyDictionary<string, string> tracked, CancellationToken cancellationToken)
+        string field, string name, EnvironmentSpec spec, EnvironmentImages images, IContainerEngine engine, RunnerConfig config, TaskImage codex,
+        string scope, BaseTree tree, CancellationToken cancellationToken)
     {
+        if (SetupKey.Unmatched(tree, spec) is { Count: > 0 } unmatched)
+        {
+            throw new EnvironmentException(string.Join("; ", unmatched.Select(u => $"{field}.cache_keys[{u.Index}]: {SetupKey.UnmatchedRule(u.Glob, tree.Commit)}")));
+        }
+
         if (spec.Dockerfile is { } dockerfile)
         {
-            if (!tracked.ContainsKey(dockerfile))
+            if (!tree.Tracked.ContainsKey(dockerfile))
             {
-                throw new EnvironmentException($"{field}.dockerfile: '{dockerfile}' is not a file of the repository at {commit[..12]}; commit it, or fix the path (relative to the repository root)");
+                throw new EnvironmentException($"{field}.dockerfile: '{dockerfile}' is not a file of the repository at {tree.Commit[..12]}; commit it, or fix the path (relative to the repository root)");
             }
 
-            return new EnvironmentStatus(name, field, true, $"built from {dockerfile} by the first run that uses it (then cached by its contents)", null);
+            return new EnvironmentStatus(name, field, true, $"built from {dockerfile} by the first run that uses it (then cached by its build context)", null);
         }
 
         var image = await images.EnsureAsync(spec.BaseImage!, cancellationToken);
-        var setupTag = SetupKey.Tag(SetupKey.For(image.Tag, spec, config.EffectiveAllowlist, SetupKey.Matching(tracked, spec.CacheKeys)));
-        var cached = spec.Setup.Count > 0 && await engine.InspectImageAsync(setupTag, cancellationToken) is not null;
+        string? cached = null;
+        var view = SetupKey.View(tree, spec);
+        if (spec.Setup.Count > 0 && await engine.InspectImageAsync(image.Tag, cancellationToken) is { } facts)
+        {
+            cached = await SetupKey.FindAsync(engine, new SetupInputs(scope, facts.Id, spec, config.EffectiveAllowlist, view), tree, cancellationToken);
+        }
+
         var setup = spec.Setup.Count == 0
             ? "no setup"
-            : cached
-                ? "setup cached for this commit's cache keys"
-                : $"setup ({spec.Setup.Count} command(s)) runs once on the next run, then is reused until a cache key changes";
+            : cached is not null
+                ? $"setup cached for this commit's {view.Count} cache-key file(s)"
+                : $"setup ({spec.Setup.Count} command(s)) runs once on the next run, seeing {view.Count} file(s) ({string.Join(", ", view.Take(3).Select(f => f.Path))}{(view.Count > 3 ? ", ..." : "")}), then is reused until one of them changes";
 
         // Codex is checked on what tasks will start from: the setup when it is cached, else the environment image.
-        var tasks = await images.WithCodexAsync(cached ? setupTag : image.Tag, codex, cancellationToken);
+        var tasks = await images.WithCodexAsync(cached ?? image.Tag, codex, cancellationToken);
         return new EnvironmentStatus(name, field, true, $"{spec.BaseImage} → {image.Tag} (built); {setup}; tasks start from {tasks.Tag}", null);
     }
 

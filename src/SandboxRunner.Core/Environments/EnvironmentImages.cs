@@ -7,7 +7,7 @@ using SandboxRunner.Sandbox;
 namespace SandboxRunner.Environments;
 
 /// <summary>An environment that cannot be built or set up; its message names what failed and the fix.</summary>
-public sealed class EnvironmentException(string message) : Exception(message);
+public class EnvironmentException(string message) : Exception(message);
 
 /// <summary>The image an environment's tasks start from, and its sealed init (null when the Codex image has none).</summary>
 public sealed record EnvironmentImage(string Tag, string? Init);
@@ -24,8 +24,13 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
     /// <summary>Where the runner's images keep the Codex binary.</summary>
     public const string CodexBinary = "/usr/local/bin/codex";
 
-    /// <summary>The base image for <paramref name="spec"/>: the named one, or the repository's Dockerfile built at <paramref name="baseCommit"/>.</summary>
-    public async Task<string> BaseAsync(EnvironmentSpec spec, string baseCommit, string scratch, CancellationToken cancellationToken)
+    /// <summary>
+    /// The base image for <paramref name="spec"/>: the named one, or the repository's Dockerfile built at the base
+    /// commit. A Dockerfile's image is keyed by the repository, the lane, the Dockerfile and its whole build context
+    /// (every tracked file's path, mode and blob id that <c>.dockerignore</c> leaves in), and only that context is
+    /// sent: a <c>COPY</c> sees exactly what the key covers. The default lane's image is used when it exists.
+    /// </summary>
+    public async Task<string> BaseAsync(EnvironmentSpec spec, BaseTree tree, string scratch, CancellationToken cancellationToken)
     {
         if (spec.BaseImage is { } named)
         {
@@ -33,35 +38,43 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
         }
 
         var dockerfile = spec.Dockerfile ?? throw new EnvironmentException("environment: set base_image or dockerfile");
-        var keyed = await KeyedBlobsAsync(dockerfile, spec.CacheKeys, baseCommit, cancellationToken);
-        var tag = $"sandbox-runner/envbase:{Hash(keyed)}";
+        if (!tree.Tracked.TryGetValue(dockerfile, out var entry) || entry.Type != "blob")
+        {
+            throw new EnvironmentException($"environment.dockerfile: '{dockerfile}' is not a file of the repository at {tree.Commit[..12]}; commit it, or fix the path (relative to the repository root)");
+        }
+
+        var context = await ContextAsync(dockerfile, tree, cancellationToken);
+        string TagFor(string lane) => $"sandbox-runner/envbase:{Hash([
+            "envbase-v2", $"scope={scope}", $"lane={lane}", $"dockerfile={dockerfile}", .. context.Select(f => $"file={f.Mode} {f.Oid} {f.Path}")])}";
+        var shared = TagFor(BaseTree.DefaultLane);
+        if (await engine.ImageExistsAsync(shared, cancellationToken))
+        {
+            return shared;
+        }
+
+        var tag = TagFor(tree.Lane);
         if (await engine.ImageExistsAsync(tag, cancellationToken))
         {
             return tag;
         }
 
-        // The repository at the base commit is the context, as `docker build -f <dockerfile> .` in its root would see it.
         Directory.CreateDirectory(scratch);
-        var context = Path.Combine(scratch, $"context-{Guid.NewGuid():N}.tar");
+        var contextFile = Path.Combine(scratch, $"context-{Guid.NewGuid():N}.tar");
         try
         {
-            await git.RunAsync(new GitCall(repository.Root, ["archive", "--format=tar", baseCommit])
+            try
             {
-                StdoutFile = context,
-                MaxStdoutBytes = MaxContextBytes,
-            }, cancellationToken);
-        }
-        catch (GitOutputLimitException)
-        {
-            File.Delete(context);
-            throw new EnvironmentException($"environment.dockerfile: the repository at {baseCommit[..12]} is over {MaxContextBytes >> 20} MiB, too large a build context; build the image yourself and name it in environment.base_image");
-        }
+                await using var file = new FileStream(contextFile, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
+                await BlobArchive.WriteAsync(file, git, repository, context, 0, 0, MaxContextBytes, contextFile + ".blobs", cancellationToken);
+            }
+            catch (BlobArchiveLimitException)
+            {
+                throw new EnvironmentException($"environment.dockerfile: the build context at {tree.Commit[..12]} is over {MaxContextBytes >> 20} MiB; leave out what the image does not need in .dockerignore, or build the image yourself and name it in environment.base_image");
+            }
 
-        try
-        {
             await engine.BuildImageAsync(new ImageRecipe(tag, new Dictionary<string, byte[]>(), new Dictionary<string, string>())
             {
-                ContextFile = context,
+                ContextFile = contextFile,
                 DockerfilePath = dockerfile,
                 Labels = ImageRecipe.RunnerLabels(ImageRoles.Environment, tag, scope),
             }, cancellationToken);
@@ -72,11 +85,30 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
         }
         finally
         {
-            File.Delete(context);
+            File.Delete(contextFile);
         }
 
         return tag;
     }
+
+    /// <summary>
+    /// The build context <c>docker build -f DOCKERFILE .</c> in the repository root would send at the base commit:
+    /// the tracked files and links <c>.dockerignore</c> does not exclude, the Dockerfile and <c>.dockerignore</c>
+    /// always (the engine reads them, then drops them from the context when excluded, as Docker does).
+    /// </summary>
+    private async Task<IReadOnlyList<TrackedPath>> ContextAsync(string dockerfile, BaseTree tree, CancellationToken cancellationToken)
+    {
+        var ignore = DockerIgnore.None;
+        if (tree.Tracked.TryGetValue(DockerIgnoreFile, out var entry) && entry.Type == "blob" && entry.Mode != "120000")
+        {
+            var text = await git.RunAsync(new GitCall(repository.Root, ["cat-file", "blob", entry.Oid]) { MaxStdoutBytes = 1 << 20 }, cancellationToken);
+            ignore = DockerIgnore.Parse(Encoding.UTF8.GetString(text.Stdout));
+        }
+
+        return tree.Blobs.Where(f => f.Path == dockerfile || f.Path == DockerIgnoreFile || !ignore.Excludes(f.Path)).OrderBy(f => f.Path, StringComparer.Ordinal).ToList();
+    }
+
+    private const string DockerIgnoreFile = ".dockerignore";
 
     /// <summary>
     /// The environment image on <paramref name="baseImage"/>, built when missing: uid 1000 and the folders
@@ -175,18 +207,6 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
             CMD []
 
             """;
-    }
-
-    /// <summary>The Dockerfile's and the cache-key files' blob ids at the base commit: what keys an image built from the repository.</summary>
-    private async Task<List<string>> KeyedBlobsAsync(string dockerfile, IReadOnlyList<string> cacheKeys, string baseCommit, CancellationToken cancellationToken)
-    {
-        var files = await SetupKey.TrackedBlobsAsync(git, repository, baseCommit, cancellationToken);
-        if (!files.TryGetValue(dockerfile, out var blob))
-        {
-            throw new EnvironmentException($"environment.dockerfile: '{dockerfile}' is not a file of the repository at {baseCommit[..12]}; commit it, or fix the path (relative to the repository root)");
-        }
-
-        return [$"dockerfile={dockerfile}:{blob}", .. SetupKey.Matching(files, cacheKeys)];
     }
 
     internal static string Hash(IEnumerable<string> parts)

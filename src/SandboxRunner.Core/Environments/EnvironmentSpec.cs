@@ -21,8 +21,14 @@ public sealed record EnvironmentSpec
 
     public SetupNetwork SetupNetwork { get; init; } = SetupNetwork.Allow;
 
-    /// <summary>Globs (relative to the repository root) of files whose contents at the base commit key the setup cache.</summary>
-    public IReadOnlyList<string> CacheKeys { get; init; } = [];
+    /// <summary>
+    /// Globs (relative to the repository root) of the files setup sees and whose contents at the base commit key the
+    /// setup cache; null (absent) means the ecosystems' manifests and lock files (<see cref="SetupKey.DefaultCacheKeys"/>).
+    /// </summary>
+    public IReadOnlyList<string>? CacheKeys { get; init; }
+
+    /// <summary>The OCI runtime this environment's setup and tasks run under; null for the config's <c>runtime</c>.</summary>
+    public string? Runtime { get; init; }
 
     /// <summary>The verify commands of this environment's tasks; null: the config's top-level <c>verify</c>. Not part of the setup key.</summary>
     public IReadOnlyList<string>? Verify { get; init; }

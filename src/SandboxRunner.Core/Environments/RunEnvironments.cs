@@ -50,19 +50,18 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
             return;
         }
 
-        var tracked = await SetupKey.TrackedAsync(services.Git, services.Repository, plan.BaseCommit, cancellationToken);
+        var tree = await BaseTree.ReadAsync(services.Git, services.Repository, plan.BaseCommit, cancellationToken);
         foreach (var group in wanted)
         {
-            _prepared[group.Key] = await PrepareOneAsync(group.Key, group.First().Environment!, tracked, report, cancellationToken);
+            _prepared[group.Key] = await PrepareOneAsync(group.Key, group.First().Environment!, tree, report, cancellationToken);
         }
     }
 
-    private async Task<PreparedEnvironment> PrepareOneAsync(
-        string name, EnvironmentSpec spec, IReadOnlyDictionary<string, TrackedEntry> tracked, Action<string> report, CancellationToken cancellationToken)
+    private async Task<PreparedEnvironment> PrepareOneAsync(string name, EnvironmentSpec spec, BaseTree tree, Action<string> report, CancellationToken cancellationToken)
     {
         var images = new EnvironmentImages(services.Engine, services.Git, services.Repository, scope);
         report($"environment {name}: preparing its image");
-        var baseImage = await images.BaseAsync(spec, plan.BaseCommit, scratch, cancellationToken);
+        var baseImage = await images.BaseAsync(spec, tree, scratch, cancellationToken);
         var image = await images.EnsureAsync(baseImage, cancellationToken);
 
         var state = SetupState.None;
@@ -71,30 +70,34 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         string? log = null;
         if (spec.Setup.Count > 0)
         {
-            from = SetupKey.Tag(SetupKey.For(image.Tag, spec, config.EffectiveAllowlist, SetupKey.Matching(SetupKey.Blobs(tracked), spec.CacheKeys)));
+            var imageId = (await services.Engine.InspectImageAsync(image.Tag, cancellationToken))?.Id
+                ?? throw new EnvironmentException($"the environment image '{image.Tag}' is not in the Docker engine any more (removed by `image prune`?); run again to rebuild it");
+            var inputs = new SetupInputs(scope, imageId, spec, config.EffectiveAllowlist, SetupKey.View(tree, spec));
             log = Path.Combine(services.Store.RunFolder(plan.RunId), "environments", name, "setup.log");
-            if (await services.Engine.InspectImageAsync(from, cancellationToken) is { } existing)
+            if (await SetupKey.FindAsync(services.Engine, inputs, tree, cancellationToken) is { } existing)
             {
+                from = existing;
                 state = SetupState.Reused;
-                record = SetupRecord.FromLabels(existing.Labels);
+                record = SetupRecord.FromLabels((await services.Engine.InspectImageAsync(existing, cancellationToken))?.Labels ?? new Dictionary<string, string>());
                 report($"environment {name}: setup reused ({from})");
                 log = null;
             }
             else
             {
-                report($"environment {name}: running setup ({spec.Setup.Count} command(s)); log: {log}");
-                record = await WithCheckoutAsync($".setup-{name}", checkout => RunSetupAsync(image, spec, checkout, from, log, report, cancellationToken), cancellationToken);
+                from = SetupKey.OwnTag(inputs, tree);
+                report($"environment {name}: running setup ({spec.Setup.Count} command(s)) on {Describe(inputs.View)}; log: {log}");
+                record = await RunSetupAsync(name, image, inputs, tree, from, log, report, cancellationToken);
                 state = SetupState.Built;
                 report($"environment {name}: setup done, kept as {from}");
             }
 
-            await WriteSetupRecordAsync(name, from, state, record, cancellationToken);
+            await WriteSetupRecordAsync(name, from, state, record, inputs.View, cancellationToken);
         }
 
         // An artefact the base commit tracks (or holds files under) is the task's to change, not setup's: links and
         // submodules included, or a task's change to a tracked link where setup once made a file would be dropped.
-        var trackedFolders = tracked.Keys.SelectMany(Parents).ToHashSet(StringComparer.Ordinal);
-        record = record with { Artifacts = record.Artifacts.Where(a => !tracked.ContainsKey(a) && !trackedFolders.Contains(a)).ToList() };
+        var trackedFolders = tree.Tracked.Keys.SelectMany(Parents).ToHashSet(StringComparer.Ordinal);
+        record = record with { Artifacts = record.Artifacts.Where(a => !tree.Tracked.ContainsKey(a.TrimEnd('/')) && !trackedFolders.Contains(a.TrimEnd('/'))).ToList() };
 
         // Codex goes on after setup, so a new Codex image costs one cached layer, not a second setup.
         var withCodex = await images.WithCodexAsync(from, services.Codex, cancellationToken);
@@ -102,31 +105,58 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         return new PreparedEnvironment(name, withCodex with { Tag = runImage }, record, state, log);
     }
 
-    private async Task<SetupRecord> RunSetupAsync(EnvironmentImage image, EnvironmentSpec spec, Worktree checkout, string setupTag, string log, Action<string> report, CancellationToken cancellationToken)
+    private static string Describe(IReadOnlyList<Git.TrackedPath> view) => view.Count switch
+    {
+        0 => "no file of the repository",
+        <= 3 => string.Join(", ", view.Select(f => f.Path)),
+        _ => $"{view.Count} files ({string.Join(", ", view.Take(3).Select(f => f.Path))}, ...)",
+    };
+
+    private async Task<SetupRecord> RunSetupAsync(
+        string name, EnvironmentImage image, SetupInputs inputs, BaseTree tree, string setupTag, string log, Action<string> report, CancellationToken cancellationToken)
     {
         var limits = ResourceProfiles.LimitsFor(plan.ResourcePolicy, config.TaskLimits);
-        if (spec.SetupNetwork == SetupNetwork.Allow)
-        {
-            return await SetupRun.RunAsync(services.Engine, image, spec, services.Copy, checkout, setupTag,
-                new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, null, null), report, cancellationToken);
-        }
+        Task WriteView(Stream tar, CancellationToken ct) => BlobArchive.WriteAsync(
+            tar, services.Git, services.Repository, inputs.View, (int)UnixOwner.ImageUser.Uid, (int)UnixOwner.ImageUser.Gid, SetupKey.MaxViewBytes,
+            Path.Combine(scratch, $".setup-view-{Guid.NewGuid():N}"), ct);
 
-        // deny: behind the run's egress proxy (its allowlist), or one of its own when the tasks have the network.
-        var own = services.RunGateway is null ? await services.StartSetupGateway(cancellationToken) : null;
-        var gateway = services.RunGateway ?? own!;
-        var network = await gateway.CreateTaskNetworkAsync("environment-setup", cancellationToken);
+        // Setup runs under the runtime its environment's tasks do (resolved by RuntimeCheck for every task of the plan).
+        var spec = inputs.Spec;
+        var runtime = plan.Tasks.FirstOrDefault(t => t.Environment == spec)?.Runtime ?? spec.Runtime ?? config.Runtime;
         try
         {
-            return await SetupRun.RunAsync(services.Engine, image, spec, services.Copy, checkout, setupTag,
-                new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, network, gateway.ForwardProxyUrl), report, cancellationToken);
-        }
-        finally
-        {
-            await gateway.ReleaseTaskNetworkAsync(network, CancellationToken.None);
-            if (own is not null)
+            Directory.CreateDirectory(scratch);
+            if (inputs.Spec.SetupNetwork == SetupNetwork.Allow)
             {
-                await own.DisposeAsync();
+                return await SetupRun.RunAsync(services.Engine, image, inputs.Spec, WriteView, setupTag,
+                    new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, null, null) { Runtime = runtime }, report, cancellationToken);
             }
+
+            // deny: behind the run's egress proxy (its allowlist), or one of its own when the tasks have the network.
+            var own = services.RunGateway is null ? await services.StartSetupGateway(cancellationToken) : null;
+            var gateway = services.RunGateway ?? own!;
+            var network = await gateway.CreateTaskNetworkAsync("environment-setup", cancellationToken);
+            try
+            {
+                return await SetupRun.RunAsync(services.Engine, image, inputs.Spec, WriteView, setupTag,
+                    new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, network, gateway.ForwardProxyUrl) { Runtime = runtime }, report, cancellationToken);
+            }
+            finally
+            {
+                await gateway.ReleaseTaskNetworkAsync(network, CancellationToken.None);
+                if (own is not null)
+                {
+                    await own.DisposeAsync();
+                }
+            }
+        }
+        catch (BlobArchiveLimitException)
+        {
+            throw new EnvironmentException($"{SetupKey.FieldOf(name)}.cache_keys: the files it matches are over {SetupKey.MaxViewBytes >> 20} MiB; name the manifests and lock files setup needs, not the repository");
+        }
+        catch (SetupFailedException e)
+        {
+            throw new EnvironmentException($"{e.Message}\n{SetupView.Hint(name, inputs.View, tree, e.Tail)}");
         }
     }
 
@@ -175,7 +205,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         }
     }
 
-    private async Task WriteSetupRecordAsync(string name, string image, SetupState state, SetupRecord record, CancellationToken cancellationToken)
+    private async Task WriteSetupRecordAsync(string name, string image, SetupState state, SetupRecord record, IReadOnlyList<Git.TrackedPath> view, CancellationToken cancellationToken)
     {
         var folder = Path.Combine(services.Store.RunFolder(plan.RunId), "environments", name);
         Directory.CreateDirectory(folder);
@@ -183,6 +213,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         {
             ["setup_image"] = image,
             ["setup"] = state.ToString().ToLowerInvariant(),
+            ["files_setup_sees"] = view.Take(1000).Select(f => f.Path).ToList(),
             ["artifacts"] = record.Artifacts.Take(1000).ToList(),
             ["tracked_files_changed_by_setup"] = record.TrackedChanges.Take(1000).ToList(),
         }, Indented);

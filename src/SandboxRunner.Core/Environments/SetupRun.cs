@@ -1,7 +1,6 @@
 using System.Text;
 using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
-using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
@@ -46,14 +45,25 @@ public sealed record SetupRecord(IReadOnlyList<string> Artifacts, IReadOnlyList<
 }
 
 /// <summary>Where a setup runs and what it may reach.</summary>
-public sealed record SetupPlace(string RunId, string Scope, ResourcePolicy Resources, TaskLimits Limits, string LogFile, TaskNetwork? Network, string? ProxyUrl);
+public sealed record SetupPlace(string RunId, string Scope, ResourcePolicy Resources, TaskLimits Limits, string LogFile, TaskNetwork? Network, string? ProxyUrl)
+{
+    /// <summary>The OCI runtime setup runs under, the environment's tasks' (see <see cref="RuntimeCheck"/>); null for the engine's default.</summary>
+    public string? Runtime { get; init; }
+}
+
+/// <summary>A setup command failed; <see cref="Tail"/> is the end of its log, for saying what it may have missed.</summary>
+public sealed class SetupFailedException(string message, IReadOnlyList<string> tail) : EnvironmentException(message)
+{
+    public IReadOnlyList<string> Tail { get; } = tail;
+}
 
 /// <summary>
-/// Runs an environment's setup commands once, in a container of the environment image holding the
-/// checkout of the base commit, as the agent's own uid 1000 with no capabilities, and commits what it made
-/// as the setup image. Before the commit the container removes the tracked files and <c>.git</c> (every
-/// run puts its own checkout back), so the image keeps only the artefacts; <c>git status</c> inside names
-/// them, and the tracked files setup changed, which are reported and never committed anywhere.
+/// Runs an environment's setup commands once, in a container of the environment image, as the agent's own uid
+/// 1000 with no capabilities, and commits what it made as the setup image. Its workspace holds only the files
+/// its key covers (<see cref="SetupKey.View"/>), committed into a repository of their own so <c>git status</c>
+/// names what setup made: the untracked paths are its artefacts; the view's files it changed are reported and
+/// never kept. No object of the repository is in the container: setup cannot read what its key does not cover.
+/// Before the commit the view's files and <c>.git</c> are removed (every run puts its own checkout back).
 /// </summary>
 public static class SetupRun
 {
@@ -68,28 +78,31 @@ public static class SetupRun
     private const int MaxArtifacts = 10_000;
     private const string StepMarker = "[sandbox-runner setup ";
 
+    /// <param name="writeView">Writes the tar of the files setup sees (owned by uid 1000) into <c>/workspace</c>.</param>
     public static async Task<SetupRecord> RunAsync(
-        IContainerEngine engine, EnvironmentImage image, EnvironmentSpec spec, TreeCopy copy, Worktree checkout, string setupTag, SetupPlace place,
+        IContainerEngine engine, EnvironmentImage image, EnvironmentSpec spec, Func<Stream, CancellationToken, Task> writeView, string setupTag, SetupPlace place,
         Action<string> report, CancellationToken cancellationToken)
     {
         var spec2 = new ContainerSpec
         {
             Image = image.Tag,
-            Entrypoint = image.Init is { } init ? [init, "--"] : null,
-            Init = image.Init is null,
             Command = ["/bin/sh", "-c", Script(spec.Setup, place.ProxyUrl)],
             User = UnixOwner.ImageUser.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
             // Nothing here: a container's variables are committed into the image, and tasks must not inherit the setup's proxy.
             Environment = new Dictionary<string, string>(),
             Mounts = [],
-            Volumes = [copy.ObjectsDir],
             Labels = Sandbox.Labels.For(place.Scope, place.RunId, "environment-setup"),
             Limits = ResourceProfiles.For(place.Resources),
             MaxLogBytes = place.Limits.MaxLogBytes,
             ReadOnlyRootFilesystem = false,
             NetworkMode = place.Network?.NetworkMode ?? "bridge",
+            Runtime = place.Runtime,
         };
+        if (image.Init is { } init)
+        {
+            spec2 = SealedInit.Wrap(spec2, init, undumpable: false);
+        }
 
         var tail = new Queue<string>();
         long logged = 0;
@@ -120,8 +133,7 @@ public static class SetupRun
         capture.StderrLine += Line;
 
         await using var sandbox = await Sandbox.Sandbox.CreateAsync(engine, spec2, cancellationToken);
-        await copy.UploadTreeAsync(engine, sandbox.ContainerId, checkout, UnixOwner.ImageUser, cancellationToken);
-        await copy.UploadObjectsAsync(engine, sandbox.ContainerId, UnixOwner.ImageUser, cancellationToken);
+        await engine.PutArchiveAsync(sandbox.ContainerId, CodexCommandLine.Workspace, writeView, cancellationToken);
         using var noStop = new CancellationTokenSource();
         var exit = await sandbox.RunAsync(Timeout, capture.Write, null, noStop.Token, cancellationToken);
         capture.Complete();
@@ -131,9 +143,10 @@ public static class SetupRun
         {
             var step = tail.LastOrDefault(l => l.StartsWith(StepMarker, StringComparison.Ordinal));
             var what = exit.TimedOut ? $"did not finish within {Timeout.TotalMinutes:F0} minutes" : $"exited with {exit.ExitCode}";
-            throw new EnvironmentException(
+            throw new SetupFailedException(
                 $"environment setup failed: {(step is null ? "the setup" : step[StepMarker.Length..].TrimStart())} {what}; fix the command in environment.setup " +
-                $"(its log: {place.LogFile}). Last lines:\n{string.Join('\n', tail.TakeLast(20))}");
+                $"(its log: {place.LogFile}). Last lines:\n{string.Join('\n', tail.TakeLast(20))}",
+                tail.ToList());
         }
 
         var status = await sandbox.ReadFileAsync(StatusFile, MaxStatusBytes, cancellationToken)
@@ -166,14 +179,15 @@ public static class SetupRun
             }
 
             var code = field[..2];
-            var path = field[3..].TrimEnd('/');
+            var path = field[3..];
             if (code is "??" or "!!")
             {
+                // A folder keeps its trailing slash: what the harvest asks git about it depends on it being one.
                 artifacts.Add(path);
             }
             else
             {
-                changed.Add(path);
+                changed.Add(path.TrimEnd('/'));
                 if (code[0] is 'R' or 'C')
                 {
                     i++;
@@ -192,6 +206,9 @@ public static class SetupRun
     {
         var script = new StringBuilder("set -e\n");
         script.Append($"export HOME={Home}\ncd {CodexCommandLine.Workspace}\n");
+
+        // The files setup sees, as a repository of their own: what git status later calls untracked is what setup made.
+        script.Append("git init -q && git add -A && git -c core.hooksPath=/dev/null -c user.name=sandbox-runner -c user.email=setup@sandbox-runner.invalid commit -q --allow-empty -m 'the files setup sees'\n");
         if (proxyUrl is not null)
         {
             script.Append($"export HTTP_PROXY={proxyUrl} HTTPS_PROXY={proxyUrl} http_proxy={proxyUrl} https_proxy={proxyUrl} NO_PROXY=localhost,127.0.0.1 no_proxy=localhost,127.0.0.1\n");

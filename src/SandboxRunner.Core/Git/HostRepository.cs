@@ -43,6 +43,18 @@ public sealed class HostRepository
         return new HostRepository(git, lines[0], lines[1]);
     }
 
+    /// <summary>
+    /// Whether <paramref name="commit"/> is in the history of the repository's HEAD (its checked-out branch, or
+    /// the commit itself when detached): what the user has, as against an agent's result branch nobody merged.
+    /// </summary>
+    public async Task<bool> IsReachableFromHeadAsync(string commit, CancellationToken cancellationToken)
+    {
+        var output = await _git.RunAsync(
+            new GitCall(Root, ["merge-base", "--is-ancestor", commit, "HEAD"]) { AcceptedExitCodes = [0, 1, 128] },
+            cancellationToken);
+        return output.ExitCode == 0;
+    }
+
     /// <summary>The commit a ref names, or null when it names none. Refs that look like options are refused.</summary>
     public async Task<string?> ResolveCommitAsync(string reference, CancellationToken cancellationToken)
     {

@@ -247,6 +247,30 @@ public sealed class Worktree
     }
 
     /// <summary>
+    /// Which of <paramref name="paths"/> (relative; a trailing <c>/</c> marks a folder) the base commit's
+    /// <c>.gitignore</c> files ignore. Asked of the checkout as it was made, before any of the task's changes
+    /// reach it, through the runner's own git directory with no user config (no global excludes file).
+    /// </summary>
+    public async Task<IReadOnlySet<string>> IgnoredAtBaseAsync(IReadOnlyCollection<string> paths, CancellationToken cancellationToken)
+    {
+        if (paths.Count == 0)
+        {
+            return new HashSet<string>();
+        }
+
+        var output = await _git.RunAsync(
+            new GitCall(WorkPath, ["check-ignore", "--no-index", "-z", "--stdin"])
+            {
+                Trust = GitTrust.Untrusted,
+                Environment = new Dictionary<string, string> { ["GIT_DIR"] = HostGitDir, ["GIT_WORK_TREE"] = WorkPath },
+                Stdin = Encoding.UTF8.GetBytes(string.Concat(paths.Select(p => p + "\0"))),
+                AcceptedExitCodes = [0, 1],
+            },
+            cancellationToken);
+        return output.Text.Split('\0', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+    }
+
+    /// <summary>
     /// Files among the agent's git settings (<c>.git/config</c>, hooks, info/...) that the task added, changed
     /// or removed. The host never reads them; they are reported because planting them is what a hostile
     /// agent does (Codex 0.169 was seen setting core.fsmonitor).

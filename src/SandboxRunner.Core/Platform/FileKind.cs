@@ -15,10 +15,11 @@ public static class FileKind
     private const uint StatxType = 0x1;
     private const uint StatxSize = 0x200;
 
-    public static (FileType Type, long Size) Of(string path)
+    /// <summary>What <paramref name="path"/> is; a link is reported as one unless <paramref name="followLinks"/> (a path the user gave).</summary>
+    public static (FileType Type, long Size) Of(string path, bool followLinks = false)
     {
         Span<byte> buffer = stackalloc byte[256];
-        if (NativeMethods.statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxSize, ref MemoryMarshal.GetReference(buffer)) != 0)
+        if (NativeMethods.statx(AtFdCwd, path, followLinks ? 0 : AtSymlinkNoFollow, StatxType | StatxSize, ref MemoryMarshal.GetReference(buffer)) != 0)
         {
             return (FileType.Missing, 0);
         }
@@ -38,6 +39,18 @@ public static class FileKind
         };
         return (type, size);
     }
+
+    /// <summary>The type as an error message names it ("FIFO", "character device").</summary>
+    public static string Describe(FileType type) => type switch
+    {
+        FileType.Fifo => "FIFO",
+        FileType.CharacterDevice => "character device",
+        FileType.BlockDevice => "block device",
+        FileType.Symlink => "symbolic link",
+        FileType.Directory => "folder",
+        FileType.Regular => "regular file",
+        _ => type.ToString().ToLowerInvariant(),
+    };
 
     private static class NativeMethods
     {

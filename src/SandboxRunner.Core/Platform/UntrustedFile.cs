@@ -9,9 +9,10 @@ namespace SandboxRunner.Platform;
 /// </summary>
 public static class UntrustedFile
 {
-    public static FileStream? OpenRead(string path)
+    /// <param name="followLinks">For a path the user named (a tasks file): links are followed, FIFOs still never block.</param>
+    public static FileStream? OpenRead(string path, bool followLinks = false)
     {
-        var handle = new SafeFileHandle(NativeMethods.open(path, Flags), ownsHandle: true);
+        var handle = new SafeFileHandle(NativeMethods.open(path, followLinks ? Flags & ~NoFollow : Flags), ownsHandle: true);
         if (handle.IsInvalid)
         {
             handle.Dispose();
@@ -20,6 +21,8 @@ public static class UntrustedFile
 
         return new FileStream(handle, FileAccess.Read, bufferSize: 0);
     }
+
+    private static int NoFollow => OperatingSystem.IsMacOS() ? 0x0100 : 0x20000;
 
     private static int Flags => OperatingSystem.IsMacOS()
         ? 0x0004 | 0x0100 | 0x1000000 // O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC

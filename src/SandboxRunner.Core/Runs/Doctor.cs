@@ -59,13 +59,25 @@ public static class Doctor
         {
             var (version, api) = await engine.PingAsync(cancellationToken);
             checks.Add(new DoctorCheck("docker", Ok, $"engine {version}, API {api}", null));
-            checks.Add(await engine.ImageExistsAsync(image, cancellationToken)
+            var imagePresent = await engine.ImageExistsAsync(image, cancellationToken);
+            checks.Add(imagePresent
                 ? new DoctorCheck("image", Ok, $"{image} is present", null)
                 : config.Image is not null
                     ? new DoctorCheck("image", Fail, $"{image} is not in the engine", $"build or load {image}, or remove \"image\" from {RunnerConfig.FileName} to use the default")
                     : Codex.CodexTarball.NpmAvailable()
                         ? new DoctorCheck("image", Warn, $"{image} is not built yet; the first run builds it (about a minute)", "or build it now: sandbox-runner image build")
                         : new DoctorCheck("image", Fail, $"{image} is missing and npm is not on PATH to locate the Codex CLI", "install Node.js (npm), or build Dockerfile.codex by hand and set \"image\""));
+            if (await engine.ExposedApiAsync(cancellationToken) is { } exposed)
+            {
+                // Refused at run time only where something would sit on the bridge; said here either way.
+                var onBridge = config.NetworkPolicy == NetworkPolicy.Allow
+                    || new[] { config.Environment }.Concat(config.Environments.Values).Any(e => e is { Setup.Count: > 0, SetupNetwork: Environments.SetupNetwork.Allow });
+                checks.Add(new DoctorCheck("engine-api", onBridge ? Fail : Warn,
+                    $"{exposed}: a task or setup under \"allow\" could use it, so runs refuse \"allow\" here",
+                    "reach the engine over TLS with client certificates (DOCKER_HOST=tcp://HOST:2376, DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH), or keep network_policy and setup_network at \"deny\""));
+            }
+
+            checks.AddRange(await RuntimeDoctor.ExamineAsync(config, engine, image, imagePresent, repository is null ? null : Labels.ScopeOf(repository.CommonDir), cancellationToken));
             checks.AddRange(await EnvironmentChecksAsync(config, repository, engine, git, cancellationToken));
             if (config.NetworkPolicy == NetworkPolicy.Deny && !await engine.ImageExistsAsync(ImageRecipe.EgressProxy().Tag, cancellationToken))
             {

@@ -5,8 +5,8 @@ using SandboxRunner.Sandbox;
 namespace SandboxRunner.Runs;
 
 /// <param name="Init">
-/// An execute-only init in the image that becomes PID 1 instead of docker-init, so no process the agent can
-/// open holds the container's stdout (see Dockerfile.codex); null when the image has none.
+/// The image's own init (see <see cref="Sandbox.SealedInit"/>), which becomes PID 1 instead of docker-init and starts Codex
+/// so that no process the agent runs can write into its output; null when the image has none.
 /// </param>
 public sealed record TaskImage(string Tag, string? Init);
 

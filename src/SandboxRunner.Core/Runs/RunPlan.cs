@@ -30,6 +30,12 @@ public sealed record TaskPlan(
     /// <summary>The plan of each of the task's attempts; the task itself when it runs once.</summary>
     public IReadOnlyList<TaskPlan> AttemptPlans() =>
         Attempts <= 1 ? [this] : Enumerable.Range(1, Attempts).Select(k => this with { Attempt = k }).ToList();
+
+    /// <summary>
+    /// The OCI runtime its containers start with: what the config names (see <see cref="RuntimeCheck.Configured"/>), or
+    /// null for the engine's default until <see cref="RuntimeCheck.ResolveAsync"/> names that too.
+    /// </summary>
+    public string? Runtime { get; init; }
 }
 
 /// <summary>A run that passed validation: ids checked, base ref resolved to a commit, every default filled in.</summary>

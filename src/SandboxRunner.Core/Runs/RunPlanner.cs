@@ -109,6 +109,7 @@ public static class RunPlanner
                 Environment = environment?.Spec,
                 Verification = VerifyPlan.Resolve([taskVerify, runVerify, environment?.Spec?.VerifyLevel ?? new VerifyLevel(null, null, null), config.VerifyLevel]),
                 Attempts = task.Attempts is { } n and >= 1 and <= MaxAttempts ? n : 1,
+                Runtime = environment?.Spec?.Runtime ?? config.Runtime,
             });
         }
 

@@ -10,6 +10,7 @@ public sealed partial class Runner
         Status = TaskStatus.Cancelled,
         Summary = "Cancelled before it started.",
         WorkspacePath = Store.TaskFolder(plan.RunId, task.TaskId, task.Attempt),
+        Runtime = task.Runtime,
         Verification = task.Verification.Any ? Verification.VerificationReport.NotRun(task.Verification, "the task was cancelled before it started", []) : Verification.VerificationReport.NotConfigured,
     };
 

@@ -67,6 +67,7 @@ public sealed partial class Runner
             Verification = task.Verification.Any
                 ? Verification.VerificationReport.NotRun(task.Verification, "not started: the run's environment could not be prepared", [])
                 : Verification.VerificationReport.NotConfigured,
+            Runtime = task.Runtime,
         };
         await Store.WriteResultAsync(plan.RunId, result, CancellationToken.None);
         run.Report(new TaskProgress(task.TaskId, "finished", $"{task.TaskId}: failed: {Policy.TerminalText.Neutralise(reason.Split('\n')[0])}") { Result = result });

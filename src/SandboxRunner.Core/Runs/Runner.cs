@@ -311,6 +311,11 @@ public sealed partial class Runner : IDisposable
     private async Task<RunPlan> PlanAsync(RunRequest request, CancellationToken cancellationToken)
     {
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
+
+        // First, before an image or a container is made: a runtime the engine lacks would fail every container at its start.
+        plan = await RuntimeCheck.ResolveAsync(plan, Config, _engine, cancellationToken);
+        await EngineApiGuard.CheckAsync(plan, Config, _engine, cancellationToken);
+        await CacheKeyCheck.CheckAsync(plan, _git, Repository, cancellationToken);
         plan = plan with { Credential = await _credentials.ResolveAsync(plan.LongestDuration, cancellationToken) };
         await Images.CheckAsync(plan.DryRun, cancellationToken);
         if (plan.DryRun)

@@ -72,11 +72,9 @@ public static class TaskContainer
         }
 
         var image = prepared is not null ? new TaskImage(prepared.RunImage.Tag, prepared.RunImage.Init) : context.Image;
-        return new ContainerSpec
+        var spec = new ContainerSpec
         {
             Image = image.Tag,
-            Entrypoint = image.Init is { } init ? [init, "--"] : null,
-            Init = image.Init is null,
             Command = command.ContainerCommand(),
             User = owner.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
@@ -96,7 +94,11 @@ public static class TaskContainer
             ReadOnlyRootFilesystem = prepared is null && context.Run.SandboxMode != SandboxMode.DangerFullAccess,
 
             NetworkMode = network?.NetworkMode ?? (config.NetworkPolicy == NetworkPolicy.Allow ? "bridge" : "none"),
+            Runtime = task.Runtime,
         };
+
+        // The runner's images seal Codex's output with their own init; a configured image runs under the engine's.
+        return image.Init is { } init ? SealedInit.Wrap(spec, init, undumpable: true) : spec;
     }
 
 }

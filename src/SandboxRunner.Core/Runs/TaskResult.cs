@@ -106,6 +106,12 @@ public sealed record TaskResult
 
     /// <summary>For a task run with <c>attempts</c> over 1: every attempt, best first (see <see cref="AttemptRanking"/>).</summary>
     [JsonPropertyName("attempts"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<AttemptSummary>? Attempts { get; init; }
+
+    /// <summary>
+    /// The OCI runtime the task's container ran under (<c>runc</c>, <c>runsc</c> for gVisor, or another the engine lists);
+    /// null in results written before runtimes were reported.
+    /// </summary>
+    [JsonPropertyName("runtime")] public string? Runtime { get; init; }
 }
 
 /// <summary>One attempt of a task, as the task's result lists it: enough to see why the best one was chosen.</summary>

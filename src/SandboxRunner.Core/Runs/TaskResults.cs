@@ -25,7 +25,7 @@ public static class TaskResults
     private const int MaxSummaryChars = 64 * 1024;
     private const int EvidenceChars = 4000;
 
-    public const string DryRunSummary = "dry run: validated (config, ids, base_ref, policies, Docker, image), not executed";
+    public const string DryRunSummary = "dry run: validated (config, ids, base_ref, policies, Docker, runtime, image), not executed";
 
     /// <summary>What a dry run returns for a task: validated, not run, and the environment it would run in.</summary>
     public static TaskResult Skipped(TaskPlan task) => new()
@@ -38,6 +38,7 @@ public static class TaskResults
         Verification = task.Verification.Any
             ? Verification.VerificationReport.NotRun(task.Verification, "dry run: validated, not executed", [])
             : Verification.VerificationReport.NotConfigured,
+        Runtime = task.Runtime,
     };
 
     /// <summary>The name a result reports for the task's environment; <c>none</c> for the plain Codex image.</summary>

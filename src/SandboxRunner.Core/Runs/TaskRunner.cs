@@ -154,10 +154,11 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             // Harvest and persist on a budget of their own: a cancelled task's work is kept too.
             using var salvage = new CancellationTokenSource(SalvageBudget + task.Timeout);
             TaskFacts facts;
+            var copied = CopyBack.Nothing;
             try
             {
                 // Only a tree that was copied in completely can be copied back (else the host's checkout stays).
-                var copied = !copiedIn || worktree is null || context.Run.SandboxMode == SandboxMode.ReadOnly ? CopyBack.Nothing
+                copied = !copiedIn || worktree is null || context.Run.SandboxMode == SandboxMode.ReadOnly ? CopyBack.Nothing
                     : prepared is not null
                         ? await Environments.ChangedTree.DownloadAsync(engine, sandbox!.ContainerId, worktree, prepared.Setup.Artifacts, limits, Path.Combine(folder, ".incoming"), salvage.Token)
                         : await TreeCopy.DownloadAsync(engine, sandbox!.ContainerId, worktree, limits, salvage.Token);
@@ -225,6 +226,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                     TaskResults.Shown(context.Redactor, capture.CombinedTail), capture.Truncated),
                 Auth = context.Run.Credential.Wire,
                 Environment = TaskResults.EnvironmentOf(task),
+                Runtime = task.Runtime,
                 Network = new NetworkReport(
                     ConfigLoader.NetworkPolicies.First(p => p.Value == context.Config.NetworkPolicy).Key,
                     context.Gateway?.Allowlist ?? [],
@@ -236,6 +238,11 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 {
                     NotesForManager = $"{result.NotesForManager}\nThe environment's setup changed tracked files, which were not kept (tasks start from the base commit's version): {string.Join(", ", byTheSetup.Take(20))}".TrimStart('\n'),
                 };
+            }
+
+            if (copied.Unharvested is { } left)
+            {
+                result = result with { NotesForManager = $"{result.NotesForManager}\n{context.Redactor.Redact(TerminalText.Neutralise(left.Note))}".TrimStart('\n') };
             }
 
             await context.Store.WriteResultAsync(context.Run.RunId, result, CancellationToken.None);

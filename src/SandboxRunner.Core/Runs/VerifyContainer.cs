@@ -158,14 +158,17 @@ internal sealed class VerifyContainer
             environment["NO_PROXY"] = environment["no_proxy"] = $"localhost,127.0.0.1,{EgressGateway.ProxyAlias}";
         }
 
-        var image = prepared is not null ? new TaskImage(prepared.RunImage.Tag, prepared.RunImage.Init) : context.Image;
+        var image = prepared is not null ? prepared.RunImage.Tag : context.Image.Tag;
         var bind = context.Copy is null && prepared is null;
         return new ContainerSpec
         {
-            Image = image.Tag,
-            Entrypoint = image.Init is { } init ? [init, "--"] : null,
-            Init = image.Init is null,
-            Command = Idle,
+            Image = image,
+
+            // Not the runner's sealed init: it guards Codex's output, and the verify commands' output and exit codes come
+            // through the engine's exec API instead. Docker's init reaps what the commands leave; nothing is given a capability.
+            Entrypoint = Idle,
+            Command = [],
+            Init = true,
             User = owner.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
             Environment = environment,
@@ -178,6 +181,7 @@ internal sealed class VerifyContainer
             Limits = ResourceProfiles.For(context.Run.ResourcePolicy),
             ReadOnlyRootFilesystem = prepared is null && context.Run.SandboxMode != SandboxMode.DangerFullAccess,
             NetworkMode = network?.NetworkMode ?? (context.Config.NetworkPolicy == NetworkPolicy.Allow ? "bridge" : "none"),
+            Runtime = task.Runtime,
         };
     }
 

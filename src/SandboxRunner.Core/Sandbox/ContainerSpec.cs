@@ -49,6 +49,15 @@ public sealed record ContainerSpec
     /// </summary>
     public long? MaxLogBytes { get; init; }
 
+    /// <summary>
+    /// Standard input is kept open until the runner writes to it once (<see cref="IContainerOperations.StartWithInputAsync"/>):
+    /// the egress proxy's secrets arrive that way, never in its configuration.
+    /// </summary>
+    public bool OpenStdin { get; init; }
+
     /// <summary>DNS servers; <c>127.0.0.1</c> with nothing listening there means no name resolves but /etc/hosts.</summary>
     public IReadOnlyList<string> Dns { get; init; } = [];
+
+    /// <summary>The OCI runtime the engine starts the container with (a name it lists, such as <c>runsc</c>); null for its default.</summary>
+    public string? Runtime { get; init; }
 }

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 
 namespace SandboxRunner.Sandbox;
 
-/// <summary>The archive endpoints (copy transport) and the probe that decides whether it is needed.</summary>
+/// <summary>The archive endpoints (copy transport), the probe that decides whether it is needed, and the one of who else can call the engine.</summary>
 public sealed partial class DockerEngine
 {
     private readonly SemaphoreSlim _probeGate = new(1, 1);
@@ -66,6 +66,33 @@ public sealed partial class DockerEngine
         await using var stream = archive.Stream ?? Stream.Null;
         return await readTar(stream, cancellationToken);
     }
+
+    public async Task<string?> ExposedApiAsync(CancellationToken cancellationToken)
+    {
+        // Asked once per engine: the endpoint does not change under a process.
+        var probe = _exposure;
+        if (probe is null || probe.IsFaulted || probe.IsCanceled)
+        {
+            probe = _exposure = ProbeExposureAsync();
+        }
+
+        return await probe.WaitAsync(cancellationToken);
+    }
+
+    private async Task<string?> ProbeExposureAsync()
+    {
+        using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        string? gateway = null;
+        if (Connection.Endpoint.Scheme == "unix")
+        {
+            var bridge = await _client.Networks.InspectNetworkAsync("bridge", budget.Token);
+            gateway = bridge.IPAM?.Config?.Select(c => c.Gateway).FirstOrDefault(g => !string.IsNullOrEmpty(g) && !g.Contains(':', StringComparison.Ordinal));
+        }
+
+        return await EngineExposure.ProbeAsync(Connection, gateway, budget.Token);
+    }
+
+    private Task<string?>? _exposure;
 
     public async Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken)
     {

@@ -147,6 +147,9 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
             Labels = new Dictionary<string, string>(spec.Labels) { [Labels.Owner] = Labels.CurrentOwner },
             AttachStdout = true,
             AttachStderr = true,
+            AttachStdin = spec.OpenStdin,
+            OpenStdin = spec.OpenStdin,
+            StdinOnce = spec.OpenStdin,
             HostConfig = new HostConfig
             {
                 Mounts = spec.Mounts.Select(m => new Mount
@@ -171,7 +174,7 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
                 PidsLimit = spec.Limits.Pids,
                 NetworkMode = spec.NetworkMode,
                 AutoRemove = false,
-
+                Runtime = spec.Runtime,
             },
         };
 
@@ -207,6 +210,24 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         catch (DockerApiException e)
         {
             throw Failure($"starting container {containerId[..Math.Min(12, containerId.Length)]}", e);
+        }
+    }
+
+    public async Task StartWithInputAsync(string containerId, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
+    {
+        // Attached before the start, as `docker start -ai` does, so nothing written is lost; the input is never logged.
+        using var stdin = await _client.Containers.AttachContainerAsync(
+            containerId, new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = false, Stderr = false }, cancellationToken);
+        await StartAsync(containerId, cancellationToken);
+        var bytes = input.ToArray();
+        try
+        {
+            await stdin.WriteAsync(bytes, 0, bytes.Length, cancellationToken);
+            stdin.CloseWrite();
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(bytes);
         }
     }
 
@@ -365,6 +386,12 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
             },
             cancellationToken);
         LogNetworkCreated(name, isInternal);
+    }
+
+    public async Task<string?> SubnetAsync(string name, CancellationToken cancellationToken)
+    {
+        var network = await _client.Networks.InspectNetworkAsync(name, cancellationToken);
+        return network.IPAM?.Config?.Select(c => c.Subnet).FirstOrDefault(s => !string.IsNullOrEmpty(s) && !s.Contains(':', StringComparison.Ordinal));
     }
 
     public async Task ConnectAsync(string network, string containerId, string alias, CancellationToken cancellationToken) =>

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.RegularExpressions;
 
 namespace SandboxRunner.Sandbox;
@@ -99,23 +100,23 @@ public sealed partial class EgressGateway : IAsyncDisposable
         var labels = new Dictionary<string, string> { [Labels.Scope] = _scope, [Labels.Run] = _runId, [Labels.Role] = "egress" };
         await _engine.CreateNetworkAsync(NetworkName, isInternal: true, labels, cancellationToken);
 
+        // Not secret: the proxy binds squid and nginx to its own address in this subnet, never to the bridge it
+        // also sits on, so nothing but this run's tasks (which reach only this network) can talk to it.
+        var subnet = await _engine.SubnetAsync(NetworkName, cancellationToken)
+            ?? throw new InvalidOperationException($"the engine gave the run's network {NetworkName} no IPv4 subnet");
         var environment = new Dictionary<string, string>
         {
             ["SANDBOX_ALLOW"] = string.Join(' ', _options.Allowlist),
             ["SANDBOX_MODEL_UPSTREAM"] = _options.ModelUpstream,
+            ["SANDBOX_LISTEN_SUBNET"] = subnet,
         };
-        if (_options.ModelKey is { Length: > 0 } key)
-        {
-            environment["SANDBOX_MODEL_KEY"] = key;
-        }
-
         if (_options.ChatGpt is { } chatGpt)
         {
             environment["SANDBOX_MODEL_AUTH"] = "chatgpt";
-            environment["SANDBOX_CHATGPT_ACCOUNT_ID"] = chatGpt.AccountId;
             environment["SANDBOX_CHATGPT_FEDRAMP"] = chatGpt.Fedramp ? "true" : "";
         }
 
+        var secrets = Secrets(_options);
         _proxyId = await _engine.CreateAsync(
             new ContainerSpec
             {
@@ -133,13 +134,55 @@ public sealed partial class EgressGateway : IAsyncDisposable
                 ReadOnlyRootFilesystem = false,
                 NetworkMode = "bridge",
                 Dns = _options.DnsServers,
+
+                // The key, the ChatGPT token and its account id arrive on stdin (into the proxy's tmpfs), never in
+                // its environment, command, labels or layer, which anyone holding the engine's API can read.
+                OpenStdin = true,
             },
             cancellationToken);
         await _engine.ConnectAsync(NetworkName, _proxyId, ProxyAlias, cancellationToken);
-        await _engine.StartAsync(_proxyId, cancellationToken);
+        try
+        {
+            await _engine.StartWithInputAsync(_proxyId, secrets, cancellationToken);
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(secrets);
+        }
+
         await WaitForLineAsync(_proxyId, "sandbox-proxy ready", cancellationToken);
         _proxyAddress = await _engine.AddressAsync(_proxyId, NetworkName, cancellationToken)
             ?? throw new InvalidOperationException($"the egress proxy has no address on {NetworkName}");
+    }
+
+    /// <summary>
+    /// What the proxy reads from its standard input: <c>name=value</c> lines ending with a line holding one dot
+    /// (images/egress-proxy/entrypoint.sh). A value goes into an nginx header verbatim, so one that could end
+    /// the header or name an nginx variable is refused here rather than carried.
+    /// </summary>
+    internal static byte[] Secrets(EgressOptions options)
+    {
+        var lines = new StringBuilder();
+        void Add(string name, string? value)
+        {
+            if (string.IsNullOrEmpty(value))
+            {
+                return;
+            }
+
+            if (!value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '~' or '+' or '/' or '=' or ':'))
+            {
+                throw new InvalidOperationException(
+                    $"the model credential ({name.Replace('_', ' ')}) holds a character the egress proxy cannot carry in a header (it takes letters, digits and -_.~+/=:); check the variable or auth.json it came from");
+            }
+
+            lines.Append(name).Append('=').Append(value).Append('\n');
+        }
+
+        Add("model_key", options.ModelKey);
+        Add("chatgpt_account_id", options.ChatGpt?.AccountId);
+        lines.Append(".\n");
+        return Encoding.UTF8.GetBytes(lines.ToString());
     }
 
     /// <summary>Creates the network namespace a task joins; dispose it after the task's container is gone.</summary>

@@ -18,6 +18,19 @@ public sealed record LabelSelector(IReadOnlyDictionary<string, string?> Labels)
         Labels.All(kv => labels.TryGetValue(kv.Key, out var v) && (kv.Value is null || v == kv.Value));
 }
 
+/// <summary>One OCI runtime an engine has registered: its name, the binary and the arguments the engine starts it with.</summary>
+public sealed record EngineRuntime(string Name, string? Path, IReadOnlyList<string> Arguments);
+
+/// <summary>The OCI runtimes an engine lists (<c>docker info</c>'s Runtimes) and the one it uses when a container names none.</summary>
+public sealed record EngineRuntimes(string Default, IReadOnlyDictionary<string, EngineRuntime> Available)
+{
+    /// <summary>The kernel release of the engine's machine (<c>docker info</c>'s KernelVersion), which runc containers share; null when unknown.</summary>
+    public string? HostKernel { get; init; }
+
+    /// <summary>What <paramref name="configured"/> (a runtime name, or null for the engine's default) names on this engine, or null when it has no such runtime.</summary>
+    public EngineRuntime? Find(string? configured) => Available.GetValueOrDefault(configured ?? Default);
+}
+
 /// <summary>Images: present or built from a recipe.</summary>
 public interface IImageOperations
 {
@@ -34,6 +47,13 @@ public interface IContainerOperations
     Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken);
 
     Task StartAsync(string containerId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Starts a container created with <see cref="ContainerSpec.OpenStdin"/> and writes <paramref name="input"/> to
+    /// its standard input: how a secret reaches a container without being in its configuration (environment,
+    /// command, labels), which anyone holding the engine's API can read.
+    /// </summary>
+    Task StartWithInputAsync(string containerId, ReadOnlyMemory<byte> input, CancellationToken cancellationToken);
 
     /// <summary>Waits for the container to exit and returns its exit code.</summary>
     Task<long> WaitAsync(string containerId, CancellationToken cancellationToken);
@@ -87,6 +107,9 @@ public interface INetworkOperations
     /// <summary>Attaches a container to a network under an alias other containers there can use.</summary>
     Task ConnectAsync(string network, string containerId, string alias, CancellationToken cancellationToken);
 
+    /// <summary>The network's IPv4 subnet (<c>172.18.0.0/16</c>), or null when the engine gives none.</summary>
+    Task<string?> SubnetAsync(string name, CancellationToken cancellationToken);
+
     /// <summary>Removes a network; one already gone is not an error.</summary>
     Task RemoveNetworkAsync(string name, CancellationToken cancellationToken);
 
@@ -104,6 +127,16 @@ public interface IContainerEngine : IImageOperations, IContainerOperations, INet
 {
     /// <summary>The engine's version and API version; throws when the engine does not answer.</summary>
     Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken);
+
+    /// <summary>The OCI runtimes the engine can start containers with, and its default; throws when the engine does not answer.</summary>
+    Task<EngineRuntimes> RuntimesAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Why a container on this engine's own network could call the engine's API without credentials: its
+    /// endpoint is plain TCP, or TLS that takes a client without a certificate. Null when the runner reaches it
+    /// through a unix socket (never mounted into a container) or over TLS that demands a client certificate.
+    /// </summary>
+    Task<string?> ExposedApiAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// Removes the containers and networks <paramref name="scope"/> matches whose owning server process

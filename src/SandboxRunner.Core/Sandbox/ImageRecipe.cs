@@ -14,7 +14,7 @@ public sealed record ImageRecipe(string Tag, IReadOnlyDictionary<string, byte[]>
 {
     private const string ResourcePrefix = "SandboxRunner.Images/";
 
-    /// <summary>Where the runner's images keep their execute-only init (tini, static).</summary>
+    /// <summary>Where the runner's images keep their own init (images/codex/sandbox-init.c, static; see <see cref="SandboxRunner.Sandbox.SealedInit"/>).</summary>
     public const string SealedInit = "/usr/local/sbin/sandbox-init";
 
     /// <summary>

@@ -27,6 +27,22 @@ public static class ReadmePipeline
         return commands;
     }
 
+    /// <summary>The <c>variables:</c> of a pipeline example (<c>NAME: value</c>, quotes removed): the CI system's settings for the job.</summary>
+    public static IReadOnlyDictionary<string, string> Variables(string name)
+    {
+        var lines = File.ReadAllLines(Path.Combine(RepoRoot.Path, "README.md"));
+        var start = Array.FindIndex(lines, l => l.StartsWith('#') && l.EndsWith($"pipeline-test: {name}", StringComparison.Ordinal));
+        var block = lines.Skip(start + 1).TakeWhile(l => l != "```").ToList();
+        var at = block.FindIndex(l => l.Trim() == "variables:");
+        Assert.True(at >= 0, $"README.md's '{name}' pipeline has no variables: block");
+        var indent = block[at].Length - block[at].TrimStart().Length;
+        return block.Skip(at + 1)
+            .TakeWhile(l => l.Trim().Length == 0 || l.Length - l.TrimStart().Length > indent)
+            .Select(l => l.Trim())
+            .Where(l => l.Length > 0 && !l.StartsWith('#') && l.Contains(':'))
+            .ToDictionary(l => l[..l.IndexOf(':')], l => l[(l.IndexOf(':') + 1)..].Trim().Trim('"'), StringComparer.Ordinal);
+    }
+
     /// <summary>The shell text of a yaml line: indentation, a list item's dash and a step's <c>run:</c> removed.</summary>
     private static string Script(string line)
     {

@@ -12,7 +12,8 @@ namespace SandboxRunner.IntegrationTests.Cli;
 /// holding <c>.mcp-codex.json</c> and <c>codex-tasks.json</c>, sharing an image cache folder. The first finds
 /// the cache cold and saves the images; then the task image is removed from the engine, and the second job
 /// only runs because its <c>docker load</c> brings it back. The yaml's own variables (GitLab's
-/// <c>DOCKER_HOST: tcp://docker:2375</c>) are the CI system's: here the engine is this machine's.
+/// <c>DOCKER_HOST: tcp://docker:2376</c> with TLS) are the CI system's: here the engine is this machine's; that they
+/// describe TLS with client certificates is checked on its own.
 /// </summary>
 [Collection(CliCollection.Name)]
 public sealed class ReadmePipelineTests(DockerFixture docker)
@@ -67,6 +68,32 @@ public sealed class ReadmePipelineTests(DockerFixture docker)
             Assert.Equal($"sandbox/ci-{jobId}/from-ci", TestRepository.RunGit(clone, null, "branch", "--list", $"sandbox/ci-{jobId}/*", "--format=%(refname:short)").Trim());
             await pipeline.Harness.AssertNothingLeftAsync(clone);
             await pipeline.RemoveTaskImageAsync();
+        }
+    }
+
+    [Fact]
+    public void The_GitLab_CI_example_reaches_its_docker_in_docker_engine_over_tls_with_client_certificates()
+    {
+        // A plain tcp://docker:2375 let any container on that engine use its API (issue 21): the example must not teach it.
+        var variables = ReadmePipeline.Variables("gitlab");
+        var certs = Directory.CreateTempSubdirectory("sr-readme-certs-");
+        try
+        {
+            foreach (var file in (string[])["ca.pem", "cert.pem", "key.pem"])
+            {
+                File.WriteAllText(Path.Combine(certs.FullName, file), "");
+            }
+
+            var connection = Sandbox.EngineConnection.FromEnvironment(n => n == "DOCKER_CERT_PATH" ? certs.FullName : variables.GetValueOrDefault(n));
+
+            Assert.True(connection.UsesTls, $"the GitLab example's engine is not reached over TLS: {string.Join(", ", variables)}");
+            Assert.Equal(2376, connection.Endpoint.Port);
+            Assert.Equal("/certs/client", variables["DOCKER_CERT_PATH"]);
+            Assert.Equal("/certs", variables["DOCKER_TLS_CERTDIR"]);
+        }
+        finally
+        {
+            certs.Delete(recursive: true);
         }
     }
 

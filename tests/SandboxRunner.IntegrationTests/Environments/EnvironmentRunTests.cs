@@ -108,24 +108,30 @@ public sealed class EnvironmentRunTests(DockerFixture docker)
             new Dictionary<string, byte[]> { ["Dockerfile"] = Encoding.UTF8.GetBytes($"FROM {DockerFixture.FakeCodexImage}\nLABEL variant=1\n") },
             new Dictionary<string, string>()), CancellationToken.None);
         var spec = Spec("mkdir -p deps && date +%s%N > deps/stamp");
-        var lockFile = $"lock {Guid.NewGuid():N}\n";
-        await using var first = await HarnessAsync(docker, spec);
-        await using var second = await RunnerHarness.CreateAsync(docker, c => c with { Environment = spec, Image = variant });
-        foreach (var h in new[] { first, second })
-        {
-            h.Repository.Write(".gitignore", "deps/\n");
-            h.Repository.Write("deps.lock", lockFile);
-            h.Repository.Git("add", "-A");
-            h.Repository.Git("commit", "-qm", "same lock");
-        }
+        await using var h = await HarnessAsync(docker, spec);
 
-        await first.RunAsync(RunnerHarness.Task("old", "@message old codex"));
-        var result = Assert.Single((await second.RunAsync(RunnerHarness.Task("new", "@run 0 test -s deps/stamp", "@message new codex"))).Results);
+        // The same repository (setup images are never another repository's), served again with another Codex image.
+        await h.RunAsync(RunnerHarness.Task("old", "@message old codex"));
+        Assert.Contains(h.Progress, p => p.Message.Contains("running setup", StringComparison.Ordinal));
+        using var upgraded = h.SecondRunner(h.Runner.Config with { Image = variant });
+        var progress = new List<TaskProgress>();
+        var result = Assert.Single((await upgraded.RunAsync(
+            new RunRequest { Tasks = [RunnerHarness.Task("new", "@run 0 test -s deps/stamp", "@message new codex")] }, new Progress(progress), CancellationToken.None)).Results);
 
-        Assert.Contains(first.Progress, p => p.Message.Contains("running setup", StringComparison.Ordinal));
-        Assert.Contains(second.Progress, p => p.Message.Contains("setup reused", StringComparison.Ordinal));
-        Assert.DoesNotContain(second.Progress, p => p.Message.Contains("running setup", StringComparison.Ordinal));
+        Assert.Contains(progress, p => p.Message.Contains("setup reused", StringComparison.Ordinal));
+        Assert.DoesNotContain(progress, p => p.Message.Contains("running setup", StringComparison.Ordinal));
         Assert.True(result.Status == TaskStatus.Success, result.NotesForManager);
+    }
+
+    private sealed class Progress(List<TaskProgress> seen) : IProgress<TaskProgress>
+    {
+        public void Report(TaskProgress value)
+        {
+            lock (seen)
+            {
+                seen.Add(value);
+            }
+        }
     }
 
     [Fact]

@@ -75,7 +75,9 @@ public sealed class NodeToolchainTests(DockerFixture docker)
     {
         Dockerfile = "env/node.Dockerfile",
         Setup = ["npm ci --no-audit --no-fund"],
-        CacheKeys = ["package-lock.json"],
+
+        // Setup sees only these: npm ci reads the manifest and the lock file.
+        CacheKeys = ["package.json", "package-lock.json"],
     };
 
     internal static void WriteNodeRepository(TestRepository repository)

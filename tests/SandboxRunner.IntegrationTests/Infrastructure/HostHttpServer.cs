@@ -36,6 +36,12 @@ public sealed class HostHttpServer : IAsyncDisposable
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
+    /// <summary>
+    /// When set, every request is recorded at once but answered only after it completes: a task stays in the
+    /// middle of its request (and its run's proxy alive) until the test lets it go.
+    /// </summary>
+    public TaskCompletionSource? Hold { get; set; }
+
     /// <summary>The head (request line and headers) of every request received.</summary>
     public ConcurrentQueue<string> Requests { get; } = new();
 
@@ -76,6 +82,11 @@ public sealed class HostHttpServer : IAsyncDisposable
             }
 
             Requests.Enqueue(head.ToString());
+            if (Hold is { } hold)
+            {
+                await hold.Task.WaitAsync(_stop.Token);
+            }
+
             var body = Encoding.UTF8.GetBytes(_bodyFor(Interlocked.Increment(ref _served) - 1));
             await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"), _stop.Token);
             await stream.WriteAsync(body, _stop.Token);

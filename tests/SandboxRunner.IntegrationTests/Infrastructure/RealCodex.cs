@@ -62,9 +62,9 @@ public static class RealCodex
         }
         """;
 
-    /// <summary>A harness whose runner runs the real Codex against <paramref name="server"/>.</summary>
+    /// <summary>A harness whose runner runs the real Codex against <paramref name="server"/> on <paramref name="target"/> (the host's engine, or under gVisor).</summary>
     public static Task<RunnerHarness> HarnessAsync(
-        DockerFixture docker,
+        IEngineUnderTest target,
         ScriptedModelServer server,
         Func<RunnerConfig, RunnerConfig>? configure = null,
         IReadOnlyDictionary<string, string>? extraEnvironment = null)
@@ -73,8 +73,7 @@ public static class RealCodex
         {
             [ApiKeyVariable] = ApiKey,
         };
-        return RunnerHarness.CreateAsync(
-            docker,
+        return target.HarnessAsync(
             c =>
             {
                 var real = Configure(c, server, [.. environment.Keys.Where(k => k != ApiKeyVariable)]);

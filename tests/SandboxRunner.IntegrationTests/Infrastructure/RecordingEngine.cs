@@ -29,6 +29,8 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken) => inner.PingAsync(cancellationToken);
 
+    public Task<EngineRuntimes> RuntimesAsync(CancellationToken cancellationToken) => inner.RuntimesAsync(cancellationToken);
+
     public Task BuildImageAsync(ImageRecipe recipe, CancellationToken cancellationToken) => inner.BuildImageAsync(recipe, cancellationToken);
 
     public Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken) => inner.ImageExistsAsync(image, cancellationToken);
@@ -67,6 +69,17 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
         Started[containerId] = Now;
         ContainerStarted?.Invoke(containerId);
     }
+
+    public async Task StartWithInputAsync(string containerId, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
+    {
+        await inner.StartWithInputAsync(containerId, input, cancellationToken);
+        Started[containerId] = Now;
+        ContainerStarted?.Invoke(containerId);
+    }
+
+    public Task<string?> ExposedApiAsync(CancellationToken cancellationToken) => inner.ExposedApiAsync(cancellationToken);
+
+    public Task<string?> SubnetAsync(string name, CancellationToken cancellationToken) => inner.SubnetAsync(name, cancellationToken);
 
     public async Task<long> WaitAsync(string containerId, CancellationToken cancellationToken)
     {

@@ -49,6 +49,13 @@ public sealed class RunnerHarness : IAsyncDisposable
         return new RunnerHarness(docker, repository, runner, engine);
     }
 
+    /// <summary>
+    /// Another runner on the same repository and engine with <paramref name="config"/> (a server restarted with an
+    /// edited config); its containers are recorded and checked like the harness's own. The caller disposes it.
+    /// </summary>
+    public Runner SecondRunner(RunnerConfig config, Func<string, string?>? hostEnvironment = null) =>
+        new(Runner.Repository, config, Engine, new GitCli(NullLogger<GitCli>.Instance), NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));
+
     public async Task<RunResult> RunAsync(params TaskRequest[] tasks) => await RunAsync(new RunRequest { Tasks = tasks }, CancellationToken.None);
 
     public async Task<RunResult> RunAsync(RunRequest request, CancellationToken cancellationToken)

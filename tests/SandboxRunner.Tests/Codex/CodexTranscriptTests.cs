@@ -339,4 +339,15 @@ public sealed class CodexTranscriptTests
         Assert.True(t.TurnCompleted);
         Assert.Equal(2, t.EventCount);
     }
+
+    [Fact]
+    public void An_event_whose_strings_do_not_decode_is_one_unparsed_line_and_no_event()
+    {
+        var t = new CodexTranscript();
+
+        t.Accept("""{"type":"item.completed","item":{"type":"command_execution","command":"\ud800","exit_code":0}}""");
+
+        Assert.Equal(0, t.EventCount);
+        Assert.Equal(1, t.UnparsedLines);
+    }
 }

@@ -49,6 +49,7 @@ internal static class Config
         "verify" => config.Verify,
         "verify_timeout_sec" => config.VerifyTimeoutSec,
         "verify_inputs" => config.VerifyInputs,
+        "runtime" => config.Runtime,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "not a field of .mcp-codex.json"),
     };
 }

@@ -22,13 +22,22 @@ public sealed class ConfigEnvironmentTests
     }
 
     [Fact]
-    public void An_environment_that_names_only_its_image_sets_up_nothing_over_the_open_network()
+    public void An_environment_that_names_only_its_image_sets_up_nothing_over_the_open_network_and_keys_on_the_default_manifests()
     {
         var environment = Config.One("environment", """{ "base_image": "python:3.12" }""").Environment!;
 
         Assert.Empty(environment.Setup);
         Assert.Equal(SetupNetwork.Allow, environment.SetupNetwork);
-        Assert.Empty(environment.CacheKeys);
+        Assert.Null(environment.CacheKeys);
+        Assert.Same(SetupKey.DefaultCacheKeys, SetupKey.CacheKeysOf(environment));
+    }
+
+    [Fact]
+    public void Empty_cache_keys_mean_setup_sees_no_file_not_the_defaults()
+    {
+        var environment = Config.One("environment", """{ "base_image": "python:3.12", "setup": ["true"], "cache_keys": [] }""").Environment!;
+
+        Assert.Empty(SetupKey.CacheKeysOf(environment));
     }
 
     [Fact]
@@ -159,7 +168,7 @@ public sealed class ConfigEnvironmentTests
     {
         var problem = Config.OnlyProblem("environment", """{ "base_image": "node:22", "setup_commands": ["npm ci"] }""");
 
-        Assert.Equal(new Problem("environment.setup_commands", "is not a known field (known: base_image, dockerfile, setup, setup_network, cache_keys, verify, verify_timeout_sec, verify_inputs)"), problem);
+        Assert.Equal(new Problem("environment.setup_commands", "is not a known field (known: base_image, dockerfile, setup, setup_network, runtime, cache_keys, verify, verify_timeout_sec, verify_inputs)"), problem);
     }
 
     [Theory]

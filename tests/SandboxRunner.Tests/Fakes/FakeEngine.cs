@@ -116,6 +116,11 @@ public sealed class FakeEngine : IContainerEngine
 
     public Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken) => Task.FromResult(("fake", "1.0"));
 
+    /// <summary>The OCI runtimes it lists: runc (its default) unless a test registers more; a container naming another is refused, as Docker does.</summary>
+    public EngineRuntimes Runtimes { get; set; } = new("runc", new Dictionary<string, EngineRuntime> { ["runc"] = new("runc", "runc", []) });
+
+    public Task<EngineRuntimes> RuntimesAsync(CancellationToken cancellationToken) => Task.FromResult(Runtimes);
+
     public Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken) => Task.FromResult(Images.ContainsKey(image));
 
     public Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken) =>
@@ -152,6 +157,11 @@ public sealed class FakeEngine : IContainerEngine
             throw new InvalidOperationException($"Docker: creating a container from {spec.Image} failed (HTTP 404): No such image: {spec.Image}");
         }
 
+        if (spec.Runtime is { } runtime && !Runtimes.Available.ContainsKey(runtime))
+        {
+            throw new InvalidOperationException($"Docker: creating a container from {spec.Image} failed (HTTP 400): unknown or invalid runtime name: {runtime}");
+        }
+
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         var container = new FakeContainer(id, spec, new Dictionary<string, string>(spec.Labels) { [Labels.Owner] = Owner });
         _containers[id] = container;
@@ -174,6 +184,20 @@ public sealed class FakeEngine : IContainerEngine
         container.Start(agent, () => Interlocked.Decrement(ref _running));
         return Task.CompletedTask;
     }
+
+    public async Task StartWithInputAsync(string containerId, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
+    {
+        Find(containerId).Stdin = input.ToArray();
+        await StartAsync(containerId, cancellationToken);
+    }
+
+    /// <summary>What <see cref="ExposedApiAsync"/> answers: null for an engine only reached through its socket.</summary>
+    public string? Exposure { get; set; }
+
+    public Task<string?> ExposedApiAsync(CancellationToken cancellationToken) => Task.FromResult(Exposure);
+
+    public Task<string?> SubnetAsync(string name, CancellationToken cancellationToken) =>
+        Task.FromResult<string?>(_networks.ContainsKey(name) ? "10.99.0.0/24" : null);
 
     public async Task<long> WaitAsync(string containerId, CancellationToken cancellationToken) =>
         await Find(containerId).Exit.WaitAsync(cancellationToken);
@@ -312,6 +336,9 @@ public sealed class FakeContainer
 
     /// <summary>Files inside the container but outside its bind mounts (e.g. Codex's last message), by absolute container path.</summary>
     public ConcurrentDictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>What the runner wrote to the container's standard input when it started it, if anything.</summary>
+    public byte[]? Stdin { get; set; }
 
     /// <summary>The host folder mounted at <see cref="CodexCommandLine.Workspace"/>: the task's checkout.</summary>
     public string Workspace => Spec.Mounts.Single(m => m.Target == CodexCommandLine.Workspace).Source;

@@ -1,4 +1,5 @@
 using SandboxRunner.Configuration;
+using SandboxRunner.Platform;
 using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
 using SandboxRunner.Tests.Fakes;
@@ -9,7 +10,7 @@ namespace SandboxRunner.Tests.Runs;
 public sealed class TaskImageTests
 {
     [Fact]
-    public void The_image_built_from_Dockerfile_codex_runs_under_its_execute_only_init()
+    public void The_image_built_from_Dockerfile_codex_runs_under_its_own_init()
     {
         using var images = new ImageProvisioner(RunnerConfig.Default with { Image = null }, new FakeEngine("x"));
 
@@ -25,7 +26,7 @@ public sealed class TaskImageTests
     }
 
     [Fact]
-    public async Task A_task_container_of_the_runners_image_gets_the_sealed_init_as_entrypoint_and_no_docker_init()
+    public async Task A_task_container_of_the_runners_image_starts_codex_through_the_sealed_init_as_the_task_user()
     {
         using var bed = await RunnerTestBed.CreateAsync(c => c with { Image = null });
         bed.Engine.Images[bed.Runner.Image] = true;
@@ -33,7 +34,34 @@ public sealed class TaskImageTests
         await bed.RunAsync(RunnerTestBed.Ask("t"));
 
         var spec = Assert.Single(bed.Engine.History, c => c.Spec.Image == bed.Runner.Image).Spec;
-        Assert.Equal([ImageRecipe.SealedInit, "--"], spec.Entrypoint);
+        Assert.Equal([ImageRecipe.SealedInit, "--user", UnixOwner.ForSandbox().ToString(), "--cwd", "/workspace", "--undumpable", "--"], spec.Entrypoint);
         Assert.False(spec.Init);
+        Assert.Equal("codex", spec.Command[4]);
+    }
+
+    [Fact]
+    public async Task The_sealed_init_starts_as_root_with_only_the_capabilities_that_changing_uid_takes()
+    {
+        using var bed = await RunnerTestBed.CreateAsync(c => c with { Image = null });
+        bed.Engine.Images[bed.Runner.Image] = true;
+
+        await bed.RunAsync(RunnerTestBed.Ask("t"));
+
+        var spec = Assert.Single(bed.Engine.History, c => c.Spec.Image == bed.Runner.Image).Spec;
+        Assert.Equal(("0:0", "/"), (spec.User, spec.WorkingDirectory));
+        Assert.Equal(["SETUID", "SETGID", "SETPCAP"], spec.CapAdd);
+    }
+
+    [Fact]
+    public async Task A_configured_image_runs_codex_as_the_task_user_with_no_capabilities()
+    {
+        using var bed = await RunnerTestBed.CreateAsync();
+
+        await bed.RunAsync(RunnerTestBed.Ask("t"));
+
+        var spec = Assert.Single(bed.Engine.History).Spec;
+        Assert.Equal((UnixOwner.ForSandbox().ToString(), "/workspace", true), (spec.User, spec.WorkingDirectory, spec.Init));
+        Assert.Null(spec.Entrypoint);
+        Assert.Empty(spec.CapAdd);
     }
 }
