@@ -3,11 +3,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SandboxRunner.Benchmarks;
 using SandboxRunner.Sandbox;
 
-// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|transport|environments|toolchains|runtime|all]
+// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|transport|environments|toolchains|runtime|verify|all]
 var what = args.Length == 0 ? "all" : args[0];
-if (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "runtime" or "all"))
+if (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "runtime" or "verify" or "all"))
 {
-    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|toolchains|runtime|all]");
+    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|toolchains|runtime|verify|all]");
     return 2;
 }
 
@@ -55,6 +55,11 @@ try
     if (what is "runtime" or "all")
     {
         await RuntimeBenchmark.RunAsync(cancel.Token);
+    }
+
+    if (what is "verify" or "all")
+    {
+        await VerifyBenchmark.RunAsync(cancel.Token);
     }
 }
 catch (OperationCanceledException) when (cancel.IsCancellationRequested)

@@ -33,6 +33,37 @@ public sealed class McpRecoveryTests(DockerFixture docker)
     }
 
     [Fact]
+    public async Task A_server_killed_during_verification_leaves_a_task_whose_verification_truthfully_did_not_run()
+    {
+        await using var s = await McpHarness.StartAsync(docker);
+        var runId = McpServerProcess.NewRunId("verifying");
+        var task = McpServerProcess.TaskArg("t", "@write src/kept.txt kept before verification\\n", "@message Done.");
+        task["verify"] = new[] { "echo started-verifying", "sleep 300" };
+        await s.Server.CallOkAsync("start_codex_run", McpServerProcess.Run(runId, task));
+        for (var i = 0; (await s.Containers.RunningWithRoleAsync(runId, Sandbox.Labels.VerifyRole)).Count == 0; i++)
+        {
+            Assert.True(i < 240, "the verification container never ran");
+            await Task.Delay(250);
+        }
+
+        KillServerOf(s.Repository.Path);
+        await s.RestartAsync();
+        var result = await RecoveredResultAsync(s, runId);
+
+        Assert.Equal("cancelled", result.GetProperty("status").GetString());
+        var verification = result.GetProperty("verification");
+        Assert.Equal("not_run", verification.GetProperty("status").GetString());
+        Assert.Contains("while the task was being verified", verification.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal(["not_run", "not_run"], verification.GetProperty("commands").EnumerateArray().Select(c => c.GetProperty("status").GetString()));
+        Assert.Contains("verification not_run: interrupted", result.GetProperty("notes_for_manager").GetString(), StringComparison.Ordinal);
+
+        // Harvested before verification started: the work is on its branch all the same.
+        Assert.Equal($"sandbox/{runId}/t", result.GetProperty("branch").GetString());
+        Assert.Equal("kept before verification\n", s.Repository.Git("show", $"sandbox/{runId}/t:src/kept.txt"));
+        Assert.Empty(await s.Containers.OfRunsAsync([runId]));
+    }
+
+    [Fact]
     public async Task A_recovered_task_is_judged_and_its_out_of_policy_branch_is_never_applied()
     {
         await using var s = await McpHarness.StartAsync(docker, """{"default_allowed_paths": ["src/**"]}""");

@@ -77,7 +77,7 @@ public sealed class McpToolListingTests(DockerFixture docker)
         var tool = Assert.Single(await s.Server.Client.ListToolsAsync(), t => t.Name == name);
 
         var items = tool.ProtocolTool.InputSchema.GetProperty("properties").GetProperty("tasks").GetProperty("items");
-        Assert.Equal(["allowed_commands", "allowed_paths", "environment", "prompt", "task_id", "timeout_sec"], Properties(items).Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(["allowed_commands", "allowed_paths", "attempts", "environment", "prompt", "task_id", "timeout_sec", "verify", "verify_inputs", "verify_timeout_sec"], Properties(items).Select(p => p.Name).Order(StringComparer.Ordinal));
         Assert.Equal(["prompt", "task_id"], Required(items).Order(StringComparer.Ordinal));
         Assert.False(items.GetProperty("additionalProperties").GetBoolean());
     }

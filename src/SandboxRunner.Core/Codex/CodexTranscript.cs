@@ -27,8 +27,11 @@ public sealed record CommandRun(
     [property: JsonPropertyName("exit_code"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] int? ExitCode,
     [property: JsonPropertyName("status")] string Status)
 {
-    /// <summary>The last part of the command's output, kept for evidence.</summary>
-    [JsonIgnore]
+    /// <summary>
+    /// The end of the command's output as Codex reported it (<c>aggregated_output</c>): what a manager reads to
+    /// see the agent's own test run. Bounded here and again in the result, redacted and made terminal-safe there.
+    /// </summary>
+    [JsonPropertyName("output_tail")]
     public string OutputTail { get; init; } = "";
 }
 
@@ -55,7 +58,8 @@ public sealed class CodexTranscript
     private const int MaxWarningChars = 500;
     private const int MaxMessageChars = 64 * 1024;
     private const int MaxClaimedChanges = 1000;
-    private const int OutputTailChars = 400;
+    /// <summary>Characters of each command's output kept (its end).</summary>
+    public const int OutputTailChars = 4096;
     private long _commandChars;
     private readonly List<CommandRun> _commands = [];
     private readonly List<ClaimedChange> _claimedChanges = [];
@@ -209,7 +213,7 @@ public sealed class CodexTranscript
                     item.TryGetProperty("exit_code", out var code) && code.ValueKind == JsonValueKind.Number && code.TryGetInt32(out var c) ? c : null,
                     Str(item, "status") ?? "completed")
                 {
-                    OutputTail = output.Length > OutputTailChars ? output[^OutputTailChars..] : output,
+                    OutputTail = Platform.TextCap.Tail(output, OutputTailChars),
                 };
                 _commands.Add(command);
                 CommandCompleted?.Invoke(command);

@@ -44,6 +44,12 @@ internal static class Shapes
         () => new JsonObject { ["type"] = "integer", ["minimum"] = min, ["maximum"] = max },
         n => n);
 
+    /// <summary>A whole number the file may leave out (null: the level above decides).</summary>
+    public static Shape<int?> OptionalInt(int min, int max) => new(
+        (field, v, r) => r.Int(field, v, min, max) is { } n ? (true, n) : (false, null),
+        () => new JsonObject { ["type"] = "integer", ["minimum"] = min, ["maximum"] = max },
+        n => n);
+
     public static Shape<long?> Long(long min, long max) => new(
         (field, v, r) => r.Long(field, v, min, max) is { } n ? (true, n) : (false, null),
         () => new JsonObject { ["type"] = "integer", ["minimum"] = min, ["maximum"] = max },

@@ -149,6 +149,11 @@ public static class ArgumentReader
                 CheckAttributes(declared, value!, field, problems);
                 result[declared.Name] = value;
             }
+            else if (value is JsonArray partial)
+            {
+                // A list with an item of the wrong type: its other items, and its length, are still judged, as the schema judges them.
+                CheckListRules(declared, partial, field, problems);
+            }
         }
 
         foreach (var missing in info.Properties.Where(p => IsRequired(p) && !result.ContainsKey(p.Name) && !json.TryGetProperty(p.Name, out _)))
@@ -188,6 +193,30 @@ public static class ArgumentReader
             }
 
             Check(attribute, value.Deserialize(property.PropertyType, ContractSchema.Json), field, problems);
+        }
+    }
+
+    /// <summary>The item rules of a list some of whose items were of the wrong type (they are null here), and its length rules.</summary>
+    private static void CheckListRules(JsonPropertyInfo property, JsonArray items, string field, List<Problem> problems)
+    {
+        foreach (var attribute in Attributes(property))
+        {
+            switch (attribute)
+            {
+                case RegularExpressionAttribute:
+                    for (var i = 0; i < items.Count; i++)
+                    {
+                        if (items[i] is JsonValue item && item.TryGetValue<string>(out var text))
+                        {
+                            Check(attribute, text, $"{field}[{i}]", problems);
+                        }
+                    }
+
+                    break;
+                case MinLengthAttribute or MaxLengthAttribute:
+                    Check(attribute, items.Select(_ => 0).ToList(), field, problems);
+                    break;
+            }
         }
     }
 

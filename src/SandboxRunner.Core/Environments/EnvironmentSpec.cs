@@ -29,4 +29,16 @@ public sealed record EnvironmentSpec
 
     /// <summary>The OCI runtime this environment's setup and tasks run under; null for the config's <c>runtime</c>.</summary>
     public string? Runtime { get; init; }
+
+    /// <summary>The verify commands of this environment's tasks; null: the config's top-level <c>verify</c>. Not part of the setup key.</summary>
+    public IReadOnlyList<string>? Verify { get; init; }
+
+    /// <summary>Each verify command's deadline for this environment's tasks; null: the top level's.</summary>
+    public int? VerifyTimeoutSec { get; init; }
+
+    /// <summary>Globs of the files the verify commands depend on; null: the top level's.</summary>
+    public IReadOnlyList<string>? VerifyInputs { get; init; }
+
+    /// <summary>This level's verification settings, for <see cref="Verification.VerifyPlan.Resolve"/>.</summary>
+    public Verification.VerifyLevel VerifyLevel => new(Verify, VerifyTimeoutSec, VerifyInputs);
 }

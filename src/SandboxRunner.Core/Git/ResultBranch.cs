@@ -13,6 +13,13 @@ public static class ResultBranch
 {
     public static string NameFor(string runId, string taskId) => $"sandbox/{runId}/{taskId}";
 
+    /// <summary>
+    /// An attempt's branch, <c>sandbox/&lt;run_id&gt;/&lt;task_id&gt;/&lt;k&gt;</c>. A task with attempts has no branch of
+    /// its own: git cannot hold both <c>sandbox/r/t</c> and <c>sandbox/r/t/1</c>.
+    /// </summary>
+    public static string NameFor(string runId, string taskId, int? attempt) =>
+        attempt is { } k ? $"sandbox/{runId}/{taskId}/{k.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : NameFor(runId, taskId);
+
     /// <summary>Commits the changed entries on top of the base commit and points the branch at it; returns the commit id.</summary>
     public static string Commit(HostRepository host, Worktree worktree, TreeChanges changes, string branch, string message, DateTimeOffset when)
     {

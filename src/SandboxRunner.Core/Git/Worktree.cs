@@ -71,6 +71,7 @@ public sealed class Worktree
         _git = git;
         Folder = folder;
         BaseCommit = baseCommit;
+        _content = baseCommit;
     }
 
     /// <summary>The folder that holds the checkout and the runner's own git directory.</summary>
@@ -101,11 +102,15 @@ public sealed class Worktree
     /// <summary>The agent's git settings as they were at checkout, in the runner's own git directory.</summary>
     private string BaselineFile => Path.Combine(HostGitDir, "sandbox-runner-settings");
 
-    /// <summary>Checks out <paramref name="baseCommit"/> into <c>folder/work</c>, owned by <paramref name="owner"/>.</summary>
+    /// <summary>
+    /// Checks out <paramref name="baseCommit"/> into <c>folder/work</c>, owned by <paramref name="owner"/>. With
+    /// <paramref name="contentCommit"/> (a task's result commit, for its verification) the files are that
+    /// commit's while HEAD and the index stay at the base commit: the tree as the agent left it, as far as it was kept.
+    /// </summary>
     public static async Task<Worktree> CreateAsync(
-        GitCli git, HostRepository repository, string folder, string baseCommit, UnixOwner owner, CancellationToken cancellationToken)
+        GitCli git, HostRepository repository, string folder, string baseCommit, UnixOwner owner, CancellationToken cancellationToken, string? contentCommit = null)
     {
-        var worktree = new Worktree(git, folder, baseCommit);
+        var worktree = new Worktree(git, folder, baseCommit) { _content = contentCommit ?? baseCommit };
         var agentGitDir = worktree.AgentGitDir;
         WriteGitDir(agentGitDir, repository.ObjectsDir, baseCommit);
         WriteGitDir(worktree.HostGitDir, repository.ObjectsDir, baseCommit);
@@ -115,6 +120,11 @@ public sealed class Worktree
         if (!writtenByOwner)
         {
             await worktree.CheckOutAsync(runAs: null, cancellationToken);
+        }
+
+        if (worktree._content != baseCommit)
+        {
+            await worktree.ResetIndexAsync(writtenByOwner ? owner : null, cancellationToken);
         }
 
         File.Copy(Path.Combine(agentGitDir, "index"), Path.Combine(worktree.HostGitDir, "index"));
@@ -147,13 +157,27 @@ public sealed class Worktree
     /// </summary>
     private Task<GitOutput> CheckOutAsync(UnixOwner? runAs, CancellationToken cancellationToken) =>
         _git.RunAsync(
-            new GitCall(WorkPath, ["read-tree", "--reset", "-u", BaseCommit])
+            new GitCall(WorkPath, ["read-tree", "--reset", "-u", _content])
             {
                 Trust = GitTrust.Untrusted,
                 RunAs = runAs,
                 Environment = new Dictionary<string, string> { ["GIT_DIR"] = AgentGitDir, ["GIT_WORK_TREE"] = WorkPath },
             },
             cancellationToken);
+
+    /// <summary>The index back at the base commit, the files left as they are (a content commit's).</summary>
+    private Task<GitOutput> ResetIndexAsync(UnixOwner? runAs, CancellationToken cancellationToken) =>
+        _git.RunAsync(
+            new GitCall(WorkPath, ["read-tree", "--reset", BaseCommit])
+            {
+                Trust = GitTrust.Untrusted,
+                RunAs = runAs,
+                Environment = new Dictionary<string, string> { ["GIT_DIR"] = AgentGitDir, ["GIT_WORK_TREE"] = WorkPath },
+            },
+            cancellationToken);
+
+    /// <summary>The commit whose files the checkout holds: the base commit, or a content commit (see <see cref="CreateAsync"/>).</summary>
+    private string _content;
 
     /// <summary>
     /// As root, checks the tree out as the sandbox user directly (half the cost of checking out and then

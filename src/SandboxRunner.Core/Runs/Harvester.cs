@@ -17,6 +17,10 @@ public sealed record HarvestInput(
     CodexTranscript Transcript)
 {
     public long? ExitCode { get; init; }
+
+    /// <summary>Which attempt of the task this is (its patch file and branch are the attempt's); null for a task run once.</summary>
+    public int? Attempt { get; init; }
+
     public string? LimitPassed { get; init; }
     public string? RunnerError { get; init; }
     public int OversizedLines { get; init; }
@@ -46,7 +50,7 @@ public sealed class Harvester(HostRepository repository, RunStore store, TimePro
     {
         var problems = new List<string>();
         var worktree = input.Worktree;
-        var patchFile = store.PatchFile(input.RunId, input.TaskId);
+        var patchFile = store.PatchFile(input.RunId, input.TaskId, input.Attempt);
         Directory.CreateDirectory(Path.GetDirectoryName(patchFile)!);
 
         var changes = TreeChanges.None;
@@ -71,15 +75,18 @@ public sealed class Harvester(HostRepository repository, RunStore store, TimePro
         var settings = await Step(problems, "reading the task's git settings", () => Task.FromResult(worktree.ChangedGitSettings())) ?? [];
 
         string? branch = null;
+        string? branchCommit = null;
         if (changes.Entries.Count > 0)
         {
-            var name = ResultBranch.NameFor(input.RunId, input.TaskId);
+            var name = ResultBranch.NameFor(input.RunId, input.TaskId, input.Attempt);
+            var what = input.Attempt is { } k ? $"{input.TaskId}, attempt {k}" : input.TaskId;
+            var result = input.Attempt is { } a ? $"{input.TaskId}/attempts/{a}" : input.TaskId;
 
             // The message is the runner's own: nothing the agent wrote reaches a commit message.
-            var message = $"{input.TaskId}: harvested by sandbox-runner\n\nRun {input.RunId}, task {input.TaskId}. Status and review: .codex-runs/{input.RunId}/tasks/{input.TaskId}/result.json";
+            var message = $"{input.TaskId}: harvested by sandbox-runner\n\nRun {input.RunId}, task {what}. Status and review: .codex-runs/{input.RunId}/tasks/{result}/result.json";
             branch = await Step(problems, $"keeping the tree on branch {name}", () =>
             {
-                ResultBranch.Commit(repository, worktree, changes, name, message, clock.GetUtcNow());
+                branchCommit = ResultBranch.Commit(repository, worktree, changes, name, message, clock.GetUtcNow());
                 return Task.FromResult<string?>(name);
             });
         }
@@ -117,6 +124,7 @@ public sealed class Harvester(HostRepository repository, RunStore store, TimePro
             OnBase = onBase,
             OnHead = onHead,
             Branch = branch,
+            BranchCommit = branch is null ? null : branchCommit,
             HarvestProblems = problems,
         };
     }

@@ -2,6 +2,7 @@ using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Policy;
+using SandboxRunner.Verification;
 
 namespace SandboxRunner.Runs;
 
@@ -21,7 +22,8 @@ public static class Judge
         {
             TaskEnd.Cancelled or TaskEnd.Interrupted => TaskStatus.Cancelled,
             TaskEnd.TimedOut => TaskStatus.Timeout,
-            TaskEnd.Exited when facts.ExitCode == 0 && transcript.TurnFailure is null && failing == 0 => TaskStatus.Success,
+            TaskEnd.Exited when facts.VerificationCancelled => TaskStatus.Cancelled,
+            TaskEnd.Exited when facts.ExitCode == 0 && transcript.TurnFailure is null && failing == 0 && Verified(facts, policy) => TaskStatus.Success,
             _ => TaskStatus.Failed,
         };
         var clean = failing == 0;
@@ -44,6 +46,10 @@ public static class Judge
             ViolationKind.Unjudgeable when violation.Command is not null => policy.DeniedCommands.Count > 0,
             _ => true,
         };
+
+    /// <summary>A task with verify commands succeeds only on the runner's own checks: what the agent said is not enough.</summary>
+    private static bool Verified(TaskFacts facts, TaskPolicy policy) =>
+        !policy.Verify || facts.Verification?.Status == Verification.VerificationStatus.Passed;
 
     private static List<Violation> Violations(TaskFacts facts, TaskPolicy policy)
     {
@@ -153,6 +159,11 @@ public static class Judge
             notes.Add($"turn failed: {failure}");
         }
 
+        if (policy.Verify && facts.Verification is { } verification)
+        {
+            notes.AddRange(VerificationNotes(verification, facts.VerificationCancelled));
+        }
+
         if (facts.ExitCode is { } code and not 0)
         {
             notes.Add($"codex exited with code {code}");
@@ -185,6 +196,28 @@ public static class Judge
         }
 
         return notes;
+    }
+
+    /// <summary>The verification's verdict in a line (naming the failing command), and the inputs the task changed.</summary>
+    private static IEnumerable<string> VerificationNotes(Verification.VerificationReport verification, bool cancelled)
+    {
+        var failed = verification.FirstFailure;
+        yield return verification.Status switch
+        {
+            Verification.VerificationStatus.Passed => $"verification passed: {verification.Commands.Count} command(s) exited 0",
+            Verification.VerificationStatus.TimedOut when failed is not null =>
+                $"verification timed out: `{Cap(failed.Command, 200)}` was killed after {failed.DurationMs / 1000.0:0.#} s; see verification.commands",
+            Verification.VerificationStatus.Failed when failed is not null =>
+                $"verification failed: `{Cap(failed.Command, 200)}` {(failed.ExitCode is { } code ? $"exited {code}" : "was stopped")}{(verification.Reason is { } why ? $" ({why})" : "")}; its output's end is in verification.commands",
+            _ when cancelled => $"cancelled during verification: the agent had finished and its work is kept; {verification.Reason}",
+            _ => $"verification {verification.Status.Wire()}: {verification.Reason}",
+        };
+
+        if (verification.ChangedInputs.Count > 0)
+        {
+            var more = verification.ChangedInputsOmitted > 0 ? $" and {verification.ChangedInputsOmitted} more" : "";
+            yield return $"the task changed what the verify commands depend on: {Cap(string.Join(", ", verification.ChangedInputs.Take(10)), 1000)}{(verification.ChangedInputs.Count > 10 ? ", …" : "")}{more} (verification.changed_inputs)";
+        }
     }
 
     private static string Cap(string text, int chars) => Platform.TextCap.Cap(text, chars);

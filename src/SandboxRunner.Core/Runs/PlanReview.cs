@@ -72,6 +72,9 @@ public static class PlanReview
             {
                 RunId = $"review-{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}",
                 Tasks = [new TaskRequest { TaskId = TaskId, Prompt = Prompt(planText, repoContext) }],
+
+                // A review changes nothing, so the repository's verify commands have nothing to check.
+                Verify = [],
                 SandboxMode = SandboxMode.ReadOnly,
                 OutputSchema = Schema,
                 AuditCommands = false,

@@ -15,6 +15,22 @@ public sealed record TaskPlan(
     /// <summary>The toolchain image and setup this task runs in; null for the plain Codex image.</summary>
     public Environments.EnvironmentSpec? Environment { get; init; }
 
+    /// <summary>What the runner checks after the agent has ended; <see cref="Verification.VerifyPlan.None"/> when nothing.</summary>
+    public SandboxRunner.Verification.VerifyPlan Verification { get; init; } = SandboxRunner.Verification.VerifyPlan.None;
+
+    /// <summary>How many independent attempts the task runs (1-8).</summary>
+    public int Attempts { get; init; } = 1;
+
+    /// <summary>Set on the plan of one attempt (1-based) of a task with <see cref="Attempts"/> over 1; null for a task run once.</summary>
+    public int? Attempt { get; init; }
+
+    /// <summary>How this task's attempt is named in progress and logs: <c>task</c>, or <c>task#k</c>.</summary>
+    public string DisplayName => Attempt is { } k ? $"{TaskId}#{k}" : TaskId;
+
+    /// <summary>The plan of each of the task's attempts; the task itself when it runs once.</summary>
+    public IReadOnlyList<TaskPlan> AttemptPlans() =>
+        Attempts <= 1 ? [this] : Enumerable.Range(1, Attempts).Select(k => this with { Attempt = k }).ToList();
+
     /// <summary>
     /// The OCI runtime its containers start with: what the config names (see <see cref="RuntimeCheck.Configured"/>), or
     /// null for the engine's default until <see cref="RuntimeCheck.ResolveAsync"/> names that too.

@@ -3,6 +3,7 @@ using SandboxRunner.Contract;
 using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Policy;
+using SandboxRunner.Verification;
 
 namespace SandboxRunner.Runs;
 
@@ -39,7 +40,8 @@ public static class RunPlanner
 
         var resourcePolicy = request.ResourcePolicy is { } rp && ConfigLoader.ResourcePolicies.TryGetValue(rp, out var parsed) ? parsed : config.ResourcePolicy;
         var runEnvironment = ChooseEnvironment(request.Environment, "environment", config, problems);
-        var tasks = PlanTasks(request.Tasks, config, runEnvironment, problems);
+        var runVerify = CheckVerify(new VerifyLevel(request.Verify, request.VerifyTimeoutSec, request.VerifyInputs), "", problems);
+        var tasks = PlanTasks(request.Tasks, config, runEnvironment, runVerify, problems);
         if (!request.AuditCommands)
         {
             tasks = tasks.Select(t => t with { AllowedCommands = [] }).ToList();
@@ -55,7 +57,8 @@ public static class RunPlanner
             request.SandboxMode ?? config.SandboxMode, request.OutputSchema, request.AuditCommands);
     }
 
-    private static List<TaskPlan> PlanTasks(IReadOnlyList<TaskRequest>? requests, RunnerConfig config, ChosenEnvironment? runEnvironment, List<Problem> problems)
+    private static List<TaskPlan> PlanTasks(
+        IReadOnlyList<TaskRequest>? requests, RunnerConfig config, ChosenEnvironment? runEnvironment, VerifyLevel runVerify, List<Problem> problems)
     {
         var plans = new List<TaskPlan>();
         if (requests is null)
@@ -66,6 +69,10 @@ public static class RunPlanner
         if (requests.Count > config.MaxTasksPerRun && requests.Count <= RunRequest.MaxTasks)
         {
             problems.Add(new Problem("tasks", $"may list at most {config.MaxTasksPerRun} tasks (max_tasks_per_run), got {requests.Count}"));
+        }
+        else if (requests.Count <= config.MaxTasksPerRun && requests.Sum(t => t?.Attempts is { } n and >= 1 and <= MaxAttempts ? n : 1) is var sandboxes && sandboxes > config.MaxTasksPerRun)
+        {
+            problems.Add(new Problem("tasks", $"run {sandboxes} sandboxes with their attempts, more than max_tasks_per_run ({config.MaxTasksPerRun}); lower attempts or split the run"));
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -99,6 +106,8 @@ public static class RunPlanner
             }
 
             var environment = task.Environment is null ? runEnvironment : ChooseEnvironment(task.Environment, $"{at}.environment", config, problems);
+            var taskVerify = CheckVerify(new VerifyLevel(task.Verify, task.VerifyTimeoutSec, task.VerifyInputs), $"{at}.", problems);
+
             plans.Add(new TaskPlan(
                 task.TaskId ?? "",
                 task.Prompt ?? "",
@@ -108,11 +117,44 @@ public static class RunPlanner
             {
                 EnvironmentName = environment?.Name,
                 Environment = environment?.Spec,
+                Verification = VerifyPlan.Resolve([taskVerify, runVerify, environment?.Spec?.VerifyLevel ?? new VerifyLevel(null, null, null), config.VerifyLevel]),
+                Attempts = task.Attempts is { } n and >= 1 and <= MaxAttempts ? n : 1,
                 Runtime = environment?.Spec?.Runtime ?? config.Runtime,
             });
         }
 
         return plans;
+    }
+
+    /// <summary>Attempts one task may have.</summary>
+    public const int MaxAttempts = 8;
+
+    /// <summary>
+    /// The one rule of a run's or a task's verify fields that the schema cannot state (the reader checks the rest):
+    /// each command at most 8 KiB of UTF-8, as the config's. <paramref name="prefix"/> is <c>""</c> or <c>tasks[i].</c>;
+    /// a level with a problem is left out.
+    /// </summary>
+    private static VerifyLevel CheckVerify(VerifyLevel level, string prefix, List<Problem> problems)
+    {
+        var before = problems.Count;
+        for (var i = 0; level.Commands is { } commands && i < commands.Count; i++)
+        {
+            if (commands[i] is { } command && ConfigLoader.NonBlank(command) is null && ConfigLoader.VerifyCommand(command) is { } broken)
+            {
+                problems.Add(new Problem($"{prefix}verify[{i}]", broken));
+            }
+        }
+
+        // As for allowed_paths: the reader checked each input is relative; braces and '?' are checked here.
+        for (var i = 0; level.Inputs is { } inputs && i < inputs.Count; i++)
+        {
+            if (inputs[i] is { } input && Policy.GlobPatterns.Problem(input) is { } glob)
+            {
+                problems.Add(new Problem($"{prefix}verify_inputs[{i}]", glob));
+            }
+        }
+
+        return problems.Count == before ? level : new VerifyLevel(null, null, null);
     }
 
     /// <summary>An environment a name chose: <c>none</c> is the plain Codex image, with no name and no spec.</summary>

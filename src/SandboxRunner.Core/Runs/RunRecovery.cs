@@ -6,6 +6,7 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Sandbox;
+using SandboxRunner.Verification;
 
 namespace SandboxRunner.Runs;
 
@@ -95,10 +96,26 @@ public sealed partial class RunRecovery(
         foreach (var taskDir in Directory.EnumerateDirectories(runDir))
         {
             var taskId = Path.GetFileName(taskDir);
-            if (Ids.IsValid(taskId) && await store.ReadResultAsync(runId, taskId, cancellationToken) is null)
+            if (!Ids.IsValid(taskId) || await store.ReadResultAsync(runId, taskId, cancellationToken) is not null)
             {
-                var task = record.Tasks.FirstOrDefault(t => t.TaskId == taskId);
-                await RecoverTaskAsync(record, taskId, taskDir, task, limits, cancellationToken);
+                continue;
+            }
+
+            var task = record.Tasks.FirstOrDefault(t => t.TaskId == taskId);
+            if (task?.Attempts is not > 1)
+            {
+                await RecoverTaskAsync(record, taskId, null, taskDir, task, limits, cancellationToken);
+                continue;
+            }
+
+            // Each attempt is recovered like a task of its own; the task's result is combined below.
+            for (var k = 1; k <= task.Attempts; k++)
+            {
+                var attemptDir = TaskTreeLayout.TaskFolder(repository, runId, taskId, k);
+                if (Directory.Exists(attemptDir) && await store.ReadResultAsync(runId, taskId, k, cancellationToken) is null)
+                {
+                    await RecoverTaskAsync(record, taskId, k, attemptDir, task, limits, cancellationToken);
+                }
             }
         }
 
@@ -109,7 +126,7 @@ public sealed partial class RunRecovery(
             var result = await store.ReadResultAsync(runId, task.TaskId, cancellationToken);
             if (result is null)
             {
-                result = NeverStarted(runId, task.TaskId);
+                result = task.Attempts is > 1 ? await CombineAsync(record, task, cancellationToken) : NeverStarted(runId, task, null);
                 await store.WriteResultAsync(runId, result, cancellationToken);
             }
 
@@ -133,45 +150,94 @@ public sealed partial class RunRecovery(
         return true;
     }
 
-    private async Task RecoverTaskAsync(RunRecord record, string taskId, string taskDir, RunTaskRecord? task, TaskLimits limits, CancellationToken cancellationToken)
+    private async Task RecoverTaskAsync(
+        RunRecord record, string taskId, int? attempt, string taskDir, RunTaskRecord? task, TaskLimits limits, CancellationToken cancellationToken)
     {
+        var verify = VerifyPlanOf(task);
         var policy = new TaskPolicy(
             task?.AllowedPaths ?? config.DefaultAllowedPaths,
             task?.AllowedCommands ?? config.AllowedCommands,
             config.DeniedCommands,
             AuditCommands: true,
             TimeSpan.FromSeconds(task?.TimeoutSec ?? config.DefaultTimeoutSec),
-            config.CommandPolicy);
+            config.CommandPolicy) { Verify = verify.Any };
         if (!File.Exists(TaskTreeLayout.StartedMarker(taskDir)))
         {
             // The server died while preparing the task: no agent ran, so there is no work to keep.
-            await store.WriteResultAsync(record.RunId, NeverStarted(record.RunId, taskId), cancellationToken);
+            await store.WriteResultAsync(record.RunId, NeverStarted(record.RunId, task, taskId, attempt), cancellationToken);
             return;
         }
 
-        var transcript = await ReadTranscriptAsync(Path.Combine(store.TaskFolder(record.RunId, taskId), "events.jsonl"), cancellationToken);
+        var transcript = await ReadTranscriptAsync(Path.Combine(store.TaskFolder(record.RunId, taskId, attempt), "events.jsonl"), cancellationToken);
         var worktree = Worktree.Open(git, taskDir, record.BaseCommit);
 
         // Values passed into the container are not known any more; the redactor still masks known token shapes.
         var facts = await new Harvester(repository, store, clock).HarvestAsync(
-            new HarvestInput(record.RunId, taskId, worktree, limits, Redactor.None, TaskEnd.Interrupted, transcript), cancellationToken);
-        var judgement = Judge.Evaluate(facts, policy);
-        var result = await TaskResults.BuildAsync(facts, judgement, Redactor.None, store.PatchFile(record.RunId, taskId), null, cancellationToken) with
+            new HarvestInput(record.RunId, taskId, worktree, limits, Redactor.None, TaskEnd.Interrupted, transcript) { Attempt = attempt }, cancellationToken);
+
+        // Verification is not repeated here: it would need the run's images and network, which went with the run,
+        // and would hold up the new server's start on the repository's tests. Its status says what happened.
+        var verifying = File.Exists(TaskTreeLayout.VerifyingMarker(taskDir));
+        facts = facts with
         {
-            WorkspacePath = store.TaskFolder(record.RunId, taskId),
-            Summary = "Interrupted: the server stopped during this task.",
+            Verification = verify.Any
+                ? VerificationReport.NotRun(verify, verifying
+                    ? "interrupted: the server stopped while the task was being verified (its agent had finished; the work is kept); verification is not repeated at recovery"
+                    : "interrupted: the server stopped before the task's agent ended", facts.Changes.Files)
+                : null,
+        };
+        var judgement = Judge.Evaluate(facts, policy);
+        var result = await TaskResults.BuildAsync(facts, judgement, Redactor.None, store.PatchFile(record.RunId, taskId, attempt), null, cancellationToken) with
+        {
+            WorkspacePath = store.TaskFolder(record.RunId, taskId, attempt),
+            Attempt = attempt,
+            Summary = verifying ? "Interrupted: the server stopped while this task was being verified." : "Interrupted: the server stopped during this task.",
+            Verification = facts.Verification ?? VerificationReport.NotConfigured,
         };
         await store.WriteResultAsync(record.RunId, result, cancellationToken);
     }
 
-    private TaskResult NeverStarted(string runId, string taskId) => new()
+    /// <summary>A recovered task with attempts: each attempt's result (one never started is cancelled), combined as when it runs.</summary>
+    private async Task<TaskResult> CombineAsync(RunRecord record, RunTaskRecord task, CancellationToken cancellationToken)
     {
-        TaskId = taskId,
-        Status = TaskStatus.Cancelled,
-        Summary = "Interrupted before it started: the server stopped before this task's container ran.",
-        NotesForManager = "interrupted: the server process was gone before this task started; no agent ran, so there is no work to keep",
-        WorkspacePath = store.TaskFolder(runId, taskId),
-    };
+        var attempts = new List<TaskResult>();
+        for (var k = 1; k <= task.Attempts; k++)
+        {
+            var result = await store.ReadResultAsync(record.RunId, task.TaskId, k, cancellationToken);
+            if (result is null)
+            {
+                result = NeverStarted(record.RunId, task, task.TaskId, k);
+                await store.WriteResultAsync(record.RunId, result, cancellationToken);
+            }
+
+            attempts.Add(result);
+        }
+
+        return AttemptRanking.Combine(task.TaskId, store.TaskFolder(record.RunId, task.TaskId), attempts);
+    }
+
+    /// <summary>The verify commands and inputs the run recorded for a task (its timeout no longer matters).</summary>
+    private static VerifyPlan VerifyPlanOf(RunTaskRecord? task) =>
+        task?.Verify is { Count: > 0 } commands
+            ? new VerifyPlan(commands, TimeSpan.FromSeconds(VerifyPlan.DefaultTimeoutSec), task.VerifyInputs ?? VerifyInputs.Defaults)
+            : VerifyPlan.None;
+
+    private TaskResult NeverStarted(string runId, RunTaskRecord task, int? attempt) => NeverStarted(runId, task, task.TaskId, attempt);
+
+    private TaskResult NeverStarted(string runId, RunTaskRecord? task, string taskId, int? attempt)
+    {
+        var verify = VerifyPlanOf(task);
+        return new TaskResult
+        {
+            TaskId = taskId,
+            Attempt = attempt,
+            Status = TaskStatus.Cancelled,
+            Summary = "Interrupted before it started: the server stopped before this task's container ran.",
+            NotesForManager = "interrupted: the server process was gone before this task started; no agent ran, so there is no work to keep",
+            WorkspacePath = store.TaskFolder(runId, taskId, attempt),
+            Verification = verify.Any ? VerificationReport.NotRun(verify, "interrupted before the task started", []) : VerificationReport.NotConfigured,
+        };
+    }
 
     /// <summary>The events the task's log kept (the log itself is capped), folded as when it ran.</summary>
     private static async Task<CodexTranscript> ReadTranscriptAsync(string events, CancellationToken cancellationToken)

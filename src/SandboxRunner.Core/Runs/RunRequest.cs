@@ -3,6 +3,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
 using SandboxRunner.Configuration;
 using SandboxRunner.Contract;
+using SandboxRunner.Verification;
 
 namespace SandboxRunner.Runs;
 
@@ -36,6 +37,38 @@ public sealed record TaskRequest
     [JsonPropertyName("environment"), TextRule(TextKind.EnvironmentName)]
     [Description(EnvironmentArgument.TaskDescription)]
     public string? Environment { get; init; }
+
+    [JsonPropertyName("verify"), TextRule(TextKind.NonBlank), MaxLength(VerifyPlan.MaxCommands)]
+    [Description(VerifyArguments.TaskVerify)]
+    public IReadOnlyList<string>? Verify { get; init; }
+
+    [JsonPropertyName("verify_timeout_sec"), Range(VerifyPlan.MinTimeoutSec, VerifyPlan.MaxTimeoutSec)]
+    [Description(VerifyArguments.Timeout)]
+    public int? VerifyTimeoutSec { get; init; }
+
+    [JsonPropertyName("verify_inputs"), TextRule(TextKind.RelativeGlob), MaxLength(VerifyPlan.MaxInputs)]
+    [Description(VerifyArguments.Inputs)]
+    public IReadOnlyList<string>? VerifyInputs { get; init; }
+
+    [JsonPropertyName("attempts"), Range(1, RunPlanner.MaxAttempts)]
+    [Description(VerifyArguments.Attempts)]
+    public int? Attempts { get; init; }
+}
+
+/// <summary>What the verification and attempts arguments mean, said once for the MCP tools and the task items.</summary>
+public static class VerifyArguments
+{
+    public const string RunVerify = "Commands the runner runs after each task, in a fresh container with its tree; success needs them to pass. Default: the config's verify.";
+
+    public const string TaskVerify = "Default: the run's verify.";
+
+    public const string Timeout = "Seconds per verify command. Default: the config's.";
+
+    public const string Inputs = "Globs the verify commands depend on; changes to them are reported. Default: the config's.";
+
+    public const string Attempts = "Sandboxes of this task, each on sandbox/<run_id>/<task_id>/<k>; the result is the best, by verification first. Default: 1.";
+
+    public const string ApplyAttempt = "Default: the best attempt.";
 }
 
 /// <summary>What the <c>environment</c> argument means, said once for the run and the task items.</summary>
@@ -87,6 +120,19 @@ public sealed record RunRequest
     [Description(EnvironmentArgument.RunDescription)]
     public string? Environment { get; init; }
 
+    /// <summary>The run's verify commands (the <c>verify</c> argument); null: the environment's or the config's.</summary>
+    [JsonPropertyName("verify"), TextRule(TextKind.NonBlank), MaxLength(VerifyPlan.MaxCommands)]
+    [Description(VerifyArguments.RunVerify)]
+    public IReadOnlyList<string>? Verify { get; init; }
+
+    [JsonPropertyName("verify_timeout_sec"), Range(VerifyPlan.MinTimeoutSec, VerifyPlan.MaxTimeoutSec)]
+    [Description(VerifyArguments.Timeout)]
+    public int? VerifyTimeoutSec { get; init; }
+
+    [JsonPropertyName("verify_inputs"), TextRule(TextKind.RelativeGlob), MaxLength(VerifyPlan.MaxInputs)]
+    [Description(VerifyArguments.Inputs)]
+    public IReadOnlyList<string>? VerifyInputs { get; init; }
+
     /// <summary>Overrides the config's sandbox_mode for every task (the plan review runs read-only).</summary>
     [JsonIgnore]
     public SandboxMode? SandboxMode { get; init; }
@@ -124,4 +170,8 @@ public sealed record TaskReference
     [JsonPropertyName("task_id"), Required, TextRule(TextKind.Id)]
     [Description("The task's id.")]
     public string TaskId { get; init; } = "";
+
+    [JsonPropertyName("attempt"), Range(1, RunPlanner.MaxAttempts)]
+    [Description(VerifyArguments.ApplyAttempt)]
+    public int? Attempt { get; init; }
 }

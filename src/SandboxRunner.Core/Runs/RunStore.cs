@@ -30,6 +30,14 @@ public sealed record RunTaskRecord(
     [JsonPropertyName("allowed_commands")] public IReadOnlyList<string>? AllowedCommands { get; init; }
 
     [JsonPropertyName("timeout_sec")] public int? TimeoutSec { get; init; }
+
+    /// <summary>The task's verify commands and inputs, so a recovered task reports them truthfully as not run.</summary>
+    [JsonPropertyName("verify")] public IReadOnlyList<string>? Verify { get; init; }
+
+    [JsonPropertyName("verify_inputs")] public IReadOnlyList<string>? VerifyInputs { get; init; }
+
+    /// <summary>How many attempts the task runs; null (or 1) for one.</summary>
+    [JsonPropertyName("attempts")] public int? Attempts { get; init; }
 }
 
 /// <summary>A run folder whose <c>run.json</c> cannot be read, and why.</summary>
@@ -55,6 +63,10 @@ public sealed class RunStore(HostRepository repository)
     public string RunFolder(string runId) => ContainedPath.Combine(Root, runId);
 
     public string TaskFolder(string runId, string taskId) => ContainedPath.Combine(Root, runId, "tasks", taskId);
+
+    /// <summary>A task's folder, or with <paramref name="attempt"/> the folder of that attempt of it (<c>tasks/&lt;task&gt;/attempts/&lt;k&gt;</c>).</summary>
+    public string TaskFolder(string runId, string taskId, int? attempt) =>
+        attempt is { } k ? ContainedPath.Combine(Root, runId, "tasks", taskId, "attempts", k.ToString(System.Globalization.CultureInfo.InvariantCulture)) : TaskFolder(runId, taskId);
 
     public bool Exists(string runId) => Directory.Exists(RunFolder(runId));
 
@@ -82,16 +94,19 @@ public sealed class RunStore(HostRepository repository)
     }
 
     /// <summary>Where the task's patch is kept: the harvest writes it there directly.</summary>
-    public string PatchFile(string runId, string taskId) => Path.Combine(TaskFolder(runId, taskId), "task.patch");
+    public string PatchFile(string runId, string taskId, int? attempt = null) => Path.Combine(TaskFolder(runId, taskId, attempt), "task.patch");
 
-    /// <summary>Writes <c>result.json</c>; the patch is already in <see cref="PatchFile"/> (an empty one is written when missing).</summary>
+    /// <summary>
+    /// Writes <c>result.json</c> (an attempt's into its own folder); the patch is already in <see cref="PatchFile"/>
+    /// (an empty one is written when missing). The result of a task with attempts refers to its best attempt's patch.
+    /// </summary>
     public async Task WriteResultAsync(string runId, TaskResult result, CancellationToken cancellationToken)
     {
-        var folder = TaskFolder(runId, result.TaskId);
+        var folder = TaskFolder(runId, result.TaskId, result.Attempt);
         Directory.CreateDirectory(folder);
-        if (!File.Exists(PatchFile(runId, result.TaskId)))
+        if (result.Attempts is null && !File.Exists(PatchFile(runId, result.TaskId, result.Attempt)))
         {
-            await File.WriteAllBytesAsync(PatchFile(runId, result.TaskId), [], cancellationToken);
+            await File.WriteAllBytesAsync(PatchFile(runId, result.TaskId, result.Attempt), [], cancellationToken);
         }
 
         await WriteAtomicallyAsync(Path.Combine(folder, "result.json"), JsonSerializer.SerializeToUtf8Bytes(result, Json), cancellationToken);
@@ -118,9 +133,13 @@ public sealed class RunStore(HostRepository repository)
     }
 
     /// <summary>A task's stored result; null when missing or unreadable (an unreadable one is as good as none).</summary>
-    public async Task<TaskResult?> ReadResultAsync(string runId, string taskId, CancellationToken cancellationToken)
+    public Task<TaskResult?> ReadResultAsync(string runId, string taskId, CancellationToken cancellationToken) =>
+        ReadResultAsync(runId, taskId, null, cancellationToken);
+
+    /// <summary>A task's stored result, or with <paramref name="attempt"/> that attempt's; null when missing or unreadable.</summary>
+    public async Task<TaskResult?> ReadResultAsync(string runId, string taskId, int? attempt, CancellationToken cancellationToken)
     {
-        var path = Path.Combine(TaskFolder(runId, taskId), "result.json");
+        var path = Path.Combine(TaskFolder(runId, taskId, attempt), "result.json");
         if (!File.Exists(path))
         {
             return null;
@@ -192,9 +211,9 @@ public sealed class RunStore(HostRepository repository)
     }
 
     /// <summary>Opens the task's log files; every line written is redacted first.</summary>
-    public TaskLogWriter OpenLogs(string runId, string taskId, Redactor redactor)
+    public TaskLogWriter OpenLogs(string runId, string taskId, Redactor redactor, int? attempt = null)
     {
-        var folder = TaskFolder(runId, taskId);
+        var folder = TaskFolder(runId, taskId, attempt);
         Directory.CreateDirectory(folder);
         return new TaskLogWriter(folder, redactor);
     }

@@ -107,6 +107,9 @@ public sealed partial class Runner
             NotesForManager = reason,
             WorkspacePath = Store.TaskFolder(plan.RunId, task.TaskId),
             Environment = TaskResults.EnvironmentOf(task),
+            Verification = task.Verification.Any
+                ? Verification.VerificationReport.NotRun(task.Verification, "not started: the run's environment could not be prepared", [])
+                : Verification.VerificationReport.NotConfigured,
             Runtime = task.Runtime,
         };
         await Store.WriteResultAsync(plan.RunId, result, CancellationToken.None);

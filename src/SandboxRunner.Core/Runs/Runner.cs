@@ -224,10 +224,22 @@ public sealed partial class Runner : IDisposable
     /// after judging the branch's content again against the task's recorded paths and the current
     /// config's: a stored verdict is never trusted alone.
     /// </summary>
-    public async Task<ApplyOutcome> ApplyAsync(string runId, string taskId, CancellationToken cancellationToken)
+    public Task<ApplyOutcome> ApplyAsync(string runId, string taskId, CancellationToken cancellationToken) =>
+        ApplyAsync(runId, taskId, null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ApplyAsync(string, string, CancellationToken)"/>; for a task run with attempts, the best attempt's
+    /// branch, or <paramref name="attempt"/>'s when one is named.
+    /// </summary>
+    public async Task<ApplyOutcome> ApplyAsync(string runId, string taskId, int? attempt, CancellationToken cancellationToken)
     {
         const string source = "apply_codex_result arguments";
         var problems = new List<Problem>();
+        if (attempt is { } a && (a < 1 || a > RunPlanner.MaxAttempts))
+        {
+            problems.Add(new Problem("attempt", $"must be from 1 to {RunPlanner.MaxAttempts} (got {a})"));
+        }
+
         if (!Ids.IsValid(runId))
         {
             problems.Add(new Problem("run_id", Ids.Rule));
@@ -245,6 +257,20 @@ public sealed partial class Runner : IDisposable
 
         var result = await Store.ReadResultAsync(runId, taskId, cancellationToken)
             ?? throw new InvalidInputException(source, "task_id", $"run '{runId}' has no finished task '{taskId}'");
+        if (attempt is { } k)
+        {
+            if (result.Attempts is not { } attempts)
+            {
+                throw new InvalidInputException(source, "attempt", $"task '{taskId}' ran once; leave attempt out");
+            }
+
+            result = attempts.Any(s => s.Attempt == k) ? await Store.ReadResultAsync(runId, taskId, k, cancellationToken) : null;
+            if (result is null)
+            {
+                throw new InvalidInputException(source, "attempt", $"task '{taskId}' has no finished attempt {k} (its attempts: {string.Join(", ", attempts.Select(s => s.Attempt).Order())})");
+            }
+        }
+
         if (result.Branch is null)
         {
             return new ApplyOutcome(true, "", [], [], "the task changed nothing; there is nothing to apply");
@@ -404,7 +430,7 @@ public sealed partial class Runner : IDisposable
             }
 
             using var runGate = new SemaphoreSlim(plan.Concurrency, plan.Concurrency);
-            running = plan.Tasks.Select(task => RunGatedAsync(context, task, runGate, cancellationToken)).ToList();
+            running = plan.Tasks.Select(task => RunTaskAsync(context, task, runGate, cancellationToken)).ToList();
             return await FinishedAsync(plan, running, started);
         }
         finally
@@ -490,17 +516,10 @@ public sealed partial class Runner : IDisposable
                 continue;
             }
 
-            var cancelled = new TaskResult
-            {
-                TaskId = task.TaskId,
-                Status = TaskStatus.Cancelled,
-                Summary = "Cancelled before it started.",
-                WorkspacePath = Store.TaskFolder(plan.RunId, task.TaskId),
-                Runtime = task.Runtime,
-            };
-            await Settle(() => Store.WriteResultAsync(plan.RunId, cancelled, CancellationToken.None));
-            run.Report(new TaskProgress(task.TaskId, "finished", $"{task.TaskId}: cancelled before it started") { Result = cancelled });
-            results.Add(cancelled);
+            var result = task.Attempts > 1 ? await CombineAttemptsAsync(plan, task) : CancelledBeforeStart(plan, task);
+            await Settle(() => Store.WriteResultAsync(plan.RunId, result, CancellationToken.None));
+            run.Report(new TaskProgress(task.TaskId, "finished", $"{task.TaskId}: {result.Status.Wire()}") { Result = result });
+            results.Add(result);
         }
 
         return results;
@@ -608,6 +627,9 @@ public sealed partial class Runner : IDisposable
                 AllowedPaths = t.AllowedPaths,
                 AllowedCommands = t.AllowedCommands,
                 TimeoutSec = (int)t.Timeout.TotalSeconds,
+                Verify = t.Verification.Any ? t.Verification.Commands : null,
+                VerifyInputs = t.Verification.Any ? t.Verification.Inputs : null,
+                Attempts = t.Attempts > 1 ? t.Attempts : null,
             }).ToList(),
     };
 

@@ -95,7 +95,7 @@ public static class TaskContainer
             ],
             // An environment's checkout is in the image's own filesystem (copy-on-write over the setup's artefacts).
             Volumes = prepared is not null ? [CodexCommandLine.Home, context.Environments!.Copy.ObjectsDir] : context.Copy?.Volumes ?? [],
-            Labels = Labels.For(context.Scope, context.Run.RunId, task.TaskId),
+            Labels = Labels.For(context.Scope, context.Run.RunId, task.TaskId, task.Attempt),
             MaxLogBytes = context.Limits.MaxLogBytes,
             Limits = ResourceProfiles.For(context.Run.ResourcePolicy),
             // An environment task writes its checkout in the image's filesystem, so that cannot be read-only; it is still uid 1000 with no capabilities.

@@ -29,7 +29,11 @@ public sealed record TaskPolicy(
     IReadOnlyList<string> DeniedCommands,
     bool AuditCommands,
     TimeSpan Timeout,
-    CommandPolicyMode CommandMode = CommandPolicyMode.Enforce);
+    CommandPolicyMode CommandMode = CommandPolicyMode.Enforce)
+{
+    /// <summary>Whether the task has verify commands: then it succeeds only when its verification passed.</summary>
+    public bool Verify { get; init; }
+}
 
 /// <summary>
 /// Everything harvested from one task, before any judgement: read with bounds from the container, its
@@ -76,8 +80,17 @@ public sealed record TaskFacts
     /// <summary>The branch holding the task's tree, when it changed anything and the commit succeeded.</summary>
     public string? Branch { get; init; }
 
+    /// <summary>The commit <see cref="Branch"/> was set to: the harvested tree verification checks out.</summary>
+    public string? BranchCommit { get; init; }
+
     /// <summary>Steps of the harvest that failed (the rest was still kept): each is a violation, since what was not read was not judged.</summary>
     public IReadOnlyList<string> HarvestProblems { get; init; } = [];
+
+    /// <summary>The runner's own checks of the harvested tree; null when the task has no verify commands.</summary>
+    public Verification.VerificationReport? Verification { get; init; }
+
+    /// <summary>The run was cancelled while the task was being verified (its agent had ended on its own).</summary>
+    public bool VerificationCancelled { get; init; }
 }
 
 /// <summary>The judge's verdict.</summary>

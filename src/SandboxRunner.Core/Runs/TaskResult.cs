@@ -92,11 +92,39 @@ public sealed record TaskResult
     [JsonPropertyName("environment")] public string? Environment { get; init; }
 
     /// <summary>
+    /// The runner's own checks of the harvested tree (the verify commands it ran, each command's exit code and
+    /// output tail, and the task's changes to the verify inputs). A task whose agent succeeded but whose
+    /// verification did not pass is <c>failed</c>. Null only in results written before verification existed.
+    /// </summary>
+    [JsonPropertyName("verification")] public Verification.VerificationReport? Verification { get; init; }
+
+    /// <summary>Which attempt (1-8) this result is, in an attempt's own result of a task run with <c>attempts</c> over 1.</summary>
+    [JsonPropertyName("attempt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? Attempt { get; init; }
+
+    /// <summary>For a task run with <c>attempts</c> over 1: the attempt whose result the other fields are (its <c>branch</c>, patch and verdict).</summary>
+    [JsonPropertyName("best_attempt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? BestAttempt { get; init; }
+
+    /// <summary>For a task run with <c>attempts</c> over 1: every attempt, best first (see <see cref="AttemptRanking"/>).</summary>
+    [JsonPropertyName("attempts"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<AttemptSummary>? Attempts { get; init; }
+
+    /// <summary>
     /// The OCI runtime the task's container ran under (<c>runc</c>, <c>runsc</c> for gVisor, or another the engine lists);
     /// null in results written before runtimes were reported.
     /// </summary>
     [JsonPropertyName("runtime")] public string? Runtime { get; init; }
 }
+
+/// <summary>One attempt of a task, as the task's result lists it: enough to see why the best one was chosen.</summary>
+public sealed record AttemptSummary(
+    [property: JsonPropertyName("attempt")] int Attempt,
+    [property: JsonPropertyName("rank")] int Rank,
+    [property: JsonPropertyName("status")] TaskStatus Status,
+    [property: JsonPropertyName("branch")] string? Branch,
+    [property: JsonPropertyName("verification_status")] Verification.VerificationStatus VerificationStatus,
+    [property: JsonPropertyName("violation_count")] int ViolationCount,
+    [property: JsonPropertyName("changed_input_count")] int ChangedInputCount,
+    [property: JsonPropertyName("patch_bytes")] long PatchBytes,
+    [property: JsonPropertyName("summary")] string Summary);
 
 /// <summary>The network a task had, and in <c>deny</c> the hosts it tried that the proxy refused, so a manager can widen the allowlist knowingly.</summary>
 public sealed record NetworkReport(

@@ -16,6 +16,12 @@ public static class TaskResults
     public const int MaxFilesShown = 2000;
     public const int MaxViolationsShown = 200;
     private const int MaxCommandChars = 1000;
+
+    /// <summary>Characters of one command's output tail in <c>commands_run</c>.</summary>
+    public const int CommandTailChars = 2048;
+
+    /// <summary>Characters of output tails in all of <c>commands_run</c>, the newest commands first, so the reply stays small.</summary>
+    public const int CommandTailBudget = 64 * 1024;
     private const int MaxSummaryChars = 64 * 1024;
     private const int EvidenceChars = 4000;
 
@@ -29,6 +35,9 @@ public static class TaskResults
         PatchApplicable = false,
         Summary = DryRunSummary,
         Environment = EnvironmentOf(task),
+        Verification = task.Verification.Any
+            ? Verification.VerificationReport.NotRun(task.Verification, "dry run: validated, not executed", [])
+            : Verification.VerificationReport.NotConfigured,
         Runtime = task.Runtime,
     };
 
@@ -86,7 +95,7 @@ public static class TaskResults
             PatchApplicable = judgement.PatchApplicable,
             AppliesToHead = judgement.AppliesToHead,
             ApplyCheckLog = Shown(redactor, facts.OnHead is { } head ? $"{facts.OnBase.Log}\n{head.Log}" : facts.OnBase.Log),
-            CommandsRun = transcript.Commands.Take(MaxCommandsShown).Select(c => c with { Cmd = Shown(redactor, Cap(c.Cmd, MaxCommandChars)) }).ToList(),
+            CommandsRun = CommandsShown(transcript.Commands, redactor),
             Evidence = Shown(redactor, Evidence(transcript)),
             Summary = Shown(redactor, Cap(summary, MaxSummaryChars)),
             NotesForManager = Shown(redactor, string.Join('\n', notes)),
@@ -99,6 +108,27 @@ public static class TaskResults
             }).ToList(),
             Branch = facts.Branch,
         };
+    }
+
+    /// <summary>
+    /// The first commands, each with the end of its output: redacted, terminal-safe, at most
+    /// <see cref="CommandTailChars"/> each and <see cref="CommandTailBudget"/> in all, given to the newest
+    /// commands first (the agent's last test run is what a reader looks for).
+    /// </summary>
+    private static List<CommandRun> CommandsShown(IReadOnlyList<CommandRun> commands, Redactor redactor)
+    {
+        var shown = commands.Take(MaxCommandsShown).ToList();
+        var tails = new string[shown.Count];
+        var left = CommandTailBudget;
+        for (var i = shown.Count - 1; i >= 0; i--)
+        {
+            // Redacted before it is cut, so a secret the cut would split is still recognised whole.
+            var tail = left <= 0 ? "" : Platform.TextCap.Tail(Shown(redactor, shown[i].OutputTail), Math.Min(CommandTailChars, left));
+            left -= tail.Length;
+            tails[i] = tail;
+        }
+
+        return shown.Select((c, i) => c with { Cmd = Shown(redactor, Cap(c.Cmd, MaxCommandChars)), OutputTail = tails[i] }).ToList();
     }
 
     /// <summary>The first changed paths, at most <see cref="MaxFilesShown"/> and 256 Ki characters in all (paths can be 3,000 characters each).</summary>

@@ -54,7 +54,7 @@ public sealed record TaskContext(
         task.EnvironmentName is { } name && task.Environment is not null ? Environments?.Prepared.GetValueOrDefault(name) : null;
 
     public TaskPolicy PolicyFor(TaskPlan task) =>
-        new(task.AllowedPaths, task.AllowedCommands, Config.DeniedCommands, Run.AuditCommands, task.Timeout, Config.CommandPolicy);
+        new(task.AllowedPaths, task.AllowedCommands, Config.DeniedCommands, Run.AuditCommands, task.Timeout, Config.CommandPolicy) { Verify = task.Verification.Any };
 }
 
 /// <summary>
@@ -71,7 +71,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
     public async Task<TaskResult> RunAsync(TaskContext context, TaskPlan task, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var folder = TaskTreeLayout.TaskFolder(context.Repository, context.Run.RunId, task.TaskId);
+        var folder = TaskTreeLayout.TaskFolder(context.Repository, context.Run.RunId, task.TaskId, task.Attempt);
         Sandbox.Sandbox? sandbox = null;
         TaskLogWriter? logs = null;
         TaskNetwork? network = null;
@@ -81,20 +81,20 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         var capture = new OutputCapture();
         var limits = context.Limits;
         var prepared = context.EnvironmentOf(task);
+
+        // A copied tree shares no files with this machine: it is the image user's inside (who owns the image's
+        // /workspace and /codex-home), from the archive's headers, and the host's copy needs no chown.
+        var owner = context.Copy is null && prepared is null ? UnixOwner.ForSandbox() : UnixOwner.ImageUser;
         try
         {
             SandboxOutcome outcome;
             IReadOnlyList<string> refused = [];
             try
             {
-                // A copied tree shares no files with this machine: it is the image user's inside (who owns
-                // the image's /workspace and /codex-home), from the archive's headers, and the host's copy
-                // needs no chown.
-                var owner = context.Copy is null && prepared is null ? UnixOwner.ForSandbox() : UnixOwner.ImageUser;
                 var hostOwner = context.Copy is null && prepared is null ? owner : UnixOwner.CurrentProcess;
                 worktree = await Worktree.CreateAsync(git, context.Repository, folder, context.Run.BaseCommit, hostOwner, cancellationToken);
-                var home = await PrepareCodexHomeAsync(folder, task, context, hostOwner, cancellationToken);
-                logs = context.Store.OpenLogs(context.Run.RunId, task.TaskId, context.Redactor);
+                var home = await CodexHome.PrepareAsync(folder, task, context, hostOwner, cancellationToken);
+                logs = context.Store.OpenLogs(context.Run.RunId, task.TaskId, context.Redactor, task.Attempt);
 
                 network = context.Gateway is { } gateway ? await gateway.CreateTaskNetworkAsync(task.TaskId, cancellationToken) : null;
                 var containerStarted = context.Clock.GetUtcNow();
@@ -168,6 +168,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                         // A copy-back that failed part-way is a runner error: judged as Exited, its problem was never shown.
                         new HarvestInput(context.Run.RunId, task.TaskId, worktree, limits, context.Redactor, copied.Problem is not null && outcome.End == TaskEnd.Exited ? TaskEnd.RunnerError : outcome.End, transcript)
                         {
+                            Attempt = task.Attempt,
                             ExitCode = outcome.Exit.ExitCode,
                             LimitPassed = outcome.LimitPassed,
                             OversizedLines = capture.OversizedLines,
@@ -193,11 +194,32 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 };
             }
 
+            if (task.Verification.Any)
+            {
+                // Verification runs in a fresh container, after the work is kept; the agent's goes first.
+                if (sandbox is not null)
+                {
+                    await sandbox.DisposeAsync();
+                }
+
+                if (network is not null)
+                {
+                    await context.Gateway!.ReleaseTaskNetworkAsync(network, CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+                    network = null;
+                }
+
+                var (verification, cancelled) = await new TaskVerification(engine, git, logger).VerifyAsync(
+                    new VerifyInput(context, task, folder, facts, owner), (state, message) => Report(context, task, state, message), cancellationToken);
+                facts = facts with { Verification = verification, VerificationCancelled = cancelled };
+            }
+
             var judgement = Judge.Evaluate(facts, context.PolicyFor(task));
-            var result = await TaskResults.BuildAsync(facts, judgement, context.Redactor, context.Store.PatchFile(context.Run.RunId, task.TaskId), outcome.LastMessage, CancellationToken.None) with
+            var result = await TaskResults.BuildAsync(facts, judgement, context.Redactor, context.Store.PatchFile(context.Run.RunId, task.TaskId, task.Attempt), outcome.LastMessage, CancellationToken.None) with
             {
                 ContainerId = sandbox?.ContainerId,
-                WorkspacePath = context.Store.TaskFolder(context.Run.RunId, task.TaskId),
+                WorkspacePath = context.Store.TaskFolder(context.Run.RunId, task.TaskId, task.Attempt),
+                Attempt = task.Attempt,
+                Verification = facts.Verification ?? Verification.VerificationReport.NotConfigured,
                 DurationMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                 Logs = new TaskLogs(
                     TaskResults.Shown(context.Redactor, capture.Stdout), TaskResults.Shown(context.Redactor, capture.Stderr),
@@ -224,7 +246,16 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             }
 
             await context.Store.WriteResultAsync(context.Run.RunId, result, CancellationToken.None);
-            Report(context, task, "finished", $"{result.Status.Wire()}: {result.FilesChanged.Count} file(s) changed", result);
+            if (task.Attempt is null)
+            {
+                Report(context, task, "finished", $"{result.Status.Wire()}: {result.FilesChanged.Count} file(s) changed{Verified(result)}", result);
+            }
+            else
+            {
+                // The task finishes when all its attempts have, with the best one's result (see Runner's attempts).
+                Report(context, task, "attempt finished", $"{result.Status.Wire()}: {result.FilesChanged.Count} file(s) changed{Verified(result)}");
+            }
+
             cancellationToken.ThrowIfCancellationRequested();
             return result;
         }
@@ -366,55 +397,11 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
 
     private static string Excerpt(string text) => TextCap.Cap(text, 200);
 
+    private static string Verified(TaskResult result) =>
+        result.Verification is { } v && v.Commands.Count > 0 ? $", verification {Verification.VerificationStatusNames.Wire(v.Status)}" : "";
+
     private static void Report(TaskContext context, TaskPlan task, string state, string message, TaskResult? result = null) =>
-        context.Progress?.Report(new TaskProgress(task.TaskId, state, TerminalText.Neutralise($"{task.TaskId}: {message}")) { Result = result });
-
-    /// <summary>
-    /// The container's writable CODEX_HOME (also its HOME): the prompt, Codex rules forbidding the denied
-    /// commands, and a git config that lets git work on a tree owned by another uid and commit with a
-    /// placeholder identity.
-    /// </summary>
-    private static async Task<string> PrepareCodexHomeAsync(string folder, TaskPlan task, TaskContext context, UnixOwner owner, CancellationToken cancellationToken)
-    {
-        var config = context.Config;
-        var home = Path.Combine(folder, "home");
-        Directory.CreateDirectory(home);
-        await File.WriteAllTextAsync(Path.Combine(home, Path.GetFileName(CodexCommandLine.PromptFile)), task.Prompt, cancellationToken);
-        await File.WriteAllTextAsync(
-            Path.Combine(home, ".gitconfig"),
-            "[safe]\n\tdirectory = *\n[user]\n\tname = Codex (sandbox-runner)\n\temail = codex@sandbox-runner.invalid\n",
-            cancellationToken);
-        if (config.DeniedCommands.Count > 0)
-        {
-            Directory.CreateDirectory(Path.Combine(home, "rules"));
-            await File.WriteAllTextAsync(Path.Combine(home, "rules", "sandbox-runner.rules"), CommandPolicy.ForbiddenRules(config.DeniedCommands), cancellationToken);
-        }
-
-        if (context.Run.Credential.Kind == Auth.CredentialKind.ChatGpt)
-        {
-            // What Codex needs to believe it is signed in: placeholder tokens only, never the host's.
-            await using var auth = new FileStream(Path.Combine(home, Auth.AuthFile.FileName), new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            });
-            await auth.WriteAsync(Encoding.UTF8.GetBytes(Auth.PlaceholderSignIn.AuthJson(context.Run.Credential.ChatGpt?.PlanType, context.Clock.GetUtcNow())), cancellationToken);
-        }
-
-        if (context.Run.Trust is { } trust)
-        {
-            await File.WriteAllTextAsync(Path.Combine(home, TrustedAuthorities.FileName), trust.Pem, cancellationToken);
-        }
-
-        if (context.Run.OutputSchema is { } schema)
-        {
-            await File.WriteAllTextAsync(Path.Combine(home, Path.GetFileName(CodexCommandLine.OutputSchemaFile)), schema, cancellationToken);
-        }
-
-        await owner.TakeOwnershipAsync([home], cancellationToken);
-        return home;
-    }
+        context.Progress?.Report(new TaskProgress(task.TaskId, state, TerminalText.Neutralise($"{task.DisplayName}: {message}")) { Result = result });
 
     [LoggerMessage(Level = LogLevel.Information, Message = "task {TaskId} exited with {ExitCode} (timed out: {TimedOut}, cancelled: {Cancelled})")]
     private partial void LogExited(string taskId, long? exitCode, bool timedOut, bool cancelled);

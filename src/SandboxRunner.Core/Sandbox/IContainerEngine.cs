@@ -84,6 +84,21 @@ public interface IContainerOperations
     Task<IReadOnlyList<string>> ListContainersAsync(LabelSelector selector, CancellationToken cancellationToken);
 }
 
+/// <summary>A command the runner runs inside a running container of its own (<c>docker exec</c>): argv, never a shell line of the caller's.</summary>
+public sealed record ExecCommand(IReadOnlyList<string> Command, string User, string WorkingDirectory);
+
+/// <summary>Commands run in a container that is already running: verification runs each verify command this way.</summary>
+public interface IExecOperations
+{
+    /// <summary>
+    /// Runs <paramref name="command"/> in the running container, handing its demultiplexed output to
+    /// <paramref name="onOutput"/> as it comes, and returns its exit code, which the engine reports and
+    /// nothing inside the container can forge. Null when the engine no longer knows it (the container was
+    /// killed or removed under it).
+    /// </summary>
+    Task<long?> ExecAsync(string containerId, ExecCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken);
+}
+
 /// <summary>Networks a run creates for its egress.</summary>
 public interface INetworkOperations
 {
@@ -108,7 +123,7 @@ public interface INetworkOperations
 /// (a remote engine with copy transport, a swarm) has a place to plug in. <see cref="DockerEngine"/> is the
 /// one that ships.
 /// </summary>
-public interface IContainerEngine : IImageOperations, IContainerOperations, INetworkOperations, IArchiveOperations, ISnapshotOperations
+public interface IContainerEngine : IImageOperations, IContainerOperations, INetworkOperations, IArchiveOperations, ISnapshotOperations, IExecOperations
 {
     /// <summary>The engine's version and API version; throws when the engine does not answer.</summary>
     Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken);

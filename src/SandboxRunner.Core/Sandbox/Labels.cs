@@ -9,6 +9,9 @@ public static class Labels
     public const string Run = "sandbox-runner.run";
     public const string Task = "sandbox-runner.task";
 
+    /// <summary>Which attempt of a task (1-8) a container runs, for a task run with <c>attempts</c> over 1.</summary>
+    public const string Attempt = "sandbox-runner.attempt";
+
     /// <summary>
     /// The repository a resource belongs to (<see cref="ScopeOf"/>): run ids are unique only within one
     /// repository, so every name and teardown filter includes it.
@@ -16,8 +19,8 @@ public static class Labels
     public const string Scope = "sandbox-runner.repo";
 
     /// <summary>
-    /// What a container of the runner's own is for: <c>egress</c> (a run's proxy) or <c>netns</c> (a task's
-    /// network holder); on an image, one of <see cref="ImageRoles"/>.
+    /// What a container of the runner's own is for: <c>egress</c> (a run's proxy), <c>netns</c> (a task's
+    /// network holder) or <c>verify</c> (where a task's verify commands run); on an image, one of <see cref="ImageRoles"/>.
     /// </summary>
     public const string Role = "sandbox-runner.role";
 
@@ -64,6 +67,21 @@ public static class Labels
 
     public static IReadOnlyDictionary<string, string> For(string scope, string runId, string taskId) =>
         new Dictionary<string, string> { [Scope] = scope, [Run] = runId, [Task] = taskId };
+
+    /// <summary>A task's labels, with <see cref="Attempt"/> when it is one attempt of several.</summary>
+    public static IReadOnlyDictionary<string, string> For(string scope, string runId, string taskId, int? attempt)
+    {
+        var labels = new Dictionary<string, string> { [Scope] = scope, [Run] = runId, [Task] = taskId };
+        if (attempt is { } k)
+        {
+            labels[Attempt] = k.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return labels;
+    }
+
+    /// <summary>The <see cref="Role"/> of the container a task's verify commands run in.</summary>
+    public const string VerifyRole = "verify";
 
     /// <summary>Everything of one run of one repository.</summary>
     public static LabelSelector OfRun(string scope, string runId) => LabelSelector.Of(Scope, scope).And(Run, runId);

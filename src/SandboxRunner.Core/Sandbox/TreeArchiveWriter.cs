@@ -64,7 +64,7 @@ public static class TreeArchiveWriter
         await tar.FinishAsync(cancellationToken);
     }
 
-    private static async Task PutAsync(
+    internal static async Task PutAsync(
         TarOutputStream tar, string name, byte type, long size, int mode, int uid, int gid, string? link, CancellationToken cancellationToken)
     {
         var entry = TarEntry.CreateTarEntry(name);

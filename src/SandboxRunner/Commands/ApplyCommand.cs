@@ -12,7 +12,7 @@ internal static class ApplyCommand
     {
         using var session = new CliSession(options);
         var runner = await session.RunnerAsync(CancellationToken.None);
-        var outcome = await runner.ApplyAsync(options.Arguments[0], options.Arguments[1], CancellationToken.None);
+        var outcome = await runner.ApplyAsync(options.Arguments[0], options.Arguments[1], options.Attempt, CancellationToken.None);
         if (options.Json)
         {
             await JsonOutput.WriteAsync(outcome);

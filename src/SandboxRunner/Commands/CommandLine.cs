@@ -33,13 +33,16 @@ internal sealed record CommandLine
     public bool All { get; init; }
     public int WaitSec { get; init; } = 60;
 
+    /// <summary><c>apply --attempt K</c>: that attempt of a task run with attempts, instead of the best.</summary>
+    public int? Attempt { get; init; }
+
     private static readonly Dictionary<string, VerbSpec> Verbs = new(StringComparer.Ordinal)
     {
         [Serve] = new(0, 0, "", []),
         ["run"] = new(1, 1, "TASKS_FILE", ["--junit", "--markdown", "--json", "--apply", "--run-id", "--base-ref", "--concurrency", "--resource-policy", "--dry-run"]),
         ["runs"] = new(0, 0, "", ["--json"]),
         ["show"] = new(1, 2, "RUN [TASK]", ["--json"]),
-        ["apply"] = new(2, 2, "RUN TASK", ["--json"]),
+        ["apply"] = new(2, 2, "RUN TASK", ["--json", "--attempt"]),
         ["cancel"] = new(1, 1, "RUN", ["--json", "--wait"]),
         ["doctor"] = new(0, 0, "", ["--json"]),
         ["image build"] = new(0, 0, "", ["--dry-run"]),
@@ -49,7 +52,7 @@ internal sealed record CommandLine
 
     private static readonly HashSet<string> ValueOptions = new(StringComparer.Ordinal)
     {
-        "--repo", "--junit", "--markdown", "--run-id", "--base-ref", "--concurrency", "--resource-policy", "--wait",
+        "--repo", "--junit", "--markdown", "--run-id", "--base-ref", "--concurrency", "--resource-policy", "--wait", "--attempt",
     };
 
     public static CommandLine Parse(IReadOnlyList<string> args)
@@ -148,6 +151,11 @@ internal sealed record CommandLine
             case "--wait":
                 error = $"--wait: must be a whole number of seconds from 0 to 3600 (got '{value}')";
                 return line;
+            case "--attempt" when int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var k) && k is >= 1 and <= 8:
+                return line with { Attempt = k };
+            case "--attempt":
+                error = $"--attempt: must be a whole number from 1 to 8 (got '{value}')";
+                return line;
             default:
                 error = $"unknown option '{name}'{(line.Verb == Serve ? "" : $" for `{line.Verb}`")}; see `sandbox-runner {(line.Verb == Serve ? "" : line.Verb + " ")}--help`";
                 return line;
@@ -174,6 +182,7 @@ internal sealed record CommandLine
         if (line.ResourcePolicy is not null) given.Add("--resource-policy");
         if (line.DryRun) given.Add("--dry-run");
         if (line.WaitSec != 60) given.Add("--wait");
+        if (line.Attempt is not null) given.Add("--attempt");
         if (given.FirstOrDefault(o => !spec.Options.Contains(o)) is { } foreign)
         {
             return line with { Error = line.Verb == Serve

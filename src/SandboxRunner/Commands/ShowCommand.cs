@@ -4,6 +4,7 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Host.Reports;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
+using SandboxRunner.Verification;
 
 namespace SandboxRunner.Host.Commands;
 
@@ -61,6 +62,8 @@ internal static class ShowCommand
             var r = task.Result;
             text.Append("  ").Append(task.TaskId).Append("  ")
                 .Append(r is null ? task.State.ToString().ToLowerInvariant() : $"{r.Status.Wire()}  {r.FilesChanged.Count + r.FilesChangedOmitted} file(s)  {r.Violations.Count + r.ViolationsOmitted} violation(s)  {r.Branch ?? "(no branch: nothing changed)"}")
+                .Append(r?.Verification is { Commands.Count: > 0 } v ? $"  verification {v.Status.Wire()}" : "")
+                .Append(r?.Attempts is { } attempts ? $"  best of {attempts.Count} attempts: {r.BestAttempt}" : "")
                 .Append('\n');
         }
 
@@ -102,19 +105,91 @@ internal static class ShowCommand
             text.Append("notes:\n").Append(ReportText.Cap(notes, 4000)).Append('\n');
         }
 
-        foreach (var c in r.CommandsRun.Take(50))
+        if (r.CommandsRun.Count > 0)
         {
-            text.Append(CultureInfo.InvariantCulture, $"$ {c.Cmd}  # exit {c.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}\n");
+            text.Append(CultureInfo.InvariantCulture, $"commands the agent ran ({r.CommandsRun.Count}{(r.CommandsRun.Count > 50 ? ", the last 50" : "")}):\n");
+            foreach (var c in r.CommandsRun.TakeLast(50))
+            {
+                text.Append(CultureInfo.InvariantCulture, $"$ {c.Cmd}  # exit {c.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}\n");
+                Indented(text, c.OutputTail, 1500);
+            }
         }
 
-        if (r.Logs.Tail.Length > 0)
+        VerificationOf(text, r);
+        Attempts(text, r);
+        if (r.Logs.Stderr.Trim().Length > 0)
         {
-            text.Append("log tail:\n").Append(ReportText.Cap(r.Logs.Tail, 4000, keepEnd: true)).Append('\n');
+            text.Append("codex stderr (its end):\n");
+            Indented(text, r.Logs.Stderr, 2000);
         }
 
         text.Append("patch: ").Append(r.PatchFile ?? "none").Append(r.PatchApplicable ? " (applies to its base)" : "").Append('\n');
         text.Append("branch: ").Append(r.Branch ?? "none (nothing changed)").Append('\n');
-        text.Append("folder: ").Append(store.TaskFolder(runId, r.TaskId)).Append('\n');
+        text.Append("folder: ").Append(store.TaskFolder(runId, r.TaskId, r.BestAttempt)).Append('\n');
         return text.ToString();
+    }
+
+    /// <summary>The verify commands the runner ran, each with its exit code, time and output's end, and the inputs the task changed.</summary>
+    private static void VerificationOf(StringBuilder text, TaskResult r)
+    {
+        if (r.Verification is not { Commands.Count: > 0 } v)
+        {
+            return;
+        }
+
+        text.Append("verification: ").Append(v.Status.Wire()).Append(v.Reason is null ? "" : $": {v.Reason}")
+            .Append(CultureInfo.InvariantCulture, $" ({v.DurationMs / 1000.0:0.0} s)\n");
+        foreach (var c in v.Commands)
+        {
+            text.Append(CultureInfo.InvariantCulture,
+                $"  $ {c.Command}  # {c.Status.Wire()}{(c.ExitCode is { } code ? $", exit {code}" : "")}{(c.Status == VerificationStatus.NotRun ? "" : $", {c.DurationMs / 1000.0:0.0} s")}\n");
+            Indented(text, c.OutputTail, 4000, "    ");
+        }
+
+        if (v.ChangedInputs.Count > 0)
+        {
+            text.Append("  changed inputs (the task changed what the verify commands depend on):\n");
+            foreach (var path in v.ChangedInputs.Take(50))
+            {
+                text.Append("    ").Append(TerminalText.Neutralise(path)).Append('\n');
+            }
+
+            var more = v.ChangedInputs.Count - Math.Min(50, v.ChangedInputs.Count) + v.ChangedInputsOmitted;
+            if (more > 0)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"    … and {more} more\n");
+            }
+        }
+    }
+
+    /// <summary>A task run with attempts: each attempt, best first, with what ranked it.</summary>
+    private static void Attempts(StringBuilder text, TaskResult r)
+    {
+        if (r.Attempts is not { } attempts)
+        {
+            return;
+        }
+
+        text.Append(CultureInfo.InvariantCulture, $"attempts ({attempts.Count}, best first; this result is attempt {r.BestAttempt}'s):\n");
+        foreach (var a in attempts)
+        {
+            text.Append(CultureInfo.InvariantCulture,
+                $"  #{a.Attempt}  {a.Status.Wire()}  verification {a.VerificationStatus.Wire()}  {a.ViolationCount} violation(s)  {a.ChangedInputCount} changed input(s)  {a.PatchBytes:N0}-byte patch  {a.Branch ?? "no branch"}\n");
+        }
+    }
+
+    /// <summary>The end of an output, indented under the line it belongs to.</summary>
+    private static void Indented(StringBuilder text, string output, int chars, string indent = "  ")
+    {
+        var tail = ReportText.Cap(output.TrimEnd(), chars, keepEnd: true);
+        if (tail.Length == 0)
+        {
+            return;
+        }
+
+        foreach (var line in tail.Split('\n'))
+        {
+            text.Append(indent).Append("│ ").Append(line.TrimEnd('\r')).Append('\n');
+        }
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using SandboxRunner.Host.Reports;
 using SandboxRunner.Runs;
+using SandboxRunner.Verification;
 
 namespace SandboxRunner.Host.Commands;
 
@@ -29,15 +30,27 @@ internal static class Summary
         {
             text.Append(CultureInfo.InvariantCulture,
                 $"  {r.TaskId.PadRight(width)}  {r.Status.Wire(),-9}  {r.FilesChanged.Count + r.FilesChangedOmitted,4} file(s)  {r.DurationMs / 1000.0,7:0.0} s  {r.Usage.InputTokens + r.Usage.OutputTokens,9:N0} tokens  {r.Violations.Count + r.ViolationsOmitted} violation(s)");
+            var verification = r.Verification is { Commands.Count: > 0 } v ? v : null;
+            if (verification is not null)
+            {
+                text.Append("  verification ").Append(verification.Status.Wire());
+            }
+
+            if (r.Attempts is { } attempts)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"  attempt {r.BestAttempt} best of {attempts.Count}");
+            }
+
             if (JunitReport.Failed(r))
             {
-                text.Append("  ").Append(ReportText.FirstLine(r.Summary, 160));
+                text.Append("  ").Append(ReportText.FirstLine(verification is { Status: not VerificationStatus.Passed } ? verification.Reason ?? r.Summary : r.Summary, 160));
             }
 
             text.Append('\n');
         }
 
-        text.Append(CultureInfo.InvariantCulture, $"results: .codex-runs/{run.RunId}/ · branches: sandbox/{run.RunId}/<task> · `sandbox-runner show {run.RunId} TASK` for one task\n");
+        var perAttempt = run.Results.Any(r => r.Attempts is not null) ? $" (sandbox/{run.RunId}/<task>/<k> per attempt)" : "";
+        text.Append(CultureInfo.InvariantCulture, $"results: .codex-runs/{run.RunId}/ · branches: sandbox/{run.RunId}/<task>{perAttempt} · `sandbox-runner show {run.RunId} TASK` for one task\n");
         return text.ToString();
     }
 

@@ -41,8 +41,9 @@ internal static class Usage
                                      [--repo PATH] [--verbose]
 
             Runs the tasks of TASKS_FILE (JSON: the arguments of the MCP tool run_codex_tasks, i.e. an object with
-            "tasks" [{task_id, prompt, allowed_paths?, allowed_commands?, timeout_sec?, environment?}], "run_id"?,
-            "base_ref"?, "concurrency"?, "resource_policy"?, "dry_run"?, "environment"?; or just the array of tasks) with the repository's
+            "tasks" [{task_id, prompt, allowed_paths?, allowed_commands?, timeout_sec?, environment?, verify?, verify_timeout_sec?,
+            verify_inputs?, attempts?}], "run_id"?, "base_ref"?, "concurrency"?, "resource_policy"?, "dry_run"?, "environment"?, "verify"?,
+            "verify_timeout_sec"?, "verify_inputs"?; or just the array of tasks) with the repository's
             .mcp-codex.json, as the server would: results in .codex-runs/<run_id>/, trees on sandbox/<run_id>/<task_id>.
             Options given here override the file's fields. Progress goes to stderr: a table on a terminal, timestamped
             lines otherwise.
@@ -68,14 +69,17 @@ internal static class Usage
             usage: sandbox-runner show RUN [TASK] [--json] [--repo PATH]
 
             A run's status and tasks (as get_codex_run), or one task's result: status, summary, changed files,
-            violations, notes, commands, log tail and where its patch and branch are. Exit 0, 2 for an unknown run or task.
+            violations, notes, the commands the agent ran with the end of each one's output, the verification (each
+            verify command, its exit code and output's end, the changed inputs), the attempts, and where its patch and
+            branch are. Exit 0, 2 for an unknown run or task.
             """,
         "apply" => """
-            usage: sandbox-runner apply RUN TASK [--json] [--repo PATH]
+            usage: sandbox-runner apply RUN TASK [--attempt K] [--json] [--repo PATH]
 
             Brings a finished task's branch into the working tree and index like `git cherry-pick --no-commit`
-            (as apply_codex_result). On a conflict, or local changes in a path it would write, it changes nothing
-            and lists the paths. Exit 0 applied, 1 refused, 2 unknown run or task, or a task that broke a policy.
+            (as apply_codex_result). For a task run with attempts: the best attempt, or attempt K with --attempt.
+            On a conflict, or local changes in a path it would write, it changes nothing and lists the paths.
+            Exit 0 applied, 1 refused, 2 unknown run, task or attempt, or a task that broke a policy.
             """,
         "cancel" => """
             usage: sandbox-runner cancel RUN [--wait SECONDS] [--json] [--repo PATH]
@@ -124,7 +128,7 @@ internal static class Usage
               run TASKS_FILE     run tasks, with live progress, reports (--junit, --markdown, --json) and --apply
               runs               list the runs
               show RUN [TASK]    a run, or one task's result
-              apply RUN TASK     bring a task's change into the working tree
+              apply RUN TASK     bring a task's change (its best attempt's, or --attempt K) into the working tree
               cancel RUN         cancel a run, whichever process runs it
               doctor             check Docker, images, repository, auth and config
               image build        build the task image and the egress proxy image when missing; prints their tags and the

@@ -11,12 +11,12 @@ namespace SandboxRunner.Host.Mcp;
 public sealed class RunResources(Workspace workspace)
 {
     [McpServerResource(UriTemplate = "sandbox-runner://runs/{run_id}/tasks/{task_id}/log", Name = "task-log", MimeType = "text/plain")]
-    [Description("A task's output: Codex's stderr, then its stdout (JSONL events), both redacted.")]
+    [Description("A task's output (its best attempt's, for a task run with attempts): Codex's stderr, then its stdout (JSONL events), both redacted.")]
     public async Task<string> Log(string run_id, string task_id, CancellationToken cancellationToken) =>
         $"== stderr ==\n{await ReadAsync(run_id, task_id, "stderr.log", cancellationToken)}\n== stdout ==\n{await ReadAsync(run_id, task_id, "stdout.log", cancellationToken)}";
 
     [McpServerResource(UriTemplate = "sandbox-runner://runs/{run_id}/tasks/{task_id}/patch", Name = "task-patch", MimeType = "text/x-diff")]
-    [Description("A task's patch against its base commit, as `git apply` takes it.")]
+    [Description("A task's patch (its best attempt's, for a task run with attempts) against its base commit, as `git apply` takes it.")]
     public Task<string> Patch(string run_id, string task_id, CancellationToken cancellationToken) =>
         ReadAsync(run_id, task_id, "task.patch", cancellationToken);
 
@@ -33,7 +33,10 @@ public sealed class RunResources(Workspace workspace)
         }
 
         var runner = await workspace.GetRunnerAsync(cancellationToken);
-        var path = Path.Combine(runner.Store.TaskFolder(runId, taskId), file);
+
+        // A task run with attempts has its result in its own folder and everything else in its best attempt's.
+        var best = file == "result.json" ? null : (await runner.Store.ReadResultAsync(runId, taskId, cancellationToken))?.BestAttempt;
+        var path = Path.Combine(runner.Store.TaskFolder(runId, taskId, best), file);
         return File.Exists(path)
             ? await File.ReadAllTextAsync(path, cancellationToken)
             : throw new McpException($"no {file} for task '{taskId}' of run '{runId}'");

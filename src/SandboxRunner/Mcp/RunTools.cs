@@ -57,9 +57,9 @@ public sealed class RunTools(Workspace workspace)
         Guard(async () => new RunList(await (await RunnerAsync(cancellationToken)).ListRunsAsync(cancellationToken)));
 
     [McpServerTool(Name = "apply_codex_result", UseStructuredContent = true, Destructive = true)]
-    [Description("Take the task result you want: its change goes into the working tree and index, like `git cherry-pick --no-commit` of its sandbox/ branch. On a conflict it changes nothing and returns the paths.")]
+    [Description("Take the task result you want (a task run with attempts: its best, or the attempt named): its change goes into the working tree and index, like `git cherry-pick --no-commit` of its sandbox/ branch. On a conflict it changes nothing and returns the paths.")]
     public Task<ApplyOutcome> ApplyCodexResult(TaskReference arguments, CancellationToken cancellationToken = default) =>
-        Guard(async () => await (await RunnerAsync(cancellationToken)).ApplyAsync(arguments.RunId, arguments.TaskId, cancellationToken));
+        Guard(async () => await (await RunnerAsync(cancellationToken)).ApplyAsync(arguments.RunId, arguments.TaskId, arguments.Attempt, cancellationToken));
 
     [McpServerTool(Name = "review_plan_with_codex", UseStructuredContent = true, Destructive = false, OpenWorld = true)]
     [Description("Before splitting work into tasks: Codex reviews the plan with this repository mounted read-only and returns missing tasks, dependency issues, parallelization suggestions, test gaps, risk flags and recommended task splits.")]

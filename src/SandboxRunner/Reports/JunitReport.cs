@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Xml;
 using SandboxRunner.Runs;
+using SandboxRunner.Verification;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
 namespace SandboxRunner.Host.Reports;
@@ -79,6 +80,7 @@ internal static class JunitReport
         xml.WriteAttributeString("name", result.TaskId);
         xml.WriteAttributeString("classname", suite);
         xml.WriteAttributeString("time", Seconds(result.DurationMs));
+        CaseProperties(xml, result);
         if (result.Status == TaskStatus.Skipped)
         {
             xml.WriteStartElement("skipped");
@@ -89,14 +91,16 @@ internal static class JunitReport
         {
             xml.WriteStartElement("failure");
             xml.WriteAttributeString("type", result.Status.Wire());
-            xml.WriteAttributeString("message", Safe($"{result.Status.Wire()}: {ReportText.FirstLine(result.Summary, MessageChars)}"));
+            xml.WriteAttributeString("message", Safe($"{result.Status.Wire()}: {ReportText.FirstLine(VerificationFailure(result) ?? result.Summary, MessageChars)}"));
             xml.WriteString(Safe(FailureText(result)));
             xml.WriteEndElement();
         }
 
         if (result.Status != TaskStatus.Skipped)
         {
-            xml.WriteElementString("system-out", Safe(ReportText.Cap(result.Summary, SummaryChars)));
+            // The verification is the test outcome a CI reader looks for: the verify commands' output tails come first.
+            var verification = VerificationText(result);
+            xml.WriteElementString("system-out", Safe(verification.Length == 0 ? ReportText.Cap(result.Summary, SummaryChars) : $"{verification}\n\nsummary:\n{ReportText.Cap(result.Summary, SummaryChars)}"));
         }
 
         xml.WriteEndElement();
@@ -132,6 +136,11 @@ internal static class JunitReport
             }
         }
 
+        if (VerificationText(result) is { Length: > 0 } verification)
+        {
+            text.Append("\n\n").Append(verification);
+        }
+
         if (result.Logs.Tail.Length > 0)
         {
             text.Append("\n\nlog tail:\n").Append(ReportText.Cap(result.Logs.Tail, TailChars, keepEnd: true));
@@ -140,6 +149,68 @@ internal static class JunitReport
         if (result.Branch is not null)
         {
             text.Append("\n\nbranch: ").Append(result.Branch);
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// The testcase's properties (the common JUnit convention pytest, Playwright and test management tools read):
+    /// the verification's status and changed inputs, and for a task run with attempts the best one and each one's verdict.
+    /// </summary>
+    private static void CaseProperties(XmlWriter xml, TaskResult result)
+    {
+        var v = result.Verification is { Commands.Count: > 0 } verification ? verification : null;
+        if (v is null && result.Attempts is null)
+        {
+            return;
+        }
+
+        xml.WriteStartElement("properties");
+        if (v is not null)
+        {
+            Property(xml, "verification", v.Status.Wire());
+            Property(xml, "verification.changed_inputs", ReportText.Cap(string.Join(", ", v.ChangedInputs), 2000));
+        }
+
+        if (result.Attempts is { } attempts)
+        {
+            Property(xml, "attempts", attempts.Count.ToString(CultureInfo.InvariantCulture));
+            Property(xml, "best_attempt", result.BestAttempt?.ToString(CultureInfo.InvariantCulture) ?? "");
+            foreach (var a in attempts.OrderBy(a => a.Attempt))
+            {
+                Property(xml, $"attempt.{a.Attempt.ToString(CultureInfo.InvariantCulture)}", string.Create(CultureInfo.InvariantCulture,
+                    $"rank {a.Rank}, {a.Status.Wire()}, verification {a.VerificationStatus.Wire()}, {a.ViolationCount} violation(s), {a.ChangedInputCount} changed input(s), {a.PatchBytes} patch bytes, {a.Branch ?? "no branch"}"));
+            }
+        }
+
+        xml.WriteEndElement();
+    }
+
+    /// <summary>The verification's verdict when it did not pass, in a line: the failure's message.</summary>
+    private static string? VerificationFailure(TaskResult result) =>
+        result.Verification is { Commands.Count: > 0, Status: not VerificationStatus.Passed } v ? $"verification {v.Status.Wire()}: {v.Reason}" : null;
+
+    /// <summary>Each verify command with its exit code and the end of its output; empty without verify commands.</summary>
+    private static string VerificationText(TaskResult result)
+    {
+        if (result.Verification is not { Commands.Count: > 0 } v)
+        {
+            return "";
+        }
+
+        var text = new StringBuilder();
+        text.Append("verification: ").Append(v.Status.Wire()).Append(v.Reason is null ? "" : $" ({v.Reason})");
+        foreach (var c in v.Commands.Where(c => c.Status != VerificationStatus.NotRun))
+        {
+            text.Append("\n$ ").Append(c.Command).Append("  # ").Append(c.Status.Wire())
+                .Append(c.ExitCode is { } code ? $", exit {code.ToString(CultureInfo.InvariantCulture)}" : "").Append('\n')
+                .Append(ReportText.Cap(c.OutputTail.TrimEnd(), TailChars, keepEnd: true));
+        }
+
+        if (v.ChangedInputs.Count > 0)
+        {
+            text.Append("\nchanged inputs: ").Append(ReportText.Cap(string.Join(", ", v.ChangedInputs), 2000));
         }
 
         return text.ToString();

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using SandboxRunner.Runs;
+using SandboxRunner.Verification;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
 namespace SandboxRunner.Host.Reports;
@@ -49,8 +50,8 @@ internal static class MarkdownReport
             .Append(string.Join(", ", results.GroupBy(r => r.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.Wire()}")))
             .Append(" · base `").Append(run.BaseCommit.Length >= 12 ? run.BaseCommit[..12] : run.BaseCommit).Append('`')
             .Append(" · ").Append(Duration(run.TotalDurationMs)).Append("\n\n");
-        text.Append("| task | status | files changed | duration | tokens | violations |\n");
-        text.Append("|---|---|---:|---:|---:|---:|\n");
+        text.Append("| task | status | files changed | duration | tokens | violations | verification |\n");
+        text.Append("|---|---|---:|---:|---:|---:|---|\n");
         foreach (var r in results)
         {
             text.Append("| ").Append(MarkdownText.Plain(r.TaskId, inTable: true))
@@ -59,6 +60,7 @@ internal static class MarkdownReport
                 .Append(" | ").Append(Duration(r.DurationMs))
                 .Append(" | ").Append((r.Usage.InputTokens + r.Usage.OutputTokens).ToString("N0", CultureInfo.InvariantCulture))
                 .Append(" | ").Append((r.Violations.Count + r.ViolationsOmitted).ToString("N0", CultureInfo.InvariantCulture))
+                .Append(" | ").Append(Verification(r))
                 .Append(" |\n");
         }
 
@@ -69,6 +71,15 @@ internal static class MarkdownReport
             {
                 text.Append("- **").Append(MarkdownText.Plain(r.TaskId)).Append("** (").Append(r.Status.Wire()).Append("): ")
                     .Append(MarkdownText.Plain(ReportText.FirstLine(r.Summary, ProblemChars)));
+                if (r.Verification is { Commands.Count: > 0, Status: not VerificationStatus.Passed } v)
+                {
+                    text.Append("\n  - verification ").Append(v.Status.Wire()).Append(": ").Append(MarkdownText.Plain(ReportText.Cap(v.Reason ?? "", ProblemChars)));
+                    if (v.FirstFailure is { OutputTail.Length: > 0 } first)
+                    {
+                        text.Append(" — last line: ").Append(MarkdownText.Code(ReportText.Cap(LastLine(first.OutputTail), ProblemChars)));
+                    }
+                }
+
                 foreach (var violation in r.Violations.Take(3))
                 {
                     text.Append("\n  - ").Append(Violation(violation));
@@ -78,11 +89,38 @@ internal static class MarkdownReport
             }
         }
 
+        var withInputs = results.Where(r => r.Verification is { ChangedInputs.Count: > 0 }).Take(DetailedTasks).ToList();
+        if (withInputs.Count > 0)
+        {
+            text.Append("\n**Changed what the verify commands depend on**\n\n");
+            foreach (var r in withInputs)
+            {
+                var v = r.Verification!;
+                text.Append("- **").Append(MarkdownText.Plain(r.TaskId)).Append("**: ")
+                    .Append(string.Join(", ", v.ChangedInputs.Take(10).Select(path => MarkdownText.Code(ReportText.Cap(path, ProblemChars)))))
+                    .Append(v.ChangedInputs.Count > 10 || v.ChangedInputsOmitted > 0 ? " …" : "").Append('\n');
+            }
+        }
+
+        var withAttempts = results.Where(r => r.Attempts is not null).Take(DetailedTasks).ToList();
+        if (withAttempts.Count > 0)
+        {
+            text.Append("\n**Attempts** (best first)\n\n");
+            foreach (var r in withAttempts)
+            {
+                text.Append("- **").Append(MarkdownText.Plain(r.TaskId)).Append("**: ")
+                    .Append(string.Join(" · ", r.Attempts!.Select(a => string.Create(CultureInfo.InvariantCulture,
+                        $"#{a.Attempt} {a.Status.Wire()}, verification {a.VerificationStatus.Wire().Replace("_", " ", StringComparison.Ordinal)}, {a.ViolationCount} violation(s), {a.PatchBytes:N0} B"))))
+                    .Append('\n');
+            }
+        }
+
         var branches = results.Where(r => r.Branch is not null).Select(r => r.Branch!).ToList();
         if (branches.Count > 0)
         {
-            text.Append("\nEach task's tree is on branch `sandbox/").Append(run.RunId).Append("/<task>`; `sandbox-runner apply ")
-                .Append(run.RunId).Append(" <task>` brings one into the working tree.\n");
+            text.Append("\nEach task's tree is on branch `sandbox/").Append(run.RunId).Append("/<task>`")
+                .Append(withAttempts.Count > 0 ? $" (each attempt's on `sandbox/{run.RunId}/<task>/<k>`)" : "")
+                .Append("; `sandbox-runner apply ").Append(run.RunId).Append(" <task>` brings one (a task's best attempt) into the working tree.\n");
         }
 
         return text.Length <= MaxChars ? text.ToString() : ReportText.Cap(text.ToString(), MaxChars) + "\n\n(summary cut at 512 KiB; the run folder has everything)\n";
@@ -91,6 +129,22 @@ internal static class MarkdownReport
     /// <summary>A violation as the kind, the command or path in a code span, and the rule in words.</summary>
     private static string Violation(Policy.Violation violation) =>
         $"{MarkdownText.Code(violation.Kind)} {MarkdownText.Code(ReportText.Cap(violation.Path ?? violation.Command ?? "", ProblemChars))}: {MarkdownText.Plain(ReportText.Cap(violation.Rule, ProblemChars))}";
+
+    private static string Verification(TaskResult r) => r.Verification is { Commands.Count: > 0 } v
+        ? v.Status switch
+        {
+            VerificationStatus.Passed => "✅ passed",
+            VerificationStatus.Failed => "❌ failed",
+            VerificationStatus.TimedOut => "⏱️ timed out",
+            _ => "➖ not run",
+        }
+        : "";
+
+    private static string LastLine(string text)
+    {
+        var lines = text.TrimEnd().Split('\n');
+        return lines.Length == 0 ? "" : lines[^1];
+    }
 
     private static string Status(TaskResult r) => r.Status switch
     {

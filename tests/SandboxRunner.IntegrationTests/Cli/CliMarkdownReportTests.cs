@@ -7,7 +7,7 @@ namespace SandboxRunner.IntegrationTests.Cli;
 [Collection(CliCollection.Name)]
 public sealed class CliMarkdownReportTests(DockerFixture docker)
 {
-    private const string Header = "| task | status | files changed | duration | tokens | violations |";
+    private const string Header = "| task | status | files changed | duration | tokens | violations | verification |";
 
     [Fact]
     public async Task The_markdown_table_has_a_row_per_task_with_status_files_changed_duration_tokens_and_violations()

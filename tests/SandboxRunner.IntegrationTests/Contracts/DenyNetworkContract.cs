@@ -67,6 +67,36 @@ public abstract class DenyNetworkContract(IEngineUnderTest target) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Deny_holds_for_the_verify_commands_they_reach_the_allowlisted_endpoint_and_nothing_else()
+    {
+        await using var h = await DenyAsync();
+        string Proxied(string target, string expect) =>
+            $"bash -c 'exec 3<>/dev/tcp/sandbox-proxy/3128 && printf \"GET http://{target}/ HTTP/1.0\\r\\n\\r\\n\" >&3 && cat <&3' | grep -aE '{expect}'";
+
+        var result = Assert.Single((await h.RunAsync(new RunRequest
+        {
+            Tasks =
+            [
+                RunnerHarness.Task("verify", "@write src/checked.txt checked\\n", "@message done") with
+                {
+                    Verify =
+                    [
+                        Proxied(Allowed, "allowed-body"),
+                        Proxied(Outside, "^HTTP/1.. 403"),
+                        $"! timeout 5 bash -c 'exec 3<>/dev/tcp/{Outside.Replace(':', '/')}' && echo direct-refused",
+                        "! getent hosts example.com && echo no-dns",
+                    ],
+                },
+            ],
+        }, CancellationToken.None)).Results);
+
+        Assert.True(result.Verification!.Status == SandboxRunner.Verification.VerificationStatus.Passed,
+            $"{result.Verification.Reason}\n{string.Join("\n", result.Verification.Commands.Select(c => $"{c.Command}: {c.OutputTail}"))}");
+        Assert.Equal(TaskStatus.Success, result.Status);
+        Assert.Empty(OutsideServer.Requests);
+    }
+
+    [Fact]
     public async Task Deny_resolves_no_names_but_the_proxy()
     {
         await using var h = await DenyAsync();

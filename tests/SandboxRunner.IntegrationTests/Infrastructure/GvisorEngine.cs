@@ -5,7 +5,7 @@ namespace SandboxRunner.IntegrationTests.Infrastructure;
 /// <summary>
 /// The host's engine with every task and setup container under gVisor (runtime <c>runsc</c>, which .ci/setup installs
 /// and registers): the contract bodies that hold under runc must hold here too. Disposing a harness proves each of its
-/// task containers ran under runsc, and the runner's own helpers (egress proxy, network holders) under the engine's default.
+/// task and verification containers ran under runsc, and the runner's own helpers (egress proxy, network holders) under the engine's default.
 /// </summary>
 public sealed class GvisorEngine(DockerFixture docker) : IEngineUnderTest
 {
@@ -35,7 +35,8 @@ public sealed class GvisorEngine(DockerFixture docker) : IEngineUnderTest
         // Containers only created (an environment's run image is committed from one) never ran anything.
         foreach (var spec in harness.Engine.Specs.Where(s => harness.Engine.Started.ContainsKey(s.Key)).Select(s => s.Value))
         {
-            var helper = spec.Labels.ContainsKey(Labels.Role);
+            // A verification container runs the tree's code, so it is the task's like its agent's, not a helper.
+            var helper = spec.Labels.TryGetValue(Labels.Role, out var role) && role != Labels.VerifyRole;
             Assert.True(helper ? spec.Runtime is null : spec.Runtime == Name, $"{spec.Image} ({string.Join(",", spec.Labels.Values)}) ran under '{spec.Runtime ?? "the default"}'");
         }
 

@@ -15,10 +15,19 @@ public sealed class HostHttpServer : IAsyncDisposable
     private readonly TcpListener _listener = new(IPAddress.Any, 0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
+    private readonly Func<int, string> _bodyFor;
+    private int _served;
 
     public HostHttpServer(string body)
+        : this(_ => body)
     {
-        Body = body;
+    }
+
+    /// <summary>A server whose body for the <c>n</c>-th request (0-based, in arrival order) is <paramref name="bodyFor"/>(n).</summary>
+    public HostHttpServer(Func<int, string> bodyFor)
+    {
+        _bodyFor = bodyFor;
+        Body = bodyFor(0);
         _listener.Start();
         _accepting = AcceptAsync();
     }
@@ -78,7 +87,7 @@ public sealed class HostHttpServer : IAsyncDisposable
                 await hold.Task.WaitAsync(_stop.Token);
             }
 
-            var body = Encoding.UTF8.GetBytes(Body);
+            var body = Encoding.UTF8.GetBytes(_bodyFor(Interlocked.Increment(ref _served) - 1));
             await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"), _stop.Token);
             await stream.WriteAsync(body, _stop.Token);
         }

@@ -47,6 +47,9 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task DeleteImageAsync(string image, CancellationToken cancellationToken) => inner.DeleteImageAsync(image, cancellationToken);
 
+    public Task<long?> ExecAsync(string containerId, ExecCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken) =>
+        inner.ExecAsync(containerId, command, onOutput, cancellationToken);
+
     public async Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)
     {
         var id = await inner.CreateAsync(spec, cancellationToken);

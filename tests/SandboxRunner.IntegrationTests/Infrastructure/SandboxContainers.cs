@@ -21,6 +21,20 @@ public sealed class SandboxContainers(DockerFixture docker) : IDisposable
     /// <summary>Running task containers (not the runner's helpers, which carry <c>sandbox-runner.role</c>) of <paramref name="runIds"/>.</summary>
     public Task<IReadOnlyList<string>> RunningTasksOfRunsAsync(IEnumerable<string> runIds) => ListAsync(runIds, runningOnly: true, tasksOnly: true);
 
+    /// <summary>Running containers of <paramref name="runId"/> with <c>sandbox-runner.role</c> <paramref name="role"/> (e.g. <c>verify</c>).</summary>
+    public async Task<IReadOnlyList<string>> RunningWithRoleAsync(string runId, string role)
+    {
+        var containers = await _client.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["label"] = new Dictionary<string, bool> { [$"{Labels.Run}={runId}"] = true, [$"{Labels.Role}={role}"] = true },
+                ["status"] = new Dictionary<string, bool> { ["running"] = true },
+            },
+        });
+        return containers.Select(c => c.ID).ToList();
+    }
+
     /// <summary>The run ids a repository has run folders for: every run a server made there (reviews included).</summary>
     public static IReadOnlyList<string> RunIdsOf(string repoPath)
     {

@@ -30,4 +30,20 @@ public sealed class CopyTransportTests(DockerFixture docker)
         var spec = Assert.Single(h.Engine.Specs.Values);
         Assert.Empty(spec.Mounts);
     }
+
+    [Fact]
+    public async Task A_copied_tasks_verification_runs_on_its_harvested_tree_with_nothing_of_this_machine_mounted()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker, c => c with
+        {
+            Transport = TransportPolicy.Copy,
+            Verify = ["test ! -e docs/old.txt && grep -qx 'brand new' src/new.txt && git status --porcelain | grep -q new.txt && echo verified-copy"],
+        });
+
+        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task("edit", "@write src/new.txt brand new\\n", "@delete docs/old.txt", "@message done"))).Results);
+
+        Assert.True(result.Status == TaskStatus.Success, $"{result.Status}: {result.NotesForManager}\n{result.Verification!.Commands[0].OutputTail}");
+        Assert.Contains("verified-copy", result.Verification!.Commands[0].OutputTail, StringComparison.Ordinal);
+        Assert.All(h.Engine.Specs.Values, spec => Assert.Empty(spec.Mounts));
+    }
 }

@@ -238,13 +238,23 @@ public sealed class CodexTranscriptTests
     }
 
     [Fact]
-    public void Command_output_tail_keeps_the_last_400_characters()
+    public void Command_output_tail_keeps_the_last_4096_characters_after_an_ellipsis()
     {
-        var output = new string('a', 100) + new string('b', 400);
+        var output = new string('a', 100) + new string('b', CodexTranscript.OutputTailChars);
 
         var command = Assert.Single(CodexTranscript.Parse([CommandItem("completed", "x", "0", output: output)]).Commands);
 
-        Assert.Equal(new string('b', 400), command.OutputTail);
+        Assert.Equal("…" + new string('b', CodexTranscript.OutputTailChars), command.OutputTail);
+    }
+
+    [Fact]
+    public void Command_output_tail_never_starts_inside_a_surrogate_pair()
+    {
+        var output = new string('a', 10) + string.Concat(Enumerable.Repeat("😀", CodexTranscript.OutputTailChars));
+
+        var tail = Assert.Single(CodexTranscript.Parse([CommandItem("completed", "x", "0", output: output)]).Commands).OutputTail;
+
+        Assert.False(char.IsLowSurrogate(tail[1]), "the tail starts with half a character");
     }
 
     [Fact]

@@ -48,6 +48,9 @@ internal static class Config
         "network_allowlist" => config.NetworkAllowlist,
         "environment" => config.Environment,
         "environments" => config.Environments,
+        "verify" => config.Verify,
+        "verify_timeout_sec" => config.VerifyTimeoutSec,
+        "verify_inputs" => config.VerifyInputs,
         "runtime" => config.Runtime,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "not a field of .mcp-codex.json"),
     };

@@ -50,7 +50,7 @@ public sealed class ConfigProblemsTests
     {
         var problem = Config.OnlyProblem("environment", """{ "base_imag": "node:22" }""");
 
-        Assert.Equal(new Problem("environment.base_imag", "is not a known field (did you mean \"base_image\"?); the fields are base_image, dockerfile, setup, setup_network, runtime, cache_keys"), problem);
+        Assert.Equal(new Problem("environment.base_imag", "is not a known field (did you mean \"base_image\"?); the fields are base_image, dockerfile, setup, setup_network, runtime, cache_keys, verify, verify_timeout_sec, verify_inputs"), problem);
     }
 
     [Fact]

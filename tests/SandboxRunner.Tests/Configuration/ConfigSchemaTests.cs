@@ -76,7 +76,7 @@ public sealed partial class ConfigSchemaTests
         Assert.False(properties["environment"]!["additionalProperties"]!.GetValue<bool>());
         Assert.False(properties["environments"]!["additionalProperties"]!["additionalProperties"]!.GetValue<bool>());
         Assert.Equal(
-            ["base_image", "cache_keys", "dockerfile", "runtime", "setup", "setup_network"],
+            ["base_image", "cache_keys", "dockerfile", "runtime", "setup", "setup_network", "verify", "verify_inputs", "verify_timeout_sec"],
             Properties(properties["environment"]!).Select(p => p.Key).Order(StringComparer.Ordinal));
     }
 

@@ -83,7 +83,7 @@ public sealed class ArgumentReaderTests
     [InlineData("""{ "tasks": [{ "task_id": "a..b", "prompt": "p" }] }""", "tasks[0].task_id: " + SandboxRunner.Policy.Ids.Rule)]
     [InlineData("""{ "tasks": [{ "task_id": "a", "prompt": " \n" }] }""", "tasks[0].prompt: must not be empty")]
     [InlineData("""{ "tasks": {} }""", "tasks: must be an array")]
-    [InlineData("""{ "tasks": [7] }""", "tasks[0]: must be an object with task_id, prompt, allowed_paths, allowed_commands, timeout_sec, environment")]
+    [InlineData("""{ "tasks": [7] }""", "tasks[0]: must be an object with task_id, prompt, allowed_paths, allowed_commands, timeout_sec, environment, verify, verify_timeout_sec, verify_inputs, attempts")]
     public void Each_broken_rule_names_its_field(string json, string expected)
     {
         Assert.Equal(expected, Assert.Single(Problems<RunRequest>(json)).ToString());

@@ -51,7 +51,7 @@ public sealed class ToolArgumentProperties
             Assert.True(flagged.All(at => problems.Any(p => Under(p.Field, at))), why);
             Assert.True(problems.All(p => flagged.Any(at => Under(p.Field, at))), why);
             valid += verdict.IsValid ? 1 : 0;
-        }, iter: 1500, threads: 1);
+        }, iter: 3000, threads: 1);
 
         Assert.True(valid > 50, $"only {valid} of the generated arguments were valid: the generator no longer exercises acceptance");
     }

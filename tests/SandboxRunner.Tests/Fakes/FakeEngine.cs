@@ -9,6 +9,12 @@ namespace SandboxRunner.Tests.Fakes;
 /// <summary>What the fake runs in place of Codex: it gets the container and a token that a kill cancels, and returns the exit code.</summary>
 public delegate Task<long> FakeAgent(FakeContainer container, CancellationToken killed);
 
+/// <summary>
+/// What the fake does for a command run in a running container (a verify command): it gets the container, the
+/// argv, where to write output, and a token that a kill of the container cancels; it returns the exit code.
+/// </summary>
+public delegate Task<long?> FakeExec(FakeContainer container, IReadOnlyList<string> command, Action<LogStream, string> output, CancellationToken killed);
+
 public enum FakeContainerState { Created, Running, Exited, Removed }
 
 /// <summary>
@@ -34,6 +40,35 @@ public sealed class FakeEngine : IContainerEngine
 
     /// <summary>The agent started in each container; it can tell tasks apart by <see cref="FakeContainer.TaskId"/>.</summary>
     public FakeAgent Agent { get; set; } = FakeAgents.Succeeds();
+
+    /// <summary>What each command run in a container does (verify commands); by default it exits 0.</summary>
+    public FakeExec Exec { get; set; } = (_, _, _, _) => Task.FromResult<long?>(0);
+
+    /// <summary>Every command run in a container, in order: the container and the argv.</summary>
+    public IReadOnlyList<(FakeContainer Container, IReadOnlyList<string> Command)> Execs => _execs.ToList();
+
+    private readonly ConcurrentQueue<(FakeContainer, IReadOnlyList<string>)> _execs = new();
+
+    public async Task<long?> ExecAsync(string containerId, ExecCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken)
+    {
+        var container = Find(containerId);
+        if (container.State != FakeContainerState.Running)
+        {
+            throw new InvalidOperationException($"Docker: container {containerId[..12]} is not running");
+        }
+
+        _execs.Enqueue((container, command.Command));
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(container.KillToken, cancellationToken);
+        try
+        {
+            return await Exec(container, command.Command, (stream, text) => onOutput(stream, Encoding.UTF8.GetBytes(text)), either.Token);
+        }
+        catch (OperationCanceledException) when (container.KillToken.IsCancellationRequested)
+        {
+            // The container was killed under the command: the engine knows no exit code for it.
+            return null;
+        }
+    }
 
     /// <summary>The owner label put on what is created, as the real engine does; set it to play a server that is gone.</summary>
     public string Owner { get; set; } = Labels.CurrentOwner;
@@ -144,7 +179,9 @@ public sealed class FakeEngine : IContainerEngine
             MaxRunning = Math.Max(MaxRunning, Interlocked.Increment(ref _running));
         }
 
-        container.Start(Agent, () => Interlocked.Decrement(ref _running));
+        // A verification container only waits for the commands run in it.
+        var agent = container.Labels.GetValueOrDefault(Labels.Role) == Labels.VerifyRole ? Idle : Agent;
+        container.Start(agent, () => Interlocked.Decrement(ref _running));
         return Task.CompletedTask;
     }
 
@@ -242,6 +279,12 @@ public sealed class FakeEngine : IContainerEngine
         return removed;
     }
 
+    private static readonly FakeAgent Idle = async (_, killed) =>
+    {
+        await Task.Delay(Timeout.Infinite, killed);
+        return 0;
+    };
+
     private FakeContainer Find(string containerId) =>
         _containers.TryGetValue(containerId, out var container)
             ? container
@@ -279,6 +322,12 @@ public sealed class FakeContainer
     public string? TaskId => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Task);
     public string? RunId => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Run);
 
+    /// <summary>Which attempt of its task the container runs (null for a task run once).</summary>
+    public int? Attempt => Labels.TryGetValue(SandboxRunner.Sandbox.Labels.Attempt, out var k) ? int.Parse(k, System.Globalization.CultureInfo.InvariantCulture) : null;
+
+    /// <summary>Whether this is where a task's verify commands run, rather than its agent.</summary>
+    public bool IsVerification => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Role) == SandboxRunner.Sandbox.Labels.VerifyRole;
+
     /// <summary>The exit code, once the container has exited.</summary>
     public long? ExitCode => _exit.Task.IsCompletedSuccessfully ? _exit.Task.Result : null;
 
@@ -297,6 +346,9 @@ public sealed class FakeContainer
     public long StdoutBytes { get; private set; }
 
     internal Task<long> Exit => _exit.Task;
+
+    /// <summary>Cancelled when the container is killed.</summary>
+    internal CancellationToken KillToken => _kill.Token;
 
     public string PathInWorkspace(string relative) => Path.Combine(Workspace, relative);
 

@@ -18,8 +18,11 @@ namespace SandboxRunner.Tests.Mcp;
 /// </summary>
 public sealed class ToolListTests
 {
-    /// <summary>The <c>tools/list</c> result in bytes (docs/tool-schemas.md has the measured figures: 22,871 on the wire before issue 28, 13,103 after).</summary>
-    private const int Budget = 14_000;
+    /// <summary>
+    /// The <c>tools/list</c> result in bytes (docs/tool-schemas.md has the measured figures: 22,871 on the wire before issue 28,
+    /// 13,103 after, 16,837 with issue 22's verification and attempts, whose arguments and result fields are said as briefly as they hold).
+    /// </summary>
+    private const int Budget = 17_000;
 
     private static readonly Lazy<Dictionary<string, Tool>> Tools = new(() => ToolCatalog.Create().ToDictionary(t => t.ProtocolTool.Name, t => t.ProtocolTool));
 

@@ -1,5 +1,7 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Policy;
+using SandboxRunner.Runs;
+using SandboxRunner.Tests.Runs;
 using SandboxRunner.Tests.Configuration;
 
 namespace SandboxRunner.Tests.Policy;
@@ -55,6 +57,39 @@ public sealed class GlobPatternsTests
     {
         Assert.Equal(".mcp-codex.json: environment.cache_keys[0]: has a '{' without its '}'; braces list alternatives, as in src/*.{js,ts}",
             Config.Refusal("""{ "environment": { "base_image": "node:22", "cache_keys": ["{package,yarn.lock"] } }""").Message);
+    }
+
+    [Fact]
+    public void Verify_inputs_take_braces_too_at_the_top_level_and_in_an_environment()
+    {
+        Assert.Equal(".mcp-codex.json: verify_inputs[0]: uses '?', which the path matcher reads as a literal '?', not as any one character; use '*' (src/file*.js)",
+            Config.Refusal("""{ "verify_inputs": ["test/run?.sh"] }""").Message);
+        Assert.Equal(".mcp-codex.json: environment.verify_inputs[0]: has a '}' without its '{'; braces list alternatives, as in src/*.{js,ts}",
+            Config.Refusal("""{ "environment": { "base_image": "node:22", "verify_inputs": ["test}/*"] } }""").Message);
+    }
+
+    [Fact]
+    public async Task A_runs_or_tasks_verify_inputs_the_matcher_would_misread_are_refused_before_anything_is_created()
+    {
+        using var bed = await RunnerTestBed.CreateAsync();
+        var refusal = await Assert.ThrowsAsync<InvalidInputException>(() => bed.RunAsync(new RunRequest
+        {
+            VerifyInputs = ["{test,spec/**"],
+            Tasks = [RunnerTestBed.Ask("t") with { Verify = ["sh test/run.sh"], VerifyInputs = ["test/run?.sh", "{test,scripts}/*.sh"] }],
+        }, CancellationToken.None));
+
+        Assert.Contains("verify_inputs[0]: has a '{' without its '}'", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("tasks[0].verify_inputs[0]: uses '?'", refusal.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("verify_inputs[1]", refusal.Message, StringComparison.Ordinal);
+        Assert.Equal(0, bed.Engine.CreatedCount);
+    }
+
+    [Fact]
+    public void A_brace_verify_input_reports_a_change_to_each_alternative()
+    {
+        var plan = new SandboxRunner.Verification.VerifyPlan(["npm test"], TimeSpan.FromMinutes(1), ["{test,scripts}/*.sh"]);
+
+        Assert.Equal(["scripts/ci.sh", "test/run.sh"], SandboxRunner.Verification.ChangedInputs.Find(["scripts/ci.sh", "src/a.js", "test/run.sh"], plan));
     }
 
     [Theory]
