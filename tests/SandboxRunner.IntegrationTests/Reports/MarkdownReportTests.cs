@@ -4,6 +4,7 @@ using Markdig;
 using SandboxRunner.Host.Reports;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
+using SandboxRunner.Verification;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
 namespace SandboxRunner.IntegrationTests.Reports;
@@ -91,7 +92,39 @@ public sealed partial class MarkdownReportTests
         var html = Markdown.ToHtml(MarkdownReport.Render(Run("a|b")), GitHubLike);
 
         var rows = Regex.Matches(html, "<tr>(.*?)</tr>", RegexOptions.Singleline).Select(m => Regex.Count(m.Groups[1].Value, "<t[dh]")).ToList();
-        Assert.All(rows, cells => Assert.Equal(6, cells));
+        Assert.All(rows, cells => Assert.Equal(7, cells));
+    }
+
+    [Fact]
+    public void A_failing_verifications_output_and_changed_inputs_render_as_text_in_code_spans()
+    {
+        var run = Run("Fixed.") with
+        {
+            Results =
+            [
+                new TaskResult
+                {
+                    TaskId = "hostile",
+                    Status = TaskStatus.Failed,
+                    Summary = "Fixed.",
+                    Verification = new VerificationReport
+                    {
+                        Status = VerificationStatus.Failed,
+                        Reason = "`npm test` exited 1",
+                        Commands = [new VerifyCommandReport("npm test", VerificationStatus.Failed, 1, 900, "ok 1\n<img src=x onerror=alert(1)> [click](https://evil.example/) @octocat `tick`\n")],
+                        ChangedInputs = ["test/[x](https://evil.example/).js", "package.json"],
+                    },
+                },
+            ],
+        };
+
+        var markdown = MarkdownReport.Render(run);
+        var html = Markdown.ToHtml(markdown, GitHubLike);
+
+        Assert.Contains("verification failed: \\`npm test\\` exited 1 — last line: `` <img src=x onerror=alert(1)> [click](https://evil.example/) @octocat `tick` ``", markdown, StringComparison.Ordinal);
+        Assert.Contains("- **hostile**: `test/[x](https://evil.example/).js`, `package.json`", markdown, StringComparison.Ordinal);
+        Assert.DoesNotMatch("<(a|img)[ >]", html);
+        Assert.Contains("<code>&lt;img src=x onerror=alert(1)&gt; [click](https://evil.example/) @octocat `tick`</code>", html, StringComparison.Ordinal);
     }
 
     /// <summary>The text a reader sees: tags dropped, entities decoded, lines joined.</summary>
