@@ -3,6 +3,7 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
+using SandboxRunner.Verification;
 using SandboxRunner.Tests.Fakes;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
@@ -148,6 +149,23 @@ public sealed class JudgeTests
         Assert.True(judgement.PatchApplicable);
         Assert.Contains("command_policy is audit: 1 command violation(s) are reported only and do not change the task's status", judgement.Notes);
         Assert.DoesNotContain(judgement.Notes, n => n.Contains("marked not applicable", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(VerificationStatus.Passed, TaskStatus.Success)]
+    [InlineData(VerificationStatus.Failed, TaskStatus.Failed)]
+    public void Under_command_policy_audit_a_task_with_verify_commands_still_needs_its_verification_to_pass(VerificationStatus verification, TaskStatus expected)
+    {
+        var facts = Facts() with
+        {
+            Transcript = Transcript(CodexJsonl.CommandCompleted("/bin/bash -lc 'curl -s x'"), CodexJsonl.TurnCompleted()),
+            Verification = new VerificationReport { Status = verification, Commands = [new VerifyCommandReport("npm test", verification, 0, 10, "")] },
+        };
+
+        var judgement = Judge.Evaluate(facts, Open with { AllowedCommands = ["npm test"], CommandMode = CommandPolicyMode.Audit, Verify = true });
+
+        Assert.Equal(expected, judgement.Status);
+        Assert.Equal(ViolationKind.CommandNotAllowed, Assert.Single(judgement.Violations).Kind);
     }
 
     [Fact]
