@@ -46,11 +46,11 @@ public sealed class McpStdioTests(DockerFixture docker)
         using (var doctor = JsonDocument.Parse(stdout.Single(l => l.Contains("\"id\":2", StringComparison.Ordinal))))
         {
             Assert.True(doctor.RootElement.GetProperty("result").TryGetProperty("structuredContent", out var report));
-            Assert.Equal(6, report.GetProperty("checks").GetArrayLength());
+            Assert.Equal(7, report.GetProperty("checks").GetArrayLength());
         }
 
         var log = (await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Contains(log, l => l.StartsWith("dbug:", StringComparison.Ordinal) || l.StartsWith("info:", StringComparison.Ordinal));
+        Assert.Contains(log, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (dbug|info): "));
         Assert.DoesNotContain(log, l => l.StartsWith("{\"jsonrpc\"", StringComparison.Ordinal));
         using var containers = new SandboxContainers(docker);
         await containers.AssertNoneLeftAsync(repository.Path);

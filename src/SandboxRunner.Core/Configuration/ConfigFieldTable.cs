@@ -17,6 +17,8 @@ internal static class ConfigFieldTable
     private static readonly TextRule NonBlankText = new(NonBlank, @"\S");
     private static readonly TextRule Word = new(SingleWord, @"^\S+$");
     internal static readonly TextRule RelativeGlob = new(RelativePattern, @"^(?=[\s\S]*\S)(?![/\\])(?![\s\S]:)(?!(?:[\s\S]*[/\\])?\.\.(?:[/\\]|$))");
+    internal static readonly TextRule PathGlob = new(PathPattern, RelativeGlob.Pattern);
+    private static readonly TextRule CaCert = new(CaCertEntry, @"^(?=[\s\S]*\S)(?!(?:[\s\S]*[/\\])?\.\.(?:[/\\]|$))");
     private static readonly TextRule Image = new(ImageReference, @"^[a-z0-9][a-z0-9._/:@-]*$");
     private static readonly TextRule SemVer = new(Version, @"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$");
     private static readonly TextRule Override = new(KeyValue, @"^[^=\s]+=[^\n]+$");
@@ -58,13 +60,13 @@ internal static class ConfigFieldTable
         ConfigFields<EnvironmentSpec>.Field("runtime", "The OCI runtime this environment's setup and tasks run under (runc, or runsc for gVisor), a name the Docker engine lists. Absent: the top-level runtime.",
             Shapes.OrAbsent(Shapes.Text(Runtime)), e => e.Runtime, (e, v) => e with { Runtime = v }),
         ConfigFields<EnvironmentSpec>.Field("cache_keys", $"Globs, relative to the repository root, of the only files setup sees, whose contents at the base commit key the setup cache (manifests, lock files); each must match a file; at most {MaxCacheKeys}. Absent: the manifests and lock files of npm, yarn, pnpm, NuGet, pip, Poetry, uv, Pipenv, Go, Cargo and Bundler.",
-            Shapes.OrAbsent(Shapes.List(RelativeGlob, MaxCacheKeys)), e => e.CacheKeys, (e, v) => e with { CacheKeys = v }),
+            Shapes.OrAbsent(Shapes.List(PathGlob, MaxCacheKeys)), e => e.CacheKeys, (e, v) => e with { CacheKeys = v }),
         ConfigFields<EnvironmentSpec>.Field("verify", VerifyDescription + " For the tasks in this environment; replaces the top-level verify.",
             Shapes.OrAbsent(Shapes.List(VerifyCommandText, Verification.VerifyPlan.MaxCommands)), e => e.Verify, (e, v) => e with { Verify = v }),
         ConfigFields<EnvironmentSpec>.Field("verify_timeout_sec", VerifyTimeoutDescription + " For the tasks in this environment.",
             Shapes.OptionalInt(Verification.VerifyPlan.MinTimeoutSec, Verification.VerifyPlan.MaxTimeoutSec), e => e.VerifyTimeoutSec, (e, v) => e with { VerifyTimeoutSec = v }),
         ConfigFields<EnvironmentSpec>.Field("verify_inputs", VerifyInputsDescription + " For the tasks in this environment.",
-            Shapes.OrAbsent(Shapes.List(RelativeGlob, Verification.VerifyPlan.MaxInputs)), e => e.VerifyInputs, (e, v) => e with { VerifyInputs = v }),
+            Shapes.OrAbsent(Shapes.List(PathGlob, Verification.VerifyPlan.MaxInputs)), e => e.VerifyInputs, (e, v) => e with { VerifyInputs = v }),
     ]);
 
     private static readonly ObjectRule<EnvironmentSpec> OneSource = new(
@@ -75,10 +77,12 @@ internal static class ConfigFieldTable
 
     public static ConfigFields<RunnerConfig> Root { get; } = new(
     [
-        F("allowed_commands", "Command prefixes tasks may run (an audit after the fact); an empty list allows every command.",
+        F("allowed_commands", "Command prefixes tasks may run besides the built-in baseline of inspection and workspace file commands (an audit after the fact); an empty list allows every command.",
             Shapes.List(NonBlankText), c => c.AllowedCommands, (c, v) => c with { AllowedCommands = v }),
+        F("command_policy", "enforce: a command outside the built-in baseline and allowed_commands fails the task; audit: it is reported in violations and the task's status is unchanged (denied_commands fail it either way).",
+            Shapes.Enum(CommandPolicies), c => c.CommandPolicy, (c, v) => c with { CommandPolicy = v }),
         F("default_allowed_paths", "Globs, relative to the repository root, of the paths a task may change.",
-            Shapes.List(RelativeGlob), c => c.DefaultAllowedPaths, (c, v) => c with { DefaultAllowedPaths = v }),
+            Shapes.List(PathGlob), c => c.DefaultAllowedPaths, (c, v) => c with { DefaultAllowedPaths = v }),
         F("default_concurrency", "Tasks at once across every run of this server (a run's own concurrency can only lower it). Changes to it apply to tasks not yet started.",
             Shapes.Int(1, 8), c => c.DefaultConcurrency, (c, v) => c with { DefaultConcurrency = v }),
         F("default_timeout_sec", "Seconds a task may run before it is killed and ends 'timeout' (a task's timeout_sec has the same range).",
@@ -119,6 +123,8 @@ internal static class ConfigFieldTable
             Shapes.Text(Variable), c => c.ModelApiKeyEnv, (c, v) => c with { ModelApiKeyEnv = v }),
         F("network_allowlist", "Hosts ('host' for ports 80 and 443, or 'host:port') the egress proxy lets tasks reach in deny. Absent: the model API's host and port.",
             Shapes.OrAbsent(Shapes.List(Host)), c => c.NetworkAllowlist, (c, v) => c with { NetworkAllowlist = v }),
+        F("extra_ca_certs", "Certificate authorities setup and tasks trust besides their image's own, for networks that inspect TLS: \"host\" (this machine's system bundle) and paths of PEM files (absolute, or relative to the repository root). Applied through SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, GIT_SSL_CAINFO and PIP_CERT.",
+            Shapes.List(CaCert), c => c.ExtraCaCerts, (c, v) => c with { ExtraCaCerts = v }),
         F("task_limits", "Per-task limits that replace the resource_policy's defaults.",
             Shapes.Object(TaskLimits, new TaskLimitOverrides()), c => c.TaskLimits, (c, v) => c with { TaskLimits = v }),
         F("transport", "How a task's tree reaches its container: bind mounts, or copy through the Docker API for engines that cannot see this machine's files; auto probes the engine once.",
@@ -136,7 +142,7 @@ internal static class ConfigFieldTable
         F("verify_timeout_sec", VerifyTimeoutDescription,
             Shapes.Int(Verification.VerifyPlan.MinTimeoutSec, Verification.VerifyPlan.MaxTimeoutSec), c => c.VerifyTimeoutSec, (c, v) => c with { VerifyTimeoutSec = v }),
         F("verify_inputs", VerifyInputsDescription,
-            Shapes.List(RelativeGlob, Verification.VerifyPlan.MaxInputs), c => c.VerifyInputs, (c, v) => c with { VerifyInputs = v }),
+            Shapes.List(PathGlob, Verification.VerifyPlan.MaxInputs), c => c.VerifyInputs, (c, v) => c with { VerifyInputs = v }),
         F("environments", "More environments, by name (1-64 letters, digits, '.', '_', '-'; 'default' and 'none' are reserved), that a run's or a task's environment argument may name. Not together with image.",
             Shapes.Map(EnvironmentKey, EnvironmentShape), c => c.Environments, (c, v) => c with { Environments = v }),
     ]);

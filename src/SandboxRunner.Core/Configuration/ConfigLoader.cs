@@ -97,7 +97,7 @@ public static partial class ConfigLoader
             }
             else
             {
-                r.Problems.Add(new Problem(property.Name, $"is not a known field (known: {string.Join(", ", KnownFields)})"));
+                r.Problems.Add(new Problem(property.Name, FieldNames.Unknown(property.Name, KnownFields)));
             }
         }
 
@@ -110,6 +110,9 @@ public static partial class ConfigLoader
 
     internal static readonly IReadOnlyDictionary<string, ResourcePolicy> ResourcePolicies =
         new Dictionary<string, ResourcePolicy> { [ResourcePolicyNames.Conservative] = ResourcePolicy.Conservative, [ResourcePolicyNames.Normal] = ResourcePolicy.Normal };
+
+    internal static readonly IReadOnlyDictionary<string, CommandPolicyMode> CommandPolicies =
+        new Dictionary<string, CommandPolicyMode> { ["enforce"] = CommandPolicyMode.Enforce, ["audit"] = CommandPolicyMode.Audit };
 
     internal static readonly IReadOnlyDictionary<string, TransportPolicy> TransportPolicies =
         new Dictionary<string, TransportPolicy> { ["auto"] = TransportPolicy.Auto, ["bind"] = TransportPolicy.Bind, ["copy"] = TransportPolicy.Copy };
@@ -153,6 +156,15 @@ public static partial class ConfigLoader
 
         return value.Split('/', '\\').Contains("..") ? "must not contain a '..' segment" : null;
     }
+
+    /// <summary>An <c>extra_ca_certs</c> entry: <c>host</c>, or the path of a PEM file (absolute, or relative to the repository root).</summary>
+    internal static string? CaCertEntry(string value) =>
+        string.IsNullOrWhiteSpace(value) ? "must be \"host\" or the path of a PEM file of certificates"
+        : value.Replace('\\', '/').Split('/').Contains("..") ? "must not contain a '..' segment; name the file by its absolute path"
+        : null;
+
+    /// <summary>A path pattern: relative, as <see cref="RelativePattern"/>, with braces the matcher can be given (see <see cref="Policy.GlobPatterns"/>).</summary>
+    internal static string? PathPattern(string value) => RelativePattern(value) ?? Policy.GlobPatterns.Problem(value);
 
     internal static string? ImageReference(string value) =>
         ImageReferencePattern().IsMatch(value) ? null : "must be a Docker image reference such as 'name:tag' (lowercase, no spaces)";

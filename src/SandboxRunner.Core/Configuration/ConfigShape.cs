@@ -273,7 +273,7 @@ internal sealed class ConfigFields<TTarget>(IReadOnlyList<ConfigField<TTarget>> 
             }
             else
             {
-                reader.Problems.Add(new Problem(name, $"is not a known field (known: {string.Join(", ", Names)})"));
+                reader.Problems.Add(new Problem(name, FieldNames.Unknown(property.Name, Names)));
             }
         }
 

@@ -13,6 +13,9 @@ public enum NetworkPolicy { Deny, Allow, None }
 
 public enum SandboxMode { ReadOnly, WorkspaceWrite, DangerFullAccess }
 
+/// <summary>What a command outside the audit's lists does to a task: fails it (<c>enforce</c>), or is only reported (<c>audit</c>).</summary>
+public enum CommandPolicyMode { Enforce, Audit }
+
 /// <summary>How a task's tree reaches its container: bind mounts, copies through the archive API, or whichever the engine allows.</summary>
 public enum TransportPolicy { Auto, Bind, Copy }
 
@@ -72,6 +75,15 @@ public sealed partial record RunnerConfig
 
     /// <summary>Command prefixes Codex refuses up front (execpolicy <c>forbidden</c> rules) and the audit flags.</summary>
     public IReadOnlyList<string> DeniedCommands { get; init; } = [];
+
+    /// <summary>
+    /// <c>command_policy</c>: <c>enforce</c> fails a task that ran a command outside the baseline and
+    /// <c>allowed_commands</c>; <c>audit</c> only reports it in <c>violations</c>. Denied commands fail it either way.
+    /// </summary>
+    public CommandPolicyMode CommandPolicy { get; init; } = CommandPolicyMode.Enforce;
+
+    /// <summary><c>extra_ca_certs</c>: <c>host</c> and PEM files whose authorities setup and tasks trust (see <see cref="Sandbox.TrustedAuthorities"/>).</summary>
+    public IReadOnlyList<string> ExtraCaCerts { get; init; } = [];
 
     /// <summary>Per-task limits that replace the resource policy's defaults.</summary>
     public TaskLimitOverrides TaskLimits { get; init; } = new();

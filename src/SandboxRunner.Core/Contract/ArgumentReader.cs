@@ -136,8 +136,7 @@ public static class ArgumentReader
             var field = at.Length == 0 ? property.Name : $"{at}.{property.Name}";
             if (!fields.TryGetValue(property.Name, out var declared))
             {
-                var near = fields.Keys.FirstOrDefault(k => Near(k, property.Name));
-                problems.Add(new Problem(field, $"is not a known field{(near is null ? "" : $" (did you mean \"{near}\"?)")}; the fields are {string.Join(", ", fields.Keys)}"));
+                problems.Add(new Problem(field, FieldNames.Unknown(property.Name, [.. fields.Keys])));
                 continue;
             }
 
@@ -250,35 +249,6 @@ public static class ArgumentReader
 
     private static IEnumerable<ValidationAttribute> Attributes(JsonPropertyInfo property) =>
         property.AttributeProvider?.GetCustomAttributes(typeof(ValidationAttribute), inherit: true).Cast<ValidationAttribute>() ?? [];
-
-    /// <summary>A typo: one edit apart, or the same letters in another case.</summary>
-    private static bool Near(string known, string given)
-    {
-        if (string.Equals(known, given, StringComparison.OrdinalIgnoreCase))
-        {
-            return true;
-        }
-
-        if (Math.Abs(known.Length - given.Length) > 1 || given.Length > 64)
-        {
-            return false;
-        }
-
-        var previous = Enumerable.Range(0, given.Length + 1).ToArray();
-        for (var i = 1; i <= known.Length; i++)
-        {
-            var current = new int[given.Length + 1];
-            current[0] = i;
-            for (var j = 1; j <= given.Length; j++)
-            {
-                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (known[i - 1] == given[j - 1] ? 0 : 1));
-            }
-
-            previous = current;
-        }
-
-        return previous[given.Length] <= 1;
-    }
 
     private static JsonNode? Wrong(string at, string rule, List<Problem> problems)
     {

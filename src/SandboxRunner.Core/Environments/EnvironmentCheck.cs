@@ -5,7 +5,11 @@ using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Environments;
 
-/// <summary>One environment's state for the doctor and the dry run: which image tasks would use, whether it is built, whether setup would run.</summary>
+/// <summary>
+/// One environment's state for the doctor and the dry run: which image tasks would use, whether it is built,
+/// whether setup would run. <paramref name="Field"/> is the config field at fault when it is not usable
+/// (<c>environment.base_image</c>), and <paramref name="Detail"/> then the rule it broke.
+/// </summary>
 public sealed record EnvironmentStatus(string Name, string Field, bool Usable, string Detail, string? Fix);
 
 /// <summary>
@@ -40,7 +44,7 @@ public static class EnvironmentCheck
             }
             catch (EnvironmentException e)
             {
-                statuses.Add(new EnvironmentStatus(name, field, false, e.Message, FixFor(spec)));
+                statuses.Add(new EnvironmentStatus(name, e.In(field).Field, false, e.Rule, FixFor(spec)));
             }
             catch (Exception e) when (e is InvalidOperationException or ImageBuildException or GitException)
             {

@@ -7,7 +7,48 @@ using SandboxRunner.Sandbox;
 namespace SandboxRunner.Environments;
 
 /// <summary>An environment that cannot be built or set up; its message names what failed and the fix.</summary>
-public class EnvironmentException(string message) : Exception(message);
+/// <summary>
+/// An environment that cannot be built or set up: the field of the config at fault (<c>environment.base_image</c>,
+/// <c>environments.node.setup[1]</c>) and the rule, which says what failed and the fix. Thrown with the
+/// <c>environment</c> section when the thrower does not know which environment it is; whoever knows names it with
+/// <see cref="In"/>, so the message names the field once.
+/// </summary>
+public partial class EnvironmentException : Exception
+{
+    public EnvironmentException(string? key, string rule, string section = "environment")
+        : base(key is null ? $"{section}: {rule}" : $"{section}.{key}: {rule}")
+    {
+        (Key, Rule, Section) = (key, rule, section);
+    }
+
+    /// <summary>A message that starts with its field (<c>environment.dockerfile: …</c>, <c>environments.py.cache_keys[0]: …</c>), or a bare rule.</summary>
+    public EnvironmentException(string message)
+        : this(Parse(message).Key, Parse(message).Rule, Parse(message).Section)
+    {
+    }
+
+    /// <summary>The field inside the environment (<c>base_image</c>, <c>setup[0]</c>), or null for the environment as a whole.</summary>
+    public string? Key { get; }
+
+    public string Rule { get; }
+
+    /// <summary>The environment's own field: <c>environment</c> or <c>environments.NAME</c>.</summary>
+    public string Section { get; }
+
+    /// <summary>The whole field: <c>environment.base_image</c>, <c>environments.node</c>.</summary>
+    public string Field => Key is null ? Section : $"{Section}.{Key}";
+
+    /// <summary>The same failure, in the environment the config calls <paramref name="section"/>.</summary>
+    public EnvironmentException In(string section) => new(Key, Rule, section);
+
+    private static (string? Key, string Rule, string Section) Parse(string message) =>
+        Fielded().Match(message) is { Success: true } m
+            ? (m.Groups["key"].Success ? m.Groups["key"].Value : null, m.Groups["rule"].Value, m.Groups["section"].Value)
+            : (null, message, "environment");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\A(?<section>environment|environments\.[A-Za-z0-9._-]+?)(?:\.(?<key>[a-z_]+(?:\[\d+\])?))?: (?<rule>.*)\z", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex Fielded();
+}
 
 /// <summary>The image an environment's tasks start from, and its sealed init (null when the Codex image has none).</summary>
 public sealed record EnvironmentImage(string Tag, string? Init);
@@ -19,7 +60,7 @@ public sealed record EnvironmentImage(string Tag, string? Init);
 /// (the images' ids, the layering recipe), so an unchanged environment is found and reused, a rebuilt base
 /// gets a new one, and a new Codex image adds a layer without running setup again.
 /// </summary>
-public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostRepository repository, string scope)
+public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli git, HostRepository repository, string scope)
 {
     /// <summary>Where the runner's images keep the Codex binary.</summary>
     public const string CodexBinary = "/usr/local/bin/codex";
@@ -44,8 +85,7 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
         }
 
         var context = await ContextAsync(dockerfile, tree, cancellationToken);
-        string TagFor(string lane) => $"sandbox-runner/envbase:{Hash([
-            "envbase-v2", $"scope={scope}", $"lane={lane}", $"dockerfile={dockerfile}", .. context.Select(f => $"file={f.Mode} {f.Oid} {f.Path}")])}";
+        string TagFor(string lane) => BaseTag(dockerfile, context, lane);
         var shared = TagFor(BaseTree.DefaultLane);
         if (await engine.ImageExistsAsync(shared, cancellationToken))
         {
@@ -110,6 +150,78 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
 
     private const string DockerIgnoreFile = ".dockerignore";
 
+    private string BaseTag(string dockerfile, IReadOnlyList<TrackedPath> context, string lane) => $"sandbox-runner/envbase:{Hash([
+        "envbase-v2", $"scope={scope}", $"lane={lane}", $"dockerfile={dockerfile}", .. context.Select(f => $"file={f.Mode} {f.Oid} {f.Path}")])}";
+
+    /// <summary>
+    /// The images a run at <paramref name="tree"/>'s commit would take <paramref name="spec"/>'s tasks from, as far as
+    /// the engine has them (nothing is built): the base (the image the config names, or the one built from the
+    /// repository's Dockerfile), the environment image, the setup image, the Codex layer. Each after the base is
+    /// found through the image under it, so the list stops at the first the engine lacks; <paramref name="stoppedAt"/>
+    /// then says which.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ExistingTagsAsync(
+        EnvironmentSpec spec, IReadOnlyList<string> allowlist, BaseTree tree, TaskImage codex, Action<string> stoppedAt, CancellationToken cancellationToken)
+    {
+        var tags = new List<string>();
+        string baseImage;
+        if (spec.BaseImage is { } named)
+        {
+            baseImage = named;
+        }
+        else
+        {
+            if (!tree.Tracked.TryGetValue(spec.Dockerfile!, out var entry) || entry.Type != "blob")
+            {
+                stoppedAt($"{spec.Dockerfile} is not a file of the repository at {tree.Commit[..12]}");
+                return tags;
+            }
+
+            var context = await ContextAsync(spec.Dockerfile!, tree, cancellationToken);
+            var shared = BaseTag(spec.Dockerfile!, context, BaseTree.DefaultLane);
+            baseImage = await engine.ImageExistsAsync(shared, cancellationToken) ? shared : BaseTag(spec.Dockerfile!, context, tree.Lane);
+        }
+
+        if (await engine.InspectImageAsync(baseImage, cancellationToken) is not { } baseFacts)
+        {
+            stoppedAt($"{baseImage} is not in the engine yet ({(spec.BaseImage is null ? "the first run builds it" : "pull or load it")}), and the images on it are found through its id");
+            return tags;
+        }
+
+        tags.Add(baseImage);
+        var image = EnvironmentTag(baseImage, baseFacts.Id);
+        if (await engine.InspectImageAsync(image, cancellationToken) is not { } imageFacts)
+        {
+            stoppedAt($"{image} is not in the engine yet (the first run builds it)");
+            return tags;
+        }
+
+        tags.Add(image);
+        if (spec.Setup.Count > 0)
+        {
+            var inputs = new SetupInputs(scope, imageFacts.Id, spec, allowlist, SetupKey.View(tree, spec));
+            if (await SetupKey.FindAsync(engine, inputs, tree, cancellationToken) is not { } setup)
+            {
+                stoppedAt($"its setup for this commit's cache keys has not run yet ({SetupKey.OwnTag(inputs, tree)}: the next run makes it)");
+                return tags;
+            }
+
+            tags.Add(image = setup);
+        }
+
+        var fromFacts = await engine.InspectImageAsync(image, cancellationToken);
+        var codexFacts = await engine.InspectImageAsync(codex.Tag, cancellationToken);
+        var layered = fromFacts is null || codexFacts is null ? null : CodexTag(image, fromFacts.Id, codex, codexFacts.Id);
+        if (layered is null || !await engine.ImageExistsAsync(layered, cancellationToken))
+        {
+            stoppedAt($"the Codex layer on {image} is not in the engine yet (the next run makes it)");
+            return tags;
+        }
+
+        tags.Add(layered);
+        return tags;
+    }
+
     /// <summary>
     /// The environment image on <paramref name="baseImage"/>, built when missing: uid 1000 and the folders
     /// tasks use, checked for git and bash. It holds no Codex, so setup (which runs in it and is keyed by
@@ -120,7 +232,7 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
         var baseFacts = await engine.InspectImageAsync(baseImage, cancellationToken)
             ?? throw new EnvironmentException($"environment.base_image: '{baseImage}' is not in the Docker engine; pull it (docker pull {baseImage}), load it (docker load), or build it");
         var dockerfile = EnvironmentDockerfile(baseImage);
-        var tag = $"sandbox-runner/env:{Hash([dockerfile, baseFacts.Id])}";
+        var tag = EnvironmentTag(baseImage, baseFacts.Id);
         await BuildOnceAsync(tag, dockerfile, baseImage, cancellationToken);
         return new EnvironmentImage(tag, null);
     }
@@ -136,7 +248,7 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
         var codexFacts = await engine.InspectImageAsync(codex.Tag, cancellationToken)
             ?? throw new EnvironmentException($"the Codex image '{codex.Tag}' is not in the Docker engine; run `sandbox-runner image build`");
         var dockerfile = CodexDockerfile(image, codex);
-        var tag = $"sandbox-runner/envcodex:{Hash([dockerfile, fromFacts.Id, codexFacts.Id])}";
+        var tag = CodexTag(image, fromFacts.Id, codex, codexFacts.Id);
         await BuildOnceAsync(tag, dockerfile, image, cancellationToken);
         return new EnvironmentImage(tag, codex.Init);
     }
@@ -165,7 +277,8 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
         catch (ImageBuildException e)
         {
             // The check's own output line (the build's error line quotes the whole command, prefix included).
-            var reason = e.Message.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(CheckPrefix, StringComparison.Ordinal));
+            // Docker's classic builder colours a step's stderr (ESC[91m … ESC[0m): the escapes go before the line is compared.
+            var reason = e.Message.Split('\n').Select(l => AnsiColour().Replace(l, "").Trim()).FirstOrDefault(l => l.StartsWith(CheckPrefix, StringComparison.Ordinal));
             throw new EnvironmentException(reason is not null
                 ? $"environment: base image '{under}' cannot run tasks: {reason[CheckPrefix.Length..].Trim()}"
                 : $"environment: layering the runner's parts onto '{under}' failed. {e.Message}");
@@ -208,6 +321,13 @@ public sealed class EnvironmentImages(IContainerEngine engine, GitCli git, HostR
 
             """;
     }
+
+    private static string EnvironmentTag(string baseImage, string baseId) => $"sandbox-runner/env:{Hash([EnvironmentDockerfile(baseImage), baseId])}";
+
+    private static string CodexTag(string image, string imageId, TaskImage codex, string codexId) => $"sandbox-runner/envcodex:{Hash([CodexDockerfile(image, codex), imageId, codexId])}";
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\x1b\[[0-9;]*m")]
+    private static partial System.Text.RegularExpressions.Regex AnsiColour();
 
     internal static string Hash(IEnumerable<string> parts)
     {

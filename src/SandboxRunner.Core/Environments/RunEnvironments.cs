@@ -53,7 +53,15 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         var tree = await BaseTree.ReadAsync(services.Git, services.Repository, plan.BaseCommit, cancellationToken);
         foreach (var group in wanted)
         {
-            _prepared[group.Key] = await PrepareOneAsync(group.Key, group.First().Environment!, tree, report, cancellationToken);
+            try
+            {
+                _prepared[group.Key] = await PrepareOneAsync(group.Key, group.First().Environment!, tree, report, cancellationToken);
+            }
+            catch (EnvironmentException e)
+            {
+                // Whatever failed names its field in this environment's section (environments.py.setup[1]), once.
+                throw e.In(SetupKey.FieldOf(group.Key));
+            }
         }
     }
 
@@ -129,7 +137,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
             if (inputs.Spec.SetupNetwork == SetupNetwork.Allow)
             {
                 return await SetupRun.RunAsync(services.Engine, image, inputs.Spec, WriteView, setupTag,
-                    new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, null, null) { Runtime = runtime }, report, cancellationToken);
+                    new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, null, null) { Runtime = runtime, Trust = plan.Trust }, report, cancellationToken);
             }
 
             // deny: behind the run's egress proxy (its allowlist), or one of its own when the tasks have the network.
@@ -139,7 +147,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
             try
             {
                 return await SetupRun.RunAsync(services.Engine, image, inputs.Spec, WriteView, setupTag,
-                    new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, network, gateway.ForwardProxyUrl) { Runtime = runtime }, report, cancellationToken);
+                    new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, network, gateway.ForwardProxyUrl) { Runtime = runtime, Trust = plan.Trust }, report, cancellationToken);
             }
             finally
             {

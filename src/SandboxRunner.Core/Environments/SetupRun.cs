@@ -47,6 +47,9 @@ public sealed record SetupRecord(IReadOnlyList<string> Artifacts, IReadOnlyList<
 /// <summary>Where a setup runs and what it may reach.</summary>
 public sealed record SetupPlace(string RunId, string Scope, ResourcePolicy Resources, TaskLimits Limits, string LogFile, TaskNetwork? Network, string? ProxyUrl)
 {
+    /// <summary>The authorities setup trusts besides the image's (<c>extra_ca_certs</c>), or null.</summary>
+    public TrustedAuthorities? Trust { get; init; }
+
     /// <summary>The OCI runtime setup runs under, the environment's tasks' (see <see cref="RuntimeCheck"/>); null for the engine's default.</summary>
     public string? Runtime { get; init; }
 }
@@ -86,7 +89,7 @@ public static class SetupRun
         var spec2 = new ContainerSpec
         {
             Image = image.Tag,
-            Command = ["/bin/sh", "-c", Script(spec.Setup, place.ProxyUrl)],
+            Command = ["/bin/sh", "-c", Script(spec.Setup, place.ProxyUrl, place.Trust is not null)],
             User = UnixOwner.ImageUser.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
             // Nothing here: a container's variables are committed into the image, and tasks must not inherit the setup's proxy.
@@ -105,6 +108,7 @@ public static class SetupRun
         }
 
         var tail = new Queue<string>();
+        var step = 0;
         long logged = 0;
         Directory.CreateDirectory(Path.GetDirectoryName(place.LogFile)!);
         await using var log = new StreamWriter(place.LogFile, append: false, new UTF8Encoding(false));
@@ -112,12 +116,23 @@ public static class SetupRun
         void Line(string line)
         {
             var shown = TerminalText.Neutralise(line);
-            if (tail.Count == 40)
+            if (line.StartsWith(StepMarker, StringComparison.Ordinal))
             {
-                tail.Dequeue();
+                // A new command: the lines kept for its failure are its own.
+                tail.Clear();
+                var slash = line.IndexOf('/', StepMarker.Length);
+                step = slash > 0 && int.TryParse(line.AsSpan(StepMarker.Length, slash - StepMarker.Length), out var n) ? n : int.MaxValue;
+            }
+            else
+            {
+                if (tail.Count == 20)
+                {
+                    tail.Dequeue();
+                }
+
+                tail.Enqueue(shown);
             }
 
-            tail.Enqueue(shown);
             if ((logged += shown.Length + 1) <= place.Limits.MaxLogBytes)
             {
                 log.WriteLine(shown);
@@ -134,6 +149,10 @@ public static class SetupRun
 
         await using var sandbox = await Sandbox.Sandbox.CreateAsync(engine, spec2, cancellationToken);
         await engine.PutArchiveAsync(sandbox.ContainerId, CodexCommandLine.Workspace, writeView, cancellationToken);
+        if (place.Trust is { } trust)
+        {
+            await engine.PutArchiveAsync(sandbox.ContainerId, "/var/tmp", (tar, ct) => BundleTarAsync(tar, trust, ct), cancellationToken);
+        }
         using var noStop = new CancellationTokenSource();
         var exit = await sandbox.RunAsync(Timeout, capture.Write, null, noStop.Token, cancellationToken);
         capture.Complete();
@@ -141,20 +160,18 @@ public static class SetupRun
 
         if (exit.TimedOut || exit.ExitCode != 0)
         {
-            var step = tail.LastOrDefault(l => l.StartsWith(StepMarker, StringComparison.Ordinal));
             var what = exit.TimedOut ? $"did not finish within {Timeout.TotalMinutes:F0} minutes" : $"exited with {exit.ExitCode}";
-            throw new SetupFailedException(
-                $"environment setup failed: {(step is null ? "the setup" : step[StepMarker.Length..].TrimStart())} {what}; fix the command in environment.setup " +
-                $"(its log: {place.LogFile}). Last lines:\n{string.Join('\n', tail.TakeLast(20))}",
-                tail.ToList());
+            var known = step >= 1 && step <= spec.Setup.Count;
+            throw SetupFailure.Describe(
+                known ? $"setup[{step - 1}]" : null, step, spec.Setup.Count, known ? spec.Setup[step - 1] : null, what, place.LogFile, [.. tail]);
         }
 
         var status = await sandbox.ReadFileAsync(StatusFile, MaxStatusBytes, cancellationToken)
-            ?? throw new EnvironmentException($"environment setup: its record of what it made ({StatusFile}) is missing or over {MaxStatusBytes >> 20} MiB; keep setup's untracked output under .gitignore'd folders");
+            ?? throw new EnvironmentException("setup", $"its record of what it made ({StatusFile}) is missing or over {MaxStatusBytes >> 20} MiB; keep setup's untracked output under .gitignore'd folders");
         var record = Parse(status);
         if (record.Artifacts.Count > MaxArtifacts)
         {
-            throw new EnvironmentException($"environment setup left more than {MaxArtifacts} separate untracked paths; add the folders it writes (node_modules/, .venv/) to .gitignore so they count as one each");
+            throw new EnvironmentException("setup", $"left more than {MaxArtifacts} separate untracked paths; add the folders it writes (node_modules/, .venv/) to .gitignore so they count as one each");
         }
 
         await engine.CommitAsync(sandbox.ContainerId, new ImageCommit(
@@ -162,6 +179,28 @@ public static class SetupRun
             new Dictionary<string, string>(SetupKey.Labels(setupTag, place.Scope)).Concat(record.ToLabels()).ToDictionary(),
             ["ENTRYPOINT []", "CMD []", $"USER {UnixOwner.ImageUser}", $"WORKDIR {CodexCommandLine.Workspace}"]), cancellationToken);
         return record;
+    }
+
+    /// <summary>
+    /// Where setup finds the <c>extra_ca_certs</c> bundle: outside the files it sees, in the container's own layer
+    /// (<c>/tmp</c> is a tmpfs mounted over it at start), and removed by the script before the commit, so no image keeps it.
+    /// </summary>
+    public const string BundlePath = "/var/tmp/" + TrustedAuthorities.FileName;
+
+    /// <summary>A tar of the bundle alone, without a root entry (one would change the mode and owner of <c>/var/tmp</c>).</summary>
+    private static async Task BundleTarAsync(Stream output, TrustedAuthorities trust, CancellationToken cancellationToken)
+    {
+        var bytes = Encoding.UTF8.GetBytes(trust.Pem);
+        await using var tar = new ICSharpCode.SharpZipLib.Tar.TarOutputStream(output, Encoding.UTF8) { IsStreamOwner = false };
+        var entry = ICSharpCode.SharpZipLib.Tar.TarEntry.CreateTarEntry(TrustedAuthorities.FileName);
+        entry.Size = bytes.Length;
+        entry.TarHeader.Mode = 0b110_100_100;
+        entry.TarHeader.UserId = (int)UnixOwner.ImageUser.Uid;
+        entry.TarHeader.GroupId = (int)UnixOwner.ImageUser.Gid;
+        entry.ModTime = DateTime.UnixEpoch;
+        await tar.PutNextEntryAsync(entry, cancellationToken);
+        await tar.WriteAsync(bytes, cancellationToken);
+        await tar.CloseEntryAsync(cancellationToken);
     }
 
     /// <summary><c>git status --porcelain -z --ignored</c>: untracked and ignored entries are artefacts, the rest changed tracked files.</summary>
@@ -202,10 +241,14 @@ public static class SetupRun
     /// The commands, each in its own <c>/bin/sh -c</c> after a marker line, stopping at the first failure; then
     /// the record of what they made, and the tracked files and <c>.git</c> removed so only artefacts are committed.
     /// </summary>
-    internal static string Script(IReadOnlyList<string> commands, string? proxyUrl)
+    internal static string Script(IReadOnlyList<string> commands, string? proxyUrl, bool trust = false)
     {
         var script = new StringBuilder("set -e\n");
         script.Append($"export HOME={Home}\ncd {CodexCommandLine.Workspace}\n");
+        if (trust)
+        {
+            script.Append($"export {string.Join(' ', TrustedAuthorities.Variables.Select(v => $"{v}={BundlePath}"))}\n");
+        }
 
         // The files setup sees, as a repository of their own: what git status later calls untracked is what setup made.
         script.Append("git init -q && git add -A && git -c core.hooksPath=/dev/null -c user.name=sandbox-runner -c user.email=setup@sandbox-runner.invalid commit -q --allow-empty -m 'the files setup sees'\n");
@@ -224,6 +267,11 @@ public static class SetupRun
         script.Append($"git -c core.fsmonitor=false status --porcelain=v1 -z --ignored=traditional --untracked-files=normal > {StatusFile}\n");
         script.Append("git ls-files -z | xargs -0 -r rm -f --\n");
         script.Append("rm -rf .git\n");
+        if (trust)
+        {
+            script.Append($"rm -f {BundlePath}\n");
+        }
+
         return script.ToString();
     }
 

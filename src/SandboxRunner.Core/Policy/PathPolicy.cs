@@ -15,7 +15,7 @@ public sealed class PathPolicy
     {
         Patterns = patterns;
         _matcher = new Matcher(StringComparison.Ordinal);
-        _matcher.AddIncludePatterns(patterns);
+        _matcher.AddIncludePatterns(GlobPatterns.ExpandAll(patterns));
     }
 
     public IReadOnlyList<string> Patterns { get; }
@@ -99,6 +99,12 @@ public sealed class PathPolicy
     /// config <c>*</c>), must be matched by the same config pattern.
     /// </summary>
     public static bool IsNarrowing(string taskPattern, IReadOnlyList<string> configPatterns)
+    {
+        var expandedConfig = GlobPatterns.ExpandAll(configPatterns);
+        return GlobPatterns.Expand(taskPattern).All(task => IsNarrowingOne(task, expandedConfig));
+    }
+
+    private static bool IsNarrowingOne(string taskPattern, IReadOnlyList<string> configPatterns)
     {
         var normalized = taskPattern.Replace('\\', '/');
         if (normalized.EndsWith('/'))

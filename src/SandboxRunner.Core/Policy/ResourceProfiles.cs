@@ -3,7 +3,7 @@ using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Policy;
 
-/// <summary>What each <c>resource_policy</c> gives one task container. The numbers are documented in the README.</summary>
+/// <summary>What each <c>resource_policy</c> gives one task container. The numbers are documented in docs/architecture.md.</summary>
 public static class ResourceProfiles
 {
     private const long GiB = 1024L * 1024 * 1024;

@@ -2,6 +2,7 @@ using System.Text;
 using SandboxRunner.Codex;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
+using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Runs;
 
@@ -39,6 +40,11 @@ internal static class CodexHome
                 UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
             });
             await auth.WriteAsync(Encoding.UTF8.GetBytes(Auth.PlaceholderSignIn.AuthJson(context.Run.Credential.ChatGpt?.PlanType, context.Clock.GetUtcNow())), cancellationToken);
+        }
+
+        if (context.Run.Trust is { } trust)
+        {
+            await File.WriteAllTextAsync(Path.Combine(home, TrustedAuthorities.FileName), trust.Pem, cancellationToken);
         }
 
         if (context.Run.OutputSchema is { } schema)

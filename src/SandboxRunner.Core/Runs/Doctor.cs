@@ -40,7 +40,7 @@ public static class Doctor
             checks.Add(new DoctorCheck("repository", Fail, e.Message, "start sandbox-runner inside a git repository, or pass --repo PATH"));
         }
 
-        var config = RunnerConfig.Default;
+        RunnerConfig? config = RunnerConfig.Default;
         if (repository is not null)
         {
             try
@@ -50,8 +50,17 @@ public static class Doctor
             }
             catch (InvalidInputException e)
             {
-                checks.Add(new DoctorCheck("config", Fail, e.Message, $"correct the fields named above in {RunnerConfig.FileName}"));
+                // Checks against the built-in defaults would describe a config nobody has: the ones that need the config wait for it.
+                config = null;
+                checks.Add(new DoctorCheck("config", Fail, $"{e.Message}\n(the config is broken, so the checks that depend on it were not run: image, environments, auth, network)",
+                    $"correct the fields named above in {RunnerConfig.FileName}, then run the doctor again"));
             }
+        }
+
+        if (config is null)
+        {
+            checks.Add(await DockerCheckAsync(engine, cancellationToken));
+            return new DoctorReport(false, checks);
         }
 
         var image = config.Image ?? ImageRecipe.Codex(config.CodexVersion).Tag;
@@ -90,14 +99,36 @@ public static class Doctor
         }
 
         checks.Add(await CredentialCheck.ExamineAsync(config, environment, TimeProvider.System, cancellationToken));
-        checks.Add(config.NetworkPolicy switch
+        checks.Add(NetworkCheck(config));
+        return new DoctorReport(checks.All(c => c.Status != Fail), checks);
+    }
+
+    private static DoctorCheck NetworkCheck(RunnerConfig config)
+    {
+        if (ConfigChecks.BeforeRun(config) is { Count: > 0 } broken)
+        {
+            return new DoctorCheck("network", Fail, string.Join("\n", broken.Select(p => p.ToString())), "change model_base_url as above; until then every run is refused");
+        }
+
+        return config.NetworkPolicy switch
         {
             NetworkPolicy.Allow => new DoctorCheck("network", Warn, "network_policy allow: task containers reach any host", "use \"deny\" unless the task needs the network"),
             NetworkPolicy.None => new DoctorCheck("network", Ok, "network_policy none: no network but loopback (local models only)", null),
             _ => new DoctorCheck("network", Ok, "network_policy deny", null),
-        });
+        };
+    }
 
-        return new DoctorReport(checks.All(c => c.Status != Fail), checks);
+    private static async Task<DoctorCheck> DockerCheckAsync(IContainerEngine engine, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (version, api) = await engine.PingAsync(cancellationToken);
+            return new DoctorCheck("docker", Ok, $"engine {version}, API {api}", null);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new DoctorCheck("docker", Fail, $"not reachable: {e.Message}", "start the engine (`bash .ci/setup` installs and starts one on Debian) or set DOCKER_HOST");
+        }
     }
 
     /// <summary>One check per environment of the config: the image tasks would use, whether it is built, whether setup is cached.</summary>
@@ -117,6 +148,6 @@ public static class Doctor
         }
 
         var statuses = await Environments.EnvironmentCheck.ExamineAsync(config, names, repository, engine, git, images.TaskImage, head, cancellationToken);
-        return statuses.Select(s => new DoctorCheck($"environment {s.Name}", s.Usable ? Ok : Fail, s.Detail, s.Fix)).ToList();
+        return statuses.Select(s => new DoctorCheck($"environment {s.Name}", s.Usable ? Ok : Fail, s.Usable ? s.Detail : $"{s.Field}: {s.Detail}", s.Fix)).ToList();
     }
 }

@@ -1,4 +1,5 @@
 using SandboxRunner.Codex;
+using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Policy;
 using SandboxRunner.Verification;
@@ -15,23 +16,36 @@ public static class Judge
     public static Judgement Evaluate(TaskFacts facts, TaskPolicy policy)
     {
         var violations = Violations(facts, policy);
+        var failing = violations.Count(v => Fails(v, policy));
         var transcript = facts.Transcript;
         var status = facts.End switch
         {
             TaskEnd.Cancelled or TaskEnd.Interrupted => TaskStatus.Cancelled,
             TaskEnd.TimedOut => TaskStatus.Timeout,
             TaskEnd.Exited when facts.VerificationCancelled => TaskStatus.Cancelled,
-            TaskEnd.Exited when facts.ExitCode == 0 && transcript.TurnFailure is null && violations.Count == 0 && Verified(facts, policy) => TaskStatus.Success,
+            TaskEnd.Exited when facts.ExitCode == 0 && transcript.TurnFailure is null && failing == 0 && Verified(facts, policy) => TaskStatus.Success,
             _ => TaskStatus.Failed,
         };
-        var clean = violations.Count == 0;
+        var clean = failing == 0;
         return new Judgement(
             status,
             violations,
-            Notes(facts, policy, violations),
+            Notes(facts, policy, violations, failing),
             facts.OnBase.Applies && clean,
             (facts.OnHead ?? facts.OnBase).Applies && clean);
     }
+
+    /// <summary>
+    /// Whether a violation fails the task. Under <c>command_policy: audit</c> the command audit only reports, except
+    /// for a denied command, and for a command it could not read while there are denied commands it might hide.
+    /// </summary>
+    private static bool Fails(Violation violation, TaskPolicy policy) =>
+        policy.CommandMode == CommandPolicyMode.Enforce || violation.Kind switch
+        {
+            ViolationKind.CommandNotAllowed => false,
+            ViolationKind.Unjudgeable when violation.Command is not null => policy.DeniedCommands.Count > 0,
+            _ => true,
+        };
 
     /// <summary>A task with verify commands succeeds only on the runner's own checks: what the agent said is not enough.</summary>
     private static bool Verified(TaskFacts facts, TaskPolicy policy) =>
@@ -101,7 +115,7 @@ public static class Judge
         return violations;
     }
 
-    private static List<string> Notes(TaskFacts facts, TaskPolicy policy, List<Violation> violations)
+    private static List<string> Notes(TaskFacts facts, TaskPolicy policy, List<Violation> violations, int failing)
     {
         var transcript = facts.Transcript;
         var notes = new List<string>();
@@ -111,9 +125,14 @@ public static class Judge
             notes.Add($"… and {violations.Count - 20} more violation(s), listed in violations");
         }
 
-        if (violations.Count > 0)
+        if (failing > 0)
         {
             notes.Add("the patch is kept for inspection but marked not applicable because of the violations above");
+        }
+
+        if (failing < violations.Count)
+        {
+            notes.Add($"command_policy is audit: {violations.Count - failing} command violation(s) are reported only and do not change the task's status");
         }
 
         switch (facts.End)

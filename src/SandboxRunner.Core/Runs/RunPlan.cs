@@ -51,6 +51,9 @@ public sealed record RunPlan(
     string? OutputSchema = null,
     bool AuditCommands = true)
 {
+    /// <summary>The certificate authorities setup and tasks trust besides their image's (<c>extra_ca_certs</c>); null for none.</summary>
+    public Sandbox.TrustedAuthorities? Trust { get; init; }
+
     /// <summary>The model credential, resolved on the host before the run starts (see <see cref="Auth.CredentialRule"/>).</summary>
     public Auth.RunCredential Credential { get; init; } = Auth.RunCredential.None("not resolved");
 

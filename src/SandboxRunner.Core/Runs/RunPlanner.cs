@@ -90,6 +90,16 @@ public static class RunPlanner
                 problems.Add(new Problem($"{at}.task_id", $"'{task.TaskId}' is used by another task of this run; task ids must be unique"));
             }
 
+            // The argument reader checked each path is relative; braces and '?', which the matcher would misread and no
+            // schema pattern can state, are checked here.
+            foreach (var (pattern, index) in (task.AllowedPaths ?? []).Select((p, n) => (p, n)))
+            {
+                if (pattern is not null && Policy.GlobPatterns.Problem(pattern) is { } glob)
+                {
+                    problems.Add(new Problem($"{at}.allowed_paths[{index}]", glob));
+                }
+            }
+
             if (!config.AllowTaskPolicyWidening)
             {
                 CheckNarrowing(task, at, config, problems);
@@ -132,6 +142,15 @@ public static class RunPlanner
             if (commands[i] is { } command && ConfigLoader.NonBlank(command) is null && ConfigLoader.VerifyCommand(command) is { } broken)
             {
                 problems.Add(new Problem($"{prefix}verify[{i}]", broken));
+            }
+        }
+
+        // As for allowed_paths: the reader checked each input is relative; braces and '?' are checked here.
+        for (var i = 0; level.Inputs is { } inputs && i < inputs.Count; i++)
+        {
+            if (inputs[i] is { } input && Policy.GlobPatterns.Problem(input) is { } glob)
+            {
+                problems.Add(new Problem($"{prefix}verify_inputs[{i}]", glob));
             }
         }
 

@@ -68,7 +68,10 @@ internal sealed class RunQueries(RunStore store, Func<string, ActiveRun?> active
         BaseCommit = record.BaseCommit,
         StartedAt = record.StartedAt,
         FinishedAt = record.FinishedAt,
-        Tasks = record.Tasks.Select(t => new TaskStatusView(t.TaskId, t.Status is TaskStatus.Queued ? TaskState.Queued : TaskState.Finished, null)).ToList(),
+        Tasks = record.Tasks.Select(t => new TaskStatusView(t.TaskId, t.Status is TaskStatus.Queued ? TaskState.Queued : TaskState.Finished, null)
+        {
+            Outcome = t.Status is TaskStatus.Queued ? null : t.Status,
+        }).ToList(),
     };
 
     private static RunStatusView Damaged(DamagedRun run) => new()

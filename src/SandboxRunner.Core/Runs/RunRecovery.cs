@@ -159,7 +159,8 @@ public sealed partial class RunRecovery(
             task?.AllowedCommands ?? config.AllowedCommands,
             config.DeniedCommands,
             AuditCommands: true,
-            TimeSpan.FromSeconds(task?.TimeoutSec ?? config.DefaultTimeoutSec)) { Verify = verify.Any };
+            TimeSpan.FromSeconds(task?.TimeoutSec ?? config.DefaultTimeoutSec),
+            config.CommandPolicy) { Verify = verify.Any };
         if (!File.Exists(TaskTreeLayout.StartedMarker(taskDir)))
         {
             // The server died while preparing the task: no agent ran, so there is no work to keep.

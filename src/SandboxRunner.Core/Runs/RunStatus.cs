@@ -29,7 +29,17 @@ public enum RunState
 public sealed record TaskStatusView(
     [property: JsonPropertyName("task_id")] string TaskId,
     [property: JsonPropertyName("state")] TaskState State,
-    [property: JsonPropertyName("result")] TaskResult? Result);
+    [property: JsonPropertyName("result")] TaskResult? Result)
+{
+    /// <summary>
+    /// How a finished task ended, also where a listing leaves <see cref="Result"/> out (read from the run's record);
+    /// for the command line's counts, not part of the tool's result.
+    /// </summary>
+    [JsonIgnore] public TaskStatus? Outcome { get; init; }
+
+    /// <summary>The task's outcome from its result when present, else from the run's record.</summary>
+    [JsonIgnore] public TaskStatus? Ended => Result?.Status ?? Outcome;
+}
 
 /// <summary>Where a run stands: running ones from memory, finished ones read back from the run folder.</summary>
 public sealed record RunStatusView

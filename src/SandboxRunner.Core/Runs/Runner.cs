@@ -276,7 +276,8 @@ public sealed partial class Runner : IDisposable
             return new ApplyOutcome(true, "", [], [], "the task changed nothing; there is nothing to apply");
         }
 
-        if (result.Violations.Count > 0)
+        // A task that succeeded with violations ran under command_policy: audit, where they are only reported.
+        if (result.Violations.Count > 0 && result.Status != TaskStatus.Success)
         {
             throw new InvalidInputException(source, "task_id",
                 $"'{taskId}' broke the run's policies ({result.Violations.Count} violation(s), see its result); inspect branch {result.Branch} and merge it by hand if you accept it");
@@ -310,13 +311,18 @@ public sealed partial class Runner : IDisposable
 
     private async Task<RunPlan> PlanAsync(RunRequest request, CancellationToken cancellationToken)
     {
+        ConfigChecks.ThrowIfBroken(Config);
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
 
         // First, before an image or a container is made: a runtime the engine lacks would fail every container at its start.
         plan = await RuntimeCheck.ResolveAsync(plan, Config, _engine, cancellationToken);
         await EngineApiGuard.CheckAsync(plan, Config, _engine, cancellationToken);
         await CacheKeyCheck.CheckAsync(plan, _git, Repository, cancellationToken);
-        plan = plan with { Credential = await _credentials.ResolveAsync(plan.LongestDuration, cancellationToken) };
+        plan = plan with
+        {
+            Credential = await _credentials.ResolveAsync(plan.LongestDuration, cancellationToken),
+            Trust = TrustedAuthorities.Load(Config, Repository.Root),
+        };
         await Images.CheckAsync(plan.DryRun, cancellationToken);
         if (plan.DryRun)
         {
@@ -420,7 +426,7 @@ public sealed partial class Runner : IDisposable
             {
                 // No task container is created: every task ends failed with the reason, and the run says so.
                 running = plan.Tasks.Select(task => FailBeforeStartAsync(plan, run, task, setupFailure)).ToList();
-                return await FinishedAsync(plan, running, started);
+                return await FinishedAsync(plan, running, started) with { NotStarted = setupFailure };
             }
 
             using var runGate = new SemaphoreSlim(plan.Concurrency, plan.Concurrency);

@@ -63,6 +63,14 @@ public static class TaskContainer
             WithOutputSchema = context.Run.OutputSchema is not null,
         };
 
+        if (context.Run.Trust is not null)
+        {
+            foreach (var (name, value) in TrustedAuthorities.Environment($"{CodexCommandLine.Home}/{TrustedAuthorities.FileName}"))
+            {
+                environment[name] = value;
+            }
+        }
+
         var prepared = context.EnvironmentOf(task);
         if (prepared is not null)
         {

@@ -28,7 +28,8 @@ public sealed record TaskPolicy(
     IReadOnlyList<string> AllowedCommands,
     IReadOnlyList<string> DeniedCommands,
     bool AuditCommands,
-    TimeSpan Timeout)
+    TimeSpan Timeout,
+    CommandPolicyMode CommandMode = CommandPolicyMode.Enforce)
 {
     /// <summary>Whether the task has verify commands: then it succeeds only when its verification passed.</summary>
     public bool Verify { get; init; }

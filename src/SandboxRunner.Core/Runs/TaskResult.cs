@@ -138,4 +138,10 @@ public sealed record RunResult
     [JsonPropertyName("base_commit")] public required string BaseCommit { get; init; }
     [JsonPropertyName("results")] public required IReadOnlyList<TaskResult> Results { get; init; }
     [JsonPropertyName("total_duration_ms")] public long TotalDurationMs { get; init; }
+
+    /// <summary>
+    /// Why no task could start (an environment's image or setup failed), or null. Each task's notes say it too;
+    /// this is for callers that branch on it (the command line's exit code), so it is not part of the tool's result.
+    /// </summary>
+    [JsonIgnore] public string? NotStarted { get; init; }
 }

@@ -54,7 +54,7 @@ public sealed record TaskContext(
         task.EnvironmentName is { } name && task.Environment is not null ? Environments?.Prepared.GetValueOrDefault(name) : null;
 
     public TaskPolicy PolicyFor(TaskPlan task) =>
-        new(task.AllowedPaths, task.AllowedCommands, Config.DeniedCommands, Run.AuditCommands, task.Timeout) { Verify = task.Verification.Any };
+        new(task.AllowedPaths, task.AllowedCommands, Config.DeniedCommands, Run.AuditCommands, task.Timeout, Config.CommandPolicy) { Verify = task.Verification.Any };
 }
 
 /// <summary>

@@ -18,9 +18,7 @@ internal sealed class CliSession : IDisposable
 
     public CliSession(CommandLine options, LogLevel level = LogLevel.Warning)
     {
-        _loggers = LoggerFactory.Create(b => b
-            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
-            .SetMinimumLevel(options.Verbose ? LogLevel.Debug : level));
+        _loggers = LoggerFactory.Create(b => b.AddStderr(options.Verbose ? LogLevel.Debug : level));
         _engine = new DockerEngine(_loggers.CreateLogger<DockerEngine>());
         Workspace = new Workspace(options.RepoPath, _engine, new GitCli(_loggers.CreateLogger<GitCli>()), _loggers);
     }
@@ -57,10 +55,12 @@ internal static class Failures
 
     public static (int Code, string Message)? Classify(Exception e) => e switch
     {
-        InvalidInputException { Source: ImageProvisioner.EngineSource or ImageProvisioner.ImageSource } => (ExitCodes.Infrastructure, e.Message),
+        InvalidInputException { Source: ImageProvisioner.EngineSource } => (ExitCodes.Infrastructure, e.Message),
+        InvalidInputException { Source: ImageProvisioner.ImageSource } => (ExitCodes.NotStarted, e.Message),
         InvalidInputException => (ExitCodes.BadInput, e.Message),
         DamagedRunException => (ExitCodes.BadInput, e.Message),
-        ImageBuildException or InfrastructureException => (ExitCodes.Infrastructure, e.Message),
+        ImageBuildException => (ExitCodes.NotStarted, e.Message),
+        InfrastructureException => (ExitCodes.Infrastructure, e.Message),
         GitException or LibGit2Sharp.LibGit2SharpException => (ExitCodes.Infrastructure, $"git failed: {e.Message}"),
         HttpRequestException or SocketException or TimeoutException or Docker.DotNet.DockerApiException =>
             (ExitCodes.Infrastructure, $"Docker failed ({e.Message}); start the engine (bash .ci/setup does) or set DOCKER_HOST"),

@@ -23,9 +23,19 @@ internal static class ImageCommand
             await Console.Error.WriteLineAsync($"{runner.Image} is the config's \"image\": used as it is, never built");
         }
 
-        // Bare tags, one a line, so that `docker save $(sandbox-runner image build --dry-run)` caches exactly these.
-        await Console.Out.WriteLineAsync(runner.Image);
-        await Console.Out.WriteLineAsync(runner.ProxyImage);
+        // Bare tags, one a line, so that `docker save $(sandbox-runner image build --dry-run)` caches exactly these,
+        // environments' images included (their setup is the slowest part of a fresh machine).
+        var current = await runner.CurrentImagesAsync(CancellationToken.None);
+        foreach (var tag in current.Tags)
+        {
+            await Console.Out.WriteLineAsync(tag);
+        }
+
+        foreach (var note in current.Notes)
+        {
+            await Console.Error.WriteLineAsync(note);
+        }
+
         return ExitCodes.Success;
     });
 
@@ -77,7 +87,8 @@ internal static class ImageCommand
         var runner = await session.RunnerAsync(CancellationToken.None);
         var inventory = session.Engine as IImageInventory
             ?? throw new InvalidOperationException("this engine cannot list images");
-        return (new ImageCatalog(inventory), new HashSet<string>(StringComparer.Ordinal) { runner.Image, runner.ProxyImage }, runner.Scope);
+        var current = await runner.CurrentImagesAsync(CancellationToken.None);
+        return (new ImageCatalog(inventory), current.Tags.ToHashSet(StringComparer.Ordinal), runner.Scope);
     }
 
     private static string Megabytes(long bytes) => $"{bytes / (1024.0 * 1024.0):0.0} MB";

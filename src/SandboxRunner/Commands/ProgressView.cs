@@ -141,7 +141,7 @@ internal sealed class ProgressView : IProgress<TaskProgress>, IAsyncDisposable
 
     private static IRenderable State(Row row) => row.Result?.Status switch
     {
-        TaskStatus.Success when row.Result.Violations.Count == 0 => new Text("success", new Style(Color.Green)),
+        TaskStatus.Success => new Text("success", new Style(Color.Green)),
         TaskStatus.Skipped => new Text("skipped", new Style(Color.Grey)),
         { } status => new Text(status.Wire(), new Style(Color.Red)),
         null => new Text(row.State, new Style(row.State == "queued" ? Color.Grey : Color.Yellow)),

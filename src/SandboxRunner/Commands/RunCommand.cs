@@ -90,7 +90,7 @@ internal static class RunCommand
     private static bool Overrides(CommandLine options) =>
         options.RunId is not null || options.BaseRef is not null || options.Concurrency is not null || options.ResourcePolicy is not null;
 
-    /// <summary>Writes the reports asked for and the summary; returns 0 when every task succeeded, 1 otherwise.</summary>
+    /// <summary>Writes the reports asked for and the summary; returns 0 when every task succeeded, 4 when none could start, 1 otherwise.</summary>
     private static async Task<int> ReportAsync(CommandLine options, RunResult result)
     {
         if (options.Junit is not null)
@@ -112,13 +112,19 @@ internal static class RunCommand
             await Console.Out.WriteAsync(Summary.Of(result));
         }
 
+        if (result.NotStarted is { } reason)
+        {
+            await Console.Error.WriteLineAsync($"sandbox-runner: the run could not start its tasks: {reason.Split('\n')[0]}");
+            return ExitCodes.NotStarted;
+        }
+
         return result.Results.Any(JunitReport.Failed) ? ExitCodes.TasksFailed : ExitCodes.Success;
     }
 
     /// <summary>Applies each successful task that changed something, in task order; false at the first refusal.</summary>
     private static async Task<bool> ApplyAsync(Runner runner, RunResult result)
     {
-        foreach (var task in result.Results.Where(r => r.Status == TaskStatus.Success && r.Violations.Count == 0 && r.Branch is not null))
+        foreach (var task in result.Results.Where(r => r.Status == TaskStatus.Success && r.Branch is not null))
         {
             var outcome = await runner.ApplyAsync(result.RunId, task.TaskId, CancellationToken.None);
             await Console.Error.WriteLineAsync(ApplyCommand.Describe(task.TaskId, outcome));

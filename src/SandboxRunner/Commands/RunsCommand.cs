@@ -1,6 +1,7 @@
 using System.Globalization;
 using SandboxRunner.Host.Mcp;
 using SandboxRunner.Host.Reports;
+using SandboxRunner.Runs;
 
 namespace SandboxRunner.Host.Commands;
 
@@ -24,13 +25,30 @@ internal static class RunsCommand
 
         foreach (var run in runs)
         {
-            var finished = run.Tasks.Count(t => t.State == Runs.TaskState.Finished);
             await Console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{run.RunId,-40} {Wire(run.Status),-11} {run.StartedAt:yyyy-MM-dd HH:mm:ss}Z  {finished}/{run.Tasks.Count} task(s) finished{(run.Problem is null ? "" : $"  {run.Problem}")}"));
+                $"{run.RunId,-40} {Wire(run.Status),-11} {run.StartedAt:yyyy-MM-dd HH:mm:ss}Z  {Outcomes(run)}{(run.Problem is null ? "" : $"  {run.Problem}")}"));
         }
 
         return ExitCodes.Success;
     });
+
+    /// <summary>How the run's tasks ended, by outcome: <c>3 task(s): 1 succeeded, 2 failed</c>, then any not finished yet.</summary>
+    public static string Outcomes(Runs.RunStatusView run)
+    {
+        var parts = run.Tasks
+            .GroupBy(t => t.Ended is { } ended ? Outcome(ended) : t.State.ToString().ToLowerInvariant())
+            .OrderBy(g => Order.IndexOf(g.Key) is var i && i < 0 ? Order.Count : i)
+            .Select(g => $"{g.Count()} {g.Key}");
+        return $"{run.Tasks.Count} task(s){(run.Tasks.Count == 0 ? "" : ": ")}{string.Join(", ", parts)}";
+    }
+
+    private static readonly List<string> Order = ["succeeded", "failed", "timeout", "cancelled", "skipped", "running", "queued", "finished"];
+
+    private static string Outcome(Runs.TaskStatus status) => status switch
+    {
+        Runs.TaskStatus.Success => "succeeded",
+        _ => status.Wire(),
+    };
 
     public static string Wire(Runs.RunState state) => state.ToString().ToLowerInvariant();
 }

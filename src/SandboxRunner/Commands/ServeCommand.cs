@@ -17,8 +17,7 @@ internal static class ServeCommand
 
         // stdout carries the protocol from the first byte; everything else goes to stderr.
         builder.Logging.ClearProviders();
-        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        builder.Logging.SetMinimumLevel(options.Verbose ? LogLevel.Debug : LogLevel.Warning);
+        builder.Logging.AddStderr(options.Verbose ? LogLevel.Debug : LogLevel.Warning);
 
         builder.Services.AddSingleton<GitCli>();
         builder.Services.AddSingleton<IContainerEngine>(sp => new DockerEngine(sp.GetRequiredService<ILogger<DockerEngine>>()));

@@ -55,11 +55,13 @@ internal static class ShowCommand
             text.Append("problem: ").Append(view.Problem).Append('\n');
         }
 
+        text.Append(RunsCommand.Outcomes(view)).Append('\n');
+
         foreach (var task in view.Tasks)
         {
             var r = task.Result;
             text.Append("  ").Append(task.TaskId).Append("  ")
-                .Append(r is null ? task.State.ToString().ToLowerInvariant() : $"{r.Status.Wire()}  {r.FilesChanged.Count + r.FilesChangedOmitted} file(s)  {r.Violations.Count + r.ViolationsOmitted} violation(s)  {r.Branch}")
+                .Append(r is null ? task.State.ToString().ToLowerInvariant() : $"{r.Status.Wire()}  {r.FilesChanged.Count + r.FilesChangedOmitted} file(s)  {r.Violations.Count + r.ViolationsOmitted} violation(s)  {r.Branch ?? "(no branch: nothing changed)"}")
                 .Append(r?.Verification is { Commands.Count: > 0 } v ? $"  verification {v.Status.Wire()}" : "")
                 .Append(r?.Attempts is { } attempts ? $"  best of {attempts.Count} attempts: {r.BestAttempt}" : "")
                 .Append('\n');
@@ -67,6 +69,9 @@ internal static class ShowCommand
 
         return text.ToString();
     }
+
+    private static bool IsViolationNote(string line) =>
+        line.StartsWith("violation [", StringComparison.Ordinal) || (line.StartsWith("… and ", StringComparison.Ordinal) && line.EndsWith("more violation(s), listed in violations", StringComparison.Ordinal));
 
     private static string Describe(RunStore store, string runId, TaskResult r)
     {
@@ -84,14 +89,20 @@ internal static class ShowCommand
             text.Append("  … (result.json and files_changed.txt list them all)\n");
         }
 
-        foreach (var v in r.Violations.Take(50))
+        if (r.Violations.Count > 0)
         {
-            text.Append(v).Append('\n');
+            text.Append(CultureInfo.InvariantCulture, $"violations ({r.Violations.Count + r.ViolationsOmitted}):\n");
+            foreach (var v in r.Violations.Take(50))
+            {
+                text.Append("  [").Append(v.Kind).Append("] ").Append(v.Path ?? v.Command).Append(": ").Append(v.Rule).Append('\n');
+            }
         }
 
-        if (r.NotesForManager.Length > 0)
+        // The notes repeat the violations for a manager that reads only them; here they are listed above once.
+        var notes = string.Join('\n', r.NotesForManager.Split('\n').Where(line => !IsViolationNote(line)));
+        if (notes.Length > 0)
         {
-            text.Append("notes:\n").Append(ReportText.Cap(r.NotesForManager, 4000)).Append('\n');
+            text.Append("notes:\n").Append(ReportText.Cap(notes, 4000)).Append('\n');
         }
 
         if (r.CommandsRun.Count > 0)

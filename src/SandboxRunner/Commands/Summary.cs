@@ -13,7 +13,19 @@ internal static class Summary
     {
         var text = new StringBuilder();
         var width = Math.Max(4, run.Results.Select(r => r.TaskId.Length).DefaultIfEmpty(4).Max());
-        text.Append(CultureInfo.InvariantCulture, $"run {run.RunId} on {(run.BaseCommit.Length >= 12 ? run.BaseCommit[..12] : run.BaseCommit)}: {run.Results.Count(r => !JunitReport.Failed(r))}/{run.Results.Count} succeeded in {run.TotalDurationMs / 1000.0:0.0} s\n");
+        if (run.Results.Count > 0 && run.Results.All(r => r.Status == Runs.TaskStatus.Skipped))
+        {
+            // A dry run: checked, nothing ran, nothing was written, so there is no folder or branch to point at.
+            text.Append(CultureInfo.InvariantCulture, $"run {run.RunId} on {Short(run.BaseCommit)}: dry run, {run.Results.Count} task(s) checked and would run; nothing ran and nothing was written\n");
+            foreach (var r in run.Results)
+            {
+                text.Append("  ").Append(r.TaskId.PadRight(width)).Append("  would run").Append(r.Environment is { } environment ? $" in environment {environment}" : "").Append('\n');
+            }
+
+            return text.ToString();
+        }
+
+        text.Append(CultureInfo.InvariantCulture, $"run {run.RunId} on {Short(run.BaseCommit)}: {run.Results.Count(r => !JunitReport.Failed(r))}/{run.Results.Count} succeeded in {run.TotalDurationMs / 1000.0:0.0} s\n");
         foreach (var r in run.Results)
         {
             text.Append(CultureInfo.InvariantCulture,
@@ -41,4 +53,6 @@ internal static class Summary
         text.Append(CultureInfo.InvariantCulture, $"results: .codex-runs/{run.RunId}/ · branches: sandbox/{run.RunId}/<task>{perAttempt} · `sandbox-runner show {run.RunId} TASK` for one task\n");
         return text.ToString();
     }
+
+    private static string Short(string commit) => commit.Length >= 12 ? commit[..12] : commit;
 }

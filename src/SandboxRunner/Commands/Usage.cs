@@ -1,6 +1,6 @@
 namespace SandboxRunner.Host.Commands;
 
-/// <summary>What a pipeline branches on. Documented in <c>--help</c> and the README.</summary>
+/// <summary>What a pipeline branches on. Documented in <c>--help</c>, the README and docs/ci.md.</summary>
 internal static class ExitCodes
 {
     public const int Success = 0;
@@ -11,8 +11,14 @@ internal static class ExitCodes
     /// <summary>Bad input: a command-line argument, the tasks file, <c>.mcp-codex.json</c>, an id. The message names the field and the fix.</summary>
     public const int BadInput = 2;
 
-    /// <summary>The machine, not the input: Docker unreachable, an image that failed to build, git failing.</summary>
+    /// <summary>The machine, not the input: Docker unreachable, git failing.</summary>
     public const int Infrastructure = 3;
+
+    /// <summary>
+    /// The run could not start its tasks: the task or proxy image failed to build (or a configured one is missing),
+    /// or an environment's image or setup failed. Reports are written, each task failed with the reason.
+    /// </summary>
+    public const int NotStarted = 4;
 
     /// <summary>Stopped by SIGINT (Ctrl-C) or SIGTERM: the run was cancelled and each task's work kept (128 + SIGINT).</summary>
     public const int Interrupted = 130;
@@ -23,7 +29,8 @@ internal static class Usage
     private const string ExitCodeText = """
         exit codes: 0 every task succeeded · 1 a task failed, timed out, was cancelled or broke a policy (or an apply
                     was refused) · 2 bad input (the message names the field and the fix) · 3 infrastructure (Docker
-                    unreachable, image build failed, git failing) · 130 interrupted (Ctrl-C or SIGTERM; work kept as cancelled)
+                    unreachable, git failing) · 4 the run could not start its tasks (an image failed to build or is
+                    missing, an environment's setup failed) · 130 interrupted (Ctrl-C or SIGTERM; work kept as cancelled)
         """;
 
     public static string For(string verb) => verb switch
@@ -124,7 +131,8 @@ internal static class Usage
               apply RUN TASK     bring a task's change (its best attempt's, or --attempt K) into the working tree
               cancel RUN         cancel a run, whichever process runs it
               doctor             check Docker, images, repository, auth and config
-              image build        build the task image and the egress proxy image when missing; prints their tags (--dry-run)
+              image build        build the task image and the egress proxy image when missing; prints their tags and the
+                                 environments' images (--dry-run: only prints them)
               image ls           list the images the runner built, with size and use
               image prune        remove unused runner images (--all, --dry-run)
 

@@ -9,8 +9,9 @@ namespace SandboxRunner.Host.Reports;
 /// <summary>
 /// A run as a Markdown summary (GitHub's job summary, a merge request note): a table of task, status, files
 /// changed, duration, tokens and violations, then what went wrong with each task that did not succeed.
-/// Agent text is escaped so it cannot end a table cell, start a link or image, or carry HTML, and every
-/// part is bounded, so the whole stays under GitHub's 1 MiB step-summary limit.
+/// Agent text reads as written and renders as text only (<see cref="MarkdownText"/>): commands and paths in code
+/// spans, prose escaped where Markdown would read it. Every part is bounded, so the whole stays under GitHub's
+/// 1 MiB step-summary limit.
 /// </summary>
 internal static class MarkdownReport
 {
@@ -53,7 +54,7 @@ internal static class MarkdownReport
         text.Append("|---|---|---:|---:|---:|---:|---|\n");
         foreach (var r in results)
         {
-            text.Append("| ").Append(Cell(r.TaskId))
+            text.Append("| ").Append(MarkdownText.Plain(r.TaskId, inTable: true))
                 .Append(" | ").Append(Status(r))
                 .Append(" | ").Append((r.FilesChanged.Count + r.FilesChangedOmitted).ToString("N0", CultureInfo.InvariantCulture))
                 .Append(" | ").Append(Duration(r.DurationMs))
@@ -68,20 +69,20 @@ internal static class MarkdownReport
             text.Append("\n**Not succeeded**\n\n");
             foreach (var r in results.Where(JunitReport.Failed).Take(DetailedTasks))
             {
-                text.Append("- **").Append(Cell(r.TaskId)).Append("** (").Append(r.Status.Wire()).Append("): ")
-                    .Append(Cell(ReportText.FirstLine(r.Summary, ProblemChars)));
+                text.Append("- **").Append(MarkdownText.Plain(r.TaskId)).Append("** (").Append(r.Status.Wire()).Append("): ")
+                    .Append(MarkdownText.Plain(ReportText.FirstLine(r.Summary, ProblemChars)));
                 if (r.Verification is { Commands.Count: > 0, Status: not VerificationStatus.Passed } v)
                 {
-                    text.Append("\n  - verification ").Append(v.Status.Wire()).Append(": ").Append(Cell(ReportText.Cap(v.Reason ?? "", ProblemChars)));
+                    text.Append("\n  - verification ").Append(v.Status.Wire()).Append(": ").Append(MarkdownText.Plain(ReportText.Cap(v.Reason ?? "", ProblemChars)));
                     if (v.FirstFailure is { OutputTail.Length: > 0 } first)
                     {
-                        text.Append(" — last line: ").Append(Cell(ReportText.Cap(LastLine(first.OutputTail), ProblemChars)));
+                        text.Append(" — last line: ").Append(MarkdownText.Code(ReportText.Cap(LastLine(first.OutputTail), ProblemChars)));
                     }
                 }
 
                 foreach (var violation in r.Violations.Take(3))
                 {
-                    text.Append("\n  - ").Append(Cell(ReportText.Cap(violation.ToString(), ProblemChars)));
+                    text.Append("\n  - ").Append(Violation(violation));
                 }
 
                 text.Append('\n');
@@ -95,8 +96,8 @@ internal static class MarkdownReport
             foreach (var r in withInputs)
             {
                 var v = r.Verification!;
-                text.Append("- **").Append(Cell(r.TaskId)).Append("**: ")
-                    .Append(Cell(ReportText.Cap(string.Join(", ", v.ChangedInputs.Take(10)), ProblemChars)))
+                text.Append("- **").Append(MarkdownText.Plain(r.TaskId)).Append("**: ")
+                    .Append(string.Join(", ", v.ChangedInputs.Take(10).Select(path => MarkdownText.Code(ReportText.Cap(path, ProblemChars)))))
                     .Append(v.ChangedInputs.Count > 10 || v.ChangedInputsOmitted > 0 ? " …" : "").Append('\n');
             }
         }
@@ -107,7 +108,7 @@ internal static class MarkdownReport
             text.Append("\n**Attempts** (best first)\n\n");
             foreach (var r in withAttempts)
             {
-                text.Append("- **").Append(Cell(r.TaskId)).Append("**: ")
+                text.Append("- **").Append(MarkdownText.Plain(r.TaskId)).Append("**: ")
                     .Append(string.Join(" · ", r.Attempts!.Select(a => string.Create(CultureInfo.InvariantCulture,
                         $"#{a.Attempt} {a.Status.Wire()}, verification {a.VerificationStatus.Wire().Replace("_", " ", StringComparison.Ordinal)}, {a.ViolationCount} violation(s), {a.PatchBytes:N0} B"))))
                     .Append('\n');
@@ -125,52 +126,9 @@ internal static class MarkdownReport
         return text.Length <= MaxChars ? text.ToString() : ReportText.Cap(text.ToString(), MaxChars) + "\n\n(summary cut at 512 KiB; the run folder has everything)\n";
     }
 
-    /// <summary>
-    /// Agent text as plain text in a table cell: line breaks become spaces, HTML's special characters become
-    /// entities (no tag, comment or image reaches the page), and every other ASCII punctuation character is
-    /// backslash-escaped (no link, emphasis, code span or cell border).
-    /// </summary>
-    public static string Cell(string text)
-    {
-        var cell = new StringBuilder(text.Length + 16);
-        foreach (var c in text)
-        {
-            switch (c)
-            {
-                case '\r' or '\n' or '\t':
-                    cell.Append(' ');
-                    break;
-                case '<':
-                    cell.Append("&lt;");
-                    break;
-                case '>':
-                    cell.Append("&gt;");
-                    break;
-                case '&':
-                    cell.Append("&amp;");
-                    break;
-                case '"':
-                    cell.Append("&quot;");
-                    break;
-                case < ' ':
-                    cell.Append('\uFFFD');
-                    break;
-                default:
-                    if (char.IsAsciiLetterOrDigit(c) || c == ' ' || c > '~')
-                    {
-                        cell.Append(c);
-                    }
-                    else
-                    {
-                        cell.Append('\\').Append(c);
-                    }
-
-                    break;
-            }
-        }
-
-        return cell.ToString();
-    }
+    /// <summary>A violation as the kind, the command or path in a code span, and the rule in words.</summary>
+    private static string Violation(Policy.Violation violation) =>
+        $"{MarkdownText.Code(violation.Kind)} {MarkdownText.Code(ReportText.Cap(violation.Path ?? violation.Command ?? "", ProblemChars))}: {MarkdownText.Plain(ReportText.Cap(violation.Rule, ProblemChars))}";
 
     private static string Verification(TaskResult r) => r.Verification is { Commands.Count: > 0 } v
         ? v.Status switch
@@ -190,7 +148,7 @@ internal static class MarkdownReport
 
     private static string Status(TaskResult r) => r.Status switch
     {
-        TaskStatus.Success when r.Violations.Count == 0 => "✅ success",
+        TaskStatus.Success => "✅ success",
         TaskStatus.Skipped => "⏭️ skipped",
         TaskStatus.Timeout => "⏱️ timeout",
         TaskStatus.Cancelled => "🛑 cancelled",

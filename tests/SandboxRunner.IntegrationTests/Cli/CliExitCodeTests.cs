@@ -6,7 +6,7 @@ using static SandboxRunner.IntegrationTests.Infrastructure.McpServerProcess;
 
 namespace SandboxRunner.IntegrationTests.Cli;
 
-/// <summary>What a pipeline branches on: 0 all succeeded, 1 a task did not, 2 bad input, 3 the machine.</summary>
+/// <summary>What a pipeline branches on: 0 all succeeded, 1 a task did not, 2 bad input, 3 the machine, 4 the run could not start its tasks.</summary>
 [Collection(CliCollection.Name)]
 public sealed class CliExitCodeTests(DockerFixture docker)
 {
@@ -92,6 +92,50 @@ public sealed class CliExitCodeTests(DockerFixture docker)
         Assert.Contains($"cannot reach the Docker engine at {endpoint}", run.Stderr, StringComparison.Ordinal);
         Assert.Contains("check DOCKER_HOST", run.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", run.Stderr, StringComparison.Ordinal);
+    }
+
+    private const string FailingSetup = """{ "environment": { "base_image": "debian:bookworm-slim", "setup": ["echo the registry said no >&2; exit 7"] } }""";
+
+    [Fact]
+    public async Task Run_exits_4_when_the_environment_setup_fails_and_still_writes_its_reports()
+    {
+        await using var h = CliHarness.Create(docker, FailingSetup);
+        var runId = NewRunId("cli-setup");
+        var tasks = h.WriteTasks(Run(runId, TaskArg("one", "@write src/one.txt 1")));
+
+        var run = await h.RunAsync("run", tasks, "--junit", h.FileIn("junit.xml"));
+
+        Assert.True(run.ExitCode == 4, run.ToString());
+        Assert.Contains("sandbox-runner: the run could not start its tasks: environment.setup[0]: `echo the registry said no >&2; exit 7` (command 1 of 1) exited with 7;", run.Stderr, StringComparison.Ordinal);
+        Assert.True(File.Exists(h.FileIn("junit.xml")));
+        Assert.Equal("failed", h.Result(runId, "one").GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Run_exits_4_when_the_configured_task_image_is_missing()
+    {
+        await using var h = CliHarness.Create(docker, """{ "image": "sandbox-runner-test/absent:1" }""");
+        var tasks = h.WriteTasks(Run(NewRunId("cli-noimage"), TaskArg("one", "@write src/one.txt 1")));
+
+        var run = await h.RunAsync("run", tasks);
+
+        Assert.True(run.ExitCode == 4, run.ToString());
+        Assert.Contains("'sandbox-runner-test/absent:1' is not in the Docker engine", run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_readme_recipe_keeps_a_job_green_for_a_failed_task_and_fails_it_for_a_setup_that_could_not_run()
+    {
+        await using var failedTask = CliHarness.Create(docker);
+        var tasks = failedTask.WriteTasks(Run(NewRunId("cli-recipe"), TaskArg("bad", "@fail the model gave up")));
+        await using var brokenSetup = CliHarness.Create(docker, FailingSetup);
+        var setupTasks = brokenSetup.WriteTasks(Run(NewRunId("cli-recipe-setup"), TaskArg("one", "@write src/one.txt 1")));
+
+        var green = await CliProcess.RunScriptAsync(failedTask.Repository.Path, $"sandbox-runner run '{tasks}' || [ $? -eq 1 ]", failedTask.Environment, TimeSpan.FromMinutes(3));
+        var red = await CliProcess.RunScriptAsync(brokenSetup.Repository.Path, $"sandbox-runner run '{setupTasks}' || [ $? -eq 1 ]", brokenSetup.Environment, TimeSpan.FromMinutes(3));
+
+        Assert.True(green.ExitCode == 0, green.ToString());
+        Assert.True(red.ExitCode != 0, red.ToString());
     }
 
     /// <summary>A port nothing listens on: bound by the system, then released.</summary>

@@ -20,7 +20,7 @@ public sealed class CliMarkdownReportTests(DockerFixture docker)
 
         Assert.True(run.ExitCode == 1, run.ToString());
         var rows = TableRows(File.ReadAllText(report));
-        var good = rows.Single(r => r[0] == "two\\-files");
+        var good = rows.Single(r => r[0] == "two-files");
         Assert.Equal("✅ success", good[1]);
         Assert.Equal("2", good[2]);
         Assert.Matches(@"^\d+(\.\d)? m?s$", good[3]);

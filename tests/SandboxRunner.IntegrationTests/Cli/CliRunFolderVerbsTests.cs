@@ -18,7 +18,7 @@ public sealed class CliRunFolderVerbsTests(DockerFixture docker)
         var json = await h.RunAsync("runs", "--json");
 
         Assert.True(runs.ExitCode == 0, runs.ToString());
-        Assert.Matches($@"(?m)^{runId}\s+finished\s.*2/2 task\(s\) finished", runs.Stdout);
+        Assert.Matches($@"(?m)^{runId}\s+finished\s.*2 task\(s\): 1 succeeded, 1 failed", runs.Stdout);
         using var list = JsonDocument.Parse(json.Stdout);
         Assert.Contains(list.RootElement.GetProperty("runs").EnumerateArray(), r => r.GetProperty("run_id").GetString() == runId);
     }

@@ -56,7 +56,7 @@ public sealed class CliVerificationTests(DockerFixture docker)
         Assert.StartsWith("rank 2, success, verification passed", Property(fixedCase, "attempt.2"), StringComparison.Ordinal);
         var summary = File.ReadAllText(markdown);
         Assert.Contains("| ❌ failed |", summary, StringComparison.Ordinal);
-        Assert.Contains("verification failed: \\`sh check\\.sh\\` exited 1 — last line: check\\: still broken", summary, StringComparison.Ordinal);
+        Assert.Contains("verification failed: \\`sh check.sh\\` exited 1 — last line: `check: still broken`", summary, StringComparison.Ordinal);
         Assert.Contains("**Attempts** (best first)", summary, StringComparison.Ordinal);
     }
 

@@ -7,7 +7,7 @@ using static SandboxRunner.IntegrationTests.Infrastructure.McpServerProcess;
 namespace SandboxRunner.IntegrationTests.Cli;
 
 /// <summary>
-/// The README's pipeline examples are the commands these tests run (see <see cref="ReadmePipeline"/>). Each
+/// The pipeline examples of docs/ci.md, which the README links, are the commands these tests run (see <see cref="ReadmePipeline"/>). Each
 /// example runs as two jobs of a CI system would: each in a fresh depth-1 clone of an origin repository
 /// holding <c>.mcp-codex.json</c> and <c>codex-tasks.json</c>, sharing an image cache folder. The first finds
 /// the cache cold and saves the images; then the task image is removed from the engine, and the second job
@@ -155,7 +155,7 @@ public sealed class ReadmePipelineTests(DockerFixture docker)
             var testcase = Assert.Single(CliJunitReportTests.Validated(Path.Combine(reports, "junit.xml")).Descendants("testcase"));
             Assert.Equal("from-ci", (string?)testcase.Attribute("name"));
             Assert.Null(testcase.Element("failure"));
-            Assert.Contains("| from\\-ci | ✅ success | 1 |", File.ReadAllText(Path.Combine(reports, "summary.md")), StringComparison.Ordinal);
+            Assert.Contains("| from-ci | ✅ success | 1 |", File.ReadAllText(Path.Combine(reports, "summary.md")), StringComparison.Ordinal);
         }
 
         public IReadOnlyList<string> OriginBranches(string pattern) =>

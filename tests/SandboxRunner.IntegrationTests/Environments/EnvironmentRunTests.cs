@@ -144,9 +144,9 @@ public sealed class EnvironmentRunTests(DockerFixture docker)
         Assert.All(results, r =>
         {
             Assert.Equal(TaskStatus.Failed, r.Status);
-            Assert.Contains("2/2] echo the registry said no", r.NotesForManager, StringComparison.Ordinal);
-            Assert.Contains("exited with 7", r.NotesForManager, StringComparison.Ordinal);
-            Assert.Contains("the registry said no", r.NotesForManager, StringComparison.Ordinal);
+            Assert.StartsWith("environment.setup[1]: `echo the registry said no >&2; exit 7` (command 2 of 2) exited with 7; fix the command in setup (its log: ", r.NotesForManager, StringComparison.Ordinal);
+            Assert.Contains("\nits last lines:\nthe registry said no", r.NotesForManager, StringComparison.Ordinal);
+            Assert.DoesNotContain("preparing", r.NotesForManager, StringComparison.Ordinal);
         });
         Assert.DoesNotContain(h.Engine.Specs.Values, s => s.Labels[Labels.Task] is "a" or "b");
     }
@@ -177,7 +177,7 @@ public sealed class EnvironmentRunTests(DockerFixture docker)
 
         var problem = Assert.Single(refused.Problems);
         Assert.Equal("environment", problem.Field);
-        Assert.True(problem.Rule.Contains("it lacks git", StringComparison.Ordinal), problem.Rule);
+        Assert.True(refused.Message.StartsWith($".mcp-codex.json: environment: base image '{noGit}' cannot run tasks: it lacks git", StringComparison.Ordinal), refused.Message);
         Assert.Contains("apt-get install -y git bash", problem.Rule, StringComparison.Ordinal);
         Assert.Empty(h.Engine.Specs);
     }

@@ -126,6 +126,16 @@ public sealed class CodexTranscriptTests
         Assert.Null(thrown);
     }
 
+    [Fact]
+    public void An_event_whose_command_does_not_decode_is_one_unparsed_line_and_no_event()
+    {
+        var t = new CodexTranscript();
+
+        t.Accept("""{"type":"item.completed","item":{"type":"command_execution","command":"\ud800"}}""");
+
+        Assert.Equal((0, 1), (t.EventCount, t.UnparsedLines));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData(" ")]

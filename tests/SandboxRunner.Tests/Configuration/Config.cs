@@ -19,6 +19,8 @@ internal static class Config
     public static object? Field(RunnerConfig config, string name) => name switch
     {
         "allowed_commands" => config.AllowedCommands,
+        "command_policy" => config.CommandPolicy,
+        "extra_ca_certs" => config.ExtraCaCerts,
         "task_limits" => config.TaskLimits,
         "transport" => config.Transport,
         "auth_method" => config.AuthMethod,

@@ -168,7 +168,7 @@ public sealed class ConfigEnvironmentTests
     {
         var problem = Config.OnlyProblem("environment", """{ "base_image": "node:22", "setup_commands": ["npm ci"] }""");
 
-        Assert.Equal(new Problem("environment.setup_commands", "is not a known field (known: base_image, dockerfile, setup, setup_network, runtime, cache_keys, verify, verify_timeout_sec, verify_inputs)"), problem);
+        Assert.Equal(new Problem("environment.setup_commands", "is not a known field; the fields are base_image, dockerfile, setup, setup_network, runtime, cache_keys, verify, verify_timeout_sec, verify_inputs"), problem);
     }
 
     [Theory]

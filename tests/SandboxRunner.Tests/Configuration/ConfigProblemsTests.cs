@@ -15,7 +15,42 @@ public sealed class ConfigProblemsTests
         var problem = Config.OnlyProblem(field, "2");
 
         Assert.Equal(field, problem.Field);
-        Assert.StartsWith("is not a known field (known: allowed_commands, default_allowed_paths, ", problem.Rule, StringComparison.Ordinal);
+        Assert.Contains("; the fields are allowed_commands, command_policy, default_allowed_paths, ", problem.Rule, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_mistyped_top_level_field_is_refused_with_the_field_it_was_meant_to_be()
+    {
+        var e = Config.Refusal("""{ "default_concurency": 2 }""");
+
+        Assert.Equal(
+            ".mcp-codex.json: default_concurency: is not a known field (did you mean \"default_concurrency\"?); the fields are " + string.Join(", ", ConfigLoader.KnownFields),
+            e.Message);
+    }
+
+    [Theory]
+    [InlineData("defaultConcurrency", "default_concurrency")]
+    [InlineData("Default_Concurrency", "default_concurrency")]
+    [InlineData("concurrency", null)]
+    [InlineData("alowed_commands", "allowed_commands")]
+    [InlineData("allowed_command", "allowed_commands")]
+    [InlineData("default_allowed_path", "default_allowed_paths")]
+    [InlineData("netwrok_policy", "network_policy")]
+    [InlineData("command-policy", "command_policy")]
+    [InlineData("xyz", null)]
+    public void The_suggestion_is_the_known_field_one_typo_away(string given, string? meant)
+    {
+        var rule = Config.OnlyProblem(given, "2").Rule;
+
+        Assert.StartsWith(meant is null ? "is not a known field; " : $"is not a known field (did you mean \"{meant}\"?); ", rule, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_mistyped_field_inside_an_environment_is_refused_with_the_field_it_was_meant_to_be()
+    {
+        var problem = Config.OnlyProblem("environment", """{ "base_imag": "node:22" }""");
+
+        Assert.Equal(new Problem("environment.base_imag", "is not a known field (did you mean \"base_image\"?); the fields are base_image, dockerfile, setup, setup_network, runtime, cache_keys, verify, verify_timeout_sec, verify_inputs"), problem);
     }
 
     [Fact]

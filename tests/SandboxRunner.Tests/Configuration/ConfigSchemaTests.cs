@@ -133,9 +133,9 @@ public sealed partial class ConfigSchemaTests
     }
 
     [Fact]
-    public void Readme_config_examples_validate_and_load()
+    public void The_docs_config_examples_validate_and_load()
     {
-        var examples = ReadmeConfigExamples();
+        var examples = DocsConfigExamples();
 
         Assert.NotEmpty(examples);
         Assert.All(examples, example =>
@@ -146,14 +146,20 @@ public sealed partial class ConfigSchemaTests
     }
 
     [Fact]
-    public void Readme_documents_no_field_the_schema_lacks()
+    public void The_configuration_page_documents_no_field_the_schema_lacks()
     {
-        var readme = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "README.md"));
-        var section = ConfigSection(readme);
-        var documented = TableField().Matches(section).Select(m => m.Groups[1].Value).ToList();
+        var documented = TableField().Matches(ConfigurationPage()).Select(m => m.Groups[1].Value).ToList();
 
         Assert.NotEmpty(documented);
         Assert.All(documented, field => Assert.Contains(field, Properties(Root()).Select(p => p.Key)));
+    }
+
+    [Fact]
+    public void The_configuration_page_documents_every_field()
+    {
+        var documented = TableField().Matches(ConfigurationPage()).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+
+        Assert.All(Properties(Root()).Select(p => p.Key).Where(k => k != ConfigLoader.SchemaKey), field => Assert.Contains(field, documented));
     }
 
     [Fact]
@@ -273,20 +279,14 @@ public sealed partial class ConfigSchemaTests
         string.Join('\n', (result.Details ?? []).Where(d => d.Errors is { Count: > 0 })
             .SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Key}: {e.Value}")));
 
-    /// <summary>The <c>```json</c> blocks of the README's configuration section.</summary>
-    private static List<string> ReadmeConfigExamples()
-    {
-        var section = ConfigSection(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "README.md")));
-        return JsonBlock().Matches(section).Select(m => m.Groups[1].Value).ToList();
-    }
+    /// <summary>docs/configuration.md, the page that lists every field (the README links it).</summary>
+    private static string ConfigurationPage() => File.ReadAllText(Path.Combine(RepositoryRoot.Path, "docs", "configuration.md"));
 
-    private static string ConfigSection(string readme)
-    {
-        var start = readme.IndexOf("## Configuration: `.mcp-codex.json`", StringComparison.Ordinal);
-        Assert.True(start >= 0, "README.md has no '## Configuration: `.mcp-codex.json`' section");
-        var end = readme.IndexOf("\n## ", start + 3, StringComparison.Ordinal);
-        return end < 0 ? readme[start..] : readme[start..end];
-    }
+    /// <summary>The <c>```json</c> blocks of the pages that show whole config files: configuration and environments.</summary>
+    private static List<string> DocsConfigExamples() =>
+        new[] { "configuration.md", "environments.md" }
+            .SelectMany(page => JsonBlock().Matches(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "docs", page))).Select(m => m.Groups[1].Value))
+            .ToList();
 
     [GeneratedRegex(@"```json\n(.*?)\n```", RegexOptions.Singleline)]
     private static partial Regex JsonBlock();

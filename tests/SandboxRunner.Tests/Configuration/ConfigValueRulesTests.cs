@@ -121,9 +121,24 @@ public sealed class ConfigValueRulesTests
     [InlineData("network_policy", "false", "must be one of \"deny\", \"allow\", \"none\"")]
     [InlineData("sandbox_mode", "\"workspace_write\"", "must be one of \"read-only\", \"workspace-write\", \"danger-full-access\"")]
     [InlineData("sandbox_mode", "\"full-auto\"", "must be one of \"read-only\", \"workspace-write\", \"danger-full-access\"")]
+    [InlineData("command_policy", "\"warn\"", "must be one of \"enforce\", \"audit\"")]
     public void Unknown_enum_name_is_refused_listing_the_names(string field, string jsonValue, string rule)
     {
         Assert.Equal(new Problem(field, rule), Config.OnlyProblem(field, jsonValue));
+    }
+
+    [Theory]
+    [InlineData("enforce", CommandPolicyMode.Enforce)]
+    [InlineData("audit", CommandPolicyMode.Audit)]
+    public void Command_policy_names_are_accepted(string name, CommandPolicyMode expected)
+    {
+        Assert.Equal(expected, Config.One("command_policy", $"\"{name}\"").CommandPolicy);
+    }
+
+    [Fact]
+    public void Command_policy_is_enforce_by_default()
+    {
+        Assert.Equal(CommandPolicyMode.Enforce, RunnerConfig.Default.CommandPolicy);
     }
 
     [Theory]

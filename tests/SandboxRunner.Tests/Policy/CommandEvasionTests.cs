@@ -6,7 +6,7 @@ namespace SandboxRunner.Tests.Policy;
 /// Command lines an agent had audited as allowed under <c>allowed_commands: ["npm test"]</c> while they ran
 /// something else. Each is checked bare and in the <c>/bin/bash -lc '…'</c> form Codex reports.
 /// </summary>
-public sealed class CommandEvasionTests
+public sealed partial class CommandEvasionTests
 {
     private static readonly CommandPolicy NpmTest = new(["npm test"], []);
 
@@ -155,10 +155,10 @@ public sealed class CommandEvasionTests
     }
 
     [Theory]
-    [InlineData("env -u npm test", "test")]
-    [InlineData("nice -n npm test", "test")]
+    [InlineData("env -u npm curl", "curl")]
+    [InlineData("nice -n npm curl", "curl")]
     [InlineData("timeout -s npm test curl", "curl")]
-    [InlineData("sudo -u npm test", "test")]
+    [InlineData("sudo -u npm curl", "curl")]
     public void A_wrapper_options_value_is_not_taken_for_the_command(string command, string ran)
     {
         Assert.Equal(ran, Assert.Single(NpmTest.Check([command])).Command);

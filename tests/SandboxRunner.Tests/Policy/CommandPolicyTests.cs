@@ -55,7 +55,7 @@ public sealed class CommandPolicyTests
     {
         var violation = Assert.Single(Policy.Check(["curl x"]));
 
-        Assert.Equal("matches none of allowed_commands (npm test, git status)", violation.Rule);
+        Assert.Equal("curl is not a baseline command, and matches none of allowed_commands (npm test, git status)", violation.Rule);
     }
 
     [Theory]
@@ -138,23 +138,23 @@ public sealed class CommandPolicyTests
     [Fact]
     public void Every_part_of_the_hostile_fixture_command_is_judged()
     {
-        // codex-0.169-exec-hostile-commands.jsonl, item_0.
+        // codex-0.169-exec-hostile-commands.jsonl, item_0: the files and the link it makes are the baseline's (the path
+        // policy judges them); setting git's configuration is not.
         const string command = """/bin/bash -lc "mkdir -p secrets && echo x > secrets/leak.txt && echo y > .hidden && ln -s /etc/passwd src/pw && git config core.fsmonitor 'touch /tmp/PWNED_BY_AGENT' ; git config --worktree core.fsmonitor 'touch /tmp/PWNED_BY_AGENT' ; echo done" """;
 
         var violations = Policy.Check([command.TrimEnd()]);
 
-        Assert.Equal(7, violations.Count);
+        Assert.Equal(
+            ["git config core.fsmonitor touch /tmp/PWNED_BY_AGENT", "git config --worktree core.fsmonitor touch /tmp/PWNED_BY_AGENT"],
+            violations.Select(v => v.Command));
         Assert.All(violations, v => Assert.Equal(ViolationKind.CommandNotAllowed, v.Kind));
-        Assert.Contains(violations, v => v.Command == "git config core.fsmonitor touch /tmp/PWNED_BY_AGENT");
     }
 
     [Fact]
-    public void The_edit_fixture_command_is_judged_part_by_part()
+    public void The_edit_fixture_command_is_read_and_allowed_whole()
     {
-        // codex-0.169-exec-edit.jsonl, item_0: git status is allowed, echo and ls are not.
-        var violations = Policy.Check(["/bin/bash -lc 'echo hello-from-mock && git status --short && ls'"]);
-
-        Assert.Equal(["echo hello-from-mock", "ls"], violations.Select(v => v.Command));
+        // codex-0.169-exec-edit.jsonl, item_0: git status is allowed; echo and ls are in the baseline.
+        Assert.Empty(Policy.Check(["/bin/bash -lc 'echo hello-from-mock && git status --short && ls'"]));
     }
 
     [Theory]

@@ -4,7 +4,7 @@ using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Tests.Policy;
 
-/// <summary>The limits each <c>resource_policy</c> gives one task container (documented in the README).</summary>
+/// <summary>The limits each <c>resource_policy</c> gives one task container (documented in docs/architecture.md).</summary>
 public sealed class ResourceProfilesTests
 {
     private const long GiB = 1024L * 1024 * 1024;

@@ -1,7 +1,9 @@
 using SandboxRunner.Codex;
+using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
+using SandboxRunner.Verification;
 using SandboxRunner.Tests.Fakes;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
@@ -122,16 +124,90 @@ public sealed class JudgeTests
     {
         var facts = Facts() with
         {
-            Transcript = Transcript(CodexJsonl.CommandCompleted("/bin/bash -lc 'npm test && git push'"), CodexJsonl.CommandCompleted("rm -rf build")),
+            Transcript = Transcript(CodexJsonl.CommandCompleted("/bin/bash -lc 'npm test && git push'"), CodexJsonl.CommandCompleted("curl -o build.tgz x")),
         };
         var policy = Open with { AllowedCommands = ["npm test", "git"], DeniedCommands = ["git push"] };
 
         var audited = Judge.Evaluate(facts, policy).Violations;
 
         Assert.Equal(
-            [(ViolationKind.CommandDenied, "git push"), (ViolationKind.CommandNotAllowed, "rm -rf build")],
+            [(ViolationKind.CommandDenied, "git push"), (ViolationKind.CommandNotAllowed, "curl -o build.tgz x")],
             audited.Select(v => (v.Kind, v.Command)));
         Assert.Empty(Judge.Evaluate(facts, policy with { AuditCommands = false }).Violations);
+    }
+
+    [Fact]
+    public void Under_command_policy_audit_a_command_outside_the_lists_is_reported_and_the_task_still_succeeds()
+    {
+        var facts = Facts() with { Transcript = Transcript(CodexJsonl.CommandCompleted("/bin/bash -lc 'curl -s x'"), CodexJsonl.TurnCompleted()) };
+        var policy = Open with { AllowedCommands = ["npm test"], CommandMode = CommandPolicyMode.Audit };
+
+        var judgement = Judge.Evaluate(facts, policy);
+
+        Assert.Equal(TaskStatus.Success, judgement.Status);
+        Assert.Equal((ViolationKind.CommandNotAllowed, "curl -s x"), (Assert.Single(judgement.Violations).Kind, judgement.Violations[0].Command));
+        Assert.True(judgement.PatchApplicable);
+        Assert.Contains("command_policy is audit: 1 command violation(s) are reported only and do not change the task's status", judgement.Notes);
+        Assert.DoesNotContain(judgement.Notes, n => n.Contains("marked not applicable", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(VerificationStatus.Passed, TaskStatus.Success)]
+    [InlineData(VerificationStatus.Failed, TaskStatus.Failed)]
+    public void Under_command_policy_audit_a_task_with_verify_commands_still_needs_its_verification_to_pass(VerificationStatus verification, TaskStatus expected)
+    {
+        var facts = Facts() with
+        {
+            Transcript = Transcript(CodexJsonl.CommandCompleted("/bin/bash -lc 'curl -s x'"), CodexJsonl.TurnCompleted()),
+            Verification = new VerificationReport { Status = verification, Commands = [new VerifyCommandReport("npm test", verification, 0, 10, "")] },
+        };
+
+        var judgement = Judge.Evaluate(facts, Open with { AllowedCommands = ["npm test"], CommandMode = CommandPolicyMode.Audit, Verify = true });
+
+        Assert.Equal(expected, judgement.Status);
+        Assert.Equal(ViolationKind.CommandNotAllowed, Assert.Single(judgement.Violations).Kind);
+    }
+
+    [Fact]
+    public void Under_command_policy_enforce_the_same_command_fails_the_task()
+    {
+        var facts = Facts() with { Transcript = Transcript(CodexJsonl.CommandCompleted("/bin/bash -lc 'curl -s x'"), CodexJsonl.TurnCompleted()) };
+
+        var judgement = Judge.Evaluate(facts, Open with { AllowedCommands = ["npm test"] });
+
+        Assert.Equal(TaskStatus.Failed, judgement.Status);
+        Assert.False(judgement.PatchApplicable);
+    }
+
+    [Fact]
+    public void Under_command_policy_audit_a_denied_command_still_fails_the_task()
+    {
+        var facts = Facts() with { Transcript = Transcript(CodexJsonl.CommandCompleted("git push"), CodexJsonl.TurnCompleted()) };
+        var policy = Open with { AllowedCommands = ["npm test"], DeniedCommands = ["git push"], CommandMode = CommandPolicyMode.Audit };
+
+        Assert.Equal(TaskStatus.Failed, Judge.Evaluate(facts, policy).Status);
+    }
+
+    [Theory]
+    [InlineData(false, TaskStatus.Success)]
+    [InlineData(true, TaskStatus.Failed)]
+    public void Under_command_policy_audit_an_unreadable_command_fails_the_task_only_when_it_could_hide_a_denied_one(bool denied, TaskStatus status)
+    {
+        var facts = Facts() with { Transcript = Transcript(CodexJsonl.CommandCompleted("env -S 'x' npm test"), CodexJsonl.TurnCompleted()) };
+        var policy = Open with { AllowedCommands = ["npm test"], DeniedCommands = denied ? ["git push"] : [], CommandMode = CommandPolicyMode.Audit };
+
+        var judgement = Judge.Evaluate(facts, policy);
+
+        Assert.Equal(ViolationKind.Unjudgeable, Assert.Single(judgement.Violations).Kind);
+        Assert.Equal(status, judgement.Status);
+    }
+
+    [Fact]
+    public void Under_command_policy_audit_a_path_violation_still_fails_the_task()
+    {
+        var facts = Facts() with { Changes = Changed("secrets/key.txt") };
+
+        Assert.Equal(TaskStatus.Failed, Judge.Evaluate(facts, Open with { AllowedPaths = ["src/**"], CommandMode = CommandPolicyMode.Audit }).Status);
     }
 
     [Fact]
