@@ -40,7 +40,7 @@ public sealed class McpRecoveryTests(DockerFixture docker)
         var task = McpServerProcess.TaskArg("t", "@write src/kept.txt kept before verification\\n", "@message Done.");
         task["verify"] = new[] { "echo started-verifying", "sleep 300" };
         await s.Server.CallOkAsync("start_codex_run", McpServerProcess.Run(runId, task));
-        for (var i = 0; (await s.Containers.RunningWithRoleAsync(runId, Sandbox.Labels.VerifyRole)).Count == 0; i++)
+        for (var i = 0; (await s.Containers.RunningWithRoleAsync(runId, Boxes.Labels.VerifyRole)).Count == 0; i++)
         {
             Assert.True(i < 240, "the verification container never ran");
             await Task.Delay(250);

@@ -1,6 +1,7 @@
 using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 

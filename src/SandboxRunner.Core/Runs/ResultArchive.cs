@@ -1,6 +1,7 @@
 using LibGit2Sharp;
 using SandboxRunner.Git;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 using TarHeader = ICSharpCode.SharpZipLib.Tar.TarHeader;
 using TarOutputStream = ICSharpCode.SharpZipLib.Tar.TarOutputStream;
 

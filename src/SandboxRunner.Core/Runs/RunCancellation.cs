@@ -1,7 +1,8 @@
 using System.Text.Json.Serialization;
 using SandboxRunner.Configuration;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 

@@ -2,7 +2,8 @@ using System.Text;
 using SandboxRunner.Configuration;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -97,7 +98,7 @@ public static class RuntimeDoctor
         var output = new StringBuilder();
         try
         {
-            await using var sandbox = await Sandbox.Sandbox.CreateAsync(engine, spec, cancellationToken);
+            await using var sandbox = await Sandbox.CreateAsync(engine, spec, cancellationToken);
             var exit = await sandbox.RunAsync(ProbeBudget, (_, chunk) => output.Append(Encoding.UTF8.GetString(chunk)), null, CancellationToken.None, cancellationToken);
             var text = output.ToString().Trim();
             var marker = text.IndexOf("----", StringComparison.Ordinal);

@@ -3,7 +3,8 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -106,7 +107,7 @@ public static class TaskContainer
         };
 
         // The runner's images seal Codex's output with their own init; a configured image runs under the engine's.
-        return image.Init is { } init ? SealedInit.Wrap(spec, init, undumpable: true) : spec;
+        return image.Init is { } init ? spec.Sealed(init, undumpable: true) : spec;
     }
 
 }

@@ -6,7 +6,8 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -39,7 +40,7 @@ public sealed record TaskContext(
     EgressGateway? Gateway = null)
 {
     /// <summary>Computed once per run, not per task container.</summary>
-    public string Scope { get; } = Sandbox.Labels.ScopeOf(Repository.CommonDir);
+    public string Scope { get; } = Boxes.Labels.ScopeOf(Repository.CommonDir);
 
     public TaskLimits Limits { get; } = ResourceProfiles.LimitsFor(Run.ResourcePolicy, Config.TaskLimits);
 
@@ -72,7 +73,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
     {
         var started = Stopwatch.GetTimestamp();
         var folder = TaskTreeLayout.TaskFolder(context.Repository, context.Run.RunId, task.TaskId, task.Attempt);
-        Sandbox.Sandbox? sandbox = null;
+        Sandbox? sandbox = null;
         TaskLogWriter? logs = null;
         TaskNetwork? network = null;
         Worktree? worktree = null;
@@ -98,7 +99,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
 
                 network = context.Gateway is { } gateway ? await gateway.CreateTaskNetworkAsync(task.TaskId, cancellationToken) : null;
                 var containerStarted = context.Clock.GetUtcNow();
-                sandbox = await Sandbox.Sandbox.CreateAsync(engine, TaskContainer.Spec(context, task, worktree, home, owner, network), cancellationToken);
+                sandbox = await Sandbox.CreateAsync(engine, TaskContainer.Spec(context, task, worktree, home, owner, network), cancellationToken);
                 if (prepared is not null)
                 {
                     // The checkout and the setup's artefacts are in the run image; only CODEX_HOME and the objects go in.
@@ -144,11 +145,11 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             {
                 // The runner failed around the task: what exists of its tree is still harvested and kept.
                 LogTaskError(e, task.TaskId);
-                outcome = new SandboxOutcome(new SandboxExit(null, false, TimeSpan.Zero), Cancelled: false) { RunnerError = e.Message };
+                outcome = new SandboxOutcome(new BoxExit(null, false, TimeSpan.Zero), Cancelled: false) { RunnerError = e.Message };
             }
             catch (OperationCanceledException)
             {
-                outcome = new SandboxOutcome(new SandboxExit(null, false, TimeSpan.Zero), Cancelled: true);
+                outcome = new SandboxOutcome(new BoxExit(null, false, TimeSpan.Zero), Cancelled: true);
             }
 
             // Harvest and persist on a budget of their own: a cancelled task's work is kept too.
@@ -280,7 +281,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         }
     }
 
-    internal sealed record SandboxOutcome(SandboxExit Exit, bool Cancelled)
+    internal sealed record SandboxOutcome(BoxExit Exit, bool Cancelled)
     {
         public string? LimitPassed { get; init; }
         public string? RunnerError { get; init; }
@@ -323,7 +324,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
     /// <paramref name="overLimit"/> measures every couple of seconds, stops it, and the outcome names the limit.
     /// </summary>
     private static async Task<SandboxOutcome> RunWatchedAsync(
-        Sandbox.Sandbox sandbox, TaskPlan task, OutputCapture capture, TaskLimits limits, Func<CancellationToken, Task<string?>>? overLimit, Action onStarted, CancellationToken cancellationToken)
+        Sandbox sandbox, TaskPlan task, OutputCapture capture, TaskLimits limits, Func<CancellationToken, Task<string?>>? overLimit, Action onStarted, CancellationToken cancellationToken)
     {
         using var stop = new CancellationTokenSource();
         string? passed = null;
@@ -386,7 +387,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return new SandboxOutcome(new SandboxExit(null, false, Stopwatch.GetElapsedTime(started)), Cancelled: true);
+            return new SandboxOutcome(new BoxExit(null, false, Stopwatch.GetElapsedTime(started)), Cancelled: true);
         }
         finally
         {

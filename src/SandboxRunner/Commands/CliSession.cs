@@ -3,7 +3,8 @@ using Microsoft.Extensions.Logging;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Host.Commands;
 

@@ -4,7 +4,8 @@ using Microsoft.Extensions.Logging;
 using SandboxRunner.Git;
 using SandboxRunner.Host.Mcp;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Host.Commands;
 

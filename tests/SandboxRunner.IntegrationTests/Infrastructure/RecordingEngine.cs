@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.IntegrationTests.Infrastructure;
 
@@ -47,7 +48,7 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task DeleteImageAsync(string image, CancellationToken cancellationToken) => inner.DeleteImageAsync(image, cancellationToken);
 
-    public Task<long?> ExecAsync(string containerId, ExecCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken) =>
+    public Task<long?> ExecAsync(string containerId, BoxCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken) =>
         inner.ExecAsync(containerId, command, onOutput, cancellationToken);
 
     public async Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)

@@ -2,7 +2,8 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using SandboxRunner.Codex;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Tests.Fakes;
 
@@ -49,7 +50,7 @@ public sealed class FakeEngine : IContainerEngine
 
     private readonly ConcurrentQueue<(FakeContainer, IReadOnlyList<string>)> _execs = new();
 
-    public async Task<long?> ExecAsync(string containerId, ExecCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken)
+    public async Task<long?> ExecAsync(string containerId, BoxCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken)
     {
         var container = Find(containerId);
         if (container.State != FakeContainerState.Running)
@@ -319,14 +320,14 @@ public sealed class FakeContainer
     public IReadOnlyDictionary<string, string> Labels { get; }
     public FakeContainerState State { get; private set; }
 
-    public string? TaskId => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Task);
-    public string? RunId => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Run);
+    public string? TaskId => Labels.GetValueOrDefault(SandboxRunner.Boxes.Labels.Task);
+    public string? RunId => Labels.GetValueOrDefault(SandboxRunner.Boxes.Labels.Run);
 
     /// <summary>Which attempt of its task the container runs (null for a task run once).</summary>
-    public int? Attempt => Labels.TryGetValue(SandboxRunner.Sandbox.Labels.Attempt, out var k) ? int.Parse(k, System.Globalization.CultureInfo.InvariantCulture) : null;
+    public int? Attempt => Labels.TryGetValue(SandboxRunner.Boxes.Labels.Attempt, out var k) ? int.Parse(k, System.Globalization.CultureInfo.InvariantCulture) : null;
 
     /// <summary>Whether this is where a task's verify commands run, rather than its agent.</summary>
-    public bool IsVerification => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Role) == SandboxRunner.Sandbox.Labels.VerifyRole;
+    public bool IsVerification => Labels.GetValueOrDefault(SandboxRunner.Boxes.Labels.Role) == SandboxRunner.Boxes.Labels.VerifyRole;
 
     /// <summary>The exit code, once the container has exited.</summary>
     public long? ExitCode => _exit.Task.IsCompletedSuccessfully ? _exit.Task.Result : null;

@@ -1,7 +1,8 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Tests.Fakes;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 

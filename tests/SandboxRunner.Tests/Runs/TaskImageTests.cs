@@ -1,7 +1,8 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Platform;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Tests.Fakes;
 
 namespace SandboxRunner.Tests.Runs;
