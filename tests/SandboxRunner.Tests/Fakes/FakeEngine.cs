@@ -24,7 +24,7 @@ public enum FakeContainerState { Created, Running, Exited, Removed }
 /// (kill is SIGKILL with exit 137, logs follow until exit, files are read with a size bound, labels
 /// select) that the run layer cannot tell the difference, and the counts show what a run left behind.
 /// </summary>
-public sealed class FakeEngine : IContainerEngine
+public sealed partial class FakeEngine : IContainerEngine
 {
     public const long KilledExitCode = 137;
 
@@ -77,12 +77,6 @@ public sealed class FakeEngine : IContainerEngine
     /// <summary>Its containers run in this process, so they see this machine's files: the bind transport. The copy transport is tested against real engines.</summary>
     public Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken) => Task.FromResult(true);
 
-    public Task PutArchiveAsync(string containerId, string path, Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("the fake engine has no archive API; the copy transport is tested against real engines");
-
-    public Task<T> GetArchiveAsync<T>(string containerId, string path, Func<Stream, CancellationToken, Task<T>> readTar, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("the fake engine has no archive API; the copy transport is tested against real engines");
-
     /// <summary>
     /// Makes a followed log hand nothing on until the container has exited, as a slow log driver does
     /// (Docker 20.10 was seen lagging a 3 MB line): output then arrives after the exit is known.
@@ -127,17 +121,6 @@ public sealed class FakeEngine : IContainerEngine
     public Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken) =>
         Task.FromResult(Images.ContainsKey(image) ? new ImageFacts($"sha256:{image}", new Dictionary<string, string>()) : null);
 
-    public Task<string> CommitAsync(string containerId, ImageCommit commit, CancellationToken cancellationToken)
-    {
-        Images[commit.Tag] = true;
-        return Task.FromResult($"sha256:{commit.Tag}");
-    }
-
-    public Task<IReadOnlyList<PathChange>?> ChangesAsync(string containerId, int maxEntries, CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<PathChange>?>([]);
-
-    public Task<long?> WrittenBytesAsync(string containerId, CancellationToken cancellationToken) => Task.FromResult<long?>(0);
-
     public Task DeleteImageAsync(string image, CancellationToken cancellationToken)
     {
         Images.TryRemove(image, out _);
@@ -165,6 +148,7 @@ public sealed class FakeEngine : IContainerEngine
 
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         var container = new FakeContainer(id, spec, new Dictionary<string, string>(spec.Labels) { [Labels.Owner] = Owner });
+        container.Seed(ImageFiles.GetValueOrDefault(spec.Image));
         _containers[id] = container;
         _history.Enqueue(container);
         Interlocked.Increment(ref _created);
@@ -337,6 +321,18 @@ public sealed class FakeContainer
 
     /// <summary>Files inside the container but outside its bind mounts (e.g. Codex's last message), by absolute container path.</summary>
     public ConcurrentDictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The files its image gave it (<see cref="Files"/> at creation): what changes are measured against.</summary>
+    public IReadOnlyDictionary<string, byte[]> ImageFiles { get; private set; } = new Dictionary<string, byte[]>();
+
+    internal void Seed(IReadOnlyDictionary<string, byte[]>? files)
+    {
+        ImageFiles = files ?? new Dictionary<string, byte[]>();
+        foreach (var (path, bytes) in ImageFiles)
+        {
+            Files[path] = bytes;
+        }
+    }
 
     /// <summary>What the runner wrote to the container's standard input when it started it, if anything.</summary>
     public byte[]? Stdin { get; set; }

@@ -1,0 +1,66 @@
+using System.Collections.Concurrent;
+using System.Text;
+using SandboxRunner.Boxes;
+using SandboxRunner.IntegrationTests.Contracts;
+using SandboxRunner.Tests.Fakes;
+
+namespace SandboxRunner.Tests.Contracts;
+
+/// <summary>
+/// The backend contract (the same body the Docker backend passes) against <see cref="FakeBackend"/>: what makes
+/// run logic tested against the fake hold against a real engine. The fake plays each box's script step by step.
+/// </summary>
+public sealed class FakeBackendContractTests : BackendContract
+{
+    private const string ImageName = "contract/sh:1";
+    private readonly ConcurrentDictionary<string, BoxScript> _scripts = new(StringComparer.Ordinal);
+    private readonly FakeBackend _backend;
+
+    public FakeBackendContractTests()
+    {
+        var engine = new FakeEngine(ImageName);
+        engine.Agent = (container, killed) => PlayAsync(container, container.Spec.Command, (stream, bytes) => container.Emit(stream, bytes), killed);
+        engine.Exec = async (container, command, output, killed) =>
+            await PlayAsync(container, command, (stream, bytes) => output(stream, Encoding.UTF8.GetString(bytes)), killed);
+        _backend = new FakeBackend(engine);
+    }
+
+    protected override ITaskBackend Backend => _backend;
+
+    protected override string Image => ImageName;
+
+    protected override void Teach(BoxScript script) => _scripts[script.Key] = script;
+
+    private async Task<long> PlayAsync(FakeContainer container, IReadOnlyList<string> command, Action<LogStream, byte[]> emit, CancellationToken killed)
+    {
+        var script = _scripts.TryGetValue(string.Join('\n', command), out var known) ? known : throw new InvalidOperationException($"no script taught for {string.Join(' ', command)}");
+        foreach (var step in script.Steps)
+        {
+            switch (step)
+            {
+                case BoxStep.Out o:
+                    emit(LogStream.Stdout, Encoding.UTF8.GetBytes(o.Text + "\n"));
+                    break;
+                case BoxStep.Err e:
+                    emit(LogStream.Stderr, Encoding.UTF8.GetBytes(e.Text + "\n"));
+                    break;
+                case BoxStep.Write w:
+                    container.Files[w.Path] = Encoding.UTF8.GetBytes(w.Text);
+                    break;
+                case BoxStep.Cat c when container.Files.TryGetValue(c.Path, out var bytes):
+                    emit(LogStream.Stdout, bytes);
+                    break;
+                case BoxStep.Cat c:
+                    emit(LogStream.Stderr, Encoding.UTF8.GetBytes($"cat: {c.Path}: No such file or directory\n"));
+                    return 1;
+                case BoxStep.Hang:
+                    await Task.Delay(Timeout.Infinite, killed);
+                    break;
+                case BoxStep.Exit x:
+                    return x.Code;
+            }
+        }
+
+        return 0;
+    }
+}
