@@ -20,6 +20,9 @@ public abstract class BackendContract : IAsyncLifetime
     /// <summary>An image with <c>sh</c>, <c>printf</c>, <c>cat</c>, <c>sleep</c> and a world-writable <c>/var/tmp</c>.</summary>
     protected abstract string Image { get; }
 
+    /// <summary>The egress proxy's image (images/egress-proxy), present on the backend.</summary>
+    protected abstract Task<string> ProxyImageAsync();
+
     /// <summary>Tells a backend that cannot run <c>sh</c> what <paramref name="script"/>'s command does; a real backend needs nothing.</summary>
     protected virtual void Teach(BoxScript script)
     {
@@ -277,6 +280,36 @@ public abstract class BackendContract : IAsyncLifetime
         Assert.Null(site.Egress);
         Assert.Equal(0, exit.ExitCode);
         Assert.Empty(await site.RefusedHostsAsync(box, DateTimeOffset.UnixEpoch, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task An_allowlist_site_tells_its_boxes_where_the_proxy_is_and_takes_proxy_and_network_away_when_disposed()
+    {
+        var since = DateTimeOffset.UtcNow;
+        var route = new ModelRoute("https://api.example.test/v1", "sk-contract-0123456789");
+        var site = await Backend.OpenRunSiteAsync(
+            new RunSiteSpec(Scope, "run-allow", NetworkIntent.Allowlist, new EgressSpec(await ProxyImageAsync(), ["allowed.example.test"], route)), CancellationToken.None);
+        try
+        {
+            await using var box = await site.CreateBoxAsync(Box(new(new BoxStep.Out("behind the proxy"), new BoxStep.Exit(0))), CancellationToken.None);
+
+            var (exit, stdout, _) = await RunAsync(box);
+
+            Assert.Equal(0, exit.ExitCode);
+            Assert.Equal("behind the proxy\n", stdout);
+            var egress = Assert.IsType<EgressEndpoints>(site.Egress);
+            Assert.Equal(("http://sandbox-proxy:8080", "http://sandbox-proxy:3128"), (egress.ModelBaseUrl, egress.ForwardProxyUrl));
+            Assert.Equal(["allowed.example.test"], egress.Allowlist);
+            Assert.Contains("sandbox-proxy", egress.NoProxy.Split(','));
+            Assert.Empty(await site.RefusedHostsAsync(box, since, CancellationToken.None));
+        }
+        finally
+        {
+            await site.DisposeAsync();
+        }
+
+        Assert.Null(site.TeardownError);
+        Assert.Empty(await Backend.FindBoxesAsync(Scope, "run-allow", CancellationToken.None));
     }
 }
 

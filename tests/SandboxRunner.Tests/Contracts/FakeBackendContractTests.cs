@@ -13,13 +13,17 @@ namespace SandboxRunner.Tests.Contracts;
 public sealed class FakeBackendContractTests : BackendContract
 {
     private const string ImageName = "contract/sh:1";
+    private const string ProxyImage = "contract/egress-proxy:1";
     private readonly ConcurrentDictionary<string, BoxScript> _scripts = new(StringComparer.Ordinal);
     private readonly FakeBackend _backend;
 
     public FakeBackendContractTests()
     {
         var engine = new FakeEngine(ImageName);
-        engine.Agent = (container, killed) => PlayAsync(container, container.Spec.Command, (stream, bytes) => container.Emit(stream, bytes), killed);
+        engine.Images[ProxyImage] = true;
+        engine.Agent = (container, killed) => container.Spec.Image == ProxyImage
+            ? ServeAsync(container, container.Spec.OpenStdin ? "sandbox-proxy ready" : "netns ready", killed)
+            : PlayAsync(container, container.Spec.Command, (stream, bytes) => container.Emit(stream, bytes), killed);
         engine.Exec = async (container, command, output, killed) =>
             await PlayAsync(container, command, (stream, bytes) => output(stream, Encoding.UTF8.GetString(bytes)), killed);
         _backend = new FakeBackend(engine);
@@ -29,7 +33,17 @@ public sealed class FakeBackendContractTests : BackendContract
 
     protected override string Image => ImageName;
 
+    protected override Task<string> ProxyImageAsync() => Task.FromResult(ProxyImage);
+
     protected override void Teach(BoxScript script) => _scripts[script.Key] = script;
+
+    /// <summary>The proxy and a box's namespace holder: say they are ready, as the real ones do, and stay until killed.</summary>
+    private static async Task<long> ServeAsync(FakeContainer container, string ready, CancellationToken killed)
+    {
+        container.Stdout(ready);
+        await Task.Delay(Timeout.Infinite, killed);
+        return 0;
+    }
 
     private async Task<long> PlayAsync(FakeContainer container, IReadOnlyList<string> command, Action<LogStream, byte[]> emit, CancellationToken killed)
     {

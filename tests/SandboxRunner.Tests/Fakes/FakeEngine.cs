@@ -149,6 +149,12 @@ public sealed partial class FakeEngine : IContainerEngine
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         var container = new FakeContainer(id, spec, new Dictionary<string, string>(spec.Labels) { [Labels.Owner] = Owner });
         container.Seed(ImageFiles.GetValueOrDefault(spec.Image));
+        if (_networks.TryGetValue(spec.NetworkMode, out var network))
+        {
+            // Created on a network of its own (not "none", "bridge" or another's namespace), it has an address there, as in Docker.
+            network.Members[id] = $"10.99.0.{network.Members.Count + 2}";
+        }
+
         _containers[id] = container;
         _history.Enqueue(container);
         Interlocked.Increment(ref _created);
