@@ -94,7 +94,7 @@ public sealed partial class Runner : IDisposable
     {
         try
         {
-            await _engine.RemoveOrphansAsync(LabelSelector.Of(Labels.Scope, Scope), cancellationToken);
+            await _engine.Backend.RemoveOrphansAsync(new BoxScope(Scope), cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -317,7 +317,7 @@ public sealed partial class Runner : IDisposable
 
         // First, before an image or a container is made: a runtime the engine lacks would fail every container at its start.
         plan = await RuntimeCheck.ResolveAsync(plan, Config, _engine, cancellationToken);
-        await EngineApiGuard.CheckAsync(plan, Config, _engine, cancellationToken);
+        await EngineApiGuard.CheckAsync(plan, Config, _engine.Backend, cancellationToken);
         await CacheKeyCheck.CheckAsync(plan, _git, Repository, cancellationToken);
         plan = plan with
         {
@@ -484,13 +484,13 @@ public sealed partial class Runner : IDisposable
 
     /// <summary>
     /// The <c>transport</c> field, or for <c>auto</c> the engine's answer to whether it sees this machine's
-    /// files (probed once per engine with the task image: see <see cref="IArchiveOperations.SharesHostFilesAsync"/>).
+    /// files (probed once per engine with the task image: see <see cref="ITaskBackend.SharesHostFilesAsync"/>).
     /// </summary>
     private async Task<bool> UsesCopyAsync(CancellationToken cancellationToken) => Config.Transport switch
     {
         TransportPolicy.Copy => true,
         TransportPolicy.Bind => false,
-        _ => !await _engine.SharesHostFilesAsync(Image, cancellationToken),
+        _ => !await _engine.Backend.SharesHostFilesAsync(Image, cancellationToken),
     };
 
     private static async Task<RunResult> FinishedAsync(RunPlan plan, List<Task<TaskResult>> running, long started)

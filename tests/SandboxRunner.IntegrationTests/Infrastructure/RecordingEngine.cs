@@ -28,6 +28,9 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     private static TimeSpan Now => Stopwatch.GetElapsedTime(0);
 
+    /// <summary>The inner engine's backend: what has moved to the seam is not recorded here.</summary>
+    public ITaskBackend Backend => inner.Backend;
+
     public Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken) => inner.PingAsync(cancellationToken);
 
     public Task<EngineRuntimes> RuntimesAsync(CancellationToken cancellationToken) => inner.RuntimesAsync(cancellationToken);

@@ -101,8 +101,14 @@ public sealed partial class FakeEngine : IContainerEngine
 
     public IReadOnlyCollection<FakeContainer> LiveContainers => _containers.Values.ToList();
 
+    /// <summary>This engine behind the backend seam.</summary>
+    public FakeBackend Backend { get; }
+
+    ITaskBackend IContainerEngine.Backend => Backend;
+
     public FakeEngine(params string[] images)
     {
+        Backend = new FakeBackend(this);
         foreach (var image in images)
         {
             Images[image] = true;

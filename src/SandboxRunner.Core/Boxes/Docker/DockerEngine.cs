@@ -17,6 +17,8 @@ public sealed class DockerEngine : IContainerEngine, IImageInventory, IDisposabl
 
     public DockerBackend Backend { get; }
 
+    ITaskBackend IContainerEngine.Backend => Backend;
+
     public EngineConnection Connection => Backend.Connection;
 
     public Uri Endpoint => Connection.Endpoint;

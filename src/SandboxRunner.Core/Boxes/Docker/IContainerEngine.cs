@@ -90,6 +90,9 @@ public interface INetworkOperations
 /// </summary>
 public interface IContainerEngine : IImageOperations, IContainerOperations, INetworkOperations, IArchiveOperations, ISnapshotOperations, IExecOperations
 {
+    /// <summary>The same engine behind the new seam: what callers that have moved over use.</summary>
+    ITaskBackend Backend { get; }
+
     /// <summary>The engine's version and API version; throws when the engine does not answer.</summary>
     Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken);
 
