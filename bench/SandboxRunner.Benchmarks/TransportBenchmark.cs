@@ -9,7 +9,6 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Benchmarks;
 

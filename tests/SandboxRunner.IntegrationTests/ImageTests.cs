@@ -3,7 +3,6 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.IntegrationTests;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Configuration;
 

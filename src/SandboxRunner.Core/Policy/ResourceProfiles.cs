@@ -1,6 +1,5 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Policy;
 

@@ -3,7 +3,6 @@ using SandboxRunner.Codex;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Runs;

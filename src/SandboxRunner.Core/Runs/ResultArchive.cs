@@ -1,7 +1,6 @@
 using LibGit2Sharp;
 using SandboxRunner.Git;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using TarHeader = ICSharpCode.SharpZipLib.Tar.TarHeader;
 using TarOutputStream = ICSharpCode.SharpZipLib.Tar.TarOutputStream;
 

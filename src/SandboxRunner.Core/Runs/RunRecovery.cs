@@ -6,7 +6,6 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Verification;
 
 namespace SandboxRunner.Runs;

@@ -1,6 +1,5 @@
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.IntegrationTests.Containment;
 

@@ -4,7 +4,6 @@ using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.IntegrationTests.Remote;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
 namespace SandboxRunner.IntegrationTests.Containment;

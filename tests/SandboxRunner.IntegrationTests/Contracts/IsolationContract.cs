@@ -3,7 +3,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
 namespace SandboxRunner.IntegrationTests.Contracts;

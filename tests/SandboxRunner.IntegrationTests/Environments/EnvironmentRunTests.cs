@@ -5,7 +5,6 @@ using SandboxRunner.Git;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
 namespace SandboxRunner.IntegrationTests.Environments;

@@ -2,7 +2,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Verification;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 

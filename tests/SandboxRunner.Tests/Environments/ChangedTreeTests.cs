@@ -1,6 +1,5 @@
 using SandboxRunner.Environments;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Tests.Environments;
 

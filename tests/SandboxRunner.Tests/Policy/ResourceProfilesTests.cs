@@ -1,7 +1,6 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Tests.Policy;
 

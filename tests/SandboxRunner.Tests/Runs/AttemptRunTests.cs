@@ -1,7 +1,6 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Tests.Fakes;
 using SandboxRunner.Verification;
 using static SandboxRunner.Tests.Runs.RunnerTestBed;

@@ -2,7 +2,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Tests.Fakes;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 

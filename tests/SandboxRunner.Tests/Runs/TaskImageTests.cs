@@ -2,7 +2,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Platform;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Tests.Fakes;
 
 namespace SandboxRunner.Tests.Runs;

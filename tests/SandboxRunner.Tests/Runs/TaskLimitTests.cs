@@ -3,7 +3,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Tests.Fakes;
 using static SandboxRunner.Tests.Runs.RunnerTestBed;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
