@@ -131,12 +131,23 @@ public abstract class BackendContract : IAsyncLifetime
     public async Task A_file_the_box_wrote_is_read_back_and_a_missing_or_too_large_one_is_null()
     {
         await using var site = await SiteAsync();
-        await using var box = await site.CreateBoxAsync(Box(new(new BoxStep.Write("/var/tmp/out.txt", "hello"), new BoxStep.Exit(0))), CancellationToken.None);
+        await using var box = await site.CreateBoxAsync(
+            Box(new(new BoxStep.Write("/var/tmp/out.txt", "hello"), new BoxStep.Exit(0))) with { ReadOnlyRoot = false }, CancellationToken.None);
         await RunAsync(box);
 
         Assert.Equal("hello", Encoding.UTF8.GetString(Assert.IsType<byte[]>(await box.ReadFileAsync("/var/tmp/out.txt", 1024, CancellationToken.None))));
         Assert.Null(await box.ReadFileAsync("/var/tmp/out.txt", 4, CancellationToken.None));
         Assert.Null(await box.ReadFileAsync("/var/tmp/missing.txt", 1024, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_box_with_a_read_only_root_writes_nothing_outside_its_workspace()
+    {
+        await using var site = await SiteAsync();
+        await using var box = await site.CreateBoxAsync(Box(new(new BoxStep.Write("/var/tmp/out.txt", "hello"), new BoxStep.Exit(0))), CancellationToken.None);
+        await RunAsync(box);
+
+        Assert.Null(await box.ReadFileAsync("/var/tmp/out.txt", 1024, CancellationToken.None));
     }
 
     [Fact]

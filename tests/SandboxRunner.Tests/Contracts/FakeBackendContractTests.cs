@@ -37,6 +37,11 @@ public sealed class FakeBackendContractTests : BackendContract
 
     protected override void Teach(BoxScript script) => _scripts[script.Key] = script;
 
+    /// <summary>Under a read-only root only the workspace's folders and <c>/tmp</c> take writes, as in a container.</summary>
+    private static bool Writable(FakeContainer container, string path) =>
+        container.Spec.Mounts.Where(m => !m.ReadOnly).Select(m => m.Target).Concat(container.Spec.Volumes).Append("/tmp")
+            .Any(folder => path.StartsWith(folder.TrimEnd('/') + "/", StringComparison.Ordinal));
+
     /// <summary>The proxy and a box's namespace holder: say they are ready, as the real ones do, and stay until killed.</summary>
     private static async Task<long> ServeAsync(FakeContainer container, string ready, CancellationToken killed)
     {
@@ -57,6 +62,9 @@ public sealed class FakeBackendContractTests : BackendContract
                     break;
                 case BoxStep.Err e:
                     emit(LogStream.Stderr, Encoding.UTF8.GetBytes(e.Text + "\n"));
+                    break;
+                case BoxStep.Write w when container.Spec.ReadOnlyRootFilesystem && !Writable(container, w.Path):
+                    emit(LogStream.Stderr, Encoding.UTF8.GetBytes($"sh: {w.Path}: Read-only file system\n"));
                     break;
                 case BoxStep.Write w:
                     container.Files[w.Path] = Encoding.UTF8.GetBytes(w.Text);
