@@ -59,15 +59,11 @@ public sealed partial class Worktree
             return new HashSet<string>();
         }
 
-        var output = await _git.RunAsync(
-            new GitCall(WorkPath, ["check-ignore", "--no-index", "-z", "--stdin"])
-            {
-                Trust = GitTrust.Untrusted,
-                Environment = new Dictionary<string, string> { ["GIT_DIR"] = HostGitDir, ["GIT_WORK_TREE"] = WorkPath },
-                Stdin = Encoding.UTF8.GetBytes(string.Concat(paths.Select(p => p + "\0"))),
-                AcceptedExitCodes = [0, 1],
-            },
-            cancellationToken);
+        var output = await RunHostGitAsync(
+            ["check-ignore", "--no-index", "-z", "--stdin"],
+            cancellationToken,
+            acceptedExitCodes: [0, 1],
+            stdin: Encoding.UTF8.GetBytes(string.Concat(paths.Select(p => p + "\0"))));
         return output.Text.Split('\0', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
     }
 

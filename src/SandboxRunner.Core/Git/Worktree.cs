@@ -20,7 +20,8 @@ namespace SandboxRunner.Git;
 /// <remarks>
 /// Split by job: this file makes, opens and removes the checkout; <c>Worktree.Changes.cs</c> reads what the task
 /// changed (diff, patch, ignore rules, apply check); <c>Worktree.GitSettings.cs</c> fingerprints the agent's git
-/// settings. Every git call goes through <see cref="GitCli"/>; the runner's own reads through <see cref="RunHostGitAsync"/>.
+/// settings. Every git call goes through <see cref="GitCli"/>: on the agent's git directory before the run through
+/// <see cref="RunAgentGitAsync"/>, the runner's own reads through <see cref="RunHostGitAsync"/>.
 /// </remarks>
 public sealed partial class Worktree
 {
@@ -118,19 +119,16 @@ public sealed partial class Worktree
     /// repository's committed content, so user-level filters cannot make task trees differ.
     /// </summary>
     private Task<GitOutput> CheckOutAsync(UnixOwner? runAs, CancellationToken cancellationToken) =>
-        _git.RunAsync(
-            new GitCall(WorkPath, ["read-tree", "--reset", "-u", _content])
-            {
-                Trust = GitTrust.Untrusted,
-                RunAs = runAs,
-                Environment = new Dictionary<string, string> { ["GIT_DIR"] = AgentGitDir, ["GIT_WORK_TREE"] = WorkPath },
-            },
-            cancellationToken);
+        RunAgentGitAsync(["read-tree", "--reset", "-u", _content], runAs, cancellationToken);
 
     /// <summary>The index back at the base commit, the files left as they are (a content commit's).</summary>
     private Task<GitOutput> ResetIndexAsync(UnixOwner? runAs, CancellationToken cancellationToken) =>
+        RunAgentGitAsync(["read-tree", "--reset", BaseCommit], runAs, cancellationToken);
+
+    /// <summary>Git on the agent's own git directory, before the agent runs: the checkout and its index.</summary>
+    private Task<GitOutput> RunAgentGitAsync(IReadOnlyList<string> args, UnixOwner? runAs, CancellationToken cancellationToken) =>
         _git.RunAsync(
-            new GitCall(WorkPath, ["read-tree", "--reset", BaseCommit])
+            new GitCall(WorkPath, args)
             {
                 Trust = GitTrust.Untrusted,
                 RunAs = runAs,
@@ -169,14 +167,16 @@ public sealed partial class Worktree
     /// <summary>Removes the checkout and the runner's git directory.</summary>
     public void Delete() => TreeDeletion.Delete(Folder);
 
+    /// <summary>Untrusted git through the runner's own git directory (<c>host.git</c>) over the checkout: every read of what the task left.</summary>
     private async Task<GitOutput> RunHostGitAsync(
         IReadOnlyList<string> args, CancellationToken cancellationToken, IReadOnlyList<int>? acceptedExitCodes = null,
-        string? stdoutFile = null, long maxStdoutBytes = GitCli.DefaultMaxStdoutBytes) =>
+        string? stdoutFile = null, long maxStdoutBytes = GitCli.DefaultMaxStdoutBytes, byte[]? stdin = null) =>
         await _git.RunAsync(
             new GitCall(WorkPath, args)
             {
                 Trust = GitTrust.Untrusted,
                 Environment = new Dictionary<string, string> { ["GIT_DIR"] = HostGitDir, ["GIT_WORK_TREE"] = WorkPath },
+                Stdin = stdin,
                 AcceptedExitCodes = acceptedExitCodes ?? [0],
                 StdoutFile = stdoutFile,
                 MaxStdoutBytes = maxStdoutBytes,
