@@ -204,7 +204,7 @@ public sealed class ChatGptSignInTests(DockerFixture docker)
         leaks.AddRange((inspected.Config?.Env ?? []).Where(e => values.Any(v => e.Contains(v, StringComparison.Ordinal))).Select(e => $"engine environment {e.Split('=')[0]}"));
         await using (var export = await client.Containers.ExportContainerAsync(id, CancellationToken.None))
         {
-            if (await ContainsAnyAsync(export, needles))
+            if (await ApiHolder.ContainsAnyAsync(export, needles))
             {
                 leaks.Add("the exported container filesystem");
             }
@@ -216,7 +216,7 @@ public sealed class ChatGptSignInTests(DockerFixture docker)
             foreach (var file in Directory.EnumerateFiles(mount.Source, "*", SearchOption.AllDirectories))
             {
                 await using var stream = File.OpenRead(file);
-                if (await ContainsAnyAsync(stream, needles))
+                if (await ApiHolder.ContainsAnyAsync(stream, needles))
                 {
                     leaks.Add($"{mount.Target}{file[mount.Source.Length..]}");
                 }
@@ -224,31 +224,6 @@ public sealed class ChatGptSignInTests(DockerFixture docker)
         }
 
         return leaks;
-    }
-
-    /// <summary>Streams once through <paramref name="stream"/>, keeping enough overlap that no needle is missed at a chunk boundary.</summary>
-    private static async Task<bool> ContainsAnyAsync(Stream stream, IReadOnlyList<byte[]> needles)
-    {
-        var overlap = needles.Max(n => n.Length) - 1;
-        var buffer = new byte[(1 << 20) + overlap];
-        var kept = 0;
-        int read;
-        while ((read = await stream.ReadAsync(buffer.AsMemory(kept, buffer.Length - kept))) > 0)
-        {
-            var window = buffer.AsSpan(0, kept + read);
-            foreach (var needle in needles)
-            {
-                if (window.IndexOf(needle) >= 0)
-                {
-                    return true;
-                }
-            }
-
-            kept = Math.Min(overlap, window.Length);
-            window[^kept..].CopyTo(buffer);
-        }
-
-        return false;
     }
 
     /// <summary><c>codex login status</c> of the task image's Codex 0.169 on the host's CODEX_HOME: does Codex still read the refreshed file?</summary>

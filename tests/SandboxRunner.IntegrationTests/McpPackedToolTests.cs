@@ -45,7 +45,9 @@ public sealed class McpPackedToolTests(DockerFixture docker)
                 ["apply_codex_result", "cancel_codex_run", "get_codex_run", "list_codex_runs", "review_plan_with_codex", "run_codex_tasks", "sandbox_doctor", "start_codex_run"],
                 listed.Select(t => t.Name).Order(StringComparer.Ordinal));
             var doctor = await server.CallOkAsync("sandbox_doctor");
-            Assert.Equal(6, doctor.GetProperty("checks").GetArrayLength());
+            // The installed tool reaches the engine; the number of checks is McpStdioTests' business.
+            var engine = Assert.Single(doctor.GetProperty("checks").EnumerateArray(), c => c.GetProperty("check").GetString() == "docker");
+            Assert.Equal("ok", engine.GetProperty("status").GetString());
         }
         finally
         {
