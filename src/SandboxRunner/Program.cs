@@ -1,4 +1,6 @@
 using SandboxRunner.Host.Commands;
+using SandboxRunner.Host.Composition;
+using SandboxRunner.Host.Mcp;
 
 var options = CommandLine.Parse(args);
 if (options.Error is not null)
@@ -24,5 +26,5 @@ return options.Verb switch
     "image build" => await ImageCommand.ExecuteAsync(options),
     "image ls" => await ImageCommand.ListAsync(options),
     "image prune" => await ImageCommand.PruneAsync(options),
-    _ => await ServeCommand.ExecuteAsync(options),
+    _ => await McpServer.RunAsync(options.Settings),
 };

@@ -3,6 +3,8 @@ using SandboxRunner.Git;
 using SandboxRunner.Host.Reports;
 using SandboxRunner.Policy;
 
+using SandboxRunner.Host.Composition;
+
 namespace SandboxRunner.Host.Commands;
 
 /// <summary><c>sandbox-runner apply RUN TASK</c>: what <c>apply_codex_result</c> does, through the same <see cref="Runs.Runner.ApplyAsync"/>.</summary>
@@ -10,7 +12,7 @@ internal static class ApplyCommand
 {
     public static Task<int> ExecuteAsync(CommandLine options) => Failures.GuardAsync(async () =>
     {
-        using var session = new CliSession(options);
+        using var session = new CliSession(options.Settings);
         var runner = await session.RunnerAsync(CancellationToken.None);
         var outcome = await runner.ApplyAsync(options.Arguments[0], options.Arguments[1], options.Attempt, CancellationToken.None);
         if (options.Json)

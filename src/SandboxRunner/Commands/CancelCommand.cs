@@ -1,5 +1,7 @@
 using SandboxRunner.Host.Reports;
 
+using SandboxRunner.Host.Composition;
+
 namespace SandboxRunner.Host.Commands;
 
 /// <summary><c>sandbox-runner cancel RUN</c>: cancels a run whichever process runs it (see <see cref="Runs.RunCancellation"/>).</summary>
@@ -7,7 +9,7 @@ internal static class CancelCommand
 {
     public static Task<int> ExecuteAsync(CommandLine options) => Failures.GuardAsync(async () =>
     {
-        using var session = new CliSession(options);
+        using var session = new CliSession(options.Settings);
         var runner = await session.RunnerAsync(CancellationToken.None);
         var outcome = await runner.CancelAnywhereAsync(options.Arguments[0], TimeSpan.FromSeconds(options.WaitSec), CancellationToken.None);
         if (options.Json)

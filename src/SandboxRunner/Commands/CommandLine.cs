@@ -1,3 +1,5 @@
+using SandboxRunner.Host.Composition;
+
 namespace SandboxRunner.Host.Commands;
 
 /// <summary>
@@ -19,6 +21,9 @@ internal sealed record CommandLine
     public string Verb { get; init; } = Serve;
 
     public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>What every command takes, as the composition root reads it.</summary>
+    public HostSettings Settings => new() { Repo = RepoPath, Verbose = Verbose };
     public string? Junit { get; init; }
     public string? Markdown { get; init; }
     public bool Json { get; init; }

@@ -1,6 +1,8 @@
 using SandboxRunner.Host.Reports;
 using SandboxRunner.Runs;
 
+using SandboxRunner.Host.Composition;
+
 namespace SandboxRunner.Host.Commands;
 
 /// <summary><c>sandbox-runner doctor</c>: what <c>sandbox_doctor</c> returns, one line a check.</summary>
@@ -8,7 +10,7 @@ internal static class DoctorCommand
 {
     public static Task<int> ExecuteAsync(CommandLine options) => Failures.GuardAsync(async () =>
     {
-        using var session = new CliSession(options);
+        using var session = new CliSession(options.Settings);
         var report = await Doctor.ExamineAsync(session.Workspace.RepoPath, session.Engine, session.Workspace.Git, Environment.GetEnvironmentVariable, CancellationToken.None);
         if (options.Json)
         {

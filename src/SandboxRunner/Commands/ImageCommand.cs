@@ -2,6 +2,8 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Sandbox;
 
+using SandboxRunner.Host.Composition;
+
 namespace SandboxRunner.Host.Commands;
 
 /// <summary><c>sandbox-runner image build|ls|prune</c>: the runner's images as a cache (<c>.ci/setup</c> uses build).</summary>
@@ -11,7 +13,7 @@ internal static class ImageCommand
 
     public static Task<int> ExecuteAsync(CommandLine options) => Failures.GuardAsync(async () =>
     {
-        using var session = new CliSession(options, LogLevel.Information);
+        using var session = new CliSession(options.Settings, LogLevel.Information);
         var runner = await session.RunnerAsync(CancellationToken.None);
         if (!options.DryRun)
         {
@@ -41,7 +43,7 @@ internal static class ImageCommand
 
     public static Task<int> ListAsync(CommandLine options) => Failures.GuardAsync(async () =>
     {
-        using var session = new CliSession(options);
+        using var session = new CliSession(options.Settings);
         var (catalog, current, _) = await OpenAsync(session);
         var images = await catalog.ListAsync(current, CancellationToken.None);
         if (options.Json)
@@ -62,7 +64,7 @@ internal static class ImageCommand
 
     public static Task<int> PruneAsync(CommandLine options) => Failures.GuardAsync(async () =>
     {
-        using var session = new CliSession(options);
+        using var session = new CliSession(options.Settings);
         var (catalog, current, scope) = await OpenAsync(session);
         var decisions = await catalog.PruneAsync(new ImagePruneOptions { Current = current, Scope = scope, All = options.All, DryRun = options.DryRun }, CancellationToken.None);
         if (options.Json)

@@ -6,6 +6,8 @@ using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
+using SandboxRunner.Host.Composition;
+
 namespace SandboxRunner.Host.Commands;
 
 /// <summary>
@@ -31,7 +33,7 @@ internal static class RunCommand
         };
         var runId = request.RunId!;
 
-        using var session = new CliSession(options);
+        using var session = new CliSession(options.Settings);
         var runner = await session.RunnerAsync(CancellationToken.None);
         using var interrupt = new Interrupts();
 

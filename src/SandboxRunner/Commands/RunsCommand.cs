@@ -1,7 +1,8 @@
 using System.Globalization;
-using SandboxRunner.Host.Mcp;
 using SandboxRunner.Host.Reports;
 using SandboxRunner.Runs;
+
+using SandboxRunner.Host.Composition;
 
 namespace SandboxRunner.Host.Commands;
 
@@ -10,7 +11,7 @@ internal static class RunsCommand
 {
     public static Task<int> ExecuteAsync(CommandLine options) => Failures.GuardAsync(async () =>
     {
-        using var session = new CliSession(options);
+        using var session = new CliSession(options.Settings);
         var runs = await (await session.RunnerAsync(CancellationToken.None)).ListRunsAsync(CancellationToken.None);
         if (options.Json)
         {

@@ -6,6 +6,8 @@ using SandboxRunner.Policy;
 using SandboxRunner.Runs;
 using SandboxRunner.Verification;
 
+using SandboxRunner.Host.Composition;
+
 namespace SandboxRunner.Host.Commands;
 
 /// <summary><c>sandbox-runner show RUN [TASK]</c>: what <c>get_codex_run</c> returns, or one task's result.</summary>
@@ -19,7 +21,7 @@ internal static class ShowCommand
             throw new InvalidInputException("show arguments", "RUN", Ids.Rule);
         }
 
-        using var session = new CliSession(options);
+        using var session = new CliSession(options.Settings);
         var runner = await session.RunnerAsync(CancellationToken.None);
         var view = await runner.GetRunAsync(runId, CancellationToken.None)
             ?? throw new InvalidInputException("show arguments", "RUN", $"no run '{runId}' in this repository (`sandbox-runner runs` lists them)");
