@@ -13,20 +13,27 @@ internal static class McpServer
 
         // stdout carries the protocol from the first byte; the composition root sends every log line to stderr.
         builder.Services.AddRunner(settings);
+        builder.Services.AddRunnerMcp().WithStdioServerTransport();
 
-        // When the client goes away (stdin closes) or the process is asked to stop, runs in progress are
-        // cancelled and torn down before the process exits: a stopped server leaves no container behind.
-        builder.Services.AddHostedService<RunShutdown>();
+        // The client going away (stdin closing) stops the server; stopping waits for runs to tear down.
         builder.Services.AddHostedService<ClientWatch>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
 
-        builder.Services
-            .AddMcpServer(o => o.ServerInfo = new() { Name = "sandbox-runner", Version = ServerVersion.Current })
-            .WithStdioServerTransport()
-            .WithTools(ToolCatalog.Create())
-            .WithResources<RunResources>();
-
         await builder.Build().RunAsync();
         return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// The server's MCP parts on top of the runner's services, without a transport: stdio in the process, a pipe in the
+    /// in-process tests. When the process is asked to stop, runs in progress are cancelled and torn down before it
+    /// exits: a stopped server leaves no container behind.
+    /// </summary>
+    public static IMcpServerBuilder AddRunnerMcp(this IServiceCollection services)
+    {
+        services.AddHostedService<RunShutdown>();
+        return services
+            .AddMcpServer(o => o.ServerInfo = new() { Name = "sandbox-runner", Version = ServerVersion.Current })
+            .WithTools(ToolCatalog.Create())
+            .WithResources<RunResources>();
     }
 }
