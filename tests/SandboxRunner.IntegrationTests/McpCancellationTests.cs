@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using SandboxRunner.IntegrationTests.Infrastructure;
+using SandboxRunner.Platform;
 using static SandboxRunner.IntegrationTests.Infrastructure.McpServerProcess;
 
 namespace SandboxRunner.IntegrationTests;
@@ -22,14 +22,10 @@ public sealed class McpCancellationTests(DockerFixture docker)
         var runId = NewRunId("cancel");
 
         await CallAndCancelAfterTheWriteAsync(s, runId);
-        var clock = Stopwatch.StartNew();
-        IReadOnlyList<string> left;
-        while ((left = await s.Containers.OfRunsAsync([runId])).Count > 0 && clock.Elapsed < KillBudget)
-        {
-            await Task.Delay(100);
-        }
+        IReadOnlyList<string> left = [];
+        await Poll.UntilAsync(async _ => (left = await s.Containers.OfRunsAsync([runId])).Count == 0, TimeSpan.FromMilliseconds(100), KillBudget, CancellationToken.None);
 
-        Assert.True(left.Count == 0, $"container(s) {string.Join(", ", left)} still there {clock.Elapsed.TotalSeconds:F1} s after the cancellation");
+        Assert.True(left.Count == 0, $"container(s) {string.Join(", ", left)} still there {KillBudget.TotalSeconds:F0} s after the cancellation");
     }
 
     /// <summary>Starts a task that writes a file and then sleeps, and cancels the call once the write is done.</summary>
