@@ -1,7 +1,6 @@
 using SandboxRunner.Host.Commands;
 using SandboxRunner.Host.Composition;
 using SandboxRunner.Host.Mcp;
-using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace SandboxRunner.Host;
@@ -20,6 +19,11 @@ internal static class HostApp
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter errors, TextWriter? output = null)
     {
+        if (ServerArguments(args) is { } server)
+        {
+            return await McpServer.RunAsync(server);
+        }
+
         var app = new CommandApp<ServeCommand>();
         app.Configure(c => Configure(c, output ?? Console.Out));
         var ordered = VerbFirst(args);
@@ -46,17 +50,9 @@ internal static class HostApp
         c.UseStrictParsing();
         c.PropagateExceptions();
 
-        // Plain text, never wrapped: help is read in pipeline logs as often as in terminals.
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Out = new AnsiConsoleOutput(output),
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 400;
-        c.ConfigureConsole(console);
-        c.SetHelpProvider(new HostHelp(new Dictionary<string, string>(StringComparer.Ordinal)
+        // Help is written as plain text straight to the output, never wrapped: it is read in pipeline logs as often as in
+        // terminals, and no console is set up (terminal detection) for the server, which never prints help.
+        c.SetHelpProvider(new HostHelp(output, new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [""] = ServeCommand.About,
             ["run"] = RunCommand.About,
@@ -83,6 +79,36 @@ internal static class HostApp
             image.AddCommand<ImageListCommand>("ls").WithDescription("list the images the runner built, with size and use");
             image.AddCommand<ImagePruneCommand>("prune").WithDescription("remove unused runner images (--all, --dry-run)");
         });
+    }
+
+    /// <summary>
+    /// The server's own command line, the one MCP clients start every session (<c>--repo PATH</c>, <c>--verbose</c>,
+    /// nothing else), read without building the verbs' model: that costs ~40 ms of CPU before the first byte of the
+    /// protocol. Anything else (a verb, help, a mistake) goes to the parser; null then.
+    /// </summary>
+    public static HostSettings? ServerArguments(IReadOnlyList<string> args)
+    {
+        string? repo = null;
+        var verbose = false;
+        for (var i = 0; i < args.Count; i++)
+        {
+            switch (args[i])
+            {
+                case "-v" or "--verbose" when !verbose:
+                    verbose = true;
+                    break;
+                case "--repo" when repo is null && i + 1 < args.Count && !args[i + 1].StartsWith('-'):
+                    repo = args[++i];
+                    break;
+                case var inline when repo is null && inline.StartsWith("--repo=", StringComparison.Ordinal) && inline.Length > "--repo=".Length:
+                    repo = inline["--repo=".Length..];
+                    break;
+                default:
+                    return null;
+            }
+        }
+
+        return new HostSettings { Repo = repo, Verbose = verbose };
     }
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System.Text;
-using Spectre.Console;
 using Spectre.Console.Cli.Help;
 using Spectre.Console.Rendering;
 
@@ -10,17 +9,22 @@ namespace SandboxRunner.Host.Composition;
 /// settings, what the command does (its <c>About</c>), each argument and option with its description, and, for the
 /// server and <c>run</c>, the exit codes a pipeline branches on.
 /// </summary>
-internal sealed class HostHelp(IReadOnlyDictionary<string, string> about) : IHelpProvider
+internal sealed class HostHelp(TextWriter output, IReadOnlyDictionary<string, string> about) : IHelpProvider
 {
     private const string App = "sandbox-runner";
 
     /// <summary>The options every command takes; listed last, after the command's own.</summary>
     private static readonly HashSet<string> Common = new(StringComparer.Ordinal) { "repo", "verbose" };
 
-    public IEnumerable<IRenderable> Write(ICommandModel model, ICommandInfo? command) =>
-        [new Text(command is null || (command.IsDefaultCommand && command.Parent is null) ? Root(model, command) : Verb(command))];
+    /// <summary>Writes the help itself and gives the parser nothing to render.</summary>
+    public IEnumerable<IRenderable> Write(ICommandModel model, ICommandInfo? command)
+    {
+        output.Write(command is null || (command.IsDefaultCommand && command.Parent is null) ? Root(model) : Verb(command));
+        output.Flush();
+        return [];
+    }
 
-    private string Root(ICommandModel model, ICommandInfo? serve)
+    private string Root(ICommandModel model)
     {
         var text = new StringBuilder();
         text.Append($"usage: {App} [--repo PATH] [--verbose]           serve MCP over stdio (what MCP clients start)\n");

@@ -117,6 +117,34 @@ public sealed class CommandLineTests
         Assert.Equal(expected, HostApp.VerbFirst(args));
     }
 
+    [Theory]
+    [InlineData(new string[0], null, false)]
+    [InlineData(new[] { "--repo", "/r" }, "/r", false)]
+    [InlineData(new[] { "--repo=/r", "-v" }, "/r", true)]
+    [InlineData(new[] { "--verbose", "--repo", "/r" }, "/r", true)]
+    public void The_servers_own_command_line_is_read_without_the_parser(string[] args, string? repo, bool verbose)
+    {
+        var settings = HostApp.ServerArguments(args);
+
+        Assert.NotNull(settings);
+        Assert.Equal(repo, settings.Repo);
+        Assert.Equal(verbose, settings.Verbose);
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("--json")]
+    [InlineData("runs")]
+    [InlineData("--repo")]
+    [InlineData("--repo", "--verbose")]
+    [InlineData("--repo", "/a", "--repo", "/b")]
+    [InlineData("-v", "-v")]
+    [InlineData("--repo", "/r", "deploy")]
+    public void Anything_else_goes_to_the_parser_which_explains_or_runs_it(params string[] args)
+    {
+        Assert.Null(HostApp.ServerArguments(args));
+    }
+
     private static async Task<(int Code, string Output, string Errors)> RunAsync(string[] args)
     {
         using var output = new StringWriter { NewLine = "\n" };
