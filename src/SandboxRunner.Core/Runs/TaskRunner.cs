@@ -54,7 +54,7 @@ public sealed record TaskContext(
         task.EnvironmentName is { } name && task.Environment is not null ? Environments?.Prepared.GetValueOrDefault(name) : null;
 
     public TaskPolicy PolicyFor(TaskPlan task) =>
-        new(task.AllowedPaths, task.AllowedCommands, Config.DeniedCommands, Run.AuditCommands, task.Timeout, Config.CommandPolicy) { Verify = task.Verification.Any };
+        TaskPolicy.Of(task.AllowedPaths, task.AllowedCommands, Config, Run.AuditCommands, task.Timeout, task.Verification.Any);
 }
 
 /// <summary>
