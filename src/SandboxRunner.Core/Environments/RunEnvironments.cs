@@ -10,7 +10,12 @@ using SandboxRunner.Sandbox;
 namespace SandboxRunner.Environments;
 
 /// <summary>How an environment's setup came to be for this run.</summary>
-public enum SetupState { None, Built, Reused }
+public enum SetupState
+{
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("none")] None,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("built")] Built,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("reused")] Reused,
+}
 
 /// <summary>
 /// An environment ready for a run's tasks: the run image (the setup's artefacts plus the checkout of the
@@ -220,7 +225,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         var json = JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["setup_image"] = image,
-            ["setup"] = state.ToString().ToLowerInvariant(),
+            ["setup"] = Platform.WireName.Of(state),
             ["files_setup_sees"] = view.Take(1000).Select(f => f.Path).ToList(),
             ["artifacts"] = record.Artifacts.Take(1000).ToList(),
             ["tracked_files_changed_by_setup"] = record.TrackedChanges.Take(1000).ToList(),

@@ -29,7 +29,7 @@ internal sealed partial class RunExecution
 
         var combined = await CombineAttemptsAsync(task, _store, _results, RunTeardown.Settled(_logger));
         await _store.WriteResultAsync(_plan.RunId, combined, CancellationToken.None);
-        context.Progress?.Report(new TaskProgress(task.TaskId, "finished",
+        context.Progress?.Report(new TaskProgress(task.TaskId, TaskPhase.Finished,
             Policy.TerminalText.Neutralise($"{task.TaskId}: {combined.Status.Wire()}: attempt {combined.BestAttempt} of {task.Attempts} is the best")) { Result = combined });
         cancellationToken.ThrowIfCancellationRequested();
         return combined;
@@ -73,7 +73,7 @@ internal sealed partial class RunExecution
         {
             foreach (var task in _plan.Tasks.Where(t => t.Environment is not null))
             {
-                _run.Report(new TaskProgress(task.TaskId, "environment", $"{task.TaskId}: {message}"));
+                _run.Report(new TaskProgress(task.TaskId, TaskPhase.Environment, $"{task.TaskId}: {message}"));
             }
         }
 
@@ -102,7 +102,7 @@ internal sealed partial class RunExecution
             Environment = TaskResults.EnvironmentOf(task),
         };
         await _store.WriteResultAsync(_plan.RunId, result, CancellationToken.None);
-        _run.Report(new TaskProgress(task.TaskId, "finished", $"{task.TaskId}: failed: {Policy.TerminalText.Neutralise(reason.Split('\n')[0])}") { Result = result });
+        _run.Report(new TaskProgress(task.TaskId, TaskPhase.Finished, $"{task.TaskId}: failed: {Policy.TerminalText.Neutralise(reason.Split('\n')[0])}") { Result = result });
         return result;
     }
 

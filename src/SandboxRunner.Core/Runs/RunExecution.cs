@@ -81,7 +81,7 @@ internal sealed partial class RunExecution
             };
             foreach (var task in _plan.Tasks)
             {
-                _run.Report(new TaskProgress(task.TaskId, "queued", $"{task.TaskId}: queued"));
+                _run.Report(new TaskProgress(task.TaskId, TaskPhase.Queued, $"{task.TaskId}: queued"));
             }
 
             if (await PrepareEnvironmentsAsync(environments, cancellationToken) is { } setupFailure)

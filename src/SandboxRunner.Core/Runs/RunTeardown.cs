@@ -107,7 +107,7 @@ internal sealed partial class RunTeardown(
                 ? await RunExecution.CombineAttemptsAsync(task, store, results, Settle)
                 : RunExecution.CancelledBeforeStart(store, Plan.RunId, task);
             await Settle(() => store.WriteResultAsync(Plan.RunId, result, CancellationToken.None));
-            run.Report(new TaskProgress(task.TaskId, "finished", $"{task.TaskId}: {result.Status.Wire()}") { Result = result });
+            run.Report(new TaskProgress(task.TaskId, TaskPhase.Finished, $"{task.TaskId}: {result.Status.Wire()}") { Result = result });
             finished.Add(result);
         }
 

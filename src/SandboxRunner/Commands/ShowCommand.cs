@@ -39,7 +39,7 @@ internal static class ShowCommand
         }
         else
         {
-            await Console.Out.WriteAsync(result is null ? $"{taskId}: {task.State.ToString().ToLowerInvariant()}, no result yet\n" : Describe(runner, runId, result));
+            await Console.Out.WriteAsync(result is null ? $"{taskId}: {Platform.WireName.Of(task.State)}, no result yet\n" : Describe(runner, runId, result));
         }
 
         return ExitCodes.Success;
@@ -61,7 +61,7 @@ internal static class ShowCommand
         {
             var r = task.Result;
             text.Append("  ").Append(task.TaskId).Append("  ")
-                .Append(r is null ? task.State.ToString().ToLowerInvariant() : $"{r.Status.Wire()}  {r.FilesChanged.Count + r.FilesChangedOmitted} file(s)  {r.Violations.Count + r.ViolationsOmitted} violation(s)  {r.Branch ?? "(no branch: nothing changed)"}")
+                .Append(r is null ? Platform.WireName.Of(task.State) : $"{r.Status.Wire()}  {r.FilesChanged.Count + r.FilesChangedOmitted} file(s)  {r.Violations.Count + r.ViolationsOmitted} violation(s)  {r.Branch ?? "(no branch: nothing changed)"}")
                 .Append(r?.Verification is { Commands.Count: > 0 } v ? $"  verification {v.Status.Wire()}" : "")
                 .Append(r?.Attempts is { } attempts ? $"  best of {attempts.Count} attempts: {r.BestAttempt}" : "")
                 .Append('\n');

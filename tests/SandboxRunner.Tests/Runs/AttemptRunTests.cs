@@ -95,7 +95,7 @@ public sealed class AttemptRunTests
         var progress = new List<TaskProgress>();
         await bed.Runner.RunAsync(new RunRequest { Tasks = [Ask("t") with { Attempts = 2 }] }, new Collect(progress), CancellationToken.None).WaitAsync(Hang);
 
-        var finished = Assert.Single(progress, p => p.Phase == TaskState.Finished);
+        var finished = Assert.Single(progress, p => p.Phase == TaskPhase.Finished);
         Assert.Equal(2, finished.Result!.BestAttempt);
         Assert.Contains(progress, p => p.Message.StartsWith("t#1: ", StringComparison.Ordinal));
         Assert.Contains(progress, p => p.Message.StartsWith("t#2: ", StringComparison.Ordinal) && p.State == "attempt finished");
