@@ -71,8 +71,8 @@ internal sealed partial class RunExecution
             // Environment tasks travel through the archive API on any engine (see ChangedTree), so they share the run's pack.
             var copy = usesCopy || _plan.Tasks.Any(t => t.Environment is not null) ? new TreeCopy(_services.Git, _services.Repository, trees, _plan.BaseCommit) : null;
             var environments = new RunEnvironments(
-                new EnvironmentServices(_services.Engine, _services.Git, _services.Repository, _store, copy!, _services.Images.TaskImage, teardown.Gateway, StartSetupGatewayAsync),
-                config, _plan, _services.Scope, trees);
+                new EnvironmentServices(_services.Engine, _services.Git, _services.Repository, _store.RunFolder(_plan.RunId), copy!, _services.Images.TaskImage, teardown.Gateway, StartSetupGatewayAsync),
+                config, EnvironmentsOf(_plan), _services.Scope, trees);
             teardown.Environments = environments;
             var context = new TaskContext(_services.Repository, _store, config, _plan, _services.Images.TaskImage, route.Passed, route.Redactor(), _services.Clock, _run, teardown.Gateway)
             {
@@ -111,6 +111,14 @@ internal sealed partial class RunExecution
         Configuration.TransportPolicy.Bind => false,
         _ => !await _services.Engine.SharesHostFilesAsync(_services.Images.Image, cancellationToken),
     };
+
+    /// <summary>What the run's environments need to know of the run: the environments its tasks use, in the plan's order.</summary>
+    internal static EnvironmentRun EnvironmentsOf(RunPlan plan) =>
+        new(plan.RunId, plan.BaseCommit, plan.ResourcePolicy,
+            plan.Tasks.Where(t => t.Environment is not null).Select(t => new EnvironmentUse(t.EnvironmentName!, t.Environment!, t.Runtime)).ToList())
+        {
+            Trust = plan.Trust,
+        };
 
     private async Task<RunResult> FinishedAsync(List<Task<TaskResult>> running, long started)
     {

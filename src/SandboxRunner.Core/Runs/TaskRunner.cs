@@ -16,7 +16,7 @@ public sealed record TaskContext(
     RunStore Store,
     RunnerConfig Config,
     RunPlan Run,
-    TaskImage Image,
+    Environments.TaskImage Image,
     IReadOnlyDictionary<string, string> PassedEnvironment,
     Redactor Redactor,
     TimeProvider Clock,
