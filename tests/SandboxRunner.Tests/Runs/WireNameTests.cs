@@ -40,6 +40,13 @@ public sealed class WireNameTests
     }
 
     [Fact]
+    public void Enums_written_only_as_text_keep_their_strings()
+    {
+        Assert.Equal(["none", "api_key", "chatgpt"], Enum.GetValues<SandboxRunner.Auth.CredentialKind>().Select(WireName.Of));
+        Assert.Equal(["none", "built", "reused"], Enum.GetValues<SandboxRunner.Environments.SetupState>().Select(WireName.Of));
+    }
+
+    [Fact]
     public void A_phase_tells_where_the_task_stands()
     {
         Assert.Equal(TaskState.Queued, new TaskProgress("t", TaskPhase.Queued, "").Standing);
