@@ -119,5 +119,5 @@ public sealed class ProcessRuns(int concurrency)
 {
     public ConcurrencyGate Gate { get; } = new(concurrency);
 
-    internal ConcurrentDictionary<string, ActiveRun> Active { get; } = new(StringComparer.Ordinal);
+    public RunRegistry Runs { get; } = new();
 }

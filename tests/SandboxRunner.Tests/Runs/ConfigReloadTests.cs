@@ -121,7 +121,7 @@ public sealed class ConfigReloadTests
         Assert.Equal(1, bed.Engine.RunningCount);
         Assert.True(runner.IsActive("r1"));
         await workspace.ShutdownAsync(CancellationToken.None).WaitAsync(Hang);
-        Assert.Equal(SandboxRunner.Runs.TaskStatus.Cancelled, (await bed.Runner.Store.ReadResultAsync("r1", "t1", CancellationToken.None))!.Status);
+        Assert.Equal(SandboxRunner.Runs.TaskStatus.Cancelled, (await bed.Store.ReadResultAsync("r1", "t1", CancellationToken.None))!.Status);
         bed.AssertNothingLeft();
     }
 
