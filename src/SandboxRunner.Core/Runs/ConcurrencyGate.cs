@@ -38,6 +38,18 @@ public sealed class ConcurrencyGate(int limit)
         }
     }
 
+    /// <summary>Callers queued for a place now.</summary>
+    public int Waiting
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _waiters.Count;
+            }
+        }
+    }
+
     public void Resize(int limit)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
