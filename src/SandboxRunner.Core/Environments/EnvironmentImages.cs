@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using SandboxRunner.Git;
-using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Configuration;

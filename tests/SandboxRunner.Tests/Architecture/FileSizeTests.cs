@@ -14,7 +14,6 @@ public sealed class FileSizeTests
 
     private static readonly IReadOnlyDictionary<string, string> LongFiles = new Dictionary<string, string>(StringComparer.Ordinal)
     {
-        ["src/SandboxRunner.Core/Runs/Runner.cs"] = "runsplit (issue 24): RunRegistry, RunExecution, RunTeardown, ResultApplication, CredentialRouting",
     };
 
     private static Dictionary<string, int> SourceFiles() =>

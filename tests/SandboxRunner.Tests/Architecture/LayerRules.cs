@@ -94,6 +94,5 @@ public static class LayerRules
     public static IReadOnlyList<LayerException> Exceptions { get; } =
     [
         new(new("Configuration", "Verification"), "not assigned yet (issue 24 item 4): RunnerConfig names VerifyInputs and VerifyLevel; they belong in Configuration"),
-        new(new("Environments", "Runs"), "runsplit (issue 24): what Environments takes from Runs (TreeCopy, CopyBack, TaskImage, …) moves down or is inverted"),
     ];
 }

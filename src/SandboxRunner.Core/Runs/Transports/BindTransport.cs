@@ -2,6 +2,7 @@ using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
+using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 

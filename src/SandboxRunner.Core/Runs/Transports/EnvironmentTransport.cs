@@ -14,7 +14,7 @@ namespace SandboxRunner.Runs.Transports;
 /// own layer, which the engine measures while it runs (so a task cannot fill the engine's disk), and what changed
 /// comes back as a changed tree (<see cref="ChangedTree"/>).
 /// </summary>
-internal sealed class EnvironmentTransport(PreparedEnvironment prepared, TreeCopy copy) : ITaskTransport
+internal sealed class EnvironmentTransport(PreparedEnvironment prepared, IRunPack copy) : ITaskTransport
 {
     public UnixOwner BoxOwner => UnixOwner.ImageUser;
 

@@ -1,6 +1,7 @@
 using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Configuration;
+using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 
