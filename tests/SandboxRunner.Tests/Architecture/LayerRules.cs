@@ -93,6 +93,5 @@ public static class LayerRules
     /// </summary>
     public static IReadOnlyList<LayerException> Exceptions { get; } =
     [
-        new(new("Configuration", "Verification"), "not assigned yet (issue 24 item 4): RunnerConfig names VerifyInputs and VerifyLevel; they belong in Configuration"),
     ];
 }
