@@ -1,7 +1,8 @@
 using Docker.DotNet;
 using Microsoft.Extensions.Logging.Abstractions;
 using SandboxRunner.Git;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Benchmarks;
 

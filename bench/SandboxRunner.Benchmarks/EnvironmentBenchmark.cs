@@ -5,7 +5,8 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Benchmarks;
 

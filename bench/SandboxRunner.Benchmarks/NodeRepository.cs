@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using SandboxRunner.Environments;
+using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Benchmarks;
 

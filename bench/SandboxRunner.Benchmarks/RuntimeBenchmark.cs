@@ -6,8 +6,9 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
-using ContainerSpec = SandboxRunner.Sandbox.ContainerSpec;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
+using ContainerSpec = SandboxRunner.Boxes.Docker.ContainerSpec;
 
 namespace SandboxRunner.Benchmarks;
 
@@ -57,7 +58,7 @@ public static class RuntimeBenchmark
             {
                 steps.Add(("Sandbox, Codex image, sealed init, codex --version", runtime => SandboxAsync(
                     engine,
-                    SealedInit.Wrap(SandboxSpec(scratch, host, session, codexImage, ["codex", "--version"]) with { Runtime = runtime }, ImageRecipe.SealedInit, undumpable: true),
+                    (SandboxSpec(scratch, host, session, codexImage, ["codex", "--version"]) with { Runtime = runtime }).Sealed(ImageRecipe.SealedInit, undumpable: true),
                     cancellationToken)));
             }
 
@@ -135,7 +136,7 @@ public static class RuntimeBenchmark
 
     private static async Task SandboxAsync(IContainerEngine engine, ContainerSpec spec, CancellationToken cancellationToken)
     {
-        await using var sandbox = await Sandbox.Sandbox.CreateAsync(engine, spec, cancellationToken);
+        await using var sandbox = await Sandbox.CreateAsync(engine, spec, cancellationToken);
         var exit = await sandbox.RunAsync(TimeSpan.FromSeconds(120), (_, _) => { }, null, CancellationToken.None, cancellationToken);
         if (exit.ExitCode != 0)
         {

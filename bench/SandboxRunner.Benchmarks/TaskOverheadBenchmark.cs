@@ -10,8 +10,9 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
-using ContainerSpec = SandboxRunner.Sandbox.ContainerSpec;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
+using ContainerSpec = SandboxRunner.Boxes.Docker.ContainerSpec;
 
 namespace SandboxRunner.Benchmarks;
 
@@ -259,7 +260,7 @@ public static class TaskOverheadBenchmark
 
     private static async Task SandboxAsync(IContainerEngine engine, ContainerSpec spec, CancellationToken cancellationToken)
     {
-        var sandbox = await Sandbox.Sandbox.CreateAsync(engine, spec, cancellationToken);
+        var sandbox = await Sandbox.CreateAsync(engine, spec, cancellationToken);
         try
         {
             var exit = await sandbox.RunAsync(TimeSpan.FromSeconds(60), (_, _) => { }, null, CancellationToken.None, cancellationToken);

@@ -8,7 +8,8 @@ using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Benchmarks;
 
@@ -92,7 +93,7 @@ public static class ToolchainBenchmark
             throw new InvalidOperationException($"{name}: the cold run reused a setup image; its key should be new to this session");
         }
 
-        var builds = cold.Calls.Where(c => c.Name == nameof(SandboxRunner.Sandbox.IImageOperations.BuildImageAsync)).ToList();
+        var builds = cold.Calls.Where(c => c.Name == nameof(SandboxRunner.Boxes.Docker.IImageOperations.BuildImageAsync)).ToList();
         var buildNames = toolchain.Base is null
             ? new[] { "environment base: the repository's env.Dockerfile (apt-get)", "environment image: Codex layered onto it" }
             : ["environment image: Codex layered onto the base"];

@@ -1,5 +1,6 @@
 using SandboxRunner.Environments;
 using SandboxRunner.Platform;
+using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Benchmarks;
 

@@ -193,7 +193,7 @@ public sealed class ChatGptSignInTests(DockerFixture docker)
     /// Where a real value shows in the container: its configured environment, its whole filesystem as the engine
     /// exports it (image and writable layer), and the host folders mounted into it (the tree, CODEX_HOME with the copy of /tmp).
     /// </summary>
-    private async Task<IReadOnlyList<string>> LeaksInContainerAsync(string id, Sandbox.ContainerSpec spec, IReadOnlyList<string> values)
+    private async Task<IReadOnlyList<string>> LeaksInContainerAsync(string id, Boxes.Docker.ContainerSpec spec, IReadOnlyList<string> values)
     {
         var leaks = new List<string>();
         var needles = values.Select(v => Encoding.UTF8.GetBytes(v)).ToList();

@@ -2,7 +2,8 @@ using System.Text;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using SandboxRunner.IntegrationTests.Infrastructure;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.IntegrationTests;
 

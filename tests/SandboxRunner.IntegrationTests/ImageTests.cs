@@ -2,7 +2,7 @@ using System.Text;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using SandboxRunner.IntegrationTests.Infrastructure;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 
 namespace SandboxRunner.IntegrationTests;
 

@@ -42,7 +42,7 @@ public sealed class McpRecoveryTests(DockerFixture docker)
         task["verify"] = new[] { "echo started-verifying", "sleep 300" };
         await s.Server.CallOkAsync("start_codex_run", McpServerProcess.Run(runId, task));
         Assert.True(
-            await Poll.UntilAsync(async _ => (await s.Containers.RunningWithRoleAsync(runId, Sandbox.Labels.VerifyRole)).Count > 0, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(60), CancellationToken.None),
+            await Poll.UntilAsync(async _ => (await s.Containers.RunningWithRoleAsync(runId, Boxes.Labels.VerifyRole)).Count > 0, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(60), CancellationToken.None),
             "the verification container never ran");
 
         KillServerOf(s.Repository.Path);

@@ -1,4 +1,5 @@
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 using System.Text.Json;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -34,7 +35,7 @@ public sealed class McpServerTests(DockerFixture docker) : IAsyncLifetime
             await _client.DisposeAsync();
         }
 
-        var left = await docker.Engine.ListContainersAsync(Sandbox.Labels.Run, "mcp-run", CancellationToken.None);
+        var left = await docker.Engine.ListContainersAsync(Boxes.Labels.Run, "mcp-run", CancellationToken.None);
         _repository.Dispose();
         Assert.Empty(left);
     }

@@ -37,8 +37,8 @@ public sealed class NetworkPolicyTests(DockerFixture docker) : NetworkPolicyCont
         var runs = await Task.WhenAll(h.RunAsync(Run("net-a"), CancellationToken.None), h.RunAsync(Run("net-b"), CancellationToken.None));
 
         Assert.All(runs, r => Assert.Contains("allowed-body", r.Results[0].CommandsRun[0].OutputTail, StringComparison.Ordinal));
-        var proxies = h.Engine.Specs.Values.Where(s => s.Labels.GetValueOrDefault(Sandbox.Labels.Role) == "egress").ToList();
+        var proxies = h.Engine.Specs.Values.Where(s => s.Labels.GetValueOrDefault(Boxes.Labels.Role) == "egress").ToList();
         Assert.Equal(2, proxies.Count);
-        Assert.Equal(2, proxies.Select(p => p.Labels[Sandbox.Labels.Run]).Distinct().Count());
+        Assert.Equal(2, proxies.Select(p => p.Labels[Boxes.Labels.Run]).Distinct().Count());
     }
 }

@@ -4,7 +4,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SandboxRunner.Git;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.IntegrationTests;
 

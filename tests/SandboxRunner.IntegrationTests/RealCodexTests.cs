@@ -93,7 +93,7 @@ public sealed class RealCodexTests(DockerFixture docker)
         Assert.Equal(2, requests.Count);
         Assert.All(requests, r => Assert.Equal($"Bearer {RealCodex.ApiKey}", r.Header("Authorization")));
         Assert.Equal("deny", result.Network!.Policy);
-        var proxy = Assert.Single(h.Engine.Specs.Values, s => s.Labels.GetValueOrDefault(Sandbox.Labels.Role) == "egress");
+        var proxy = Assert.Single(h.Engine.Specs.Values, s => s.Labels.GetValueOrDefault(Boxes.Labels.Role) == "egress");
         var task = Assert.Single(h.Engine.Specs.Values, s => s.Image == h.Runner.Image);
         Assert.DoesNotContain(task.Environment, kv => kv.Value.Contains(RealCodex.ApiKey, StringComparison.Ordinal));
         // The proxy got the key on its stdin, never in its configuration (where an engine-API holder reads it).

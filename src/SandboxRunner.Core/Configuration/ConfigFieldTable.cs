@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using SandboxRunner.Environments;
 using static SandboxRunner.Configuration.ConfigLoader;
 
 namespace SandboxRunner.Configuration;

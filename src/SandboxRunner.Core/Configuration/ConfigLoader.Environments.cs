@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using SandboxRunner.Environments;
 
 namespace SandboxRunner.Configuration;
 

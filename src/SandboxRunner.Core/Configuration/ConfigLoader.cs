@@ -163,8 +163,8 @@ public static partial class ConfigLoader
         : value.Replace('\\', '/').Split('/').Contains("..") ? "must not contain a '..' segment; name the file by its absolute path"
         : null;
 
-    /// <summary>A path pattern: relative, as <see cref="RelativePattern"/>, with braces the matcher can be given (see <see cref="Policy.GlobPatterns"/>).</summary>
-    internal static string? PathPattern(string value) => RelativePattern(value) ?? Policy.GlobPatterns.Problem(value);
+    /// <summary>A path pattern: relative, as <see cref="RelativePattern"/>, with braces the matcher can be given (see <see cref="Configuration.GlobPatterns"/>).</summary>
+    internal static string? PathPattern(string value) => RelativePattern(value) ?? Configuration.GlobPatterns.Problem(value);
 
     internal static string? ImageReference(string value) =>
         ImageReferencePattern().IsMatch(value) ? null : "must be a Docker image reference such as 'name:tag' (lowercase, no spaces)";

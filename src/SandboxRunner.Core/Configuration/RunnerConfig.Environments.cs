@@ -1,4 +1,3 @@
-using SandboxRunner.Environments;
 
 namespace SandboxRunner.Configuration;
 

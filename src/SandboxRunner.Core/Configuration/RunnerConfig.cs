@@ -82,7 +82,7 @@ public sealed partial record RunnerConfig
     /// </summary>
     public CommandPolicyMode CommandPolicy { get; init; } = CommandPolicyMode.Enforce;
 
-    /// <summary><c>extra_ca_certs</c>: <c>host</c> and PEM files whose authorities setup and tasks trust (see <see cref="Sandbox.TrustedAuthorities"/>).</summary>
+    /// <summary><c>extra_ca_certs</c>: <c>host</c> and PEM files whose authorities setup and tasks trust (see <see cref="Configuration.TrustedAuthorities"/>).</summary>
     public IReadOnlyList<string> ExtraCaCerts { get; init; } = [];
 
     /// <summary>Per-task limits that replace the resource policy's defaults.</summary>

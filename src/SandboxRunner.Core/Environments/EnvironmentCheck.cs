@@ -1,6 +1,7 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Environments;
 

@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
 using SandboxRunner.Git;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
+using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Environments;
 

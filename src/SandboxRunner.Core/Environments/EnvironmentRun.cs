@@ -1,7 +1,8 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Environments;
 

@@ -4,7 +4,8 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Environments;
 
@@ -184,14 +185,14 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
             WorkingDirectory = CodexCommandLine.Workspace,
             Environment = new Dictionary<string, string>(),
             Mounts = [],
-            Labels = Sandbox.Labels.For(scope, plan.RunId, "environment-run-image"),
+            Labels = Boxes.Labels.For(scope, plan.RunId, "environment-run-image"),
             Limits = ResourceProfiles.For(plan.ResourcePolicy),
             ReadOnlyRootFilesystem = false,
         }, cancellationToken);
         try
         {
             await services.Copy.UploadTreeAsync(services.Engine, id, checkout, UnixOwner.ImageUser, cancellationToken);
-            var labels = new Dictionary<string, string>(ImageRecipe.RunnerLabels(ImageRoles.Run, tag, scope)) { [Sandbox.Labels.Run] = plan.RunId };
+            var labels = new Dictionary<string, string>(ImageRecipe.RunnerLabels(ImageRoles.Run, tag, scope)) { [Boxes.Labels.Run] = plan.RunId };
             _runImages.Add(tag);
             await services.Engine.CommitAsync(id, new ImageCommit(tag, labels, ["ENTRYPOINT []", "CMD []"]), cancellationToken);
             return tag;

@@ -3,7 +3,8 @@ using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Environments;
 
@@ -94,7 +95,7 @@ public static class SetupRun
             // Nothing here: a container's variables are committed into the image, and tasks must not inherit the setup's proxy.
             Environment = new Dictionary<string, string>(),
             Mounts = [],
-            Labels = Sandbox.Labels.For(place.Scope, place.RunId, "environment-setup"),
+            Labels = Boxes.Labels.For(place.Scope, place.RunId, "environment-setup"),
             Limits = ResourceProfiles.For(place.Resources),
             MaxLogBytes = place.Limits.MaxLogBytes,
             ReadOnlyRootFilesystem = false,
@@ -103,7 +104,7 @@ public static class SetupRun
         };
         if (image.Init is { } init)
         {
-            spec2 = SealedInit.Wrap(spec2, init, undumpable: false);
+            spec2 = spec2.Sealed(init, undumpable: false);
         }
 
         var tail = new Queue<string>();
@@ -146,7 +147,7 @@ public static class SetupRun
         capture.StdoutLine += Line;
         capture.StderrLine += Line;
 
-        await using var sandbox = await Sandbox.Sandbox.CreateAsync(engine, spec2, cancellationToken);
+        await using var sandbox = await Sandbox.CreateAsync(engine, spec2, cancellationToken);
         await engine.PutArchiveAsync(sandbox.ContainerId, CodexCommandLine.Workspace, writeView, cancellationToken);
         if (place.Trust is { } trust)
         {

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.FileSystemGlobbing;
+using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Policy;
 

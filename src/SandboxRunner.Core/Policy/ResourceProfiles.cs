@@ -1,5 +1,5 @@
 using SandboxRunner.Configuration;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 
 namespace SandboxRunner.Policy;
 

@@ -2,7 +2,8 @@ using System.Text;
 using SandboxRunner.Codex;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Runs;
 

@@ -1,6 +1,7 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 

@@ -1,7 +1,8 @@
 using System.Text.Json.Serialization;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -80,7 +81,7 @@ public static class Doctor
             {
                 // Refused at run time only where something would sit on the bridge; said here either way.
                 var onBridge = config.NetworkPolicy == NetworkPolicy.Allow
-                    || new[] { config.Environment }.Concat(config.Environments.Values).Any(e => e is { Setup.Count: > 0, SetupNetwork: Environments.SetupNetwork.Allow });
+                    || new[] { config.Environment }.Concat(config.Environments.Values).Any(e => e is { Setup.Count: > 0, SetupNetwork: Configuration.SetupNetwork.Allow });
                 checks.Add(new DoctorCheck("engine-api", onBridge ? Fail : Warn,
                     $"{exposed}: a task or setup under \"allow\" could use it, so runs refuse \"allow\" here",
                     "reach the engine over TLS with client certificates (DOCKER_HOST=tcp://HOST:2376, DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH), or keep network_policy and setup_network at \"deny\""));

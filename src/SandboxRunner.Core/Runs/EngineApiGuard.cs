@@ -1,6 +1,6 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 
 namespace SandboxRunner.Runs;
 
@@ -13,7 +13,7 @@ namespace SandboxRunner.Runs;
 /// </summary>
 public static class EngineApiGuard
 {
-    public static async Task CheckAsync(RunPlan plan, RunnerConfig config, IContainerEngine engine, CancellationToken cancellationToken)
+    public static async Task CheckAsync(RunPlan plan, RunnerConfig config, ITaskBackend backend, CancellationToken cancellationToken)
     {
         var fields = new List<string>();
         if (config.NetworkPolicy == NetworkPolicy.Allow)
@@ -27,7 +27,7 @@ public static class EngineApiGuard
         }
 
         // Only asked when something would run on the bridge: the probe may cost a TLS handshake.
-        if (fields.Count == 0 || await engine.ExposedApiAsync(cancellationToken) is not { } reason)
+        if (fields.Count == 0 || await backend.ExposedApiAsync(cancellationToken) is not { } reason)
         {
             return;
         }

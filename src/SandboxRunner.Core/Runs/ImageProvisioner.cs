@@ -1,7 +1,8 @@
 using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Environments;
-using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Runs;
 

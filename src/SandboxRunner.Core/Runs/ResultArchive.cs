@@ -1,6 +1,6 @@
 using LibGit2Sharp;
 using SandboxRunner.Git;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 using TarHeader = ICSharpCode.SharpZipLib.Tar.TarHeader;
 using TarOutputStream = ICSharpCode.SharpZipLib.Tar.TarOutputStream;
 

@@ -2,7 +2,8 @@ using System.Text.Json.Serialization;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 

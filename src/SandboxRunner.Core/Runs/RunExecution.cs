@@ -2,7 +2,8 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Environments;
 using SandboxRunner.Platform;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -103,13 +104,13 @@ internal sealed partial class RunExecution
 
     /// <summary>
     /// The <c>transport</c> field, or for <c>auto</c> the engine's answer to whether it sees this machine's
-    /// files (probed once per engine with the task image: see <see cref="IArchiveOperations.SharesHostFilesAsync"/>).
+    /// files (probed once per engine with the task image: see <see cref="ITaskBackend.SharesHostFilesAsync"/>).
     /// </summary>
     private async Task<bool> UsesCopyAsync(CancellationToken cancellationToken) => _services.Config.Transport switch
     {
         Configuration.TransportPolicy.Copy => true,
         Configuration.TransportPolicy.Bind => false,
-        _ => !await _services.Engine.SharesHostFilesAsync(_services.Images.Image, cancellationToken),
+        _ => !await _services.Engine.Backend.SharesHostFilesAsync(_services.Images.Image, cancellationToken),
     };
 
     /// <summary>What the run's environments need to know of the run: the environments its tasks use, in the plan's order.</summary>

@@ -1,4 +1,5 @@
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -41,5 +42,5 @@ public sealed class RunLeftovers(IContainerEngine engine, string scope)
 
     /// <summary>Removes what killed processes of this repository (and only this one) left in the engine.</summary>
     public Task<int> RemoveOrphansAsync(CancellationToken cancellationToken) =>
-        engine.RemoveOrphansAsync(LabelSelector.Of(Labels.Scope, scope), cancellationToken);
+        engine.Backend.RemoveOrphansAsync(new BoxScope(scope), cancellationToken);
 }

@@ -13,7 +13,7 @@ public sealed record TaskPlan(
     public string? EnvironmentName { get; init; }
 
     /// <summary>The toolchain image and setup this task runs in; null for the plain Codex image.</summary>
-    public Environments.EnvironmentSpec? Environment { get; init; }
+    public Configuration.EnvironmentSpec? Environment { get; init; }
 
     /// <summary>What the runner checks after the agent has ended; <see cref="Verification.VerifyPlan.None"/> when nothing.</summary>
     public SandboxRunner.Verification.VerifyPlan Verification { get; init; } = SandboxRunner.Verification.VerifyPlan.None;
@@ -52,7 +52,7 @@ public sealed record RunPlan(
     bool AuditCommands = true)
 {
     /// <summary>The certificate authorities setup and tasks trust besides their image's (<c>extra_ca_certs</c>); null for none.</summary>
-    public Sandbox.TrustedAuthorities? Trust { get; init; }
+    public Configuration.TrustedAuthorities? Trust { get; init; }
 
     /// <summary>The model credential, resolved on the host before the run starts (see <see cref="Auth.CredentialRule"/>).</summary>
     public Auth.RunCredential Credential { get; init; } = Auth.RunCredential.None("not resolved");

@@ -94,7 +94,7 @@ public static class RunPlanner
             // schema pattern can state, are checked here.
             foreach (var (pattern, index) in (task.AllowedPaths ?? []).Select((p, n) => (p, n)))
             {
-                if (pattern is not null && Policy.GlobPatterns.Problem(pattern) is { } glob)
+                if (pattern is not null && Configuration.GlobPatterns.Problem(pattern) is { } glob)
                 {
                     problems.Add(new Problem($"{at}.allowed_paths[{index}]", glob));
                 }
@@ -148,7 +148,7 @@ public static class RunPlanner
         // As for allowed_paths: the reader checked each input is relative; braces and '?' are checked here.
         for (var i = 0; level.Inputs is { } inputs && i < inputs.Count; i++)
         {
-            if (inputs[i] is { } input && Policy.GlobPatterns.Problem(input) is { } glob)
+            if (inputs[i] is { } input && Configuration.GlobPatterns.Problem(input) is { } glob)
             {
                 problems.Add(new Problem($"{prefix}verify_inputs[{i}]", glob));
             }

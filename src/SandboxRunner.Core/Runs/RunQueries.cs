@@ -11,7 +11,7 @@ internal sealed class RunQueries(RunStore store, RunRegistry runs, Git.HostRepos
         try
         {
             var owner = TaskTreeLayout.OwnerFile(repository, runId);
-            return !runs.IsActive(runId) && File.Exists(owner) && !Sandbox.Labels.IsOrphanedBy(File.ReadAllText(owner).Trim());
+            return !runs.IsActive(runId) && File.Exists(owner) && !Boxes.Labels.IsOrphanedBy(File.ReadAllText(owner).Trim());
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {

@@ -5,7 +5,7 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 using SandboxRunner.Verification;
 
 namespace SandboxRunner.Runs;

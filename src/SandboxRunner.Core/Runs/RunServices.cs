@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 

@@ -2,7 +2,8 @@ using Microsoft.Extensions.Logging;
 using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 

@@ -1,5 +1,7 @@
 using SandboxRunner.Environments;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
+using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Runs;
 

@@ -4,7 +4,8 @@ using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -191,7 +192,7 @@ public sealed partial class Runner : IDisposable
 
         // First, before an image or a container is made: a runtime the engine lacks would fail every container at its start.
         plan = await RuntimeCheck.ResolveAsync(plan, Config, _engine, cancellationToken);
-        await EngineApiGuard.CheckAsync(plan, Config, _engine, cancellationToken);
+        await EngineApiGuard.CheckAsync(plan, Config, _engine.Backend, cancellationToken);
         await CacheKeyCheck.CheckAsync(plan, _git, Repository, cancellationToken);
         plan = plan with
         {

@@ -2,7 +2,8 @@ using System.Text;
 using SandboxRunner.Configuration;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -43,7 +44,7 @@ public static class RuntimeDoctor
                 continue;
             }
 
-            var (kernel, failure) = await ProbeAsync(engine, image, runtime.Name, ResourceProfiles.For(config.ResourcePolicy), scope, cancellationToken);
+            var (kernel, failure) = await ProbeAsync(engine.Backend, image, runtime.Name, ResourceProfiles.For(config.ResourcePolicy), scope, cancellationToken);
             checks.Add(failure switch
             {
                 null => new DoctorCheck(check, Doctor.Ok, $"{described}; tasks see {Kernel(kernel, runtimes.HostKernel)}", null),
@@ -71,15 +72,9 @@ public static class RuntimeDoctor
     /// list a folder as an agent would: the kernel, and what failed (null when nothing did; with a kernel, only the listing).
     /// </summary>
     private static async Task<(string Kernel, string? Failure)> ProbeAsync(
-        IContainerEngine engine, string image, string runtime, ResourceLimits limits, string? scope, CancellationToken cancellationToken)
+        ITaskBackend backend, string image, string runtime, ResourceLimits limits, string? scope, CancellationToken cancellationToken)
     {
-        var labels = new Dictionary<string, string> { [Labels.Role] = "doctor" };
-        if (scope is not null)
-        {
-            labels[Labels.Scope] = scope;
-        }
-
-        var spec = new ContainerSpec
+        var spec = new BoxSpec
         {
             Image = image,
             Entrypoint = ["/bin/sh", "-c", "cat /proc/version && echo ---- && ls / >/dev/null"],
@@ -87,18 +82,18 @@ public static class RuntimeDoctor
             User = UnixOwner.ImageUser.ToString(),
             WorkingDirectory = "/",
             Environment = new Dictionary<string, string>(),
-            Mounts = [],
-            Labels = labels,
             // A task's own limits: gVisor's threads and memory count against them too.
             Limits = limits,
             MaxLogBytes = 64 * 1024,
             Runtime = runtime,
+            Identity = new BoxIdentity(TaskId: null, Purpose: BoxPurpose.Probe),
         };
         var output = new StringBuilder();
         try
         {
-            await using var sandbox = await Sandbox.Sandbox.CreateAsync(engine, spec, cancellationToken);
-            var exit = await sandbox.RunAsync(ProbeBudget, (_, chunk) => output.Append(Encoding.UTF8.GetString(chunk)), null, CancellationToken.None, cancellationToken);
+            await using var site = await backend.OpenRunSiteAsync(new RunSiteSpec(new BoxScope(scope), RunId: null, NetworkIntent.None), cancellationToken);
+            await using var box = await site.CreateBoxAsync(spec, cancellationToken);
+            var exit = await box.RunAsync(ProbeBudget, (_, chunk) => output.Append(Encoding.UTF8.GetString(chunk)), null, CancellationToken.None, cancellationToken);
             var text = output.ToString().Trim();
             var marker = text.IndexOf("----", StringComparison.Ordinal);
             var kernel = marker > 0 ? TextCap.Cap(text[..marker].Trim(), 300) : "";

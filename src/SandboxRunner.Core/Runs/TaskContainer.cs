@@ -3,7 +3,8 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -13,7 +14,7 @@ public static class TaskContainer
     /// <summary>Codex reads the placeholder from this variable; the proxy replaces it with the real key.</summary>
     private const string ProxyTokenVariable = "SANDBOX_RUNNER_PROXY_TOKEN";
 
-    public static ContainerSpec Spec(TaskContext context, TaskPlan task, Worktree worktree, string home, UnixOwner owner, TaskNetwork? network)
+    internal static ContainerSpec Spec(TaskContext context, TaskPlan task, Worktree worktree, string home, Transports.ITaskTransport transport, TaskNetwork? network)
     {
         var config = context.Config;
         var environment = new Dictionary<string, string>(context.PassedEnvironment)
@@ -71,42 +72,30 @@ public static class TaskContainer
             }
         }
 
-        var prepared = context.EnvironmentOf(task);
-        if (prepared is not null)
-        {
-            // HOME is the image's, where setup left its caches (~/.nuget/packages); git's settings stay in CODEX_HOME.
-            environment["HOME"] = Environments.SetupRun.Home;
-            environment["GIT_CONFIG_GLOBAL"] = $"{CodexCommandLine.Home}/.gitconfig";
-        }
-
-        var image = prepared is not null ? new Environments.TaskImage(prepared.RunImage.Tag, prepared.RunImage.Init) : context.Image;
+        transport.AddEnvironment(environment);
+        var image = transport.Image;
+        var workspace = transport.Workspace(worktree, home);
         var spec = new ContainerSpec
         {
             Image = image.Tag,
             Command = command.ContainerCommand(),
-            User = owner.ToString(),
+            User = transport.BoxOwner.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
             Environment = environment,
-            Mounts = context.Copy is not null || prepared is not null ? [] :
-            [
-                new BindMount(worktree.WorkPath, CodexCommandLine.Workspace, ReadOnly: context.Run.SandboxMode == SandboxMode.ReadOnly),
-                new BindMount(context.Repository.ObjectsDir, context.Repository.ObjectsDir, ReadOnly: true),
-                new BindMount(home, CodexCommandLine.Home, ReadOnly: false),
-            ],
-            // An environment's checkout is in the image's own filesystem (copy-on-write over the setup's artefacts).
-            Volumes = prepared is not null ? [CodexCommandLine.Home, context.Environments!.Copy.ObjectsDir] : context.Copy?.Volumes ?? [],
+            Mounts = workspace.OfType<BoxMount.HostFolder>().Select(m => new BindMount(m.Source, m.Target, m.ReadOnly)).ToList(),
+            Volumes = workspace.OfType<BoxMount.Scratch>().Select(m => m.Target).ToList(),
             Labels = Labels.For(context.Scope, context.Run.RunId, task.TaskId, task.Attempt),
             MaxLogBytes = context.Limits.MaxLogBytes,
             Limits = ResourceProfiles.For(context.Run.ResourcePolicy),
             // An environment task writes its checkout in the image's filesystem, so that cannot be read-only; it is still uid 1000 with no capabilities.
-            ReadOnlyRootFilesystem = prepared is null && context.Run.SandboxMode != SandboxMode.DangerFullAccess,
+            ReadOnlyRootFilesystem = !transport.WritesOwnLayer && context.Run.SandboxMode != SandboxMode.DangerFullAccess,
 
             NetworkMode = network?.NetworkMode ?? (config.NetworkPolicy == NetworkPolicy.Allow ? "bridge" : "none"),
             Runtime = task.Runtime,
         };
 
         // The runner's images seal Codex's output with their own init; a configured image runs under the engine's.
-        return image.Init is { } init ? SealedInit.Wrap(spec, init, undumpable: true) : spec;
+        return image.Init is { } init ? spec.Sealed(init, undumpable: true) : spec;
     }
 
 }

@@ -6,7 +6,8 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -24,7 +25,7 @@ public sealed record TaskContext(
     EgressGateway? Gateway = null)
 {
     /// <summary>Computed once per run, not per task container.</summary>
-    public string Scope { get; } = Sandbox.Labels.ScopeOf(Repository.CommonDir);
+    public string Scope { get; } = Boxes.Labels.ScopeOf(Repository.CommonDir);
 
     public TaskLimits Limits { get; } = ResourceProfiles.LimitsFor(Run.ResourcePolicy, Config.TaskLimits);
 
@@ -57,7 +58,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
     {
         var started = Stopwatch.GetTimestamp();
         var folder = TaskTreeLayout.TaskFolder(context.Repository, context.Run.RunId, task.TaskId, task.Attempt);
-        Sandbox.Sandbox? sandbox = null;
+        Sandbox? sandbox = null;
         TaskLogWriter? logs = null;
         TaskNetwork? network = null;
         Worktree? worktree = null;
@@ -66,36 +67,23 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         var capture = new OutputCapture();
         var limits = context.Limits;
         var prepared = context.EnvironmentOf(task);
-
-        // A copied tree shares no files with this machine: it is the image user's inside (who owns the image's
-        // /workspace and /codex-home), from the archive's headers, and the host's copy needs no chown.
-        var owner = context.Copy is null && prepared is null ? UnixOwner.ForSandbox() : UnixOwner.ImageUser;
+        var transport = Transports.TaskTransports.For(context, task);
+        var owner = transport.BoxOwner;
         try
         {
             SandboxOutcome outcome;
             IReadOnlyList<string> refused = [];
             try
             {
-                var hostOwner = context.Copy is null && prepared is null ? owner : UnixOwner.CurrentProcess;
+                var hostOwner = transport.HostOwner;
                 worktree = await Worktree.CreateAsync(git, context.Repository, folder, context.Run.BaseCommit, hostOwner, cancellationToken);
                 var home = await CodexHome.PrepareAsync(folder, task, context, hostOwner, cancellationToken);
                 logs = context.Store.OpenLogs(context.Run.RunId, task.TaskId, context.Redactor, task.Attempt);
 
                 network = context.Gateway is { } gateway ? await gateway.CreateTaskNetworkAsync(task.TaskId, cancellationToken) : null;
                 var containerStarted = context.Clock.GetUtcNow();
-                sandbox = await Sandbox.Sandbox.CreateAsync(engine, TaskContainer.Spec(context, task, worktree, home, owner, network), cancellationToken);
-                if (prepared is not null)
-                {
-                    // The checkout and the setup's artefacts are in the run image; only CODEX_HOME and the objects go in.
-                    await TreeCopy.UploadFolderAsync(engine, sandbox.ContainerId, CodexCommandLine.Home, home, owner, cancellationToken);
-                    await context.Environments!.Copy.UploadObjectsAsync(engine, sandbox.ContainerId, owner, cancellationToken);
-                    copiedIn = true;
-                }
-                else if (context.Copy is { } copy)
-                {
-                    await copy.UploadAsync(engine, sandbox.ContainerId, worktree, home, owner, cancellationToken);
-                    copiedIn = true;
-                }
+                sandbox = await Sandbox.CreateAsync(engine, TaskContainer.Spec(context, task, worktree, home, transport, network), cancellationToken);
+                copiedIn = await transport.FillAsync(engine, sandbox.ContainerId, worktree, home, cancellationToken);
 
                 capture.StdoutLine += transcript.Accept;
                 capture.StdoutLine += logs.Stdout;
@@ -106,7 +94,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 // From here on the agent has run: a recovering server harvests this tree (before, there is nothing to keep).
                 await File.WriteAllTextAsync(TaskTreeLayout.StartedMarker(folder), sandbox.ContainerId, cancellationToken);
                 var id = sandbox.ContainerId[..12];
-                outcome = await RunWatchedAsync(sandbox, task, capture, limits, WatchOf(sandbox.ContainerId, limits, context.Copy is null && prepared is null ? [worktree.WorkPath, home] : null, prepared is not null),
+                outcome = await RunWatchedAsync(sandbox, task, capture, limits, transport.Watch(engine, sandbox.ContainerId, worktree, home, limits),
                     () => Report(context, task, TaskPhase.Started, $"container {id} started"), cancellationToken);
                 capture.Complete();
                 logs.Dispose();
@@ -129,11 +117,11 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             {
                 // The runner failed around the task: what exists of its tree is still harvested and kept.
                 LogTaskError(e, task.TaskId);
-                outcome = new SandboxOutcome(new SandboxExit(null, false, TimeSpan.Zero), Cancelled: false) { RunnerError = e.Message };
+                outcome = new SandboxOutcome(new BoxExit(null, false, TimeSpan.Zero), Cancelled: false) { RunnerError = e.Message };
             }
             catch (OperationCanceledException)
             {
-                outcome = new SandboxOutcome(new SandboxExit(null, false, TimeSpan.Zero), Cancelled: true);
+                outcome = new SandboxOutcome(new BoxExit(null, false, TimeSpan.Zero), Cancelled: true);
             }
 
             // Harvest and persist on a budget of their own: a cancelled task's work is kept too.
@@ -144,9 +132,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             {
                 // Only a tree that was copied in completely can be copied back (else the host's checkout stays).
                 copied = !copiedIn || worktree is null || context.Run.SandboxMode == SandboxMode.ReadOnly ? CopyBack.Nothing
-                    : prepared is not null
-                        ? await Environments.ChangedTree.DownloadAsync(engine, sandbox!.ContainerId, worktree, prepared.Setup.Artifacts, limits, Path.Combine(folder, ".incoming"), salvage.Token)
-                        : await TreeCopy.DownloadAsync(engine, sandbox!.ContainerId, worktree, limits, salvage.Token);
+                    : await transport.BringBackAsync(engine, sandbox!.ContainerId, worktree, limits, folder, salvage.Token);
                 facts = worktree is null
                     ? new TaskFacts { TaskId = task.TaskId, End = outcome.End, RunnerError = outcome.RunnerError, Transcript = transcript }
                     : await new Harvester(context.Repository, context.Store, context.Clock).HarvestAsync(
@@ -265,7 +251,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         }
     }
 
-    internal sealed record SandboxOutcome(SandboxExit Exit, bool Cancelled)
+    internal sealed record SandboxOutcome(BoxExit Exit, bool Cancelled)
     {
         public string? LimitPassed { get; init; }
         public string? RunnerError { get; init; }
@@ -281,34 +267,11 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
     }
 
     /// <summary>
-    /// What is measured while a task runs, returning the limit it passed. A bind-mounted tree is counted on
-    /// the host. An environment task writes into its container's own layer (the checkout, the artefacts,
-    /// /tmp, HOME all live there), which the engine measures, so a task cannot fill the engine's disk.
-    /// A copied tree grows in a volume the engine does not measure: its limits apply when it is copied back.
-    /// </summary>
-    private Func<CancellationToken, Task<string?>>? WatchOf(string containerId, TaskLimits limits, IReadOnlyList<string>? trees, bool ownLayer)
-    {
-        if (trees is not null)
-        {
-            return ct => Task.FromResult(TreeScan.Measure(trees, limits, ct).OverLimit);
-        }
-
-        if (!ownLayer)
-        {
-            return null;
-        }
-
-        return async ct => await engine.WrittenBytesAsync(containerId, ct) is { } written && written > limits.MaxTreeBytes
-            ? $"max_tree_bytes ({limits.MaxTreeBytes}): the container's own filesystem layer held {written} bytes"
-            : null;
-    }
-
-    /// <summary>
     /// Runs the container while watching its limits: output past <c>max_log_bytes</c>, or what
     /// <paramref name="overLimit"/> measures every couple of seconds, stops it, and the outcome names the limit.
     /// </summary>
     private static async Task<SandboxOutcome> RunWatchedAsync(
-        Sandbox.Sandbox sandbox, TaskPlan task, OutputCapture capture, TaskLimits limits, Func<CancellationToken, Task<string?>>? overLimit, Action onStarted, CancellationToken cancellationToken)
+        Sandbox sandbox, TaskPlan task, OutputCapture capture, TaskLimits limits, Func<CancellationToken, Task<string?>>? overLimit, Action onStarted, CancellationToken cancellationToken)
     {
         using var stop = new CancellationTokenSource();
         string? passed = null;
@@ -371,7 +334,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return new SandboxOutcome(new SandboxExit(null, false, Stopwatch.GetElapsedTime(started)), Cancelled: true);
+            return new SandboxOutcome(new BoxExit(null, false, Stopwatch.GetElapsedTime(started)), Cancelled: true);
         }
         finally
         {

@@ -5,7 +5,8 @@ using SandboxRunner.Codex;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Verification;
 
 namespace SandboxRunner.Runs;
@@ -167,7 +168,7 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
         using var reading = new CancellationTokenSource();
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var watch = overLimit is null ? Task.CompletedTask : WatchAsync(overLimit, stop, watching.Token);
-        var exec = engine.ExecAsync(container.Id, new ExecCommand(["/bin/sh", "-c", command], owner.ToString(), CodexCommandLine.Workspace), output, reading.Token);
+        var exec = engine.ExecAsync(container.Id, new BoxCommand(["/bin/sh", "-c", command], owner.ToString(), CodexCommandLine.Workspace), output, reading.Token);
         try
         {
             using var ended = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopped);

@@ -3,7 +3,8 @@ using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 

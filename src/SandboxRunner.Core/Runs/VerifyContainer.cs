@@ -4,7 +4,8 @@ using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -24,7 +25,7 @@ internal sealed class VerifyContainer
     /// <summary>Bytes of paths per <c>rm</c> call: the engine passes argv whole, so a long list is split.</summary>
     private const int MaxRemoveBytes = 64 * 1024;
 
-    private Sandbox.Sandbox? _sandbox;
+    private Sandbox? _sandbox;
     private TaskNetwork? _network;
 
     /// <summary>The host checkout mounted or copied in (null for an environment task, whose tree is laid over its run image).</summary>
@@ -51,7 +52,7 @@ internal sealed class VerifyContainer
         }
 
         _network = context.Gateway is { } gateway ? await gateway.CreateTaskNetworkAsync(task.TaskId, cancellationToken) : null;
-        _sandbox = await Sandbox.Sandbox.CreateAsync(engine, Spec(context, task, Tree, owner, _network, prepared), cancellationToken);
+        _sandbox = await Sandbox.CreateAsync(engine, Spec(context, task, Tree, owner, _network, prepared), cancellationToken);
         if (prepared is not null)
         {
             var (added, deleted) = Overlay(facts.Changes.Entries);
@@ -106,7 +107,7 @@ internal sealed class VerifyContainer
         foreach (var batch in Batches(paths))
         {
             var output = new System.Text.StringBuilder();
-            var exit = await engine.ExecAsync(containerId, new ExecCommand(["rm", "-rf", "--", .. batch], owner.ToString(), CodexCommandLine.Workspace),
+            var exit = await engine.ExecAsync(containerId, new BoxCommand(["rm", "-rf", "--", .. batch], owner.ToString(), CodexCommandLine.Workspace),
                 (_, chunk) => output.Append(TextCap.Cap(System.Text.Encoding.UTF8.GetString(chunk), 500)), cancellationToken);
             if (exit != 0)
             {

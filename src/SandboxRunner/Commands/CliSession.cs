@@ -2,7 +2,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Host.Composition;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Host.Commands;
 

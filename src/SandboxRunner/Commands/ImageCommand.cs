@@ -1,9 +1,9 @@
 using System.ComponentModel;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 using Spectre.Console.Cli;
-
 using SandboxRunner.Host.Composition;
 
 namespace SandboxRunner.Host.Commands;

@@ -2,7 +2,8 @@ using System.Net.Sockets;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Host.Composition;
 

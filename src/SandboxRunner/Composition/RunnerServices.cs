@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Git;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Host.Composition;
 
@@ -19,8 +19,9 @@ internal static class RunnerServices
         services.AddLogging(logging => logging.ClearProviders().AddStderr(settings.Verbose ? LogLevel.Debug : level));
         services.AddSingleton(sp => new GitCli(sp.GetRequiredService<ILogger<GitCli>>()));
 
-        // The one place the engine is made; every part of the runner gets it from here.
-        services.AddSingleton<IContainerEngine>(sp => new DockerEngine(sp.GetRequiredService<ILogger<DockerEngine>>()));
+        // The one place the engine is made (BackendFactory: the backend by name, docker by default, over the
+        // environment's DOCKER_HOST); every part of the runner gets it from here.
+        services.AddSingleton(sp => BackendFactory.Create(null, null, sp.GetRequiredService<ILoggerFactory>()));
 
         services.AddSingleton(sp => new Workspace(
             settings.RepoPath,

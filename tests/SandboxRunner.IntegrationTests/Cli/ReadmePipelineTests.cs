@@ -84,7 +84,7 @@ public sealed class ReadmePipelineTests(DockerFixture docker)
                 File.WriteAllText(Path.Combine(certs.FullName, file), "");
             }
 
-            var connection = Sandbox.EngineConnection.FromEnvironment(n => n == "DOCKER_CERT_PATH" ? certs.FullName : variables.GetValueOrDefault(n));
+            var connection = Boxes.Docker.EngineConnection.FromEnvironment(n => n == "DOCKER_CERT_PATH" ? certs.FullName : variables.GetValueOrDefault(n));
 
             Assert.True(connection.UsesTls, $"the GitLab example's engine is not reached over TLS: {string.Join(", ", variables)}");
             Assert.Equal(2376, connection.Endpoint.Port);

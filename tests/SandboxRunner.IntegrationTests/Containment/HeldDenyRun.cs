@@ -1,7 +1,8 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
 namespace SandboxRunner.IntegrationTests.Containment;

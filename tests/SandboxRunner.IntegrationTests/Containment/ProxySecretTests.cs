@@ -1,5 +1,5 @@
 using SandboxRunner.IntegrationTests.Infrastructure;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 
 namespace SandboxRunner.IntegrationTests.Containment;
 

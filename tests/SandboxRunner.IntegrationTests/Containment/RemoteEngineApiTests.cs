@@ -3,7 +3,7 @@ using SandboxRunner.Environments;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.IntegrationTests.Remote;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
 namespace SandboxRunner.IntegrationTests.Containment;

@@ -1,7 +1,9 @@
 using SandboxRunner.Environments;
 using SandboxRunner.IntegrationTests.Infrastructure;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
+using SandboxRunner.Configuration;
 
 namespace SandboxRunner.IntegrationTests.Environments;
 

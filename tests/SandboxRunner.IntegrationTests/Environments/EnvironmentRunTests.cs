@@ -4,7 +4,7 @@ using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
 namespace SandboxRunner.IntegrationTests.Environments;

@@ -2,7 +2,7 @@ using System.Text.Json;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
 namespace SandboxRunner.IntegrationTests.Environments;

@@ -1,6 +1,7 @@
 using SandboxRunner.Environments;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
+using SandboxRunner.Configuration;
 
 namespace SandboxRunner.IntegrationTests.Environments;
 

@@ -57,7 +57,7 @@ public sealed class GvisorRuntimeTests(DockerFixture docker)
         Assert.Contains("runsc", problem.Rule, StringComparison.Ordinal);
         Assert.Empty(h.Engine.Specs);
         Assert.False(h.Store.Exists("missing-runtime"));
-        Assert.Empty(await docker.Engine.ListNetworksAsync(Sandbox.LabelSelector.Of(Sandbox.Labels.Run, "missing-runtime"), CancellationToken.None));
+        Assert.Empty(await docker.Engine.ListNetworksAsync(Boxes.LabelSelector.Of(Boxes.Labels.Run, "missing-runtime"), CancellationToken.None));
     }
 
     [Fact]
@@ -94,7 +94,7 @@ public sealed class GvisorRuntimeTests(DockerFixture docker)
         Assert.NotEqual(HostKernel, result.CommandsRun[0].OutputTail.Trim());
         Assert.Equal(["README.md", "src/new.txt"], result.FilesChanged.Order(StringComparer.Ordinal));
         Assert.True(result.PatchApplicable, result.ApplyCheckLog);
-        Assert.Contains(h.Engine.Specs.Values, s => s.Labels.GetValueOrDefault(Sandbox.Labels.Task) == "environment-setup" && s.Runtime == "runsc");
+        Assert.Contains(h.Engine.Specs.Values, s => s.Labels.GetValueOrDefault(Boxes.Labels.Task) == "environment-setup" && s.Runtime == "runsc");
     }
 
     [Fact]
@@ -182,7 +182,7 @@ public sealed class GvisorRuntimeTests(DockerFixture docker)
         using var repository = new TestRepository();
         repository.Write(RunnerConfig.FileName, $$"""{ "image": "{{DockerFixture.FakeCodexImage}}", "runtime": "{{runtime}}" }""");
         var git = new GitCli(NullLogger<GitCli>.Instance);
-        var scope = Sandbox.Labels.ScopeOf((await HostRepository.OpenAsync(git, repository.Path, CancellationToken.None)).CommonDir);
+        var scope = Boxes.Labels.ScopeOf((await HostRepository.OpenAsync(git, repository.Path, CancellationToken.None)).CommonDir);
 
         var report = await Doctor.ExamineAsync(repository.Path, docker.Engine, git, _ => null, CancellationToken.None);
 
@@ -190,6 +190,6 @@ public sealed class GvisorRuntimeTests(DockerFixture docker)
         Assert.True(check.Status == Doctor.Ok, $"{check.Status}: {check.Detail} ({check.Fix})");
         Assert.Contains(described, check.Detail, StringComparison.Ordinal);
         Assert.Contains(kernel, check.Detail, StringComparison.Ordinal);
-        Assert.Empty(await docker.Engine.ListContainersAsync(Sandbox.LabelSelector.Of(Sandbox.Labels.Scope, scope), CancellationToken.None));
+        Assert.Empty(await docker.Engine.ListContainersAsync(Boxes.LabelSelector.Of(Boxes.Labels.Scope, scope), CancellationToken.None));
     }
 }

@@ -1,7 +1,8 @@
 using System.Text;
 using Docker.DotNet;
 using Docker.DotNet.Models;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.IntegrationTests.Infrastructure;
 

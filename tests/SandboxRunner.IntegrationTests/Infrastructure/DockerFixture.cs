@@ -1,6 +1,7 @@
 using DotNet.Testcontainers.Builders;
 using Microsoft.Extensions.Logging.Abstractions;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.IntegrationTests.Infrastructure;
 

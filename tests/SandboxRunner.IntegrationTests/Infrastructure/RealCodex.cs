@@ -11,7 +11,7 @@ namespace SandboxRunner.IntegrationTests.Infrastructure;
 public static class RealCodex
 {
     /// <summary>The runner's own task image for Codex 0.169.0 (built from Dockerfile.codex by setup or on first use).</summary>
-    public static string Image { get; } = Sandbox.ImageRecipe.Codex("0.169.0").Tag;
+    public static string Image { get; } = Boxes.ImageRecipe.Codex("0.169.0").Tag;
     public const string ApiKeyVariable = "MOCK_API_KEY";
     public const string ApiKey = "sk-scripted-model-test-key";
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.IntegrationTests.Infrastructure;
 
@@ -27,6 +28,9 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     private static TimeSpan Now => Stopwatch.GetElapsedTime(0);
 
+    /// <summary>The inner engine's backend: what has moved to the seam is not recorded here.</summary>
+    public ITaskBackend Backend => inner.Backend;
+
     public Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken) => inner.PingAsync(cancellationToken);
 
     public Task<EngineRuntimes> RuntimesAsync(CancellationToken cancellationToken) => inner.RuntimesAsync(cancellationToken);
@@ -47,7 +51,7 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     public Task DeleteImageAsync(string image, CancellationToken cancellationToken) => inner.DeleteImageAsync(image, cancellationToken);
 
-    public Task<long?> ExecAsync(string containerId, ExecCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken) =>
+    public Task<long?> ExecAsync(string containerId, BoxCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken) =>
         inner.ExecAsync(containerId, command, onOutput, cancellationToken);
 
     public async Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)

@@ -2,7 +2,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.IntegrationTests.Infrastructure;
 

@@ -1,6 +1,7 @@
 using Docker.DotNet;
 using Docker.DotNet.Models;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.IntegrationTests.Infrastructure;
 

@@ -4,7 +4,8 @@ using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging.Abstractions;
 using SandboxRunner.Configuration;
 using SandboxRunner.IntegrationTests.Infrastructure;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.IntegrationTests.Remote;
 

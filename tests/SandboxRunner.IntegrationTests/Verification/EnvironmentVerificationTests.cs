@@ -3,6 +3,7 @@ using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Runs;
 using SandboxRunner.Verification;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
+using SandboxRunner.Configuration;
 
 namespace SandboxRunner.IntegrationTests.Verification;
 

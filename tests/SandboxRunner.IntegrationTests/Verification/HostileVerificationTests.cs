@@ -1,7 +1,7 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 using SandboxRunner.Verification;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 

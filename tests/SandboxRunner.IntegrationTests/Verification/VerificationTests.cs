@@ -107,7 +107,7 @@ public sealed class VerificationTests(DockerFixture docker)
         Assert.Equal(TaskStatus.Success, result.Status);
         Assert.Equal(VerificationStatus.NotRun, result.Verification!.Status);
         Assert.Empty(result.Verification.Commands);
-        Assert.DoesNotContain(h.Engine.Specs.Values, s => s.Labels.GetValueOrDefault(Sandbox.Labels.Role) == Sandbox.Labels.VerifyRole);
+        Assert.DoesNotContain(h.Engine.Specs.Values, s => s.Labels.GetValueOrDefault(Boxes.Labels.Role) == Boxes.Labels.VerifyRole);
     }
 
     [Fact]

@@ -93,8 +93,5 @@ public static class LayerRules
     /// </summary>
     public static IReadOnlyList<LayerException> Exceptions { get; } =
     [
-        new(new("Configuration", "Environments"), "seam (issue 24): EnvironmentSpec and SetupNetwork move into Configuration"),
-        new(new("Configuration", "Policy"), "seam (issue 24): GlobPatterns moves into Configuration"),
-        new(new("Sandbox", "Configuration"), "seam (issue 24): TrustedAuthorities moves into Configuration"),
     ];
 }

@@ -1,5 +1,6 @@
 using System.Text;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Tests.Containment;
 

@@ -1,5 +1,5 @@
 using SandboxRunner.Environments;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 
 namespace SandboxRunner.Tests.Environments;
 

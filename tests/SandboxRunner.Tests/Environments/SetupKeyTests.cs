@@ -1,5 +1,6 @@
 using SandboxRunner.Environments;
 using SandboxRunner.Git;
+using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Tests.Environments;
 

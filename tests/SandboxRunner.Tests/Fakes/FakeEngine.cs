@@ -2,7 +2,8 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using SandboxRunner.Codex;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Tests.Fakes;
 
@@ -23,7 +24,7 @@ public enum FakeContainerState { Created, Running, Exited, Removed }
 /// (kill is SIGKILL with exit 137, logs follow until exit, files are read with a size bound, labels
 /// select) that the run layer cannot tell the difference, and the counts show what a run left behind.
 /// </summary>
-public sealed class FakeEngine : IContainerEngine
+public sealed partial class FakeEngine : IContainerEngine
 {
     public const long KilledExitCode = 137;
 
@@ -49,7 +50,7 @@ public sealed class FakeEngine : IContainerEngine
 
     private readonly ConcurrentQueue<(FakeContainer, IReadOnlyList<string>)> _execs = new();
 
-    public async Task<long?> ExecAsync(string containerId, ExecCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken)
+    public async Task<long?> ExecAsync(string containerId, BoxCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken)
     {
         var container = Find(containerId);
         if (container.State != FakeContainerState.Running)
@@ -76,12 +77,6 @@ public sealed class FakeEngine : IContainerEngine
     /// <summary>Its containers run in this process, so they see this machine's files: the bind transport. The copy transport is tested against real engines.</summary>
     public Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken) => Task.FromResult(true);
 
-    public Task PutArchiveAsync(string containerId, string path, Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("the fake engine has no archive API; the copy transport is tested against real engines");
-
-    public Task<T> GetArchiveAsync<T>(string containerId, string path, Func<Stream, CancellationToken, Task<T>> readTar, CancellationToken cancellationToken) =>
-        throw new NotSupportedException("the fake engine has no archive API; the copy transport is tested against real engines");
-
     /// <summary>
     /// Makes a followed log hand nothing on until the container has exited, as a slow log driver does
     /// (Docker 20.10 was seen lagging a 3 MB line): output then arrives after the exit is known.
@@ -106,8 +101,14 @@ public sealed class FakeEngine : IContainerEngine
 
     public IReadOnlyCollection<FakeContainer> LiveContainers => _containers.Values.ToList();
 
+    /// <summary>This engine behind the backend seam.</summary>
+    public FakeBackend Backend { get; }
+
+    ITaskBackend IContainerEngine.Backend => Backend;
+
     public FakeEngine(params string[] images)
     {
+        Backend = new FakeBackend(this);
         foreach (var image in images)
         {
             Images[image] = true;
@@ -125,17 +126,6 @@ public sealed class FakeEngine : IContainerEngine
 
     public Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken) =>
         Task.FromResult(Images.ContainsKey(image) ? new ImageFacts($"sha256:{image}", new Dictionary<string, string>()) : null);
-
-    public Task<string> CommitAsync(string containerId, ImageCommit commit, CancellationToken cancellationToken)
-    {
-        Images[commit.Tag] = true;
-        return Task.FromResult($"sha256:{commit.Tag}");
-    }
-
-    public Task<IReadOnlyList<PathChange>?> ChangesAsync(string containerId, int maxEntries, CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<PathChange>?>([]);
-
-    public Task<long?> WrittenBytesAsync(string containerId, CancellationToken cancellationToken) => Task.FromResult<long?>(0);
 
     public Task DeleteImageAsync(string image, CancellationToken cancellationToken)
     {
@@ -164,6 +154,13 @@ public sealed class FakeEngine : IContainerEngine
 
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         var container = new FakeContainer(id, spec, new Dictionary<string, string>(spec.Labels) { [Labels.Owner] = Owner });
+        container.Seed(ImageFiles.GetValueOrDefault(spec.Image));
+        if (_networks.TryGetValue(spec.NetworkMode, out var network))
+        {
+            // Created on a network of its own (not "none", "bridge" or another's namespace), it has an address there, as in Docker.
+            network.Members[id] = $"10.99.0.{network.Members.Count + 2}";
+        }
+
         _containers[id] = container;
         _history.Enqueue(container);
         Interlocked.Increment(ref _created);
@@ -293,216 +290,5 @@ public sealed class FakeEngine : IContainerEngine
     private sealed record FakeNetwork(string Name, bool Internal, IReadOnlyDictionary<string, string> Labels)
     {
         public ConcurrentDictionary<string, string> Members { get; } = new(StringComparer.Ordinal);
-    }
-}
-
-/// <summary>One container of the <see cref="FakeEngine"/>, and what its agent can do from inside it.</summary>
-public sealed class FakeContainer
-{
-    private readonly Lock _gate = new();
-    private readonly List<(LogStream Stream, byte[] Bytes)> _output = [];
-    private readonly TaskCompletionSource<long> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _kill = new();
-    private TaskCompletionSource _outputChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Task _agent = Task.CompletedTask;
-    private bool _killed;
-
-    internal FakeContainer(string id, ContainerSpec spec, IReadOnlyDictionary<string, string> labels)
-    {
-        Id = id;
-        Spec = spec;
-        Labels = labels;
-    }
-
-    public string Id { get; }
-    public ContainerSpec Spec { get; }
-    public IReadOnlyDictionary<string, string> Labels { get; }
-    public FakeContainerState State { get; private set; }
-
-    public string? TaskId => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Task);
-    public string? RunId => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Run);
-
-    /// <summary>Which attempt of its task the container runs (null for a task run once).</summary>
-    public int? Attempt => Labels.TryGetValue(SandboxRunner.Sandbox.Labels.Attempt, out var k) ? int.Parse(k, System.Globalization.CultureInfo.InvariantCulture) : null;
-
-    /// <summary>Whether this is where a task's verify commands run, rather than its agent.</summary>
-    public bool IsVerification => Labels.GetValueOrDefault(SandboxRunner.Sandbox.Labels.Role) == SandboxRunner.Sandbox.Labels.VerifyRole;
-
-    /// <summary>The exit code, once the container has exited.</summary>
-    public long? ExitCode => _exit.Task.IsCompletedSuccessfully ? _exit.Task.Result : null;
-
-    /// <summary>What the agent threw, other than the kill's cancellation (the container then exited with 255).</summary>
-    public Exception? AgentError { get; private set; }
-
-    /// <summary>Files inside the container but outside its bind mounts (e.g. Codex's last message), by absolute container path.</summary>
-    public ConcurrentDictionary<string, byte[]> Files { get; } = new(StringComparer.Ordinal);
-
-    /// <summary>What the runner wrote to the container's standard input when it started it, if anything.</summary>
-    public byte[]? Stdin { get; set; }
-
-    /// <summary>The host folder mounted at <see cref="CodexCommandLine.Workspace"/>: the task's checkout.</summary>
-    public string Workspace => Spec.Mounts.Single(m => m.Target == CodexCommandLine.Workspace).Source;
-
-    public long StdoutBytes { get; private set; }
-
-    internal Task<long> Exit => _exit.Task;
-
-    /// <summary>Cancelled when the container is killed.</summary>
-    internal CancellationToken KillToken => _kill.Token;
-
-    public string PathInWorkspace(string relative) => Path.Combine(Workspace, relative);
-
-    /// <summary>Writes a file of the checkout, creating its folders.</summary>
-    public void WriteFile(string relative, string content) => WriteFile(relative, Encoding.UTF8.GetBytes(content));
-
-    public void WriteFile(string relative, byte[] content)
-    {
-        var full = PathInWorkspace(relative);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        File.WriteAllBytes(full, content);
-    }
-
-    /// <summary>What <c>codex exec -o</c> leaves: the final message, which the runner reads from the container.</summary>
-    public void WriteLastMessage(string text) => Files[CodexCommandLine.LastMessageFile] = Encoding.UTF8.GetBytes(text);
-
-    public void Stdout(string line) => Emit(LogStream.Stdout, Encoding.UTF8.GetBytes(line + "\n"));
-
-    public void Stderr(string line) => Emit(LogStream.Stderr, Encoding.UTF8.GetBytes(line + "\n"));
-
-    /// <summary>Output of the container; what is written after it exited is lost, as it is with a real process.</summary>
-    public void Emit(LogStream stream, ReadOnlySpan<byte> bytes)
-    {
-        lock (_gate)
-        {
-            if (State != FakeContainerState.Running)
-            {
-                return;
-            }
-
-            _output.Add((stream, bytes.ToArray()));
-            if (stream == LogStream.Stdout)
-            {
-                StdoutBytes += bytes.Length;
-            }
-
-            PulseLocked();
-        }
-    }
-
-    internal void Start(FakeAgent agent, Action onExit)
-    {
-        lock (_gate)
-        {
-            if (State != FakeContainerState.Created)
-            {
-                throw new InvalidOperationException($"Docker: container {Id[..12]} is {State}, it cannot be started");
-            }
-
-            State = FakeContainerState.Running;
-        }
-
-        _agent = Task.Run(async () =>
-        {
-            long code;
-            try
-            {
-                code = await agent(this, _kill.Token);
-            }
-            catch (OperationCanceledException) when (_kill.IsCancellationRequested)
-            {
-                code = FakeEngine.KilledExitCode;
-            }
-            catch (Exception e)
-            {
-                AgentError = e;
-                Stderr($"fake agent failed: {e}");
-                code = 255;
-            }
-
-            lock (_gate)
-            {
-                State = FakeContainerState.Exited;
-                PulseLocked();
-            }
-
-            onExit();
-            _exit.TrySetResult(_killed ? FakeEngine.KilledExitCode : code);
-        });
-    }
-
-    /// <summary>
-    /// SIGKILL: the agent's token is cancelled and the kill returns once it has stopped, so nothing writes
-    /// into the workspace after the runner believes the container gone. Agents must honour the token.
-    /// </summary>
-    internal async Task KillAsync()
-    {
-        lock (_gate)
-        {
-            if (State != FakeContainerState.Running)
-            {
-                return;
-            }
-
-            _killed = true;
-        }
-
-        await _kill.CancelAsync();
-        await _agent;
-    }
-
-    internal void MarkRemoved()
-    {
-        lock (_gate)
-        {
-            if (State == FakeContainerState.Created)
-            {
-                // Never started: nothing will ever complete a wait on it, so removal does, as Docker's does.
-                _exit.TrySetResult(FakeEngine.KilledExitCode);
-            }
-
-            State = FakeContainerState.Removed;
-            PulseLocked();
-        }
-
-        _kill.Dispose();
-    }
-
-    internal async Task ReadLogsAsync(bool follow, bool lagUntilExit, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken)
-    {
-        var next = 0;
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            (LogStream Stream, byte[] Bytes)[] batch;
-            bool ended;
-            Task changed;
-            lock (_gate)
-            {
-                ended = State is FakeContainerState.Exited or FakeContainerState.Removed;
-                batch = lagUntilExit && !ended ? [] : _output.Skip(next).ToArray();
-                next += batch.Length;
-                changed = _outputChanged.Task;
-            }
-
-            foreach (var (stream, bytes) in batch)
-            {
-                onChunk(stream, bytes);
-            }
-
-            // The batch was taken together with the state, so an ended container's output is all delivered.
-            if (!follow || ended)
-            {
-                return;
-            }
-
-            await changed.WaitAsync(cancellationToken);
-        }
-    }
-
-    private void PulseLocked()
-    {
-        var changed = _outputChanged;
-        _outputChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        changed.TrySetResult();
     }
 }

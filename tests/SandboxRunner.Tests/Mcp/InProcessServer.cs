@@ -11,7 +11,8 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Host.Composition;
 using SandboxRunner.Host.Mcp;
 using SandboxRunner.Platform;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Tests.Fakes;
 using SandboxRunner.Tests.Runs;
 

@@ -1,6 +1,6 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Policy;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 
 namespace SandboxRunner.Tests.Policy;
 

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using CsCheck;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Tests.Properties;
 

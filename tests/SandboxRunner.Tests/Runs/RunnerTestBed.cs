@@ -43,7 +43,7 @@ public sealed class RunnerTestBed : IDisposable
     public RunStore Store => new(Host);
 
     /// <summary>The repository's label on everything its runs create in the engine.</summary>
-    public string Scope => SandboxRunner.Sandbox.Labels.ScopeOf(Host.CommonDir);
+    public string Scope => SandboxRunner.Boxes.Labels.ScopeOf(Host.CommonDir);
     public string BaseCommit { get; }
 
     public static RunnerConfig DefaultConfig { get; } = RunnerConfig.Default with

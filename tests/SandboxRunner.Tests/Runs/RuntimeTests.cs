@@ -1,7 +1,7 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 using SandboxRunner.Tests.Fakes;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 

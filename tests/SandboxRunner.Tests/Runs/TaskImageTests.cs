@@ -2,7 +2,7 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
 using SandboxRunner.Platform;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 using SandboxRunner.Tests.Fakes;
 
 namespace SandboxRunner.Tests.Runs;

@@ -2,7 +2,7 @@ using System.Text;
 using SandboxRunner.Configuration;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 using SandboxRunner.Tests.Fakes;
 using static SandboxRunner.Tests.Runs.RunnerTestBed;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;

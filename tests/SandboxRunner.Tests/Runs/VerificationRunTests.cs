@@ -1,6 +1,6 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Runs;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
 using SandboxRunner.Tests.Fakes;
 using SandboxRunner.Verification;
 using static SandboxRunner.Tests.Runs.RunnerTestBed;

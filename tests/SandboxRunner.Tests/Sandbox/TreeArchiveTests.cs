@@ -1,5 +1,6 @@
 using ICSharpCode.SharpZipLib.Tar;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Tests.Sandbox;
 

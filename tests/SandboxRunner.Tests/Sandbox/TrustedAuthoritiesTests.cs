@@ -1,5 +1,6 @@
 using SandboxRunner.Configuration;
-using SandboxRunner.Sandbox;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Tests.Configuration;
 
 namespace SandboxRunner.Tests.Sandbox;

@@ -1,0 +1,271 @@
+using System.Net;
+using Docker.DotNet;
+using Microsoft.Extensions.Logging;
+
+namespace SandboxRunner.Boxes.Docker;
+
+/// <summary>
+/// The Docker backend: one engine (a local socket, a remote or TLS endpoint). A facade over one small class per
+/// resource (containers, images, networks, archives, snapshots, exec: one call and at most one log line per method,
+/// after testcontainers-dotnet's Docker*Operations); what a run sees of it is <see cref="ITaskBackend"/>.
+/// </summary>
+public sealed partial class DockerBackend : ITaskBackend, IDisposable
+{
+    private readonly DockerClient _client;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _probeGate = new(1, 1);
+    private readonly DockerImages _images;
+    private Task<string?>? _exposure;
+    private bool? _sharesHostFiles;
+
+    public DockerBackend(ILogger logger, EngineConnection connection)
+    {
+        _logger = logger;
+        Connection = connection;
+        _client = connection.CreateClient();
+        Containers = new DockerContainers(_client, logger);
+        Networks = new DockerNetworks(_client, logger);
+        Archives = new DockerArchives(_client, logger);
+        Snapshots = new DockerSnapshots(_client, logger);
+        Exec = new DockerExec(_client, logger);
+        _images = new DockerImages(_client, logger);
+    }
+
+    public EngineConnection Connection { get; }
+
+    public string Name => "docker";
+
+    public BackendCapabilities Capabilities { get; } = new(Snapshots: true, Exec: true, Runtimes: true);
+
+    public IBoxImages Images => _images;
+
+    internal DockerContainers Containers { get; }
+
+    internal DockerNetworks Networks { get; }
+
+    internal DockerArchives Archives { get; }
+
+    internal DockerSnapshots Snapshots { get; }
+
+    internal DockerExec Exec { get; }
+
+    public async Task<BackendFacts> DescribeAsync(CancellationToken cancellationToken)
+    {
+        var (version, api) = await PingAsync(cancellationToken);
+        return new BackendFacts(version, api, await RuntimesAsync(cancellationToken));
+    }
+
+    /// <summary>The engine's version and API version; throws, naming the endpoint and the fix, when it does not answer.</summary>
+    public async Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var version = await _client.System.GetVersionAsync(cancellationToken);
+            return (version.Version, version.APIVersion);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw new InvalidOperationException(
+                $"cannot reach the Docker engine at {Connection}: {DockerErrors.Innermost(e)}; check DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH for TLS)", e);
+        }
+    }
+
+    /// <summary>The OCI runtimes the engine can start containers with (<c>docker info</c>'s Runtimes), and its default.</summary>
+    public async Task<EngineRuntimes> RuntimesAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var info = await _client.System.GetSystemInfoAsync(cancellationToken);
+            var available = (info.Runtimes ?? new Dictionary<string, global::Docker.DotNet.Models.RuntimeWithStatus>())
+                .ToDictionary(kv => kv.Key, kv => new EngineRuntime(kv.Key, kv.Value?.Path, kv.Value?.Args?.ToList() ?? []), StringComparer.Ordinal);
+            return new EngineRuntimes(string.IsNullOrEmpty(info.DefaultRuntime) ? "runc" : info.DefaultRuntime, available)
+            {
+                HostKernel = string.IsNullOrEmpty(info.KernelVersion) ? null : info.KernelVersion,
+            };
+        }
+        catch (DockerApiException e)
+        {
+            throw DockerErrors.Failure("reading the engine's runtimes", e);
+        }
+    }
+
+    public async Task<string?> ExposedApiAsync(CancellationToken cancellationToken)
+    {
+        // Asked once per engine: the endpoint does not change under a process.
+        var probe = _exposure;
+        if (probe is null || probe.IsFaulted || probe.IsCanceled)
+        {
+            probe = _exposure = ProbeExposureAsync();
+        }
+
+        return await probe.WaitAsync(cancellationToken);
+    }
+
+    private async Task<string?> ProbeExposureAsync()
+    {
+        using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var gateway = Connection.Endpoint.Scheme == "unix" ? await Networks.BridgeGatewayAsync(budget.Token) : null;
+        return await EngineExposure.ProbeAsync(Connection, gateway, budget.Token);
+    }
+
+    public async Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken)
+    {
+        if (_sharesHostFiles is { } known)
+        {
+            return known;
+        }
+
+        await _probeGate.WaitAsync(cancellationToken);
+        try
+        {
+            _sharesHostFiles ??= await ProbeHostFilesAsync(image, cancellationToken);
+            LogTransportProbe(Connection.ToString(), _sharesHostFiles.Value);
+            return _sharesHostFiles.Value;
+        }
+        finally
+        {
+            _probeGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// A container (created, never started) bind-mounting a fresh folder of this machine that holds one random file:
+    /// the engine sees this machine's files only if it can read that file back through the mount. A remote engine
+    /// either refuses the mount (no such folder there) or finds the folder without the file.
+    /// </summary>
+    private async Task<bool> ProbeHostFilesAsync(string image, CancellationToken cancellationToken)
+    {
+        var folder = Directory.CreateTempSubdirectory("sandbox-runner-probe-");
+        string? id = null;
+        try
+        {
+            var token = Guid.NewGuid().ToString("N");
+            await File.WriteAllTextAsync(Path.Combine(folder.FullName, token), token, cancellationToken);
+            try
+            {
+                id = await Containers.CreateAsync(new ContainerSpec
+                {
+                    Image = image,
+                    Command = ["true"],
+                    Entrypoint = [],
+                    User = "65534:65534",
+                    WorkingDirectory = "/",
+                    Environment = new Dictionary<string, string>(),
+                    Mounts = [new BindMount(folder.FullName, "/sandbox-runner-probe", ReadOnly: true)],
+                    Labels = new Dictionary<string, string> { [Labels.Role] = "probe" },
+                    Limits = new ResourceLimits(64 * 1024 * 1024, 0.1, 16, 1024 * 1024),
+                }, cancellationToken);
+            }
+            catch (InvalidOperationException e) when (e.InnerException is DockerApiException { StatusCode: HttpStatusCode.BadRequest or HttpStatusCode.NotFound or HttpStatusCode.InternalServerError })
+            {
+                // "invalid mount config: bind source path does not exist": the engine has its own filesystem.
+                return false;
+            }
+
+            var seen = await Containers.ReadFileAsync(id, "/sandbox-runner-probe/" + token, 1024, cancellationToken);
+            return seen is not null && System.Text.Encoding.UTF8.GetString(seen) == token;
+        }
+        finally
+        {
+            if (id is not null)
+            {
+                await Containers.RemoveAsync(id, CancellationToken.None);
+            }
+
+            folder.Delete(recursive: true);
+        }
+    }
+
+    public async Task<IRunSite> OpenRunSiteAsync(RunSiteSpec spec, CancellationToken cancellationToken)
+    {
+        var site = new DockerRunSite(this, spec);
+        try
+        {
+            await site.OpenAsync(cancellationToken);
+            return site;
+        }
+        catch
+        {
+            await site.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task<int> RemoveRunAsync(BoxScope scope, string runId, CancellationToken cancellationToken)
+    {
+        var selector = LabelSelector.Of(scope, runId);
+        var removed = 0;
+        foreach (var container in await Containers.ListAsync(selector, cancellationToken))
+        {
+            await Containers.RemoveAsync(container.ID, cancellationToken);
+            removed++;
+        }
+
+        foreach (var network in await Networks.ListAsync(selector, cancellationToken))
+        {
+            await Networks.RemoveAsync(network.Name, cancellationToken);
+        }
+
+        return removed;
+    }
+
+    public async Task<int> RemoveOrphansAsync(BoxScope scope, CancellationToken cancellationToken)
+    {
+        var selector = LabelSelector.Of(scope, null).And(Labels.Owner);
+        var removed = 0;
+        foreach (var container in await Containers.ListAsync(selector, cancellationToken))
+        {
+            if (container.Labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner))
+            {
+                await Containers.RemoveAsync(container.ID, cancellationToken);
+                removed++;
+            }
+        }
+
+        foreach (var network in await Networks.ListAsync(selector, cancellationToken))
+        {
+            if (network.Labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner))
+            {
+                await Networks.RemoveAsync(network.Name, cancellationToken);
+                removed++;
+            }
+        }
+
+        if (removed > 0)
+        {
+            LogOrphansRemoved(removed);
+        }
+
+        return removed;
+    }
+
+    public async Task<IReadOnlyList<BoxRef>> FindBoxesAsync(BoxScope scope, string? runId, CancellationToken cancellationToken) =>
+        (await Containers.ListAsync(LabelSelector.Of(scope, runId), cancellationToken))
+        .Select(c =>
+        {
+            var labels = new Dictionary<string, string>(c.Labels ?? new Dictionary<string, string>());
+            return new BoxRef(c.ID, labels.GetValueOrDefault(Labels.Run), labels.GetValueOrDefault(Labels.Task), labels.GetValueOrDefault(Labels.Role), c.State == "running")
+            {
+                Labels = labels,
+            };
+        })
+        .ToList();
+
+    public void Dispose()
+    {
+        _client.Dispose();
+        _probeGate.Dispose();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Docker engine {Endpoint}: sees this machine's files: {Shares}")]
+    private partial void LogTransportProbe(string endpoint, bool shares);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "removed {Count} container(s) and network(s) left by a server process that is gone")]
+    private partial void LogOrphansRemoved(int count);
+}

@@ -1,0 +1,76 @@
+using Docker.DotNet;
+using Docker.DotNet.X509;
+
+namespace SandboxRunner.Boxes.Docker;
+
+/// <summary>
+/// Where the Docker engine is and how to talk to it, read the way the docker CLI reads it:
+/// <c>DOCKER_HOST</c> (<c>unix://</c> or <c>tcp://</c>; default <c>unix:///var/run/docker.sock</c>), and for
+/// TCP, TLS when <c>DOCKER_TLS_VERIFY</c> is set to anything but empty or <c>0</c>, with <c>ca.pem</c>,
+/// <c>cert.pem</c> and <c>key.pem</c> from <c>DOCKER_CERT_PATH</c> (default <c>~/.docker</c>). The server's
+/// certificate is checked against that CA, not the system's. Testcontainers reads the same variables, so
+/// the tests and the runner reach the same engine.
+/// </summary>
+public sealed record EngineConnection(Uri Endpoint, string? CertPath = null)
+{
+    public const string DefaultSocket = "unix:///var/run/docker.sock";
+
+    /// <summary>True when the engine is reached over TCP with TLS (client certificate, server checked against the CA).</summary>
+    public bool UsesTls => CertPath is not null;
+
+    /// <summary>The connection <c>DOCKER_HOST</c>, <c>DOCKER_TLS_VERIFY</c> and <c>DOCKER_CERT_PATH</c> describe; a bad value is refused naming the variable.</summary>
+    public static EngineConnection FromEnvironment(Func<string, string?> environment)
+    {
+        var host = environment("DOCKER_HOST") is { Length: > 0 } h ? h.Trim() : DefaultSocket;
+        if (!Uri.TryCreate(host, UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("unix" or "tcp" or "http" or "https"))
+        {
+            throw new InvalidOperationException(
+                $"DOCKER_HOST '{host}' is not usable: it must be unix:///path/to/docker.sock or tcp://host:port (ssh:// and npipe:// are not supported here).");
+        }
+
+        var verify = environment("DOCKER_TLS_VERIFY") is { Length: > 0 } v && v != "0";
+        if (!verify || endpoint.Scheme == "unix")
+        {
+            return new EngineConnection(endpoint);
+        }
+
+        var certPath = environment("DOCKER_CERT_PATH") is { Length: > 0 } p
+            ? p
+            : Path.Combine(environment("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".docker");
+        foreach (var file in (string[])["ca.pem", "cert.pem", "key.pem"])
+        {
+            if (!File.Exists(Path.Combine(certPath, file)))
+            {
+                throw new InvalidOperationException(
+                    $"DOCKER_TLS_VERIFY is set but {Path.Combine(certPath, file)} does not exist; put ca.pem, cert.pem and key.pem in DOCKER_CERT_PATH ('{certPath}').");
+            }
+        }
+
+        return new EngineConnection(endpoint, certPath);
+    }
+
+    /// <summary>The process's own connection (its environment).</summary>
+    public static EngineConnection FromProcess() => FromEnvironment(Environment.GetEnvironmentVariable);
+
+    /// <summary>What error messages and logs call it: the endpoint, and whether TLS is used.</summary>
+    public override string ToString() => UsesTls ? $"{Endpoint} (TLS, certificates in {CertPath})" : Endpoint.ToString();
+
+    /// <summary>A client for this engine; requests are unversioned, so it talks to a 20.10 engine and to current ones.</summary>
+    public DockerClient CreateClient()
+    {
+        var builder = new DockerClientBuilder().WithEndpoint(Endpoint);
+        if (CertPath is not null)
+        {
+            try
+            {
+                builder = builder.WithAuthProvider(DockerTlsCertificates.LoadFromDirectory(CertPath).CreateCredentials());
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw new InvalidOperationException($"the TLS certificates in DOCKER_CERT_PATH ('{CertPath}') could not be loaded: {e.Message}", e);
+            }
+        }
+
+        return builder.Build();
+    }
+}

@@ -1,0 +1,90 @@
+using ICSharpCode.SharpZipLib.Tar;
+
+namespace SandboxRunner.Boxes;
+
+/// <summary>A file the archive adds that is not on disk (say, a git <c>shallow</c> file), at a path below the root.</summary>
+public sealed record ExtraFile(string Path, byte[] Content);
+
+/// <summary>
+/// Writes a host folder the runner made itself (a fresh checkout, a CODEX_HOME) as a tar for the engine's
+/// archive endpoint: the root folder as <c>./</c> and everything under it owned by
+/// <paramref name="uid"/>:<paramref name="gid"/> (the engine applies the headers' owner, so the folder is
+/// the sandbox user's inside), links as links, never followed.
+/// </summary>
+public static class TreeArchiveWriter
+{
+    public static async Task WriteAsync(
+        Stream output, string folder, int uid, int gid, IReadOnlyList<ExtraFile> extras, CancellationToken cancellationToken)
+    {
+        await using var tar = new TarOutputStream(output, System.Text.Encoding.UTF8) { IsStreamOwner = false };
+        await PutAsync(tar, "./", TarHeader.LF_DIR, 0, 0b111_101_101, uid, gid, null, cancellationToken);
+        var buffer = new byte[81920];
+        var pending = new Stack<(string Full, string Relative)>();
+        pending.Push((folder, ""));
+        while (pending.Count > 0)
+        {
+            var (dir, prefix) = pending.Pop();
+            foreach (var entry in new DirectoryInfo(dir).EnumerateFileSystemInfos())
+            {
+                var name = prefix + entry.Name;
+                var mode = (int)entry.UnixFileMode & 0b111_111_111;
+                if (entry.LinkTarget is { } target)
+                {
+                    await PutAsync(tar, name, TarHeader.LF_SYMLINK, 0, 0b111_111_111, uid, gid, target, cancellationToken);
+                }
+                else if (entry is DirectoryInfo)
+                {
+                    await PutAsync(tar, name + "/", TarHeader.LF_DIR, 0, mode, uid, gid, null, cancellationToken);
+                    pending.Push((entry.FullName, name + "/"));
+                }
+                else if (entry is FileInfo file && (entry.Attributes & FileAttributes.Device) == 0)
+                {
+                    await using var source = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+                    await PutAsync(tar, name, TarHeader.LF_NORMAL, source.Length, mode, uid, gid, null, cancellationToken);
+                    int read;
+                    long left = source.Length;
+                    while (left > 0 && (read = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken)) > 0)
+                    {
+                        await tar.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                        left -= read;
+                    }
+
+                    await tar.CloseEntryAsync(cancellationToken);
+                }
+            }
+        }
+
+        foreach (var extra in extras)
+        {
+            await PutAsync(tar, extra.Path, TarHeader.LF_NORMAL, extra.Content.Length, 0b110_100_100, uid, gid, null, cancellationToken);
+            await tar.WriteAsync(extra.Content, cancellationToken);
+            await tar.CloseEntryAsync(cancellationToken);
+        }
+
+        await tar.FinishAsync(cancellationToken);
+    }
+
+    internal static async Task PutAsync(
+        TarOutputStream tar, string name, byte type, long size, int mode, int uid, int gid, string? link, CancellationToken cancellationToken)
+    {
+        var entry = TarEntry.CreateTarEntry(name);
+        entry.TarHeader.TypeFlag = type;
+        entry.TarHeader.Mode = mode;
+        entry.Size = size;
+        entry.TarHeader.UserId = uid;
+        entry.TarHeader.GroupId = gid;
+        entry.TarHeader.UserName = "";
+        entry.TarHeader.GroupName = "";
+        entry.ModTime = DateTime.UtcNow;
+        if (link is not null)
+        {
+            entry.TarHeader.LinkName = link;
+        }
+
+        await tar.PutNextEntryAsync(entry, cancellationToken);
+        if (type != TarHeader.LF_NORMAL)
+        {
+            await tar.CloseEntryAsync(cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
+using SandboxRunner.Configuration;
+
+namespace SandboxRunner.Runs;
+
+/// <summary>
+/// The one place a process gets where its tasks run: the backend by name (today <c>docker</c>; issue 25 adds a
+/// swarm) over the engine connection the environment names (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH).
+/// The host's composition root calls it once for the MCP server and the verbs alike; a test project composes the
+/// library the same way without the host. It returns the engine the run layer still drives, whose
+/// <see cref="IContainerEngine.Backend"/> is the <see cref="ITaskBackend"/> seam the run layer is moving to.
+/// </summary>
+public static class BackendFactory
+{
+    public const string Docker = "docker";
+
+    /// <summary>The backends this build has.</summary>
+    public static IReadOnlyList<string> Names { get; } = [Docker];
+
+    /// <summary>
+    /// The backend <paramref name="name"/> names (null: <c>docker</c>) over <paramref name="connection"/> (null: the
+    /// environment's); an unknown name is refused with the ones there are.
+    /// </summary>
+    public static IContainerEngine Create(string? name, EngineConnection? connection, ILoggerFactory loggers) => (name ?? Docker) switch
+    {
+        Docker => new DockerEngine(loggers.CreateLogger<DockerEngine>(), connection ?? EngineConnection.FromProcess()),
+        var other => throw new InvalidInputException("config", "backend", $"'{other}' is not a backend of this runner; use one of: {string.Join(", ", Names)}"),
+    };
+}

@@ -1,0 +1,51 @@
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
+using SandboxRunner.Codex;
+using SandboxRunner.Configuration;
+using SandboxRunner.Environments;
+using SandboxRunner.Git;
+using SandboxRunner.Platform;
+
+namespace SandboxRunner.Runs.Transports;
+
+/// <summary>
+/// An environment's task: the checkout and the setup's artefacts are in the run image's own filesystem
+/// (copy-on-write), so only CODEX_HOME and the objects go in, into scratch folders. The task writes into its box's
+/// own layer, which the engine measures while it runs (so a task cannot fill the engine's disk), and what changed
+/// comes back as a changed tree (<see cref="ChangedTree"/>).
+/// </summary>
+internal sealed class EnvironmentTransport(PreparedEnvironment prepared, IRunPack copy) : ITaskTransport
+{
+    public UnixOwner BoxOwner => UnixOwner.ImageUser;
+
+    public UnixOwner HostOwner => UnixOwner.CurrentProcess;
+
+    public TaskImage Image { get; } = new(prepared.RunImage.Tag, prepared.RunImage.Init);
+
+    public bool WritesOwnLayer => true;
+
+    public IReadOnlyList<BoxMount> Workspace(Worktree worktree, string home) =>
+        [new BoxMount.Scratch(CodexCommandLine.Home), new BoxMount.Scratch(copy.ObjectsDir)];
+
+    public void AddEnvironment(IDictionary<string, string> environment)
+    {
+        // HOME is the image's, where setup left its caches (~/.nuget/packages); git's settings stay in CODEX_HOME.
+        environment["HOME"] = SetupRun.Home;
+        environment["GIT_CONFIG_GLOBAL"] = $"{CodexCommandLine.Home}/.gitconfig";
+    }
+
+    public async Task<bool> FillAsync(IContainerEngine engine, string containerId, Worktree worktree, string home, CancellationToken cancellationToken)
+    {
+        await TreeCopy.UploadFolderAsync(engine, containerId, CodexCommandLine.Home, home, BoxOwner, cancellationToken);
+        await copy.UploadObjectsAsync(engine, containerId, BoxOwner, cancellationToken);
+        return true;
+    }
+
+    public Func<CancellationToken, Task<string?>>? Watch(IContainerEngine engine, string containerId, Worktree worktree, string home, TaskLimits limits) =>
+        async ct => await engine.WrittenBytesAsync(containerId, ct) is { } written && written > limits.MaxTreeBytes
+            ? $"max_tree_bytes ({limits.MaxTreeBytes}): the container's own filesystem layer held {written} bytes"
+            : null;
+
+    public Task<CopyBack> BringBackAsync(IContainerEngine engine, string containerId, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken) =>
+        ChangedTree.DownloadAsync(engine, containerId, worktree, prepared.Setup.Artifacts, limits, Path.Combine(taskFolder, ".incoming"), cancellationToken);
+}

@@ -1,0 +1,189 @@
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
+using ContainerBox = SandboxRunner.Boxes.Docker.Sandbox;
+
+namespace SandboxRunner.Tests.Fakes;
+
+/// <summary>
+/// <see cref="ITaskBackend"/> in memory: its boxes are containers of a <see cref="FakeEngine"/> (what they run is the
+/// engine's <see cref="FakeEngine.Agent"/> and <see cref="FakeEngine.Exec"/>), its allowlist sites the egress gateway
+/// over that engine. It passes the backend contract (Contracts/BackendContract.cs) that the Docker backend passes,
+/// so run logic tested against it holds against Docker; what a test wants to see of a box is on <see cref="Engine"/>.
+/// </summary>
+public sealed class FakeBackend(FakeEngine engine) : ITaskBackend
+{
+    public FakeEngine Engine => engine;
+
+    public string Name => "fake";
+
+    public BackendCapabilities Capabilities { get; } = new(Snapshots: true, Exec: true, Runtimes: true);
+
+    public IBoxImages Images { get; } = new FakeBoxImages(engine);
+
+    public async Task<BackendFacts> DescribeAsync(CancellationToken cancellationToken)
+    {
+        var (version, api) = await engine.PingAsync(cancellationToken);
+        return new BackendFacts(version, api, await engine.RuntimesAsync(cancellationToken));
+    }
+
+    public Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken) => engine.SharesHostFilesAsync(image, cancellationToken);
+
+    public Task<string?> ExposedApiAsync(CancellationToken cancellationToken) => engine.ExposedApiAsync(cancellationToken);
+
+    public async Task<IRunSite> OpenRunSiteAsync(RunSiteSpec spec, CancellationToken cancellationToken)
+    {
+        if (spec.Network != NetworkIntent.Allowlist)
+        {
+            return new FakeRunSite(engine, spec, null);
+        }
+
+        var egress = spec.Egress ?? throw new InvalidOperationException("an allowlist site needs its egress (proxy image, allowlist, model route)");
+        var gateway = await EgressGateway.StartAsync(
+            engine,
+            spec.Scope.Repository ?? "any",
+            spec.RunId ?? "none",
+            new EgressOptions(egress.ProxyImage, egress.Allowlist, egress.Route.Upstream, egress.Route.Credential) { ChatGpt = egress.Route.ChatGpt, DnsServers = egress.DnsServers },
+            cancellationToken);
+        return new FakeRunSite(engine, spec, gateway);
+    }
+
+    public async Task<int> RemoveRunAsync(BoxScope scope, string runId, CancellationToken cancellationToken)
+    {
+        var selector = LabelSelector.Of(scope, runId);
+        var removed = 0;
+        foreach (var id in await engine.ListContainersAsync(selector, cancellationToken))
+        {
+            await engine.RemoveAsync(id, cancellationToken);
+            removed++;
+        }
+
+        foreach (var network in await engine.ListNetworksAsync(selector, cancellationToken))
+        {
+            await engine.RemoveNetworkAsync(network, cancellationToken);
+        }
+
+        return removed;
+    }
+
+    public Task<int> RemoveOrphansAsync(BoxScope scope, CancellationToken cancellationToken) =>
+        engine.RemoveOrphansAsync(LabelSelector.Of(scope, null), cancellationToken);
+
+    public Task<IReadOnlyList<BoxRef>> FindBoxesAsync(BoxScope scope, string? runId, CancellationToken cancellationToken)
+    {
+        var selector = LabelSelector.Of(scope, runId);
+        return Task.FromResult<IReadOnlyList<BoxRef>>(engine.LiveContainers
+            .Where(c => selector.Matches(c.Labels))
+            .Select(c => new BoxRef(c.Id, c.RunId, c.TaskId, c.Labels.GetValueOrDefault(Labels.Role), c.State == FakeContainerState.Running)
+            {
+                Labels = c.Labels,
+            })
+            .ToList());
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private sealed class FakeRunSite(FakeEngine engine, RunSiteSpec spec, EgressGateway? gateway) : IRunSite
+    {
+        public NetworkIntent Network => spec.Network;
+
+        public EgressEndpoints? Egress => gateway is null
+            ? null
+            : new EgressEndpoints(gateway.ModelBaseUrl, gateway.ForwardProxyUrl, $"localhost,127.0.0.1,{EgressGateway.ProxyAlias}", gateway.Allowlist);
+
+        public string? TeardownError => gateway?.TeardownError;
+
+        public async Task<ITaskBox> CreateBoxAsync(BoxSpec box, CancellationToken cancellationToken)
+        {
+            var network = gateway is null ? null : await gateway.CreateTaskNetworkAsync(box.Identity.TaskId ?? "none", cancellationToken);
+            var mode = network?.NetworkMode ?? (spec.Network == NetworkIntent.Open ? "bridge" : "none");
+            var sandbox = await ContainerBox.CreateAsync(engine, ContainerSpec.ForBox(box, Labels.For(spec.Scope, spec.RunId, box.Identity), mode), cancellationToken);
+            return new FakeTaskBox(engine, sandbox, network, gateway);
+        }
+
+        public async Task<IReadOnlyList<string>> RefusedHostsAsync(ITaskBox box, DateTimeOffset since, CancellationToken cancellationToken) =>
+            gateway is not null && box is FakeTaskBox { Network: { } network }
+                ? await gateway.RefusedHostsAsync(network, since, cancellationToken)
+                : [];
+
+        public async ValueTask DisposeAsync()
+        {
+            if (gateway is not null)
+            {
+                await gateway.DisposeAsync();
+            }
+        }
+    }
+
+    private sealed class FakeTaskBox(FakeEngine engine, ContainerBox sandbox, TaskNetwork? network, EgressGateway? gateway) : ITaskBox
+    {
+        public string Id => sandbox.ContainerId;
+
+        public string? Node => null;
+
+        public TaskNetwork? Network => network;
+
+        public Task<BoxExit> RunAsync(
+            TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, Action? onStarted, CancellationToken limitStop, CancellationToken cancellationToken) =>
+            sandbox.RunAsync(timeout, onOutput, onStarted, limitStop, cancellationToken);
+
+        public Task StartAsync(CancellationToken cancellationToken) => engine.StartAsync(Id, cancellationToken);
+
+        public Task<long?> ExecAsync(BoxCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken) =>
+            engine.ExecAsync(Id, command, onOutput, cancellationToken);
+
+        public Task KillAsync(CancellationToken cancellationToken) => engine.KillAsync(Id, cancellationToken);
+
+        public Task<byte[]?> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) => sandbox.ReadFileAsync(path, maxBytes, cancellationToken);
+
+        public Task PutArchiveAsync(string path, Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancellationToken) =>
+            engine.PutArchiveAsync(Id, path, writeTar, cancellationToken);
+
+        public Task<T> GetArchiveAsync<T>(string path, Func<Stream, CancellationToken, Task<T>> readTar, CancellationToken cancellationToken) =>
+            engine.GetArchiveAsync(Id, path, readTar, cancellationToken);
+
+        public Task<long?> WrittenBytesAsync(CancellationToken cancellationToken) => engine.WrittenBytesAsync(Id, cancellationToken);
+
+        public Task<IReadOnlyList<PathChange>?> ChangesAsync(int maxEntries, CancellationToken cancellationToken) => engine.ChangesAsync(Id, maxEntries, cancellationToken);
+
+        public Task<string> CommitAsync(ImageCommit commit, CancellationToken cancellationToken) => engine.CommitAsync(Id, commit, cancellationToken);
+
+        public async ValueTask DisposeAsync()
+        {
+            await sandbox.DisposeAsync();
+            if (network is not null && gateway is not null)
+            {
+                await gateway.ReleaseTaskNetworkAsync(network, CancellationToken.None);
+            }
+        }
+    }
+
+    private sealed class FakeBoxImages(FakeEngine engine) : IBoxImages
+    {
+        public Task<bool> ExistsAsync(string image, CancellationToken cancellationToken) => engine.ImageExistsAsync(image, cancellationToken);
+
+        public Task BuildAsync(ImageRecipe recipe, CancellationToken cancellationToken) => engine.BuildImageAsync(recipe, cancellationToken);
+
+        public Task<ImageFacts?> InspectAsync(string image, CancellationToken cancellationToken) => engine.InspectImageAsync(image, cancellationToken);
+
+        public Task DeleteAsync(string image, CancellationToken cancellationToken) => engine.DeleteImageAsync(image, cancellationToken);
+
+        public Task<IReadOnlyList<EngineImage>> ListAsync(LabelSelector selector, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<EngineImage>>(engine.Images.Keys
+                .Select(tag => new EngineImage($"sha256:{tag}", [tag], new Dictionary<string, string>(), 0, DateTimeOffset.UnixEpoch))
+                .Where(image => selector.Matches(image.Labels))
+                .ToList());
+
+        public Task<IReadOnlyList<ContainerImageUse>> UsesAsync(CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<ContainerImageUse>>(engine.LiveContainers
+                .Select(c => new ContainerImageUse(c.Id, $"sha256:{c.Spec.Image}", c.State == FakeContainerState.Running))
+                .ToList());
+
+        public Task<ImageRemoval> RemoveAsync(string reference, CancellationToken cancellationToken)
+        {
+            var tag = reference.StartsWith("sha256:", StringComparison.Ordinal) ? reference[7..] : reference;
+            return Task.FromResult(engine.LiveContainers.Any(c => c.Spec.Image == tag)
+                ? new ImageRemoval(false, $"conflict: unable to remove {reference}: a container uses it")
+                : new ImageRemoval(engine.Images.TryRemove(tag, out _), null));
+        }
+    }
+}
