@@ -27,7 +27,7 @@ public sealed partial class DockerEngine
     public async Task<string> CommitAsync(string containerId, ImageCommit commit, CancellationToken cancellationToken)
     {
         var colon = commit.Tag.LastIndexOf(':');
-        var changes = commit.ConfigChanges.Concat(commit.Labels.Select(kv => $"LABEL {Quote(kv.Key)}={Quote(kv.Value)}")).ToList();
+        var changes = commit.ConfigChanges.Concat(WithExtraLabels(commit.Labels).Select(kv => $"LABEL {Quote(kv.Key)}={Quote(kv.Value)}")).ToList();
         try
         {
             var response = await _client.Images.CommitContainerChangesAsync(new CommitContainerChangesParameters

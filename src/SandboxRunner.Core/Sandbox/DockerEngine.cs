@@ -29,6 +29,12 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
 
     public EngineConnection Connection { get; }
 
+    /// <summary>
+    /// Labels an embedding host adds to every container, network and image this engine creates (a Testcontainers
+    /// session's, so its resource reaper finds them); the runner's own labels win over them.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ExtraLabels { get; init; } = new Dictionary<string, string>();
+
     public Uri Endpoint => Connection.Endpoint;
 
     public static Uri DefaultEndpoint() => EngineConnection.FromProcess().Endpoint;
@@ -45,6 +51,17 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         {
             throw new InvalidOperationException($"cannot reach the Docker engine at {Connection}: {Innermost(e)}; check DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH for TLS)", e);
         }
+    }
+
+    private Dictionary<string, string> WithExtraLabels(IReadOnlyDictionary<string, string> labels)
+    {
+        var merged = new Dictionary<string, string>(ExtraLabels);
+        foreach (var (key, value) in labels)
+        {
+            merged[key] = value;
+        }
+
+        return merged;
     }
 
     /// <summary>The root cause's message (connection refused, a certificate rejected...), which the outer exceptions hide.</summary>
@@ -105,7 +122,7 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
                     Tags = [recipe.Tag],
                     Dockerfile = recipe.DockerfilePath,
                     BuildArgs = new Dictionary<string, string>(recipe.BuildArgs),
-                    Labels = new Dictionary<string, string>(recipe.Labels),
+                    Labels = WithExtraLabels(recipe.Labels),
                     Remove = true,
                     ForceRemove = true,
                 },
@@ -144,7 +161,7 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
             User = spec.User,
             WorkingDir = spec.WorkingDirectory,
             Env = spec.Environment.Select(kv => $"{kv.Key}={kv.Value}").ToList(),
-            Labels = new Dictionary<string, string>(spec.Labels) { [Labels.Owner] = Labels.CurrentOwner },
+            Labels = new Dictionary<string, string>(WithExtraLabels(spec.Labels)) { [Labels.Owner] = Labels.CurrentOwner },
             AttachStdout = true,
             AttachStderr = true,
             AttachStdin = spec.OpenStdin,
@@ -382,7 +399,7 @@ public sealed partial class DockerEngine : IContainerEngine, IDisposable
         await _client.Networks.CreateNetworkAsync(
             new NetworksCreateParameters
             {
-                Name = name, Driver = "bridge", Internal = isInternal, Labels = new Dictionary<string, string>(labels) { [Labels.Owner] = Labels.CurrentOwner },
+                Name = name, Driver = "bridge", Internal = isInternal, Labels = new Dictionary<string, string>(WithExtraLabels(labels)) { [Labels.Owner] = Labels.CurrentOwner },
             },
             cancellationToken);
         LogNetworkCreated(name, isInternal);
