@@ -180,7 +180,7 @@ public sealed class CodexTaskRunner : IAsyncDisposable
                 try
                 {
                     await session.Runner.ShutdownAsync(CancellationToken.None);
-                    await RemoveAsync(session.Engine, LabelSelector.Of(SessionLabels.Instance, _instance.ToString("D")), _ => true, CancellationToken.None);
+                    await RemoveInstanceAsync(session.Engine, LabelSelector.Of(SessionLabels.Instance, _instance.ToString("D")), CancellationToken.None);
                 }
                 finally
                 {
@@ -194,39 +194,50 @@ public sealed class CodexTaskRunner : IAsyncDisposable
         }
     }
 
-    /// <summary>What test processes that no longer run left: their runs' containers, networks and run images.</summary>
+    /// <summary>
+    /// What test processes that no longer run left: their runs' containers and networks (by the runner's owner
+    /// label) and run images (by the module's). Only those of dead processes: other test processes share the engine.
+    /// </summary>
     private static async Task SweepOrphansAsync(IContainerEngine engine, CancellationToken cancellationToken)
     {
         await engine.RemoveOrphansAsync(LabelSelector.Of(SessionLabels.Owner), cancellationToken);
-        await RemoveAsync(
+        await RemoveRunImagesAsync(
             engine,
             LabelSelector.Of(SessionLabels.Owner),
             labels => labels.TryGetValue(SessionLabels.Owner, out var owner) && Sandbox.Labels.IsOrphanedBy(owner),
             cancellationToken);
     }
 
-    private static async Task RemoveAsync(IContainerEngine engine, LabelSelector selector, Func<IReadOnlyDictionary<string, string>, bool> imageOwned, CancellationToken cancellationToken)
+    /// <summary>Every container and network of this instance, then its run images.</summary>
+    private static async Task RemoveInstanceAsync(IContainerEngine engine, LabelSelector instance, CancellationToken cancellationToken)
     {
-        foreach (var container in await engine.ListContainersAsync(selector, cancellationToken))
+        foreach (var container in await engine.ListContainersAsync(instance, cancellationToken))
         {
             await engine.RemoveAsync(container, cancellationToken);
         }
 
-        foreach (var network in await engine.ListNetworksAsync(selector, cancellationToken))
+        foreach (var network in await engine.ListNetworksAsync(instance, cancellationToken))
         {
             await engine.RemoveNetworkAsync(network, cancellationToken);
         }
 
-        if (engine is IImageInventory images)
+        await RemoveRunImagesAsync(engine, instance, _ => true, cancellationToken);
+    }
+
+    private static async Task RemoveRunImagesAsync(IContainerEngine engine, LabelSelector selector, Func<IReadOnlyDictionary<string, string>, bool> removable, CancellationToken cancellationToken)
+    {
+        if (engine is not IImageInventory images)
         {
-            foreach (var image in await images.ListImagesAsync(selector.And(Sandbox.Labels.Role, ImageRoles.Run), cancellationToken))
+            return;
+        }
+
+        foreach (var image in await images.ListImagesAsync(selector.And(Sandbox.Labels.Role, ImageRoles.Run), cancellationToken))
+        {
+            if (removable(image.Labels))
             {
-                if (imageOwned(image.Labels))
+                foreach (var tag in image.Tags.DefaultIfEmpty(image.Id))
                 {
-                    foreach (var tag in image.Tags.DefaultIfEmpty(image.Id))
-                    {
-                        await images.RemoveImageAsync(tag, cancellationToken);
-                    }
+                    await images.RemoveImageAsync(tag, cancellationToken);
                 }
             }
         }
