@@ -3,11 +3,11 @@ using Microsoft.Extensions.Logging.Abstractions;
 using SandboxRunner.Benchmarks;
 using SandboxRunner.Sandbox;
 
-// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|transport|environments|toolchains|runtime|verify|all]
+// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|all]
 var what = args.Length == 0 ? "all" : args[0];
-if (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "runtime" or "verify" or "all"))
+if (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "runtime" or "verify" or "parsers" or "all"))
 {
-    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|toolchains|runtime|verify|all]");
+    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|all]");
     return 2;
 }
 
@@ -60,6 +60,11 @@ try
     if (what is "verify" or "all")
     {
         await VerifyBenchmark.RunAsync(cancel.Token);
+    }
+
+    if (what is "parsers" or "all")
+    {
+        await ParserBenchmark.RunAsync(cancel.Token);
     }
 }
 catch (OperationCanceledException) when (cancel.IsCancellationRequested)

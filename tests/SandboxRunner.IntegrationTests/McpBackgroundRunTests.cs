@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using SandboxRunner.IntegrationTests.Infrastructure;
+using SandboxRunner.Platform;
 using static SandboxRunner.IntegrationTests.Infrastructure.McpServerProcess;
 
 namespace SandboxRunner.IntegrationTests;
@@ -205,13 +206,6 @@ public sealed class McpBackgroundRunTests(DockerFixture docker)
     private static JsonElement Find(JsonElement list, string runId) =>
         Assert.Single(list.GetProperty("runs").EnumerateArray(), r => r.GetProperty("run_id").GetString() == runId);
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"condition not met within {timeout}");
-            await Task.Delay(100);
-        }
-    }
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout) =>
+        Assert.True(await Poll.UntilAsync(_ => condition(), TimeSpan.FromMilliseconds(100), timeout, CancellationToken.None), $"condition not met within {timeout}");
 }

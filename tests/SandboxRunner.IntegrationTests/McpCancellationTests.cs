@@ -1,14 +1,14 @@
-using System.Diagnostics;
-using System.Text.Json;
-using ModelContextProtocol.Protocol;
 using SandboxRunner.IntegrationTests.Infrastructure;
+using SandboxRunner.Platform;
 using static SandboxRunner.IntegrationTests.Infrastructure.McpServerProcess;
 
 namespace SandboxRunner.IntegrationTests;
 
 /// <summary>
 /// A client that gives up on run_codex_tasks cancels the request (<c>notifications/cancelled</c>): the
-/// server must kill the task's container and keep what the task did.
+/// server must kill the task's container and keep what the task did. That the real container is gone within the
+/// budget is checked here; the task ending cancelled with its work kept, in get_codex_run and the result resource,
+/// is the in-process McpCancellationTests' (unit tests, fake engine).
 /// </summary>
 [Collection(DockerCollection.Name)]
 public sealed class McpCancellationTests(DockerFixture docker)
@@ -22,47 +22,10 @@ public sealed class McpCancellationTests(DockerFixture docker)
         var runId = NewRunId("cancel");
 
         await CallAndCancelAfterTheWriteAsync(s, runId);
-        var clock = Stopwatch.StartNew();
-        IReadOnlyList<string> left;
-        while ((left = await s.Containers.OfRunsAsync([runId])).Count > 0 && clock.Elapsed < KillBudget)
-        {
-            await Task.Delay(100);
-        }
+        IReadOnlyList<string> left = [];
+        await Poll.UntilAsync(async _ => (left = await s.Containers.OfRunsAsync([runId])).Count == 0, TimeSpan.FromMilliseconds(100), KillBudget, CancellationToken.None);
 
-        Assert.True(left.Count == 0, $"container(s) {string.Join(", ", left)} still there {clock.Elapsed.TotalSeconds:F1} s after the cancellation");
-    }
-
-    [Fact]
-    public async Task A_cancelled_call_leaves_the_task_cancelled_with_the_file_it_wrote_in_get_codex_run()
-    {
-        await using var s = await McpHarness.StartAsync(docker);
-        var runId = NewRunId("cancel");
-
-        await CallAndCancelAfterTheWriteAsync(s, runId);
-        var view = await s.Server.WaitForRunAsync(runId, TimeSpan.FromSeconds(60));
-
-        Assert.Equal("cancelled", view.GetProperty("status").GetString());
-        var task = Assert.Single(view.GetProperty("tasks").EnumerateArray());
-        Assert.Equal("finished", task.GetProperty("state").GetString());
-        var result = task.GetProperty("result");
-        Assert.Equal("cancelled", result.GetProperty("status").GetString());
-        Assert.Equal(["src/partial.txt"], result.GetProperty("files_changed").EnumerateArray().Select(f => f.GetString()));
-    }
-
-    [Fact]
-    public async Task A_cancelled_calls_result_resource_says_cancelled_and_keeps_the_patch_of_what_was_written()
-    {
-        await using var s = await McpHarness.StartAsync(docker);
-        var runId = NewRunId("cancel");
-
-        await CallAndCancelAfterTheWriteAsync(s, runId);
-        await s.Server.WaitForRunAsync(runId, TimeSpan.FromSeconds(60));
-        var contents = await s.Server.Client.ReadResourceAsync($"sandbox-runner://runs/{runId}/tasks/long/result");
-
-        using var result = JsonDocument.Parse(Assert.IsType<TextResourceContents>(Assert.Single(contents.Contents)).Text);
-        Assert.Equal("cancelled", result.RootElement.GetProperty("status").GetString());
-        Assert.Equal(["src/partial.txt"], result.RootElement.GetProperty("files_changed").EnumerateArray().Select(f => f.GetString()));
-        Assert.Contains("+written before cancel", result.RootElement.GetProperty("patch").GetString(), StringComparison.Ordinal);
+        Assert.True(left.Count == 0, $"container(s) {string.Join(", ", left)} still there {KillBudget.TotalSeconds:F0} s after the cancellation");
     }
 
     /// <summary>Starts a task that writes a file and then sleeps, and cancels the call once the write is done.</summary>

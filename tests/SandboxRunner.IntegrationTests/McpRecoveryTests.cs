@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using SandboxRunner.IntegrationTests.Infrastructure;
+using SandboxRunner.Platform;
 
 namespace SandboxRunner.IntegrationTests;
 
@@ -40,11 +41,9 @@ public sealed class McpRecoveryTests(DockerFixture docker)
         var task = McpServerProcess.TaskArg("t", "@write src/kept.txt kept before verification\\n", "@message Done.");
         task["verify"] = new[] { "echo started-verifying", "sleep 300" };
         await s.Server.CallOkAsync("start_codex_run", McpServerProcess.Run(runId, task));
-        for (var i = 0; (await s.Containers.RunningWithRoleAsync(runId, Sandbox.Labels.VerifyRole)).Count == 0; i++)
-        {
-            Assert.True(i < 240, "the verification container never ran");
-            await Task.Delay(250);
-        }
+        Assert.True(
+            await Poll.UntilAsync(async _ => (await s.Containers.RunningWithRoleAsync(runId, Sandbox.Labels.VerifyRole)).Count > 0, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(60), CancellationToken.None),
+            "the verification container never ran");
 
         KillServerOf(s.Repository.Path);
         await s.RestartAsync();
@@ -139,17 +138,16 @@ public sealed class McpRecoveryTests(DockerFixture docker)
     private static async Task<System.Text.Json.JsonElement> WaitForSettledAsync(McpHarness s, string runId, int tasks)
     {
         var trees = Path.Combine(s.Repository.GitDir, "sandbox-runner", "worktrees", runId);
-        for (var i = 0; ; i++)
-        {
-            var run = await s.Server.CallOkAsync("get_codex_run", new Dictionary<string, object?> { ["run_id"] = runId });
-            var done = run.GetProperty("tasks").EnumerateArray().Count(t => t.TryGetProperty("result", out var r) && r.ValueKind == System.Text.Json.JsonValueKind.Object);
-            if ((done == tasks && !Directory.Exists(trees)) || i > 240)
+        System.Text.Json.JsonElement run = default;
+        await Poll.UntilAsync(
+            async ct =>
             {
-                return run;
-            }
-
-            await Task.Delay(250);
-        }
+                run = await s.Server.CallOkAsync("get_codex_run", new Dictionary<string, object?> { ["run_id"] = runId }, ct);
+                var done = run.GetProperty("tasks").EnumerateArray().Count(t => t.TryGetProperty("result", out var r) && r.ValueKind == System.Text.Json.JsonValueKind.Object);
+                return done == tasks && !Directory.Exists(trees);
+            },
+            TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(60), CancellationToken.None);
+        return run;
     }
 
     private static async Task<System.Text.Json.JsonElement> RecoveredResultAsync(McpHarness s, string runId) =>

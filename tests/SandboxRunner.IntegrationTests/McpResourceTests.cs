@@ -1,12 +1,14 @@
 using System.Text.Json;
-using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using static SandboxRunner.IntegrationTests.Infrastructure.McpServerProcess;
 
 namespace SandboxRunner.IntegrationTests;
 
-/// <summary>Each task's log, patch and result as MCP resources, read from the run folder after the task's tree is gone.</summary>
+/// <summary>
+/// Each task's log, patch and result as MCP resources, read from the run folder after the task's tree is gone. The
+/// templates listed and the errors for unknown or invalid ids are the in-process McpResourceTests' (unit tests).
+/// </summary>
 [Collection(DockerCollection.Name)]
 public sealed class McpResourceTests(DockerFixture docker)
 {
@@ -18,25 +20,6 @@ public sealed class McpResourceTests(DockerFixture docker)
         "@run 0 echo checked",
         "@message Added a file.",
     ];
-
-    [Fact]
-    public async Task The_log_patch_and_result_templates_are_listed()
-    {
-        await using var s = await McpHarness.StartAsync(docker);
-
-        var templates = await s.Server.Client.ListResourceTemplatesAsync();
-
-        Assert.Equal(
-            [
-                "sandbox-runner://runs/{run_id}/tasks/{task_id}/log",
-                "sandbox-runner://runs/{run_id}/tasks/{task_id}/patch",
-                "sandbox-runner://runs/{run_id}/tasks/{task_id}/result",
-            ],
-            templates.Select(t => t.UriTemplate).Order(StringComparer.Ordinal));
-        Assert.All(templates, t => Assert.False(string.IsNullOrWhiteSpace(t.Description), t.UriTemplate));
-        Assert.Equal("text/x-diff", Assert.Single(templates, t => t.UriTemplate.EndsWith("/patch", StringComparison.Ordinal)).MimeType);
-        Assert.Equal("application/json", Assert.Single(templates, t => t.UriTemplate.EndsWith("/result", StringComparison.Ordinal)).MimeType);
-    }
 
     [Fact]
     public async Task After_the_run_the_patch_resource_is_the_patch_the_run_returned()
@@ -100,32 +83,6 @@ public sealed class McpResourceTests(DockerFixture docker)
         Assert.NotEmpty(await ReadAsync(s, $"sandbox-runner://runs/{runId}/tasks/edit/patch"));
         Assert.NotEmpty(await ReadAsync(s, $"sandbox-runner://runs/{runId}/tasks/edit/result"));
         Assert.NotEmpty(await ReadAsync(s, $"sandbox-runner://runs/{runId}/tasks/edit/log"));
-    }
-
-    [Theory]
-    [InlineData("sandbox-runner://runs/no-such-run/tasks/edit/result")]
-    [InlineData("sandbox-runner://runs/{run}/tasks/no-such-task/result")]
-    [InlineData("sandbox-runner://runs/{run}/tasks/no-such-task/patch")]
-    [InlineData("sandbox-runner://runs/{run}/tasks/no-such-task/log")]
-    public async Task Reading_a_resource_of_an_unknown_run_or_task_is_an_error(string uri)
-    {
-        await using var s = await McpHarness.StartAsync(docker);
-        var (runId, _) = await RunAsync(s);
-
-        var error = await Assert.ThrowsAnyAsync<McpException>(() => ReadAsync(s, uri.Replace("{run}", runId, StringComparison.Ordinal)));
-
-        Assert.Contains("no-such-", error.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Reading_a_resource_with_an_invalid_run_id_is_an_error_naming_the_id_rule()
-    {
-        await using var s = await McpHarness.StartAsync(docker);
-
-        var error = await Assert.ThrowsAnyAsync<McpException>(() => ReadAsync(s, "sandbox-runner://runs/-bad/tasks/x/result"));
-
-        Assert.Contains("run_id and task_id", error.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", error.Message, StringComparison.Ordinal);
     }
 
     private static async Task<(string RunId, JsonElement Task)> RunAsync(McpHarness s)

@@ -1,4 +1,5 @@
 using SandboxRunner.IntegrationTests.Infrastructure;
+using SandboxRunner.Platform;
 using static SandboxRunner.IntegrationTests.Infrastructure.McpServerProcess;
 
 namespace SandboxRunner.IntegrationTests;
@@ -42,12 +43,8 @@ public sealed class McpShutdownTests(DockerFixture docker)
 
     private static async Task AssertGoneAsync(McpHarness s, string runId)
     {
-        var deadline = DateTime.UtcNow + CleanupBudget;
-        IReadOnlyList<string> left;
-        while ((left = await s.Containers.OfRunsAsync([runId])).Count > 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(250);
-        }
+        IReadOnlyList<string> left = [];
+        await Poll.UntilAsync(async _ => (left = await s.Containers.OfRunsAsync([runId])).Count == 0, TimeSpan.FromMilliseconds(250), CleanupBudget, CancellationToken.None);
 
         Assert.True(left.Count == 0, $"{left.Count} container(s) of run {runId} still on the engine {CleanupBudget.TotalSeconds:F0} s after the server's client went away: {string.Join(", ", left)}");
     }

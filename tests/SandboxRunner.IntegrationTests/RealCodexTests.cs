@@ -3,6 +3,7 @@ using System.Text;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Runs;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
+using SandboxRunner.Platform;
 
 namespace SandboxRunner.IntegrationTests;
 
@@ -174,11 +175,7 @@ public sealed class RealCodexTests(DockerFixture docker)
         Assert.Single(model.RequestsFor("hang"));
 
         // The killed container's connection closes, so the server's hanging stream ends too.
-        var waited = Stopwatch.StartNew();
-        while (model.HangsAbandoned == 0 && waited.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(100);
-        }
+        await Poll.UntilAsync(() => model.HangsAbandoned > 0, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10), CancellationToken.None);
 
         Assert.Equal(1, model.HangsAbandoned);
     }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SandboxRunner.Platform;
 
 namespace SandboxRunner.Auth;
 
@@ -178,35 +179,30 @@ public sealed class ChatGptSignIn : IDisposable
     private async Task<FileStream> LockFileAsync(CancellationToken cancellationToken)
     {
         var path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(AuthFilePath))!, ".auth.json.sandbox-runner.lock");
-        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        budget.CancelAfter(LockBudget);
-        while (true)
+        return await Poll.ForAsync(_ => Task.FromResult(TryLock(path)), TimeSpan.FromMilliseconds(100), LockBudget, cancellationToken)
+            ?? throw new ChatGptAuthException($"another sandbox-runner has held {path} for over {LockBudget.TotalSeconds:F0} s while refreshing the ChatGPT sign-in; try again, or remove the file if no sandbox-runner is running");
+    }
+
+    /// <summary>The lock file opened for this process alone; null while another process holds it.</summary>
+    private static FileStream? TryLock(string path)
+    {
+        try
         {
-            try
+            return new FileStream(path, new FileStreamOptions
             {
-                return new FileStream(path, new FileStreamOptions
-                {
-                    Mode = FileMode.OpenOrCreate,
-                    Access = FileAccess.ReadWrite,
-                    Share = FileShare.None,
-                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                });
-            }
-            catch (IOException) when (!budget.IsCancellationRequested)
-            {
-                try
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(100), budget.Token);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    throw new ChatGptAuthException($"another sandbox-runner has held {path} for over {LockBudget.TotalSeconds:F0} s while refreshing the ChatGPT sign-in; try again, or remove the file if no sandbox-runner is running");
-                }
-            }
-            catch (UnauthorizedAccessException e)
-            {
-                throw new ChatGptAuthException($"cannot create {path} to refresh the ChatGPT sign-in ({e.Message}); make {Path.GetDirectoryName(path)} writable by the user sandbox-runner runs as");
-            }
+                Mode = FileMode.OpenOrCreate,
+                Access = FileAccess.ReadWrite,
+                Share = FileShare.None,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new ChatGptAuthException($"cannot create {path} to refresh the ChatGPT sign-in ({e.Message}); make {Path.GetDirectoryName(path)} writable by the user sandbox-runner runs as");
         }
     }
 

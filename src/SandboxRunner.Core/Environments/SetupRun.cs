@@ -260,7 +260,9 @@ public static class SetupRun
         for (var i = 0; i < commands.Count; i++)
         {
             script.Append($"echo {Quote($"{StepMarker}{i + 1}/{commands.Count}] {commands[i]}")}\n");
-            script.Append($"/bin/sh -c {Quote(commands[i])}\n");
+            // One stream: the engine reads stdout and stderr apart, so a command's stderr could overtake the marker
+            // before it and be cleared from the failure's output as if it were the previous command's.
+            script.Append($"/bin/sh -c {Quote(commands[i])} 2>&1\n");
         }
 
         script.Append($"echo {Quote($"{StepMarker}done] recording what setup made")}\n");

@@ -1,35 +1,6 @@
-using System.Text;
-using SandboxRunner.Configuration;
 using SandboxRunner.Platform;
 
 namespace SandboxRunner.Git;
-
-/// <summary>One changed path as <c>git diff --raw</c> reports it: the new mode and blob ("000000" modes and a zero id when deleted).</summary>
-public sealed record ChangedEntry(string Path, char Status, string OldMode, string NewMode, string NewBlob)
-{
-    public bool IsDeleted => Status == 'D';
-    public bool IsGitlink => NewMode == "160000";
-}
-
-/// <summary>
-/// Which paths a task changed and the patch that makes the change, both read from its tree. The patch is
-/// in <see cref="PatchFile"/> (null when there is none, or it passed <c>max_patch_bytes</c>); the blobs of
-/// every entry are in the runner's git directory for the tree, ready for the result branch.
-/// </summary>
-public sealed record TreeChanges(
-    IReadOnlyList<ChangedEntry> Entries,
-    string? PatchFile,
-    long PatchBytes,
-    string Warnings,
-    IReadOnlyList<TreeFinding> Findings,
-    string? OverLimit = null)
-{
-    public IReadOnlyList<string> Files => Entries.Select(e => e.Path).ToList();
-
-    public static TreeChanges None { get; } = new([], null, 0, "", []);
-}
-
-public sealed record ApplyCheck(bool Applies, string Log);
 
 /// <summary>
 /// One task's checkout of the base commit, detached, in a folder the runner owns.
@@ -46,23 +17,15 @@ public sealed record ApplyCheck(bool Applies, string Log);
 /// <c>host.git</c>, a second git directory beside it that the container never sees, with untrusted git.
 /// </para>
 /// </summary>
-public sealed class Worktree
+/// <remarks>
+/// Split by job: this file makes, opens and removes the checkout; <c>Worktree.Changes.cs</c> reads what the task
+/// changed (diff, patch, ignore rules, apply check); <c>Worktree.GitSettings.cs</c> fingerprints the agent's git
+/// settings. Every git call goes through <see cref="GitCli"/>: on the agent's git directory before the run through
+/// <see cref="RunAgentGitAsync"/>, the runner's own reads through <see cref="RunHostGitAsync"/>.
+/// </remarks>
+public sealed partial class Worktree
 {
     private readonly GitCli _git;
-
-    /// <summary>
-    /// Parts of the agent's own <c>.git</c> that ordinary git use writes (objects, refs, index, logs...).
-    /// Everything else in it (config, hooks, info/attributes) is settings: a change there is reported.
-    /// </summary>
-    private static readonly HashSet<string> GitDataEntries = new(StringComparer.Ordinal)
-    {
-        "objects", "refs", "logs", "index", "HEAD", "ORIG_HEAD", "FETCH_HEAD", "MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD",
-        "COMMIT_EDITMSG", "MERGE_MSG", "SQUASH_MSG", "packed-refs", "rebase-merge", "rebase-apply", "sequencer", "AUTO_MERGE",
-        "description", "gitk.cache", "index.lock", "BISECT_LOG",
-
-        // The copy transport's task repository is a shallow clone of the base commit.
-        "shallow",
-    };
 
     private IReadOnlyDictionary<string, string> _gitSettings = new Dictionary<string, string>();
 
@@ -156,19 +119,16 @@ public sealed class Worktree
     /// repository's committed content, so user-level filters cannot make task trees differ.
     /// </summary>
     private Task<GitOutput> CheckOutAsync(UnixOwner? runAs, CancellationToken cancellationToken) =>
-        _git.RunAsync(
-            new GitCall(WorkPath, ["read-tree", "--reset", "-u", _content])
-            {
-                Trust = GitTrust.Untrusted,
-                RunAs = runAs,
-                Environment = new Dictionary<string, string> { ["GIT_DIR"] = AgentGitDir, ["GIT_WORK_TREE"] = WorkPath },
-            },
-            cancellationToken);
+        RunAgentGitAsync(["read-tree", "--reset", "-u", _content], runAs, cancellationToken);
 
     /// <summary>The index back at the base commit, the files left as they are (a content commit's).</summary>
     private Task<GitOutput> ResetIndexAsync(UnixOwner? runAs, CancellationToken cancellationToken) =>
+        RunAgentGitAsync(["read-tree", "--reset", BaseCommit], runAs, cancellationToken);
+
+    /// <summary>Git on the agent's own git directory, before the agent runs: the checkout and its index.</summary>
+    private Task<GitOutput> RunAgentGitAsync(IReadOnlyList<string> args, UnixOwner? runAs, CancellationToken cancellationToken) =>
         _git.RunAsync(
-            new GitCall(WorkPath, ["read-tree", "--reset", BaseCommit])
+            new GitCall(WorkPath, args)
             {
                 Trust = GitTrust.Untrusted,
                 RunAs = runAs,
@@ -204,228 +164,19 @@ public sealed class Worktree
         }
     }
 
-    /// <summary>
-    /// Everything that differs from the base commit: modified, added (untracked, not ignored), deleted and
-    /// binary files, as a patch <c>git apply</c> accepts, written to <paramref name="patchFile"/>. Reads the
-    /// tree with untrusted git through the runner's own git directory, so nothing the agent planted in
-    /// <c>work/.git</c> runs or applies. First the tree is prepared (<see cref="TreeScan.Prepare"/>): what
-    /// git would block on or what passes the limits is removed and reported, and a tree over its limits is
-    /// not read at all. Every git call has a deadline and bounded output.
-    /// </summary>
-    public async Task<TreeChanges> CollectChangesAsync(TaskLimits limits, string patchFile, CancellationToken cancellationToken)
-    {
-        var (findings, census) = TreeScan.Prepare(WorkPath, limits, cancellationToken);
-        if (census.OverLimit is { } over)
-        {
-            return new TreeChanges([], null, 0, "", findings, over);
-        }
-
-        // --ignore-errors: a file the agent made unreadable must not hide every other change.
-        var add = await RunHostGitAsync(["add", "--all", "--ignore-errors", "--", "."], cancellationToken, acceptedExitCodes: [0, 1, 128]);
-        var raw = await RunHostGitAsync(["diff", "--cached", "--raw", "-z", "--no-renames", "--full-index", "--no-abbrev", BaseCommit], cancellationToken);
-        var entries = ParseRaw(raw.Text);
-        string? patch = patchFile;
-        long patchBytes = 0;
-        var overPatch = (string?)null;
-        try
-        {
-            await RunHostGitAsync(
-                ["diff", "--cached", "--binary", "--full-index", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-color", BaseCommit],
-                cancellationToken,
-                stdoutFile: patchFile,
-                maxStdoutBytes: limits.MaxPatchBytes);
-            patchBytes = new FileInfo(patchFile).Length;
-        }
-        catch (GitOutputLimitException)
-        {
-            File.Delete(patchFile);
-            patch = null;
-            overPatch = $"max_patch_bytes ({limits.MaxPatchBytes})";
-        }
-
-        return new TreeChanges(entries, patchBytes > 0 || overPatch is not null ? patch : null, patchBytes, add.ExitCode == 0 ? "" : add.Stderr.Trim(), findings, overPatch);
-    }
-
-    /// <summary>
-    /// Which of <paramref name="paths"/> (relative; a trailing <c>/</c> marks a folder) the base commit's
-    /// <c>.gitignore</c> files ignore. Asked of the checkout as it was made, before any of the task's changes
-    /// reach it, through the runner's own git directory with no user config (no global excludes file).
-    /// </summary>
-    public async Task<IReadOnlySet<string>> IgnoredAtBaseAsync(IReadOnlyCollection<string> paths, CancellationToken cancellationToken)
-    {
-        if (paths.Count == 0)
-        {
-            return new HashSet<string>();
-        }
-
-        var output = await _git.RunAsync(
-            new GitCall(WorkPath, ["check-ignore", "--no-index", "-z", "--stdin"])
-            {
-                Trust = GitTrust.Untrusted,
-                Environment = new Dictionary<string, string> { ["GIT_DIR"] = HostGitDir, ["GIT_WORK_TREE"] = WorkPath },
-                Stdin = Encoding.UTF8.GetBytes(string.Concat(paths.Select(p => p + "\0"))),
-                AcceptedExitCodes = [0, 1],
-            },
-            cancellationToken);
-        return output.Text.Split('\0', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
-    }
-
-    /// <summary>
-    /// Files among the agent's git settings (<c>.git/config</c>, hooks, info/...) that the task added, changed
-    /// or removed. The host never reads them; they are reported because planting them is what a hostile
-    /// agent does (Codex 0.169 was seen setting core.fsmonitor).
-    /// </summary>
-    public IReadOnlyList<string> ChangedGitSettings()
-    {
-        var now = GitSettingsFingerprint(AgentGitDir);
-        return now.Keys.Union(_gitSettings.Keys)
-            .Where(k => !now.TryGetValue(k, out var a) || !_gitSettings.TryGetValue(k, out var b) || a != b)
-            .Order(StringComparer.Ordinal)
-            .Select(k => ".git/" + k)
-            .ToList();
-    }
-
-    private const int MaxSettingsEntries = 10_000;
-    private const long MaxSettingsFileBytes = 1024 * 1024;
-
-    /// <summary>Hashes of every settings file in a git directory, read without following symlinks (a link is recorded by its target).</summary>
-    private static Dictionary<string, string> GitSettingsFingerprint(string gitDir)
-    {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        var root = new DirectoryInfo(gitDir);
-        if (root.LinkTarget is not null || !root.Exists)
-        {
-            result["."] = "replaced: " + (root.LinkTarget ?? "missing");
-            return result;
-        }
-
-        // Bounded like every read of the agent's files: iterative, at most 32 folders deep and 10,000
-        // entries, and a file over 1 MiB is recorded by its size instead of read (a settings file that
-        // large is itself a change worth reporting; a sparse 300 GB one must not stall the harvest).
-        var pending = new Stack<(DirectoryInfo Dir, string Prefix, int Depth)>();
-        pending.Push((root, "", 0));
-        while (pending.Count > 0 && result.Count < MaxSettingsEntries)
-        {
-            var (dir, prefix, depth) = pending.Pop();
-            IEnumerable<FileSystemInfo> entries;
-            try
-            {
-                entries = dir.EnumerateFileSystemInfos();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-            {
-                result[prefix.Length == 0 ? "." : prefix] = "unreadable";
-                continue;
-            }
-
-            foreach (var entry in entries)
-            {
-                var name = prefix + entry.Name;
-                if (result.Count >= MaxSettingsEntries)
-                {
-                    result["(more)"] = "too many entries";
-                    break;
-                }
-
-                if (prefix.Length == 0 && GitDataEntries.Contains(entry.Name))
-                {
-                    continue;
-                }
-
-                var (type, size) = FileKind.Of(entry.FullName);
-                if (type == FileType.Symlink)
-                {
-                    result[name] = "link: " + entry.LinkTarget;
-                }
-                else if (type == FileType.Directory)
-                {
-                    if (depth >= 32)
-                    {
-                        result[name] = "too deep";
-                    }
-                    else
-                    {
-                        pending.Push(((DirectoryInfo)entry, name + "/", depth + 1));
-                    }
-                }
-                else if (type != FileType.Regular)
-                {
-                    result[name] = "special: " + type;
-                }
-                else if (size > MaxSettingsFileBytes)
-                {
-                    result[name] = "oversized: " + size;
-                }
-                else
-                {
-                    using var stream = UntrustedFile.OpenRead(entry.FullName);
-                    result[name] = stream is null ? "unreadable" : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream));
-                }
-            }
-        }
-        return result;
-    }
-
-    /// <summary>The path of the runner's own git directory for this tree, for reading the blobs the diff names.</summary>
-    internal string ObjectSource => HostGitDir;
-
-    /// <summary>Parses <c>:oldmode newmode oldsha newsha status NUL path NUL</c> records.</summary>
-    internal static List<ChangedEntry> ParseRaw(string raw)
-    {
-        var entries = new List<ChangedEntry>();
-        var fields = raw.Split('\0');
-        for (var i = 0; i + 1 < fields.Length; i += 2)
-        {
-            var meta = fields[i].TrimStart(':').Split(' ');
-            if (meta.Length < 5)
-            {
-                break;
-            }
-
-            entries.Add(new ChangedEntry(fields[i + 1], meta[4][0], meta[0], meta[1], meta[3]));
-        }
-
-        return entries;
-    }
-
-    /// <summary>Whether the patch in <paramref name="patchFile"/> applies to <paramref name="commit"/>, checked in a scratch index.</summary>
-    public async Task<ApplyCheck> CheckAppliesAsync(string? patchFile, string commit, CancellationToken cancellationToken)
-    {
-        if (patchFile is null || !File.Exists(patchFile) || new FileInfo(patchFile).Length == 0)
-        {
-            return new ApplyCheck(true, "no changes");
-        }
-
-        var index = Path.Combine(Folder, $"check-{Guid.NewGuid():N}.index");
-        try
-        {
-            var env = new Dictionary<string, string> { ["GIT_DIR"] = HostGitDir, ["GIT_INDEX_FILE"] = index };
-            await _git.RunAsync(new GitCall(Folder, ["read-tree", commit]) { Trust = GitTrust.Untrusted, Environment = env }, cancellationToken);
-            var check = await _git.RunAsync(
-                new GitCall(Folder, ["apply", "--cached", "--check", "--verbose", "--", patchFile]) { Trust = GitTrust.Untrusted, Environment = env, AcceptedExitCodes = [0, 1, 128] },
-                cancellationToken);
-            var log = (Encoding.UTF8.GetString(check.Stdout) + check.Stderr).Trim();
-            return new ApplyCheck(check.ExitCode == 0, log.Length > ApplyLogChars ? log[..ApplyLogChars] + "\n…" : log);
-        }
-        finally
-        {
-            File.Delete(index);
-        }
-    }
-
-    private const int ApplyLogChars = 8 * 1024;
-
     /// <summary>Removes the checkout and the runner's git directory.</summary>
     public void Delete() => TreeDeletion.Delete(Folder);
 
+    /// <summary>Untrusted git through the runner's own git directory (<c>host.git</c>) over the checkout: every read of what the task left.</summary>
     private async Task<GitOutput> RunHostGitAsync(
         IReadOnlyList<string> args, CancellationToken cancellationToken, IReadOnlyList<int>? acceptedExitCodes = null,
-        string? stdoutFile = null, long maxStdoutBytes = GitCli.DefaultMaxStdoutBytes) =>
+        string? stdoutFile = null, long maxStdoutBytes = GitCli.DefaultMaxStdoutBytes, byte[]? stdin = null) =>
         await _git.RunAsync(
             new GitCall(WorkPath, args)
             {
                 Trust = GitTrust.Untrusted,
                 Environment = new Dictionary<string, string> { ["GIT_DIR"] = HostGitDir, ["GIT_WORK_TREE"] = WorkPath },
+                Stdin = stdin,
                 AcceptedExitCodes = acceptedExitCodes ?? [0],
                 StdoutFile = stdoutFile,
                 MaxStdoutBytes = maxStdoutBytes,

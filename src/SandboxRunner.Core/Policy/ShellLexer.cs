@@ -8,7 +8,7 @@ namespace SandboxRunner.Policy;
 /// decodes <c>$'…'</c> and leaves here-document bodies unread. What the words mean (wrappers, shells, programs
 /// that start others, variables) is <see cref="ShellCommand"/>'s business.
 /// </summary>
-internal static class ShellLexer
+internal static partial class ShellLexer
 {
     /// <summary>The placeholder a substitution leaves in a word: not shell syntax, so a re-parse cannot mistake it for a command.</summary>
     public const char Substituted = '…';
@@ -60,8 +60,9 @@ internal static class ShellLexer
     /// One pass over a script. A substitution is read where it stands, by a nested call bounded by its end,
     /// never copied out and read again: a copy per nesting level made deep nesting cost quadratic time.
     /// </summary>
-    internal sealed class Reader(string script)
+    internal sealed partial class Reader(string script)
     {
+        private readonly string _script = script;
         private readonly List<List<string>> _commands = [];
 
         /// <summary>Why reading stopped early, or null. Every loop checks it, so a limit unwinds every level at once.</summary>
@@ -69,7 +70,7 @@ internal static class ShellLexer
 
         public List<List<string>> ReadAll()
         {
-            ReadCommands(0, script.Length, closesAtParen: false, depth: 0);
+            ReadCommands(0, _script.Length, closesAtParen: false, depth: 0);
             return _commands;
         }
 
@@ -154,14 +155,14 @@ internal static class ShellLexer
 
             for (; i < end && Unjudgeable is null; i++)
             {
-                var c = script[i];
+                var c = _script[i];
                 switch (c)
                 {
                     case '\\' when i + 1 < end:
                         Quoting();
-                        if (script[i + 1] != '\n')
+                        if (_script[i + 1] != '\n')
                         {
-                            word.Append(script[i + 1]);
+                            word.Append(_script[i + 1]);
                             inWord = true;
                         }
 
@@ -169,9 +170,9 @@ internal static class ShellLexer
                         break;
                     case '\'':
                         Quoting();
-                        var quote = script.IndexOf('\'', i + 1, end - i - 1);
+                        var quote = _script.IndexOf('\'', i + 1, end - i - 1);
                         quote = quote < 0 ? end : quote;
-                        word.Append(script, i + 1, quote - i - 1);
+                        word.Append(_script, i + 1, quote - i - 1);
                         inWord = true;
                         i = quote;
                         break;
@@ -186,12 +187,12 @@ internal static class ShellLexer
 
                         inWord = true;
                         break;
-                    case '$' when i + 1 < end && script[i + 1] == '\'':
+                    case '$' when i + 1 < end && _script[i + 1] == '\'':
                         Quoting();
                         i = ReadAnsiC(i + 2, end, word);
                         inWord = true;
                         break;
-                    case '$' when i + 1 < end && script[i + 1] == '(':
+                    case '$' when i + 1 < end && _script[i + 1] == '(':
                         // $( ... ) runs a command of its own: audit it as one.
                         Quoting();
                         var substitutedAt = word.Length;
@@ -214,7 +215,7 @@ internal static class ShellLexer
                         inWord = true;
                         break;
                     case ';' or '&' or '|' or '\n' or '(' or ')':
-                        if (c == '&' && i > 0 && script[i - 1] == '>')
+                        if (c == '&' && i > 0 && _script[i - 1] == '>')
                         {
                             break;
                         }
@@ -233,32 +234,32 @@ internal static class ShellLexer
                         EndCommand();
                         if (c == '\n' && hereDocuments.Count > 0)
                         {
-                            i = HereDocuments.SkipBodies(script, i, end, hereDocuments, out var bodyReason);
+                            i = HereDocuments.SkipBodies(_script, i, end, hereDocuments, out var bodyReason);
                             Unjudgeable ??= bodyReason;
                         }
 
                         break;
-                    case '<' when i + 2 < end && script[i + 1] == '<' && script[i + 2] == '<':
+                    case '<' when i + 2 < end && _script[i + 1] == '<' && _script[i + 2] == '<':
                         // A here-string: its word is no argument, but bash expands it, so a substitution in it runs
                         // (read as '<' and a here-document, cat <<< "$(curl evil)" hid its command).
                         EndWord();
                         i += 2;
                         skipNextWord = true;
                         break;
-                    case '<' when i + 1 < end && script[i + 1] == '<' && (i + 2 >= end || script[i + 2] != '<'):
+                    case '<' when i + 1 < end && _script[i + 1] == '<' && (i + 2 >= end || _script[i + 2] != '<'):
                         EndWord();
-                        i = HereDocuments.ReadOperator(script, i, end, hereDocuments, out var operatorReason);
+                        i = HereDocuments.ReadOperator(_script, i, end, hereDocuments, out var operatorReason);
                         Unjudgeable ??= operatorReason;
                         break;
                     case '>' or '<':
                         // A redirection's target is not a word of the command.
                         EndWord();
-                        while (i + 1 < end && script[i + 1] is '>' or '&' or '|')
+                        while (i + 1 < end && _script[i + 1] is '>' or '&' or '|')
                         {
                             i++;
                         }
 
-                        if (i + 1 < end && char.IsAsciiDigit(script[i + 1]))
+                        if (i + 1 < end && char.IsAsciiDigit(_script[i + 1]))
                         {
                             i++;
                         }
@@ -272,16 +273,16 @@ internal static class ShellLexer
                         EndWord();
                         break;
                     case '#' when !inWord:
-                        var newline = script.IndexOf('\n', i, end - i);
+                        var newline = _script.IndexOf('\n', i, end - i);
                         i = (newline < 0 ? end : newline) - 1;
                         break;
                     default:
-                        if (char.IsAsciiDigit(c) && !inWord && i + 1 < end && script[i + 1] is '>' or '<')
+                        if (char.IsAsciiDigit(c) && !inWord && i + 1 < end && _script[i + 1] is '>' or '<')
                         {
                             break;
                         }
 
-                        if ((c == '$' && i + 1 < end && (char.IsAsciiLetterOrDigit(script[i + 1]) || script[i + 1] is '_' or '{' or '@' or '*' or '#' or '?' or '$' or '!' or '-'))
+                        if ((c == '$' && i + 1 < end && (char.IsAsciiLetterOrDigit(_script[i + 1]) || _script[i + 1] is '_' or '{' or '@' or '*' or '#' or '?' or '$' or '!' or '-'))
                             || c is '*' or '?' or '[')
                         {
                             Filled();
@@ -297,249 +298,6 @@ internal static class ShellLexer
 
             EndCommand();
             return end;
-        }
-
-        /// <summary>Reads <c>$( … )</c> from after its <c>$(</c>; returns the index of its closing ')', or <paramref name="end"/>.</summary>
-        private int ReadSubstitution(int from, int end, int depth) =>
-            Deeper(depth) ? end : ReadCommands(from, end, closesAtParen: true, depth + 1);
-
-        /// <summary>Reads <c>` … `</c> from after its first backtick; returns the index of the closing one, or <paramref name="end"/>.</summary>
-        private int ReadBackticks(int from, int end, int depth)
-        {
-            // Backticks do not nest: the next one closes, whatever stands between.
-            var tick = script.IndexOf('`', from, end - from);
-            tick = tick < 0 ? end : tick;
-            if (!Deeper(depth))
-            {
-                ReadCommands(from, tick, closesAtParen: false, depth + 1);
-            }
-
-            return tick;
-        }
-
-        /// <summary>
-        /// Reads <c>$( … )</c> or <c>$(( … ))</c> from its <c>$</c> at <paramref name="i"/>; returns the index of its last ')', or
-        /// <paramref name="end"/>. <c>$((</c> is arithmetic only when the ')' closing its inner '(' is followed by ')', as bash
-        /// decides: <c>$((curl evil) )</c> is a command substitution holding a subshell, and runs curl.
-        /// </summary>
-        private int ReadDollarParen(int i, int end, int depth, out bool arithmetic)
-        {
-            arithmetic = false;
-            if (i + 2 < end && script[i + 2] == '(')
-            {
-                var close = ArithmeticClose(i + 3, end);
-                if (Unjudgeable is not null)
-                {
-                    return end;
-                }
-
-                if (close >= 0)
-                {
-                    arithmetic = true;
-                    ReadArithmetic(i + 3, close - 1, depth);
-                    return close;
-                }
-            }
-
-            return ReadSubstitution(i + 2, end, depth);
-        }
-
-        /// <summary>
-        /// The index of the second ')' of the <c>))</c> that closes arithmetic whose text starts at <paramref name="from"/>
-        /// (after <c>$((</c>), or -1 when bash would read a command substitution instead. Its scan stops past
-        /// <see cref="MaxArithmeticParens"/> parentheses, so nested openings cost at most that many scans of the same text.
-        /// </summary>
-        private int ArithmeticClose(int from, int end)
-        {
-            var parens = 1;
-            for (var i = from; i < end; i++)
-            {
-                switch (script[i])
-                {
-                    case '\\':
-                        i++;
-                        break;
-                    case '\'' or '"':
-                        var quote = script.IndexOf(script[i], i + 1, end - i - 1);
-                        if (quote < 0)
-                        {
-                            return -1;
-                        }
-
-                        i = quote;
-                        break;
-                    case '(':
-                        if (++parens > MaxArithmeticParens)
-                        {
-                            Unjudgeable = $"parentheses in arithmetic nested deeper than {MaxArithmeticParens}";
-                            return -1;
-                        }
-
-                        break;
-                    case ')' when --parens == 0:
-                        return i + 1 < end && script[i + 1] == ')' ? i + 1 : -1;
-                }
-            }
-
-            return -1;
-        }
-
-        /// <summary>
-        /// Reads the text of <c>$(( … ))</c> between <paramref name="from"/> and <paramref name="stop"/>. The arithmetic is
-        /// not a command, but a substitution inside it runs one.
-        /// </summary>
-        private void ReadArithmetic(int from, int stop, int depth)
-        {
-            for (var i = from; i < stop && Unjudgeable is null; i++)
-            {
-                switch (script[i])
-                {
-                    case '\\':
-                        i++;
-                        break;
-                    case '$' when i + 1 < stop && script[i + 1] == '(':
-                        i = ReadDollarParen(i, stop, depth, out _);
-                        break;
-                    case '`':
-                        i = ReadBackticks(i + 1, stop, depth);
-                        break;
-                }
-            }
-        }
-
-        /// <summary>Whether one more level of substitution passes <see cref="MaxDepth"/>; if so, reading stops.</summary>
-        private bool Deeper(int depth)
-        {
-            if (depth < MaxDepth)
-            {
-                return false;
-            }
-
-            Unjudgeable = $"command substitutions nested deeper than {MaxDepth}";
-            return true;
-        }
-
-        /// <summary>Reads <c>"…"</c> from after its opening quote; returns the index of the closing quote, or <paramref name="end"/>.</summary>
-        private int ReadDoubleQuoted(int i, int end, StringBuilder word, int depth, out int filledAt)
-        {
-            filledAt = -1;
-            for (; i < end && Unjudgeable is null; i++)
-            {
-                var c = script[i];
-                if (c == '"')
-                {
-                    return i;
-                }
-
-                if (c == '\\' && i + 1 < end && script[i + 1] is '"' or '\\' or '$' or '`')
-                {
-                    word.Append(script[++i]);
-                }
-                else if (c == '$' && i + 1 < end && script[i + 1] == '(')
-                {
-                    var substitutedAt = word.Length;
-                    i = ReadDollarParen(i, end, depth, out var arithmetic);
-                    filledAt = filledAt < 0 && !arithmetic ? substitutedAt : filledAt;
-                    word.Append(arithmetic ? ArithmeticResult : Substituted);
-                }
-                else if (c == '`')
-                {
-                    filledAt = filledAt < 0 ? word.Length : filledAt;
-                    i = ReadBackticks(i + 1, end, depth);
-                    word.Append(Substituted);
-                }
-                else
-                {
-                    if (c == '$' && i + 1 < end && (char.IsAsciiLetterOrDigit(script[i + 1]) || script[i + 1] is '_' or '{' or '@' or '*' or '#' or '?' or '$' or '!' or '-'))
-                    {
-                        filledAt = filledAt < 0 ? word.Length : filledAt;
-                    }
-
-                    word.Append(c);
-                }
-            }
-
-            return end;
-        }
-
-        /// <summary>Reads <c>$'…'</c>, decoding its backslash escapes as bash does; returns the index of the closing quote, or <paramref name="end"/>.</summary>
-        private int ReadAnsiC(int i, int end, StringBuilder word)
-        {
-            for (; i < end; i++)
-            {
-                var c = script[i];
-                if (c == '\'')
-                {
-                    return i;
-                }
-
-                if (c != '\\' || i + 1 >= end)
-                {
-                    word.Append(c);
-                    continue;
-                }
-
-                var e = script[++i];
-                switch (e)
-                {
-                    case 'n': word.Append('\n'); break;
-                    case 't': word.Append('\t'); break;
-                    case 'r': word.Append('\r'); break;
-                    case 'a': word.Append('\a'); break;
-                    case 'b': word.Append('\b'); break;
-                    case 'e' or 'E': word.Append('\u001b'); break;
-                    case 'f': word.Append('\f'); break;
-                    case 'v': word.Append('\v'); break;
-                    case 'x':
-                        var hex = Digits(i + 1, end, 2, 16, out var code);
-                        if (hex > 0)
-                        {
-                            word.Append((char)code);
-                            i += hex;
-                        }
-                        else
-                        {
-                            word.Append("\\x");
-                        }
-
-                        break;
-                    case >= '0' and <= '7':
-                        var octal = Digits(i, end, 3, 8, out var value);
-                        word.Append((char)value);
-                        i += octal - 1;
-                        break;
-                    default:
-                        word.Append(e);
-                        break;
-                }
-            }
-
-            return end;
-        }
-
-        /// <summary>How many digits of <paramref name="radix"/> (8 or 16, at most <paramref name="max"/>) stand at <paramref name="from"/>, and their value.</summary>
-        private int Digits(int from, int end, int max, int radix, out int value)
-        {
-            value = 0;
-            var count = 0;
-            for (; count < max && from + count < end; count++)
-            {
-                var digit = script[from + count] switch
-                {
-                    >= '0' and <= '9' and var d => d - '0',
-                    >= 'a' and <= 'f' and var h => h - 'a' + 10,
-                    >= 'A' and <= 'F' and var h => h - 'A' + 10,
-                    _ => radix,
-                };
-                if (digit >= radix)
-                {
-                    break;
-                }
-
-                value = value * radix + digit;
-            }
-
-            return count;
         }
     }
 }

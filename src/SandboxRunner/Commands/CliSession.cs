@@ -1,75 +1,24 @@
-using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using SandboxRunner.Configuration;
-using SandboxRunner.Git;
+using SandboxRunner.Host.Composition;
 using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Host.Commands;
 
 /// <summary>
-/// What every verb opens: logging to stderr, the engine, git and the repository's <see cref="Workspace"/>,
-/// the same objects the MCP server is composed of.
+/// What a verb opens: the runner's services from the one composition root (<see cref="RunnerServices"/>), the same
+/// the MCP server is made of; disposing it disposes them (workspace, engine, logs flushed).
 /// </summary>
-internal sealed class CliSession : IDisposable
+internal sealed class CliSession(HostSettings settings, LogLevel level = LogLevel.Warning) : IDisposable
 {
-    private readonly ILoggerFactory _loggers;
-    private readonly DockerEngine _engine;
+    private readonly ServiceProvider _services = RunnerServices.Open(settings, level);
 
-    public CliSession(CommandLine options, LogLevel level = LogLevel.Warning)
-    {
-        _loggers = LoggerFactory.Create(b => b.AddStderr(options.Verbose ? LogLevel.Debug : level));
-        _engine = new DockerEngine(_loggers.CreateLogger<DockerEngine>());
-        Workspace = new Workspace(options.RepoPath, _engine, new GitCli(_loggers.CreateLogger<GitCli>()), _loggers);
-    }
+    public Workspace Workspace => _services.GetRequiredService<Workspace>();
 
-    public Workspace Workspace { get; }
-
-    public IContainerEngine Engine => _engine;
+    public IContainerEngine Engine => _services.GetRequiredService<IContainerEngine>();
 
     public Task<Runner> RunnerAsync(CancellationToken cancellationToken) => Workspace.GetRunnerAsync(cancellationToken);
 
-    public void Dispose()
-    {
-        Workspace.Dispose();
-        _engine.Dispose();
-        _loggers.Dispose();
-    }
+    public void Dispose() => _services.Dispose();
 }
-
-/// <summary>Every failure a verb meets, as its exit code and one message with the fix: never a stack trace.</summary>
-internal static class Failures
-{
-    public static async Task<int> GuardAsync(Func<Task<int>> command)
-    {
-        try
-        {
-            return await command();
-        }
-        catch (Exception e) when (Classify(e) is { } failure)
-        {
-            await Console.Error.WriteLineAsync($"sandbox-runner: {failure.Message}");
-            return failure.Code;
-        }
-    }
-
-    public static (int Code, string Message)? Classify(Exception e) => e switch
-    {
-        InvalidInputException { Source: ImageProvisioner.EngineSource } => (ExitCodes.Infrastructure, e.Message),
-        InvalidInputException { Source: ImageProvisioner.ImageSource } => (ExitCodes.NotStarted, e.Message),
-        InvalidInputException => (ExitCodes.BadInput, e.Message),
-        DamagedRunException => (ExitCodes.BadInput, e.Message),
-        ImageBuildException => (ExitCodes.NotStarted, e.Message),
-        InfrastructureException => (ExitCodes.Infrastructure, e.Message),
-        GitException or LibGit2Sharp.LibGit2SharpException => (ExitCodes.Infrastructure, $"git failed: {e.Message}"),
-        HttpRequestException or SocketException or TimeoutException or Docker.DotNet.DockerApiException =>
-            (ExitCodes.Infrastructure, $"Docker failed ({e.Message}); start the engine (bash .ci/setup does) or set DOCKER_HOST"),
-        IOException or UnauthorizedAccessException => (ExitCodes.Infrastructure, $"the runner failed: {e.Message}"),
-        InvalidOperationException => (ExitCodes.Infrastructure, $"the runner failed: {e.Message}"),
-        OperationCanceledException => (ExitCodes.Interrupted, "interrupted"),
-        _ => (ExitCodes.Infrastructure, $"the runner failed unexpectedly ({e.GetType().Name}: {e.Message})"),
-    };
-}
-
-/// <summary>The machine failed, not the input (an engine that does not answer); the message names what and the fix.</summary>
-internal sealed class InfrastructureException(string message, Exception inner) : Exception(message, inner);

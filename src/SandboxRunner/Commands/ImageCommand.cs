@@ -1,15 +1,42 @@
+using System.ComponentModel;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Sandbox;
+using Spectre.Console.Cli;
+
+using SandboxRunner.Host.Composition;
 
 namespace SandboxRunner.Host.Commands;
 
-/// <summary><c>sandbox-runner image build|ls|prune</c>: the runner's images as a cache (<c>.ci/setup</c> uses build).</summary>
-internal static class ImageCommand
+internal sealed class ImageBuildSettings : HostSettings
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    [CommandOption("--dry-run")]
+    [Description("only print the tags, without asking Docker")]
+    public bool DryRun { get; init; }
+}
 
-    public static Task<int> ExecuteAsync(CommandLine options) => Failures.GuardAsync(async () =>
+internal sealed class ImagePruneSettings : JsonSettings
+{
+    [CommandOption("--all")]
+    [Description("every unused runner image, not only stale ones of this repository")]
+    public bool All { get; init; }
+
+    [CommandOption("--dry-run")]
+    [Description("say what would go; remove nothing")]
+    public bool DryRun { get; init; }
+}
+
+/// <summary><c>sandbox-runner image build</c>: the runner's images as a cache (<c>.ci/setup</c> uses it).</summary>
+internal sealed class ImageBuildCommand : AsyncCommand<ImageBuildSettings>
+{
+    public const string About = """
+        Builds the task image (Dockerfile.codex, for the repository's codex_version) and the egress proxy
+        image when they are missing, as the first run would; prints their tags, one a line (a configured
+        "image" is printed as it is, never built). --dry-run only prints the tags, without asking Docker: a
+        pipeline's image cache key, and the arguments of `docker save`. Exit 0, 2 bad config, 3 build failed.
+        """;
+
+    public override Task<int> ExecuteAsync(CommandContext context, ImageBuildSettings options, CancellationToken cancellationToken) => Failures.GuardAsync(async () =>
     {
         using var session = new CliSession(options, LogLevel.Information);
         var runner = await session.RunnerAsync(CancellationToken.None);
@@ -38,15 +65,24 @@ internal static class ImageCommand
 
         return ExitCodes.Success;
     });
+}
 
-    public static Task<int> ListAsync(CommandLine options) => Failures.GuardAsync(async () =>
+/// <summary><c>sandbox-runner image ls</c>: the images the runner built, found by their labels.</summary>
+internal sealed class ImageListCommand : AsyncCommand<JsonSettings>
+{
+    public const string About = """
+        Lists the images the runner built (found by their labels): tag, role, size, age, containers using
+        them, and whether the repository's current config uses them. Exit 0, 3 Docker unreachable.
+        """;
+
+    public override Task<int> ExecuteAsync(CommandContext context, JsonSettings options, CancellationToken cancellationToken) => Failures.GuardAsync(async () =>
     {
         using var session = new CliSession(options);
-        var (catalog, current, _) = await OpenAsync(session);
+        var (catalog, current, _) = await ImageCatalogs.OpenAsync(session);
         var images = await catalog.ListAsync(current, CancellationToken.None);
         if (options.Json)
         {
-            await Console.Out.WriteLineAsync(JsonSerializer.Serialize(images, Json));
+            await Console.Out.WriteLineAsync(JsonSerializer.Serialize(images, ImageCatalogs.Json));
             return ExitCodes.Success;
         }
 
@@ -54,35 +90,51 @@ internal static class ImageCommand
         foreach (var image in images)
         {
             await Console.Out.WriteLineAsync(
-                $"{image.Name,-52} {image.Role,-12} {Megabytes(image.SizeBytes),9} {image.Created.UtcDateTime:yyyy-MM-dd HH:mm} {image.Containers,7} {(image.Current ? "yes" : "")}");
+                $"{image.Name,-52} {image.Role,-12} {ImageCatalogs.Megabytes(image.SizeBytes),9} {image.Created.UtcDateTime:yyyy-MM-dd HH:mm} {image.Containers,7} {(image.Current ? "yes" : "")}");
         }
 
         return ExitCodes.Success;
     });
+}
 
-    public static Task<int> PruneAsync(CommandLine options) => Failures.GuardAsync(async () =>
+/// <summary><c>sandbox-runner image prune</c>: removes runner images no container uses.</summary>
+internal sealed class ImagePruneCommand : AsyncCommand<ImagePruneSettings>
+{
+    public const string About = """
+        Removes runner images no container uses, keeping the current config's and other repositories'
+        (--all removes every unused runner image). Never touches an image the runner did not build.
+        --dry-run says what would go. Exit 0, 3 Docker unreachable.
+        """;
+
+    public override Task<int> ExecuteAsync(CommandContext context, ImagePruneSettings options, CancellationToken cancellationToken) => Failures.GuardAsync(async () =>
     {
         using var session = new CliSession(options);
-        var (catalog, current, scope) = await OpenAsync(session);
+        var (catalog, current, scope) = await ImageCatalogs.OpenAsync(session);
         var decisions = await catalog.PruneAsync(new ImagePruneOptions { Current = current, Scope = scope, All = options.All, DryRun = options.DryRun }, CancellationToken.None);
         if (options.Json)
         {
-            await Console.Out.WriteLineAsync(JsonSerializer.Serialize(decisions, Json));
+            await Console.Out.WriteLineAsync(JsonSerializer.Serialize(decisions, ImageCatalogs.Json));
             return ExitCodes.Success;
         }
 
         foreach (var decision in decisions)
         {
             var verb = decision.Removed ? (options.DryRun ? "would remove" : "removed") : "kept";
-            await Console.Out.WriteLineAsync($"{verb,-12} {decision.Image.Name} ({Megabytes(decision.Image.SizeBytes)}): {decision.Reason}");
+            await Console.Out.WriteLineAsync($"{verb,-12} {decision.Image.Name} ({ImageCatalogs.Megabytes(decision.Image.SizeBytes)}): {decision.Reason}");
         }
 
         var freed = decisions.Where(d => d.Removed).Sum(d => d.Image.SizeBytes);
-        await Console.Out.WriteLineAsync($"{(options.DryRun ? "would free" : "freed")} {Megabytes(freed)}");
+        await Console.Out.WriteLineAsync($"{(options.DryRun ? "would free" : "freed")} {ImageCatalogs.Megabytes(freed)}");
         return ExitCodes.Success;
     });
+}
 
-    private static async Task<(ImageCatalog Catalog, IReadOnlySet<string> Current, string Scope)> OpenAsync(CliSession session)
+/// <summary>What <c>image ls</c> and <c>image prune</c> share: the catalog of the runner's images and how they print.</summary>
+internal static class ImageCatalogs
+{
+    public static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    public static async Task<(ImageCatalog Catalog, IReadOnlySet<string> Current, string Scope)> OpenAsync(CliSession session)
     {
         var runner = await session.RunnerAsync(CancellationToken.None);
         var inventory = session.Engine as IImageInventory
@@ -91,5 +143,5 @@ internal static class ImageCommand
         return (new ImageCatalog(inventory), current.Tags.ToHashSet(StringComparer.Ordinal), runner.Scope);
     }
 
-    private static string Megabytes(long bytes) => $"{bytes / (1024.0 * 1024.0):0.0} MB";
+    public static string Megabytes(long bytes) => $"{bytes / (1024.0 * 1024.0):0.0} MB";
 }

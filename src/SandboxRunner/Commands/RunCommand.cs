@@ -1,25 +1,88 @@
+using System.ComponentModel;
 using System.Runtime.InteropServices;
 using SandboxRunner.Configuration;
 using SandboxRunner.Host.Reports;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
+using Spectre.Console;
+using Spectre.Console.Cli;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
+using SandboxRunner.Host.Composition;
+
 namespace SandboxRunner.Host.Commands;
+
+/// <summary>What <c>run</c> takes: the tasks file, the reports, and options that override the file's fields.</summary>
+internal sealed class RunSettings : JsonSettings
+{
+    [CommandArgument(0, "<TASKS_FILE>")]
+    [Description("the tasks: the arguments of run_codex_tasks as JSON, or just the array of tasks")]
+    public string TasksFile { get; init; } = "";
+
+    [CommandOption("--junit <FILE>")]
+    [Description("JUnit XML: one testcase per task in one testsuite; failures carry notes and a log tail")]
+    public string? Junit { get; init; }
+
+    [CommandOption("--markdown <FILE>")]
+    [Description("a summary table (also appended to $GITHUB_STEP_SUMMARY when it is set)")]
+    public string? Markdown { get; init; }
+
+    [CommandOption("--apply")]
+    [Description("apply each successful task to the working tree and index (as apply_codex_result), in task order, stopping at the first that does not apply cleanly (it changes nothing)")]
+    public bool Apply { get; init; }
+
+    [CommandOption("--run-id <ID>")]
+    [Description("the run's id (default: the file's run_id, or a new one)")]
+    public string? RunId { get; init; }
+
+    [CommandOption("--base-ref <REF>")]
+    [Description("the commit the tasks start from (default: the file's base_ref, or HEAD)")]
+    public string? BaseRef { get; init; }
+
+    [CommandOption("--concurrency <N>")]
+    [Description("how many tasks run at once, 1 to 8")]
+    public string? ConcurrencyText { get; init; }
+
+    [CommandOption("--resource-policy <P>")]
+    [Description("what a task may use (the file's resource_policy)")]
+    public string? ResourcePolicy { get; init; }
+
+    [CommandOption("--dry-run")]
+    [Description("check the tasks, the config and the images; run nothing")]
+    public bool DryRun { get; init; }
+
+    public int? Concurrency => int.TryParse(ConcurrencyText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var c) ? c : null;
+
+    public override ValidationResult Validate() => WholeNumber("--concurrency", ConcurrencyText, 0, int.MaxValue, "a whole number from 1 to 8", out _);
+}
 
 /// <summary>
 /// <c>sandbox-runner run TASKS_FILE</c>: the run <c>run_codex_tasks</c> does, through the same
 /// <see cref="Runner.RunAsync"/>, with live progress, reports for CI and an exit code to branch on.
 /// </summary>
-internal static class RunCommand
+internal sealed class RunCommand : AsyncCommand<RunSettings>
 {
+    public const string About = """
+        Runs the tasks of TASKS_FILE (JSON: the arguments of the MCP tool run_codex_tasks, i.e. an object with
+        "tasks" [{task_id, prompt, allowed_paths?, allowed_commands?, timeout_sec?, environment?, verify?, verify_timeout_sec?,
+        verify_inputs?, attempts?}], "run_id"?, "base_ref"?, "concurrency"?, "resource_policy"?, "dry_run"?, "environment"?, "verify"?,
+        "verify_timeout_sec"?, "verify_inputs"?; or just the array of tasks) with the repository's
+        .mcp-codex.json, as the server would: results in .codex-runs/<run_id>/, trees on sandbox/<run_id>/<task_id>.
+        Options given here override the file's fields. Progress goes to stderr: a table on a terminal, timestamped
+        lines otherwise.
+
+        Ctrl-C (or SIGTERM) cancels the run and keeps each task's work as cancelled, then exits 130; a second
+        Ctrl-C stops waiting for the teardown but still removes the run's containers by label. A run stopped by
+        `sandbox-runner cancel` from another process writes its reports and exits 1 (its tasks are cancelled).
+        """;
+
     /// <summary>How long a second Ctrl-C still waits for the run's own teardown after removing its containers.</summary>
     private static readonly TimeSpan ForcedTeardownWait = TimeSpan.FromSeconds(15);
 
-    public static Task<int> ExecuteAsync(CommandLine options) => Failures.GuardAsync(async () =>
+    public override Task<int> ExecuteAsync(CommandContext context, RunSettings options, CancellationToken cancellationToken) => Failures.GuardAsync(async () =>
     {
-        var file = await TasksFile.ReadAsync(options.Arguments[0], CancellationToken.None);
+        var file = await TasksFile.ReadAsync(options.TasksFile, CancellationToken.None);
         // The command line's options win over the file's fields.
         var request = file with
         {
@@ -64,7 +127,7 @@ internal static class RunCommand
             catch (InvalidInputException e) when (e.Source == RunPlanner.Source)
             {
                 // The planner names the MCP tool's arguments; here they came from the tasks file and the options that override it.
-                throw new InvalidInputException(Overrides(options) ? $"{options.Arguments[0]} (with the command line's options)" : options.Arguments[0], e.Problems);
+                throw new InvalidInputException(Overrides(options) ? $"{options.TasksFile} (with the command line's options)" : options.TasksFile, e.Problems);
             }
             catch (OperationCanceledException)
             {
@@ -87,11 +150,11 @@ internal static class RunCommand
         return interrupt.Cancel.IsCancellationRequested ? ExitCodes.Interrupted : code;
     });
 
-    private static bool Overrides(CommandLine options) =>
-        options.RunId is not null || options.BaseRef is not null || options.Concurrency is not null || options.ResourcePolicy is not null;
+    private static bool Overrides(RunSettings options) =>
+        options.RunId is not null || options.BaseRef is not null || options.ConcurrencyText is not null || options.ResourcePolicy is not null;
 
     /// <summary>Writes the reports asked for and the summary; returns 0 when every task succeeded, 4 when none could start, 1 otherwise.</summary>
-    private static async Task<int> ReportAsync(CommandLine options, RunResult result)
+    private static async Task<int> ReportAsync(RunSettings options, RunResult result)
     {
         if (options.Junit is not null)
         {

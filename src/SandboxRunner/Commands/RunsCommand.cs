@@ -1,14 +1,18 @@
 using System.Globalization;
-using SandboxRunner.Host.Mcp;
+using Spectre.Console.Cli;
 using SandboxRunner.Host.Reports;
 using SandboxRunner.Runs;
+
+using SandboxRunner.Host.Composition;
 
 namespace SandboxRunner.Host.Commands;
 
 /// <summary><c>sandbox-runner runs</c>: what <c>list_codex_runs</c> returns.</summary>
-internal static class RunsCommand
+internal sealed class RunsCommand : AsyncCommand<JsonSettings>
 {
-    public static Task<int> ExecuteAsync(CommandLine options) => Failures.GuardAsync(async () =>
+    public const string About = "Lists the repository's runs, newest first (as list_codex_runs). Exit 0.";
+
+    public override Task<int> ExecuteAsync(CommandContext context, JsonSettings options, CancellationToken cancellationToken) => Failures.GuardAsync(async () =>
     {
         using var session = new CliSession(options);
         var runs = await (await session.RunnerAsync(CancellationToken.None)).ListRunsAsync(CancellationToken.None);

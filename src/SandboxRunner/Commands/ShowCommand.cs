@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Globalization;
 using System.Text;
 using SandboxRunner.Configuration;
@@ -5,15 +6,36 @@ using SandboxRunner.Host.Reports;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
 using SandboxRunner.Verification;
+using Spectre.Console.Cli;
+
+using SandboxRunner.Host.Composition;
 
 namespace SandboxRunner.Host.Commands;
 
 /// <summary><c>sandbox-runner show RUN [TASK]</c>: what <c>get_codex_run</c> returns, or one task's result.</summary>
-internal static class ShowCommand
+internal sealed class ShowSettings : JsonSettings
 {
-    public static Task<int> ExecuteAsync(CommandLine options) => Failures.GuardAsync(async () =>
+    [CommandArgument(0, "<RUN>")]
+    [Description("the run's id (`sandbox-runner runs` lists them)")]
+    public string Run { get; init; } = "";
+
+    [CommandArgument(1, "[TASK]")]
+    [Description("one task of the run: its whole result")]
+    public string? Task { get; init; }
+}
+
+internal sealed class ShowCommand : AsyncCommand<ShowSettings>
+{
+    public const string About = """
+        A run's status and tasks (as get_codex_run), or one task's result: status, summary, changed files,
+        violations, notes, the commands the agent ran with the end of each one's output, the verification (each
+        verify command, its exit code and output's end, the changed inputs), the attempts, and where its patch and
+        branch are. Exit 0, 2 for an unknown run or task.
+        """;
+
+    public override Task<int> ExecuteAsync(CommandContext context, ShowSettings options, CancellationToken cancellationToken) => Failures.GuardAsync(async () =>
     {
-        var runId = options.Arguments[0];
+        var runId = options.Run;
         if (!Ids.IsValid(runId))
         {
             throw new InvalidInputException("show arguments", "RUN", Ids.Rule);
@@ -23,13 +45,13 @@ internal static class ShowCommand
         var runner = await session.RunnerAsync(CancellationToken.None);
         var view = await runner.GetRunAsync(runId, CancellationToken.None)
             ?? throw new InvalidInputException("show arguments", "RUN", $"no run '{runId}' in this repository (`sandbox-runner runs` lists them)");
-        if (options.Arguments.Count == 1)
+        if (options.Task is null)
         {
             await (options.Json ? JsonOutput.WriteAsync(view) : Console.Out.WriteAsync(Describe(view)));
             return ExitCodes.Success;
         }
 
-        var taskId = options.Arguments[1];
+        var taskId = options.Task;
         var task = view.Tasks.FirstOrDefault(t => t.TaskId == taskId)
             ?? throw new InvalidInputException("show arguments", "TASK", $"run '{runId}' has no task '{taskId}'; its tasks are {string.Join(", ", view.Tasks.Select(t => t.TaskId))}");
         var result = task.Result ?? await runner.Store.ReadResultAsync(runId, taskId, CancellationToken.None);

@@ -3,6 +3,7 @@ using ModelContextProtocol;
 using ModelContextProtocol.Server;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
+using SandboxRunner.Host.Reports;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
 
@@ -121,5 +122,3 @@ public sealed class RunTools(Workspace workspace)
         public void Report(TaskProgress value) => report(value);
     }
 }
-
-public sealed record RunList([property: System.Text.Json.Serialization.JsonPropertyName("runs")] IReadOnlyList<RunStatusView> Runs);

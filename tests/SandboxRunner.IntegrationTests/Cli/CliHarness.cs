@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using SandboxRunner.Runs;
+using SandboxRunner.Platform;
 
 namespace SandboxRunner.IntegrationTests.Cli;
 
@@ -92,12 +93,9 @@ public sealed class CliHarness : IAsyncDisposable
     /// <summary>Waits until a task container of <paramref name="runId"/> is running.</summary>
     public async Task WaitForRunningTaskAsync(string runId)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while ((await Containers.RunningTasksOfRunsAsync([runId])).Count == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the task container never ran");
-            await Task.Delay(100);
-        }
+        Assert.True(
+            await Poll.UntilAsync(async _ => (await Containers.RunningTasksOfRunsAsync([runId])).Count > 0, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(60), CancellationToken.None),
+            "the task container never ran");
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using SandboxRunner.IntegrationTests.Infrastructure;
+using SandboxRunner.Platform;
 
 namespace SandboxRunner.IntegrationTests.Cli;
 
@@ -136,13 +137,11 @@ public sealed class CliProcess : IAsyncDisposable
     /// <summary>Waits until a line on stderr (the progress log, one line per event) matches.</summary>
     public async Task WaitForStderrAsync(Func<string, bool> match, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!_stderr.Any(match))
-        {
-            Assert.False(_process.HasExited, $"sandbox-runner ended before the line was printed\n{Current()}");
-            Assert.True(DateTime.UtcNow < deadline, $"no such line on stderr after {timeout}\n{Current()}");
-            await Task.Delay(100);
-        }
+        var printed = await Poll.UntilAsync(
+            () => _stderr.Any(match) || _process.HasExited,
+            TimeSpan.FromMilliseconds(100), timeout, CancellationToken.None);
+        Assert.True(_stderr.Any(match) || !_process.HasExited, $"sandbox-runner ended before the line was printed\n{Current()}");
+        Assert.True(printed, $"no such line on stderr after {timeout}\n{Current()}");
     }
 
     /// <summary>Waits until the progress log says <paramref name="taskId"/> ran a command containing <paramref name="command"/>: the task's earlier steps are done.</summary>

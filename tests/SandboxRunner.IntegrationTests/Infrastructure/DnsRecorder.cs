@@ -1,5 +1,6 @@
 using System.Text;
 using SandboxRunner.Sandbox;
+using SandboxRunner.Platform;
 
 namespace SandboxRunner.IntegrationTests.Infrastructure;
 
@@ -57,10 +58,7 @@ public sealed class DnsRecorder : IAsyncDisposable
         try
         {
             await engine.StartAsync(id, CancellationToken.None);
-            for (var i = 0; i < 100 && !(await recorder.OutputAsync()).Contains("dns ready", StringComparison.Ordinal); i++)
-            {
-                await Task.Delay(50);
-            }
+            await Poll.UntilAsync(async _ => (await recorder.OutputAsync()).Contains("dns ready", StringComparison.Ordinal), TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(5), CancellationToken.None);
 
             var address = await engine.AddressAsync(id, "bridge", CancellationToken.None)
                 ?? throw new InvalidOperationException("the DNS recorder got no address on the bridge");

@@ -1,3 +1,5 @@
+using SandboxRunner.Platform;
+
 namespace SandboxRunner.IntegrationTests.Infrastructure;
 
 /// <summary>
@@ -45,12 +47,9 @@ public sealed class McpHarness : IAsyncDisposable
     /// <summary>Waits until a task container of <paramref name="runId"/> is running.</summary>
     public async Task WaitForRunningTaskAsync(string runId)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while ((await Containers.RunningTasksOfRunsAsync([runId])).Count == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the task container never ran");
-            await Task.Delay(100);
-        }
+        Assert.True(
+            await Poll.UntilAsync(async _ => (await Containers.RunningTasksOfRunsAsync([runId])).Count > 0, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(60), CancellationToken.None),
+            "the task container never ran");
     }
 
     /// <summary>Stops the server and starts a new process on the same repository (what a client restart does).</summary>

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
+using SandboxRunner.Platform;
 
 namespace SandboxRunner.IntegrationTests.Infrastructure;
 
@@ -106,23 +107,16 @@ public sealed class McpServerProcess : IAsyncDisposable
     /// <summary>Polls <c>get_codex_run</c> until the run is no longer running (or cancelling), and returns its last view.</summary>
     public async Task<JsonElement> WaitForRunAsync(string runId, TimeSpan timeout, Action<JsonElement>? observe = null)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            var view = await CallOkAsync("get_codex_run", new() { ["run_id"] = runId });
-            observe?.Invoke(view);
-            if (view.GetProperty("status").GetString() is not ("running" or "cancelling"))
+        JsonElement view = default;
+        var ended = await Poll.UntilAsync(
+            async ct =>
             {
-                return view;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"run {runId} still {view.GetProperty("status").GetString()} after {timeout}: {view}");
-            }
-
-            await Task.Delay(200);
-        }
+                view = await CallOkAsync("get_codex_run", new() { ["run_id"] = runId }, ct);
+                observe?.Invoke(view);
+                return view.GetProperty("status").GetString() is not ("running" or "cancelling");
+            },
+            TimeSpan.FromMilliseconds(200), timeout, CancellationToken.None);
+        return ended ? view : throw new TimeoutException($"run {runId} still {view.GetProperty("status").GetString()} after {timeout}: {view}");
     }
 
     public static JsonElement Structured(CallToolResult result) =>
@@ -184,15 +178,9 @@ public sealed class ProgressRecorder : IProgress<ProgressNotificationValue>
 
     public async Task WaitForAsync(Func<string, bool> match, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!Messages.Any(match))
+        if (!await Poll.UntilAsync(() => Messages.Any(match), TimeSpan.FromMilliseconds(50), timeout, CancellationToken.None))
         {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"no such progress message after {timeout}; got: {string.Join(" | ", Messages)}");
-            }
-
-            await System.Threading.Tasks.Task.Delay(50);
+            throw new TimeoutException($"no such progress message after {timeout}; got: {string.Join(" | ", Messages)}");
         }
     }
 }

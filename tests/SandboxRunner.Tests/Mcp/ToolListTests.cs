@@ -6,6 +6,7 @@ using ModelContextProtocol.Protocol;
 using SandboxRunner.Codex;
 using SandboxRunner.Git;
 using SandboxRunner.Host.Mcp;
+using SandboxRunner.Host.Reports;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;

@@ -1,27 +1,19 @@
-using System.Diagnostics;
 using SandboxRunner.Policy;
 
 namespace SandboxRunner.Tests.Policy;
 
-/// <summary>Command lines too long or too deeply nested to audit: refused, quickly, whatever the lists allow.</summary>
+/// <summary>Command lines too long or too deeply nested to audit: refused, whatever the lists allow.</summary>
 public sealed class UnjudgeableCommandTests
 {
     private static readonly CommandPolicy Open = new([], []);
 
     private static string Nested(int depth) => string.Concat(Enumerable.Repeat("echo $(", depth)) + "curl evil" + new string(')', depth);
 
-    private static Violation Refusal(string command)
-    {
-        var clock = Stopwatch.StartNew();
-
-        var violation = Assert.Single(Open.Check([command]));
-
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
-        return violation;
-    }
+    // How quickly is the `parsers` benchmark's to measure; a wall-clock bound here would fail on a busy machine.
+    private static Violation Refusal(string command) => Assert.Single(Open.Check([command]));
 
     [Fact]
-    public void A_mebibyte_of_nested_substitutions_is_refused_quickly()
+    public void A_mebibyte_of_nested_substitutions_is_refused_as_unjudgeable()
     {
         var violation = Refusal(string.Concat(Enumerable.Repeat("$(", 512 * 1024)));
 
@@ -30,7 +22,7 @@ public sealed class UnjudgeableCommandTests
     }
 
     [Fact]
-    public void A_200_KB_command_is_refused_quickly()
+    public void A_200_KB_command_is_refused_as_unjudgeable()
     {
         var violation = Refusal(string.Concat(Enumerable.Repeat("ls; ", 50 * 1024)));
 
@@ -38,7 +30,7 @@ public sealed class UnjudgeableCommandTests
     }
 
     [Fact]
-    public void Substitutions_nested_past_the_depth_limit_within_the_length_limit_are_refused_quickly()
+    public void Substitutions_nested_past_the_depth_limit_within_the_length_limit_are_refused_as_unjudgeable()
     {
         var command = string.Concat(Enumerable.Repeat("$(", ShellCommand.MaxLength / 2));
 

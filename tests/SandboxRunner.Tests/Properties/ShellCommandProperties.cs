@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using CsCheck;
 using SandboxRunner.Policy;
 
@@ -82,15 +81,14 @@ public sealed class ShellCommandProperties
     }
 
     [Fact]
-    public void Reading_a_mebibyte_of_shell_syntax_takes_well_under_two_seconds()
+    public void A_mebibyte_of_shell_syntax_is_read_to_its_end_without_throwing()
     {
-        // Split has no length limit of its own, so this times the reader itself, not the refusal of long lines.
+        // Split has no length limit of its own, so this reads with the reader itself, not the refusal of long lines.
+        // How long it takes is the `parsers` benchmark's to measure (linear per size), not a wall-clock bound here.
         Long.Sample(command =>
         {
-            var clock = Stopwatch.StartNew();
             ShellCommand.Split(command);
             ShellCommand.Parse(command);
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"{command.Length} chars took {clock.Elapsed}");
         }, iter: 30, print: Print);
     }
 

@@ -3,6 +3,7 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Runs;
 using SandboxRunner.Tests.Fakes;
 using static SandboxRunner.Tests.Runs.RunnerTestBed;
+using SandboxRunner.Platform;
 
 namespace SandboxRunner.Tests.Runs;
 
@@ -230,13 +231,6 @@ public sealed class ConfigReloadTests
         return at < 0 ? null : command[at + 1];
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Hang;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition never held");
-            await Task.Delay(20);
-        }
-    }
+    private static async Task WaitUntilAsync(Func<bool> condition) =>
+        Assert.True(await Poll.UntilAsync(condition, TimeSpan.FromMilliseconds(20), Hang, CancellationToken.None), "the condition never held");
 }

@@ -116,7 +116,7 @@ public sealed class RunnerTestBed : IDisposable
             runner.Dispose();
         }
 
-        Platform.TreeDeletion.TryDelete(Path);
+        SandboxRunner.Platform.TreeDeletion.TryDelete(Path);
     }
 
     private static void Write(string root, string relative, string content)

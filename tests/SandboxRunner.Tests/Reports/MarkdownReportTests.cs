@@ -7,7 +7,7 @@ using SandboxRunner.Runs;
 using SandboxRunner.Verification;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
-namespace SandboxRunner.IntegrationTests.Reports;
+namespace SandboxRunner.Tests.Reports;
 
 /// <summary>
 /// The Markdown summary of a run with a hostile agent's text, rendered by Markdig with GitHub's extensions (pipe

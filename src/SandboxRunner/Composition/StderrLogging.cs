@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 
-namespace SandboxRunner.Host.Commands;
+namespace SandboxRunner.Host.Composition;
 
 /// <summary>
 /// Logs for every verb and the server: all to stderr (stdout carries the protocol or the verb's output), one line

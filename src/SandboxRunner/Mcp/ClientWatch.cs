@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Hosting;
 
-namespace SandboxRunner.Host;
+namespace SandboxRunner.Host.Mcp;
 
 /// <summary>
 /// Stops the server when its client goes away. The MCP SDK notices the end of stdin only once no tool call

@@ -1,31 +1,38 @@
 using System.Text.RegularExpressions;
-using SandboxRunner.IntegrationTests.Infrastructure;
-using static SandboxRunner.IntegrationTests.Infrastructure.McpServerProcess;
+using SandboxRunner.Tests.Fakes;
+using static SandboxRunner.Tests.Mcp.InProcessServer;
 
-namespace SandboxRunner.IntegrationTests;
+namespace SandboxRunner.Tests.Mcp;
 
 /// <summary>
-/// A client that passes a progress token hears how each task gets on while run_codex_tasks blocks.
-/// The SDK's client dispatches notifications concurrently and drops the ones it handles after the
-/// response, so these tests order messages by their progress number and only rely on notifications
-/// sent while another task still runs (McpStdioTests checks the raw stream, trailing ones included).
+/// A client that passes a progress token hears how each task gets on while run_codex_tasks blocks (in process, with
+/// the fake engine). The SDK's client dispatches notifications concurrently and drops the ones it handles after the
+/// response, so these tests order messages by their progress number and only rely on notifications sent while
+/// another task still runs (McpStdioTests checks the raw stream, trailing ones included).
 /// </summary>
-[Collection(DockerCollection.Name)]
-public sealed partial class McpProgressTests(DockerFixture docker)
+public sealed partial class McpProgressTests
 {
     [Fact]
     public async Task Run_codex_tasks_reports_queued_started_each_command_and_finished_naming_the_task_while_it_runs()
     {
-        await using var s = await McpHarness.StartAsync(docker);
+        await using var s = await InProcessServer.StartAsync();
+        var slow = new TaskCompletionSource();
+        s.Engine.Agent = FakeAgents.ByTask(new Dictionary<string, FakeAgent>
+        {
+            ["greet"] = FakeAgents.Turn(c =>
+            {
+                c.Stdout(CodexJsonl.CommandCompleted("echo hi", output: "hi\n"));
+                c.Stdout(CodexJsonl.CommandCompleted("echo bye", output: "bye\n"));
+            }),
+            ["slow"] = Gated(slow.Task, FakeAgents.Succeeds()),
+        });
         var progress = new ProgressRecorder();
 
-        var call = s.Server.Client.CallToolAsync(
-            "run_codex_tasks",
-            Run(NewRunId("progress"), TaskArg("greet", "@run 0 echo hi", "@run 0 echo bye", "@message done"), TaskArg("slow", "@sleep 6")),
-            progress).AsTask();
-        await progress.WaitForAsync(m => m == "greet: success: 0 file(s) changed", TimeSpan.FromSeconds(60));
+        var call = s.Client.CallToolAsync("run_codex_tasks", Run("progress", TaskArg("greet"), TaskArg("slow")), progress).AsTask();
+        await progress.WaitForAsync(m => m == "greet: success: 0 file(s) changed");
         var completedWhenGreetFinished = call.IsCompleted;
-        var result = await call;
+        slow.SetResult();
+        var result = await call.WaitAsync(Runs.RunnerTestBed.Hang);
 
         Assert.False(completedWhenGreetFinished, "greet's progress arrived only after the call had returned");
         Assert.NotEqual(true, result.IsError);
@@ -46,13 +53,15 @@ public sealed partial class McpProgressTests(DockerFixture docker)
     [Fact]
     public async Task Every_progress_message_of_a_run_names_its_task_and_carries_its_own_progress_number()
     {
-        await using var s = await McpHarness.StartAsync(docker);
+        await using var s = await InProcessServer.StartAsync();
+        s.Engine.Agent = FakeAgents.ByTask(new Dictionary<string, FakeAgent>
+        {
+            ["one"] = FakeAgents.Turn(c => c.Stdout(CodexJsonl.CommandCompleted("echo one", output: "one\n"))),
+            ["two"] = FakeAgents.Turn(c => c.Stdout(CodexJsonl.CommandCompleted("echo two", output: "two\n"))),
+        });
         var progress = new ProgressRecorder();
 
-        var result = await s.Server.Client.CallToolAsync(
-            "run_codex_tasks",
-            Run(NewRunId("progress2"), TaskArg("one", "@run 0 echo one", "@sleep 2"), TaskArg("two", "@run 0 echo two", "@sleep 2")),
-            progress);
+        var result = await s.Client.CallToolAsync("run_codex_tasks", Run("progress2", TaskArg("one"), TaskArg("two")), progress).AsTask().WaitAsync(Runs.RunnerTestBed.Hang);
 
         Assert.NotEqual(true, result.IsError);
         Assert.All(progress.Messages, m => Assert.True(m.StartsWith("one: ", StringComparison.Ordinal) || m.StartsWith("two: ", StringComparison.Ordinal), m));

@@ -1,11 +1,9 @@
 using System.Text.Json;
-using SandboxRunner.IntegrationTests.Infrastructure;
 
-namespace SandboxRunner.IntegrationTests;
+namespace SandboxRunner.Tests.Mcp;
 
 /// <summary>Each kind of bad argument comes back as a tool error naming the field, with no stack trace, and runs nothing.</summary>
-[Collection(DockerCollection.Name)]
-public sealed class McpBadArgumentsTests(DockerFixture docker)
+public sealed class McpBadArgumentsTests
 {
     private const string OneTask = """{ "task_id": "a", "prompt": "@message a" }""";
 
@@ -41,30 +39,32 @@ public sealed class McpBadArgumentsTests(DockerFixture docker)
     [MemberData(nameof(Cases))]
     public async Task A_bad_argument_is_a_tool_error_naming_the_field_without_a_stack_trace(string tool, string arguments, string expected)
     {
-        await using var s = await McpHarness.StartAsync(docker, """{ "max_tasks_per_run": 2 }""");
+        await using var s = await InProcessServer.StartAsync("""{ "max_tasks_per_run": 2 }""");
 
-        var result = await s.Server.CallAsync(tool, JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(arguments)!
+        var result = await s.CallAsync(tool, JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(arguments)!
             .ToDictionary(p => p.Key, p => (object?)p.Value));
 
-        Assert.True(result.IsError, McpServerProcess.Text(result));
-        var text = McpServerProcess.Text(result);
+        Assert.True(result.IsError, InProcessServer.Text(result));
+        var text = InProcessServer.Text(result);
         Assert.Contains(expected, text, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", text, StringComparison.Ordinal);
         Assert.DoesNotContain("Exception", text, StringComparison.Ordinal);
-        Assert.Empty(SandboxContainers.RunIdsOf(s.Repository.Path));
+        Assert.Equal(0, s.Engine.CreatedCount);
+        var runs = Path.Combine(s.RepoPath, SandboxRunner.Runs.RunStore.FolderName);
+        Assert.False(Directory.Exists(runs) && Directory.EnumerateDirectories(runs).Any(), "a run folder was made");
     }
 
     [Fact]
     public async Task Every_problem_of_one_call_is_named_in_the_same_error()
     {
-        await using var s = await McpHarness.StartAsync(docker);
+        await using var s = await InProcessServer.StartAsync();
 
-        var result = await s.Server.CallAsync("run_codex_tasks", JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(
+        var result = await s.CallAsync("run_codex_tasks", JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(
             """{ "resource_policy": "turbo", "base_ref": "-x", "tasks": [{ "task_id": "a", "prompt": "", "timeout_sec": 5 }] }""")!
             .ToDictionary(p => p.Key, p => (object?)p.Value));
 
         Assert.True(result.IsError);
-        var text = McpServerProcess.Text(result);
+        var text = InProcessServer.Text(result);
         foreach (var field in (string[])["resource_policy: ", "base_ref: ", "tasks[0].prompt: ", "tasks[0].timeout_sec: "])
         {
             Assert.Contains(field, text, StringComparison.Ordinal);

@@ -1,11 +1,9 @@
 using System.Text.Json;
-using SandboxRunner.IntegrationTests.Infrastructure;
 
-namespace SandboxRunner.IntegrationTests;
+namespace SandboxRunner.Tests.Mcp;
 
-/// <summary>What a client sees in <c>tools/list</c>: every tool, each argument described, each result typed.</summary>
-[Collection(DockerCollection.Name)]
-public sealed class McpToolListingTests(DockerFixture docker)
+/// <summary>What a client sees in <c>tools/list</c>: every tool, each argument described, each result typed (in process, over pipes).</summary>
+public sealed class McpToolListingTests
 {
     private static readonly string[] AllTools =
     [
@@ -18,9 +16,9 @@ public sealed class McpToolListingTests(DockerFixture docker)
     [Fact]
     public async Task Exactly_the_eight_tools_are_listed()
     {
-        await using var s = await McpHarness.StartAsync(docker);
+        await using var s = await InProcessServer.StartAsync();
 
-        var tools = await s.Server.Client.ListToolsAsync();
+        var tools = await s.Client.ListToolsAsync();
 
         Assert.Equal(AllTools.Order(StringComparer.Ordinal), tools.Select(t => t.Name).Order(StringComparer.Ordinal));
     }
@@ -29,9 +27,9 @@ public sealed class McpToolListingTests(DockerFixture docker)
     [MemberData(nameof(ToolNames))]
     public async Task Each_tool_has_a_description_and_an_object_input_schema(string name)
     {
-        await using var s = await McpHarness.StartAsync(docker);
+        await using var s = await InProcessServer.StartAsync();
 
-        var tool = Assert.Single(await s.Server.Client.ListToolsAsync(), t => t.Name == name);
+        var tool = Assert.Single(await s.Client.ListToolsAsync(), t => t.Name == name);
 
         Assert.False(string.IsNullOrWhiteSpace(tool.Description));
         Assert.Equal("object", tool.ProtocolTool.InputSchema.GetProperty("type").GetString());
@@ -40,10 +38,10 @@ public sealed class McpToolListingTests(DockerFixture docker)
     [Fact]
     public async Task Every_argument_is_described_by_the_first_tool_that_takes_it()
     {
-        await using var s = await McpHarness.StartAsync(docker);
+        await using var s = await InProcessServer.StartAsync();
 
         var described = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var tool in await s.Server.Client.ListToolsAsync())
+        foreach (var tool in await s.Client.ListToolsAsync())
         {
             foreach (var property in Properties(tool.ProtocolTool.InputSchema))
             {
@@ -58,9 +56,9 @@ public sealed class McpToolListingTests(DockerFixture docker)
     [MemberData(nameof(ToolNames))]
     public async Task Each_tool_has_an_object_output_schema(string name)
     {
-        await using var s = await McpHarness.StartAsync(docker);
+        await using var s = await InProcessServer.StartAsync();
 
-        var tool = Assert.Single(await s.Server.Client.ListToolsAsync(), t => t.Name == name);
+        var tool = Assert.Single(await s.Client.ListToolsAsync(), t => t.Name == name);
 
         var output = Assert.NotNull(tool.ProtocolTool.OutputSchema);
         Assert.Equal("object", output.GetProperty("type").GetString());
@@ -72,9 +70,9 @@ public sealed class McpToolListingTests(DockerFixture docker)
     [InlineData("start_codex_run")]
     public async Task The_task_items_require_task_id_and_prompt_and_refuse_other_fields(string name)
     {
-        await using var s = await McpHarness.StartAsync(docker);
+        await using var s = await InProcessServer.StartAsync();
 
-        var tool = Assert.Single(await s.Server.Client.ListToolsAsync(), t => t.Name == name);
+        var tool = Assert.Single(await s.Client.ListToolsAsync(), t => t.Name == name);
 
         var items = tool.ProtocolTool.InputSchema.GetProperty("properties").GetProperty("tasks").GetProperty("items");
         Assert.Equal(["allowed_commands", "allowed_paths", "attempts", "environment", "prompt", "task_id", "timeout_sec", "verify", "verify_inputs", "verify_timeout_sec"], Properties(items).Select(p => p.Name).Order(StringComparer.Ordinal));
@@ -85,9 +83,9 @@ public sealed class McpToolListingTests(DockerFixture docker)
     [Fact]
     public async Task The_tools_that_take_no_argument_and_the_ones_that_need_one_say_so_in_their_schema()
     {
-        await using var s = await McpHarness.StartAsync(docker);
+        await using var s = await InProcessServer.StartAsync();
 
-        var tools = (await s.Server.Client.ListToolsAsync()).ToDictionary(t => t.Name, t => t.ProtocolTool.InputSchema);
+        var tools = (await s.Client.ListToolsAsync()).ToDictionary(t => t.Name, t => t.ProtocolTool.InputSchema);
 
         Assert.Empty(Properties(tools["list_codex_runs"]));
         Assert.Empty(Properties(tools["sandbox_doctor"]));

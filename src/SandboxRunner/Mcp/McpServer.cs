@@ -1,0 +1,39 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using SandboxRunner.Host.Composition;
+
+namespace SandboxRunner.Host.Mcp;
+
+/// <summary>No verb: the MCP stdio server, what MCP clients start. Made of the runner's services plus its MCP parts.</summary>
+internal static class McpServer
+{
+    public static async Task<int> RunAsync(HostSettings settings)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder([]);
+
+        // stdout carries the protocol from the first byte; the composition root sends every log line to stderr.
+        builder.Services.AddRunner(settings);
+        builder.Services.AddRunnerMcp().WithStdioServerTransport();
+
+        // The client going away (stdin closing) stops the server; stopping waits for runs to tear down.
+        builder.Services.AddHostedService<ClientWatch>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(60));
+
+        await builder.Build().RunAsync();
+        return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// The server's MCP parts on top of the runner's services, without a transport: stdio in the process, a pipe in the
+    /// in-process tests. When the process is asked to stop, runs in progress are cancelled and torn down before it
+    /// exits: a stopped server leaves no container behind.
+    /// </summary>
+    public static IMcpServerBuilder AddRunnerMcp(this IServiceCollection services)
+    {
+        services.AddHostedService<RunShutdown>();
+        return services
+            .AddMcpServer(o => o.ServerInfo = new() { Name = "sandbox-runner", Version = ServerVersion.Current })
+            .WithTools(ToolCatalog.Create())
+            .WithResources<RunResources>();
+    }
+}
