@@ -57,4 +57,9 @@ public sealed record CodexTaskRunnerConfiguration
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
     public ILoggerFactory? Loggers { get; init; }
+
+    /// <summary>Without the model key: a configuration printed in a test's output must not publish it.</summary>
+    public override string ToString() =>
+        $"{nameof(CodexTaskRunnerConfiguration)} {{ {nameof(RepositoryPath)} = {RepositoryPath}, {nameof(Environment)} = {Environment}, " +
+        $"{nameof(NetworkPolicy)} = {NetworkPolicy}, {nameof(Model)} = {Model}, {nameof(ModelKey)} = {(ModelKey is null ? "null" : "(set)")}, {nameof(Image)} = {Image} }}";
 }

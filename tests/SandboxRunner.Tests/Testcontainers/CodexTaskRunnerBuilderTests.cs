@@ -39,6 +39,15 @@ public sealed class CodexTaskRunnerBuilderTests
     }
 
     [Fact]
+    public void A_printed_configuration_says_a_model_key_is_set_without_showing_it()
+    {
+        var printed = new CodexTaskRunnerBuilder().WithRepository(Path.GetTempPath()).WithModelKey("sk-secret-123").Build().Configuration.ToString();
+
+        Assert.DoesNotContain("sk-secret-123", printed, StringComparison.Ordinal);
+        Assert.Contains("ModelKey = (set)", printed, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_repository_folder_that_does_not_exist_is_refused_at_build() =>
         Assert.Contains("does not exist", Assert.Throws<ArgumentException>(() => new CodexTaskRunnerBuilder().WithRepository("/nonexistent/fixture").Build()).Message, StringComparison.Ordinal);
 
