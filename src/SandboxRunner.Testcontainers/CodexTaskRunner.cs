@@ -33,7 +33,9 @@ public sealed class CodexTaskRunner : IAsyncDisposable
     public IReadOnlyDictionary<string, string> Labels { get; }
 
     /// <summary>The library's session under this resource, for what the methods here do not cover; throws before <see cref="StartAsync"/>.</summary>
-    public RunnerSession Session => _session ?? throw new InvalidOperationException($"call {nameof(StartAsync)} first");
+    public RunnerSession Session => _disposed
+        ? throw new ObjectDisposedException(nameof(CodexTaskRunner), "this runner was disposed; build a new one")
+        : _session ?? throw new InvalidOperationException($"call {nameof(StartAsync)} first");
 
     /// <summary>
     /// Opens the repository and its config with this builder's changes, checks the engine, removes what test

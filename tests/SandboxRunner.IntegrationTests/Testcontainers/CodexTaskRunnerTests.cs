@@ -53,6 +53,7 @@ public sealed class CodexTaskRunnerTests(DockerFixture docker)
         Assert.Empty(await docker.Engine.ListContainersAsync(instance, CancellationToken.None));
         Assert.Empty(await docker.Engine.ListNetworksAsync(instance, CancellationToken.None));
         Assert.Empty(await docker.Engine.ListImagesAsync(instance.And(Labels.Role, ImageRoles.Run), CancellationToken.None));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => runner.RunAsync(CodexTask.Scripted("late", "Too late.", AgentStep.Message("no"))));
     }
 
     [Fact]
