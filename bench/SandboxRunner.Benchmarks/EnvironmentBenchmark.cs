@@ -119,7 +119,7 @@ public static class EnvironmentBenchmark
         finally
         {
             runner?.Dispose();
-            await CleanUpAsync(docker, client, timing, session, runner?.Scope);
+            await CleanUpAsync(docker, client, timing, session, runner is null ? null : Labels.ScopeOf(runner.Repository.CommonDir));
             // Only the session's tag: the image stays under its own name (unless rebuilt meanwhile, when this frees the old one).
             await docker.RemoveImageAsync(codexImage, CancellationToken.None);
             TreeDeletion.Delete(scratch);

@@ -82,7 +82,7 @@ public static class ToolchainBenchmark
             Environment = toolchain.Environment,
         };
         using var runner = new Runner(host, config, m.Engine, m.Git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
-        m.Scopes.Add(runner.Scope);
+        m.Scopes.Add(Labels.ScopeOf(runner.Repository.CommonDir));
         var observer = new ToolchainObserver();
 
         Console.Error.WriteLine($"toolchains: {name}: cold run (environment image, setup, one task)");
@@ -104,7 +104,7 @@ public static class ToolchainBenchmark
         table.Row("setup, cold (container, commands, commit)").Add(observer.SetupMs ?? throw new InvalidOperationException($"{name}: the cold run reported no setup"));
         table.Row("cold run, end to end (1 task `@run 0 true`)").Add(cold.WallMs);
 
-        var images = await ImagesAsync(m, runner.Scope, toolchain, cancellationToken);
+        var images = await ImagesAsync(m, Labels.ScopeOf(runner.Repository.CommonDir), toolchain, cancellationToken);
         var kept = await KeptAsync(images.Setup.Tag, m.Session, cancellationToken);
 
         Console.Error.Write($"toolchains: {name}: {WarmUps} + {RunCount} runs reusing the setup, each after a bare docker run ");

@@ -103,7 +103,7 @@ public static class VerifyBenchmark
         finally
         {
             runner?.Dispose();
-            var scoped = runner is null ? [] : await docker.ListContainersAsync(Labels.Scope, runner.Scope, CancellationToken.None);
+            var scoped = runner is null ? [] : await docker.ListContainersAsync(Labels.Scope, Labels.ScopeOf(runner.Repository.CommonDir), CancellationToken.None);
             await TaskOverheadBenchmark.RemoveDockerObjectsAsync(docker, client, session, timing.Created.Keys.Concat(scoped), timing.CreatedNetworks.Keys);
             foreach (var image in (string[])[bareImage, codexImage])
             {
@@ -113,7 +113,7 @@ public static class VerifyBenchmark
             if (runner is not null)
             {
                 // The images keyed to this session's Dockerfile serve no later run; newest first, children before parents.
-                foreach (var tag in (await docker.ListImagesAsync(LabelSelector.Of(Labels.Scope, runner.Scope), CancellationToken.None)).OrderByDescending(i => i.Created).SelectMany(i => i.Tags))
+                foreach (var tag in (await docker.ListImagesAsync(LabelSelector.Of(Labels.Scope, Labels.ScopeOf(runner.Repository.CommonDir)), CancellationToken.None)).OrderByDescending(i => i.Created).SelectMany(i => i.Tags))
                 {
                     await docker.RemoveImageAsync(tag, CancellationToken.None);
                 }

@@ -115,11 +115,11 @@ public sealed class PersistenceTests(DockerFixture docker)
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
             h.RunAsync(new RunRequest { RunId = "cancelled-run", Tasks = [RunnerHarness.Task("slow", "@write src/partial.txt partial\\n", "@sleep 300")] }, cancel.Token));
 
-        var stored = await h.Runner.Store.ReadResultAsync("cancelled-run", "slow", CancellationToken.None);
+        var stored = await h.Store.ReadResultAsync("cancelled-run", "slow", CancellationToken.None);
         Assert.NotNull(stored);
         Assert.Equal(TaskStatus.Cancelled, stored.Status);
         Assert.Equal(["src/partial.txt"], stored.FilesChanged);
-        Assert.Equal(RunState.Cancelled, (await h.Runner.Store.ReadRunAsync("cancelled-run", CancellationToken.None))!.Status);
+        Assert.Equal(RunState.Cancelled, (await h.Store.ReadRunAsync("cancelled-run", CancellationToken.None))!.Status);
         Assert.Equal("sandbox/cancelled-run/slow", stored.Branch);
     }
 

@@ -54,14 +54,14 @@ public sealed class PolicyTests(DockerFixture docker) : PolicyContract(docker)
         foreach (var secret in (string[])[Key, "AKIAIOSFODNN7EXAMPLE", Pat, "hunter2", "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"])
         {
             Assert.DoesNotContain(secret, returned, StringComparison.Ordinal);
-            foreach (var file in Directory.GetFiles(h.Runner.Store.TaskFolder(run.RunId, "leaky")))
+            foreach (var file in Directory.GetFiles(h.Store.TaskFolder(run.RunId, "leaky")))
             {
                 Assert.DoesNotContain(secret, File.ReadAllText(file), StringComparison.Ordinal);
             }
         }
 
         Assert.Contains(Redactor.Mask, result.Summary, StringComparison.Ordinal);
-        foreach (var line in File.ReadAllLines(Path.Combine(h.Runner.Store.TaskFolder(run.RunId, "leaky"), "events.jsonl")))
+        foreach (var line in File.ReadAllLines(Path.Combine(h.Store.TaskFolder(run.RunId, "leaky"), "events.jsonl")))
         {
             using var _ = JsonDocument.Parse(line);
         }

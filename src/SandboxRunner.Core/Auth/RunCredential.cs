@@ -3,7 +3,12 @@ using SandboxRunner.Configuration;
 namespace SandboxRunner.Auth;
 
 /// <summary>Which credential a run's model requests carry; serialised as <c>api_key</c>, <c>chatgpt</c>, <c>none</c>.</summary>
-public enum CredentialKind { None, ApiKey, ChatGpt }
+public enum CredentialKind
+{
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("none")] None,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("api_key")] ApiKey,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("chatgpt")] ChatGpt,
+}
 
 /// <summary>
 /// The credential one run uses, resolved on the host before the run starts (the ChatGPT sign-in refreshed when it
@@ -35,12 +40,7 @@ public sealed class RunCredential
     /// <summary>The name in results and the doctor's report.</summary>
     public string Wire => Name(Kind);
 
-    public static string Name(CredentialKind kind) => kind switch
-    {
-        CredentialKind.ApiKey => "api_key",
-        CredentialKind.ChatGpt => "chatgpt",
-        _ => "none",
-    };
+    public static string Name(CredentialKind kind) => Platform.WireName.Of(kind);
 
     public static RunCredential ForApiKey(string? key, string reason) => new(CredentialKind.ApiKey, reason, key, null);
 

@@ -26,7 +26,7 @@ internal static class ConfigFieldTable
     private static readonly TextRule ChatGptBackend = new(ChatGptBackendUrl, @"^https://([A-Za-z0-9-]+\.)*chatgpt\.com(/\S*)?$", "uri");
     private static readonly TextRule Url = new(HttpUrl, @"^[Hh][Tt][Tt][Pp][Ss]?://\S+$", "uri");
     private static readonly TextRule Command = new(SetupCommand, @"\S") { MaxLength = MaxSetupCommandBytes };
-    private static readonly TextRule VerifyCommandText = new(VerifyCommand, @"\S") { MaxLength = Verification.VerifyPlan.MaxCommandBytes };
+    private static readonly TextRule VerifyCommandText = new(VerifyCommand, @"\S") { MaxLength = VerifyLimits.MaxCommandBytes };
     private static readonly TextRule Runtime = new(RuntimeName, @"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$");
     private static readonly TextRule EnvironmentKey = new(EnvironmentName, @"^(?!(?:default|none)$)[A-Za-z0-9._-]{1,64}$");
     private static readonly TextRule Host = new(
@@ -62,11 +62,11 @@ internal static class ConfigFieldTable
         ConfigFields<EnvironmentSpec>.Field("cache_keys", $"Globs, relative to the repository root, of the only files setup sees, whose contents at the base commit key the setup cache (manifests, lock files); each must match a file; at most {MaxCacheKeys}. Absent: the manifests and lock files of npm, yarn, pnpm, NuGet, pip, Poetry, uv, Pipenv, Go, Cargo and Bundler.",
             Shapes.OrAbsent(Shapes.List(PathGlob, MaxCacheKeys)), e => e.CacheKeys, (e, v) => e with { CacheKeys = v }),
         ConfigFields<EnvironmentSpec>.Field("verify", VerifyDescription + " For the tasks in this environment; replaces the top-level verify.",
-            Shapes.OrAbsent(Shapes.List(VerifyCommandText, Verification.VerifyPlan.MaxCommands)), e => e.Verify, (e, v) => e with { Verify = v }),
+            Shapes.OrAbsent(Shapes.List(VerifyCommandText, VerifyLimits.MaxCommands)), e => e.Verify, (e, v) => e with { Verify = v }),
         ConfigFields<EnvironmentSpec>.Field("verify_timeout_sec", VerifyTimeoutDescription + " For the tasks in this environment.",
-            Shapes.OptionalInt(Verification.VerifyPlan.MinTimeoutSec, Verification.VerifyPlan.MaxTimeoutSec), e => e.VerifyTimeoutSec, (e, v) => e with { VerifyTimeoutSec = v }),
+            Shapes.OptionalInt(VerifyLimits.MinTimeoutSec, VerifyLimits.MaxTimeoutSec), e => e.VerifyTimeoutSec, (e, v) => e with { VerifyTimeoutSec = v }),
         ConfigFields<EnvironmentSpec>.Field("verify_inputs", VerifyInputsDescription + " For the tasks in this environment.",
-            Shapes.OrAbsent(Shapes.List(PathGlob, Verification.VerifyPlan.MaxInputs)), e => e.VerifyInputs, (e, v) => e with { VerifyInputs = v }),
+            Shapes.OrAbsent(Shapes.List(PathGlob, VerifyLimits.MaxInputs)), e => e.VerifyInputs, (e, v) => e with { VerifyInputs = v }),
     ]);
 
     private static readonly ObjectRule<EnvironmentSpec> OneSource = new(
@@ -138,11 +138,11 @@ internal static class ConfigFieldTable
         F("environment", "The toolchain every task runs in (a base image or a Dockerfile, and setup run once per cache key), known as 'default'; a run or a task may name another of environments, or 'none' for the plain Codex image. Not together with image.",
             Shapes.OrAbsent(EnvironmentShape), c => c.Environment, (c, v) => c with { Environment = v }),
         F("verify", VerifyDescription + " A run's, an environment's or a task's own verify replaces it; [] is none.",
-            Shapes.List(VerifyCommandText, Verification.VerifyPlan.MaxCommands), c => c.Verify, (c, v) => c with { Verify = v }),
+            Shapes.List(VerifyCommandText, VerifyLimits.MaxCommands), c => c.Verify, (c, v) => c with { Verify = v }),
         F("verify_timeout_sec", VerifyTimeoutDescription,
-            Shapes.Int(Verification.VerifyPlan.MinTimeoutSec, Verification.VerifyPlan.MaxTimeoutSec), c => c.VerifyTimeoutSec, (c, v) => c with { VerifyTimeoutSec = v }),
+            Shapes.Int(VerifyLimits.MinTimeoutSec, VerifyLimits.MaxTimeoutSec), c => c.VerifyTimeoutSec, (c, v) => c with { VerifyTimeoutSec = v }),
         F("verify_inputs", VerifyInputsDescription,
-            Shapes.List(PathGlob, Verification.VerifyPlan.MaxInputs), c => c.VerifyInputs, (c, v) => c with { VerifyInputs = v }),
+            Shapes.List(PathGlob, VerifyLimits.MaxInputs), c => c.VerifyInputs, (c, v) => c with { VerifyInputs = v }),
         F("environments", "More environments, by name (1-64 letters, digits, '.', '_', '-'; 'default' and 'none' are reserved), that a run's or a task's environment argument may name. Not together with image.",
             Shapes.Map(EnvironmentKey, EnvironmentShape), c => c.Environments, (c, v) => c with { Environments = v }),
     ]);

@@ -1,5 +1,4 @@
 using System.Text;
-using SandboxRunner.Verification;
 
 namespace SandboxRunner.Configuration;
 
@@ -7,7 +6,7 @@ namespace SandboxRunner.Configuration;
 public static partial class ConfigLoader
 {
     internal static string? VerifyCommand(string value) =>
-        NonBlank(value) ?? (Encoding.UTF8.GetByteCount(value) > VerifyPlan.MaxCommandBytes
-            ? $"must be at most {VerifyPlan.MaxCommandBytes} bytes (8 KiB); put a longer check in a script in the repository and run that"
+        NonBlank(value) ?? (Encoding.UTF8.GetByteCount(value) > VerifyLimits.MaxCommandBytes
+            ? $"must be at most {VerifyLimits.MaxCommandBytes} bytes (8 KiB); put a longer check in a script in the repository and run that"
             : null);
 }

@@ -1,4 +1,3 @@
-using SandboxRunner.Verification;
 
 namespace SandboxRunner.Configuration;
 
@@ -9,11 +8,11 @@ public sealed partial record RunnerConfig
     public IReadOnlyList<string> Verify { get; init; } = [];
 
     /// <summary><c>verify_timeout_sec</c>: each verify command's own deadline.</summary>
-    public int VerifyTimeoutSec { get; init; } = VerifyPlan.DefaultTimeoutSec;
+    public int VerifyTimeoutSec { get; init; } = VerifyLimits.DefaultTimeoutSec;
 
     /// <summary><c>verify_inputs</c>: globs of the files the verify commands depend on; a task's change to one is reported.</summary>
-    public IReadOnlyList<string> VerifyInputs { get; init; } = Verification.VerifyInputs.Defaults;
+    public IReadOnlyList<string> VerifyInputs { get; init; } = Configuration.VerifyInputs.Defaults;
 
-    /// <summary>This level's verification settings, for <see cref="VerifyPlan.Resolve"/>.</summary>
+    /// <summary>This level's verification settings (the farthest level the verification resolves).</summary>
     public VerifyLevel VerifyLevel => new(Verify, VerifyTimeoutSec, VerifyInputs);
 }

@@ -2,7 +2,6 @@ using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
-using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Environments;
@@ -18,6 +17,18 @@ namespace SandboxRunner.Environments;
 /// </summary>
 public static class ChangedTree
 {
+    /// <summary>An entry the extraction left out, as the harvest reports it; <paramref name="parent"/> prefixes its path.</summary>
+    internal static TreeFinding FindingOf(SkippedEntry skipped, string parent = "") => new(
+        skipped.Reason switch
+        {
+            SkipReason.SpecialFile => TreeFindingKind.SpecialFile,
+            SkipReason.FileTooLarge => TreeFindingKind.FileTooLarge,
+            SkipReason.TooDeep => TreeFindingKind.TooDeep,
+            _ => TreeFindingKind.UnsafeName,
+        },
+        parent.Length == 0 ? skipped.Path : $"{parent}/{skipped.Path}",
+        skipped.Detail);
+
     /// <summary>More changes than this (artefacts included) are not listed: the tree is over its limits.</summary>
     public const int MaxChanges = 200_000;
 
@@ -121,7 +132,7 @@ public static class ChangedTree
             bytes += report.Bytes;
             entries += report.Entries;
             var parent = Path.GetDirectoryName(path) ?? "";
-            findings.AddRange(report.Skipped.Select(s => TreeCopy.FindingOf(s, parent)));
+            findings.AddRange(report.Skipped.Select(s => FindingOf(s, parent)));
             if (report.OverLimit is { } over)
             {
                 return new CopyBack(findings, over, null);

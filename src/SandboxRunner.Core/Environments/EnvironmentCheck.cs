@@ -1,6 +1,5 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
-using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Environments;

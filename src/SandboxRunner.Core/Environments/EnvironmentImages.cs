@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using SandboxRunner.Git;
-using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Environments;

@@ -40,5 +40,5 @@ public sealed record EnvironmentSpec
     public IReadOnlyList<string>? VerifyInputs { get; init; }
 
     /// <summary>This level's verification settings, for <see cref="Verification.VerifyPlan.Resolve"/>.</summary>
-    public Verification.VerifyLevel VerifyLevel => new(Verify, VerifyTimeoutSec, VerifyInputs);
+    public Configuration.VerifyLevel VerifyLevel => new(Verify, VerifyTimeoutSec, VerifyInputs);
 }

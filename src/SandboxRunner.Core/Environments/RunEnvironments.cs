@@ -4,13 +4,17 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Environments;
 
 /// <summary>How an environment's setup came to be for this run.</summary>
-public enum SetupState { None, Built, Reused }
+public enum SetupState
+{
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("none")] None,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("built")] Built,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("reused")] Reused,
+}
 
 /// <summary>
 /// An environment ready for a run's tasks: the run image (the setup's artefacts plus the checkout of the
@@ -21,7 +25,7 @@ public sealed record PreparedEnvironment(string Name, EnvironmentImage RunImage,
 
 /// <summary>What a run's environments need from the runner around them.</summary>
 public sealed record EnvironmentServices(
-    IContainerEngine Engine, GitCli Git, HostRepository Repository, RunStore Store, TreeCopy Copy, TaskImage Codex,
+    IContainerEngine Engine, GitCli Git, HostRepository Repository, string RunFolder, IRunPack Copy, TaskImage Codex,
     EgressGateway? RunGateway, Func<CancellationToken, Task<EgressGateway>> StartSetupGateway);
 
 /// <summary>
@@ -29,7 +33,7 @@ public sealed record EnvironmentServices(
 /// the setup (reused while its key is unchanged, else run and committed), and the run image; removes the run
 /// images when the run ends. A failure is an <see cref="EnvironmentException"/> naming what failed and the fix.
 /// </summary>
-public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig config, RunPlan plan, string scope, string scratch) : IAsyncDisposable
+public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig config, EnvironmentRun plan, string scope, string scratch) : IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
     private readonly Dictionary<string, PreparedEnvironment> _prepared = new(StringComparer.Ordinal);
@@ -38,13 +42,13 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
     public IReadOnlyDictionary<string, PreparedEnvironment> Prepared => _prepared;
 
     /// <summary>The run's pack of base-commit objects, which every environment task's container gets.</summary>
-    public TreeCopy Copy => services.Copy;
+    public IRunPack Copy => services.Copy;
 
-    public bool Any => plan.Tasks.Any(t => t.Environment is not null);
+    public bool Any => plan.Uses.Count > 0;
 
     public async Task PrepareAsync(Action<string> report, CancellationToken cancellationToken)
     {
-        var wanted = plan.Tasks.Where(t => t.Environment is not null).GroupBy(t => t.EnvironmentName!, StringComparer.Ordinal).ToList();
+        var wanted = plan.Uses.GroupBy(u => u.Name, StringComparer.Ordinal).ToList();
         if (wanted.Count == 0)
         {
             return;
@@ -55,7 +59,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         {
             try
             {
-                _prepared[group.Key] = await PrepareOneAsync(group.Key, group.First().Environment!, tree, report, cancellationToken);
+                _prepared[group.Key] = await PrepareOneAsync(group.Key, group.First().Spec, tree, report, cancellationToken);
             }
             catch (EnvironmentException e)
             {
@@ -81,7 +85,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
             var imageId = (await services.Engine.InspectImageAsync(image.Tag, cancellationToken))?.Id
                 ?? throw new EnvironmentException($"the environment image '{image.Tag}' is not in the Docker engine any more (removed by `image prune`?); run again to rebuild it");
             var inputs = new SetupInputs(scope, imageId, spec, config.EffectiveAllowlist, SetupKey.View(tree, spec));
-            log = Path.Combine(services.Store.RunFolder(plan.RunId), "environments", name, "setup.log");
+            log = Path.Combine(services.RunFolder, "environments", name, "setup.log");
             if (await SetupKey.FindAsync(services.Engine, inputs, tree, cancellationToken) is { } existing)
             {
                 from = existing;
@@ -130,7 +134,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
 
         // Setup runs under the runtime its environment's tasks do (resolved by RuntimeCheck for every task of the plan).
         var spec = inputs.Spec;
-        var runtime = plan.Tasks.FirstOrDefault(t => t.Environment == spec)?.Runtime ?? spec.Runtime ?? config.Runtime;
+        var runtime = plan.Uses.FirstOrDefault(u => u.Spec == spec)?.Runtime ?? spec.Runtime ?? config.Runtime;
         try
         {
             Directory.CreateDirectory(scratch);
@@ -215,12 +219,12 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
 
     private async Task WriteSetupRecordAsync(string name, string image, SetupState state, SetupRecord record, IReadOnlyList<Git.TrackedPath> view, CancellationToken cancellationToken)
     {
-        var folder = Path.Combine(services.Store.RunFolder(plan.RunId), "environments", name);
+        var folder = Path.Combine(services.RunFolder, "environments", name);
         Directory.CreateDirectory(folder);
         var json = JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["setup_image"] = image,
-            ["setup"] = state.ToString().ToLowerInvariant(),
+            ["setup"] = Platform.WireName.Of(state),
             ["files_setup_sees"] = view.Take(1000).Select(f => f.Path).ToList(),
             ["artifacts"] = record.Artifacts.Take(1000).ToList(),
             ["tracked_files_changed_by_setup"] = record.TrackedChanges.Take(1000).ToList(),

@@ -3,7 +3,6 @@ using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
-using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Environments;

@@ -38,6 +38,18 @@ public sealed class ConcurrencyGate(int limit)
         }
     }
 
+    /// <summary>Callers queued for a place now.</summary>
+    public int Waiting
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _waiters.Count;
+            }
+        }
+    }
+
     public void Resize(int limit)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
@@ -119,5 +131,5 @@ public sealed class ProcessRuns(int concurrency)
 {
     public ConcurrencyGate Gate { get; } = new(concurrency);
 
-    internal ConcurrentDictionary<string, ActiveRun> Active { get; } = new(StringComparer.Ordinal);
+    public RunRegistry Runs { get; } = new();
 }

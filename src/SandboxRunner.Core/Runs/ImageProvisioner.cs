@@ -1,14 +1,9 @@
 using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
+using SandboxRunner.Environments;
 using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Runs;
-
-/// <param name="Init">
-/// The image's own init (see <see cref="Sandbox.SealedInit"/>), which becomes PID 1 instead of docker-init and starts Codex
-/// so that no process the agent runs can write into its output; null when the image has none.
-/// </param>
-public sealed record TaskImage(string Tag, string? Init);
 
 /// <summary>
 /// The images a run needs: the task image (configured, or built from Dockerfile.codex for the Codex

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using SandboxRunner.Configuration;
+using SandboxRunner.Git;
 using SandboxRunner.Policy;
 using SandboxRunner.Sandbox;
 
@@ -39,26 +40,27 @@ public sealed record CancelOutcome(
 /// a hung process), its containers are removed by label, which ends its tasks; the owner still keeps
 /// what they produced.
 /// </summary>
-public static class RunCancellation
+internal sealed class RunCancellation(
+    RunRegistry runs, RunStore store, HostRepository repository, RunQueries queries, RunLeftovers leftovers, RunRecovery recovery)
 {
     public const string Source = "cancel arguments";
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
-    internal static async Task<CancelOutcome> CancelAsync(Runner runner, IContainerEngine engine, string runId, TimeSpan wait, CancellationToken cancellationToken)
+    public async Task<CancelOutcome> CancelAsync(string runId, TimeSpan wait, CancellationToken cancellationToken)
     {
         if (!Ids.IsValid(runId))
         {
             throw new InvalidInputException(Source, "run_id", Ids.Rule);
         }
 
-        if (runner.Cancel(runId))
+        if (runs.Cancel(runId))
         {
-            await runner.WaitForLocalRunAsync(runId, cancellationToken);
-            return new CancelOutcome(CancelRoute.InProcess, $"run '{runId}' cancelled; each task's work is kept", await runner.GetRunAsync(runId, cancellationToken));
+            await runs.WaitForAsync(runId, cancellationToken);
+            return new CancelOutcome(CancelRoute.InProcess, $"run '{runId}' cancelled; each task's work is kept", await queries.GetRunAsync(runId, cancellationToken));
         }
 
-        var record = await runner.Store.ReadRunAsync(runId, cancellationToken);
-        var ownerFile = TaskTreeLayout.OwnerFile(runner.Repository, runId);
+        var record = await store.ReadRunAsync(runId, cancellationToken);
+        var ownerFile = TaskTreeLayout.OwnerFile(repository, runId);
         if (record is null && !File.Exists(ownerFile))
         {
             throw new InvalidInputException(Source, "run_id", $"no run '{runId}' in this repository (`sandbox-runner runs` lists them)");
@@ -66,49 +68,44 @@ public static class RunCancellation
 
         if (record is { Status: not (RunState.Running or RunState.Cancelling) } || !File.Exists(ownerFile))
         {
-            return new CancelOutcome(CancelRoute.NotRunning, $"run '{runId}' is not running", await runner.GetRunAsync(runId, cancellationToken));
+            return new CancelOutcome(CancelRoute.NotRunning, $"run '{runId}' is not running", await queries.GetRunAsync(runId, cancellationToken));
         }
 
-        Directory.CreateDirectory(runner.Store.RunFolder(runId));
-        await File.WriteAllTextAsync(runner.Store.CancelRequestFile(runId), Labels.CurrentOwner, cancellationToken);
+        Directory.CreateDirectory(store.RunFolder(runId));
+        await File.WriteAllTextAsync(store.CancelRequestFile(runId), Labels.CurrentOwner, cancellationToken);
         var deadline = DateTime.UtcNow + wait;
         while (true)
         {
-            if (await EndedAsync(runner, runId, cancellationToken))
+            if (await EndedAsync(runId, cancellationToken))
             {
-                return new CancelOutcome(CancelRoute.Requested, $"run '{runId}' cancelled by its owner; each task's work is kept", await runner.GetRunAsync(runId, cancellationToken));
+                return new CancelOutcome(CancelRoute.Requested, $"run '{runId}' cancelled by its owner; each task's work is kept", await queries.GetRunAsync(runId, cancellationToken));
             }
 
             if (await OwnerGoneAsync(ownerFile, cancellationToken))
             {
-                await runner.RecoverInterruptedAsync(cancellationToken);
+                await recovery.RecoverInterruptedAsync(cancellationToken);
                 return new CancelOutcome(CancelRoute.Recovered,
-                    $"the process that ran '{runId}' is gone: its containers were removed and its task trees recovered as cancelled", await runner.GetRunAsync(runId, cancellationToken));
+                    $"the process that ran '{runId}' is gone: its containers were removed and its task trees recovered as cancelled", await queries.GetRunAsync(runId, cancellationToken));
             }
 
             if (DateTime.UtcNow >= deadline)
             {
-                var removed = 0;
-                foreach (var id in await engine.ListContainersAsync(Labels.OfRun(runner.Scope, runId), cancellationToken))
-                {
-                    await engine.RemoveAsync(id, cancellationToken);
-                    removed++;
-                }
-
+                // The owner is alive and removes its own network in its teardown; its containers going ends its tasks.
+                var removed = await leftovers.RemoveRunAsync(runId, networks: false, cancellationToken);
                 return new CancelOutcome(CancelRoute.Forced,
                     $"the owner of '{runId}' did not end it within {wait.TotalSeconds:F0} s; its {removed} container(s) were removed by label, and the owner keeps what its tasks produced",
-                    await runner.GetRunAsync(runId, cancellationToken));
+                    await queries.GetRunAsync(runId, cancellationToken));
             }
 
             await Task.Delay(PollInterval, cancellationToken);
         }
     }
 
-    private static async Task<bool> EndedAsync(Runner runner, string runId, CancellationToken cancellationToken)
+    private async Task<bool> EndedAsync(string runId, CancellationToken cancellationToken)
     {
         try
         {
-            return await runner.Store.ReadRunAsync(runId, cancellationToken) is { Status: not (RunState.Running or RunState.Cancelling) };
+            return await store.ReadRunAsync(runId, cancellationToken) is { Status: not (RunState.Running or RunState.Cancelling) };
         }
         catch (DamagedRunException)
         {

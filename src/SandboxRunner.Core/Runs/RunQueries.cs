@@ -1,11 +1,27 @@
 namespace SandboxRunner.Runs;
 
 /// <summary>Reads runs back: active ones from memory, finished ones from the run folder.</summary>
-internal sealed class RunQueries(RunStore store, Func<string, ActiveRun?> active, Func<IReadOnlyCollection<ActiveRun>> allActive, Func<string, bool> runningElsewhere)
+internal sealed class RunQueries(RunStore store, RunRegistry runs, Git.HostRepository repository)
 {
+    private ActiveRun? Active(string runId) => runs.Find(runId);
+
+    /// <summary>A run not active here whose task trees' owner process is alive: running in another server or command line.</summary>
+    private bool RunningElsewhere(string runId)
+    {
+        try
+        {
+            var owner = TaskTreeLayout.OwnerFile(repository, runId);
+            return !runs.IsActive(runId) && File.Exists(owner) && !Sandbox.Labels.IsOrphanedBy(File.ReadAllText(owner).Trim());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return false;
+        }
+    }
+
     public async Task<RunStatusView?> GetRunAsync(string runId, CancellationToken cancellationToken)
     {
-        if (active(runId) is { } run)
+        if (Active(runId) is { } run)
         {
             return run.View();
         }
@@ -33,13 +49,13 @@ internal sealed class RunQueries(RunStore store, Func<string, ActiveRun?> active
     {
         // Runs that started a moment ago may not have written run.json yet; they are listed all the same.
         var (stored, damaged) = await store.ListAllAsync(cancellationToken);
-        var views = allActive().Where(a => stored.All(r => r.RunId != a.Plan.RunId)).Select(a => a.View()).ToList();
+        var views = runs.All().Where(a => stored.All(r => r.RunId != a.Plan.RunId)).Select(a => a.View()).ToList();
         foreach (var record in stored)
         {
-            views.Add(active(record.RunId) is { } run ? run.View() : Summarize(record));
+            views.Add(Active(record.RunId) is { } run ? run.View() : Summarize(record));
         }
 
-        views.AddRange(damaged.Where(d => active(d.RunId) is null).Select(Damaged));
+        views.AddRange(damaged.Where(d => Active(d.RunId) is null).Select(Damaged));
         return views;
     }
 
@@ -63,7 +79,7 @@ internal sealed class RunQueries(RunStore store, Func<string, ActiveRun?> active
     {
         RunId = record.RunId,
         Status = record.Status is RunState.Running or RunState.Cancelling
-            ? runningElsewhere(record.RunId) ? record.Status : RunState.Interrupted
+            ? RunningElsewhere(record.RunId) ? record.Status : RunState.Interrupted
             : record.Status,
         BaseCommit = record.BaseCommit,
         StartedAt = record.StartedAt,

@@ -17,9 +17,28 @@ namespace SandboxRunner.Runs;
 /// swept. Each run is recovered on a deadline, so a hostile tree cannot hang a server's start.
 /// </summary>
 public sealed partial class RunRecovery(
-    HostRepository repository, RunStore store, RunnerConfig config, GitCli git, TimeProvider clock, Func<string, bool> isActive, ILogger logger)
+    HostRepository repository, RunStore store, RunnerConfig config, GitCli git, TimeProvider clock, RunRegistry runs, RunLeftovers leftovers, ILogger logger)
 {
     public static readonly TimeSpan RunBudget = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// What a server does when it starts on this repository (and a cancel whose run's owner is gone): removes
+    /// what killed processes left in the engine (this repository's only), then recovers their task trees.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> RecoverInterruptedAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await leftovers.RemoveOrphansAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // An engine that does not answer is reported by the call that needs it; trees are still recovered.
+            LogOrphanRemovalFailed(e);
+        }
+
+        return await RecoverAsync(cancellationToken);
+    }
 
     /// <summary>Recovers every interrupted run; returns the ids recovered.</summary>
     public async Task<IReadOnlyList<string>> RecoverAsync(CancellationToken cancellationToken)
@@ -34,7 +53,7 @@ public sealed partial class RunRecovery(
         foreach (var runDir in Directory.EnumerateDirectories(root))
         {
             var runId = Path.GetFileName(runDir);
-            if (!Ids.IsValid(runId) || isActive(runId))
+            if (!Ids.IsValid(runId) || runs.IsActive(runId))
             {
                 continue;
             }
@@ -154,13 +173,13 @@ public sealed partial class RunRecovery(
         RunRecord record, string taskId, int? attempt, string taskDir, RunTaskRecord? task, TaskLimits limits, CancellationToken cancellationToken)
     {
         var verify = VerifyPlanOf(task);
-        var policy = new TaskPolicy(
+        var policy = TaskPolicy.Of(
             task?.AllowedPaths ?? config.DefaultAllowedPaths,
             task?.AllowedCommands ?? config.AllowedCommands,
-            config.DeniedCommands,
-            AuditCommands: true,
+            config,
+            audit: true,
             TimeSpan.FromSeconds(task?.TimeoutSec ?? config.DefaultTimeoutSec),
-            config.CommandPolicy) { Verify = verify.Any };
+            verify.Any);
         if (!File.Exists(TaskTreeLayout.StartedMarker(taskDir)))
         {
             // The server died while preparing the task: no agent ran, so there is no work to keep.
@@ -224,20 +243,13 @@ public sealed partial class RunRecovery(
 
     private TaskResult NeverStarted(string runId, RunTaskRecord task, int? attempt) => NeverStarted(runId, task, task.TaskId, attempt);
 
-    private TaskResult NeverStarted(string runId, RunTaskRecord? task, string taskId, int? attempt)
-    {
-        var verify = VerifyPlanOf(task);
-        return new TaskResult
+    private TaskResult NeverStarted(string runId, RunTaskRecord? task, string taskId, int? attempt) =>
+        TaskResults.NeverRan(taskId, attempt, VerifyPlanOf(task), TaskStatus.Cancelled,
+            "Interrupted before it started: the server stopped before this task's container ran.", "interrupted before the task started") with
         {
-            TaskId = taskId,
-            Attempt = attempt,
-            Status = TaskStatus.Cancelled,
-            Summary = "Interrupted before it started: the server stopped before this task's container ran.",
             NotesForManager = "interrupted: the server process was gone before this task started; no agent ran, so there is no work to keep",
             WorkspacePath = store.TaskFolder(runId, taskId, attempt),
-            Verification = verify.Any ? VerificationReport.NotRun(verify, "interrupted before the task started", []) : VerificationReport.NotConfigured,
         };
-    }
 
     /// <summary>The events the task's log kept (the log itself is capped), folded as when it ran.</summary>
     private static async Task<CodexTranscript> ReadTranscriptAsync(string events, CancellationToken cancellationToken)
@@ -256,6 +268,9 @@ public sealed partial class RunRecovery(
 
         return transcript;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "removing what killed servers left in the engine failed")]
+    private partial void LogOrphanRemovalFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "run {RunId} could not be recovered")]
     private partial void LogRecoveryFailed(Exception exception, string runId);

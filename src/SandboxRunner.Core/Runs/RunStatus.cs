@@ -83,7 +83,7 @@ internal sealed class ActiveRun(RunPlan plan, DateTimeOffset startedAt, IProgres
 
     public void Report(TaskProgress value)
     {
-        _tasks[value.TaskId] = new TaskStatusView(value.TaskId, value.Phase, value.Result ?? _tasks.GetValueOrDefault(value.TaskId)?.Result);
+        _tasks[value.TaskId] = new TaskStatusView(value.TaskId, value.Standing, value.Result ?? _tasks.GetValueOrDefault(value.TaskId)?.Result);
         forward?.Report(value);
     }
 

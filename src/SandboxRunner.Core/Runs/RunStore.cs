@@ -52,7 +52,7 @@ public sealed class DamagedRunException(string message) : Exception(message);
 /// <c>events.jsonl</c>, <c>stdout.log</c> and <c>stderr.log</c>, all written before the task's container
 /// and tree are removed.
 /// </summary>
-public sealed class RunStore(HostRepository repository)
+public sealed class RunStore(HostRepository repository, RunResults? written = null)
 {
     public const string FolderName = ".codex-runs";
 
@@ -110,6 +110,7 @@ public sealed class RunStore(HostRepository repository)
         }
 
         await WriteAtomicallyAsync(Path.Combine(folder, "result.json"), JsonSerializer.SerializeToUtf8Bytes(result, Json), cancellationToken);
+        written?.Kept(runId, result);
     }
 
     /// <summary>The run's record; null when there is none; <see cref="DamagedRunException"/> when it cannot be read.</summary>

@@ -79,7 +79,7 @@ public static class TaskContainer
             environment["GIT_CONFIG_GLOBAL"] = $"{CodexCommandLine.Home}/.gitconfig";
         }
 
-        var image = prepared is not null ? new TaskImage(prepared.RunImage.Tag, prepared.RunImage.Init) : context.Image;
+        var image = prepared is not null ? new Environments.TaskImage(prepared.RunImage.Tag, prepared.RunImage.Init) : context.Image;
         var spec = new ContainerSpec
         {
             Image = image.Tag,

@@ -33,6 +33,14 @@ public sealed record TaskPolicy(
 {
     /// <summary>Whether the task has verify commands: then it succeeds only when its verification passed.</summary>
     public bool Verify { get; init; }
+
+    /// <summary>
+    /// A task's policy under <paramref name="config"/>: the one way it is made, for a task that runs and for one
+    /// recovered from its run's record, so both are judged by the same rules.
+    /// </summary>
+    public static TaskPolicy Of(
+        IReadOnlyList<string> allowedPaths, IReadOnlyList<string> allowedCommands, RunnerConfig config, bool audit, TimeSpan timeout, bool verify) =>
+        new(allowedPaths, allowedCommands, config.DeniedCommands, audit, timeout, config.CommandPolicy) { Verify = verify };
 }
 
 /// <summary>

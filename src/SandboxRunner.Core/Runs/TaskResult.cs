@@ -20,7 +20,7 @@ public enum TaskStatus
 public static class TaskStatusNames
 {
     /// <summary>The wire name (<c>success</c>, <c>failed</c>, ...).</summary>
-    public static string Wire(this TaskStatus status) => status.ToString().ToLowerInvariant();
+    public static string Wire(this TaskStatus status) => Platform.WireName.Of(status);
 }
 
 public sealed record TaskLogs(

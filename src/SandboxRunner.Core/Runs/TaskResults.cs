@@ -28,17 +28,25 @@ public static class TaskResults
     public const string DryRunSummary = "dry run: validated (config, ids, base_ref, policies, Docker, runtime, image), not executed";
 
     /// <summary>What a dry run returns for a task: validated, not run, and the environment it would run in.</summary>
-    public static TaskResult Skipped(TaskPlan task) => new()
+    public static TaskResult Skipped(TaskPlan task) =>
+        NeverRan(task, TaskStatus.Skipped, DryRunSummary, "dry run: validated, not executed") with { Environment = EnvironmentOf(task) };
+
+    /// <summary>
+    /// A task (or attempt) no agent ran for: cancelled or failed before its container started, or a dry run.
+    /// Nothing changed, so nothing applies; its verify commands, if any, are reported not run because of <paramref name="why"/>.
+    /// </summary>
+    public static TaskResult NeverRan(TaskPlan task, TaskStatus status, string summary, string why) =>
+        NeverRan(task.TaskId, task.Attempt, task.Verification, status, summary, why) with { Runtime = task.Runtime };
+
+    /// <summary>As <see cref="NeverRan(TaskPlan, TaskStatus, string, string)"/>, for a task known only from a run's record (recovery).</summary>
+    public static TaskResult NeverRan(string taskId, int? attempt, Verification.VerifyPlan verify, TaskStatus status, string summary, string why) => new()
     {
-        TaskId = task.TaskId,
-        Status = TaskStatus.Skipped,
+        TaskId = taskId,
+        Attempt = attempt,
+        Status = status,
         PatchApplicable = false,
-        Summary = DryRunSummary,
-        Environment = EnvironmentOf(task),
-        Verification = task.Verification.Any
-            ? Verification.VerificationReport.NotRun(task.Verification, "dry run: validated, not executed", [])
-            : Verification.VerificationReport.NotConfigured,
-        Runtime = task.Runtime,
+        Summary = summary,
+        Verification = verify.Any ? Verification.VerificationReport.NotRun(verify, why, []) : Verification.VerificationReport.NotConfigured,
     };
 
     /// <summary>The name a result reports for the task's environment; <c>none</c> for the plain Codex image.</summary>

@@ -10,28 +10,13 @@ using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Runs;
 
-/// <summary>A task's state change, for callers that report progress.</summary>
-public sealed record TaskProgress(string TaskId, string State, string Message)
-{
-    /// <summary>Set when <see cref="State"/> is <c>finished</c>.</summary>
-    public TaskResult? Result { get; init; }
-
-    /// <summary>Where the task stands after this change.</summary>
-    public TaskState Phase => State switch
-    {
-        "queued" => TaskState.Queued,
-        "finished" => TaskState.Finished,
-        _ => TaskState.Running,
-    };
-}
-
 /// <summary>What one task needs from its surroundings, resolved once per run.</summary>
 public sealed record TaskContext(
     HostRepository Repository,
     RunStore Store,
     RunnerConfig Config,
     RunPlan Run,
-    TaskImage Image,
+    Environments.TaskImage Image,
     IReadOnlyDictionary<string, string> PassedEnvironment,
     Redactor Redactor,
     TimeProvider Clock,
@@ -54,7 +39,7 @@ public sealed record TaskContext(
         task.EnvironmentName is { } name && task.Environment is not null ? Environments?.Prepared.GetValueOrDefault(name) : null;
 
     public TaskPolicy PolicyFor(TaskPlan task) =>
-        new(task.AllowedPaths, task.AllowedCommands, Config.DeniedCommands, Run.AuditCommands, task.Timeout, Config.CommandPolicy) { Verify = task.Verification.Any };
+        TaskPolicy.Of(task.AllowedPaths, task.AllowedCommands, Config, Run.AuditCommands, task.Timeout, task.Verification.Any);
 }
 
 /// <summary>
@@ -116,13 +101,13 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 capture.StdoutLine += logs.Stdout;
                 capture.StderrLine += logs.Stderr;
                 transcript.CommandCompleted += command =>
-                    Report(context, task, "command", $"ran {Excerpt(context.Redactor.Redact(command.Cmd))} (exit {command.ExitCode?.ToString() ?? "none"})");
+                    Report(context, task, TaskPhase.Command, $"ran {Excerpt(context.Redactor.Redact(command.Cmd))} (exit {command.ExitCode?.ToString() ?? "none"})");
 
                 // From here on the agent has run: a recovering server harvests this tree (before, there is nothing to keep).
                 await File.WriteAllTextAsync(TaskTreeLayout.StartedMarker(folder), sandbox.ContainerId, cancellationToken);
                 var id = sandbox.ContainerId[..12];
                 outcome = await RunWatchedAsync(sandbox, task, capture, limits, WatchOf(sandbox.ContainerId, limits, context.Copy is null && prepared is null ? [worktree.WorkPath, home] : null, prepared is not null),
-                    () => Report(context, task, "started", $"container {id} started"), cancellationToken);
+                    () => Report(context, task, TaskPhase.Started, $"container {id} started"), cancellationToken);
                 capture.Complete();
                 logs.Dispose();
                 LogExited(task.TaskId, outcome.Exit.ExitCode, outcome.Exit.TimedOut, outcome.Cancelled);
@@ -248,12 +233,12 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             await context.Store.WriteResultAsync(context.Run.RunId, result, CancellationToken.None);
             if (task.Attempt is null)
             {
-                Report(context, task, "finished", $"{result.Status.Wire()}: {result.FilesChanged.Count} file(s) changed{Verified(result)}", result);
+                Report(context, task, TaskPhase.Finished, $"{result.Status.Wire()}: {result.FilesChanged.Count} file(s) changed{Verified(result)}", result);
             }
             else
             {
                 // The task finishes when all its attempts have, with the best one's result (see Runner's attempts).
-                Report(context, task, "attempt finished", $"{result.Status.Wire()}: {result.FilesChanged.Count} file(s) changed{Verified(result)}");
+                Report(context, task, TaskPhase.AttemptFinished, $"{result.Status.Wire()}: {result.FilesChanged.Count} file(s) changed{Verified(result)}");
             }
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -400,8 +385,8 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
     private static string Verified(TaskResult result) =>
         result.Verification is { } v && v.Commands.Count > 0 ? $", verification {Verification.VerificationStatusNames.Wire(v.Status)}" : "";
 
-    private static void Report(TaskContext context, TaskPlan task, string state, string message, TaskResult? result = null) =>
-        context.Progress?.Report(new TaskProgress(task.TaskId, state, TerminalText.Neutralise($"{task.DisplayName}: {message}")) { Result = result });
+    private static void Report(TaskContext context, TaskPlan task, TaskPhase phase, string message, TaskResult? result = null) =>
+        context.Progress?.Report(new TaskProgress(task.TaskId, phase, TerminalText.Neutralise($"{task.DisplayName}: {message}")) { Result = result });
 
     [LoggerMessage(Level = LogLevel.Information, Message = "task {TaskId} exited with {ExitCode} (timed out: {TimedOut}, cancelled: {Cancelled})")]
     private partial void LogExited(string taskId, long? exitCode, bool timedOut, bool cancelled);

@@ -31,7 +31,7 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
     private static readonly TimeSpan KillBudget = TimeSpan.FromSeconds(30);
 
     /// <summary>Verifies the task, or says why it was not verified; <c>Cancelled</c> when the run was cancelled meanwhile. Never throws but for that.</summary>
-    public async Task<(VerificationReport Report, bool Cancelled)> VerifyAsync(VerifyInput input, Action<string, string> report, CancellationToken cancellationToken)
+    public async Task<(VerificationReport Report, bool Cancelled)> VerifyAsync(VerifyInput input, Action<TaskPhase, string> report, CancellationToken cancellationToken)
     {
         var plan = input.Task.Verification;
         var changed = input.Facts.Changes.Files;
@@ -48,7 +48,7 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
         {
             // A server that dies from here on leaves a tree its successor reports as interrupted during verification.
             await File.WriteAllTextAsync(TaskTreeLayout.VerifyingMarker(input.Folder), "", CancellationToken.None);
-            report("verifying", $"verifying: {plan.Commands.Count} command(s) in a fresh container");
+            report(TaskPhase.Verifying, $"verifying: {plan.Commands.Count} command(s) in a fresh container");
             await container.StartAsync(engine, git, input.Context, input.Task, input.Folder, input.Facts,
                 input.Facts.BranchCommit ?? input.Context.Run.BaseCommit, input.Owner, cancellationToken);
             verification = (await RunCommandsAsync(input, container, report, cancellationToken)).WithChangedInputs(plan, changed);
@@ -87,7 +87,7 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
         _ => null,
     };
 
-    private async Task<VerificationReport> RunCommandsAsync(VerifyInput input, VerifyContainer container, Action<string, string> report, CancellationToken cancellationToken)
+    private async Task<VerificationReport> RunCommandsAsync(VerifyInput input, VerifyContainer container, Action<TaskPhase, string> report, CancellationToken cancellationToken)
     {
         var context = input.Context;
         var plan = input.Task.Verification;
@@ -98,7 +98,7 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
         for (var i = 0; i < plan.Commands.Count; i++)
         {
             var command = plan.Commands[i];
-            report("verifying", $"verifying {i + 1}/{plan.Commands.Count}: {TextCap.Cap(command, 200)}");
+            report(TaskPhase.Verifying, $"verifying {i + 1}/{plan.Commands.Count}: {TextCap.Cap(command, 200)}");
             log.Header(i + 1, plan.Commands.Count, command);
             var capture = new OutputCapture(tailBytesPerStream: 16 * 1024, combinedTailChars: OutputTailChars);
             capture.StdoutLine += log.Line;
@@ -145,13 +145,13 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
                     : stopped is not null ? $"`{TextCap.Cap(command, 200)}` passed {stopped} and was stopped"
                     : exit is { } code ? $"`{TextCap.Cap(command, 200)}` exited {code}"
                     : $"`{TextCap.Cap(command, 200)}` ended with no exit code (its container stopped)";
-                report("verifying", $"verification {status.Wire()}: {why}");
+                report(TaskPhase.Verifying, $"verification {status.Wire()}: {why}");
                 commands.AddRange(plan.Commands.Skip(i + 1).Select(c => new VerifyCommandReport(c, VerificationStatus.NotRun, null, 0, "")));
                 return new VerificationReport { Status = status, Reason = why, Commands = commands };
             }
         }
 
-        report("verifying", $"verification passed: {plan.Commands.Count} command(s) exited 0");
+        report(TaskPhase.Verifying, $"verification passed: {plan.Commands.Count} command(s) exited 0");
         return new VerificationReport { Status = VerificationStatus.Passed, Commands = commands };
     }
 

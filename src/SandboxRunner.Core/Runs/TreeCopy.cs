@@ -7,24 +7,6 @@ using SandboxRunner.Sandbox;
 
 namespace SandboxRunner.Runs;
 
-/// <summary>What copying a task's tree out of its container left out, and whether it stopped at a limit.</summary>
-public sealed record CopyBack(IReadOnlyList<TreeFinding> Findings, string? OverLimit, string? Problem)
-{
-    public static CopyBack Nothing { get; } = new([], null, null);
-
-    /// <summary>An environment task's changes under setup's artefacts that git ignores at the base, left in the container.</summary>
-    public UnharvestedArtifacts? Unharvested { get; init; }
-}
-
-/// <summary>How many changed paths under setup's ignored artefacts were not harvested, and the first of them.</summary>
-public sealed record UnharvestedArtifacts(int Count, IReadOnlyList<string> First)
-{
-    /// <summary>The note a result carries, so the work is never dropped silently.</summary>
-    public string Note =>
-        $"{Count} changed path(s) under the environment's setup artefacts were not harvested, because git ignores them at the base commit " +
-        $"(what a task does to node_modules/ or .venv/ stays in its container): {string.Join(", ", First)}{(Count > First.Count ? ", ..." : "")}";
-}
-
 /// <summary>
 /// The copy transport, for an engine that cannot see this machine's files (a remote engine, Docker in
 /// Docker). The container has no bind mounts: its <c>/workspace</c>, <c>/codex-home</c> and the object
@@ -39,7 +21,7 @@ public sealed record UnharvestedArtifacts(int Count, IReadOnlyList<string> First
 /// volume) but is never copied back: nothing the agent writes reaches the host.
 /// </para>
 /// </summary>
-public sealed class TreeCopy(GitCli git, HostRepository repository, string runFolder, string baseCommit)
+public sealed class TreeCopy(GitCli git, HostRepository repository, string runFolder, string baseCommit) : Environments.IRunPack
 {
     private readonly Lock _packLock = new();
     private Task<string>? _pack;
@@ -105,7 +87,7 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
             return new CopyBack([], null, $"copying the tree out of the container failed: {e.Message}");
         }
 
-        var findings = report.Skipped.Select(s => FindingOf(s)).ToList();
+        var findings = report.Skipped.Select(s => Environments.ChangedTree.FindingOf(s)).ToList();
         if (report.OverLimit is { } over)
         {
             TreeDeletion.Delete(worktree.WorkPath);
@@ -114,18 +96,6 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
 
         return new CopyBack(findings, null, null);
     }
-
-    /// <summary>An entry the extraction left out, as the harvest reports it; <paramref name="parent"/> prefixes its path.</summary>
-    internal static TreeFinding FindingOf(SkippedEntry skipped, string parent = "") => new(
-        skipped.Reason switch
-        {
-            SkipReason.SpecialFile => TreeFindingKind.SpecialFile,
-            SkipReason.FileTooLarge => TreeFindingKind.FileTooLarge,
-            SkipReason.TooDeep => TreeFindingKind.TooDeep,
-            _ => TreeFindingKind.UnsafeName,
-        },
-        parent.Length == 0 ? skipped.Path : $"{parent}/{skipped.Path}",
-        skipped.Detail);
 
     /// <summary>
     /// One pack of every object of the base commit's tree (not its history: the copy is shallow), made

@@ -155,11 +155,13 @@ public sealed partial class Workspace(string repoPath, IContainerEngine engine, 
     }
 
     /// <summary>Asks every run in progress to stop, without waiting.</summary>
-    public void CancelAll() => _loaded?.Runner.CancelAll();
+    public void CancelAll() => _process.Runs.CancelAll();
+
+    /// <summary>The process-wide task gate, for tests that must know a task is held back rather than slow.</summary>
+    internal ConcurrencyGate TaskGate => _process.Gate;
 
     /// <summary>Cancels the runs in progress and waits for their teardown.</summary>
-    public Task ShutdownAsync(CancellationToken cancellationToken) =>
-        _loaded?.Runner.ShutdownAsync(cancellationToken) ?? Task.CompletedTask;
+    public Task ShutdownAsync(CancellationToken cancellationToken) => _process.Runs.ShutdownAsync(cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Information, Message = RunnerConfig.FileName + " changed and is valid; new calls use it, runs in progress keep theirs (changed: {Fields})")]
     private partial void LogReloaded(string fields);

@@ -21,13 +21,7 @@ public enum VerificationStatus
 
 public static class VerificationStatusNames
 {
-    public static string Wire(this VerificationStatus status) => status switch
-    {
-        VerificationStatus.Passed => "passed",
-        VerificationStatus.Failed => "failed",
-        VerificationStatus.TimedOut => "timed_out",
-        _ => "not_run",
-    };
+    public static string Wire(this VerificationStatus status) => Platform.WireName.Of(status);
 }
 
 /// <summary>One verify command as the runner ran it: its exit code from the engine, how long it took, and the end of its output.</summary>

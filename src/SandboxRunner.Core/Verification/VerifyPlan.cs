@@ -1,3 +1,5 @@
+using SandboxRunner.Configuration;
+
 namespace SandboxRunner.Verification;
 
 /// <summary>
@@ -8,18 +10,12 @@ namespace SandboxRunner.Verification;
 /// </summary>
 public sealed record VerifyPlan(IReadOnlyList<string> Commands, TimeSpan CommandTimeout, IReadOnlyList<string> Inputs)
 {
-    public const int DefaultTimeoutSec = 600;
-    public const int MinTimeoutSec = 10;
-    public const int MaxTimeoutSec = 3600;
-
-    /// <summary>At most this many verify commands at any level.</summary>
-    public const int MaxCommands = 20;
-
-    /// <summary>At most this many bytes (UTF-8) per verify command, as for setup commands.</summary>
-    public const int MaxCommandBytes = 8 * 1024;
-
-    /// <summary>At most this many <c>verify_inputs</c> globs at any level.</summary>
-    public const int MaxInputs = 200;
+    public const int DefaultTimeoutSec = VerifyLimits.DefaultTimeoutSec;
+    public const int MinTimeoutSec = VerifyLimits.MinTimeoutSec;
+    public const int MaxTimeoutSec = VerifyLimits.MaxTimeoutSec;
+    public const int MaxCommands = VerifyLimits.MaxCommands;
+    public const int MaxCommandBytes = VerifyLimits.MaxCommandBytes;
+    public const int MaxInputs = VerifyLimits.MaxInputs;
 
     public static VerifyPlan None { get; } = new([], TimeSpan.FromSeconds(DefaultTimeoutSec), VerifyInputs.Defaults);
 
@@ -41,6 +37,3 @@ public sealed record VerifyPlan(IReadOnlyList<string> Commands, TimeSpan Command
         return new VerifyPlan(commands ?? [], TimeSpan.FromSeconds(timeout ?? DefaultTimeoutSec), inputs ?? VerifyInputs.Defaults);
     }
 }
-
-/// <summary>One level's <c>verify</c>, <c>verify_timeout_sec</c> and <c>verify_inputs</c>; null where the level does not set one.</summary>
-public sealed record VerifyLevel(IReadOnlyList<string>? Commands, int? TimeoutSec, IReadOnlyList<string>? Inputs);

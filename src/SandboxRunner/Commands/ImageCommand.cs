@@ -140,7 +140,7 @@ internal static class ImageCatalogs
         var inventory = session.Engine as IImageInventory
             ?? throw new InvalidOperationException("this engine cannot list images");
         var current = await runner.CurrentImagesAsync(CancellationToken.None);
-        return (new ImageCatalog(inventory), current.Tags.ToHashSet(StringComparer.Ordinal), runner.Scope);
+        return (new ImageCatalog(inventory), current.Tags.ToHashSet(StringComparer.Ordinal), Labels.ScopeOf(runner.Repository.CommonDir));
     }
 
     public static string Megabytes(long bytes) => $"{bytes / (1024.0 * 1024.0):0.0} MB";

@@ -66,13 +66,13 @@ internal sealed class ProgressView : IProgress<TaskProgress>, IAsyncDisposable
             row.State = value.State;
             row.Message = Cap(value.Message);
             row.Result = value.Result ?? row.Result;
-            if (value.Phase == TaskState.Running && row.Started is null)
+            if (value.Standing == TaskState.Running && row.Started is null)
             {
                 row.Started = Stopwatch.StartNew();
             }
 
             row.Started?.Stop();
-            if (value.Phase == TaskState.Running)
+            if (value.Standing == TaskState.Running)
             {
                 row.Started?.Start();
             }

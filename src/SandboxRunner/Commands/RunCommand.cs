@@ -113,9 +113,9 @@ internal sealed class RunCommand : AsyncCommand<RunSettings>
             var forced = Task.Delay(Timeout.Infinite, interrupt.Force.Token);
             if (await Task.WhenAny(running, forced) == forced)
             {
-                await RemoveByLabelAsync(session.Engine, runner.Scope, runId);
+                await RemoveByLabelAsync(runner, runId);
                 await Task.WhenAny(running, Task.Delay(ForcedTeardownWait, CancellationToken.None));
-                await RemoveByLabelAsync(session.Engine, runner.Scope, runId);
+                await RemoveByLabelAsync(runner, runId);
                 progress.Note($"stopped; what was not harvested is recovered by the next `sandbox-runner run` or server on this repository");
                 return ExitCodes.Interrupted;
             }
@@ -225,20 +225,11 @@ internal sealed class RunCommand : AsyncCommand<RunSettings>
         }
     }
 
-    private static async Task RemoveByLabelAsync(IContainerEngine engine, string scope, string runId)
+    private static async Task RemoveByLabelAsync(Runner runner, string runId)
     {
-        using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         try
         {
-            foreach (var id in await engine.ListContainersAsync(Labels.OfRun(scope, runId), budget.Token))
-            {
-                await engine.RemoveAsync(id, budget.Token);
-            }
-
-            foreach (var network in await engine.ListNetworksAsync(Labels.OfRun(scope, runId), budget.Token))
-            {
-                await engine.RemoveNetworkAsync(network, budget.Token);
-            }
+            await runner.RemoveRunLeftoversAsync(runId, CancellationToken.None);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

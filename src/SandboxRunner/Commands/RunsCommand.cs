@@ -40,7 +40,7 @@ internal sealed class RunsCommand : AsyncCommand<JsonSettings>
     public static string Outcomes(Runs.RunStatusView run)
     {
         var parts = run.Tasks
-            .GroupBy(t => t.Ended is { } ended ? Outcome(ended) : t.State.ToString().ToLowerInvariant())
+            .GroupBy(t => t.Ended is { } ended ? Outcome(ended) : Platform.WireName.Of(t.State))
             .OrderBy(g => Order.IndexOf(g.Key) is var i && i < 0 ? Order.Count : i)
             .Select(g => $"{g.Count()} {g.Key}");
         return $"{run.Tasks.Count} task(s){(run.Tasks.Count == 0 ? "" : ": ")}{string.Join(", ", parts)}";
@@ -54,5 +54,5 @@ internal sealed class RunsCommand : AsyncCommand<JsonSettings>
         _ => status.Wire(),
     };
 
-    public static string Wire(Runs.RunState state) => state.ToString().ToLowerInvariant();
+    public static string Wire(Runs.RunState state) => Platform.WireName.Of(state);
 }

@@ -54,14 +54,14 @@ internal sealed class ShowCommand : AsyncCommand<ShowSettings>
         var taskId = options.Task;
         var task = view.Tasks.FirstOrDefault(t => t.TaskId == taskId)
             ?? throw new InvalidInputException("show arguments", "TASK", $"run '{runId}' has no task '{taskId}'; its tasks are {string.Join(", ", view.Tasks.Select(t => t.TaskId))}");
-        var result = task.Result ?? await runner.Store.ReadResultAsync(runId, taskId, CancellationToken.None);
+        var result = task.Result ?? await runner.ReadResultAsync(runId, taskId, CancellationToken.None);
         if (options.Json)
         {
             await JsonOutput.WriteAsync(task with { Result = result });
         }
         else
         {
-            await Console.Out.WriteAsync(result is null ? $"{taskId}: {task.State.ToString().ToLowerInvariant()}, no result yet\n" : Describe(runner.Store, runId, result));
+            await Console.Out.WriteAsync(result is null ? $"{taskId}: {Platform.WireName.Of(task.State)}, no result yet\n" : Describe(runner, runId, result));
         }
 
         return ExitCodes.Success;
@@ -83,7 +83,7 @@ internal sealed class ShowCommand : AsyncCommand<ShowSettings>
         {
             var r = task.Result;
             text.Append("  ").Append(task.TaskId).Append("  ")
-                .Append(r is null ? task.State.ToString().ToLowerInvariant() : $"{r.Status.Wire()}  {r.FilesChanged.Count + r.FilesChangedOmitted} file(s)  {r.Violations.Count + r.ViolationsOmitted} violation(s)  {r.Branch ?? "(no branch: nothing changed)"}")
+                .Append(r is null ? Platform.WireName.Of(task.State) : $"{r.Status.Wire()}  {r.FilesChanged.Count + r.FilesChangedOmitted} file(s)  {r.Violations.Count + r.ViolationsOmitted} violation(s)  {r.Branch ?? "(no branch: nothing changed)"}")
                 .Append(r?.Verification is { Commands.Count: > 0 } v ? $"  verification {v.Status.Wire()}" : "")
                 .Append(r?.Attempts is { } attempts ? $"  best of {attempts.Count} attempts: {r.BestAttempt}" : "")
                 .Append('\n');
@@ -95,7 +95,7 @@ internal sealed class ShowCommand : AsyncCommand<ShowSettings>
     private static bool IsViolationNote(string line) =>
         line.StartsWith("violation [", StringComparison.Ordinal) || (line.StartsWith("… and ", StringComparison.Ordinal) && line.EndsWith("more violation(s), listed in violations", StringComparison.Ordinal));
 
-    private static string Describe(RunStore store, string runId, TaskResult r)
+    private static string Describe(Runner runner, string runId, TaskResult r)
     {
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"{r.TaskId}: {r.Status.Wire()} (exit code {r.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}) in {r.DurationMs / 1000.0:0.0} s, {r.Usage.InputTokens + r.Usage.OutputTokens:N0} tokens\n");
@@ -147,7 +147,7 @@ internal sealed class ShowCommand : AsyncCommand<ShowSettings>
 
         text.Append("patch: ").Append(r.PatchFile ?? "none").Append(r.PatchApplicable ? " (applies to its base)" : "").Append('\n');
         text.Append("branch: ").Append(r.Branch ?? "none (nothing changed)").Append('\n');
-        text.Append("folder: ").Append(store.TaskFolder(runId, r.TaskId, r.BestAttempt)).Append('\n');
+        text.Append("folder: ").Append(runner.TaskFolder(runId, r.TaskId, r.BestAttempt)).Append('\n');
         return text.ToString();
     }
 

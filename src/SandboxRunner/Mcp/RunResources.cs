@@ -35,8 +35,8 @@ public sealed class RunResources(Workspace workspace)
         var runner = await workspace.GetRunnerAsync(cancellationToken);
 
         // A task run with attempts has its result in its own folder and everything else in its best attempt's.
-        var best = file == "result.json" ? null : (await runner.Store.ReadResultAsync(runId, taskId, cancellationToken))?.BestAttempt;
-        var path = Path.Combine(runner.Store.TaskFolder(runId, taskId, best), file);
+        var best = file == "result.json" ? null : (await runner.ReadResultAsync(runId, taskId, cancellationToken))?.BestAttempt;
+        var path = Path.Combine(runner.TaskFolder(runId, taskId, best), file);
         return File.Exists(path)
             ? await File.ReadAllTextAsync(path, cancellationToken)
             : throw new McpException($"no {file} for task '{taskId}' of run '{runId}'");

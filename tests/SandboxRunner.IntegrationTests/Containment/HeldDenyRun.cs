@@ -99,8 +99,8 @@ public sealed class HeldDenyRun : IAsyncDisposable
     public async Task<(string Id, string Bridge, string Internal)> ProxyAsync()
     {
         var engine = Harness.Engine;
-        var id = Assert.Single(await engine.ListContainersAsync(Labels.OfRun(Harness.Runner.Scope, RunId).And(Labels.Role, "egress"), CancellationToken.None));
-        var network = $"sandbox-runner-{Harness.Runner.Scope}-{RunId}";
+        var id = Assert.Single(await engine.ListContainersAsync(Labels.OfRun(Harness.Scope, RunId).And(Labels.Role, "egress"), CancellationToken.None));
+        var network = $"sandbox-runner-{Harness.Scope}-{RunId}";
         return (id, (await engine.AddressAsync(id, "bridge", CancellationToken.None))!, (await engine.AddressAsync(id, network, CancellationToken.None))!);
     }
 

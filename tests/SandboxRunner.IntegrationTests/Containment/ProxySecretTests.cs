@@ -22,7 +22,7 @@ public sealed class ProxySecretTests(DockerFixture docker)
         using var holder = ApiHolder.For(docker.Engine);
         string[] secrets = [host.AccessToken, host.AccountId, host.RefreshToken, host.IdToken];
 
-        var inConfiguration = await holder.LeaksInConfigurationAsync(LabelSelector.Of(Labels.Scope, victim.Harness.Runner.Scope), secrets);
+        var inConfiguration = await holder.LeaksInConfigurationAsync(LabelSelector.Of(Labels.Scope, victim.Harness.Scope), secrets);
         var inFilesystem = await holder.FilesystemHoldsAnyAsync(proxy, secrets);
 
         Assert.True(inConfiguration.Count == 0, string.Join("\n", inConfiguration));

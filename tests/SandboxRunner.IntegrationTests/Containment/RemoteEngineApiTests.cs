@@ -67,7 +67,7 @@ public sealed class RemoteEngineApiTests(RemoteEngineFixture remote)
         var (proxy, _, _) = await victim.ProxyAsync();
         using var holder = ApiHolder.For(remote.Engine);
 
-        var inConfiguration = await holder.LeaksInConfigurationAsync(LabelSelector.Of(Labels.Scope, victim.Harness.Runner.Scope), [HeldDenyRun.Key]);
+        var inConfiguration = await holder.LeaksInConfigurationAsync(LabelSelector.Of(Labels.Scope, victim.Harness.Scope), [HeldDenyRun.Key]);
         var inFilesystem = await holder.FilesystemHoldsAnyAsync(proxy, [HeldDenyRun.Key]);
 
         Assert.True(inConfiguration.Count == 0, string.Join("\n", inConfiguration));

@@ -126,7 +126,7 @@ public abstract class HostileAgentPipelineContract(IEngineUnderTest target)
         Assert.Equal(result.PatchBytes, new FileInfo(result.PatchFile!).Length);
         Assert.Equal("100000000", h.Repository.Git("cat-file", "-s", $"{result.Branch}:src/big.bin").Trim());
         Assert.True(JsonSerializer.SerializeToUtf8Bytes(run).Length < 1024 * 1024, "the whole reply stays small");
-        Assert.True(new FileInfo(Path.Combine(h.Runner.Store.TaskFolder(run.RunId, "big"), "result.json")).Length < 1024 * 1024);
+        Assert.True(new FileInfo(Path.Combine(h.Store.TaskFolder(run.RunId, "big"), "result.json")).Length < 1024 * 1024);
     }
 
     [Fact]
@@ -172,7 +172,7 @@ public abstract class HostileAgentPipelineContract(IEngineUnderTest target)
         Assert.StartsWith("src/ddddd", deep.Path, StringComparison.Ordinal);
         Assert.Contains("not kept", deep.Rule, StringComparison.Ordinal);
         Assert.Equal(["src/a.txt"], result.FilesChanged);
-        var record = await h.Runner.Store.ReadRunAsync(run.RunId, CancellationToken.None);
+        var record = await h.Store.ReadRunAsync(run.RunId, CancellationToken.None);
         Assert.Equal(result.Status, record!.Tasks.Single(t => t.TaskId == "deep").Status);
     }
 

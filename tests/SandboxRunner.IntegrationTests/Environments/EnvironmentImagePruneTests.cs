@@ -22,14 +22,14 @@ public sealed class EnvironmentImagePruneTests(DockerFixture docker)
         });
         Commit(h, $"lock {Guid.NewGuid():N}\n");
         Assert.Equal(TaskStatus.Success, Assert.Single((await h.RunAsync(RunnerHarness.Task("first", "@message one"))).Results).Status);
-        var catalog = new ImageCatalog(new OnlyThisRepository(docker.Engine, h.Runner.Scope));
+        var catalog = new ImageCatalog(new OnlyThisRepository(docker.Engine, h.Scope));
 
         var current = await h.Runner.CurrentImagesAsync(CancellationToken.None);
         var setup = Assert.Single(current.Tags, t => t.StartsWith("sandbox-runner/setup:", StringComparison.Ordinal));
         Assert.Contains(current.Tags, t => t.StartsWith("sandbox-runner/env:", StringComparison.Ordinal));
         Assert.Contains(current.Tags, t => t.StartsWith("sandbox-runner/envcodex:", StringComparison.Ordinal));
         Assert.Empty(current.Notes);
-        var decisions = await catalog.PruneAsync(new ImagePruneOptions { Current = current.Tags.ToHashSet(StringComparer.Ordinal), Scope = h.Runner.Scope }, CancellationToken.None);
+        var decisions = await catalog.PruneAsync(new ImagePruneOptions { Current = current.Tags.ToHashSet(StringComparer.Ordinal), Scope = h.Scope }, CancellationToken.None);
 
         Assert.Contains(decisions, d => d.Image.Tags.Contains(setup) && !d.Removed && d.Reason == "the current config runs with it (--all removes it)");
         Assert.DoesNotContain(decisions, d => d.Removed && d.Image.Tags.Any(current.Tags.Contains));
@@ -39,7 +39,7 @@ public sealed class EnvironmentImagePruneTests(DockerFixture docker)
 
         Commit(h, $"lock {Guid.NewGuid():N}\n");
         var after = await h.Runner.CurrentImagesAsync(CancellationToken.None);
-        var stale = await catalog.PruneAsync(new ImagePruneOptions { Current = after.Tags.ToHashSet(StringComparer.Ordinal), Scope = h.Runner.Scope }, CancellationToken.None);
+        var stale = await catalog.PruneAsync(new ImagePruneOptions { Current = after.Tags.ToHashSet(StringComparer.Ordinal), Scope = h.Scope }, CancellationToken.None);
 
         Assert.DoesNotContain(setup, after.Tags);
         Assert.Contains(after.Notes, n => n.StartsWith("environment default: its setup for this commit's cache keys has not run yet", StringComparison.Ordinal));

@@ -56,7 +56,7 @@ public sealed class GvisorRuntimeTests(DockerFixture docker)
         Assert.StartsWith("'no-such-runtime' is not a runtime of the Docker engine (it lists ", problem.Rule, StringComparison.Ordinal);
         Assert.Contains("runsc", problem.Rule, StringComparison.Ordinal);
         Assert.Empty(h.Engine.Specs);
-        Assert.False(h.Runner.Store.Exists("missing-runtime"));
+        Assert.False(h.Store.Exists("missing-runtime"));
         Assert.Empty(await docker.Engine.ListNetworksAsync(Sandbox.LabelSelector.Of(Sandbox.Labels.Run, "missing-runtime"), CancellationToken.None));
     }
 
@@ -130,7 +130,7 @@ public sealed class GvisorRuntimeTests(DockerFixture docker)
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
             h.RunAsync(new RunRequest { RunId = "cancelled", Tasks = [RunnerHarness.Task("a", "@write src/kept.txt kept\\n", "@sleep 300")] }, cancel.Token));
 
-        var stored = await h.Runner.Store.ReadResultAsync("cancelled", "a", CancellationToken.None);
+        var stored = await h.Store.ReadResultAsync("cancelled", "a", CancellationToken.None);
         Assert.Equal(TaskStatus.Cancelled, stored!.Status);
         Assert.Equal(["src/kept.txt"], stored.FilesChanged);
         Assert.Equal("kept\n", h.Repository.Git("show", $"{stored.Branch}:src/kept.txt"));

@@ -24,6 +24,12 @@ public sealed class RunnerHarness : IAsyncDisposable
 
     public TestRepository Repository { get; }
     public Runner Runner { get; }
+
+    /// <summary>The run folder of the repository, read as the runner writes it.</summary>
+    public RunStore Store => new(Runner.Repository);
+
+    /// <summary>The repository's label on everything its runs create in the engine.</summary>
+    public string Scope => Labels.ScopeOf(Runner.Repository.CommonDir);
     public RecordingEngine Engine { get; }
     public List<TaskProgress> Progress { get; } = [];
 
@@ -92,7 +98,7 @@ public sealed class RunnerHarness : IAsyncDisposable
         var worktrees = Path.Combine(Runner.Repository.RunnerDir, "worktrees");
         var left = Directory.Exists(worktrees) ? Directory.EnumerateFileSystemEntries(worktrees).ToList() : [];
         Assert.True(left.Count == 0, $"task folders left behind: {string.Join(", ", left)}");
-        var runImages = (await _docker.ListImagesAsync(LabelSelector.Of(Labels.Scope, Runner.Scope).And(Labels.Role, ImageRoles.Run), CancellationToken.None)).ToList();
+        var runImages = (await _docker.ListImagesAsync(LabelSelector.Of(Labels.Scope, Scope).And(Labels.Role, ImageRoles.Run), CancellationToken.None)).ToList();
         Assert.True(runImages.Count == 0, $"run images left behind: {string.Join(", ", runImages.SelectMany(i => i.Tags))}");
         var registered = Repository.Git("worktree", "list", "--porcelain").Split('\n').Count(l => l.StartsWith("worktree ", StringComparison.Ordinal));
         Assert.Equal(1, registered);
@@ -108,12 +114,12 @@ public sealed class RunnerHarness : IAsyncDisposable
     /// </summary>
     public async Task AssertEngineHoldsNothingAsync(IContainerEngine engine)
     {
-        var scoped = await engine.ListContainersAsync(Labels.Scope, Runner.Scope, CancellationToken.None);
+        var scoped = await engine.ListContainersAsync(Labels.Scope, Scope, CancellationToken.None);
         Assert.True(scoped.Count == 0, $"containers of this repository left behind: {string.Join(", ", scoped)}");
         var networks = new List<string>();
         foreach (var run in RunIds)
         {
-            networks.AddRange(await engine.ListNetworksAsync(Labels.OfRun(Runner.Scope, run), CancellationToken.None));
+            networks.AddRange(await engine.ListNetworksAsync(Labels.OfRun(Scope, run), CancellationToken.None));
         }
 
         Assert.True(networks.Count == 0, $"networks left behind: {string.Join(", ", networks)}");
@@ -129,7 +135,7 @@ public sealed class RunnerHarness : IAsyncDisposable
         {
             // Setup images are a cache keyed by this test repository's lock files: no later test can use them,
             // nor the Codex layerings made on them (removed first: they are the setup images' children).
-            var ours = await _docker.ListImagesAsync(LabelSelector.Of(Labels.Scope, Runner.Scope), CancellationToken.None);
+            var ours = await _docker.ListImagesAsync(LabelSelector.Of(Labels.Scope, Scope), CancellationToken.None);
             var onSetup = ours.Where(i => i.Labels.TryGetValue(SandboxRunner.Environments.EnvironmentImages.LayeredOn, out var under) && under.StartsWith("sandbox-runner/setup:", StringComparison.Ordinal));
             foreach (var tag in onSetup.SelectMany(i => i.Tags).Concat(ours.SelectMany(i => i.Tags).Where(t => t.StartsWith("sandbox-runner/setup:", StringComparison.Ordinal))).ToList())
             {

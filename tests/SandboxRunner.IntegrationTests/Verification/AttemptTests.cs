@@ -64,12 +64,12 @@ public sealed class AttemptTests(DockerFixture docker)
         foreach (var attempt in attempts)
         {
             Assert.Equal($"sandbox/{run.RunId}/fix/{attempt.Attempt}", attempt.Branch);
-            var stored = await h.Runner.Store.ReadResultAsync(run.RunId, "fix", attempt.Attempt, CancellationToken.None);
+            var stored = await h.Store.ReadResultAsync(run.RunId, "fix", attempt.Attempt, CancellationToken.None);
             Assert.Equal(attempt.Attempt, stored!.Attempt);
         }
 
         Assert.Equal("", h.Repository.Git("branch", "--list", $"sandbox/{run.RunId}/fix").Trim());
-        Assert.Equal(result.BestAttempt, (await h.Runner.Store.ReadResultAsync(run.RunId, "fix", CancellationToken.None))!.BestAttempt);
+        Assert.Equal(result.BestAttempt, (await h.Store.ReadResultAsync(run.RunId, "fix", CancellationToken.None))!.BestAttempt);
 
         var applied = await h.Runner.ApplyAsync(run.RunId, "fix", CancellationToken.None);
         Assert.True(applied.Applied, applied.Message);

@@ -58,7 +58,7 @@ public sealed class HostileVerificationTests(DockerFixture docker)
         Assert.Null(command.ExitCode);
         Assert.InRange(command.OutputTail.Length, 1, TaskVerification.OutputTailChars + 16);
         Assert.Equal(VerificationStatus.NotRun, verification.Commands[1].Status);
-        var log = new FileInfo(Path.Combine(h.Runner.Store.TaskFolder(Assert.Single(h.RunIds), "floods"), "verify.log"));
+        var log = new FileInfo(Path.Combine(h.Store.TaskFolder(Assert.Single(h.RunIds), "floods"), "verify.log"));
         Assert.InRange(log.Length, 1, 512 * 1024);
     }
 

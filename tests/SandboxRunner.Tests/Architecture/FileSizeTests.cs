@@ -14,7 +14,6 @@ public sealed class FileSizeTests
 
     private static readonly IReadOnlyDictionary<string, string> LongFiles = new Dictionary<string, string>(StringComparer.Ordinal)
     {
-        ["src/SandboxRunner.Core/Runs/Runner.cs"] = "runsplit (issue 24): RunRegistry, RunExecution, RunTeardown, ResultApplication, CredentialRouting",
         ["src/SandboxRunner.Core/Sandbox/DockerEngine.cs"] = "seam (issue 24): the Docker backend split per resource in Boxes/Docker",
     };
 

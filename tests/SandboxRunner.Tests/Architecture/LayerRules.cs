@@ -95,8 +95,6 @@ public static class LayerRules
     [
         new(new("Configuration", "Environments"), "seam (issue 24): EnvironmentSpec and SetupNetwork move into Configuration"),
         new(new("Configuration", "Policy"), "seam (issue 24): GlobPatterns moves into Configuration"),
-        new(new("Configuration", "Verification"), "not assigned yet (issue 24 item 4): RunnerConfig names VerifyInputs and VerifyLevel; they belong in Configuration"),
         new(new("Sandbox", "Configuration"), "seam (issue 24): TrustedAuthorities moves into Configuration"),
-        new(new("Environments", "Runs"), "runsplit (issue 24): what Environments takes from Runs (TreeCopy, CopyBack, TaskImage, …) moves down or is inverted"),
     ];
 }

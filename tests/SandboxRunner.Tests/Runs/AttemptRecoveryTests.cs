@@ -20,7 +20,7 @@ public sealed class InterruptedAttempts : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Bed = await CreateAsync();
-        await Bed.Runner.Store.WriteRunAsync(new RunRecord
+        await Bed.Store.WriteRunAsync(new RunRecord
         {
             RunId = RunId,
             Status = RunState.Running,
@@ -29,7 +29,7 @@ public sealed class InterruptedAttempts : IAsyncLifetime
             StartedAt = DateTimeOffset.UtcNow,
             Tasks = [new RunTaskRecord("t", TaskStatus.Queued, null) { AllowedPaths = ["**"], AllowedCommands = [], TimeoutSec = 60, Verify = ["npm test"], Attempts = 3 }],
         }, CancellationToken.None);
-        await Bed.Runner.Store.WriteResultAsync(RunId, new TaskResult
+        await Bed.Store.WriteResultAsync(RunId, new TaskResult
         {
             TaskId = "t",
             Attempt = 1,
@@ -61,7 +61,7 @@ public sealed class AttemptRecoveryTests(InterruptedAttempts run) : IClassFixtur
     [Fact]
     public async Task The_attempt_being_verified_is_recovered_with_its_work_and_a_verification_that_says_it_was_interrupted()
     {
-        var second = await run.Bed.Runner.Store.ReadResultAsync(InterruptedAttempts.RunId, "t", 2, CancellationToken.None);
+        var second = await run.Bed.Store.ReadResultAsync(InterruptedAttempts.RunId, "t", 2, CancellationToken.None);
 
         Assert.Equal((TaskStatus.Cancelled, 2, "sandbox/r-attempts/t/2"), (second!.Status, second.Attempt, second.Branch));
         Assert.Equal(VerificationStatus.NotRun, second.Verification!.Status);
@@ -72,7 +72,7 @@ public sealed class AttemptRecoveryTests(InterruptedAttempts run) : IClassFixtur
     [Fact]
     public async Task The_attempt_that_never_started_is_cancelled_with_nothing_to_keep()
     {
-        var third = await run.Bed.Runner.Store.ReadResultAsync(InterruptedAttempts.RunId, "t", 3, CancellationToken.None);
+        var third = await run.Bed.Store.ReadResultAsync(InterruptedAttempts.RunId, "t", 3, CancellationToken.None);
 
         Assert.Equal((TaskStatus.Cancelled, (string?)null), (third!.Status, third.Branch));
         Assert.Equal(VerificationStatus.NotRun, third.Verification!.Status);
@@ -85,7 +85,7 @@ public sealed class AttemptRecoveryTests(InterruptedAttempts run) : IClassFixtur
 
         Assert.Equal((1, TaskStatus.Success, "sandbox/r-attempts/t/1"), (result.BestAttempt, result.Status, result.Branch));
         Assert.Equal([1, 2, 3], result.Attempts!.Select(a => a.Attempt));
-        var record = await run.Bed.Runner.Store.ReadRunAsync(InterruptedAttempts.RunId, CancellationToken.None);
+        var record = await run.Bed.Store.ReadRunAsync(InterruptedAttempts.RunId, CancellationToken.None);
         Assert.Equal((RunState.Interrupted, TaskStatus.Success), (record!.Status, record.Tasks[0].Status));
         Assert.False(Directory.Exists(TaskTreeLayout.RunFolder(run.Bed.Host, InterruptedAttempts.RunId)));
     }

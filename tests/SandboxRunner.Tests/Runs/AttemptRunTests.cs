@@ -38,14 +38,14 @@ public sealed class AttemptRunTests
         foreach (var k in (int[])[1, 2, 3])
         {
             Assert.Equal($"attempt {k}\n", bed.Show($"sandbox/r/t/{k}", "src/app.txt"));
-            var stored = await bed.Runner.Store.ReadResultAsync("r", "t", k, CancellationToken.None);
+            var stored = await bed.Store.ReadResultAsync("r", "t", k, CancellationToken.None);
             Assert.Equal((k, k == 2 ? VerificationStatus.Passed : VerificationStatus.Failed), (stored!.Attempt, stored.Verification!.Status));
-            Assert.True(File.Exists(bed.Runner.Store.PatchFile("r", "t", k)));
+            Assert.True(File.Exists(bed.Store.PatchFile("r", "t", k)));
         }
 
         Assert.False(bed.BranchExists("sandbox/r/t"));
         Assert.Equal(2, (await bed.StoredResultAsync("r", "t")).BestAttempt);
-        var record = await bed.Runner.Store.ReadRunAsync("r", CancellationToken.None);
+        var record = await bed.Store.ReadRunAsync("r", CancellationToken.None);
         Assert.Equal((3, "sandbox/r/t/2"), (record!.Tasks[0].Attempts, record.Tasks[0].Branch));
         bed.AssertNothingLeft();
     }
@@ -95,7 +95,7 @@ public sealed class AttemptRunTests
         var progress = new List<TaskProgress>();
         await bed.Runner.RunAsync(new RunRequest { Tasks = [Ask("t") with { Attempts = 2 }] }, new Collect(progress), CancellationToken.None).WaitAsync(Hang);
 
-        var finished = Assert.Single(progress, p => p.Phase == TaskState.Finished);
+        var finished = Assert.Single(progress, p => p.Phase == TaskPhase.Finished);
         Assert.Equal(2, finished.Result!.BestAttempt);
         Assert.Contains(progress, p => p.Message.StartsWith("t#1: ", StringComparison.Ordinal));
         Assert.Contains(progress, p => p.Message.StartsWith("t#2: ", StringComparison.Ordinal) && p.State == "attempt finished");

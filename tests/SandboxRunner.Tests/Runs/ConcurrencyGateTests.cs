@@ -19,6 +19,24 @@ public sealed class ConcurrencyGateTests
     }
 
     [Fact]
+    public async Task Callers_queued_for_a_place_are_counted_until_they_get_one_or_give_up()
+    {
+        var gate = new ConcurrencyGate(1);
+        await gate.WaitAsync(CancellationToken.None);
+        using var giveUp = new CancellationTokenSource();
+        var first = gate.WaitAsync(CancellationToken.None);
+        var second = gate.WaitAsync(giveUp.Token);
+        Assert.Equal(2, gate.Waiting);
+
+        giveUp.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => second);
+        gate.Release();
+        await first;
+
+        Assert.Equal(0, gate.Waiting);
+    }
+
+    [Fact]
     public async Task Raising_the_limit_admits_waiters_at_once()
     {
         var gate = new ConcurrencyGate(1);

@@ -121,7 +121,7 @@ public sealed class ConfigReloadTests
         Assert.Equal(1, bed.Engine.RunningCount);
         Assert.True(runner.IsActive("r1"));
         await workspace.ShutdownAsync(CancellationToken.None).WaitAsync(Hang);
-        Assert.Equal(SandboxRunner.Runs.TaskStatus.Cancelled, (await bed.Runner.Store.ReadResultAsync("r1", "t1", CancellationToken.None))!.Status);
+        Assert.Equal(SandboxRunner.Runs.TaskStatus.Cancelled, (await bed.Store.ReadResultAsync("r1", "t1", CancellationToken.None))!.Status);
         bed.AssertNothingLeft();
     }
 
@@ -185,8 +185,8 @@ public sealed class ConfigReloadTests
         var runner = await workspace.GetRunnerAsync(CancellationToken.None);
         // The run's own limit (3) is above the process's (1): only the process gate holds its tasks back.
         await runner.StartAsync(new RunRequest { RunId = "r1", Concurrency = 3, Tasks = [Ask("t1"), Ask("t2"), Ask("t3")] }, CancellationToken.None);
-        await WaitUntilAsync(() => bed.Engine.RunningCount == 1);
-        await Task.Delay(300);
+        // Held back, not slow: the other two queue at the gate, and nothing starts past it until it is raised.
+        await WaitUntilAsync(() => bed.Engine.RunningCount == 1 && workspace.TaskGate.Waiting == 2);
         Assert.Equal(1, bed.Engine.RunningCount);
 
         WriteConfig(bed, "\"default_concurrency\": 3");

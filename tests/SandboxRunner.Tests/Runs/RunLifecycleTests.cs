@@ -19,7 +19,7 @@ public sealed class RunLifecycleTests
         using var bed = await CreateAsync();
         bed.Engine.Agent = FakeAgents.Writes(("src/new.txt", "new\n"));
         await bed.RunAsync(new RunRequest { RunId = "r1", Tasks = [Ask("t1")] }, CancellationToken.None);
-        Directory.Delete(bed.Runner.Store.RunFolder("r1"), recursive: true);
+        Directory.Delete(bed.Store.RunFolder("r1"), recursive: true);
 
         var refusal = await Assert.ThrowsAsync<InvalidInputException>(() => bed.RunAsync(new RunRequest { RunId = "r1", Tasks = [Ask("t2")] }, CancellationToken.None));
 
@@ -112,7 +112,7 @@ public sealed class RunLifecycleTests
     public async Task A_tree_whose_container_never_started_is_recovered_cancelled_with_nothing_harvested()
     {
         using var bed = await CreateAsync();
-        await bed.Runner.Store.WriteRunAsync(new RunRecord
+        await bed.Store.WriteRunAsync(new RunRecord
         {
             RunId = "r-early", Status = RunState.Running, BaseRef = "HEAD", BaseCommit = bed.BaseCommit, StartedAt = DateTimeOffset.UtcNow,
             Tasks = [new RunTaskRecord("t1", TaskStatus.Queued, null)],
@@ -144,7 +144,7 @@ public sealed class RunLifecycleTests
 
         await bed.RunAsync(new RunRequest { RunId = "r1", Tasks = [Ask("edits"), Ask("fails")] }, CancellationToken.None);
 
-        var record = await bed.Runner.Store.ReadRunAsync("r1", CancellationToken.None);
+        var record = await bed.Store.ReadRunAsync("r1", CancellationToken.None);
         Assert.Equal(RunState.Finished, record!.Status);
         Assert.Equal(
             [("edits", TaskStatus.Success, (string?)"sandbox/r1/edits"), ("fails", TaskStatus.Failed, null)],
@@ -172,7 +172,7 @@ public sealed class InterruptedRun : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Bed = await CreateAsync();
-        await Bed.Runner.Store.WriteRunAsync(new RunRecord
+        await Bed.Store.WriteRunAsync(new RunRecord
         {
             RunId = RunId,
             Status = RunState.Running,
@@ -193,10 +193,10 @@ public sealed class InterruptedRun : IAsyncLifetime
 
         // What the dead server left running in the engine, and what a live one runs there.
         Bed.Engine.Owner = DeadOwner;
-        await Bed.Engine.CreateAsync(Spec(Bed.Runner.Scope, RunId), CancellationToken.None);
-        await Bed.Engine.CreateNetworkAsync("sandbox-runner-dead", true, new Dictionary<string, string> { [Labels.Scope] = Bed.Runner.Scope }, CancellationToken.None);
+        await Bed.Engine.CreateAsync(Spec(Bed.Scope, RunId), CancellationToken.None);
+        await Bed.Engine.CreateNetworkAsync("sandbox-runner-dead", true, new Dictionary<string, string> { [Labels.Scope] = Bed.Scope }, CancellationToken.None);
         Bed.Engine.Owner = Labels.CurrentOwner;
-        LiveContainer = await Bed.Engine.CreateAsync(Spec(Bed.Runner.Scope, "r-live"), CancellationToken.None);
+        LiveContainer = await Bed.Engine.CreateAsync(Spec(Bed.Scope, "r-live"), CancellationToken.None);
 
         Recovered = await Bed.NewRunner(Bed.Config).RecoverInterruptedAsync(CancellationToken.None);
     }
@@ -266,7 +266,7 @@ public sealed class RecoveryTests(InterruptedRun run) : IClassFixture<Interrupte
     [Fact]
     public async Task The_run_record_says_interrupted_with_the_tasks_outcome()
     {
-        var record = await run.Bed.Runner.Store.ReadRunAsync(InterruptedRun.RunId, CancellationToken.None);
+        var record = await run.Bed.Store.ReadRunAsync(InterruptedRun.RunId, CancellationToken.None);
         Assert.Equal(RunState.Interrupted, record!.Status);
         Assert.Equal((TaskStatus.Cancelled, "sandbox/r-dead/t1"), (record.Tasks[0].Status, record.Tasks[0].Branch));
     }
@@ -280,7 +280,7 @@ public sealed class RecoveryTests(InterruptedRun run) : IClassFixture<Interrupte
     [Fact]
     public async Task What_the_dead_server_left_in_the_engine_is_removed_and_what_a_live_one_runs_is_not()
     {
-        Assert.Equal([run.LiveContainer], await run.Bed.Engine.ListContainersAsync(Labels.Scope, run.Bed.Runner.Scope, CancellationToken.None));
+        Assert.Equal([run.LiveContainer], await run.Bed.Engine.ListContainersAsync(Labels.Scope, run.Bed.Scope, CancellationToken.None));
         Assert.Equal(0, run.Bed.Engine.NetworkCount);
     }
 }

@@ -38,6 +38,12 @@ public sealed class RunnerTestBed : IDisposable
     public RunnerConfig Config { get; }
     public FakeEngine Engine { get; }
     public Runner Runner { get; }
+
+    /// <summary>The run folder of the repository, read as the runner writes it.</summary>
+    public RunStore Store => new(Host);
+
+    /// <summary>The repository's label on everything its runs create in the engine.</summary>
+    public string Scope => SandboxRunner.Sandbox.Labels.ScopeOf(Host.CommonDir);
     public string BaseCommit { get; }
 
     public static RunnerConfig DefaultConfig { get; } = RunnerConfig.Default with
@@ -79,7 +85,7 @@ public sealed class RunnerTestBed : IDisposable
         Runner.RunAsync(request, null, cancellationToken).WaitAsync(Hang, CancellationToken.None);
 
     public async Task<TaskResult> StoredResultAsync(string runId, string taskId) =>
-        await Runner.Store.ReadResultAsync(runId, taskId, CancellationToken.None)
+        await Store.ReadResultAsync(runId, taskId, CancellationToken.None)
             ?? throw new Xunit.Sdk.XunitException($"{runId}/{taskId} has no result.json");
 
     /// <summary>The file as a commit has it (<c>git show rev:path</c>).</summary>

@@ -62,7 +62,7 @@ public sealed class RuntimeTests
         Assert.Contains("\"runtimeArgs\": [\"--network=host\", \"--overlay2=none\"]", problem.Rule, StringComparison.Ordinal);
         Assert.Contains("SIGHUP", problem.Rule, StringComparison.Ordinal);
         Assert.Equal(0, bed.Engine.CreatedCount);
-        Assert.False(bed.Runner.Store.Exists("no-runsc"));
+        Assert.False(bed.Store.Exists("no-runsc"));
         Assert.Empty(bed.TaskFolders());
     }
 

@@ -1,4 +1,5 @@
 using SandboxRunner.Configuration;
+using SandboxRunner.Environments;
 using SandboxRunner.Platform;
 using SandboxRunner.Runs;
 using SandboxRunner.Sandbox;

@@ -139,7 +139,7 @@ public sealed class CancelledTaskTests(CancelledTask task) : IClassFixture<Cance
     [Fact]
     public async Task The_run_record_says_cancelled_and_names_the_tasks_branch()
     {
-        var record = await task.Bed.Runner.Store.ReadRunAsync("r1", CancellationToken.None);
+        var record = await task.Bed.Store.ReadRunAsync("r1", CancellationToken.None);
         Assert.Equal(RunState.Cancelled, record!.Status);
         var recorded = Assert.Single(record.Tasks);
         Assert.Equal(TaskStatus.Cancelled, recorded.Status);

@@ -1,3 +1,4 @@
+using SandboxRunner.Configuration;
 using SandboxRunner.Verification;
 
 namespace SandboxRunner.Tests.Verification;

@@ -1,4 +1,4 @@
-namespace SandboxRunner.Verification;
+namespace SandboxRunner.Configuration;
 
 /// <summary>
 /// The files a verify command's meaning depends on, by default: what a test runner, a build tool or a package
