@@ -21,11 +21,12 @@ public static class BackendFactory
 
     /// <summary>
     /// The backend <paramref name="name"/> names (null: <c>docker</c>) over <paramref name="connection"/> (null: the
-    /// environment's); an unknown name is refused with the ones there are.
+    /// environment's); an unknown name is refused with the ones there are. <paramref name="extraLabels"/> go on every
+    /// resource it creates besides the runner's own (an embedding test framework's session labels).
     /// </summary>
-    public static IContainerEngine Create(string? name, EngineConnection? connection, ILoggerFactory loggers) => (name ?? Docker) switch
+    public static IContainerEngine Create(string? name, EngineConnection? connection, ILoggerFactory loggers, IReadOnlyDictionary<string, string>? extraLabels = null) => (name ?? Docker) switch
     {
-        Docker => new DockerEngine(loggers.CreateLogger<DockerEngine>(), connection ?? EngineConnection.FromProcess()),
+        Docker => new DockerEngine(loggers.CreateLogger<DockerEngine>(), connection ?? EngineConnection.FromProcess(), extraLabels),
         var other => throw new InvalidInputException("config", "backend", $"'{other}' is not a backend of this runner; use one of: {string.Join(", ", Names)}"),
     };
 }

@@ -18,17 +18,19 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
     private Task<string?>? _exposure;
     private bool? _sharesHostFiles;
 
-    public DockerBackend(ILogger logger, EngineConnection connection)
+    /// <param name="extraLabels">Labels every container, network and image created here carries besides the runner's own (see <see cref="ResourceLabels"/>).</param>
+    public DockerBackend(ILogger logger, EngineConnection connection, IReadOnlyDictionary<string, string>? extraLabels = null)
     {
         _logger = logger;
         Connection = connection;
         _client = connection.CreateClient();
-        Containers = new DockerContainers(_client, logger);
-        Networks = new DockerNetworks(_client, logger);
+        var labels = new ResourceLabels(extraLabels);
+        Containers = new DockerContainers(_client, logger, labels);
+        Networks = new DockerNetworks(_client, logger, labels);
         Archives = new DockerArchives(_client, logger);
-        Snapshots = new DockerSnapshots(_client, logger);
+        Snapshots = new DockerSnapshots(_client, logger, labels);
         Exec = new DockerExec(_client, logger);
-        _images = new DockerImages(_client, logger);
+        _images = new DockerImages(_client, logger, labels);
     }
 
     public EngineConnection Connection { get; }

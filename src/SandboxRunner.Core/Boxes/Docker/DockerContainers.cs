@@ -8,7 +8,7 @@ using static SandboxRunner.Boxes.Docker.DockerErrors;
 namespace SandboxRunner.Boxes.Docker;
 
 /// <summary>Containers over the Docker Engine API, from creation to removal: one call (and at most one log line) per method.</summary>
-internal sealed partial class DockerContainers(DockerClient client, ILogger logger)
+internal sealed partial class DockerContainers(DockerClient client, ILogger logger, ResourceLabels labels)
 {
     /// <summary>Headers (PAX ones included), padding and a 10 KiB record's worth of end blocks.</summary>
     private const int TarSlack = 16 * 1024;
@@ -24,7 +24,7 @@ internal sealed partial class DockerContainers(DockerClient client, ILogger logg
             User = spec.User,
             WorkingDir = spec.WorkingDirectory,
             Env = spec.Environment.Select(kv => $"{kv.Key}={kv.Value}").ToList(),
-            Labels = new Dictionary<string, string>(spec.Labels) { [Labels.Owner] = Labels.CurrentOwner },
+            Labels = labels.StampOwned(spec.Labels),
             AttachStdout = true,
             AttachStderr = true,
             AttachStdin = spec.OpenStdin,

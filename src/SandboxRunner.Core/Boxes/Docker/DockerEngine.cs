@@ -13,7 +13,8 @@ public sealed class DockerEngine : IContainerEngine, IImageInventory, IDisposabl
     {
     }
 
-    public DockerEngine(ILogger<DockerEngine> logger, EngineConnection connection) => Backend = new DockerBackend(logger, connection);
+    public DockerEngine(ILogger<DockerEngine> logger, EngineConnection connection, IReadOnlyDictionary<string, string>? extraLabels = null) =>
+        Backend = new DockerBackend(logger, connection, extraLabels);
 
     public DockerBackend Backend { get; }
 

@@ -7,7 +7,7 @@ using static SandboxRunner.Boxes.Docker.DockerErrors;
 namespace SandboxRunner.Boxes.Docker;
 
 /// <summary><see cref="IBoxImages"/> over the Docker Engine API: the engine's own image store, which every container on it starts from.</summary>
-internal sealed partial class DockerImages(DockerClient client, ILogger logger) : IBoxImages
+internal sealed partial class DockerImages(DockerClient client, ILogger logger, ResourceLabels labels) : IBoxImages
 {
     public async Task<bool> ExistsAsync(string image, CancellationToken cancellationToken)
     {
@@ -56,7 +56,7 @@ internal sealed partial class DockerImages(DockerClient client, ILogger logger) 
                     Tags = [recipe.Tag],
                     Dockerfile = recipe.DockerfilePath,
                     BuildArgs = new Dictionary<string, string>(recipe.BuildArgs),
-                    Labels = new Dictionary<string, string>(recipe.Labels),
+                    Labels = labels.Stamp(recipe.Labels),
                     Remove = true,
                     ForceRemove = true,
                 },

@@ -7,14 +7,14 @@ using static SandboxRunner.Boxes.Docker.DockerErrors;
 namespace SandboxRunner.Boxes.Docker;
 
 /// <summary>The networks an allowlist site creates for its egress.</summary>
-internal sealed partial class DockerNetworks(DockerClient client, ILogger logger)
+internal sealed partial class DockerNetworks(DockerClient client, ILogger logger, ResourceLabels resourceLabels)
 {
     public async Task CreateAsync(string name, bool isInternal, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
     {
         await client.Networks.CreateNetworkAsync(
             new NetworksCreateParameters
             {
-                Name = name, Driver = "bridge", Internal = isInternal, Labels = new Dictionary<string, string>(labels) { [Labels.Owner] = Labels.CurrentOwner },
+                Name = name, Driver = "bridge", Internal = isInternal, Labels = resourceLabels.StampOwned(labels),
             },
             cancellationToken);
         LogCreated(name, isInternal);

@@ -6,12 +6,12 @@ using static SandboxRunner.Boxes.Docker.DockerErrors;
 namespace SandboxRunner.Boxes.Docker;
 
 /// <summary>Containers compared with their images and committed as images: what environments are built from.</summary>
-internal sealed partial class DockerSnapshots(DockerClient client, ILogger logger)
+internal sealed partial class DockerSnapshots(DockerClient client, ILogger logger, ResourceLabels labels)
 {
     public async Task<string> CommitAsync(string containerId, ImageCommit commit, CancellationToken cancellationToken)
     {
         var colon = commit.Tag.LastIndexOf(':');
-        var changes = commit.ConfigChanges.Concat(commit.Labels.Select(kv => $"LABEL {Quote(kv.Key)}={Quote(kv.Value)}")).ToList();
+        var changes = commit.ConfigChanges.Concat(labels.Stamp(commit.Labels).Select(kv => $"LABEL {Quote(kv.Key)}={Quote(kv.Value)}")).ToList();
         try
         {
             var response = await client.Images.CommitContainerChangesAsync(new CommitContainerChangesParameters
