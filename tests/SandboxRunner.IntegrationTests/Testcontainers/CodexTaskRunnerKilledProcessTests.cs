@@ -36,8 +36,12 @@ public sealed class CodexTaskRunnerKilledProcessTests(DockerFixture docker)
         try
         {
             using var hang = new CancellationTokenSource(Hang);
-            var runId = await process.StandardOutput.ReadLineAsync(hang.Token);
-            Assert.True(runId is not null, $"module-process ended before starting its run:\n{await process.StandardError.ReadToEndAsync(hang.Token)}");
+            if (await process.StandardOutput.ReadLineAsync(hang.Token) is null)
+            {
+                // Its stderr is read only once it has ended: a running process's never ends.
+                Assert.Fail($"module-process ended before starting its run:\n{await process.StandardError.ReadToEndAsync(hang.Token)}");
+            }
+
             var task = await Poll.ForAsync(
                 async ct => await docker.Engine.ListContainersAsync(killed.And(Labels.Task, "sleeps"), ct) is [var first, ..] ? first : null,
                 TimeSpan.FromMilliseconds(100), Hang, hang.Token);
