@@ -121,9 +121,9 @@ public sealed class RunnerSession : IAsyncDisposable
     public Task<ApplyOutcome> ApplyAsync(string runId, string taskId, int? attempt, CancellationToken cancellationToken) =>
         Runner.ApplyAsync(runId, taskId, attempt, cancellationToken);
 
-    /// <summary>As <c>sandbox_doctor</c>, on the repository's config file (not the session's changes to it).</summary>
+    /// <summary>As <c>sandbox_doctor</c>, on the config the session runs with (the file as opened, with <see cref="RunnerSessionOptions.Configure"/>'s changes).</summary>
     public Task<DoctorReport> DoctorAsync(CancellationToken cancellationToken) =>
-        Doctor.ExamineAsync(RepositoryRoot, _engine, _git, _hostEnvironment, cancellationToken);
+        Doctor.ExamineAsync(RepositoryRoot, _engine, _git, _hostEnvironment, Runner.Config, cancellationToken);
 
     /// <summary>What a server does when it starts: removes what killed processes of this repository left and recovers their task trees.</summary>
     public Task<IReadOnlyList<string>> RecoverAsync(CancellationToken cancellationToken) => Runner.RecoverInterruptedAsync(cancellationToken);

@@ -23,8 +23,18 @@ public static class Doctor
     public const string Warn = "warn";
     public const string Fail = "fail";
 
+    /// <summary>The machine and the repository with its config file as it is now (the command line's and the MCP tool's doctor).</summary>
+    public static Task<DoctorReport> ExamineAsync(
+        string repoPath, IContainerEngine engine, GitCli git, Func<string, string?> environment, CancellationToken cancellationToken) =>
+        ExamineAsync(repoPath, engine, git, environment, null, cancellationToken);
+
+    /// <summary>
+    /// As the other overload, but with <paramref name="sessionConfig"/>, when given, in place of the file: the config a
+    /// host runs with (the file as it read it, with its own changes, such as a test's builder makes). Examining the file
+    /// again would describe another image, network policy or environment than the host's runs get.
+    /// </summary>
     public static async Task<DoctorReport> ExamineAsync(
-        string repoPath, IContainerEngine engine, GitCli git, Func<string, string?> environment, CancellationToken cancellationToken)
+        string repoPath, IContainerEngine engine, GitCli git, Func<string, string?> environment, RunnerConfig? sessionConfig, CancellationToken cancellationToken)
     {
         var checks = new List<DoctorCheck>();
         HostRepository? repository = null;
@@ -42,7 +52,12 @@ public static class Doctor
         }
 
         RunnerConfig? config = RunnerConfig.Default;
-        if (repository is not null)
+        if (sessionConfig is not null)
+        {
+            config = sessionConfig;
+            checks.Add(new DoctorCheck("config", Ok, $"the session's config: {RunnerConfig.FileName} (or the defaults) as the session read it, with the session's changes", null));
+        }
+        else if (repository is not null)
         {
             try
             {

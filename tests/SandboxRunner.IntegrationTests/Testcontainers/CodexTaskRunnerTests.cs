@@ -122,6 +122,21 @@ public sealed class CodexTaskRunnerTests(DockerFixture docker)
     }
 
     [Fact]
+    public async Task The_doctor_examines_the_config_with_the_builders_changes_that_the_runs_get()
+    {
+        using var repository = Fixture();
+        await using var runner = new CodexTaskRunnerBuilder().WithRepository(repository.Path).WithScriptedModel().WithNetworkPolicy(Configuration.NetworkPolicy.Deny).Build();
+        await runner.StartAsync();
+
+        var report = await runner.DoctorAsync();
+
+        Assert.True(report.Ok, string.Join("\n", report.Checks.Select(c => $"{c.Check} {c.Status}: {c.Detail}")));
+        Assert.Equal($"{FakeCodexImage.Recipe().Tag} is present", Assert.Single(report.Checks, c => c.Check == "image").Detail);
+        Assert.Equal("network_policy deny", Assert.Single(report.Checks, c => c.Check == "network").Detail);
+        Assert.StartsWith("scripted model:", Assert.Single(report.Checks, c => c.Check == "auth").Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_fixture_that_is_not_a_git_repository_is_refused_at_start_naming_the_builder_method()
     {
         var folder = Directory.CreateTempSubdirectory("sr-tc-").FullName;

@@ -65,6 +65,20 @@ public sealed class DoctorConfigTests
         Assert.Contains("a task container reaches the model from its own network, where it names the container itself", refused.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Given_the_config_a_session_runs_with_the_doctor_examines_it_and_not_the_file_read_again()
+    {
+        using var bed = await RunnerTestBed.CreateAsync();
+        bed.Write(RunnerConfig.FileName, """{ "network_policy": "allow", "image": "team/codex:file" }""");
+        var session = RunnerTestBed.DefaultConfig with { Image = "team/codex:session", NetworkPolicy = NetworkPolicy.None };
+
+        var report = await Doctor.ExamineAsync(bed.Path, bed.Engine, bed.GitCli, _ => null, session, CancellationToken.None);
+
+        Assert.StartsWith("the session's config:", Assert.Single(report.Checks, c => c.Check == "config").Detail, StringComparison.Ordinal);
+        Assert.Equal("team/codex:session is not in the engine", Assert.Single(report.Checks, c => c.Check == "image").Detail);
+        Assert.Equal("network_policy none: no network but loopback (local models only)", Assert.Single(report.Checks, c => c.Check == "network").Detail);
+    }
+
     [Theory]
     [InlineData(NetworkPolicy.None, "http://127.0.0.1:8080/v1")]
     [InlineData(NetworkPolicy.Deny, "http://172.17.0.1:8080/v1")]

@@ -211,9 +211,17 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
         return removed;
     }
 
-    public async Task<int> RemoveOrphansAsync(BoxScope scope, CancellationToken cancellationToken)
+    public Task<int> RemoveOrphansAsync(BoxScope scope, CancellationToken cancellationToken) =>
+        RemoveOrphansAsync(LabelSelector.Of(scope, null), cancellationToken);
+
+    /// <summary>
+    /// Removes the containers and networks <paramref name="scope"/> matches (every label of it, not only the
+    /// repository's) whose owner process is gone: a host that labels its own resources (the Testcontainers module)
+    /// sweeps only those, never a killed server's that its restart recovers.
+    /// </summary>
+    public async Task<int> RemoveOrphansAsync(LabelSelector scope, CancellationToken cancellationToken)
     {
-        var selector = LabelSelector.Of(scope, null).And(Labels.Owner);
+        var selector = scope.And(Labels.Owner);
         var removed = 0;
         foreach (var container in await Containers.ListAsync(selector, cancellationToken))
         {

@@ -36,7 +36,7 @@ public sealed class DockerEngine : IContainerEngine, IImageInventory, IDisposabl
     public Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken) => Backend.SharesHostFilesAsync(image, cancellationToken);
 
     public Task<int> RemoveOrphansAsync(LabelSelector scope, CancellationToken cancellationToken) =>
-        Backend.RemoveOrphansAsync(new BoxScope(scope.Labels.GetValueOrDefault(Labels.Scope)), cancellationToken);
+        Backend.RemoveOrphansAsync(scope, cancellationToken);
 
     public Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken) => Backend.Images.ExistsAsync(image, cancellationToken);
 
