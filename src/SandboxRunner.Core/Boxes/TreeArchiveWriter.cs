@@ -13,11 +13,21 @@ public sealed record ExtraFile(string Path, byte[] Content);
 /// </summary>
 public static class TreeArchiveWriter
 {
+    /// <summary>
+    /// The modification time of a checkout written into an image (2000-01-01, after zip's 1980 floor). The engine's
+    /// change list calls a file unchanged when its size is the same and its mtime falls in the same second as the
+    /// image's copy whose mtime has no sub-second part (moby's <c>sameFsTimeSpec</c>), and image layers keep whole
+    /// seconds only. Stamped with the time of the upload, a same-size edit made within that second was never
+    /// listed, so never harvested; no task's clock reaches this second.
+    /// </summary>
+    public static readonly DateTime CheckoutTime = new(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    /// <summary>Writes <paramref name="folder"/> with every entry stamped <paramref name="modTime"/>.</summary>
     public static async Task WriteAsync(
-        Stream output, string folder, int uid, int gid, IReadOnlyList<ExtraFile> extras, CancellationToken cancellationToken)
+        Stream output, string folder, int uid, int gid, IReadOnlyList<ExtraFile> extras, DateTime modTime, CancellationToken cancellationToken)
     {
         await using var tar = new TarOutputStream(output, System.Text.Encoding.UTF8) { IsStreamOwner = false };
-        await PutAsync(tar, "./", TarHeader.LF_DIR, 0, 0b111_101_101, uid, gid, null, cancellationToken);
+        await PutAsync(tar, "./", TarHeader.LF_DIR, 0, 0b111_101_101, uid, gid, null, modTime, cancellationToken);
         var buffer = new byte[81920];
         var pending = new Stack<(string Full, string Relative)>();
         pending.Push((folder, ""));
@@ -30,17 +40,17 @@ public static class TreeArchiveWriter
                 var mode = (int)entry.UnixFileMode & 0b111_111_111;
                 if (entry.LinkTarget is { } target)
                 {
-                    await PutAsync(tar, name, TarHeader.LF_SYMLINK, 0, 0b111_111_111, uid, gid, target, cancellationToken);
+                    await PutAsync(tar, name, TarHeader.LF_SYMLINK, 0, 0b111_111_111, uid, gid, target, modTime, cancellationToken);
                 }
                 else if (entry is DirectoryInfo)
                 {
-                    await PutAsync(tar, name + "/", TarHeader.LF_DIR, 0, mode, uid, gid, null, cancellationToken);
+                    await PutAsync(tar, name + "/", TarHeader.LF_DIR, 0, mode, uid, gid, null, modTime, cancellationToken);
                     pending.Push((entry.FullName, name + "/"));
                 }
                 else if (entry is FileInfo file && (entry.Attributes & FileAttributes.Device) == 0)
                 {
                     await using var source = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
-                    await PutAsync(tar, name, TarHeader.LF_NORMAL, source.Length, mode, uid, gid, null, cancellationToken);
+                    await PutAsync(tar, name, TarHeader.LF_NORMAL, source.Length, mode, uid, gid, null, modTime, cancellationToken);
                     int read;
                     long left = source.Length;
                     while (left > 0 && (read = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken)) > 0)
@@ -56,7 +66,7 @@ public static class TreeArchiveWriter
 
         foreach (var extra in extras)
         {
-            await PutAsync(tar, extra.Path, TarHeader.LF_NORMAL, extra.Content.Length, 0b110_100_100, uid, gid, null, cancellationToken);
+            await PutAsync(tar, extra.Path, TarHeader.LF_NORMAL, extra.Content.Length, 0b110_100_100, uid, gid, null, modTime, cancellationToken);
             await tar.WriteAsync(extra.Content, cancellationToken);
             await tar.CloseEntryAsync(cancellationToken);
         }
@@ -65,7 +75,7 @@ public static class TreeArchiveWriter
     }
 
     internal static async Task PutAsync(
-        TarOutputStream tar, string name, byte type, long size, int mode, int uid, int gid, string? link, CancellationToken cancellationToken)
+        TarOutputStream tar, string name, byte type, long size, int mode, int uid, int gid, string? link, DateTime modTime, CancellationToken cancellationToken)
     {
         var entry = TarEntry.CreateTarEntry(name);
         entry.TarHeader.TypeFlag = type;
@@ -75,7 +85,7 @@ public static class TreeArchiveWriter
         entry.TarHeader.GroupId = gid;
         entry.TarHeader.UserName = "";
         entry.TarHeader.GroupName = "";
-        entry.ModTime = DateTime.UtcNow;
+        entry.ModTime = modTime;
         if (link is not null)
         {
             entry.TarHeader.LinkName = link;

@@ -54,18 +54,22 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
         await UploadFolderAsync(engine, containerId, repository.ObjectsDir, await making.WaitAsync(cancellationToken), owner, cancellationToken);
     }
 
-    /// <summary>The checkout, marked shallow at the base commit, into the container's <c>/workspace</c>.</summary>
+    /// <summary>
+    /// The checkout, marked shallow at the base commit, into the container's <c>/workspace</c>, stamped
+    /// <see cref="TreeArchiveWriter.CheckoutTime"/> (an environment's run image is this upload committed, and the
+    /// engine's change list is blind to a same-size edit in the second its files carry).
+    /// </summary>
     public async Task UploadTreeAsync(IArchiveOperations engine, string containerId, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken)
     {
         ExtraFile[] shallow = [new(".git/shallow", Encoding.ASCII.GetBytes(baseCommit + "\n"))];
         await engine.PutArchiveAsync(containerId, CodexCommandLine.Workspace,
-            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, worktree.WorkPath, (int)owner.Uid, (int)owner.Gid, shallow, ct), cancellationToken);
+            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, worktree.WorkPath, (int)owner.Uid, (int)owner.Gid, shallow, TreeArchiveWriter.CheckoutTime, ct), cancellationToken);
     }
 
     /// <summary>A host folder's contents into a folder of the container, owned by <paramref name="owner"/>.</summary>
     public static Task UploadFolderAsync(IArchiveOperations engine, string containerId, string target, string folder, UnixOwner owner, CancellationToken cancellationToken) =>
         engine.PutArchiveAsync(containerId, target,
-            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, folder, (int)owner.Uid, (int)owner.Gid, [], ct), cancellationToken);
+            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, folder, (int)owner.Uid, (int)owner.Gid, [], DateTime.UtcNow, ct), cancellationToken);
 
     /// <summary>
     /// Makes the host's copy of the tree the container's <c>/workspace</c>. Past a limit the partial
