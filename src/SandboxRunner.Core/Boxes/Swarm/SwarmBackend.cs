@@ -43,9 +43,9 @@ public sealed partial class SwarmBackend : ITaskBackend
 
     /// <summary>
     /// Boxes run commands (exec through their node's engine); they cannot be committed as images (a commit would stay
-    /// on one node) nor name an OCI runtime (the service API has no such field).
+    /// on one node) nor name an OCI runtime (the service API has no such field), and allowlist sites are not built yet.
     /// </summary>
-    public BackendCapabilities Capabilities { get; } = new(Snapshots: false, Exec: true, Runtimes: false);
+    public BackendCapabilities Capabilities { get; } = new(Snapshots: false, Exec: true, Runtimes: false, Allowlist: false);
 
     public IBoxImages Images => _images;
 
