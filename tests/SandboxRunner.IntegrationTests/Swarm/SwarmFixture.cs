@@ -60,7 +60,13 @@ public sealed class SwarmFixture : IAsyncLifetime
         Build(DockerFixture.FakeCodexImage, "fake-codex");
         if (info.Swarm?.LocalNodeState is not "active")
         {
-            await _host.Swarm.InitSwarmAsync(new SwarmInitParameters { ListenAddr = "0.0.0.0:2377", AdvertiseAddr = gateway });
+            // A 1 s heartbeat: a node that dies is seen down within seconds, not the default's 5 s periods.
+            await _host.Swarm.InitSwarmAsync(new SwarmInitParameters
+            {
+                ListenAddr = "0.0.0.0:2377",
+                AdvertiseAddr = gateway,
+                Spec = new Spec { Dispatcher = new DispatcherConfig { HeartbeatPeriod = TimeSpan.FromSeconds(1) } },
+            });
             _initialised = true;
         }
 
@@ -109,11 +115,7 @@ public sealed class SwarmFixture : IAsyncLifetime
             Availability = "active",
             Labels = new Dictionary<string, string> { [SwarmOptions.EngineLabel] = WorkerEndpoint.ToString() },
         });
-        await Platform.Poll.UntilAsync(
-            async ct => (await _host.Swarm.InspectNodeAsync(_workerNodeId, ct)).Status?.State == "ready",
-            TimeSpan.FromMilliseconds(250),
-            TimeSpan.FromSeconds(60),
-            CancellationToken.None);
+        await WorkerReadyAsync();
 
         Backend = new SwarmBackend(NullLogger.Instance, EngineConnection.FromProcess(), new SwarmOptions(Registry));
         // The test image goes to the registry and onto the worker once, not inside the first test.
@@ -123,6 +125,25 @@ public sealed class SwarmFixture : IAsyncLifetime
             new ImagesCreateParameters { FromImage = published[..colon], Tag = published[(colon + 1)..] }, null, new Progress<JSONMessage>(), CancellationToken.None);
         StartTime = clock.Elapsed;
     }
+
+    /// <summary>The worker's engine stops answering (its container paused): to swarm, a node that died.</summary>
+    public Task PauseWorkerAsync() => _host.Containers.PauseContainerAsync(WorkerContainerId);
+
+    /// <summary>The worker answers again and is back in the swarm, ready for boxes.</summary>
+    public async Task ResumeWorkerAsync()
+    {
+        await _host.Containers.UnpauseContainerAsync(WorkerContainerId);
+        await WorkerReadyAsync();
+    }
+
+    private async Task WorkerReadyAsync() =>
+        Assert.True(
+            await Platform.Poll.UntilAsync(
+                async ct => (await _host.Swarm.InspectNodeAsync(_workerNodeId!, ct)).Status?.State == "ready",
+                TimeSpan.FromMilliseconds(250),
+                TimeSpan.FromSeconds(60),
+                CancellationToken.None),
+            "the swarm's worker was not ready within 60 s");
 
     /// <summary>A new swarm backend over the same manager, with other options (a per-node cap).</summary>
     public SwarmBackend BackendWith(SwarmOptions options) => new(NullLogger.Instance, EngineConnection.FromProcess(), options with { Registry = Registry });

@@ -86,7 +86,7 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
                 published[..colon],
                 new ImagePushParameters { Tag = published[(colon + 1)..] },
                 new AuthConfig(),
-                new Progress<JSONMessage>(m => error ??= m.Error?.Message is { Length: > 0 } message ? message : null),
+                new Reported(m => error ??= m.Error?.Message is { Length: > 0 } message ? message : null),
                 CancellationToken.None);
         }
         catch (DockerApiException e)
@@ -97,6 +97,12 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
         return error is null
             ? published
             : throw new InvalidOperationException($"pushing {image} to the registry as {published} failed: {error}; check that `registry` ({options.Registry}) names a registry this engine can push to");
+    }
+
+    /// <summary>Progress read as it arrives (Progress&lt;T&gt; posts to the thread pool, so a push's error could come after the push returned).</summary>
+    private sealed class Reported(Action<JSONMessage> report) : IProgress<JSONMessage>
+    {
+        public void Report(JSONMessage value) => report(value);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "pushing {Image} for the swarm's nodes as {Published}")]

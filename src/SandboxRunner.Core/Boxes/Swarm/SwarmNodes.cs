@@ -18,7 +18,7 @@ internal sealed record SwarmNode(string Id, string Name, string State, string Av
 /// </summary>
 internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerConnection, SwarmOptions options) : IDisposable
 {
-    private readonly Dictionary<string, DockerBackend> _engines = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NodeEngine> _engines = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _placement = new(1, 1);
     private string? _managerNodeId;
@@ -108,7 +108,7 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
     private bool Free(SwarmNode node) => node.TakesBoxes && (options.MaxTasksPerNode is not { } cap || node.Boxes < cap);
 
     /// <summary>The engine of <paramref name="nodeId"/>, to reach a box's container there; null when the runner cannot reach it.</summary>
-    public async Task<DockerBackend?> EngineAsync(string nodeId, CancellationToken cancellationToken)
+    public async Task<NodeEngine?> EngineAsync(string nodeId, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
@@ -129,7 +129,7 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
             if (!_engines.TryGetValue(nodeId, out var engine))
             {
                 var connection = endpoint == managerConnection.Endpoint ? managerConnection : new EngineConnection(endpoint, managerConnection.CertPath);
-                engine = new DockerBackend(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, connection);
+                engine = new NodeEngine(new DockerBackend(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, connection), connection.CreateClient());
                 _engines[nodeId] = engine;
             }
 
@@ -143,7 +143,8 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
         {
             foreach (var engine in _engines.Values)
             {
-                engine.Dispose();
+                engine.Backend.Dispose();
+                engine.Client.Dispose();
             }
 
             _engines.Clear();
@@ -152,6 +153,9 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
         _placement.Dispose();
     }
 }
+
+/// <summary>A node's engine: the local backend's operations on its containers, and its client for what they do not cover (attach).</summary>
+internal sealed record NodeEngine(DockerBackend Backend, DockerClient Client);
 
 /// <summary>
 /// The placement constraints of one box, holding the process's placement lock until the box's service exists (so

@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using System.Formats.Tar;
+using Docker.DotNet;
+using Docker.DotNet.Models;
 using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Boxes.Swarm;
@@ -13,14 +16,17 @@ namespace SandboxRunner.Boxes.Swarm;
 internal sealed class SwarmTaskBox : ITaskBox
 {
     private static readonly TimeSpan NodeWatchInterval = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan TeardownBudget = TimeSpan.FromSeconds(30);
+    private readonly NodeEngine _engine;
     private readonly SwarmBackend _swarm;
     private readonly DockerTaskBox _container;
     private readonly string? _ownNetwork;
     private readonly IReadOnlyDictionary<string, string> _labels;
     private int _opened;
+    private string? _lost;
     private int _disposed;
 
-    public SwarmTaskBox(SwarmBackend swarm, string serviceId, string nodeId, string nodeName, DockerBackend engine, string containerId, string? ownNetwork, IReadOnlyDictionary<string, string> labels)
+    public SwarmTaskBox(SwarmBackend swarm, string serviceId, string nodeId, string nodeName, NodeEngine engine, string containerId, string? ownNetwork, IReadOnlyDictionary<string, string> labels)
     {
         _swarm = swarm;
         Id = serviceId;
@@ -29,7 +35,8 @@ internal sealed class SwarmTaskBox : ITaskBox
         ContainerId = containerId;
         _ownNetwork = ownNetwork;
         _labels = labels;
-        _container = new DockerTaskBox(engine, containerId, null, null);
+        _engine = engine;
+        _container = new DockerTaskBox(engine.Backend, containerId, null, null);
     }
 
     /// <summary>The service's id.</summary>
@@ -44,28 +51,115 @@ internal sealed class SwarmTaskBox : ITaskBox
     public async Task<BoxExit> RunAsync(
         TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, Action? onStarted, CancellationToken limitStop, CancellationToken cancellationToken)
     {
-        await OpenGateAsync(cancellationToken);
         using var lost = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var watching = new CancellationTokenSource();
-        string? loss = null;
-        var watch = WatchNodeAsync(reason =>
-        {
-            loss = reason;
-            lost.Cancel();
-        }, watching.Token);
+        var nodeLost = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var watch = WatchNodeAsync(reason => nodeLost.TrySetResult(reason), watching.Token);
+        var run = RunOnNodeAsync(timeout, onOutput, onStarted, limitStop, lost.Token);
         try
         {
-            return await _container.RunAsync(timeout, onOutput, onStarted, limitStop, lost.Token);
-        }
-        catch (Exception e) when (loss is not null && !cancellationToken.IsCancellationRequested)
-        {
-            throw new InvalidOperationException(loss, e);
+            // A node that died may never answer again: its box is failed now, not when a TCP timeout ends the wait.
+            if (await Task.WhenAny(run, nodeLost.Task) == nodeLost.Task)
+            {
+                _lost = await nodeLost.Task;
+                await lost.CancelAsync();
+                _ = run.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                throw new InvalidOperationException(_lost);
+            }
+
+            return await run;
         }
         finally
         {
             await watching.CancelAsync();
             await watch;
             await _swarm.Markers.ClearAsync(Id);
+        }
+    }
+
+    /// <summary>
+    /// The local box's run, on the box's node, with one difference: the output is read through an attach made while
+    /// the box still waits at its gate, so nothing it writes can be missed or, as a log follow that starts while the
+    /// first lines are written can on 20.10, delivered twice. The finished log is read once more for what the attach missed.
+    /// </summary>
+    private async Task<BoxExit> RunOnNodeAsync(
+        TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, Action? onStarted, CancellationToken limitStop, CancellationToken cancellationToken)
+    {
+        var containers = _engine.Backend.Containers;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delivered = new long[2];
+        void Deliver(LogStream stream, ReadOnlySpan<byte> chunk)
+        {
+            delivered[(int)stream] += chunk.Length;
+            onOutput(stream, chunk);
+        }
+
+        using var attached = await _engine.Client.Containers.AttachContainerAsync(
+            ContainerId, new ContainerAttachParameters { Stream = true, Stdout = true, Stderr = true }, cancellationToken);
+        var output = PumpAsync(attached, Deliver, stop.Token);
+        var wait = containers.WaitAsync(ContainerId, stop.Token);
+        await OpenGateAsync(cancellationToken);
+        var started = Stopwatch.GetTimestamp();
+        onStarted?.Invoke();
+        var timedOut = false;
+        var stopped = false;
+        try
+        {
+            using var deadlineOrStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limitStop);
+            var deadline = Task.Delay(timeout, deadlineOrStop.Token);
+            if (await Task.WhenAny(wait, deadline) == deadline)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                stopped = limitStop.IsCancellationRequested;
+                timedOut = !stopped;
+                await containers.KillAsync(ContainerId, CancellationToken.None);
+            }
+
+            var exitCode = await wait.WaitAsync(TeardownBudget, CancellationToken.None);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            await output.WaitAsync(TeardownBudget, CancellationToken.None);
+            var replayed = new long[2];
+            await containers.ReadLogsAsync(ContainerId, follow: false, (stream, chunk) =>
+            {
+                var i = (int)stream;
+                var skip = (int)Math.Clamp(delivered[i] - replayed[i], 0, chunk.Length);
+                replayed[i] += chunk.Length;
+                if (skip < chunk.Length)
+                {
+                    Deliver(stream, chunk[skip..]);
+                    replayed[i] = delivered[i];
+                }
+            }, CancellationToken.None).WaitAsync(TeardownBudget, CancellationToken.None);
+            return new BoxExit(timedOut || stopped ? null : exitCode, timedOut, elapsed, stopped);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            if (_lost is null)
+            {
+                await containers.KillAsync(ContainerId, CancellationToken.None);
+            }
+
+            throw;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(output, wait).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    private static async Task PumpAsync(MultiplexedStream stream, Action<LogStream, ReadOnlySpan<byte>> onChunk, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[81920];
+        while (true)
+        {
+            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken);
+            if (read.EOF)
+            {
+                return;
+            }
+
+            onChunk(read.Target == MultiplexedStream.TargetStream.StandardError ? LogStream.Stderr : LogStream.Stdout, buffer.AsSpan(0, read.Count));
         }
     }
 
@@ -120,19 +214,22 @@ internal sealed class SwarmTaskBox : ITaskBox
     public Task<long?> ExecAsync(BoxCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken) =>
         _container.ExecAsync(command, onOutput, cancellationToken);
 
-    public Task KillAsync(CancellationToken cancellationToken) => _container.KillAsync(cancellationToken);
+    public Task KillAsync(CancellationToken cancellationToken) => _lost is null ? _container.KillAsync(cancellationToken) : Task.CompletedTask;
 
-    public Task<byte[]?> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) => _container.ReadFileAsync(path, maxBytes, cancellationToken);
+    public Task<byte[]?> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) => Reachable().ReadFileAsync(path, maxBytes, cancellationToken);
 
     public Task PutArchiveAsync(string path, Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancellationToken) =>
         _container.PutArchiveAsync(path, writeTar, cancellationToken);
 
     public Task<T> GetArchiveAsync<T>(string path, Func<Stream, CancellationToken, Task<T>> readTar, CancellationToken cancellationToken) =>
-        _container.GetArchiveAsync(path, readTar, cancellationToken);
+        Reachable().GetArchiveAsync(path, readTar, cancellationToken);
 
-    public Task<long?> WrittenBytesAsync(CancellationToken cancellationToken) => _container.WrittenBytesAsync(cancellationToken);
+    /// <summary>The box's container, unless its node was lost (then what was on it cannot be read: fail at once, naming the node).</summary>
+    private DockerTaskBox Reachable() => _lost is { } lost ? throw new InvalidOperationException(lost) : _container;
 
-    public Task<IReadOnlyList<PathChange>?> ChangesAsync(int maxEntries, CancellationToken cancellationToken) => _container.ChangesAsync(maxEntries, cancellationToken);
+    public Task<long?> WrittenBytesAsync(CancellationToken cancellationToken) => Reachable().WrittenBytesAsync(cancellationToken);
+
+    public Task<IReadOnlyList<PathChange>?> ChangesAsync(int maxEntries, CancellationToken cancellationToken) => Reachable().ChangesAsync(maxEntries, cancellationToken);
 
     public Task<string> CommitAsync(ImageCommit commit, CancellationToken cancellationToken) =>
         throw new NotSupportedException(

@@ -9,11 +9,6 @@ internal static class SwarmTasks
     public static bool IsFinal(TaskResponse task) =>
         task.Status?.State is TaskState.Complete or TaskState.Shutdown or TaskState.Failed or TaskState.Rejected or TaskState.Remove or TaskState.Orphaned;
 
-    /// <summary>A task swarm gave up on before its container ran: it never will.</summary>
-    public static bool NeverRan(TaskResponse task) =>
-        task.Status?.State is TaskState.Failed or TaskState.Rejected or TaskState.Orphaned or TaskState.Shutdown or TaskState.Remove
-        && string.IsNullOrEmpty(task.Status.ContainerStatus?.ContainerID);
-
     public static string Describe(TaskResponse task) =>
         $"{task.Status?.State?.ToString().ToLowerInvariant() ?? "unknown"}{(task.Status?.Err is { Length: > 0 } err ? $": {err}" : task.Status?.Message is { Length: > 0 } message ? $" ({message})" : "")}";
 }
