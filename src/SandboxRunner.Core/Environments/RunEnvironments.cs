@@ -25,7 +25,7 @@ public sealed record PreparedEnvironment(string Name, EnvironmentImage RunImage,
 
 /// <summary>What a run's environments need from the runner around them.</summary>
 /// <param name="Backend">Where setup and run-image boxes are made and committed; one without snapshots is refused (<see cref="EnvironmentBackend"/>).</param>
-/// <param name="RunSite">The run's allowlist site, which a <c>setup_network: deny</c> setup shares; null when the run's tasks have none.</param>
+/// <param name="RunSite">The run's site (or null): a <c>setup_network: deny</c> setup shares it when it is an allowlist site.</param>
 /// <param name="OpenSetupSite">
 /// Opens an allowlist site of the setup's own (the config's allowlist, no model credential) for a <c>deny</c> setup in a
 /// run without one; the setup disposes it when done.
