@@ -56,6 +56,38 @@ public sealed class SwarmClusterTests(SwarmFixture swarm) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_box_on_either_node_runs_with_no_capability_no_new_privileges_a_read_only_root_and_its_limits()
+    {
+        await using var backend = swarm.BackendWith(new SwarmOptions(MaxTasksPerNode: 1));
+        await using var site = await backend.OpenRunSiteAsync(new RunSiteSpec(_scope, "run-1", NetworkIntent.None), CancellationToken.None);
+        const string probe = "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes; id -u; touch /probe 2>/dev/null || echo read-only; grep ' /tmp ' /proc/mounts | cut -d' ' -f4";
+        await using var first = await site.CreateBoxAsync(Box(probe, "probe-1"), CancellationToken.None);
+        await using var second = await site.CreateBoxAsync(Box(probe, "probe-2"), CancellationToken.None);
+
+        foreach (var box in new[] { first, second })
+        {
+            var seen = new StringBuilder();
+            await box.RunAsync(TimeSpan.FromMinutes(1), (_, chunk) => seen.Append(Encoding.UTF8.GetString(chunk)), null, CancellationToken.None, CancellationToken.None);
+            var lines = seen.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+            Assert.Equal(
+                ["CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "NoNewPrivs:\t1", "64", (128L * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture), "65534", "read-only"],
+                lines[..7]);
+            Assert.Contains("size=8192k", lines[7], StringComparison.Ordinal);
+        }
+
+        Assert.Equal(new[] { swarm.ManagerNodeName, swarm.WorkerNodeName }.Order(StringComparer.Ordinal), new[] { first.Node!, second.Node! }.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_node_engine_on_plain_tcp_is_named_as_an_exposed_api_so_the_open_network_is_refused()
+    {
+        var exposed = await swarm.Backend.ExposedApiAsync(CancellationToken.None);
+
+        Assert.Contains(swarm.WorkerEndpoint.ToString(), exposed, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_node_that_dies_mid_run_fails_only_its_own_box_with_an_error_naming_the_node()
     {
         await using var backend = swarm.BackendWith(new SwarmOptions(MaxTasksPerNode: 1));
