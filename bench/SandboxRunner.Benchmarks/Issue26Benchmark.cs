@@ -47,7 +47,7 @@ public static class Issue26Benchmark
                 return await HostRepository.OpenAsync(bench.Git, path, cancellationToken);
             }
 
-            if (options.Measures("server"))
+            await MeasureRowAsync(options.Measures("server"), "server", summary, async () =>
             {
                 var (server, hello) = await ServerStart.PrepareAsync(options.ServerDll, bench.Scratch, cancellationToken);
                 var table = new ResultTable($"server: process start to the answer of initialize + tools/list over raw stdio (N={3 * options.Reps} after 2 warm-ups)");
@@ -69,9 +69,9 @@ public static class Issue26Benchmark
                 table.Note($"server: {server}; tools listed: {tools}");
                 details.Add(table);
                 summary.Add(Row("server start to initialize + tools/list", bare, measured, measured.Median / bare.Median, "<= 5x a .NET hello-world"));
-            }
+            }, cancellationToken);
 
-            if (options.Measures("deny"))
+            await MeasureRowAsync(options.Measures("deny"), "deny", summary, async () =>
             {
                 var table = new ResultTable($"deny: one no-op task (fake Codex), small repository (N={options.Reps} after 1 warm-up, interleaved)");
                 var bare = table.Row("bare docker run --rm --network none <task image> true");
@@ -95,9 +95,9 @@ public static class Issue26Benchmark
                 details.Add(table);
                 var extra = deny.Median - allow.Median;
                 summary.Add(Row("deny per run, over allow", bare, extra, extra / bare.Median, "<= 0.75x a bare docker run"));
-            }
+            }, cancellationToken);
 
-            if (options.Measures("teardown"))
+            await MeasureRowAsync(options.Measures("teardown"), "teardown", summary, async () =>
             {
                 var runs = options.Reps + 3;
                 var table = new ResultTable($"teardown: a deny run's agent exit (engine's die event) to the reply, CPU burner on every core (N={runs})");
@@ -124,9 +124,9 @@ public static class Issue26Benchmark
                 table.Note(string.Create(CultureInfo.InvariantCulture, $"{slow} of {after.Count} replies came more than 5 s after the agent's exit; slowest {after.Max / 1000:F1} s"));
                 details.Add(table);
                 summary.Add(Row("teardown after a deny run, under load: agent exit -> reply, slowest of the runs", bare, after.Max, after.Max / bare.Median, "the reply never waits on a grace period"));
-            }
+            }, cancellationToken);
 
-            if (options.Measures("parallel"))
+            await MeasureRowAsync(options.Measures("parallel"), "parallel", summary, async () =>
             {
                 const int Tasks = 8;
                 var table = new ResultTable($"parallel: {Tasks} at once (N={options.Reps} after 1 warm-up, interleaved)");
@@ -157,9 +157,9 @@ public static class Issue26Benchmark
 
                 details.Add(table);
                 summary.Add(Row($"{Tasks} task starts at once", bare, starts, starts.Median / bare.Median, "<= 1.2x"));
-            }
+            }, cancellationToken);
 
-            if (options.Measures("transport"))
+            await MeasureRowAsync(options.Measures("transport"), "transport", summary, async () =>
             {
                 var host = await Cached(options.Files);
                 var table = new ResultTable($"transport: one task writing one file, {options.Files:N0}-file repository (N={options.TransportReps}, interleaved)");
@@ -176,9 +176,9 @@ public static class Issue26Benchmark
 
                 details.Add(table);
                 summary.Add(Row($"copy transport, {options.Files:N0}-file repository, vs bind", bind, copy, copy.Median / bind.Median, "<= 1.3x bind"));
-            }
+            }, cancellationToken);
 
-            if (options.Measures("noop"))
+            await MeasureRowAsync(options.Measures("noop"), "noop", summary, async () =>
             {
                 var host = await Cached(2_000);
                 var runner = Make(host, Config(NetworkPolicy.None));
@@ -206,9 +206,9 @@ public static class Issue26Benchmark
                     details.Add(table);
                     summary.Add(Row($"no-op task vs the bare sequence, 2,000 files, {name}", bare, task, task.Median / bare.Median, "<= 1.1x"));
                 }
-            }
+            }, cancellationToken);
 
-            if (options.Measures("sparse") && options.SparseGb > 0)
+            await MeasureRowAsync(options.Measures("sparse") && options.SparseGb > 0, "sparse", summary, async () =>
             {
                 var table = new ResultTable($"sparse: a {options.SparseGb} GB sparse file (truncate -s) in a copy-transport task (N=1)");
                 var bare = table.Row("bare docker run --rm --network none <task image> true");
@@ -221,7 +221,7 @@ public static class Issue26Benchmark
                 table.Note($"status {result!.Status}, files changed [{string.Join(", ", result.FilesChanged)}]: {Shorten(result.NotesForManager)}");
                 details.Add(table);
                 summary.Add(Row($"a {options.SparseGb} GB sparse file, copy transport (over max_file_bytes)", bare, task, task.Median / bare.Median, "skipped before it is read"));
-            }
+            }, cancellationToken);
 
             Console.Error.WriteLine();
             Console.WriteLine(Summary(summary));
@@ -250,6 +250,25 @@ public static class Issue26Benchmark
 
             await TaskOverheadBenchmark.RemoveDockerObjectsAsync(bench.Docker, bench.Client, bench.Id, [], []);
             TreeDeletion.Delete(bench.Scratch);
+        }
+    }
+
+    /// <summary>One row; a failure (a busy engine timing out, say) is said in the summary and the other rows still run.</summary>
+    private static async Task MeasureRowAsync(bool wanted, string name, List<string[]> summary, Func<Task> measure, CancellationToken cancellationToken)
+    {
+        if (!wanted)
+        {
+            return;
+        }
+
+        try
+        {
+            await measure();
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"issue26: row {name} failed: {e}");
+            summary.Add([name, "-", "-", "-", $"FAILED: {Shorten(e.Message)}"]);
         }
     }
 

@@ -6,6 +6,7 @@ using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using SandboxRunner.Configuration;
 using SandboxRunner.Contract;
+using SandboxRunner.Host.Composition;
 
 namespace SandboxRunner.Host.Mcp;
 
@@ -42,6 +43,7 @@ internal static class ToolCatalog
             tool.ProtocolTool.OutputSchema = output is null ? null : JsonSerializer.SerializeToElement(output, ContractSchema.Json);
         }
 
+        StartupTrace.Mark("tool catalog made");
         return tools;
     }
 
