@@ -16,6 +16,7 @@ internal static class McpServer
 
         // stdout carries the protocol from the first byte; the composition root sends every log line to stderr.
         builder.Services.AddRunner(settings);
+        StartupTrace.Mark("runner services registered");
         builder.Services.AddRunnerMcp().WithStdioServerTransport();
 
         // The client going away (stdin closing) stops the server; stopping waits for runs to tear down.
@@ -40,9 +41,9 @@ internal static class McpServer
     {
         ServerWorkspace.OpenOnFirstUse(services);
         services.AddHostedService<RunShutdown>();
+        ToolCatalog.AddTools(services);
         return services
             .AddMcpServer(o => o.ServerInfo = new() { Name = "sandbox-runner", Version = ServerVersion.Current })
-            .WithTools(ToolCatalog.Create())
             .WithResources<RunResources>();
     }
 }
