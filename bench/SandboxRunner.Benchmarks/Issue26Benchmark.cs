@@ -12,7 +12,7 @@ namespace SandboxRunner.Benchmarks;
 /// Every row of issue 26's table in one run, each as a ratio to its bare figure measured in the same run (and
 /// interleaved with it, so a shared machine's drift hits both alike): the figure the issue is judged by.
 /// </summary>
-public static class Issue26Benchmark
+internal static class Issue26Benchmark
 {
     private const string Model = "gpt-5.5";
 

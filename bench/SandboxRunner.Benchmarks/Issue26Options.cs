@@ -7,7 +7,7 @@ namespace SandboxRunner.Benchmarks;
 /// sparse file are, which rows to measure, and which server build to start. The defaults measure the issue's table as
 /// written; every option makes the run shorter.
 /// </summary>
-public sealed record Issue26Options
+internal sealed record Issue26Options
 {
     public static readonly string[] AllRows = ["server", "deny", "teardown", "parallel", "transport", "noop", "sparse"];
 

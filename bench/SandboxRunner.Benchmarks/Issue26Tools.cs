@@ -5,7 +5,7 @@ using System.Globalization;
 namespace SandboxRunner.Benchmarks;
 
 /// <summary>The bare figures of issue 26's rows, and the load and clock the rows are measured under.</summary>
-public static class Bare
+internal static class Bare
 {
     /// <summary><c>docker run --rm --network none IMAGE true</c> through the CLI, labelled with the session.</summary>
     public static Task<TimeSpan> DockerRunAsync(string session, CancellationToken cancellationToken, params string[] extra) =>
@@ -40,7 +40,7 @@ public static class Bare
 /// A CPU-burning workload on the machine (one busy-looping shell per core), for the rows measured under load.
 /// Only the processes it started are killed, by their own handles.
 /// </summary>
-public sealed class CpuBurner : IDisposable
+internal sealed class CpuBurner : IDisposable
 {
     private readonly List<Process> _processes = [];
 
@@ -77,7 +77,7 @@ public sealed class CpuBurner : IDisposable
 /// When each container died, by the engine's own event stream (<c>docker events</c>, started by the benchmark and
 /// killed by it): the agent's exit, against which the time the runner takes to reply is read.
 /// </summary>
-public sealed class DeathWatch : IDisposable
+internal sealed class DeathWatch : IDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentDictionary<string, DateTimeOffset> _died = new(StringComparer.Ordinal);

@@ -9,7 +9,7 @@ namespace SandboxRunner.Benchmarks;
 /// (<c>dotnet X.dll</c>, as the installed wrapper starts the server). The server is the one <c>.ci/install</c> publishes:
 /// the same <c>dotnet publish</c> command, into a scratch folder.
 /// </summary>
-public static class ServerStart
+internal static class ServerStart
 {
     private const string Initialize =
         """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1.0"}}}""";
