@@ -10,25 +10,30 @@ using SandboxRunner.IntegrationTests.Infrastructure;
 namespace SandboxRunner.IntegrationTests.Swarm;
 
 /// <summary>
-/// A real two-node swarm on this machine: the local engine as manager (swarm init, advertising the docker0
-/// gateway), a second dockerd in a container (images/dind) joined as a worker that does not share this
-/// machine's files, and Debian's docker-registry (images/registry) the nodes pull the runner's images from.
-/// The worker reaches the registry under the same name as the manager (<c>localhost:PORT</c>, which every
-/// engine may use without TLS) through a socat inside its container. Disposing leaves the engine as found:
-/// it leaves the swarm only if it was not in one before, removes the docker_gwbridge network it made, and removes
-/// the worker and the registry with their volumes. A missing prerequisite fails the collection, never skips it.
+/// A real two-node swarm on this machine that never touches the local engine's swarm state: two dockerds in
+/// containers (images/dind, each with its own /var/lib/docker volume) — the manager (swarm init, advertising its
+/// address on the bridge; its API on a 127.0.0.1 port is the backend's engine, as DOCKER_HOST would name it) and a
+/// worker joined to it — and Debian's docker-registry (images/registry). Every engine reaches the registry as
+/// <c>localhost:PORT</c> (which any engine may use without TLS): the local engine through the published port, each
+/// node through a socat in its own container. The test images go from the local engine to the registry and are
+/// pulled by the manager. Disposing removes both nodes and the registry with their volumes and the tags the push
+/// made on the local engine. A missing prerequisite fails the collection, never skips it.
 /// </summary>
 public sealed class SwarmFixture : IAsyncLifetime
 {
     public const string RegistryImage = "sandbox-runner/registry:dev";
+    private const string DindImage = "sandbox-runner/dind:dev";
     private const string TestLabel = "sandbox-runner.test";
     private readonly DockerClient _host = EngineConnection.FromProcess().CreateClient();
     private readonly List<string> _containers = [];
-    private bool _initialised;
-    private bool _gwbridgeExisted;
+    private readonly List<string> _localTags = [];
     private string? _workerNodeId;
+    private DockerClient _managerClient = null!;
 
     public SwarmBackend Backend { get; private set; } = null!;
+
+    /// <summary>The manager's engine (tcp://127.0.0.1:PORT): the engine DOCKER_HOST would name.</summary>
+    public EngineConnection Manager { get; private set; } = null!;
 
     /// <summary>The worker's engine (tcp://127.0.0.1:PORT).</summary>
     public Uri WorkerEndpoint { get; private set; } = null!;
@@ -41,90 +46,155 @@ public sealed class SwarmFixture : IAsyncLifetime
 
     public string WorkerNodeName { get; private set; } = "";
 
-    /// <summary>How long the swarm took to be ready (init, worker, registry, images pushed and pulled).</summary>
+    /// <summary>How long the swarm took to be ready (nodes, registry, swarm, images pushed and pulled).</summary>
     public TimeSpan StartTime { get; private set; }
 
     public async Task InitializeAsync()
     {
         var clock = Stopwatch.StartNew();
-        var info = await _host.System.GetSystemInfoAsync();
-        if (info.Swarm?.LocalNodeState is "active" && !info.Swarm.ControlAvailable)
-        {
-            throw new InvalidOperationException("the local engine is a swarm worker, not a manager: the swarm tests need a manager (docker swarm leave first)");
-        }
-
-        var gateway = (await _host.Networks.InspectNetworkAsync("bridge")).IPAM.Config[0].Gateway is { Length: > 0 } g ? g : "172.17.0.1";
-        _gwbridgeExisted = (await _host.Networks.ListNetworksAsync(new NetworksListParameters())).Any(n => n.Name == "docker_gwbridge");
         Build(RegistryImage, "registry");
-        Build("sandbox-runner/dind:dev", "dind");
+        Build(DindImage, "dind");
         Build(DockerFixture.FakeCodexImage, "fake-codex");
-        if (info.Swarm?.LocalNodeState is not "active")
+        var proxy = ImageRecipe.EgressProxy();
+        await using (var local = new DockerBackend(NullLogger.Instance, EngineConnection.FromProcess()))
         {
-            // A 1 s heartbeat: a node that dies is seen down within seconds, not the default's 5 s periods.
-            await _host.Swarm.InitSwarmAsync(new SwarmInitParameters
+            if (!await local.Images.ExistsAsync(proxy.Tag, CancellationToken.None))
             {
-                ListenAddr = "0.0.0.0:2377",
-                AdvertiseAddr = gateway,
-                Spec = new Spec { Dispatcher = new DispatcherConfig { HeartbeatPeriod = TimeSpan.FromSeconds(1) } },
-            });
-            _initialised = true;
+                await local.Images.BuildAsync(proxy, CancellationToken.None);
+            }
         }
 
-        ManagerNodeName = info.Name;
-        var registry = await StartAsync(RegistryImage, "swarm-registry", "5000/tcp", privileged: false);
-        var registryIp = (await _host.Containers.InspectContainerAsync(registry.Id)).NetworkSettings!.Networks!["bridge"].IPAddress!;
+        var registry = await StartAsync(RegistryImage, "swarm-registry", "5000/tcp", dind: false);
+        var registryIp = await BridgeAddressAsync(registry.Id);
         Registry = $"localhost:{registry.Port}";
-
-        var worker = await StartAsync("sandbox-runner/dind:dev", "swarm-worker", "2375/tcp", privileged: true);
+        var manager = await StartAsync(DindImage, "swarm-manager", "2375/tcp", dind: true);
+        var worker = await StartAsync(DindImage, "swarm-worker", "2375/tcp", dind: true);
         WorkerContainerId = worker.Id;
+        Manager = new EngineConnection(new Uri($"tcp://127.0.0.1:{manager.Port}"));
         WorkerEndpoint = new Uri($"tcp://127.0.0.1:{worker.Port}");
+        _managerClient = Manager.CreateClient();
         using var workerClient = new EngineConnection(WorkerEndpoint).CreateClient();
-        await Platform.Poll.UntilAsync(
-            async ct =>
-            {
-                try
-                {
-                    await workerClient.System.PingAsync(ct);
-                    return true;
-                }
-                catch (Exception e) when (e is HttpRequestException or IOException or DockerApiException)
-                {
-                    return false;
-                }
-            },
-            TimeSpan.FromMilliseconds(250),
-            TimeSpan.FromSeconds(60),
-            CancellationToken.None);
 
-        // The registry under the manager's name for it: a socat in the worker's own network namespace.
-        await ExecDetachedAsync(worker.Id, ["socat", $"TCP-LISTEN:{registry.Port},fork,reuseaddr,bind=127.0.0.1", $"TCP:{registryIp}:5000"]);
+        // The images go to the registry while the nodes' engines start.
+        await RegistryAnswersAsync(registry.Port);
+        var pushed = await Task.WhenAll(new[] { DockerFixture.FakeCodexImage, proxy.Tag }.Select(PushFromLocalAsync));
+        await Task.WhenAll(AnswersAsync(_managerClient, "manager"), AnswersAsync(workerClient, "worker"));
 
-        var swarm = await _host.Swarm.InspectSwarmAsync();
+        // The registry under the local engine's name for it: a socat in each node's own network namespace.
+        foreach (var nodeContainer in new[] { manager.Id, worker.Id })
+        {
+            Docker(["exec", "-d", nodeContainer, "socat", $"TCP-LISTEN:{registry.Port},fork,reuseaddr,bind=127.0.0.1", $"TCP:{registryIp}:5000"], "starting a node's registry forward");
+        }
+
+        var managerIp = await BridgeAddressAsync(manager.Id);
+        // A 1 s heartbeat: a node that dies is seen down within seconds, not the default's 5 s periods.
+        await _managerClient.Swarm.InitSwarmAsync(new SwarmInitParameters
+        {
+            ListenAddr = "0.0.0.0:2377",
+            AdvertiseAddr = managerIp,
+            Spec = new Spec { Dispatcher = new DispatcherConfig { HeartbeatPeriod = TimeSpan.FromSeconds(1) } },
+        });
+        ManagerNodeName = (await _managerClient.System.GetSystemInfoAsync()).Name;
+        var swarm = await _managerClient.Swarm.InspectSwarmAsync();
         await workerClient.Swarm.JoinSwarmAsync(new SwarmJoinParameters
         {
             ListenAddr = "0.0.0.0:2377",
-            RemoteAddrs = [$"{gateway}:2377"],
+            AdvertiseAddr = await BridgeAddressAsync(worker.Id),
+            RemoteAddrs = [$"{managerIp}:2377"],
             JoinToken = swarm.JoinTokens.Worker,
         });
         _workerNodeId = (await workerClient.System.GetSystemInfoAsync()).Swarm!.NodeID!;
-        var node = await _host.Swarm.InspectNodeAsync(_workerNodeId);
+        var node = await _managerClient.Swarm.InspectNodeAsync(_workerNodeId);
         WorkerNodeName = node.Description!.Hostname!;
-        await _host.Swarm.UpdateNodeAsync(_workerNodeId, node.Version!.Index!.Value, new NodeUpdateParameters
+        await _managerClient.Swarm.UpdateNodeAsync(_workerNodeId, node.Version!.Index!.Value, new NodeUpdateParameters
         {
             Role = "worker",
             Availability = "active",
             Labels = new Dictionary<string, string> { [SwarmOptions.EngineLabel] = WorkerEndpoint.ToString() },
         });
-        await WorkerReadyAsync();
 
-        Backend = new SwarmBackend(NullLogger.Instance, EngineConnection.FromProcess(), new SwarmOptions(Registry));
-        // The test image goes to the registry and onto the worker once, not inside the first test.
-        var published = await ((SwarmImages)Backend.Images).PublishAsync(DockerFixture.FakeCodexImage, CancellationToken.None);
-        var colon = published.LastIndexOf(':');
-        await workerClient.Images.CreateImageAsync(
-            new ImagesCreateParameters { FromImage = published[..colon], Tag = published[(colon + 1)..] }, null, new Progress<JSONMessage>(), CancellationToken.None);
+        // The manager holds the test images under their own names, as a runner's engine holds what it built.
+        foreach (var (image, inRegistry) in pushed)
+        {
+            await PullAsync(_managerClient, inRegistry);
+            var colon = image.LastIndexOf(':');
+            await _managerClient.Images.TagImageAsync(inRegistry, new ImageTagParameters { RepositoryName = image[..colon], Tag = image[(colon + 1)..] });
+        }
+
+        await WorkerReadyAsync();
+        Backend = new SwarmBackend(NullLogger.Instance, Manager, new SwarmOptions(Registry));
+        // The test image goes onto the worker once, not inside the first test.
+        await PullAsync(workerClient, await ((SwarmImages)Backend.Images).PublishAsync(DockerFixture.FakeCodexImage, CancellationToken.None));
         StartTime = clock.Elapsed;
     }
+
+    private async Task<(string Image, string InRegistry)> PushFromLocalAsync(string image)
+    {
+        var repository = $"{Registry}/{image[..image.LastIndexOf(':')]}";
+        var tag = image[(image.LastIndexOf(':') + 1)..];
+        await _host.Images.TagImageAsync(image, new ImageTagParameters { RepositoryName = repository, Tag = tag });
+        _localTags.Add($"{repository}:{tag}");
+        string? error = null;
+        await _host.Images.PushImageAsync(repository, new ImagePushParameters { Tag = tag }, new AuthConfig(), new Reported(m => error ??= m.Error?.Message is { Length: > 0 } e ? e : null));
+        return error is null ? (image, $"{repository}:{tag}") : throw new InvalidOperationException($"pushing {image} to the test registry {Registry} failed: {error}");
+    }
+
+    private static async Task PullAsync(DockerClient client, string image)
+    {
+        var colon = image.LastIndexOf(':');
+        string? error = null;
+        await client.Images.CreateImageAsync(
+            new ImagesCreateParameters { FromImage = image[..colon], Tag = image[(colon + 1)..] }, null, new Reported(m => error ??= m.Error?.Message is { Length: > 0 } e ? e : null), CancellationToken.None);
+        if (error is not null)
+        {
+            throw new InvalidOperationException($"pulling {image} onto a swarm node failed: {error}");
+        }
+    }
+
+    private static async Task AnswersAsync(DockerClient client, string role) =>
+        Assert.True(
+            await Platform.Poll.UntilAsync(
+                async ct =>
+                {
+                    try
+                    {
+                        await client.System.PingAsync(ct);
+                        return true;
+                    }
+                    catch (Exception e) when (e is HttpRequestException or IOException or DockerApiException)
+                    {
+                        return false;
+                    }
+                },
+                TimeSpan.FromMilliseconds(250),
+                TimeSpan.FromSeconds(60),
+                CancellationToken.None),
+            $"the swarm {role}'s dockerd did not answer within 60 s");
+
+    private static async Task RegistryAnswersAsync(string port)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        Assert.True(
+            await Platform.Poll.UntilAsync(
+                async ct =>
+                {
+                    try
+                    {
+                        return (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/v2/"), ct)).IsSuccessStatusCode;
+                    }
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                    {
+                        return false;
+                    }
+                },
+                TimeSpan.FromMilliseconds(250),
+                TimeSpan.FromSeconds(60),
+                CancellationToken.None),
+            "the swarm tests' registry did not answer within 60 s");
+    }
+
+    private async Task<string> BridgeAddressAsync(string containerId) =>
+        (await _host.Containers.InspectContainerAsync(containerId)).NetworkSettings!.Networks!["bridge"].IPAddress!;
 
     /// <summary>The worker's engine stops answering (its container paused): to swarm, a node that died.</summary>
     public Task PauseWorkerAsync() => _host.Containers.PauseContainerAsync(WorkerContainerId);
@@ -139,16 +209,16 @@ public sealed class SwarmFixture : IAsyncLifetime
     private async Task WorkerReadyAsync() =>
         Assert.True(
             await Platform.Poll.UntilAsync(
-                async ct => (await _host.Swarm.InspectNodeAsync(_workerNodeId!, ct)).Status?.State == "ready",
+                async ct => (await _managerClient.Swarm.InspectNodeAsync(_workerNodeId!, ct)).Status?.State == "ready",
                 TimeSpan.FromMilliseconds(250),
                 TimeSpan.FromSeconds(60),
                 CancellationToken.None),
             "the swarm's worker was not ready within 60 s");
 
     /// <summary>A new swarm backend over the same manager, with other options (a per-node cap).</summary>
-    public SwarmBackend BackendWith(SwarmOptions options) => new(NullLogger.Instance, EngineConnection.FromProcess(), options with { Registry = Registry });
+    public SwarmBackend BackendWith(SwarmOptions options) => new(NullLogger.Instance, Manager, options with { Registry = Registry });
 
-    private async Task<(string Id, string Port)> StartAsync(string image, string role, string port, bool privileged)
+    private async Task<(string Id, string Port)> StartAsync(string image, string role, string port, bool dind)
     {
         var created = await _host.Containers.CreateContainerAsync(new CreateContainerParameters
         {
@@ -158,12 +228,12 @@ public sealed class SwarmFixture : IAsyncLifetime
             HostConfig = new HostConfig
             {
                 // The options ci-machine.md found for a dockerd in a container here (no --privileged: refused on these machines).
-                CapAdd = privileged ? ["ALL"] : [],
-                CapDrop = privileged ? ["SYS_RESOURCE"] : [],
-                SecurityOpt = privileged ? ["seccomp=unconfined", "apparmor=unconfined"] : [],
-                CgroupnsMode = privileged ? "host" : null!,
-                Binds = privileged ? ["/sys/fs/cgroup:/sys/fs/cgroup:rw"] : [],
-                Mounts = [new Mount { Type = "volume", Target = privileged ? "/var/lib/docker" : "/var/lib/docker-registry" }],
+                CapAdd = dind ? ["ALL"] : [],
+                CapDrop = dind ? ["SYS_RESOURCE"] : [],
+                SecurityOpt = dind ? ["seccomp=unconfined", "apparmor=unconfined"] : [],
+                CgroupnsMode = dind ? "host" : null!,
+                Binds = dind ? ["/sys/fs/cgroup:/sys/fs/cgroup:rw"] : [],
+                Mounts = [new Mount { Type = "volume", Target = dind ? "/var/lib/docker" : "/var/lib/docker-registry" }],
                 PortBindings = new Dictionary<string, IList<PortBinding>> { [port] = [new PortBinding { HostIP = "127.0.0.1", HostPort = "" }] },
             },
         });
@@ -171,13 +241,6 @@ public sealed class SwarmFixture : IAsyncLifetime
         await _host.Containers.StartContainerAsync(created.ID, new ContainerStartParameters());
         var ports = (await _host.Containers.InspectContainerAsync(created.ID)).NetworkSettings!.Ports;
         return (created.ID, ports![port][0].HostPort!);
-    }
-
-    /// <summary>docker exec -d (Docker.DotNet cannot start a detached exec: it always hijacks the stream).</summary>
-    private static Task ExecDetachedAsync(string containerId, IList<string> command)
-    {
-        Docker(["exec", "-d", containerId, .. command], "starting the worker's registry forward");
-        return Task.CompletedTask;
     }
 
     private static void Build(string tag, string folder) =>
@@ -209,32 +272,25 @@ public sealed class SwarmFixture : IAsyncLifetime
             await Backend.DisposeAsync();
         }
 
-        if (_initialised)
-        {
-            await _host.Swarm.LeaveSwarmAsync(new SwarmLeaveParameters { Force = true });
-        }
-        else if (_workerNodeId is not null)
-        {
-            await _host.Swarm.RemoveNodeAsync(_workerNodeId, force: true);
-        }
-
+        _managerClient?.Dispose();
+        // The swarm lives and dies with its two engines: nothing to leave on the local one.
         foreach (var id in _containers)
         {
             await _host.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true });
         }
 
-        if (_initialised && !_gwbridgeExisted)
+        foreach (var tag in _localTags)
         {
-            try
-            {
-                await _host.Networks.DeleteNetworkAsync("docker_gwbridge");
-            }
-            catch (DockerNetworkNotFoundException)
-            {
-            }
+            await _host.Images.DeleteImageAsync(tag, new ImageDeleteParameters { NoPrune = true });
         }
 
         _host.Dispose();
+    }
+
+    /// <summary>Progress read as it arrives (Progress&lt;T&gt; posts to the thread pool, so an error could come after the call returned).</summary>
+    private sealed class Reported(Action<JSONMessage> report) : IProgress<JSONMessage>
+    {
+        public void Report(JSONMessage value) => report(value);
     }
 }
 

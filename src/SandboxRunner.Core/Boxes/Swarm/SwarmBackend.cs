@@ -81,17 +81,23 @@ public sealed partial class SwarmBackend : ITaskBackend
     /// A box on the open network sits on its node's bridge, from where a node engine listening on plain TCP answers
     /// anyone: such an engine (or the manager's own exposure) refuses the open network.
     /// </summary>
+    /// <summary>Every engine a box could call: the manager's own finding and each node engine on plain TCP, all named.</summary>
     public async Task<string?> ExposedApiAsync(CancellationToken cancellationToken)
     {
+        var reasons = new List<string>();
         if (await _manager.ExposedApiAsync(cancellationToken) is { } exposed)
         {
-            return exposed;
+            reasons.Add(exposed);
         }
 
-        var plain = (await Nodes.ListAsync(cancellationToken)).FirstOrDefault(n => n.TakesBoxes && n.Engine is { Scheme: "tcp" or "http" } && n.Engine != _manager.Connection.Endpoint);
-        return plain is null || _manager.Connection.UsesTls
-            ? null
-            : $"the engine of swarm node '{plain.Name}' answers plain TCP at {plain.Engine} without TLS; a box on that node's bridge could call it";
+        if (!_manager.Connection.UsesTls)
+        {
+            reasons.AddRange((await Nodes.ListAsync(cancellationToken))
+                .Where(n => n.TakesBoxes && n.Engine is { Scheme: "tcp" or "http" } && n.Engine != _manager.Connection.Endpoint)
+                .Select(n => $"the engine of swarm node '{n.Name}' answers plain TCP at {n.Engine} without TLS; a box on that node's bridge could call it"));
+        }
+
+        return reasons.Count == 0 ? null : string.Join("; ", reasons);
     }
 
     public async Task<IRunSite> OpenRunSiteAsync(RunSiteSpec spec, CancellationToken cancellationToken)

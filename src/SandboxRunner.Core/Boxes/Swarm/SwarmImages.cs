@@ -25,9 +25,71 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
 
     public Task<IReadOnlyList<EngineImage>> ListAsync(LabelSelector selector, CancellationToken cancellationToken) => manager.ListAsync(selector, cancellationToken);
 
-    public Task<IReadOnlyList<ContainerImageUse>> UsesAsync(CancellationToken cancellationToken) => manager.UsesAsync(cancellationToken);
+    /// <summary>
+    /// The manager's containers and every service (a box, wherever swarm placed it), the latter by the manager's id of
+    /// the image it was published from: a box on a worker uses the image as much as one on the manager.
+    /// </summary>
+    public async Task<IReadOnlyList<ContainerImageUse>> UsesAsync(CancellationToken cancellationToken)
+    {
+        var uses = (await manager.UsesAsync(cancellationToken)).ToList();
+        uses.AddRange(await ServiceUsesAsync(cancellationToken));
+        return uses;
+    }
 
-    public Task<ImageRemoval> RemoveAsync(string reference, CancellationToken cancellationToken) => manager.RemoveAsync(reference, cancellationToken);
+    /// <summary>
+    /// Refused while a service uses the image (its container may be on another node, where the manager's engine cannot
+    /// see it); otherwise removed with the registry names this backend tagged it with, so the image itself goes.
+    /// </summary>
+    public async Task<ImageRemoval> RemoveAsync(string reference, CancellationToken cancellationToken)
+    {
+        if (await manager.InspectAsync(reference, cancellationToken) is not { } facts)
+        {
+            return await manager.RemoveAsync(reference, cancellationToken);
+        }
+
+        if ((await ServiceUsesAsync(cancellationToken)).FirstOrDefault(u => u.ImageId == facts.Id) is { } use)
+        {
+            return new ImageRemoval(false, $"image {reference} is used by swarm service {use.ContainerId}; remove its run first");
+        }
+
+        if (options.Registry is { } registry)
+        {
+            foreach (var published in _published.Keys.Where(p => p.StartsWith(registry + "/", StringComparison.Ordinal) && p.EndsWith(":" + ShortId(facts.Id), StringComparison.Ordinal)).ToList())
+            {
+                _published.TryRemove(published, out _);
+                await manager.RemoveAsync(published, cancellationToken);
+            }
+        }
+
+        return await manager.RemoveAsync(reference, cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<ContainerImageUse>> ServiceUsesAsync(CancellationToken cancellationToken)
+    {
+        IEnumerable<SwarmService> services;
+        try
+        {
+            services = await client.Swarm.ListServicesAsync(new ServiceListParameters(), cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            throw Failure("listing the swarm's services", e);
+        }
+
+        var uses = new List<ContainerImageUse>();
+        foreach (var service in services)
+        {
+            if (service.Spec?.TaskTemplate?.ContainerSpec?.Image is { Length: > 0 } image
+                && await manager.InspectAsync(image.Split('@')[0], cancellationToken) is { } facts)
+            {
+                uses.Add(new ContainerImageUse(service.ID, facts.Id, true));
+            }
+        }
+
+        return uses;
+    }
+
+    private static string ShortId(string id) => id.Replace("sha256:", "", StringComparison.Ordinal)[..16];
 
     /// <summary>The image's entrypoint and command as the manager has it, which the box's gate runs after the go-ahead.</summary>
     public async Task<ServiceSpecs.ImageDefaults> DefaultsAsync(string image, CancellationToken cancellationToken)
@@ -60,7 +122,7 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
         var slash = name.LastIndexOf('/');
         var colon = name.LastIndexOf(':');
         var repository = colon > slash ? name[..colon] : name;
-        var published = $"{registry}/{repository}:{id.Replace("sha256:", "", StringComparison.Ordinal)[..16]}";
+        var published = $"{registry}/{repository}:{ShortId(id)}";
         var push = _published.GetOrAdd(published, p => new Lazy<Task<string>>(() => PushAsync(image, p)));
         try
         {
