@@ -47,10 +47,13 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
             return await manager.RemoveAsync(reference, cancellationToken);
         }
 
-        if ((await ServiceUsesAsync(cancellationToken)).FirstOrDefault(u => u.ImageId == facts.Id) is { } use)
+        var services = await ServiceUsesAsync(cancellationToken);
+        if (services.FirstOrDefault(u => u.ImageId == facts.Id) is { } use)
         {
             return new ImageRemoval(false, $"image {reference} is used by swarm service {use.ContainerId}; remove its run first");
         }
+
+        await RemoveLeftTaskContainersAsync(facts.Id, services.Select(u => u.ContainerId).ToHashSet(StringComparer.Ordinal), cancellationToken);
 
         if (options.Registry is { } registry)
         {
@@ -63,6 +66,37 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
 
         return await manager.RemoveAsync(reference, cancellationToken);
     }
+
+    /// <summary>
+    /// A removed service's task container stays on the manager's engine until swarm's agent gets to it: debris of a
+    /// box that is gone, removed here so it does not hold the image.
+    /// </summary>
+    private async Task RemoveLeftTaskContainersAsync(string imageId, IReadOnlySet<string> liveServices, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var containers = await client.Containers.ListContainersAsync(
+                new ContainersListParameters { All = true, Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [ServiceIdLabel] = true } } },
+                cancellationToken);
+            foreach (var container in containers.Where(c => c.ImageID == imageId && c.Labels is { } labels && labels.TryGetValue(ServiceIdLabel, out var service) && !liveServices.Contains(service)))
+            {
+                try
+                {
+                    await client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, cancellationToken);
+                }
+                catch (DockerContainerNotFoundException)
+                {
+                    // swarm's agent removed it first.
+                }
+            }
+        }
+        catch (DockerApiException e)
+        {
+            throw Failure($"removing the task containers of removed services that hold image {imageId}", e);
+        }
+    }
+
+    private const string ServiceIdLabel = "com.docker.swarm.service.id";
 
     private async Task<IReadOnlyList<ContainerImageUse>> ServiceUsesAsync(CancellationToken cancellationToken)
     {
