@@ -61,7 +61,7 @@ public static class EnvironmentBenchmark
                 DefaultConcurrency = AtOnce,
                 Environment = NodeRepository.Environment,
             };
-            runner = new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
+            runner = new Runner(host, config, engine.Backend, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
 
             Console.Error.WriteLine("environments: cold run (toolchain image, npm ci, one task; minutes)");
             var cold = await RunOnceAsync(runner, seen, [NewTask("cold", FirstStep, "@message done")], null, cancellationToken);

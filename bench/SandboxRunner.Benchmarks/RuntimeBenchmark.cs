@@ -120,7 +120,7 @@ public static class RuntimeBenchmark
         {
             Image = TaskOverheadBenchmark.Image, CodexModel = "gpt-5.5", AllowedCommands = [], DefaultAllowedPaths = ["**"], NetworkPolicy = policy, Runtime = runtime,
         };
-        var runner = new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
+        var runner = new Runner(host, config, engine.Backend, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
         runners.Add(runner);
         return runner;
     }

@@ -58,7 +58,7 @@ public static class TaskOverheadBenchmark
                 runners.Add(new RunnerVariant(
                     tag,
                     name,
-                    new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: _ => null),
+                    new Runner(host, config, engine.Backend, git, NullLoggerFactory.Instance, hostEnvironment: _ => null),
                     main.Row(name),
                     new ResultTable($"task-overhead: {name}, split into the runner's engine and git calls")));
             }

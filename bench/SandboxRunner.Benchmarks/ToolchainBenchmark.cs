@@ -82,7 +82,7 @@ public static class ToolchainBenchmark
             NetworkPolicy = NetworkPolicy.None,
             Environment = toolchain.Environment,
         };
-        using var runner = new Runner(host, config, m.Engine, m.Git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
+        using var runner = new Runner(host, config, m.Engine.Backend, m.Git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
         m.Scopes.Add(Labels.ScopeOf(runner.Repository.CommonDir));
         var observer = new ToolchainObserver();
 

@@ -69,7 +69,7 @@ public static class TransportBenchmark
                     };
                     var variant = new Variant(
                         name,
-                        new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: _ => null),
+                        new Runner(host, config, engine.Backend, git, NullLoggerFactory.Instance, hostEnvironment: _ => null),
                         main.Row($"  overhead: {name}"),
                         main.Row($"    total Runner.RunAsync: {name}"),
                         main.Row($"    agent (container StartedAt -> FinishedAt): {name}"),

@@ -49,7 +49,7 @@ public static class VerifyBenchmark
                 NetworkPolicy = NetworkPolicy.None,
                 Environment = NodeRepository.Environment,
             };
-            runner = new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
+            runner = new Runner(host, config, engine.Backend, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
 
             Console.Error.WriteLine("verify: cold run (toolchain image, npm ci; minutes)");
             await RunOnceAsync(runner, observer, "cold", verify: false, cancellationToken);

@@ -34,7 +34,7 @@ public sealed class OrphanTests(DockerFixture docker)
         });
         try
         {
-            using var workspace = new Workspace(repository.Path, docker.Engine, git, NullLoggerFactory.Instance);
+            using var workspace = new Workspace(repository.Path, docker.Engine.Backend, git, NullLoggerFactory.Instance);
 
             await workspace.RecoverAtStartAsync(CancellationToken.None);
 
@@ -64,7 +64,7 @@ public sealed class OrphanTests(DockerFixture docker)
         var orphan = await CreateAsync(client, scope, run, $"{Environment.MachineName}/{DeadPid()}");
         try
         {
-            using var workspace = new Workspace(repository.Path, docker.Engine, git, NullLoggerFactory.Instance);
+            using var workspace = new Workspace(repository.Path, docker.Engine.Backend, git, NullLoggerFactory.Instance);
 
             await workspace.GetRunnerAsync(CancellationToken.None);
 

@@ -111,6 +111,10 @@ internal sealed partial class RunExecution
     private async Task<EgressGateway> StartSetupGatewayAsync(CancellationToken cancellationToken)
     {
         await _services.Images.EnsureAsync(includeProxy: true, cancellationToken);
-        return await EgressGateway.StartAsync(_services.Engine, _services.Scope, _plan.RunId, CredentialRouting.SetupGateway(_services.Config, _services.Images.ProxyImage), cancellationToken);
+        // Until Environments moves onto IRunSite (issue 24) a setup behind a proxy gets a gateway of its own over the
+        // engine, under a run id of its own: its teardown removes what carries that id, never the run's site.
+        var egress = CredentialRouting.SetupGateway(_services.Config, _services.Images.ProxyImage);
+        return await EgressGateway.StartAsync(_services.EnvironmentEngine, _services.Scope, $"{_plan.RunId}-setup",
+            new EgressOptions(egress.ProxyImage, egress.Allowlist, egress.Route.Upstream, egress.Route.Credential), cancellationToken);
     }
 }

@@ -10,7 +10,7 @@ namespace SandboxRunner.Runs;
 internal sealed record RunServices(
     HostRepository Repository,
     RunnerConfig Config,
-    IContainerEngine Engine,
+    ITaskBackend Backend,
     GitCli Git,
     ImageProvisioner Images,
     TaskRunner TaskRunner,
@@ -21,6 +21,9 @@ internal sealed record RunServices(
     Func<string, string?> HostEnvironment,
     ILoggerFactory LoggerFactory)
 {
+    /// <summary>What Environments still drives until it moves onto <see cref="ITaskBackend"/> (issue 24): the backend's engine view.</summary>
+    public IContainerEngine EnvironmentEngine { get; } = LegacyEngine.Of(Backend);
+
     /// <summary>The repository's label on everything its runs create in the engine.</summary>
     public string Scope { get; } = Labels.ScopeOf(Repository.CommonDir);
 }

@@ -2,7 +2,6 @@ using System.ComponentModel;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using Spectre.Console.Cli;
 using SandboxRunner.Host.Composition;
 
@@ -137,11 +136,19 @@ internal static class ImageCatalogs
     public static async Task<(ImageCatalog Catalog, IReadOnlySet<string> Current, string Scope)> OpenAsync(CliSession session)
     {
         var runner = await session.RunnerAsync(CancellationToken.None);
-        var inventory = session.Engine as IImageInventory
-            ?? throw new InvalidOperationException("this engine cannot list images");
         var current = await runner.CurrentImagesAsync(CancellationToken.None);
-        return (new ImageCatalog(inventory), current.Tags.ToHashSet(StringComparer.Ordinal), Labels.ScopeOf(runner.Repository.CommonDir));
+        return (new ImageCatalog(new Inventory(session.Backend.Images)), current.Tags.ToHashSet(StringComparer.Ordinal), Labels.ScopeOf(runner.Repository.CommonDir));
     }
 
     public static string Megabytes(long bytes) => $"{bytes / (1024.0 * 1024.0):0.0} MB";
+
+    /// <summary>The backend's images as the catalog reads them (until the catalog takes <see cref="IBoxImages"/> itself).</summary>
+    private sealed class Inventory(IBoxImages images) : IImageInventory
+    {
+        public Task<IReadOnlyList<EngineImage>> ListImagesAsync(LabelSelector selector, CancellationToken cancellationToken) => images.ListAsync(selector, cancellationToken);
+
+        public Task<IReadOnlyList<ContainerImageUse>> ListContainerImagesAsync(CancellationToken cancellationToken) => images.UsesAsync(cancellationToken);
+
+        public Task<ImageRemoval> RemoveImageAsync(string reference, CancellationToken cancellationToken) => images.RemoveAsync(reference, cancellationToken);
+    }
 }

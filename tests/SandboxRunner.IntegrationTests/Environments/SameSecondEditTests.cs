@@ -88,7 +88,7 @@ public sealed class SameSecondEditTests(DockerFixture docker)
             var id = await docker.Engine.CreateAsync(Spec(DockerFixture.FakeCodexImage, labels, "true"), CancellationToken.None);
             containers.Add(id);
             var before = DateTime.UtcNow;
-            await copy.UploadTreeAsync(docker.Engine, id, checkout, UnixOwner.ImageUser, CancellationToken.None);
+            await ((SandboxRunner.Environments.IRunPack)copy).UploadTreeAsync(docker.Engine, id, checkout, UnixOwner.ImageUser, CancellationToken.None);
             var after = DateTime.UtcNow;
             var second = new DateTime(before.Ticks - (before.Ticks % TimeSpan.TicksPerSecond), DateTimeKind.Utc);
             if (after < second.AddSeconds(1) || attempt == 9)

@@ -52,7 +52,7 @@ public sealed class RunnerHarness : IAsyncDisposable
         };
         config = configure?.Invoke(config) ?? config;
         var engine = new RecordingEngine(docker);
-        var runner = new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));
+        var runner = new Runner(host, config, engine.Backend, git, NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));
         return new RunnerHarness(docker, repository, runner, engine);
     }
 
@@ -61,7 +61,7 @@ public sealed class RunnerHarness : IAsyncDisposable
     /// edited config); its containers are recorded and checked like the harness's own. The caller disposes it.
     /// </summary>
     public Runner SecondRunner(RunnerConfig config, Func<string, string?>? hostEnvironment = null) =>
-        new(Runner.Repository, config, Engine, new GitCli(NullLogger<GitCli>.Instance), NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));
+        new(Runner.Repository, config, Engine.Backend, new GitCli(NullLogger<GitCli>.Instance), NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));
 
     public async Task<RunResult> RunAsync(params TaskRequest[] tasks) => await RunAsync(new RunRequest { Tasks = tasks }, CancellationToken.None);
 
@@ -144,6 +144,7 @@ public sealed class RunnerHarness : IAsyncDisposable
             }
 
             Runner.Dispose();
+            Engine.Dispose();
             Repository.Dispose();
         }
     }

@@ -10,8 +10,10 @@ namespace SandboxRunner.Tests.Fakes;
 /// over that engine. It passes the backend contract (Contracts/BackendContract.cs) that the Docker backend passes,
 /// so run logic tested against it holds against Docker; what a test wants to see of a box is on <see cref="Engine"/>.
 /// </summary>
-public sealed class FakeBackend(FakeEngine engine) : ITaskBackend
+public sealed class FakeBackend(FakeEngine engine) : ITaskBackend, ILegacyEngineHolder
 {
+    IContainerEngine ILegacyEngineHolder.Engine => engine;
+
     public FakeEngine Engine => engine;
 
     public string Name => "fake";

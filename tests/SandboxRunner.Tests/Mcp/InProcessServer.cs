@@ -60,7 +60,7 @@ public sealed class InProcessServer : IAsyncDisposable
             server.WriteConfig(configOverrides);
             var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
             builder.Services.AddRunner(new HostSettings { Repo = server._bed.Path });
-            builder.Services.AddSingleton<IContainerEngine>(server._bed.Engine);
+            builder.Services.AddSingleton<ITaskBackend>(server._bed.Backend);
             builder.Services.AddRunnerMcp().WithStreamServerTransport(server._toServer.Reader.AsStream(), server._toClient.Writer.AsStream());
             server._host = builder.Build();
             await server._host.StartAsync();

@@ -16,6 +16,15 @@ public sealed class DockerEngine : IContainerEngine, IImageInventory, IDisposabl
     public DockerEngine(ILogger<DockerEngine> logger, EngineConnection connection, IReadOnlyDictionary<string, string>? extraLabels = null) =>
         Backend = new DockerBackend(logger, connection, extraLabels);
 
+    /// <summary>A view of <paramref name="backend"/>, which its owner disposes (see <see cref="LegacyEngine"/>).</summary>
+    internal DockerEngine(DockerBackend backend)
+    {
+        Backend = backend;
+        _ownsBackend = false;
+    }
+
+    private readonly bool _ownsBackend = true;
+
     public DockerBackend Backend { get; }
 
     ITaskBackend IContainerEngine.Backend => Backend;
@@ -107,5 +116,11 @@ public sealed class DockerEngine : IContainerEngine, IImageInventory, IDisposabl
 
     public Task<long?> WrittenBytesAsync(string containerId, CancellationToken cancellationToken) => Backend.Snapshots.WrittenBytesAsync(containerId, cancellationToken);
 
-    public void Dispose() => Backend.Dispose();
+    public void Dispose()
+    {
+        if (_ownsBackend)
+        {
+            Backend.Dispose();
+        }
+    }
 }
