@@ -76,6 +76,29 @@ public sealed class OrphanTests(DockerFixture docker)
         }
     }
 
+    [Fact]
+    public async Task A_new_server_removes_the_probe_a_killed_process_left_which_carries_no_repository_or_run()
+    {
+        using var client = new DockerClientBuilder().WithEndpoint(docker.Engine.Endpoint).Build();
+        using var repository = new TestRepository();
+        var git = new GitCli(NullLogger<GitCli>.Instance);
+        var mark = $"probe-{Guid.NewGuid():N}"[..20];
+        var labels = new Dictionary<string, string> { [Labels.Role] = Labels.HostFilesProbeRole, [Labels.Owner] = $"{Environment.MachineName}/{DeadPid()}", ["test.mark"] = mark };
+        var probe = (await client.Containers.CreateContainerAsync(new CreateContainerParameters { Image = DockerFixture.FakeCodexImage, Cmd = ["true"], Labels = labels })).ID;
+        try
+        {
+            using var workspace = new Workspace(repository.Path, docker.Engine.Backend, git, NullLoggerFactory.Instance);
+
+            await workspace.RecoverAtStartAsync(CancellationToken.None);
+
+            Assert.Empty(await docker.Engine.ListContainersAsync("test.mark", mark, CancellationToken.None));
+        }
+        finally
+        {
+            await docker.Engine.RemoveAsync(probe, CancellationToken.None);
+        }
+    }
+
     private static async Task<string> CreateAsync(DockerClient client, string scope, string run, string owner) =>
         (await client.Containers.CreateContainerAsync(new CreateContainerParameters
         {

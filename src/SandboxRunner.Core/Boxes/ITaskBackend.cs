@@ -45,6 +45,8 @@ public interface ITaskBackend : IAsyncDisposable
     /// <summary>
     /// Removes what <paramref name="scope"/> holds whose creating process (<see cref="Labels.Owner"/>) is gone from
     /// this machine (killed, crashed); returns how many resources. Their task trees on disk are left for recovery.
+    /// Probes of a gone process (<see cref="Labels.IsOrphanedProbe"/>: of no run and no repository, so in no scope)
+    /// go with every sweep, uncounted.
     /// </summary>
     Task<int> RemoveOrphansAsync(BoxScope scope, CancellationToken cancellationToken);
 

@@ -80,8 +80,18 @@ public sealed class RecordingEngine : IContainerEngine, IContainerObserver, IDis
     public Task StartWithInputAsync(string containerId, ReadOnlyMemory<byte> input, CancellationToken cancellationToken) =>
         inner.StartWithInputAsync(containerId, input, cancellationToken);
 
+    // The backend's own look at whether it sees this machine's files is no run's container (the engine view the
+    // runner had before the seam made it unrecorded too).
+    private readonly ConcurrentDictionary<string, bool> _probes = new();
+
     void IContainerObserver.Created(string containerId, ContainerSpec spec)
     {
+        if (spec.Labels.GetValueOrDefault(Labels.Role) == Labels.HostFilesProbeRole)
+        {
+            _probes[containerId] = true;
+            return;
+        }
+
         Specs[containerId] = spec;
         lock (_gate)
         {
@@ -134,6 +144,11 @@ public sealed class RecordingEngine : IContainerEngine, IContainerObserver, IDis
 
     void IContainerObserver.Removed(string containerId)
     {
+        if (_probes.TryRemove(containerId, out _))
+        {
+            return;
+        }
+
         Removed.Enqueue(containerId);
         lock (_gate)
         {

@@ -273,6 +273,12 @@ public sealed partial class FakeEngine : IContainerEngine
             removed++;
         }
 
+        // As Docker's: a dead owner's probes go with any sweep (no scope selects them), uncounted.
+        foreach (var container in _containers.Values.Where(c => Labels.IsOrphanedProbe(c.Labels)).ToList())
+        {
+            await RemoveAsync(container.Id, cancellationToken);
+        }
+
         return removed;
     }
 
