@@ -7,7 +7,7 @@ namespace SandboxRunner.Benchmarks;
 /// One runner run split into rows in call order: the engine calls (by method and container role) and git
 /// calls it made, and the time no call was in flight, before and after the task container's create.
 /// </summary>
-public static class CallPhases
+internal static class CallPhases
 {
     public static void Add(ResultTable table, long start, long end, IReadOnlyList<CallEvent> dockerCalls, IReadOnlyList<CallEvent> gitCalls)
     {

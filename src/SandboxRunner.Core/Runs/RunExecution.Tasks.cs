@@ -1,6 +1,5 @@
 using SandboxRunner.Environments;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -108,13 +107,11 @@ internal sealed partial class RunExecution
     }
 
     /// <summary>An egress proxy for a setup under <c>setup_network: deny</c> in a run whose tasks have the network.</summary>
-    private async Task<EgressGateway> StartSetupGatewayAsync(CancellationToken cancellationToken)
+    private async Task<IRunSite> OpenSetupSiteAsync(CancellationToken cancellationToken)
     {
         await _services.Images.EnsureAsync(includeProxy: true, cancellationToken);
-        // Until Environments moves onto IRunSite (issue 24) a setup behind a proxy gets a gateway of its own over the
-        // engine, under a run id of its own: its teardown removes what carries that id, never the run's site.
-        var egress = CredentialRouting.SetupGateway(_services.Config, _services.Images.ProxyImage);
-        return await EgressGateway.StartAsync(_services.EnvironmentEngine, _services.Scope, $"{_plan.RunId}-setup",
-            new EgressOptions(egress.ProxyImage, egress.Allowlist, egress.Route.Upstream, egress.Route.Credential), cancellationToken);
+        return await _services.Backend.OpenRunSiteAsync(
+            new RunSiteSpec(new BoxScope(_services.Scope), _plan.RunId, NetworkIntent.Allowlist, CredentialRouting.SetupGateway(_services.Config, _services.Images.ProxyImage)),
+            cancellationToken);
     }
 }

@@ -34,7 +34,7 @@ public sealed partial class Runner
         }
 
         var tree = await BaseTree.ReadAsync(_git, Repository, head, cancellationToken);
-        var images = new EnvironmentImages(_environmentEngine, _git, Repository, _services.Scope);
+        var images = new EnvironmentImages(_backend.Images, _git, Repository, _services.Scope);
         foreach (var (name, spec) in environments)
         {
             try
@@ -59,7 +59,7 @@ public sealed partial class Runner
             return;
         }
 
-        var statuses = await EnvironmentCheck.ExamineAsync(Config, names, Repository, _environmentEngine, _git, _images.TaskImage, plan.BaseCommit, cancellationToken);
+        var statuses = await EnvironmentCheck.ExamineAsync(Config, names, Repository, _backend, _git, _images.TaskImage, plan.BaseCommit, cancellationToken);
         var problems = statuses.Where(s => !s.Usable).Select(s => new Configuration.Problem(s.Field, $"{s.Detail}; {s.Fix}")).ToList();
         if (problems.Count > 0)
         {

@@ -4,7 +4,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -42,31 +41,7 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
     }
 
     /// <summary>The base commit's objects into the box's object folder (a scratch folder of it).</summary>
-    public Task UploadObjectsAsync(ITaskBox box, UnixOwner owner, CancellationToken cancellationToken) =>
-        PutObjectsAsync(box.PutArchiveAsync, owner, cancellationToken);
-
-    /// <summary>
-    /// The checkout, marked shallow at the base commit, into the box's <c>/workspace</c>, stamped
-    /// <see cref="TreeArchiveWriter.CheckoutTime"/> (an environment's run image is this upload committed, and the
-    /// engine's change list is blind to a same-size edit in the second its files carry).
-    /// </summary>
-    public Task UploadTreeAsync(ITaskBox box, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken) =>
-        PutTreeAsync(box.PutArchiveAsync, worktree, owner, cancellationToken);
-
-    /// <summary>A host folder's contents into a folder of the box, owned by <paramref name="owner"/>.</summary>
-    public static Task UploadFolderAsync(ITaskBox box, string target, string folder, UnixOwner owner, CancellationToken cancellationToken) =>
-        box.PutArchiveAsync(target, (tar, ct) => TreeArchiveWriter.WriteAsync(tar, folder, (int)owner.Uid, (int)owner.Gid, [], DateTime.UtcNow, ct), cancellationToken);
-
-    // Environments fill their run image's container through the engine until they move onto the box (issue 24).
-    Task Environments.IRunPack.UploadTreeAsync(IArchiveOperations engine, string containerId, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken) =>
-        PutTreeAsync((path, write, ct) => engine.PutArchiveAsync(containerId, path, write, ct), worktree, owner, cancellationToken);
-
-    Task Environments.IRunPack.UploadObjectsAsync(IArchiveOperations engine, string containerId, UnixOwner owner, CancellationToken cancellationToken) =>
-        PutObjectsAsync((path, write, ct) => engine.PutArchiveAsync(containerId, path, write, ct), owner, cancellationToken);
-
-    private delegate Task PutArchive(string path, Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancellationToken);
-
-    private async Task PutObjectsAsync(PutArchive put, UnixOwner owner, CancellationToken cancellationToken)
+    public async Task UploadObjectsAsync(ITaskBox box, UnixOwner owner, CancellationToken cancellationToken)
     {
         Task<string> making;
         lock (_packLock)
@@ -75,16 +50,24 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
             making = _pack is { IsFaulted: false, IsCanceled: false } ? _pack : _pack = PackAsync();
         }
 
-        var pack = await making.WaitAsync(cancellationToken);
-        await put(repository.ObjectsDir, (tar, ct) => TreeArchiveWriter.WriteAsync(tar, pack, (int)owner.Uid, (int)owner.Gid, [], DateTime.UtcNow, ct), cancellationToken);
+        await UploadFolderAsync(box, repository.ObjectsDir, await making.WaitAsync(cancellationToken), owner, cancellationToken);
     }
 
-    private Task PutTreeAsync(PutArchive put, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken)
+    /// <summary>
+    /// The checkout, marked shallow at the base commit, into the box's <c>/workspace</c>, stamped
+    /// <see cref="TreeArchiveWriter.CheckoutTime"/> (an environment's run image is this upload committed, and the
+    /// engine's change list is blind to a same-size edit in the second its files carry).
+    /// </summary>
+    public Task UploadTreeAsync(ITaskBox box, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken)
     {
         ExtraFile[] shallow = [new(".git/shallow", Encoding.ASCII.GetBytes(baseCommit + "\n"))];
-        return put(CodexCommandLine.Workspace,
+        return box.PutArchiveAsync(CodexCommandLine.Workspace,
             (tar, ct) => TreeArchiveWriter.WriteAsync(tar, worktree.WorkPath, (int)owner.Uid, (int)owner.Gid, shallow, TreeArchiveWriter.CheckoutTime, ct), cancellationToken);
     }
+
+    /// <summary>A host folder's contents into a folder of the box, owned by <paramref name="owner"/>.</summary>
+    public static Task UploadFolderAsync(ITaskBox box, string target, string folder, UnixOwner owner, CancellationToken cancellationToken) =>
+        box.PutArchiveAsync(target, (tar, ct) => TreeArchiveWriter.WriteAsync(tar, folder, (int)owner.Uid, (int)owner.Gid, [], DateTime.UtcNow, ct), cancellationToken);
 
     /// <summary>
     /// Makes the host's copy of the tree the container's <c>/workspace</c>. Past a limit the partial

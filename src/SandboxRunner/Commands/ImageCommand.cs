@@ -137,18 +137,8 @@ internal static class ImageCatalogs
     {
         var runner = await session.RunnerAsync(CancellationToken.None);
         var current = await runner.CurrentImagesAsync(CancellationToken.None);
-        return (new ImageCatalog(new Inventory(session.Backend.Images)), current.Tags.ToHashSet(StringComparer.Ordinal), Labels.ScopeOf(runner.Repository.CommonDir));
+        return (new ImageCatalog(session.Backend.Images), current.Tags.ToHashSet(StringComparer.Ordinal), Labels.ScopeOf(runner.Repository.CommonDir));
     }
 
     public static string Megabytes(long bytes) => $"{bytes / (1024.0 * 1024.0):0.0} MB";
-
-    /// <summary>The backend's images as the catalog reads them (until the catalog takes <see cref="IBoxImages"/> itself).</summary>
-    private sealed class Inventory(IBoxImages images) : IImageInventory
-    {
-        public Task<IReadOnlyList<EngineImage>> ListImagesAsync(LabelSelector selector, CancellationToken cancellationToken) => images.ListAsync(selector, cancellationToken);
-
-        public Task<IReadOnlyList<ContainerImageUse>> ListContainerImagesAsync(CancellationToken cancellationToken) => images.UsesAsync(cancellationToken);
-
-        public Task<ImageRemoval> RemoveImageAsync(string reference, CancellationToken cancellationToken) => images.RemoveAsync(reference, cancellationToken);
-    }
 }

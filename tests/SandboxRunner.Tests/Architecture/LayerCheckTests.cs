@@ -19,6 +19,24 @@ public sealed class LayerCheckTests
     }
 
     [Fact]
+    public void The_factory_may_name_the_Docker_backend_and_anything_else_that_names_it_fails()
+    {
+        var graph = new Dictionary<Arrow, IReadOnlyList<string>>
+        {
+            [new("Runs", "Boxes.Docker")] = ["BackendFactory uses DockerBackend", "TaskRunner uses DockerEngine"],
+            [new("Host.Commands", "Boxes.Docker")] = ["ImageCommand uses DockerBackend"],
+            [new("Boxes.Docker", "Boxes")] = ["DockerBackend uses ITaskBackend"],
+        };
+
+        var broken = LayerCheck.NewArrows(LayerRules.OnlyTheFactoryNamesTheDockerBackend, graph, []);
+
+        Assert.Equal(2, broken.Count);
+        Assert.Contains(broken, m => m.Contains("TaskRunner uses DockerEngine", StringComparison.Ordinal) && !m.Contains("BackendFactory uses", StringComparison.Ordinal));
+        Assert.Contains(broken, m => m.Contains("Host.Commands → Boxes.Docker", StringComparison.Ordinal));
+        Assert.Empty(LayerCheck.NewArrows(LayerRules.OnlyTheFactoryNamesTheDockerBackend, Graph(("Runs", "Boxes.Docker", "BackendFactory uses DockerBackend")), []));
+    }
+
+    [Fact]
     public void A_listed_exception_passes_while_it_occurs()
     {
         var graph = Graph(("Environments", "Runs", "SetupRun uses RunStore"));
@@ -61,6 +79,13 @@ public sealed class LayerCheckTests
     [InlineData("Sandbox", "Platform")]
     public void The_engine_rule_allows_the_seam_its_backends_and_Platform(string from, string to) =>
         Assert.False(LayerRules.EngineLayerUsesOnlyPlatform.Forbids(new(from, to)));
+
+    [Theory]
+    [InlineData("Boxes.Docker", true)]
+    [InlineData("Boxes.Swarm", true)]
+    [InlineData("Boxes", false)]
+    public void The_environments_rule_forbids_every_backend_and_allows_the_seam(string to, bool forbidden) =>
+        Assert.Equal(forbidden, LayerRules.EnvironmentsUsesOnlyTheSeam.Forbids(new("Environments", to)));
 
     [Theory]
     [InlineData("Runs.Transports")]

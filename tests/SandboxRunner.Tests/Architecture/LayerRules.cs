@@ -8,6 +8,13 @@ namespace SandboxRunner.Tests.Architecture;
 /// </summary>
 public sealed record LayerRule(string Name, string From, string Forbidden, string Fix)
 {
+    /// <summary>Types (by name, as the graph's "X uses Y" pairs give them) that may make a forbidden arrow: a composition point.</summary>
+    public IReadOnlyList<string> AllowedUsers { get; init; } = [];
+
+    /// <summary>The pairs of an arrow that break this rule: all of them but those an allowed user makes.</summary>
+    public IReadOnlyList<string> Breaking(IReadOnlyList<string> pairs) =>
+        pairs.Where(p => p.IndexOf(" uses ", StringComparison.Ordinal) is var at && (at < 0 || !AllowedUsers.Contains(p[..at]))).ToList();
+
     public bool Forbids(Arrow arrow) =>
         Regex.IsMatch(arrow.From, $"^(?:{From})$") && Regex.IsMatch(arrow.To, $"^(?:{Forbidden})$");
 }
@@ -57,6 +64,21 @@ public static class LayerRules
         Tree("Runs"),
         "move what Environments needs into Environments or a lower folder, or invert the call with a small interface Runs implements");
 
+    public static readonly LayerRule EnvironmentsUsesOnlyTheSeam = new(
+        "Environments uses the seam (Boxes), never a backend (Boxes.<backend>)",
+        Tree("Environments"),
+        @"Boxes\..+",
+        "take the ITaskBackend, IRunSite, ITaskBox or IBoxImages the run hands in; if the seam lacks an operation environments need, add it to the seam, every backend and the backend contract");
+
+    public static readonly LayerRule OnlyTheFactoryNamesTheDockerBackend = new(
+        "nothing outside Boxes.Docker names a Docker type but the composition point (BackendFactory)",
+        AnyBut(@"Boxes\.Docker"),
+        Tree(@"Boxes\.Docker"),
+        "take the ITaskBackend, IRunSite, ITaskBox or IBoxImages the composition hands in (BackendFactory makes the backend); what Docker alone needs stays internal to Boxes/Docker")
+    {
+        AllowedUsers = ["BackendFactory"],
+    };
+
     public static readonly LayerRule GitNeverImportsEngineOrRuns = new(
         "Git never imports the engine layer or Runs",
         Tree("Git"),
@@ -83,8 +105,8 @@ public static class LayerRules
 
     public static IReadOnlyList<LayerRule> All { get; } =
     [
-        ConfigurationImportsNothingInternal, PlatformImportsNothingInternal, EngineLayerUsesOnlyPlatform, EnvironmentsNeverImportsRuns,
-        GitNeverImportsEngineOrRuns, LibraryNeverImportsHost, VerbsNeverImportMcp, McpNeverImportsVerbs,
+        ConfigurationImportsNothingInternal, PlatformImportsNothingInternal, EngineLayerUsesOnlyPlatform, EnvironmentsNeverImportsRuns, EnvironmentsUsesOnlyTheSeam,
+        OnlyTheFactoryNamesTheDockerBackend, GitNeverImportsEngineOrRuns, LibraryNeverImportsHost, VerbsNeverImportMcp, McpNeverImportsVerbs,
     ];
 
     /// <summary>

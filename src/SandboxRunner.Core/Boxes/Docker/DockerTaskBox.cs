@@ -140,7 +140,7 @@ internal sealed class DockerTaskBox : ITaskBox
 }
 
 /// <summary>A box's place on an allowlist site's internal network: the holder whose network namespace it joins, and its address there.</summary>
-public sealed record TaskNetwork(string HolderId, string Address)
+internal sealed record TaskNetwork(string HolderId, string Address)
 {
     public string NetworkMode => $"container:{HolderId}";
 }

@@ -1,5 +1,4 @@
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
@@ -14,8 +13,7 @@ namespace SandboxRunner.Runs.Transports;
 /// own layer, which the engine measures while it runs (so a task cannot fill the engine's disk), and what changed
 /// comes back as a changed tree (<see cref="ChangedTree"/>).
 /// </summary>
-/// <remarks>The changed tree is still read through <paramref name="engine"/> (Environments moves onto <see cref="ITaskBox"/> separately).</remarks>
-internal sealed class EnvironmentTransport(PreparedEnvironment prepared, TreeCopy copy, IContainerEngine engine) : ITaskTransport
+internal sealed class EnvironmentTransport(PreparedEnvironment prepared, TreeCopy copy) : ITaskTransport
 {
     public UnixOwner BoxOwner => UnixOwner.ImageUser;
 
@@ -48,5 +46,5 @@ internal sealed class EnvironmentTransport(PreparedEnvironment prepared, TreeCop
             : null;
 
     public Task<CopyBack> BringBackAsync(ITaskBox box, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken) =>
-        ChangedTree.DownloadAsync(engine, box.Id, worktree, prepared.Setup.Artifacts, limits, Path.Combine(taskFolder, ".incoming"), cancellationToken);
+        ChangedTree.DownloadAsync(box, worktree, prepared.Setup.Artifacts, limits, Path.Combine(taskFolder, ".incoming"), cancellationToken);
 }
