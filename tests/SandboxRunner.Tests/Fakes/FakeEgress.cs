@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Docker;
 
@@ -74,48 +73,16 @@ internal sealed class FakeEgress(FakeEngine engine, RunSiteSpec site, EgressSpec
     };
 }
 
-/// <summary>A fake box's run: start, follow its output, wait, and kill at the deadline, a limit or cancellation, as the Docker box does.</summary>
+/// <summary>A fake box's run: the run every backend's box makes (<see cref="BoxRun"/>), over the fake engine's container.</summary>
 internal static class FakeBoxRun
 {
-    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(30);
-
-    public static async Task<BoxExit> RunAsync(
-        FakeEngine engine, string id, TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, Action? onStarted, CancellationToken limitStop, CancellationToken cancellationToken)
-    {
-        var started = Stopwatch.GetTimestamp();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        await engine.StartAsync(id, cancellationToken);
-        onStarted?.Invoke();
-        var logs = engine.ReadLogsAsync(id, follow: true, onOutput, stop.Token);
-        var wait = engine.WaitAsync(id, stop.Token);
-        var timedOut = false;
-        var stopped = false;
-        try
-        {
-            using var deadlineOrStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limitStop);
-            var deadline = Task.Delay(timeout, deadlineOrStop.Token);
-            if (await Task.WhenAny(wait, deadline) == deadline)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                stopped = limitStop.IsCancellationRequested;
-                timedOut = !stopped;
-                await engine.KillAsync(id, CancellationToken.None);
-            }
-
-            var exitCode = await wait.WaitAsync(Budget, CancellationToken.None);
-            var elapsed = Stopwatch.GetElapsedTime(started);
-            await logs.WaitAsync(Budget, CancellationToken.None);
-            return new BoxExit(timedOut || stopped ? null : exitCode, timedOut, elapsed, stopped);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            await engine.KillAsync(id, CancellationToken.None);
-            throw;
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await Task.WhenAll(logs, wait).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
-    }
+    public static Task<BoxExit> RunAsync(
+        FakeEngine engine, string id, TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, Action? onStarted, CancellationToken limitStop, CancellationToken cancellationToken) =>
+        BoxRun.RunAsync(
+            new BoxCalls(
+                ct => engine.StartAsync(id, ct),
+                (follow, onChunk, ct) => engine.ReadLogsAsync(id, follow, onChunk, ct),
+                ct => engine.WaitAsync(id, ct),
+                ct => engine.KillAsync(id, ct)),
+            timeout, onOutput, onStarted, limitStop, cancellationToken);
 }
