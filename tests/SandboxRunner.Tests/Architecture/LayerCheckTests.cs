@@ -26,6 +26,7 @@ public sealed class LayerCheckTests
             [new("Runs", "Boxes.Docker")] = ["BackendFactory uses DockerBackend", "TaskRunner uses DockerEngine"],
             [new("Host.Commands", "Boxes.Docker")] = ["ImageCommand uses DockerBackend"],
             [new("Boxes.Docker", "Boxes")] = ["DockerBackend uses ITaskBackend"],
+            [new("Boxes.Swarm", "Boxes.Docker")] = ["SwarmBackend uses DockerContainers"],
         };
 
         var broken = LayerCheck.NewArrows(LayerRules.OnlyTheFactoryNamesTheDockerBackend, graph, []);
