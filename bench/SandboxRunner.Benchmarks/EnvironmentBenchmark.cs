@@ -17,7 +17,7 @@ namespace SandboxRunner.Benchmarks;
 /// agent command) against a bare <c>docker run</c> of the setup image, interleaved run by run; and eight
 /// tasks at once: their disk and their starts.
 /// </summary>
-public static class EnvironmentBenchmark
+internal static class EnvironmentBenchmark
 {
     private const int RunCount = 12;
     private const int WarmUps = 2;

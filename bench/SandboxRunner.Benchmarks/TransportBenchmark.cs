@@ -19,7 +19,7 @@ namespace SandboxRunner.Benchmarks;
 /// <c>StartedAt</c> to <c>FinishedAt</c>); the fake Codex writes one small file. Variants are interleaved run
 /// by run, so drift on a shared machine hits each alike.
 /// </summary>
-public static class TransportBenchmark
+internal static class TransportBenchmark
 {
     private const string Prompt = "@write bench.txt one small write\\n";
 

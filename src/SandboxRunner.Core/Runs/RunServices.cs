@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -21,8 +20,6 @@ internal sealed record RunServices(
     Func<string, string?> HostEnvironment,
     ILoggerFactory LoggerFactory)
 {
-    /// <summary>What Environments still drives until it moves onto <see cref="ITaskBackend"/> (issue 24): the backend's engine view.</summary>
-    public IContainerEngine EnvironmentEngine { get; } = LegacyEngine.Of(Backend);
 
     /// <summary>The repository's label on everything its runs create in the engine.</summary>
     public string Scope { get; } = Labels.ScopeOf(Repository.CommonDir);

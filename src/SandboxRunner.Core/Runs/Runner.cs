@@ -5,7 +5,6 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -21,7 +20,6 @@ namespace SandboxRunner.Runs;
 public sealed partial class Runner : IDisposable
 {
     private readonly ITaskBackend _backend;
-    private readonly IContainerEngine _environmentEngine;
     private readonly GitCli _git;
     private readonly TimeProvider _clock;
     private readonly ILogger<Runner> _logger;
@@ -67,7 +65,6 @@ public sealed partial class Runner : IDisposable
         _application = new ResultApplication(repository, config, _store, git);
         _services = new RunServices(repository, config, backend, git, _images, new TaskRunner(git, loggerFactory.CreateLogger<TaskRunner>()),
             process.Gate, _runs, _leftovers, _clock, hostEnvironment, loggerFactory);
-        _environmentEngine = _services.EnvironmentEngine;
     }
 
     public HostRepository Repository { get; }

@@ -7,7 +7,6 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -34,9 +33,6 @@ public sealed record TaskContext(
 
     /// <summary>The run's pack of base-commit objects: set whenever a task's tree travels (the copy transport, or an environment's task).</summary>
     internal TreeCopy? Pack { get; init; }
-
-    /// <summary>What an environment task's changed tree is read through until Environments moves onto <see cref="ITaskBox"/> (issue 24).</summary>
-    internal IContainerEngine? EnvironmentEngine { get; init; }
 
     /// <summary>The run's prepared environments; a task with one starts from its run image (see <see cref="Environments.ChangedTree"/>).</summary>
     public Environments.RunEnvironments? Environments { get; init; }

@@ -11,7 +11,7 @@ namespace SandboxRunner.IntegrationTests.Infrastructure;
 /// the engine's connection (<see cref="Backend"/>, what a runner under test gets), whose containers it observes
 /// whichever part made them (boxes, proxies, holders, environments' containers).
 /// </summary>
-public sealed class RecordingEngine : IContainerEngine, IContainerObserver, IDisposable
+internal sealed class RecordingEngine : IContainerEngine, IContainerObserver, IDisposable
 {
     private readonly DockerEngine inner;
 

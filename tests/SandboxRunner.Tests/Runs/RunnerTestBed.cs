@@ -12,7 +12,7 @@ namespace SandboxRunner.Tests.Runs;
 /// repository is created under /tmp with default permissions, since as root the runner checks task
 /// trees out as uid 1000, which must be able to read it.
 /// </summary>
-public sealed class RunnerTestBed : IDisposable
+internal sealed class RunnerTestBed : IDisposable
 {
     public const string Image = "fake:dev";
 

@@ -47,7 +47,7 @@ internal static class TaskTransports
 {
     /// <summary>An environment's task starts from its run image; otherwise the run's choice (copy when the engine cannot see this machine's files).</summary>
     public static ITaskTransport For(TaskContext context, TaskPlan task) =>
-        context.EnvironmentOf(task) is { } prepared ? new EnvironmentTransport(prepared, context.Pack!, context.EnvironmentEngine!)
+        context.EnvironmentOf(task) is { } prepared ? new EnvironmentTransport(prepared, context.Pack!)
         : context.Copy is { } copy ? new CopyTransport(copy, context.Image)
         : new BindTransport(context.Repository, context.Image, context.Run.SandboxMode == SandboxMode.ReadOnly);
 }
