@@ -4,9 +4,9 @@ using SandboxRunner.Benchmarks;
 using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Docker;
 
-// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|all]
+// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|deny|all]
 var what = args.Length == 0 ? "all" : args[0];
-if (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "runtime" or "verify" or "parsers" or "all"))
+if (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "runtime" or "verify" or "parsers" or "deny" or "all"))
 {
     Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|all]");
     return 2;
@@ -61,6 +61,11 @@ try
     if (what is "verify" or "all")
     {
         await VerifyBenchmark.RunAsync(cancel.Token);
+    }
+
+    if (what is "deny")
+    {
+        await DenyBenchmark.RunAsync(cancel.Token);
     }
 
     if (what is "parsers" or "all")

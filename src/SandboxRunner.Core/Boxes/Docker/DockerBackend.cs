@@ -193,6 +193,9 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
         }
     }
 
+    /// <summary>Completes when every removal the backend finishes after a site's close is done (tests and the benchmark wait for it).</summary>
+    internal Task SettledAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public async Task<int> RemoveRunAsync(BoxScope scope, string runId, CancellationToken cancellationToken)
     {
         var selector = LabelSelector.Of(scope, runId);
