@@ -40,6 +40,7 @@ internal sealed class DockerEgress
     private TaskNetwork? _holder;
     private EgressSpec? _egress;
     private RunSiteSpec? _site;
+    private readonly List<Task> _releases = [];
 
     private DockerEgress(DockerBackend docker, string id, string networkName, GatewayKey key, IReadOnlyDictionary<string, string> labels)
     {
@@ -148,18 +149,31 @@ internal sealed class DockerEgress
         var stdin = Interlocked.Exchange(ref _stdin, null) ?? throw new InvalidOperationException($"gateway {Id} was already handed over");
         _site = site;
         _egress = egress;
-        var handover = ProxyProtocol.Handover(egress);
+
+        // Following the proxy's output from before the write: its "ready" is seen as soon as it is printed.
+        using var readyStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var ready = WaitForLineAsync(ProxyId!, "sandbox-proxy ready", readyStop.Token);
         try
         {
-            await DockerContainers.WriteInputAsync(stdin, handover, cancellationToken);
+            var handover = ProxyProtocol.Handover(egress);
+            try
+            {
+                await DockerContainers.WriteInputAsync(stdin, handover, cancellationToken);
+            }
+            finally
+            {
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(handover);
+                stdin.Dispose();
+            }
         }
-        finally
+        catch
         {
-            System.Security.Cryptography.CryptographicOperations.ZeroMemory(handover);
-            stdin.Dispose();
+            await readyStop.CancelAsync();
+            await ready.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
         }
 
-        await WaitForLineAsync(ProxyId!, "sandbox-proxy ready", cancellationToken);
+        await ready;
     }
 
     /// <summary>Creates the network namespace a box joins (the one made with the gateway first); remove its holder after the box is gone.</summary>
@@ -211,6 +225,31 @@ internal sealed class DockerEgress
         }
     }
 
+    /// <summary>
+    /// Removes a box's holder once the box is gone, in the background (nothing joins it again); never throws: the
+    /// gateway's removal, which waits for this first, takes whatever is left by its label.
+    /// </summary>
+    public Task ReleaseHolder(string holderId)
+    {
+        var removal = Task.Run(async () =>
+        {
+            try
+            {
+                using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await _docker.Containers.RemoveAsync(holderId, budget.Token);
+            }
+            catch (Exception e) when (e is InvalidOperationException or OperationCanceledException or DockerApiException or IOException or HttpRequestException)
+            {
+            }
+        });
+        lock (_releases)
+        {
+            _releases.Add(removal);
+        }
+
+        return removal;
+    }
+
     /// <summary>Hosts the proxy refused to <paramref name="network"/> since <paramref name="since"/>, from squid's access log, read whole from the proxy.</summary>
     public async Task<IReadOnlyList<string>> RefusedHostsAsync(TaskNetwork network, DateTimeOffset since, CancellationToken cancellationToken)
     {
@@ -231,6 +270,14 @@ internal sealed class DockerEgress
     public async Task RemoveAsync(CancellationToken cancellationToken)
     {
         Interlocked.Exchange(ref _stdin, null)?.Dispose();
+        Task[] releases;
+        lock (_releases)
+        {
+            releases = [.. _releases];
+        }
+
+        // Two removals of one container at once: the engine refuses the second ("already in progress").
+        await Task.WhenAll(releases).WaitAsync(cancellationToken);
         var containers = await _docker.Containers.ListAsync(LabelSelector.Of(GatewayLabel, Id), cancellationToken);
         await Task.WhenAll(containers.Select(c => _docker.Containers.RemoveAsync(c.ID, cancellationToken)));
         await _docker.Networks.RemoveAsync(NetworkName, cancellationToken);

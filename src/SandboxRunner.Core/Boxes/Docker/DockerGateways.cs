@@ -162,6 +162,16 @@ internal sealed partial class DockerGateways(DockerBackend docker, ILogger logge
         _removals.Add(RemoveAsync(gateway));
     }
 
+    /// <summary>Counts <paramref name="removal"/> (a box's holder going) among what <see cref="SettledAsync"/> waits for.</summary>
+    public void Track(Task removal)
+    {
+        lock (_gate)
+        {
+            _removals.RemoveAll(t => t.IsCompleted);
+            _removals.Add(removal);
+        }
+    }
+
     private async Task RemoveAsync(DockerEgress gateway)
     {
         await Task.Yield();

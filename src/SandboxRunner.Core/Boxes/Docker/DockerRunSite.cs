@@ -37,7 +37,14 @@ internal sealed class DockerRunSite(DockerBackend docker, RunSiteSpec spec) : IR
         }
 
         var networkMode = network?.NetworkMode ?? (spec.Network == NetworkIntent.Open ? "bridge" : "none");
-        Func<ValueTask>? release = network is null ? null : async () => await docker.Containers.RemoveAsync(network.HolderId, CancellationToken.None);
+        // The holder goes after the box that joined it, in the background like the rest of the gateway: nothing joins it
+        // again, and the gateway's removal (by its label) takes it if this never ran.
+        var egress = _egress;
+        Func<ValueTask>? release = network is null || egress is null ? null : () =>
+        {
+            docker.Gateways.Track(egress.ReleaseHolder(network.HolderId));
+            return ValueTask.CompletedTask;
+        };
 
         // The create itself is not cancelled: cancelled mid-flight, the engine may create a container whose id never reaches us.
         string id;
