@@ -5,10 +5,14 @@ using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Docker;
 
 // dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|deny|all]
+// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- issue26 [options]
 var what = args.Length == 0 ? "all" : args[0];
-if (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "runtime" or "verify" or "parsers" or "deny" or "all"))
+var issue26 = what == "issue26" ? Issue26Options.Parse(args[1..]) : null;
+if ((what == "issue26" && issue26 is null)
+    || (what != "issue26" && (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "runtime" or "verify" or "parsers" or "deny" or "all"))))
 {
-    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|all]");
+    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|deny|all]");
+    Console.Error.WriteLine($"       SandboxRunner.Benchmarks {Issue26Options.Usage}");
     return 2;
 }
 
@@ -28,6 +32,11 @@ Console.WriteLine();
 
 try
 {
+    if (issue26 is not null)
+    {
+        await Issue26Benchmark.RunAsync(issue26, cancel.Token);
+    }
+
     if (what is "task-overhead" or "all")
     {
         await TaskOverheadBenchmark.RunAsync(cancel.Token);
@@ -93,5 +102,9 @@ async Task<string> DescribeEnvironmentAsync()
     }
 
     var git = (await Shell.RunAsync("git", ["--version"], cancel.Token)).Trim();
-    return $"Docker {version} (API {api}), {git}, uid {SandboxRunner.Platform.UnixOwner.CurrentProcess.Uid}";
+    var cpu = File.Exists("/proc/cpuinfo")
+        ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
+        : null;
+    var memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30);
+    return $"Docker {version} (API {api}), {git}, uid {SandboxRunner.Platform.UnixOwner.CurrentProcess.Uid}, {cpu ?? "cpu unknown"}, {memory} GiB";
 }

@@ -36,32 +36,42 @@ public static class Repositories
     /// The 50,000-file repository (500 directories of 100 files of 200 bytes, one commit, one pack), made
     /// once with <c>git fast-import</c> and reused from <see cref="CachedLargePath"/> afterwards.
     /// </summary>
-    public static async Task<string> EnsureLargeAsync(CancellationToken cancellationToken)
+    public static Task<string> EnsureLargeAsync(CancellationToken cancellationToken) =>
+        EnsureAsync(LargeDirectories * LargeFilesPerDirectory, cancellationToken);
+
+    /// <summary>
+    /// A repository of <paramref name="files"/> files of 200 bytes (100 to a directory, one commit, one pack), made once with
+    /// <c>git fast-import</c> and cached in <c>/tmp/sr-bench-50k</c> (50,000 files) or <c>/tmp/sr-bench-files-N</c>.
+    /// </summary>
+    public static async Task<string> EnsureAsync(int files, CancellationToken cancellationToken)
     {
-        var marker = Path.Combine(CachedLargePath, ".git", ReadyMarker);
+        var cached = files == LargeDirectories * LargeFilesPerDirectory
+            ? CachedLargePath
+            : string.Create(CultureInfo.InvariantCulture, $"/tmp/sr-bench-files-{files}");
+        var marker = Path.Combine(cached, ".git", ReadyMarker);
         if (File.Exists(marker))
         {
-            Console.WriteLine($"using the cached {LargeDirectories * LargeFilesPerDirectory}-file repository at {CachedLargePath}");
-            return CachedLargePath;
+            Console.WriteLine($"using the cached {files}-file repository at {cached}");
+            return cached;
         }
 
-        TreeDeletion.Delete(CachedLargePath);
-        var building = $"{CachedLargePath}.building-{Guid.NewGuid():N}";
+        TreeDeletion.Delete(cached);
+        var building = $"{cached}.building-{Guid.NewGuid():N}";
         try
         {
             var started = Stopwatch.GetTimestamp();
             Directory.CreateDirectory(building);
             await Shell.GitAsync(building, cancellationToken, "init", "-q", "-b", "main");
             await Shell.GitAsync(building, cancellationToken, "config", "gc.auto", "0");
-            await Shell.RunAsync("git", ["-C", building, "fast-import", "--quiet"], cancellationToken, writeStdin: WriteFastImportStreamAsync);
+            await Shell.RunAsync("git", ["-C", building, "fast-import", "--quiet"], cancellationToken, writeStdin: stdin => WriteFastImportStreamAsync(stdin, files));
             await Shell.GitAsync(building, cancellationToken, "reset", "-q", "--hard", "main");
             await File.WriteAllTextAsync(
                 Path.Combine(building, ".git", ReadyMarker),
-                $"{LargeDirectories * LargeFilesPerDirectory} files\n",
+                $"{files} files\n",
                 cancellationToken);
-            Directory.Move(building, CachedLargePath);
-            Console.WriteLine($"generated {CachedLargePath} in {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s");
-            return CachedLargePath;
+            Directory.Move(building, cached);
+            Console.WriteLine($"generated {cached} in {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s");
+            return cached;
         }
         finally
         {
@@ -69,15 +79,15 @@ public static class Repositories
         }
     }
 
-    private static async Task WriteFastImportStreamAsync(Stream stdin)
+    private static async Task WriteFastImportStreamAsync(Stream stdin, int files)
     {
         // Not disposed here: the caller closes git's stdin, which ends the stream.
         var output = new BufferedStream(stdin, 1 << 20);
-        await WriteAsync(output, "commit refs/heads/main\ncommitter Bench <bench@example.invalid> 1700000000 +0000\ndata 18\nsynthetic 50k tree\n");
+        await WriteAsync(output, "commit refs/heads/main\ncommitter Bench <bench@example.invalid> 1700000000 +0000\ndata 15\nsynthetic tree\n");
         var body = new StringBuilder(LargeFileBytes + 64);
-        for (var d = 0; d < LargeDirectories; d++)
+        for (var d = 0; d * LargeFilesPerDirectory < files; d++)
         {
-            for (var f = 0; f < LargeFilesPerDirectory; f++)
+            for (var f = 0; f < LargeFilesPerDirectory && (d * LargeFilesPerDirectory) + f < files; f++)
             {
                 var path = string.Create(CultureInfo.InvariantCulture, $"d{d:D3}/f{f:D3}.txt");
                 body.Clear();

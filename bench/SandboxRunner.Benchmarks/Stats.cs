@@ -13,6 +13,8 @@ public sealed class Samples(string name)
 
     public int Count => _ms.Count;
 
+    public IReadOnlyList<double> Values => _ms;
+
     public void Add(double milliseconds) => _ms.Add(milliseconds);
 
     public void Add(TimeSpan elapsed) => _ms.Add(elapsed.TotalMilliseconds);

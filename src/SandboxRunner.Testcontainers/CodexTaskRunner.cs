@@ -242,18 +242,14 @@ public sealed class CodexTaskRunner : IAsyncDisposable
 
     private static async Task RemoveRunImagesAsync(IContainerEngine engine, LabelSelector selector, Func<IReadOnlyDictionary<string, string>, bool> removable, CancellationToken cancellationToken)
     {
-        if (engine is not IImageInventory images)
-        {
-            return;
-        }
-
-        foreach (var image in await images.ListImagesAsync(selector.And(Boxes.Labels.Role, ImageRoles.Run), cancellationToken))
+        var images = engine.Backend.Images;
+        foreach (var image in await images.ListAsync(selector.And(Boxes.Labels.Role, ImageRoles.Run), cancellationToken))
         {
             if (removable(image.Labels))
             {
                 foreach (var tag in image.Tags.DefaultIfEmpty(image.Id))
                 {
-                    await images.RemoveImageAsync(tag, cancellationToken);
+                    await images.RemoveAsync(tag, cancellationToken);
                 }
             }
         }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using SandboxRunner.Host.Commands;
 using SandboxRunner.Host.Composition;
 using SandboxRunner.Host.Mcp;
@@ -19,11 +20,17 @@ internal static class HostApp
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter errors, TextWriter? output = null)
     {
-        if (ServerArguments(args) is { } server)
-        {
-            return await McpServer.RunAsync(server);
-        }
+        StartupTrace.Mark("main");
+        return ServerArguments(args) is { } server ? await McpServer.RunAsync(server) : await VerbAsync(args, errors, output);
+    }
 
+    /// <summary>
+    /// A verb, help or a mistake: the command-line parser. A method of its own so that the server's path never loads
+    /// the parser's assembly (the JIT loads every type a method names when it compiles it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task<int> VerbAsync(IReadOnlyList<string> args, TextWriter errors, TextWriter? output)
+    {
         var app = new CommandApp<ServeCommand>();
         app.Configure(c => Configure(c, output ?? Console.Out));
         var ordered = VerbFirst(args);

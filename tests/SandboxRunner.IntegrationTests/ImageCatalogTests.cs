@@ -51,7 +51,7 @@ public sealed class ImageCatalogTests(DockerFixture docker) : IAsyncLifetime
         await BuildAsync("used", ImageRoles.Environment, scope: "0123456789ab");
         await BuildAsync("plain", role: null);
         await RunContainerAsync(Tag("used"));
-        var catalog = new ImageCatalog(new OnlyThisTest(docker.Engine, _id));
+        var catalog = new ImageCatalog(new OnlyThisTest(docker.Engine.Backend.Images, _id));
         var current = new HashSet<string> { Tag("current") };
 
         var listed = await catalog.ListAsync(current, CancellationToken.None);
@@ -84,7 +84,7 @@ public sealed class ImageCatalogTests(DockerFixture docker) : IAsyncLifetime
         await RunContainerAsync(Tag("raced"));
 
         // As if the container started between the list and the removal.
-        var decision = Assert.Single(await new ImageCatalog(new OnlyThisTest(docker.Engine, _id, hideContainers: true))
+        var decision = Assert.Single(await new ImageCatalog(new OnlyThisTest(docker.Engine.Backend.Images, _id, hideContainers: true))
             .PruneAsync(new ImagePruneOptions { All = true }, CancellationToken.None));
 
         Assert.False(decision.Removed);
@@ -120,15 +120,22 @@ public sealed class ImageCatalogTests(DockerFixture docker) : IAsyncLifetime
     }
 
     /// <summary>The real engine, with image lists narrowed to this test's images.</summary>
-    private sealed class OnlyThisTest(DockerEngine engine, string id, bool hideContainers = false) : IImageInventory
+    private sealed class OnlyThisTest(IBoxImages images, string id, bool hideContainers = false) : IBoxImages
     {
-        public Task<IReadOnlyList<EngineImage>> ListImagesAsync(LabelSelector selector, CancellationToken cancellationToken) =>
-            engine.ListImagesAsync(selector.And(TestLabel, id), cancellationToken);
+        public Task<IReadOnlyList<EngineImage>> ListAsync(LabelSelector selector, CancellationToken cancellationToken) =>
+            images.ListAsync(selector.And(TestLabel, id), cancellationToken);
 
-        public async Task<IReadOnlyList<ContainerImageUse>> ListContainerImagesAsync(CancellationToken cancellationToken) =>
-            hideContainers ? [] : await engine.ListContainerImagesAsync(cancellationToken);
+        public async Task<IReadOnlyList<ContainerImageUse>> UsesAsync(CancellationToken cancellationToken) =>
+            hideContainers ? [] : await images.UsesAsync(cancellationToken);
 
-        public Task<ImageRemoval> RemoveImageAsync(string reference, CancellationToken cancellationToken) =>
-            engine.RemoveImageAsync(reference, cancellationToken);
+        public Task<ImageRemoval> RemoveAsync(string reference, CancellationToken cancellationToken) => images.RemoveAsync(reference, cancellationToken);
+
+        public Task<bool> ExistsAsync(string image, CancellationToken cancellationToken) => images.ExistsAsync(image, cancellationToken);
+
+        public Task BuildAsync(ImageRecipe recipe, CancellationToken cancellationToken) => images.BuildAsync(recipe, cancellationToken);
+
+        public Task<ImageFacts?> InspectAsync(string image, CancellationToken cancellationToken) => images.InspectAsync(image, cancellationToken);
+
+        public Task DeleteAsync(string image, CancellationToken cancellationToken) => images.DeleteAsync(image, cancellationToken);
     }
 }

@@ -46,14 +46,14 @@ public sealed record PruneDecision(CatalogImage Image, bool Removed, string Reas
 /// user's image) is ever listed or removed. Removal is never forced: the engine itself refuses an image
 /// a container uses, even one that started after the list was taken.
 /// </summary>
-public sealed class ImageCatalog(IImageInventory inventory)
+public sealed class ImageCatalog(IBoxImages images)
 {
     /// <summary>Every runner image, oldest first, with the containers using it; <paramref name="current"/> marks the config's own.</summary>
     public async Task<IReadOnlyList<CatalogImage>> ListAsync(IReadOnlySet<string> current, CancellationToken cancellationToken)
     {
-        var images = await inventory.ListImagesAsync(LabelSelector.Of(Labels.Image), cancellationToken);
-        var uses = await inventory.ListContainerImagesAsync(cancellationToken);
-        return images
+        var listed = await images.ListAsync(LabelSelector.Of(Labels.Image), cancellationToken);
+        var uses = await images.UsesAsync(cancellationToken);
+        return listed
             .Where(i => i.Labels.ContainsKey(Labels.Image))
             .Select(i =>
             {
@@ -131,7 +131,7 @@ public sealed class ImageCatalog(IImageInventory inventory)
         IReadOnlyList<string> references = image.Tags.Count > 0 ? image.Tags : [image.Id];
         foreach (var reference in references)
         {
-            var removal = await inventory.RemoveImageAsync(reference, cancellationToken);
+            var removal = await images.RemoveAsync(reference, cancellationToken);
             if (removal.Refusal is not null)
             {
                 return new PruneDecision(image, false, $"the engine refused: {removal.Refusal}");

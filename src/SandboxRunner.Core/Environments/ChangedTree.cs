@@ -3,7 +3,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Environments;
 
@@ -52,9 +51,9 @@ public static class ChangedTree
     }
 
     public static async Task<CopyBack> DownloadAsync(
-        IContainerEngine engine, string containerId, Worktree worktree, IReadOnlyList<string> artifacts, TaskLimits limits, string staging, CancellationToken cancellationToken)
+        ITaskBox box, Worktree worktree, IReadOnlyList<string> artifacts, TaskLimits limits, string staging, CancellationToken cancellationToken)
     {
-        var changes = await engine.ChangesAsync(containerId, MaxChanges, cancellationToken);
+        var changes = await box.ChangesAsync(MaxChanges, cancellationToken);
         if (changes is null)
         {
             return new CopyBack([], $"the task changed more than {MaxChanges} paths", null);
@@ -122,7 +121,7 @@ public static class ChangedTree
             ExtractionReport report;
             try
             {
-                report = await engine.GetArchiveAsync(containerId, WorkspacePrefix + path,
+                report = await box.GetArchiveAsync(WorkspacePrefix + path,
                     (tar, ct) => TreeArchive.ExtractAsync(tar, incoming, "", bounds, ct), cancellationToken);
             }
             catch (Exception e) when (e is InvalidDataException or IOException or InvalidOperationException or UnauthorizedAccessException)

@@ -1,7 +1,6 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Environments;
 
@@ -21,12 +20,12 @@ public sealed record EnvironmentStatus(string Name, string Field, bool Usable, s
 public static class EnvironmentCheck
 {
     public static async Task<IReadOnlyList<EnvironmentStatus>> ExamineAsync(
-        RunnerConfig config, IEnumerable<string> names, HostRepository repository, IContainerEngine engine, GitCli git, TaskImage codex, string commit,
+        RunnerConfig config, IEnumerable<string> names, HostRepository repository, ITaskBackend backend, GitCli git, TaskImage codex, string commit,
         CancellationToken cancellationToken)
     {
         var statuses = new List<EnvironmentStatus>();
         var scope = Labels.ScopeOf(repository.CommonDir);
-        var images = new EnvironmentImages(engine, git, repository, scope);
+        var images = new EnvironmentImages(backend.Images, git, repository, scope);
         BaseTree? tree = null;
         foreach (var name in names.Distinct(StringComparer.Ordinal))
         {
@@ -39,8 +38,9 @@ public static class EnvironmentCheck
 
             try
             {
+                EnvironmentBackend.Require(backend);
                 tree ??= await BaseTree.ReadAsync(git, repository, commit, cancellationToken);
-                statuses.Add(await ExamineOneAsync(field, name, spec, images, engine, config, codex, scope, tree, cancellationToken));
+                statuses.Add(await ExamineOneAsync(field, name, spec, images, backend.Images, config, codex, scope, tree, cancellationToken));
             }
             catch (EnvironmentException e)
             {
@@ -56,7 +56,7 @@ public static class EnvironmentCheck
     }
 
     private static async Task<EnvironmentStatus> ExamineOneAsync(
-        string field, string name, EnvironmentSpec spec, EnvironmentImages images, IContainerEngine engine, RunnerConfig config, TaskImage codex,
+        string field, string name, EnvironmentSpec spec, EnvironmentImages images, IBoxImages backendImages, RunnerConfig config, TaskImage codex,
         string scope, BaseTree tree, CancellationToken cancellationToken)
     {
         if (SetupKey.Unmatched(tree, spec) is { Count: > 0 } unmatched)
@@ -77,9 +77,9 @@ public static class EnvironmentCheck
         var image = await images.EnsureAsync(spec.BaseImage!, cancellationToken);
         string? cached = null;
         var view = SetupKey.View(tree, spec);
-        if (spec.Setup.Count > 0 && await engine.InspectImageAsync(image.Tag, cancellationToken) is { } facts)
+        if (spec.Setup.Count > 0 && await backendImages.InspectAsync(image.Tag, cancellationToken) is { } facts)
         {
-            cached = await SetupKey.FindAsync(engine, new SetupInputs(scope, facts.Id, spec, config.EffectiveAllowlist, view), tree, cancellationToken);
+            cached = await SetupKey.FindAsync(backendImages, new SetupInputs(scope, facts.Id, spec, config.EffectiveAllowlist, view), tree, cancellationToken);
         }
 
         var setup = spec.Setup.Count == 0

@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Text;
 using SandboxRunner.Git;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Environments;
@@ -61,7 +60,7 @@ public sealed record EnvironmentImage(string Tag, string? Init);
 /// (the images' ids, the layering recipe), so an unchanged environment is found and reused, a rebuilt base
 /// gets a new one, and a new Codex image adds a layer without running setup again.
 /// </summary>
-public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli git, HostRepository repository, string scope)
+public sealed partial class EnvironmentImages(IBoxImages images, GitCli git, HostRepository repository, string scope)
 {
     /// <summary>Where the runner's images keep the Codex binary.</summary>
     public const string CodexBinary = "/usr/local/bin/codex";
@@ -88,13 +87,13 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
         var context = await ContextAsync(dockerfile, tree, cancellationToken);
         string TagFor(string lane) => BaseTag(dockerfile, context, lane);
         var shared = TagFor(BaseTree.DefaultLane);
-        if (await engine.ImageExistsAsync(shared, cancellationToken))
+        if (await images.ExistsAsync(shared, cancellationToken))
         {
             return shared;
         }
 
         var tag = TagFor(tree.Lane);
-        if (await engine.ImageExistsAsync(tag, cancellationToken))
+        if (await images.ExistsAsync(tag, cancellationToken))
         {
             return tag;
         }
@@ -113,7 +112,7 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
                 throw new EnvironmentException($"environment.dockerfile: the build context at {tree.Commit[..12]} is over {MaxContextBytes >> 20} MiB; leave out what the image does not need in .dockerignore, or build the image yourself and name it in environment.base_image");
             }
 
-            await engine.BuildImageAsync(new ImageRecipe(tag, new Dictionary<string, byte[]>(), new Dictionary<string, string>())
+            await images.BuildAsync(new ImageRecipe(tag, new Dictionary<string, byte[]>(), new Dictionary<string, string>())
             {
                 ContextFile = contextFile,
                 DockerfilePath = dockerfile,
@@ -180,10 +179,10 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
 
             var context = await ContextAsync(spec.Dockerfile!, tree, cancellationToken);
             var shared = BaseTag(spec.Dockerfile!, context, BaseTree.DefaultLane);
-            baseImage = await engine.ImageExistsAsync(shared, cancellationToken) ? shared : BaseTag(spec.Dockerfile!, context, tree.Lane);
+            baseImage = await images.ExistsAsync(shared, cancellationToken) ? shared : BaseTag(spec.Dockerfile!, context, tree.Lane);
         }
 
-        if (await engine.InspectImageAsync(baseImage, cancellationToken) is not { } baseFacts)
+        if (await images.InspectAsync(baseImage, cancellationToken) is not { } baseFacts)
         {
             stoppedAt($"{baseImage} is not in the engine yet ({(spec.BaseImage is null ? "the first run builds it" : "pull or load it")}), and the images on it are found through its id");
             return tags;
@@ -191,7 +190,7 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
 
         tags.Add(baseImage);
         var image = EnvironmentTag(baseImage, baseFacts.Id);
-        if (await engine.InspectImageAsync(image, cancellationToken) is not { } imageFacts)
+        if (await images.InspectAsync(image, cancellationToken) is not { } imageFacts)
         {
             stoppedAt($"{image} is not in the engine yet (the first run builds it)");
             return tags;
@@ -201,7 +200,7 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
         if (spec.Setup.Count > 0)
         {
             var inputs = new SetupInputs(scope, imageFacts.Id, spec, allowlist, SetupKey.View(tree, spec));
-            if (await SetupKey.FindAsync(engine, inputs, tree, cancellationToken) is not { } setup)
+            if (await SetupKey.FindAsync(images, inputs, tree, cancellationToken) is not { } setup)
             {
                 stoppedAt($"its setup for this commit's cache keys has not run yet ({SetupKey.OwnTag(inputs, tree)}: the next run makes it)");
                 return tags;
@@ -210,10 +209,10 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
             tags.Add(image = setup);
         }
 
-        var fromFacts = await engine.InspectImageAsync(image, cancellationToken);
-        var codexFacts = await engine.InspectImageAsync(codex.Tag, cancellationToken);
+        var fromFacts = await images.InspectAsync(image, cancellationToken);
+        var codexFacts = await images.InspectAsync(codex.Tag, cancellationToken);
         var layered = fromFacts is null || codexFacts is null ? null : CodexTag(image, fromFacts.Id, codex, codexFacts.Id);
-        if (layered is null || !await engine.ImageExistsAsync(layered, cancellationToken))
+        if (layered is null || !await images.ExistsAsync(layered, cancellationToken))
         {
             stoppedAt($"the Codex layer on {image} is not in the engine yet (the next run makes it)");
             return tags;
@@ -230,7 +229,7 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
     /// </summary>
     public async Task<EnvironmentImage> EnsureAsync(string baseImage, CancellationToken cancellationToken)
     {
-        var baseFacts = await engine.InspectImageAsync(baseImage, cancellationToken)
+        var baseFacts = await images.InspectAsync(baseImage, cancellationToken)
             ?? throw new EnvironmentException($"environment.base_image: '{baseImage}' is not in the Docker engine; pull it (docker pull {baseImage}), load it (docker load), or build it");
         var dockerfile = EnvironmentDockerfile(baseImage);
         var tag = EnvironmentTag(baseImage, baseFacts.Id);
@@ -244,9 +243,9 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
     /// </summary>
     public async Task<EnvironmentImage> WithCodexAsync(string image, TaskImage codex, CancellationToken cancellationToken)
     {
-        var fromFacts = await engine.InspectImageAsync(image, cancellationToken)
+        var fromFacts = await images.InspectAsync(image, cancellationToken)
             ?? throw new EnvironmentException($"the environment image '{image}' is not in the Docker engine any more (removed by `image prune`?); run again to rebuild it");
-        var codexFacts = await engine.InspectImageAsync(codex.Tag, cancellationToken)
+        var codexFacts = await images.InspectAsync(codex.Tag, cancellationToken)
             ?? throw new EnvironmentException($"the Codex image '{codex.Tag}' is not in the Docker engine; run `sandbox-runner image build`");
         var dockerfile = CodexDockerfile(image, codex);
         var tag = CodexTag(image, fromFacts.Id, codex, codexFacts.Id);
@@ -262,7 +261,7 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
 
     private async Task BuildOnceAsync(string tag, string dockerfile, string under, CancellationToken cancellationToken)
     {
-        if (await engine.ImageExistsAsync(tag, cancellationToken))
+        if (await images.ExistsAsync(tag, cancellationToken))
         {
             return;
         }
@@ -270,7 +269,7 @@ public sealed partial class EnvironmentImages(IContainerEngine engine, GitCli gi
         var labels = new Dictionary<string, string>(ImageRecipe.RunnerLabels(ImageRoles.Environment, tag, scope)) { [LayeredOn] = under };
         try
         {
-            await engine.BuildImageAsync(new ImageRecipe(tag, new Dictionary<string, byte[]> { ["Dockerfile"] = Encoding.UTF8.GetBytes(dockerfile) }, new Dictionary<string, string>())
+            await images.BuildAsync(new ImageRecipe(tag, new Dictionary<string, byte[]> { ["Dockerfile"] = Encoding.UTF8.GetBytes(dockerfile) }, new Dictionary<string, string>())
             {
                 Labels = labels,
             }, cancellationToken);

@@ -2,7 +2,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Environments;
 
@@ -21,17 +20,17 @@ public sealed record EnvironmentRun(string RunId, string BaseCommit, ResourcePol
 public sealed record EnvironmentUse(string Name, EnvironmentSpec Spec, string? Runtime);
 
 /// <summary>
-/// The run's pack of base-commit objects and the checkout's tree, uploaded into a container through the archive
-/// API: what a run image and an environment task's container are filled from (the runs layer's tree copy).
+/// The run's pack of base-commit objects and the checkout's tree, uploaded into a box through its archive
+/// calls: what a run image and an environment task's container are filled from (the runs layer's tree copy).
 /// </summary>
 public interface IRunPack
 {
     /// <summary>Where the objects go in a container: the host repository's object folder, which the task repository's <c>alternates</c> name.</summary>
     string ObjectsDir { get; }
 
-    /// <summary>Uploads the checkout's working tree into <c>/workspace</c>.</summary>
-    Task UploadTreeAsync(IArchiveOperations engine, string containerId, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken);
+    /// <summary>Uploads the checkout's working tree into the box's <c>/workspace</c>.</summary>
+    Task UploadTreeAsync(ITaskBox box, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken);
 
     /// <summary>Uploads the run's object pack where the task repository's <c>alternates</c> look.</summary>
-    Task UploadObjectsAsync(IArchiveOperations engine, string containerId, UnixOwner owner, CancellationToken cancellationToken);
+    Task UploadObjectsAsync(ITaskBox box, UnixOwner owner, CancellationToken cancellationToken);
 }

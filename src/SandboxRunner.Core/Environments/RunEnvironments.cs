@@ -5,7 +5,6 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Environments;
 
@@ -25,9 +24,15 @@ public enum SetupState
 public sealed record PreparedEnvironment(string Name, EnvironmentImage RunImage, SetupRecord Setup, SetupState State, string? SetupLog);
 
 /// <summary>What a run's environments need from the runner around them.</summary>
+/// <param name="Backend">Where setup and run-image boxes are made and committed; one without snapshots is refused (<see cref="EnvironmentBackend"/>).</param>
+/// <param name="RunSite">The run's site (or null): a <c>setup_network: deny</c> setup shares it when it is an allowlist site.</param>
+/// <param name="OpenSetupSite">
+/// Opens an allowlist site of the setup's own (the config's allowlist, no model credential) for a <c>deny</c> setup in a
+/// run without one; the setup disposes it when done.
+/// </param>
 public sealed record EnvironmentServices(
-    IContainerEngine Engine, GitCli Git, HostRepository Repository, string RunFolder, IRunPack Copy, TaskImage Codex,
-    EgressGateway? RunGateway, Func<CancellationToken, Task<EgressGateway>> StartSetupGateway);
+    ITaskBackend Backend, GitCli Git, HostRepository Repository, string RunFolder, IRunPack Copy, TaskImage Codex,
+    IRunSite? RunSite, Func<CancellationToken, Task<IRunSite>> OpenSetupSite);
 
 /// <summary>
 /// Prepares every environment a run's tasks use, once per run: the environment image (built when missing),
@@ -60,6 +65,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         {
             try
             {
+                EnvironmentBackend.Require(services.Backend);
                 _prepared[group.Key] = await PrepareOneAsync(group.Key, group.First().Spec, tree, report, cancellationToken);
             }
             catch (EnvironmentException e)
@@ -72,7 +78,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
 
     private async Task<PreparedEnvironment> PrepareOneAsync(string name, EnvironmentSpec spec, BaseTree tree, Action<string> report, CancellationToken cancellationToken)
     {
-        var images = new EnvironmentImages(services.Engine, services.Git, services.Repository, scope);
+        var images = new EnvironmentImages(services.Backend.Images, services.Git, services.Repository, scope);
         report($"environment {name}: preparing its image");
         var baseImage = await images.BaseAsync(spec, tree, scratch, cancellationToken);
         var image = await images.EnsureAsync(baseImage, cancellationToken);
@@ -83,15 +89,15 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         string? log = null;
         if (spec.Setup.Count > 0)
         {
-            var imageId = (await services.Engine.InspectImageAsync(image.Tag, cancellationToken))?.Id
+            var imageId = (await services.Backend.Images.InspectAsync(image.Tag, cancellationToken))?.Id
                 ?? throw new EnvironmentException($"the environment image '{image.Tag}' is not in the Docker engine any more (removed by `image prune`?); run again to rebuild it");
             var inputs = new SetupInputs(scope, imageId, spec, config.EffectiveAllowlist, SetupKey.View(tree, spec));
             log = Path.Combine(services.RunFolder, "environments", name, "setup.log");
-            if (await SetupKey.FindAsync(services.Engine, inputs, tree, cancellationToken) is { } existing)
+            if (await SetupKey.FindAsync(services.Backend.Images, inputs, tree, cancellationToken) is { } existing)
             {
                 from = existing;
                 state = SetupState.Reused;
-                record = SetupRecord.FromLabels((await services.Engine.InspectImageAsync(existing, cancellationToken))?.Labels ?? new Dictionary<string, string>());
+                record = SetupRecord.FromLabels((await services.Backend.Images.InspectAsync(existing, cancellationToken))?.Labels ?? new Dictionary<string, string>());
                 report($"environment {name}: setup reused ({from})");
                 log = null;
             }
@@ -136,27 +142,24 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         // Setup runs under the runtime its environment's tasks do (resolved by RuntimeCheck for every task of the plan).
         var spec = inputs.Spec;
         var runtime = plan.Uses.FirstOrDefault(u => u.Spec == spec)?.Runtime ?? spec.Runtime ?? config.Runtime;
+        var place = new SetupPlace(scope, plan.ResourcePolicy, limits, log) { Runtime = runtime, Trust = plan.Trust };
         try
         {
             Directory.CreateDirectory(scratch);
             if (inputs.Spec.SetupNetwork == SetupNetwork.Allow)
             {
-                return await SetupRun.RunAsync(services.Engine, image, inputs.Spec, WriteView, setupTag,
-                    new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, null, null) { Runtime = runtime, Trust = plan.Trust }, report, cancellationToken);
+                await using var open = await services.Backend.OpenRunSiteAsync(new RunSiteSpec(new BoxScope(scope), plan.RunId, NetworkIntent.Open), cancellationToken);
+                return await SetupRun.RunAsync(open, image, inputs.Spec, WriteView, setupTag, place, report, cancellationToken);
             }
 
             // deny: behind the run's egress proxy (its allowlist), or one of its own when the tasks have the network.
-            var own = services.RunGateway is null ? await services.StartSetupGateway(cancellationToken) : null;
-            var gateway = services.RunGateway ?? own!;
-            var network = await gateway.CreateTaskNetworkAsync("environment-setup", cancellationToken);
+            var own = services.RunSite is { Network: NetworkIntent.Allowlist } ? null : await services.OpenSetupSite(cancellationToken);
             try
             {
-                return await SetupRun.RunAsync(services.Engine, image, inputs.Spec, WriteView, setupTag,
-                    new SetupPlace(plan.RunId, scope, plan.ResourcePolicy, limits, log, network, gateway.ForwardProxyUrl) { Runtime = runtime, Trust = plan.Trust }, report, cancellationToken);
+                return await SetupRun.RunAsync(own ?? services.RunSite!, image, inputs.Spec, WriteView, setupTag, place, report, cancellationToken);
             }
             finally
             {
-                await gateway.ReleaseTaskNetworkAsync(network, CancellationToken.None);
                 if (own is not null)
                 {
                     await own.DisposeAsync();
@@ -177,31 +180,29 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
     private async Task<string> CommitRunImageAsync(string from, string name, Worktree checkout, CancellationToken cancellationToken)
     {
         var tag = $"sandbox-runner/run:{EnvironmentImages.Hash([scope, plan.RunId, name])}";
-        var id = await services.Engine.CreateAsync(new ContainerSpec
+
+        // Never started, so it needs no network: a site of none, which costs the backend nothing.
+        await using var site = await services.Backend.OpenRunSiteAsync(new RunSiteSpec(new BoxScope(scope), plan.RunId, NetworkIntent.None), cancellationToken);
+        await using var box = await site.CreateBoxAsync(new BoxSpec
         {
             Image = from,
             Command = ["true"],
             User = UnixOwner.ImageUser.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
             Environment = new Dictionary<string, string>(),
-            Mounts = [],
-            Labels = Boxes.Labels.For(scope, plan.RunId, "environment-run-image"),
             Limits = ResourceProfiles.For(plan.ResourcePolicy),
-            ReadOnlyRootFilesystem = false,
+            ReadOnlyRoot = false,
+            Identity = new BoxIdentity(RunImageTaskId, Purpose: BoxPurpose.Image),
         }, cancellationToken);
-        try
-        {
-            await services.Copy.UploadTreeAsync(services.Engine, id, checkout, UnixOwner.ImageUser, cancellationToken);
-            var labels = new Dictionary<string, string>(ImageRecipe.RunnerLabels(ImageRoles.Run, tag, scope)) { [Boxes.Labels.Run] = plan.RunId };
-            _runImages.Add(tag);
-            await services.Engine.CommitAsync(id, new ImageCommit(tag, labels, ["ENTRYPOINT []", "CMD []"]), cancellationToken);
-            return tag;
-        }
-        finally
-        {
-            await services.Engine.RemoveAsync(id, CancellationToken.None);
-        }
+        await services.Copy.UploadTreeAsync(box, checkout, UnixOwner.ImageUser, cancellationToken);
+        var labels = new Dictionary<string, string>(ImageRecipe.RunnerLabels(ImageRoles.Run, tag, scope)) { [Boxes.Labels.Run] = plan.RunId };
+        _runImages.Add(tag);
+        await box.CommitAsync(new ImageCommit(tag, labels, ["ENTRYPOINT []", "CMD []"]), cancellationToken);
+        return tag;
     }
+
+    /// <summary>The task id the box a run image is committed from is labelled with.</summary>
+    public const string RunImageTaskId = "environment-run-image";
 
     /// <summary>A checkout of the base commit on this machine for the length of one step, then gone.</summary>
     private async Task<T> WithCheckoutAsync<T>(string folderName, Func<Worktree, Task<T>> step, CancellationToken cancellationToken)
@@ -248,7 +249,7 @@ public sealed class RunEnvironments(EnvironmentServices services, RunnerConfig c
         {
             try
             {
-                await services.Engine.DeleteImageAsync(tag, budget.Token);
+                await services.Backend.Images.DeleteAsync(tag, budget.Token);
             }
             catch (Exception e) when (e is OperationCanceledException or InvalidOperationException)
             {

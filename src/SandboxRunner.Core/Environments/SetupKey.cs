@@ -3,7 +3,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Environments;
 
@@ -142,16 +141,16 @@ public static class SetupKey
     /// The setup image a run on <paramref name="tree"/> may use: the default lane's when it exists (every run may
     /// reuse it), else its own lane's when it exists; null when setup must run, into <see cref="OwnTag"/>.
     /// </summary>
-    public static async Task<string?> FindAsync(ISnapshotOperations engine, SetupInputs inputs, BaseTree tree, CancellationToken cancellationToken)
+    public static async Task<string?> FindAsync(IBoxImages images, SetupInputs inputs, BaseTree tree, CancellationToken cancellationToken)
     {
         var shared = Tag(For(inputs, BaseTree.DefaultLane));
-        if (await engine.InspectImageAsync(shared, cancellationToken) is not null)
+        if (await images.InspectAsync(shared, cancellationToken) is not null)
         {
             return shared;
         }
 
         var own = OwnTag(inputs, tree);
-        return own != shared && await engine.InspectImageAsync(own, cancellationToken) is not null ? own : null;
+        return own != shared && await images.InspectAsync(own, cancellationToken) is not null ? own : null;
     }
 
     /// <summary>Where a setup run on <paramref name="tree"/> is kept: its own lane.</summary>

@@ -4,7 +4,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Environments;
 
@@ -44,8 +43,8 @@ public sealed record SetupRecord(IReadOnlyList<string> Artifacts, IReadOnlyList<
     }
 }
 
-/// <summary>Where a setup runs and what it may reach.</summary>
-public sealed record SetupPlace(string RunId, string Scope, ResourcePolicy Resources, TaskLimits Limits, string LogFile, TaskNetwork? Network, string? ProxyUrl)
+/// <summary>What a setup runs with besides its site (which says what it may reach): the repository's scope, its limits and its log.</summary>
+public sealed record SetupPlace(string Scope, ResourcePolicy Resources, TaskLimits Limits, string LogFile)
 {
     /// <summary>The authorities setup trusts besides the image's (<c>extra_ca_certs</c>), or null.</summary>
     public TrustedAuthorities? Trust { get; init; }
@@ -81,31 +80,34 @@ public static class SetupRun
     private const int MaxArtifacts = 10_000;
     private const string StepMarker = "[sandbox-runner setup ";
 
+    /// <summary>The task id a setup's box is labelled with.</summary>
+    public const string BoxTaskId = "environment-setup";
+
+    /// <param name="site">
+    /// Where the setup's box goes: an open site for <c>setup_network: allow</c>, an allowlist site (behind its egress
+    /// proxy) for <c>deny</c>. A site on a backend that cannot commit boxes is refused before this (see <see cref="EnvironmentBackend"/>).
+    /// </param>
     /// <param name="writeView">Writes the tar of the files setup sees (owned by uid 1000) into <c>/workspace</c>.</param>
     public static async Task<SetupRecord> RunAsync(
-        IContainerEngine engine, EnvironmentImage image, EnvironmentSpec spec, Func<Stream, CancellationToken, Task> writeView, string setupTag, SetupPlace place,
+        IRunSite site, EnvironmentImage image, EnvironmentSpec spec, Func<Stream, CancellationToken, Task> writeView, string setupTag, SetupPlace place,
         Action<string> report, CancellationToken cancellationToken)
     {
-        var spec2 = new ContainerSpec
+        var proxyUrl = site.Egress?.ForwardProxyUrl;
+        var box = new BoxSpec
         {
             Image = image.Tag,
-            Command = ["/bin/sh", "-c", Script(spec.Setup, place.ProxyUrl, place.Trust is not null)],
+            Command = ["/bin/sh", "-c", Script(spec.Setup, proxyUrl, place.Trust is not null)],
             User = UnixOwner.ImageUser.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
-            // Nothing here: a container's variables are committed into the image, and tasks must not inherit the setup's proxy.
+            // Nothing here: a box's variables are committed into the image, and tasks must not inherit the setup's proxy.
             Environment = new Dictionary<string, string>(),
-            Mounts = [],
-            Labels = Boxes.Labels.For(place.Scope, place.RunId, "environment-setup"),
             Limits = ResourceProfiles.For(place.Resources),
             MaxLogBytes = place.Limits.MaxLogBytes,
-            ReadOnlyRootFilesystem = false,
-            NetworkMode = place.Network?.NetworkMode ?? "bridge",
+            ReadOnlyRoot = false,
+            Identity = new BoxIdentity(BoxTaskId, Purpose: BoxPurpose.Setup),
+            Init = image.Init is { } init ? new SealedInit(init, Undumpable: false) : null,
             Runtime = place.Runtime,
         };
-        if (image.Init is { } init)
-        {
-            spec2 = spec2.Sealed(init, undumpable: false);
-        }
 
         var tail = new Queue<string>();
         var step = 0;
@@ -147,12 +149,13 @@ public static class SetupRun
         capture.StdoutLine += Line;
         capture.StderrLine += Line;
 
-        await using var sandbox = await Sandbox.CreateAsync(engine, spec2, cancellationToken);
-        await engine.PutArchiveAsync(sandbox.ContainerId, CodexCommandLine.Workspace, writeView, cancellationToken);
+        await using var sandbox = await site.CreateBoxAsync(box, cancellationToken);
+        await sandbox.PutArchiveAsync(CodexCommandLine.Workspace, writeView, cancellationToken);
         if (place.Trust is { } trust)
         {
-            await engine.PutArchiveAsync(sandbox.ContainerId, "/var/tmp", (tar, ct) => BundleTarAsync(tar, trust, ct), cancellationToken);
+            await sandbox.PutArchiveAsync("/var/tmp", (tar, ct) => BundleTarAsync(tar, trust, ct), cancellationToken);
         }
+
         using var noStop = new CancellationTokenSource();
         var exit = await sandbox.RunAsync(Timeout, capture.Write, null, noStop.Token, cancellationToken);
         capture.Complete();
@@ -174,7 +177,7 @@ public static class SetupRun
             throw new EnvironmentException("setup", $"left more than {MaxArtifacts} separate untracked paths; add the folders it writes (node_modules/, .venv/) to .gitignore so they count as one each");
         }
 
-        await engine.CommitAsync(sandbox.ContainerId, new ImageCommit(
+        await sandbox.CommitAsync(new ImageCommit(
             setupTag,
             new Dictionary<string, string>(SetupKey.Labels(setupTag, place.Scope)).Concat(record.ToLabels()).ToDictionary(),
             ["ENTRYPOINT []", "CMD []", $"USER {UnixOwner.ImageUser}", $"WORKDIR {CodexCommandLine.Workspace}"]), cancellationToken);

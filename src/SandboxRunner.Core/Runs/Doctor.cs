@@ -163,7 +163,7 @@ public static class Doctor
             return [new DoctorCheck("environment", Warn, $"not checked: the Codex image {images.Image} that environments are layered on is not built yet", "sandbox-runner image build")];
         }
 
-        var statuses = await Environments.EnvironmentCheck.ExamineAsync(config, names, repository, engine, git, images.TaskImage, head, cancellationToken);
+        var statuses = await Environments.EnvironmentCheck.ExamineAsync(config, names, repository, engine.Backend, git, images.TaskImage, head, cancellationToken);
         return statuses.Select(s => new DoctorCheck($"environment {s.Name}", s.Usable ? Ok : Fail, s.Usable ? s.Detail : $"{s.Field}: {s.Detail}", s.Fix)).ToList();
     }
 }

@@ -108,9 +108,12 @@ internal sealed partial class RunExecution
     }
 
     /// <summary>An egress proxy for a setup under <c>setup_network: deny</c> in a run whose tasks have the network.</summary>
-    private async Task<EgressGateway> StartSetupGatewayAsync(CancellationToken cancellationToken)
+    private async Task<IRunSite> OpenSetupSiteAsync(CancellationToken cancellationToken)
     {
         await _services.Images.EnsureAsync(includeProxy: true, cancellationToken);
-        return await EgressGateway.StartAsync(_services.Engine, _services.Scope, _plan.RunId, CredentialRouting.SetupGateway(_services.Config, _services.Images.ProxyImage), cancellationToken);
+        var setup = CredentialRouting.SetupGateway(_services.Config, _services.Images.ProxyImage);
+        return await _services.Engine.Backend.OpenRunSiteAsync(
+            new RunSiteSpec(new BoxScope(_services.Scope), _plan.RunId, NetworkIntent.Allowlist, new EgressSpec(setup.Image, setup.Allowlist, new ModelRoute(setup.ModelUpstream, setup.ModelKey))),
+            cancellationToken);
     }
 }

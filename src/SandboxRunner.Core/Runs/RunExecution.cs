@@ -72,7 +72,8 @@ internal sealed partial class RunExecution
             // Environment tasks travel through the archive API on any engine (see ChangedTree), so they share the run's pack.
             var copy = usesCopy || _plan.Tasks.Any(t => t.Environment is not null) ? new TreeCopy(_services.Git, _services.Repository, trees, _plan.BaseCommit) : null;
             var environments = new RunEnvironments(
-                new EnvironmentServices(_services.Engine, _services.Git, _services.Repository, _store.RunFolder(_plan.RunId), copy!, _services.Images.TaskImage, teardown.Gateway, StartSetupGatewayAsync),
+                new EnvironmentServices(_services.Engine.Backend, _services.Git, _services.Repository, _store.RunFolder(_plan.RunId), copy!, _services.Images.TaskImage,
+                    teardown.Gateway is { } gateway ? EngineBox.SiteOf(_services.Engine, gateway, new BoxScope(_services.Scope), _plan.RunId) : null, OpenSetupSiteAsync),
                 config, EnvironmentsOf(_plan), _services.Scope, trees);
             teardown.Environments = environments;
             var context = new TaskContext(_services.Repository, _store, config, _plan, _services.Images.TaskImage, route.Passed, route.Redactor(), _services.Clock, _run, teardown.Gateway)

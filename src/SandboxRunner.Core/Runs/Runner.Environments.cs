@@ -35,7 +35,7 @@ public sealed partial class Runner
         }
 
         var tree = await BaseTree.ReadAsync(_git, Repository, head, cancellationToken);
-        var images = new EnvironmentImages(_engine, _git, Repository, _services.Scope);
+        var images = new EnvironmentImages(_engine.Backend.Images, _git, Repository, _services.Scope);
         foreach (var (name, spec) in environments)
         {
             try
@@ -60,7 +60,7 @@ public sealed partial class Runner
             return;
         }
 
-        var statuses = await EnvironmentCheck.ExamineAsync(Config, names, Repository, _engine, _git, _images.TaskImage, plan.BaseCommit, cancellationToken);
+        var statuses = await EnvironmentCheck.ExamineAsync(Config, names, Repository, _engine.Backend, _git, _images.TaskImage, plan.BaseCommit, cancellationToken);
         var problems = statuses.Where(s => !s.Usable).Select(s => new Configuration.Problem(s.Field, $"{s.Detail}; {s.Fix}")).ToList();
         if (problems.Count > 0)
         {

@@ -44,14 +44,7 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
     /// <summary>The base commit's objects into the container's object folder (a volume of it).</summary>
     public async Task UploadObjectsAsync(IArchiveOperations engine, string containerId, UnixOwner owner, CancellationToken cancellationToken)
     {
-        Task<string> making;
-        lock (_packLock)
-        {
-            // Made once for every task of the run; a failed attempt is retried by the next task.
-            making = _pack is { IsFaulted: false, IsCanceled: false } ? _pack : _pack = PackAsync();
-        }
-
-        await UploadFolderAsync(engine, containerId, repository.ObjectsDir, await making.WaitAsync(cancellationToken), owner, cancellationToken);
+        await UploadFolderAsync(engine, containerId, repository.ObjectsDir, await PackOnceAsync(cancellationToken), owner, cancellationToken);
     }
 
     /// <summary>
@@ -61,9 +54,34 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
     /// </summary>
     public async Task UploadTreeAsync(IArchiveOperations engine, string containerId, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken)
     {
-        ExtraFile[] shallow = [new(".git/shallow", Encoding.ASCII.GetBytes(baseCommit + "\n"))];
-        await engine.PutArchiveAsync(containerId, CodexCommandLine.Workspace,
-            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, worktree.WorkPath, (int)owner.Uid, (int)owner.Gid, shallow, TreeArchiveWriter.CheckoutTime, ct), cancellationToken);
+        await engine.PutArchiveAsync(containerId, CodexCommandLine.Workspace, (tar, ct) => WriteCheckoutAsync(tar, worktree, owner, ct), cancellationToken);
+    }
+
+    /// <summary>The base commit's objects into the box's object folder (a scratch folder of it).</summary>
+    public async Task UploadObjectsAsync(ITaskBox box, UnixOwner owner, CancellationToken cancellationToken)
+    {
+        var pack = await PackOnceAsync(cancellationToken);
+        await box.PutArchiveAsync(repository.ObjectsDir,
+            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, pack, (int)owner.Uid, (int)owner.Gid, [], DateTime.UtcNow, ct), cancellationToken);
+    }
+
+    /// <summary>The checkout, as <see cref="UploadTreeAsync(IArchiveOperations, string, Worktree, UnixOwner, CancellationToken)"/> puts it, into the box's <c>/workspace</c>.</summary>
+    public Task UploadTreeAsync(ITaskBox box, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken) =>
+        box.PutArchiveAsync(CodexCommandLine.Workspace, (tar, ct) => WriteCheckoutAsync(tar, worktree, owner, ct), cancellationToken);
+
+    private Task WriteCheckoutAsync(Stream tar, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken) =>
+        TreeArchiveWriter.WriteAsync(tar, worktree.WorkPath, (int)owner.Uid, (int)owner.Gid, [new(".git/shallow", Encoding.ASCII.GetBytes(baseCommit + "\n"))], TreeArchiveWriter.CheckoutTime, cancellationToken);
+
+    private Task<string> PackOnceAsync(CancellationToken cancellationToken)
+    {
+        Task<string> making;
+        lock (_packLock)
+        {
+            // Made once for every task of the run; a failed attempt is retried by the next task.
+            making = _pack is { IsFaulted: false, IsCanceled: false } ? _pack : _pack = PackAsync();
+        }
+
+        return making.WaitAsync(cancellationToken);
     }
 
     /// <summary>A host folder's contents into a folder of the container, owned by <paramref name="owner"/>.</summary>

@@ -62,7 +62,7 @@ internal sealed class VerifyContainer
                     (tar, ct) => ResultArchive.WriteAsync(tar, context.Repository, content, added, (int)owner.Uid, (int)owner.Gid, ct), cancellationToken);
             }
 
-            await context.Environments!.Copy.UploadObjectsAsync(engine, Id, owner, cancellationToken);
+            await context.Environments!.Copy.UploadObjectsAsync(EngineBox.View(engine, Id), owner, cancellationToken);
             await engine.StartAsync(Id, cancellationToken);
             await RemoveAsync(engine, Id, deleted, owner, cancellationToken);
             return;

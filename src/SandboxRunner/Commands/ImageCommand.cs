@@ -137,10 +137,8 @@ internal static class ImageCatalogs
     public static async Task<(ImageCatalog Catalog, IReadOnlySet<string> Current, string Scope)> OpenAsync(CliSession session)
     {
         var runner = await session.RunnerAsync(CancellationToken.None);
-        var inventory = session.Engine as IImageInventory
-            ?? throw new InvalidOperationException("this engine cannot list images");
         var current = await runner.CurrentImagesAsync(CancellationToken.None);
-        return (new ImageCatalog(inventory), current.Tags.ToHashSet(StringComparer.Ordinal), Labels.ScopeOf(runner.Repository.CommonDir));
+        return (new ImageCatalog(session.Engine.Backend.Images), current.Tags.ToHashSet(StringComparer.Ordinal), Labels.ScopeOf(runner.Repository.CommonDir));
     }
 
     public static string Megabytes(long bytes) => $"{bytes / (1024.0 * 1024.0):0.0} MB";

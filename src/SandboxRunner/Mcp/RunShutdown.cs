@@ -1,19 +1,60 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using SandboxRunner.Host.Composition;
 using SandboxRunner.Runs;
 
 namespace SandboxRunner.Host.Mcp;
 
-/// <summary>The server's runs: recovery at start in the background, every run cancelled and torn down at stop.</summary>
-internal sealed class RunShutdown(Workspace workspace, IHostApplicationLifetime lifetime) : IHostedService
+/// <summary>
+/// The server's workspace, opened by the first call that needs it rather than at start: a server answers
+/// <c>initialize</c> and <c>tools/list</c> without loading the engine's client, asking Docker or git anything.
+/// When it opens, the start-up recovery (orphans of killed servers, their task trees) begins in the background
+/// and every run is tied to the process's stop; at stop, runs in progress are cancelled and torn down.
+/// </summary>
+internal sealed class ServerWorkspace(IHostApplicationLifetime lifetime)
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    private volatile Workspace? _opened;
+
+    /// <summary>
+    /// Wraps the composition root's <see cref="Workspace"/> registration so that making it also starts what a server
+    /// does with it (whatever the root makes it of: that stays the root's business).
+    /// </summary>
+    public static void OpenOnFirstUse(IServiceCollection services)
     {
-        // At the first sign of stopping, not when this service's turn comes: a blocking tool call keeps
+        var made = services.LastOrDefault(d => d.ServiceType == typeof(Workspace) && d.ImplementationFactory is not null)
+            ?? throw new InvalidOperationException("the runner's services must be added (AddRunner) before the server's");
+        services.Remove(made);
+        services.AddSingleton<ServerWorkspace>();
+        services.AddSingleton(sp =>
+        {
+            var workspace = (Workspace)made.ImplementationFactory!(sp);
+            sp.GetRequiredService<ServerWorkspace>().Opened(workspace);
+            return workspace;
+        });
+    }
+
+    private void Opened(Workspace workspace)
+    {
+        StartupTrace.Mark("workspace opened");
+        _opened = workspace;
+
+        // At the first sign of stopping, not when the shutdown service's turn comes: a blocking tool call keeps
         // the MCP transport's own shutdown waiting until its run ends.
         lifetime.ApplicationStopping.Register(workspace.CancelAll);
 
-        // Orphan removal and recovery run at start, in the background: tool calls never wait for them.
+        // Orphan removal and recovery run in the background: tool calls never wait for them.
         _ = Task.Run(() => workspace.RecoverAtStartAsync(lifetime.ApplicationStopping), CancellationToken.None);
+    }
+
+    public Task ShutdownAsync(CancellationToken cancellationToken) => _opened?.ShutdownAsync(cancellationToken) ?? Task.CompletedTask;
+}
+
+/// <summary>At stop, every run of the server's workspace (when one was opened) cancelled and torn down.</summary>
+internal sealed class RunShutdown(ServerWorkspace workspace) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        StartupTrace.Mark("hosted services starting");
         return Task.CompletedTask;
     }
 

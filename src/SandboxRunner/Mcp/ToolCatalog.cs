@@ -6,6 +6,7 @@ using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using SandboxRunner.Configuration;
 using SandboxRunner.Contract;
+using SandboxRunner.Host.Composition;
 
 namespace SandboxRunner.Host.Mcp;
 
@@ -23,13 +24,32 @@ internal static class ToolCatalog
     /// <summary>The record a tool method takes as its arguments; null for a tool that takes none.</summary>
     public static Type? ArgumentsOf(MethodInfo method) => method.GetParameters().SingleOrDefault(p => p.Name == ArgumentsParameter)?.ParameterType;
 
+    /// <summary>The tool methods, in listing order.</summary>
+    private static IReadOnlyList<MethodInfo> Methods() =>
+        [.. typeof(RunTools).GetMethods(BindingFlags.Public | BindingFlags.Instance)
+            .Where(m => m.GetCustomAttribute<McpServerToolAttribute>() is not null)
+            .OrderBy(m => m.MetadataToken)];
+
+    /// <summary>
+    /// Registers the tools while they are being made on another thread: making the first one warms the SDK's
+    /// reflection and schema machinery (about half the server's start, BENCHMARKS.md), which so overlaps building the
+    /// host and starting its services. Whoever first resolves the tools waits for them; a tool the catalog refuses
+    /// (see <see cref="Create(MethodInfo)"/>) still fails the server's start.
+    /// </summary>
+    public static void AddTools(IServiceCollection services)
+    {
+        var count = Methods().Count;
+        var making = Task.Run(Create);
+        for (var i = 0; i < count; i++)
+        {
+            var index = i;
+            services.AddSingleton(_ => making.GetAwaiter().GetResult()[index]);
+        }
+    }
+
     public static IReadOnlyList<McpServerTool> Create()
     {
-        var tools = typeof(RunTools).GetMethods(BindingFlags.Public | BindingFlags.Instance)
-            .Where(m => m.GetCustomAttribute<McpServerToolAttribute>() is not null)
-            .OrderBy(m => m.MetadataToken)
-            .Select(Create)
-            .ToList();
+        var tools = Methods().Select(Create).ToList();
 
         var schemas = tools.Select(t => (
             t.ProtocolTool.Name,
@@ -42,6 +62,7 @@ internal static class ToolCatalog
             tool.ProtocolTool.OutputSchema = output is null ? null : JsonSerializer.SerializeToElement(output, ContractSchema.Json);
         }
 
+        StartupTrace.Mark("tool catalog made");
         return tools;
     }
 

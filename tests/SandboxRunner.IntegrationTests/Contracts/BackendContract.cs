@@ -11,7 +11,7 @@ namespace SandboxRunner.IntegrationTests.Contracts;
 /// <see cref="BoxScript"/>s, which a real backend runs as <c>sh -c</c> and the fake plays step by step. Every test
 /// works in a scope of its own and removes what it made.
 /// </summary>
-public abstract class BackendContract : IAsyncLifetime
+public abstract partial class BackendContract : IAsyncLifetime
 {
     protected BoxScope Scope { get; } = new("contract-" + Guid.NewGuid().ToString("N")[..10]);
 

@@ -24,7 +24,7 @@ public sealed class EnvironmentImagePruneTests(DockerFixture docker)
         });
         Commit(h, $"lock {Guid.NewGuid():N}\n");
         Assert.Equal(TaskStatus.Success, Assert.Single((await h.RunAsync(RunnerHarness.Task("first", "@message one"))).Results).Status);
-        var catalog = new ImageCatalog(new OnlyThisRepository(docker.Engine, h.Scope));
+        var catalog = new ImageCatalog(new OnlyThisRepository(docker.Engine.Backend.Images, h.Scope));
 
         var current = await h.Runner.CurrentImagesAsync(CancellationToken.None);
         var setup = Assert.Single(current.Tags, t => t.StartsWith("sandbox-runner/setup:", StringComparison.Ordinal));
@@ -58,13 +58,21 @@ public sealed class EnvironmentImagePruneTests(DockerFixture docker)
     }
 
     /// <summary>The engine's images built for one repository (its scope label) only.</summary>
-    private sealed class OnlyThisRepository(DockerEngine engine, string scope) : IImageInventory
+    private sealed class OnlyThisRepository(IBoxImages images, string scope) : IBoxImages
     {
-        public Task<IReadOnlyList<EngineImage>> ListImagesAsync(LabelSelector selector, CancellationToken cancellationToken) =>
-            engine.ListImagesAsync(selector.And(Labels.Scope, scope), cancellationToken);
+        public Task<IReadOnlyList<EngineImage>> ListAsync(LabelSelector selector, CancellationToken cancellationToken) =>
+            images.ListAsync(selector.And(Labels.Scope, scope), cancellationToken);
 
-        public Task<IReadOnlyList<ContainerImageUse>> ListContainerImagesAsync(CancellationToken cancellationToken) => engine.ListContainerImagesAsync(cancellationToken);
+        public Task<IReadOnlyList<ContainerImageUse>> UsesAsync(CancellationToken cancellationToken) => images.UsesAsync(cancellationToken);
 
-        public Task<ImageRemoval> RemoveImageAsync(string reference, CancellationToken cancellationToken) => engine.RemoveImageAsync(reference, cancellationToken);
+        public Task<ImageRemoval> RemoveAsync(string reference, CancellationToken cancellationToken) => images.RemoveAsync(reference, cancellationToken);
+
+        public Task<bool> ExistsAsync(string image, CancellationToken cancellationToken) => images.ExistsAsync(image, cancellationToken);
+
+        public Task BuildAsync(ImageRecipe recipe, CancellationToken cancellationToken) => images.BuildAsync(recipe, cancellationToken);
+
+        public Task<ImageFacts?> InspectAsync(string image, CancellationToken cancellationToken) => images.InspectAsync(image, cancellationToken);
+
+        public Task DeleteAsync(string image, CancellationToken cancellationToken) => images.DeleteAsync(image, cancellationToken);
     }
 }

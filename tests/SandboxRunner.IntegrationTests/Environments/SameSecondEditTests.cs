@@ -1,7 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging.Abstractions;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
 using SandboxRunner.Git;
@@ -33,25 +32,25 @@ public sealed class SameSecondEditTests(DockerFixture docker)
         var host = await HostRepository.OpenAsync(git, repository.Path, CancellationToken.None);
         var scratch = Path.Combine(Path.GetTempPath(), "sr-tests", "samesecond-" + Guid.NewGuid().ToString("N")[..10]);
         var runId = "samesecond-" + Guid.NewGuid().ToString("N")[..10];
-        var labels = Labels.For("samesecond-tests", runId, "t");
+        var scope = new BoxScope("samesecond-tests");
+        var backend = docker.Engine.Backend;
         var tag = $"sandbox-runner-test/samesecond:{Guid.NewGuid():N}";
-        var containers = new List<string>();
+        await using var site = await backend.OpenRunSiteAsync(new RunSiteSpec(scope, runId, NetworkIntent.None), CancellationToken.None);
         try
         {
             var copy = new TreeCopy(git, host, Path.Combine(scratch, "run"), repository.BaseCommit);
             var checkout = await Worktree.CreateAsync(git, host, Path.Combine(scratch, "image-checkout"), repository.BaseCommit, UnixOwner.CurrentProcess, CancellationToken.None);
-            var uploaded = await CommitRunImageAsync(copy, checkout, tag, labels, containers);
+            var uploaded = await CommitRunImageAsync(site, copy, checkout, tag);
 
             // "line 2" becomes "line X": same size, stamped half a second into the second the checkout was uploaded.
             var editedAt = uploaded.AddMilliseconds(500).ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture);
-            var task = await docker.Engine.CreateAsync(Spec(tag, labels,
+            await using var task = await site.CreateBoxAsync(Spec(tag, BoxPurpose.Task,
                 $"printf 'line 1\\nline X\\n' > /workspace/src/app.txt && TZ=UTC touch -d '{editedAt}' /workspace/src/app.txt"), CancellationToken.None);
-            containers.Add(task);
-            await docker.Engine.StartAsync(task, CancellationToken.None);
-            Assert.Equal(0, await docker.Engine.WaitAsync(task, CancellationToken.None));
+            using var noStop = new CancellationTokenSource();
+            Assert.Equal(0, (await task.RunAsync(TimeSpan.FromMinutes(2), (_, _) => { }, null, noStop.Token, CancellationToken.None)).ExitCode);
 
             var harvest = await Worktree.CreateAsync(git, host, Path.Combine(scratch, "harvest"), repository.BaseCommit, UnixOwner.CurrentProcess, CancellationToken.None);
-            var back = await ChangedTree.DownloadAsync(docker.Engine, task, harvest, [], Limits, Path.Combine(scratch, "incoming"), CancellationToken.None);
+            var back = await ChangedTree.DownloadAsync(task, harvest, [], Limits, Path.Combine(scratch, "incoming"), CancellationToken.None);
             var changes = await harvest.CollectChangesAsync(Limits, Path.Combine(scratch, "task.patch"), CancellationToken.None);
 
             Assert.Null(back.Problem);
@@ -60,14 +59,10 @@ public sealed class SameSecondEditTests(DockerFixture docker)
         }
         finally
         {
-            foreach (var id in containers)
+            await backend.RemoveRunAsync(scope, runId, CancellationToken.None);
+            if (await backend.Images.ExistsAsync(tag, CancellationToken.None))
             {
-                await docker.Engine.RemoveAsync(id, CancellationToken.None);
-            }
-
-            if (await docker.Engine.ImageExistsAsync(tag, CancellationToken.None))
-            {
-                await docker.Engine.DeleteImageAsync(tag, CancellationToken.None);
+                await backend.Images.DeleteAsync(tag, CancellationToken.None);
             }
 
             if (Directory.Exists(scratch))
@@ -78,28 +73,27 @@ public sealed class SameSecondEditTests(DockerFixture docker)
     }
 
     /// <summary>
-    /// Uploads the checkout as the runner makes a run image and commits it; returns the whole second the upload
-    /// ran in (an upload that straddles a second is done again, so the second is certain).
+    /// Uploads the checkout into a never-started box as the runner makes a run image and commits it; returns the whole
+    /// second the upload ran in (an upload that straddles a second is done again, so the second is certain).
     /// </summary>
-    private async Task<DateTime> CommitRunImageAsync(TreeCopy copy, Worktree checkout, string tag, IReadOnlyDictionary<string, string> labels, List<string> containers)
+    private static async Task<DateTime> CommitRunImageAsync(IRunSite site, TreeCopy copy, Worktree checkout, string tag)
     {
         for (var attempt = 0; ; attempt++)
         {
-            var id = await docker.Engine.CreateAsync(Spec(DockerFixture.FakeCodexImage, labels, "true"), CancellationToken.None);
-            containers.Add(id);
+            await using var box = await site.CreateBoxAsync(Spec(DockerFixture.FakeCodexImage, BoxPurpose.Image, "true"), CancellationToken.None);
             var before = DateTime.UtcNow;
-            await copy.UploadTreeAsync(docker.Engine, id, checkout, UnixOwner.ImageUser, CancellationToken.None);
+            await copy.UploadTreeAsync(box, checkout, UnixOwner.ImageUser, CancellationToken.None);
             var after = DateTime.UtcNow;
             var second = new DateTime(before.Ticks - (before.Ticks % TimeSpan.TicksPerSecond), DateTimeKind.Utc);
             if (after < second.AddSeconds(1) || attempt == 9)
             {
-                await docker.Engine.CommitAsync(id, new ImageCommit(tag, labels, ["ENTRYPOINT []", "CMD []"]), CancellationToken.None);
+                await box.CommitAsync(new ImageCommit(tag, new Dictionary<string, string> { [Labels.Scope] = "samesecond-tests" }, ["ENTRYPOINT []", "CMD []"]), CancellationToken.None);
                 return second;
             }
         }
     }
 
-    private static ContainerSpec Spec(string image, IReadOnlyDictionary<string, string> labels, string script) => new()
+    private static BoxSpec Spec(string image, BoxPurpose purpose, string script) => new()
     {
         Image = image,
         Entrypoint = [],
@@ -107,8 +101,8 @@ public sealed class SameSecondEditTests(DockerFixture docker)
         User = UnixOwner.ImageUser.ToString(),
         WorkingDirectory = "/",
         Environment = new Dictionary<string, string>(),
-        Labels = labels,
         Limits = ResourceProfiles.For(ResourcePolicy.Conservative),
-        ReadOnlyRootFilesystem = false,
+        ReadOnlyRoot = false,
+        Identity = new BoxIdentity("t", Purpose: purpose),
     };
 }

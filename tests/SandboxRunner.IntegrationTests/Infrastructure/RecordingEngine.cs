@@ -28,8 +28,10 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     private static TimeSpan Now => Stopwatch.GetElapsedTime(0);
 
-    /// <summary>The inner engine's backend: what has moved to the seam is not recorded here.</summary>
-    public ITaskBackend Backend => inner.Backend;
+    /// <summary>The inner engine's backend, recording the boxes made through it here too (see <see cref="RecordingBackend"/>).</summary>
+    public ITaskBackend Backend => _backend ??= new RecordingBackend(inner.Backend, this);
+
+    private RecordingBackend? _backend;
 
     public Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken) => inner.PingAsync(cancellationToken);
 

@@ -63,6 +63,13 @@ public sealed class LayerCheckTests
         Assert.False(LayerRules.EngineLayerUsesOnlyPlatform.Forbids(new(from, to)));
 
     [Theory]
+    [InlineData("Boxes.Docker", true)]
+    [InlineData("Boxes.Swarm", true)]
+    [InlineData("Boxes", false)]
+    public void The_environments_rule_forbids_every_backend_and_allows_the_seam(string to, bool forbidden) =>
+        Assert.Equal(forbidden, LayerRules.EnvironmentsUsesOnlyTheSeam.Forbids(new("Environments", to)));
+
+    [Theory]
     [InlineData("Runs.Transports")]
     [InlineData("Runs")]
     public void A_rule_on_a_namespace_covers_the_namespaces_under_it(string runs) =>

@@ -57,6 +57,12 @@ public static class LayerRules
         Tree("Runs"),
         "move what Environments needs into Environments or a lower folder, or invert the call with a small interface Runs implements");
 
+    public static readonly LayerRule EnvironmentsUsesOnlyTheSeam = new(
+        "Environments uses the seam (Boxes), never a backend (Boxes.<backend>)",
+        Tree("Environments"),
+        @"Boxes\..+",
+        "take the ITaskBackend, IRunSite, ITaskBox or IBoxImages the run hands in; if the seam lacks an operation environments need, add it to the seam, every backend and the backend contract");
+
     public static readonly LayerRule GitNeverImportsEngineOrRuns = new(
         "Git never imports the engine layer or Runs",
         Tree("Git"),
@@ -83,7 +89,7 @@ public static class LayerRules
 
     public static IReadOnlyList<LayerRule> All { get; } =
     [
-        ConfigurationImportsNothingInternal, PlatformImportsNothingInternal, EngineLayerUsesOnlyPlatform, EnvironmentsNeverImportsRuns,
+        ConfigurationImportsNothingInternal, PlatformImportsNothingInternal, EngineLayerUsesOnlyPlatform, EnvironmentsNeverImportsRuns, EnvironmentsUsesOnlyTheSeam,
         GitNeverImportsEngineOrRuns, LibraryNeverImportsHost, VerbsNeverImportMcp, McpNeverImportsVerbs,
     ];
 

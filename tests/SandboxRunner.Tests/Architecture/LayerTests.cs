@@ -29,6 +29,9 @@ public sealed class LayerTests
     public void Environments_never_imports_Runs() => AssertHolds(LayerRules.EnvironmentsNeverImportsRuns);
 
     [Fact]
+    public void Environments_uses_the_seam_and_never_a_backend() => AssertHolds(LayerRules.EnvironmentsUsesOnlyTheSeam);
+
+    [Fact]
     public void Git_never_imports_the_engine_layer_or_Runs() => AssertHolds(LayerRules.GitNeverImportsEngineOrRuns);
 
     [Fact]

@@ -16,7 +16,8 @@ public sealed class FakeBackend(FakeEngine engine) : ITaskBackend
 
     public string Name => "fake";
 
-    public BackendCapabilities Capabilities { get; } = new(Snapshots: true, Exec: true, Runtimes: true);
+    /// <summary>All of them unless a test plays a backend that lacks one.</summary>
+    public BackendCapabilities Capabilities { get; set; } = new(Snapshots: true, Exec: true, Runtimes: true);
 
     public IBoxImages Images { get; } = new FakeBoxImages(engine);
 
@@ -169,7 +170,7 @@ public sealed class FakeBackend(FakeEngine engine) : ITaskBackend
 
         public Task<IReadOnlyList<EngineImage>> ListAsync(LabelSelector selector, CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<EngineImage>>(engine.Images.Keys
-                .Select(tag => new EngineImage($"sha256:{tag}", [tag], new Dictionary<string, string>(), 0, DateTimeOffset.UnixEpoch))
+                .Select(tag => new EngineImage($"sha256:{tag}", [tag], engine.ImageLabels.GetValueOrDefault(tag) ?? new Dictionary<string, string>(), 0, DateTimeOffset.UnixEpoch))
                 .Where(image => selector.Matches(image.Labels))
                 .ToList());
 
@@ -181,9 +182,13 @@ public sealed class FakeBackend(FakeEngine engine) : ITaskBackend
         public Task<ImageRemoval> RemoveAsync(string reference, CancellationToken cancellationToken)
         {
             var tag = reference.StartsWith("sha256:", StringComparison.Ordinal) ? reference[7..] : reference;
-            return Task.FromResult(engine.LiveContainers.Any(c => c.Spec.Image == tag)
-                ? new ImageRemoval(false, $"conflict: unable to remove {reference}: a container uses it")
-                : new ImageRemoval(engine.Images.TryRemove(tag, out _), null));
+            if (engine.LiveContainers.Any(c => c.Spec.Image == tag))
+            {
+                return Task.FromResult(new ImageRemoval(false, $"conflict: unable to remove {reference}: a container uses it"));
+            }
+
+            engine.ImageLabels.TryRemove(tag, out _);
+            return Task.FromResult(new ImageRemoval(engine.Images.TryRemove(tag, out _), null));
         }
     }
 }

@@ -14,6 +14,14 @@ public sealed partial class FakeEngine
     /// <summary>The files each image holds (absolute path → bytes); an image absent here has none the fake knows of.</summary>
     public ConcurrentDictionary<string, IReadOnlyDictionary<string, byte[]>> ImageFiles { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The labels of each image built or committed here (an image absent here has none).</summary>
+    public ConcurrentDictionary<string, IReadOnlyDictionary<string, string>> ImageLabels { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Makes a build fail with the returned log tail (null: it succeeds), as a recipe whose check fails does.</summary>
+    public Func<ImageRecipe, string?>? BuildFailure { get; set; }
+
+    private IReadOnlyDictionary<string, string> LabelsOf(string image) => ImageLabels.GetValueOrDefault(image) ?? new Dictionary<string, string>();
+
     /// <summary>Every commit made, in order: the container and what it became.</summary>
     public ConcurrentQueue<(FakeContainer Container, ImageCommit Commit)> Commits { get; } = new();
 
@@ -73,6 +81,7 @@ public sealed partial class FakeEngine
     {
         var container = Find(containerId);
         Images[commit.Tag] = true;
+        ImageLabels[commit.Tag] = new Dictionary<string, string>(commit.Labels);
         ImageFiles[commit.Tag] = container.Files.Where(f => !Mounted(container, f.Key)).ToDictionary(f => f.Key, f => f.Value, StringComparer.Ordinal);
         Commits.Enqueue((container, commit));
         return Task.FromResult($"sha256:{commit.Tag}");

@@ -125,16 +125,23 @@ public sealed partial class FakeEngine : IContainerEngine
     public Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken) => Task.FromResult(Images.ContainsKey(image));
 
     public Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken) =>
-        Task.FromResult(Images.ContainsKey(image) ? new ImageFacts($"sha256:{image}", new Dictionary<string, string>()) : null);
+        Task.FromResult(Images.ContainsKey(image) ? new ImageFacts($"sha256:{image}", LabelsOf(image)) : null);
 
     public Task DeleteImageAsync(string image, CancellationToken cancellationToken)
     {
         Images.TryRemove(image, out _);
+        ImageLabels.TryRemove(image, out _);
         return Task.CompletedTask;
     }
 
     public Task BuildImageAsync(ImageRecipe recipe, CancellationToken cancellationToken)
     {
+        if (BuildFailure?.Invoke(recipe) is { } failure)
+        {
+            throw new ImageBuildException(failure);
+        }
+
+        ImageLabels[recipe.Tag] = new Dictionary<string, string>(recipe.Labels);
         Images[recipe.Tag] = true;
         return Task.CompletedTask;
     }

@@ -1,5 +1,4 @@
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Tests.Sandbox;
 
@@ -145,7 +144,7 @@ public sealed class ImageCatalogTests
     }
 
     /// <summary>An engine's images and containers, with the engine's rule that an image a container uses cannot be removed unforced.</summary>
-    private sealed class FakeInventory : IImageInventory
+    private sealed class FakeInventory : IBoxImages
     {
         private readonly List<ContainerImageUse> _uses = [];
         private int _next;
@@ -167,13 +166,22 @@ public sealed class ImageCatalogTests
 
         public void Use(string imageId, bool running) => _uses.Add(new ContainerImageUse($"c{_uses.Count}", imageId, running));
 
-        public Task<IReadOnlyList<EngineImage>> ListImagesAsync(LabelSelector selector, CancellationToken cancellationToken) =>
+        public Task<IReadOnlyList<EngineImage>> ListAsync(LabelSelector selector, CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<EngineImage>>(Images.Where(i => selector.Matches(i.Labels)).ToList());
 
-        public Task<IReadOnlyList<ContainerImageUse>> ListContainerImagesAsync(CancellationToken cancellationToken) =>
+        public Task<IReadOnlyList<ContainerImageUse>> UsesAsync(CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<ContainerImageUse>>(_uses.ToList());
 
-        public Task<ImageRemoval> RemoveImageAsync(string reference, CancellationToken cancellationToken)
+        public Task<bool> ExistsAsync(string image, CancellationToken cancellationToken) => Task.FromResult(Images.Any(i => i.Tags.Contains(image)));
+
+        public Task BuildAsync(ImageRecipe recipe, CancellationToken cancellationToken) => throw new NotSupportedException("the catalog never builds");
+
+        public Task<ImageFacts?> InspectAsync(string image, CancellationToken cancellationToken) =>
+            Task.FromResult(Images.FirstOrDefault(i => i.Tags.Contains(image)) is { } found ? new ImageFacts(found.Id, found.Labels) : null);
+
+        public Task DeleteAsync(string image, CancellationToken cancellationToken) => RemoveAsync(image, cancellationToken);
+
+        public Task<ImageRemoval> RemoveAsync(string reference, CancellationToken cancellationToken)
         {
             BeforeRemove?.Invoke();
             RemoveCalls.Add(reference);

@@ -6,7 +6,7 @@ namespace SandboxRunner.Boxes.Docker;
 /// <see cref="IContainerEngine"/> over one engine, while callers move to <see cref="ITaskBackend"/>: every call goes
 /// to the per-resource classes <see cref="Backend"/> holds, so the two share one client and one implementation.
 /// </summary>
-public sealed class DockerEngine : IContainerEngine, IImageInventory, IDisposable
+public sealed class DockerEngine : IContainerEngine, IDisposable
 {
     public DockerEngine(ILogger<DockerEngine> logger, Uri? endpoint = null)
         : this(logger, endpoint is null ? EngineConnection.FromProcess() : new EngineConnection(endpoint))

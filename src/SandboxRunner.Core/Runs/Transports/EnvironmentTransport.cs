@@ -37,7 +37,7 @@ internal sealed class EnvironmentTransport(PreparedEnvironment prepared, IRunPac
     public async Task<bool> FillAsync(IContainerEngine engine, string containerId, Worktree worktree, string home, CancellationToken cancellationToken)
     {
         await TreeCopy.UploadFolderAsync(engine, containerId, CodexCommandLine.Home, home, BoxOwner, cancellationToken);
-        await copy.UploadObjectsAsync(engine, containerId, BoxOwner, cancellationToken);
+        await copy.UploadObjectsAsync(EngineBox.View(engine, containerId), BoxOwner, cancellationToken);
         return true;
     }
 
@@ -47,5 +47,5 @@ internal sealed class EnvironmentTransport(PreparedEnvironment prepared, IRunPac
             : null;
 
     public Task<CopyBack> BringBackAsync(IContainerEngine engine, string containerId, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken) =>
-        ChangedTree.DownloadAsync(engine, containerId, worktree, prepared.Setup.Artifacts, limits, Path.Combine(taskFolder, ".incoming"), cancellationToken);
+        ChangedTree.DownloadAsync(EngineBox.View(engine, containerId), worktree, prepared.Setup.Artifacts, limits, Path.Combine(taskFolder, ".incoming"), cancellationToken);
 }
