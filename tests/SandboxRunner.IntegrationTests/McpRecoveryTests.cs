@@ -34,6 +34,27 @@ public sealed class McpRecoveryTests(DockerFixture docker)
     }
 
     [Fact]
+    public async Task A_server_nobody_calls_still_recovers_the_run_of_a_killed_one()
+    {
+        await using var s = await McpHarness.StartAsync(docker);
+        var runId = McpServerProcess.NewRunId("uncalled");
+        await s.Server.CallOkAsync("start_codex_run", McpServerProcess.Run(runId, McpServerProcess.TaskArg("t", "@write src/kept.txt kept\\n", "@sleep 300")));
+        await s.WaitForRunningTaskAsync(runId);
+
+        KillServerOf(s.Repository.Path);
+        await s.RestartAsync();
+
+        // No tool call: the server opens its workspace on its own shortly after start, as a manager that only
+        // listed the tools and went away still expects the killed server's containers gone and its work kept.
+        var recovered = await Poll.UntilAsync(
+            async ct => (await s.Containers.OfRunsAsync([runId])).Count == 0
+                && s.Repository.Git("branch", "--list", $"sandbox/{runId}/t").Trim().Length > 0,
+            TimeSpan.FromMilliseconds(500), TimeSpan.FromMinutes(2), CancellationToken.None);
+
+        Assert.True(recovered, "the killed server's containers were not removed and its task not recovered without a tool call");
+    }
+
+    [Fact]
     public async Task A_server_killed_during_verification_leaves_a_task_whose_verification_truthfully_did_not_run()
     {
         await using var s = await McpHarness.StartAsync(docker);

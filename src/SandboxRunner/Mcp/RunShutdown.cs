@@ -6,13 +6,18 @@ using SandboxRunner.Runs;
 namespace SandboxRunner.Host.Mcp;
 
 /// <summary>
-/// The server's workspace, opened by the first call that needs it rather than at start: a server answers
-/// <c>initialize</c> and <c>tools/list</c> without loading the engine's client, asking Docker or git anything.
-/// When it opens, the start-up recovery (orphans of killed servers, their task trees) begins in the background
-/// and every run is tied to the process's stop; at stop, runs in progress are cancelled and torn down.
+/// The server's workspace, opened by the first call that needs it or <see cref="OpenAfter"/> after the server has
+/// started, whichever comes first, rather than at start: a server answers <c>initialize</c> and <c>tools/list</c>
+/// without loading the engine's client, asking Docker or git anything, yet a server nobody calls still recovers
+/// what a killed one left. When it opens, the start-up recovery (orphans of killed servers, their task trees)
+/// begins in the background and every run is tied to the process's stop; at stop, runs in progress are cancelled
+/// and torn down.
 /// </summary>
 internal sealed class ServerWorkspace(IHostApplicationLifetime lifetime)
 {
+    /// <summary>Long enough for a client's handshake to be answered first, short enough that recovery still starts with the server.</summary>
+    public static TimeSpan OpenAfter { get; } = TimeSpan.FromSeconds(1);
+
     private volatile Workspace? _opened;
 
     /// <summary>
@@ -50,12 +55,31 @@ internal sealed class ServerWorkspace(IHostApplicationLifetime lifetime)
 }
 
 /// <summary>At stop, every run of the server's workspace (when one was opened) cancelled and torn down.</summary>
-internal sealed class RunShutdown(ServerWorkspace workspace) : IHostedService
+internal sealed class RunShutdown(ServerWorkspace workspace, IServiceProvider services, IHostApplicationLifetime lifetime) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         StartupTrace.Mark("hosted services starting");
+        lifetime.ApplicationStarted.Register(() => _ = OpenSoonAsync(lifetime.ApplicationStopping));
         return Task.CompletedTask;
+    }
+
+    // A server nobody calls still removes what killed servers left and recovers their runs, as it did when the
+    // workspace opened at start; a call that comes first has opened it already (the singleton is made once).
+    private async Task OpenSoonAsync(CancellationToken stopping)
+    {
+        try
+        {
+            await Task.Delay(ServerWorkspace.OpenAfter, stopping);
+            services.GetRequiredService<Workspace>();
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception)
+        {
+            // Opening failed (no repository, no engine): the first call that needs the workspace says why.
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => workspace.ShutdownAsync(cancellationToken);
