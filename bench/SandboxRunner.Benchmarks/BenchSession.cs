@@ -11,7 +11,7 @@ namespace SandboxRunner.Benchmarks;
 /// engine both as itself and behind the timing proxy the runner is given, a raw client, and git behind
 /// the call recorder.
 /// </summary>
-public sealed class BenchSession : IDisposable
+internal sealed class BenchSession : IDisposable
 {
     private BenchSession(string id, DockerEngine docker)
     {

@@ -7,12 +7,17 @@ namespace SandboxRunner.Benchmarks;
 /// One runner run split into rows in call order: the engine calls (by method and container role) and git
 /// calls it made, and the time no call was in flight, before and after the task container's create.
 /// </summary>
-public static class CallPhases
+internal static class CallPhases
 {
     public static void Add(ResultTable table, long start, long end, IReadOnlyList<CallEvent> dockerCalls, IReadOnlyList<CallEvent> gitCalls)
     {
-        var taskContainer = dockerCalls.LastOrDefault(c => c.Name == nameof(IContainerEngine.WaitAsync))?.Container
-            ?? throw new InvalidOperationException($"no container was waited for: {string.Join(" | ", dockerCalls.Select(e => e.Name))}");
+        // The runner reaches the engine through ITaskBackend (DockerBackend's per-resource classes), not the proxied
+        // IContainerEngine, so a runner's run records no engine call here: its split is left empty, its total stands.
+        if (dockerCalls.LastOrDefault(c => c.Name == nameof(IContainerEngine.WaitAsync))?.Container is not { } taskContainer)
+        {
+            return;
+        }
+
         var taskCreate = dockerCalls.Single(c => c.Name == nameof(IContainerEngine.CreateAsync) && c.Container == taskContainer);
         var roles = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var created in dockerCalls.Where(c => c.Name == nameof(IContainerEngine.CreateAsync) && c.Container is not null).OrderBy(c => c.Start))

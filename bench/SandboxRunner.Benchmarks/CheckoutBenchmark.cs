@@ -9,7 +9,7 @@ namespace SandboxRunner.Benchmarks;
 /// own <see cref="Worktree"/> with and without the ownership change a root host makes, plus the cost of
 /// computing the (empty) patch of an untouched tree.
 /// </summary>
-public static class CheckoutBenchmark
+internal static class CheckoutBenchmark
 {
     /// <summary>The normal policy's task limits: a 50k-file tree is well within them.</summary>
     public static readonly SandboxRunner.Configuration.TaskLimits Limits =

@@ -17,7 +17,7 @@ namespace SandboxRunner.Benchmarks;
 /// agent command) against a bare <c>docker run</c> of the setup image, interleaved run by run; and eight
 /// tasks at once: their disk and their starts.
 /// </summary>
-public static class EnvironmentBenchmark
+internal static class EnvironmentBenchmark
 {
     private const int RunCount = 12;
     private const int WarmUps = 2;
@@ -61,7 +61,7 @@ public static class EnvironmentBenchmark
                 DefaultConcurrency = AtOnce,
                 Environment = NodeRepository.Environment,
             };
-            runner = new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
+            runner = new Runner(host, config, engine.Backend, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
 
             Console.Error.WriteLine("environments: cold run (toolchain image, npm ci, one task; minutes)");
             var cold = await RunOnceAsync(runner, seen, [NewTask("cold", FirstStep, "@message done")], null, cancellationToken);

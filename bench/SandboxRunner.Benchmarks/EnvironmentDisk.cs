@@ -6,19 +6,19 @@ using Docker.DotNet.Models;
 namespace SandboxRunner.Benchmarks;
 
 /// <summary>What one running task occupies of its own, in bytes (apparent sizes, as Docker reports a writable layer).</summary>
-public sealed record TaskDisk(string TaskId, long WritableLayer, long? Volumes, long HostFolder)
+internal sealed record TaskDisk(string TaskId, long WritableLayer, long? Volumes, long HostFolder)
 {
     public long Total => WritableLayer + (Volumes ?? 0) + HostFolder;
 }
 
 /// <summary>What the setup installed, measured inside the setup image.</summary>
-public sealed record InstalledTree(long ApparentBytes, long DiskBytes, long Files, long HomeBytes);
+internal sealed record InstalledTree(long ApparentBytes, long DiskBytes, long Files, long HomeBytes);
 
 /// <summary>
 /// Disk use as the engine and this machine see it: a container's writable layer (<c>docker ps -s</c>), its
 /// anonymous volumes and the host's task folder, image sizes, and what <c>npm ci</c> left in the setup image.
 /// </summary>
-public static class EnvironmentDisk
+internal static class EnvironmentDisk
 {
     public static async Task<IReadOnlyList<TaskDisk>> TasksAsync(
         DockerClient client, IReadOnlyDictionary<string, string> containerByTask, Func<string, string> hostFolderOf, CancellationToken cancellationToken)

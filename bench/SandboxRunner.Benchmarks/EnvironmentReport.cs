@@ -4,7 +4,7 @@ using Docker.DotNet;
 namespace SandboxRunner.Benchmarks;
 
 /// <summary>The images every task of the repository shares, paid once per key (toolchain, setup) or once per run (the checkout).</summary>
-public sealed record SharedDisk(long EnvironmentImage, long SetupLayer, long RunLayer)
+internal sealed record SharedDisk(long EnvironmentImage, long SetupLayer, long RunLayer)
 {
     public static async Task<SharedDisk> MeasureAsync(DockerClient client, string environmentImage, string setupImage, string runImage, CancellationToken cancellationToken)
     {
@@ -16,7 +16,7 @@ public sealed record SharedDisk(long EnvironmentImage, long SetupLayer, long Run
 }
 
 /// <summary>The environment benchmark's tables.</summary>
-public sealed class EnvironmentReport(InstalledTree installed, TimeSpan lockResolution, string loadBefore, string loadAfter)
+internal sealed class EnvironmentReport(InstalledTree installed, TimeSpan lockResolution, string loadBefore, string loadAfter)
 {
     public string ColdAndWarm(RunTimes cold, IReadOnlyList<RunTimes> warm)
     {

@@ -1,6 +1,6 @@
 namespace SandboxRunner.Benchmarks;
 
-public static class FileSystems
+internal static class FileSystems
 {
     /// <summary>
     /// The device under <paramref name="path"/> when it is ext4 mounted without a journal, else null. Such a

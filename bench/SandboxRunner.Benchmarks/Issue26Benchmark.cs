@@ -35,7 +35,7 @@ internal static class Issue26Benchmark
             Runner Make(HostRepository host, RunnerConfig config)
             {
                 // The one place the benchmark makes a runner: the runner over the real engine, as the host makes it.
-                var runner = new Runner(host, config, bench.Docker, bench.Git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
+                var runner = new Runner(host, config, bench.Docker.Backend, bench.Git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
                 runners.Add(runner);
                 return runner;
             }

@@ -8,7 +8,7 @@ namespace SandboxRunner.Benchmarks;
 /// A Node repository whose <c>npm ci</c> installs well over 100 MB of real packages, with a toolchain image
 /// built from a Dockerfile in the repository: what a team's web project looks like to the runner.
 /// </summary>
-public static class NodeRepository
+internal static class NodeRepository
 {
     public const string DockerfilePath = "env/node.Dockerfile";
     public const string SetupCommand = "npm ci --no-audit --no-fund";

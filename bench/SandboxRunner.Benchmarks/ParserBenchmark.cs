@@ -8,7 +8,7 @@ namespace SandboxRunner.Benchmarks;
 /// with the input, not its square. The unit tests hold what they read; this measures how long it takes, since a
 /// wall-clock bound in a unit test fails on a busy machine rather than on slow code.
 /// </summary>
-public static class ParserBenchmark
+internal static class ParserBenchmark
 {
     private const int RunCount = 5;
     /// <summary>Up to the audit's own limit (longer lines are refused unread), and the lexer alone past it.</summary>

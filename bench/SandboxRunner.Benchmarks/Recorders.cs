@@ -10,7 +10,7 @@ using SandboxRunner.Boxes.Docker;
 namespace SandboxRunner.Benchmarks;
 
 /// <summary>One observed call: what it was and when it started and ended (<see cref="Stopwatch"/> timestamps).</summary>
-public sealed record CallEvent(string Name, long Start, long End, string? Container = null)
+internal sealed record CallEvent(string Name, long Start, long End, string? Container = null)
 {
     public double Ms => Timing.Ms(Start, End);
 }
@@ -20,7 +20,9 @@ public sealed record CallEvent(string Name, long Start, long End, string? Contai
 /// its Docker calls without touching the runner. A <see cref="DispatchProxy"/> rather than a hand-written
 /// decorator, so it keeps compiling while <see cref="IContainerEngine"/> grows. Every call reaches Docker.
 /// </summary>
-public class TimingEngine : DispatchProxy
+#pragma warning disable CA1852 // DispatchProxy derives the proxy type from it at run time
+internal class TimingEngine : DispatchProxy
+#pragma warning restore CA1852
 {
     private readonly ConcurrentQueue<CallEvent> _events = new();
     private readonly ConcurrentDictionary<string, byte> _everCreated = new(StringComparer.Ordinal);
@@ -143,7 +145,7 @@ public class TimingEngine : DispatchProxy
 /// An <see cref="ILogger{GitCli}"/> that keeps GitCli's own per-call record ("git {Args} -> {ExitCode} in
 /// {Milliseconds} ms"), which is how the benchmark sees the runner's git calls from outside.
 /// </summary>
-public sealed class GitCallRecorder : ILogger<GitCli>
+internal sealed class GitCallRecorder : ILogger<GitCli>
 {
     private readonly ConcurrentQueue<CallEvent> _events = new();
 

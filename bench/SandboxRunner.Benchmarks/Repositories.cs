@@ -5,7 +5,7 @@ using SandboxRunner.Platform;
 
 namespace SandboxRunner.Benchmarks;
 
-public static class Repositories
+internal static class Repositories
 {
     public const string CachedLargePath = "/tmp/sr-bench-50k";
     public const int LargeDirectories = 500;

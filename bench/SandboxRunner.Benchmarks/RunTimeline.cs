@@ -12,7 +12,7 @@ namespace SandboxRunner.Benchmarks;
 /// (the fake Codex reports <c>@run 0 true</c> as soon as it ran), and what the environment steps said.
 /// Reported synchronously by the runner, so a timestamp is when the runner itself knew.
 /// </summary>
-public sealed partial class RunObserver : IProgress<TaskProgress>
+internal sealed partial class RunObserver : IProgress<TaskProgress>
 {
     private readonly ConcurrentDictionary<string, long> _firstCommand = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _environmentMessages = new();
@@ -74,14 +74,14 @@ public sealed partial class RunObserver : IProgress<TaskProgress>
 }
 
 /// <summary>One task's start, in milliseconds: its container's create call to the first agent command, split into the engine calls on the way.</summary>
-public sealed record TaskStart(
+internal sealed record TaskStart(
     string TaskId, string ContainerId, double CreateToFirstCommand, double RunStartToFirstCommand, double Create, double Uploads, double Start, double StartedToFirstCommand);
 
 /// <summary>
 /// One run, in milliseconds: its wall time, the environment steps before its first task container (with every
 /// engine and git call made then, and the time none was in flight), and each task's start.
 /// </summary>
-public sealed record RunTimes(
+internal sealed record RunTimes(
     double Wall, double Prepare, int ImageBuilds, double ImageBuildMs, double? SetupMs, double? RunImageMs, bool SetupReused, IReadOnlyList<TaskStart> Tasks,
     IReadOnlyList<CallEvent> PrepareCalls, double PrepareOutsideCalls)
 {

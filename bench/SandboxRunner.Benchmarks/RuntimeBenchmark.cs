@@ -18,7 +18,7 @@ namespace SandboxRunner.Benchmarks;
 /// binary loading through the sealed init, a whole runner task that does nothing (network none and deny), and one
 /// whose agent runs the commands an honest session starts with (git status, git log, a grep over the tree).
 /// </summary>
-public static class RuntimeBenchmark
+internal static class RuntimeBenchmark
 {
     private const int RunCount = 15;
     private const int WarmUps = 3;
@@ -120,7 +120,7 @@ public static class RuntimeBenchmark
         {
             Image = TaskOverheadBenchmark.Image, CodexModel = "gpt-5.5", AllowedCommands = [], DefaultAllowedPaths = ["**"], NetworkPolicy = policy, Runtime = runtime,
         };
-        var runner = new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
+        var runner = new Runner(host, config, engine.Backend, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
         runners.Add(runner);
         return runner;
     }
@@ -136,7 +136,8 @@ public static class RuntimeBenchmark
 
     private static async Task SandboxAsync(IContainerEngine engine, ContainerSpec spec, CancellationToken cancellationToken)
     {
-        await using var sandbox = await Sandbox.CreateAsync(engine, spec, cancellationToken);
+        // The runner's own box (Boxes/Docker's DockerTaskBox), over the container this spec makes.
+        await using var sandbox = new DockerTaskBox((DockerBackend)engine.Backend, await engine.CreateAsync(spec, cancellationToken), null, null);
         var exit = await sandbox.RunAsync(TimeSpan.FromSeconds(120), (_, _) => { }, null, CancellationToken.None, cancellationToken);
         if (exit.ExitCode != 0)
         {

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace SandboxRunner.Benchmarks;
 
 /// <summary>Runs a command line tool (docker, git) and fails loudly with its stderr when it does.</summary>
-public static class Shell
+internal static class Shell
 {
     public static async Task<string> RunAsync(
         string file,

@@ -5,7 +5,7 @@ using System.Text;
 namespace SandboxRunner.Benchmarks;
 
 /// <summary>Durations of one measured step, in milliseconds, over the measured (not warm-up) runs.</summary>
-public sealed class Samples(string name)
+internal sealed class Samples(string name)
 {
     private readonly List<double> _ms = [];
 
@@ -58,7 +58,7 @@ public sealed class Samples(string name)
 }
 
 /// <summary>A titled table of <see cref="Samples"/> rows (median, p90, min), with optional section lines and notes.</summary>
-public sealed class ResultTable(string title)
+internal sealed class ResultTable(string title)
 {
     private readonly List<object> _rows = [];
     private readonly Dictionary<string, Samples> _byKey = new(StringComparer.Ordinal);
@@ -121,7 +121,7 @@ public sealed class ResultTable(string title)
     private static string Pad(string s, int width) => s.PadRight(width);
 }
 
-public static class Timing
+internal static class Timing
 {
     public static async Task<TimeSpan> TimeAsync(Func<Task> action)
     {

@@ -21,7 +21,7 @@ namespace SandboxRunner.Benchmarks;
 /// the runner's own Sandbox with its hardened spec, and a whole runner task, interleaved run by run so
 /// drift on a shared machine hits every variant alike.
 /// </summary>
-public static class TaskOverheadBenchmark
+internal static class TaskOverheadBenchmark
 {
     public const string Image = "sandbox-runner/fake-codex:dev";
     public const string BenchLabel = "sandbox-runner.bench";
@@ -58,7 +58,7 @@ public static class TaskOverheadBenchmark
                 runners.Add(new RunnerVariant(
                     tag,
                     name,
-                    new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: _ => null),
+                    new Runner(host, config, engine.Backend, git, NullLoggerFactory.Instance, hostEnvironment: _ => null),
                     main.Row(name),
                     new ResultTable($"task-overhead: {name}, split into the runner's engine and git calls")));
             }
@@ -260,7 +260,8 @@ public static class TaskOverheadBenchmark
 
     private static async Task SandboxAsync(IContainerEngine engine, ContainerSpec spec, CancellationToken cancellationToken)
     {
-        var sandbox = await Sandbox.CreateAsync(engine, spec, cancellationToken);
+        // The runner's own box (Boxes/Docker's DockerTaskBox), over the container this spec makes.
+        var sandbox = new DockerTaskBox((DockerBackend)engine.Backend, await engine.CreateAsync(spec, cancellationToken), null, null);
         try
         {
             var exit = await sandbox.RunAsync(TimeSpan.FromSeconds(60), (_, _) => { }, null, CancellationToken.None, cancellationToken);

@@ -18,7 +18,7 @@ namespace SandboxRunner.Benchmarks;
 /// toolchain image, the cold setup, a later run that reuses it, a task's start against a bare
 /// <c>docker run</c> of the setup image, and one task that runs the repository's tests.
 /// </summary>
-public static class ToolchainBenchmark
+internal static class ToolchainBenchmark
 {
     private const int RunCount = 5;
     private const int WarmUps = 1;
@@ -82,7 +82,7 @@ public static class ToolchainBenchmark
             NetworkPolicy = NetworkPolicy.None,
             Environment = toolchain.Environment,
         };
-        using var runner = new Runner(host, config, m.Engine, m.Git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
+        using var runner = new Runner(host, config, m.Engine.Backend, m.Git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
         m.Scopes.Add(Labels.ScopeOf(runner.Repository.CommonDir));
         var observer = new ToolchainObserver();
 
@@ -269,7 +269,7 @@ public static class ToolchainBenchmark
 }
 
 /// <summary>The runner's progress as it arrives, timestamped: the first agent command, and how long setup took from its start to its commit.</summary>
-public sealed class ToolchainObserver : IProgress<TaskProgress>
+internal sealed class ToolchainObserver : IProgress<TaskProgress>
 {
     private readonly ConcurrentQueue<(long At, string Message)> _environment = new();
     private long _firstCommand;

@@ -9,7 +9,7 @@ namespace SandboxRunner.Benchmarks;
 /// a base image the benchmark builds itself when the environment names one (null when the repository's
 /// Dockerfile is the base), and the agent command that runs the repository's tests.
 /// </summary>
-public sealed record Toolchain(
+internal sealed record Toolchain(
     string Name,
     EnvironmentSpec Environment,
     Func<string, CancellationToken, Task> WriteRepositoryAsync,
@@ -18,14 +18,14 @@ public sealed record Toolchain(
     string PassedMarker);
 
 /// <summary>A team's own dev image, built by <c>docker build</c> from a folder the benchmark fills.</summary>
-public sealed record BaseImage(string Tag, string Dockerfile, Func<string, CancellationToken, Task> FillContextAsync);
+internal sealed record BaseImage(string Tag, string Dockerfile, Func<string, CancellationToken, Task> FillContextAsync);
 
 /// <summary>
 /// The Python and .NET toolchains as they can be built on a machine without an image registry: Debian's
 /// packages (reachable from <c>docker build</c>) and this machine's .NET SDK, trusting the CAs this machine
 /// trusts, because its egress inspects TLS and NuGet would otherwise refuse the certificates.
 /// </summary>
-public static class Toolchains
+internal static class Toolchains
 {
     public const string HostCaFolder = "/usr/local/share/ca-certificates";
     public const string HostDotnet = "/usr/share/dotnet";

@@ -19,7 +19,7 @@ namespace SandboxRunner.Benchmarks;
 /// <c>StartedAt</c> to <c>FinishedAt</c>); the fake Codex writes one small file. Variants are interleaved run
 /// by run, so drift on a shared machine hits each alike.
 /// </summary>
-public static class TransportBenchmark
+internal static class TransportBenchmark
 {
     private const string Prompt = "@write bench.txt one small write\\n";
 
@@ -69,7 +69,7 @@ public static class TransportBenchmark
                     };
                     var variant = new Variant(
                         name,
-                        new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: _ => null),
+                        new Runner(host, config, engine.Backend, git, NullLoggerFactory.Instance, hostEnvironment: _ => null),
                         main.Row($"  overhead: {name}"),
                         main.Row($"    total Runner.RunAsync: {name}"),
                         main.Row($"    agent (container StartedAt -> FinishedAt): {name}"),

@@ -17,7 +17,7 @@ namespace SandboxRunner.Benchmarks;
 /// commit's checkout committed onto it, which is what the run image is). The verification is split into its
 /// engine calls (the fresh container's create, the changed files laid over, the objects, start, the command, removal).
 /// </summary>
-public static class VerifyBenchmark
+internal static class VerifyBenchmark
 {
     private const int RunCount = 9;
     private const int WarmUps = 2;
@@ -49,7 +49,7 @@ public static class VerifyBenchmark
                 NetworkPolicy = NetworkPolicy.None,
                 Environment = NodeRepository.Environment,
             };
-            runner = new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
+            runner = new Runner(host, config, engine.Backend, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
 
             Console.Error.WriteLine("verify: cold run (toolchain image, npm ci; minutes)");
             await RunOnceAsync(runner, observer, "cold", verify: false, cancellationToken);

@@ -3,7 +3,6 @@ using SandboxRunner.Git;
 using SandboxRunner.Hosting;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Testcontainers;
 
@@ -56,14 +55,14 @@ public sealed class CodexTaskRunner : IAsyncDisposable
             var session = await OpenAsync(cancellationToken);
             try
             {
-                await session.Engine.PingAsync(cancellationToken);
-                await SweepOrphansAsync(session.Engine, cancellationToken);
+                await session.Backend.DescribeAsync(cancellationToken);
+                await SweepOrphansAsync(session.Backend, cancellationToken);
                 if (_configuration.Model == ModelSource.Scripted && _configuration.Image is null)
                 {
                     var recipe = FakeCodexImage.Recipe();
-                    if (!await session.Engine.ImageExistsAsync(recipe.Tag, cancellationToken))
+                    if (!await session.Backend.Images.ExistsAsync(recipe.Tag, cancellationToken))
                     {
-                        await session.Engine.BuildImageAsync(recipe, cancellationToken);
+                        await session.Backend.Images.BuildAsync(recipe, cancellationToken);
                     }
                 }
 
@@ -196,7 +195,7 @@ public sealed class CodexTaskRunner : IAsyncDisposable
                 try
                 {
                     await session.Runner.ShutdownAsync(CancellationToken.None);
-                    await RemoveInstanceAsync(session.Engine, LabelSelector.Of(SessionLabels.Instance, _instance.ToString("D")), CancellationToken.None);
+                    await RemoveInstanceAsync(session.Backend, _instance.ToString("D"), CancellationToken.None);
                 }
                 finally
                 {
@@ -214,42 +213,37 @@ public sealed class CodexTaskRunner : IAsyncDisposable
     /// What test processes that no longer run left: their runs' containers and networks (by the runner's owner
     /// label) and run images (by the module's). Only those of dead processes: other test processes share the engine.
     /// </summary>
-    private static async Task SweepOrphansAsync(IContainerEngine engine, CancellationToken cancellationToken)
+    private static async Task SweepOrphansAsync(ITaskBackend backend, CancellationToken cancellationToken)
     {
-        await engine.RemoveOrphansAsync(LabelSelector.Of(SessionLabels.Owner), cancellationToken);
+        await backend.RemoveOrphansAsync(BoxScope.Labelled(SessionLabels.Owner), cancellationToken);
         await RemoveRunImagesAsync(
-            engine,
+            backend,
             LabelSelector.Of(SessionLabels.Owner),
             labels => labels.TryGetValue(SessionLabels.Owner, out var owner) && Boxes.Labels.IsOrphanedBy(owner),
             cancellationToken);
     }
 
-    /// <summary>Every container and network of this instance, then its run images.</summary>
-    private static async Task RemoveInstanceAsync(IContainerEngine engine, LabelSelector instance, CancellationToken cancellationToken)
+    /// <summary>Every box and network of this instance, run by run, then its run images (which carry no runner owner label).</summary>
+    private static async Task RemoveInstanceAsync(ITaskBackend backend, string id, CancellationToken cancellationToken)
     {
-        foreach (var container in await engine.ListContainersAsync(instance, cancellationToken))
+        var instance = BoxScope.Labelled(SessionLabels.Instance, id);
+        foreach (var run in (await backend.FindBoxesAsync(instance, null, cancellationToken)).Select(b => b.RunId).OfType<string>().Distinct(StringComparer.Ordinal))
         {
-            await engine.RemoveAsync(container, cancellationToken);
+            await backend.RemoveRunAsync(instance, run, cancellationToken);
         }
 
-        foreach (var network in await engine.ListNetworksAsync(instance, cancellationToken))
-        {
-            await engine.RemoveNetworkAsync(network, cancellationToken);
-        }
-
-        await RemoveRunImagesAsync(engine, instance, _ => true, cancellationToken);
+        await RemoveRunImagesAsync(backend, LabelSelector.Of(SessionLabels.Instance, id), _ => true, cancellationToken);
     }
 
-    private static async Task RemoveRunImagesAsync(IContainerEngine engine, LabelSelector selector, Func<IReadOnlyDictionary<string, string>, bool> removable, CancellationToken cancellationToken)
+    private static async Task RemoveRunImagesAsync(ITaskBackend backend, LabelSelector selector, Func<IReadOnlyDictionary<string, string>, bool> removable, CancellationToken cancellationToken)
     {
-        var images = engine.Backend.Images;
-        foreach (var image in await images.ListAsync(selector.And(Boxes.Labels.Role, ImageRoles.Run), cancellationToken))
+        foreach (var image in await backend.Images.ListAsync(selector.And(Boxes.Labels.Role, ImageRoles.Run), cancellationToken))
         {
             if (removable(image.Labels))
             {
                 foreach (var tag in image.Tags.DefaultIfEmpty(image.Id))
                 {
-                    await images.RemoveAsync(tag, cancellationToken);
+                    await backend.Images.RemoveAsync(tag, cancellationToken);
                 }
             }
         }

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Testcontainers;
 

@@ -1,7 +1,6 @@
 using System.Reflection;
 using DotNet.Testcontainers.Containers;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Testcontainers;
 

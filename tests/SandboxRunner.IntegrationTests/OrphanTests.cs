@@ -34,7 +34,7 @@ public sealed class OrphanTests(DockerFixture docker)
         });
         try
         {
-            using var workspace = new Workspace(repository.Path, docker.Engine, git, NullLoggerFactory.Instance);
+            using var workspace = new Workspace(repository.Path, docker.Engine.Backend, git, NullLoggerFactory.Instance);
 
             await workspace.RecoverAtStartAsync(CancellationToken.None);
 
@@ -64,7 +64,7 @@ public sealed class OrphanTests(DockerFixture docker)
         var orphan = await CreateAsync(client, scope, run, $"{Environment.MachineName}/{DeadPid()}");
         try
         {
-            using var workspace = new Workspace(repository.Path, docker.Engine, git, NullLoggerFactory.Instance);
+            using var workspace = new Workspace(repository.Path, docker.Engine.Backend, git, NullLoggerFactory.Instance);
 
             await workspace.GetRunnerAsync(CancellationToken.None);
 
@@ -73,6 +73,29 @@ public sealed class OrphanTests(DockerFixture docker)
         finally
         {
             await docker.Engine.RemoveAsync(orphan, CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task A_new_server_removes_the_probe_a_killed_process_left_which_carries_no_repository_or_run()
+    {
+        using var client = new DockerClientBuilder().WithEndpoint(docker.Engine.Endpoint).Build();
+        using var repository = new TestRepository();
+        var git = new GitCli(NullLogger<GitCli>.Instance);
+        var mark = $"probe-{Guid.NewGuid():N}"[..20];
+        var labels = new Dictionary<string, string> { [Labels.Role] = Labels.HostFilesProbeRole, [Labels.Owner] = $"{Environment.MachineName}/{DeadPid()}", ["test.mark"] = mark };
+        var probe = (await client.Containers.CreateContainerAsync(new CreateContainerParameters { Image = DockerFixture.FakeCodexImage, Cmd = ["true"], Labels = labels })).ID;
+        try
+        {
+            using var workspace = new Workspace(repository.Path, docker.Engine.Backend, git, NullLoggerFactory.Instance);
+
+            await workspace.RecoverAtStartAsync(CancellationToken.None);
+
+            Assert.Empty(await docker.Engine.ListContainersAsync("test.mark", mark, CancellationToken.None));
+        }
+        finally
+        {
+            await docker.Engine.RemoveAsync(probe, CancellationToken.None);
         }
     }
 

@@ -45,6 +45,8 @@ public interface ITaskBackend : IAsyncDisposable
     /// <summary>
     /// Removes what <paramref name="scope"/> holds whose creating process (<see cref="Labels.Owner"/>) is gone from
     /// this machine (killed, crashed); returns how many resources. Their task trees on disk are left for recovery.
+    /// Probes of a gone process (<see cref="Labels.IsOrphanedProbe"/>: of no run and no repository, so in no scope)
+    /// go with every sweep, uncounted.
     /// </summary>
     Task<int> RemoveOrphansAsync(BoxScope scope, CancellationToken cancellationToken);
 
@@ -78,10 +80,20 @@ public sealed record BoxScope(string? Repository)
 {
     public static BoxScope Every { get; } = new((string?)null);
 
+    /// <summary>
+    /// Labels a resource must carry besides the repository's to be in this scope: an embedding host's own (the
+    /// Testcontainers module's owner or instance label), so its sweeps take only what it made.
+    /// </summary>
+    public IReadOnlyDictionary<string, string?> Carrying { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>Whatever carries <paramref name="label"/> (with <paramref name="value"/> when it is not null), in every repository.</summary>
+    public static BoxScope Labelled(string label, string? value = null) => new((string?)null) { Carrying = new Dictionary<string, string?> { [label] = value } };
+
     /// <summary>The scope of the repository whose git directory is <paramref name="gitCommonDir"/>.</summary>
     public static BoxScope Of(string gitCommonDir) => new(Labels.ScopeOf(gitCommonDir));
 
-    public override string ToString() => Repository ?? "(every repository)";
+    public override string ToString() =>
+        (Repository ?? "(every repository)") + string.Concat(Carrying.Select(kv => kv.Value is null ? $" carrying {kv.Key}" : $" carrying {kv.Key}={kv.Value}"));
 }
 
 /// <summary>A box found by its labels: what it is, which run and node, and whether it runs.</summary>
@@ -124,6 +136,11 @@ public sealed record LabelSelector(IReadOnlyDictionary<string, string?> Labels)
     {
         // Every repository's: whatever a runner process made (it stamps its owner on everything), scoped or not.
         var selector = scope.Repository is { } repository ? Of(Boxes.Labels.Scope, repository) : Of(Boxes.Labels.Owner);
+        foreach (var (label, value) in scope.Carrying)
+        {
+            selector = selector.And(label, value);
+        }
+
         return runId is null ? selector : selector.And(Boxes.Labels.Run, runId);
     }
 }

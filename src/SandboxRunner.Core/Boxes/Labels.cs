@@ -110,6 +110,18 @@ public static class Labels
     /// <summary>The <see cref="Role"/> of the doctor's runtime probe.</summary>
     public const string ProbeRole = "doctor";
 
+    /// <summary>The <see cref="Role"/> of the container (created, never started) that tells whether an engine sees this machine's files.</summary>
+    public const string HostFilesProbeRole = "probe";
+
+    /// <summary>
+    /// Whether <paramref name="labels"/> are those of a probe (of no run, of no repository) whose creating process is
+    /// gone: nothing ever recovers a probe, so whoever sweeps removes it, whatever else it selects.
+    /// </summary>
+    public static bool IsOrphanedProbe(IReadOnlyDictionary<string, string> labels) =>
+        labels.TryGetValue(Role, out var role) && role is ProbeRole or HostFilesProbeRole
+        && !labels.ContainsKey(Run)
+        && labels.TryGetValue(Owner, out var owner) && IsOrphanedBy(owner);
+
     /// <summary>Everything of one run of one repository.</summary>
     public static LabelSelector OfRun(string scope, string runId) => LabelSelector.Of(Scope, scope).And(Run, runId);
 }

@@ -74,27 +74,7 @@ public static class TreeArchiveWriter
         await tar.FinishAsync(cancellationToken);
     }
 
-    internal static async Task PutAsync(
-        TarOutputStream tar, string name, byte type, long size, int mode, int uid, int gid, string? link, DateTime modTime, CancellationToken cancellationToken)
-    {
-        var entry = TarEntry.CreateTarEntry(name);
-        entry.TarHeader.TypeFlag = type;
-        entry.TarHeader.Mode = mode;
-        entry.Size = size;
-        entry.TarHeader.UserId = uid;
-        entry.TarHeader.GroupId = gid;
-        entry.TarHeader.UserName = "";
-        entry.TarHeader.GroupName = "";
-        entry.ModTime = modTime;
-        if (link is not null)
-        {
-            entry.TarHeader.LinkName = link;
-        }
-
-        await tar.PutNextEntryAsync(entry, cancellationToken);
-        if (type != TarHeader.LF_NORMAL)
-        {
-            await tar.CloseEntryAsync(cancellationToken);
-        }
-    }
+    private static Task PutAsync(
+        TarOutputStream tar, string name, byte type, long size, int mode, int uid, int gid, string? link, DateTime modTime, CancellationToken cancellationToken) =>
+        Platform.TarEntries.PutAsync(tar, name, type, size, mode, uid, gid, link, modTime, cancellationToken);
 }

@@ -142,26 +142,7 @@ public static class BlobArchive
         }
     }
 
-    private static async Task PutAsync(TarOutputStream tar, string name, byte type, long size, int mode, int uid, int gid, string? link, CancellationToken cancellationToken)
-    {
-        var entry = TarEntry.CreateTarEntry(name);
-        entry.TarHeader.TypeFlag = type;
-        entry.TarHeader.Mode = mode;
-        entry.Size = size;
-        entry.TarHeader.UserId = uid;
-        entry.TarHeader.GroupId = gid;
-        entry.TarHeader.UserName = "";
-        entry.TarHeader.GroupName = "";
-        entry.ModTime = DateTime.UnixEpoch.AddYears(30);
-        if (link is not null)
-        {
-            entry.TarHeader.LinkName = link;
-        }
-
-        await tar.PutNextEntryAsync(entry, cancellationToken);
-        if (type != TarHeader.LF_NORMAL)
-        {
-            await tar.CloseEntryAsync(cancellationToken);
-        }
-    }
+    // Every blob view is stamped alike, so the same blobs make the same archive.
+    private static Task PutAsync(TarOutputStream tar, string name, byte type, long size, int mode, int uid, int gid, string? link, CancellationToken cancellationToken) =>
+        Platform.TarEntries.PutAsync(tar, name, type, size, mode, uid, gid, link, DateTime.UnixEpoch.AddYears(30), cancellationToken);
 }

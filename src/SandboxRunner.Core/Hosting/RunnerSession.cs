@@ -4,7 +4,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Hosting;
 
@@ -38,14 +37,14 @@ public sealed record RunnerSessionOptions
 /// </summary>
 public sealed class RunnerSession : IAsyncDisposable
 {
-    private readonly IContainerEngine _engine;
+    private readonly ITaskBackend _backend;
     private readonly GitCli _git;
     private readonly Func<string, string?> _hostEnvironment;
     private int _disposed;
 
-    private RunnerSession(IContainerEngine engine, GitCli git, Runner runner, Func<string, string?> hostEnvironment)
+    private RunnerSession(ITaskBackend backend, GitCli git, Runner runner, Func<string, string?> hostEnvironment)
     {
-        _engine = engine;
+        _backend = backend;
         _git = git;
         Runner = runner;
         _hostEnvironment = hostEnvironment;
@@ -55,7 +54,7 @@ public sealed class RunnerSession : IAsyncDisposable
     public Runner Runner { get; }
 
     /// <summary>The engine the session's runs use (for listing and removing what carries its labels).</summary>
-    public IContainerEngine Engine => _engine;
+    public ITaskBackend Backend => _backend;
 
     /// <summary>The repository's root folder.</summary>
     public string RepositoryRoot => Runner.Repository.Root;
@@ -69,8 +68,8 @@ public sealed class RunnerSession : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         var loggers = options.Loggers ?? NullLoggerFactory.Instance;
         var hostEnvironment = options.HostEnvironment ?? Environment.GetEnvironmentVariable;
-        // The one place a session makes its engine.
-        var engine = BackendFactory.Create(null, null, loggers, options.ExtraLabels);
+        // The one place a session makes its backend.
+        var backend = BackendFactory.Create(null, null, loggers, options.ExtraLabels);
         try
         {
             var git = new GitCli(loggers.CreateLogger<GitCli>());
@@ -86,12 +85,12 @@ public sealed class RunnerSession : IAsyncDisposable
 
             var config = await ConfigLoader.LoadAsync(repository.Root, cancellationToken);
             config = options.Configure?.Invoke(config) ?? config;
-            var runner = new Runner(repository, config, engine, git, loggers, hostEnvironment: hostEnvironment);
-            return new RunnerSession(engine, git, runner, hostEnvironment);
+            var runner = new Runner(repository, config, backend, git, loggers, hostEnvironment: hostEnvironment);
+            return new RunnerSession(backend, git, runner, hostEnvironment);
         }
         catch
         {
-            (engine as IDisposable)?.Dispose();
+            await backend.DisposeAsync();
             throw;
         }
     }
@@ -123,7 +122,7 @@ public sealed class RunnerSession : IAsyncDisposable
 
     /// <summary>As <c>sandbox_doctor</c>, on the config the session runs with (the file as opened, with <see cref="RunnerSessionOptions.Configure"/>'s changes).</summary>
     public Task<DoctorReport> DoctorAsync(CancellationToken cancellationToken) =>
-        Doctor.ExamineAsync(RepositoryRoot, _engine, _git, _hostEnvironment, Runner.Config, cancellationToken);
+        Doctor.ExamineAsync(RepositoryRoot, _backend, _git, _hostEnvironment, Runner.Config, cancellationToken);
 
     /// <summary>What a server does when it starts: removes what killed processes of this repository left and recovers their task trees.</summary>
     public Task<IReadOnlyList<string>> RecoverAsync(CancellationToken cancellationToken) => Runner.RecoverInterruptedAsync(cancellationToken);
@@ -142,7 +141,7 @@ public sealed class RunnerSession : IAsyncDisposable
         finally
         {
             Runner.Dispose();
-            (_engine as IDisposable)?.Dispose();
+            await _backend.DisposeAsync();
         }
     }
 }

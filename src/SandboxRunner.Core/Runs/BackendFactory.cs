@@ -10,8 +10,8 @@ namespace SandboxRunner.Runs;
 /// The one place a process gets where its tasks run: the backend by name (today <c>docker</c>; issue 25 adds a
 /// swarm) over the engine connection the environment names (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH).
 /// The host's composition root calls it once for the MCP server and the verbs alike; a test project composes the
-/// library the same way without the host. It returns the engine the run layer still drives, whose
-/// <see cref="IContainerEngine.Backend"/> is the <see cref="ITaskBackend"/> seam the run layer is moving to.
+/// library the same way without the host. What it returns is all the run layer and the hosts see of Docker:
+/// this is the one place outside <c>Boxes/Docker</c> that names a Docker type.
 /// </summary>
 public static class BackendFactory
 {
@@ -25,9 +25,9 @@ public static class BackendFactory
     /// environment's); an unknown name is refused with the ones there are. <paramref name="extraLabels"/> go on every
     /// resource it creates besides the runner's own (an embedding test framework's session labels).
     /// </summary>
-    public static IContainerEngine Create(string? name, EngineConnection? connection, ILoggerFactory loggers, IReadOnlyDictionary<string, string>? extraLabels = null) => (name ?? Docker) switch
+    public static ITaskBackend Create(string? name, EngineConnection? connection, ILoggerFactory loggers, IReadOnlyDictionary<string, string>? extraLabels = null) => (name ?? Docker) switch
     {
-        Docker => new DockerEngine(loggers.CreateLogger<DockerEngine>(), connection ?? EngineConnection.FromProcess(), extraLabels),
+        Docker => new DockerBackend(loggers.CreateLogger<DockerBackend>(), connection ?? EngineConnection.FromProcess(), extraLabels),
         var other => throw new InvalidInputException("config", "backend", $"'{other}' is not a backend of this runner; use one of: {string.Join(", ", Names)}"),
     };
 

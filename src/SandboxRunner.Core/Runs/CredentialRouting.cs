@@ -1,7 +1,6 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -13,7 +12,7 @@ namespace SandboxRunner.Runs;
 /// <param name="Passed">The variables a task container gets (<c>env_passthrough</c>, minus what the proxy holds).</param>
 /// <param name="Secrets">Every value the redactor masks: what was passed and what the proxy holds.</param>
 /// <param name="Egress">The proxy's options in <c>deny</c>; null when tasks reach the network (or nothing) themselves.</param>
-public sealed record CredentialRoute(IReadOnlyDictionary<string, string> Passed, IReadOnlyDictionary<string, string> Secrets, EgressOptions? Egress)
+public sealed record CredentialRoute(IReadOnlyDictionary<string, string> Passed, IReadOnlyDictionary<string, string> Secrets, EgressSpec? Egress)
 {
     public Redactor Redactor() => new(Secrets);
 }
@@ -62,21 +61,21 @@ public static class CredentialRouting
     }
 
     /// <summary>The proxy for a setup under <c>setup_network: deny</c> in a run whose tasks have the network: no model credential.</summary>
-    public static EgressOptions SetupGateway(RunnerConfig config, string proxyImage) =>
-        new(proxyImage, config.EffectiveAllowlist, config.ModelBaseUrl, null);
+    public static EgressSpec SetupGateway(RunnerConfig config, string proxyImage) =>
+        new(proxyImage, config.EffectiveAllowlist, new ModelRoute(config.ModelBaseUrl, null));
 
     /// <summary>
     /// The proxy's model route: the API key route to <c>model_base_url</c>, or for a ChatGPT sign-in the ChatGPT
     /// backend with its access token and account id. The ChatGPT route needs no host in the forward proxy's
     /// allowlist by default: Codex's model traffic goes through the reverse proxy.
     /// </summary>
-    private static EgressOptions GatewayOptions(RunnerConfig config, Auth.RunCredential credential, string proxyImage, string? key) =>
+    private static EgressSpec GatewayOptions(RunnerConfig config, Auth.RunCredential credential, string proxyImage, string? key) =>
         credential.ChatGpt is { } tokens
-            ? new EgressOptions(proxyImage, config.NetworkAllowlist ?? [], credential.ChatGptUpstream ?? config.ChatGptBaseUrl, tokens.AccessToken)
+            ? new EgressSpec(proxyImage, config.NetworkAllowlist ?? [], new ModelRoute(credential.ChatGptUpstream ?? config.ChatGptBaseUrl, tokens.AccessToken)
             {
                 ChatGpt = new ChatGptRoute(tokens.AccountId, tokens.IsFedramp),
-            }
-            : new EgressOptions(proxyImage, config.EffectiveAllowlist, config.ModelBaseUrl, key);
+            })
+            : new EgressSpec(proxyImage, config.EffectiveAllowlist, new ModelRoute(config.ModelBaseUrl, key));
 
     /// <summary>The host variables named in env_passthrough that are set; nothing else of the host's environment enters a container.</summary>
     private static Dictionary<string, string> Passed(RunnerConfig config, Func<string, string?> hostEnvironment) =>

@@ -2,7 +2,6 @@ using System.Text.Json.Serialization;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -25,8 +24,8 @@ public static class Doctor
 
     /// <summary>The machine and the repository with its config file as it is now (the command line's and the MCP tool's doctor).</summary>
     public static Task<DoctorReport> ExamineAsync(
-        string repoPath, IContainerEngine engine, GitCli git, Func<string, string?> environment, CancellationToken cancellationToken) =>
-        ExamineAsync(repoPath, engine, git, environment, null, cancellationToken);
+        string repoPath, ITaskBackend backend, GitCli git, Func<string, string?> environment, CancellationToken cancellationToken) =>
+        ExamineAsync(repoPath, backend, git, environment, null, cancellationToken);
 
     /// <summary>
     /// As the other overload, but with <paramref name="sessionConfig"/>, when given, in place of the file: the config a
@@ -34,7 +33,7 @@ public static class Doctor
     /// again would describe another image, network policy or environment than the host's runs get.
     /// </summary>
     public static async Task<DoctorReport> ExamineAsync(
-        string repoPath, IContainerEngine engine, GitCli git, Func<string, string?> environment, RunnerConfig? sessionConfig, CancellationToken cancellationToken)
+        string repoPath, ITaskBackend backend, GitCli git, Func<string, string?> environment, RunnerConfig? sessionConfig, CancellationToken cancellationToken)
     {
         var checks = new List<DoctorCheck>();
         HostRepository? repository = null;
@@ -75,16 +74,16 @@ public static class Doctor
 
         if (config is null)
         {
-            checks.Add(await DockerCheckAsync(engine, cancellationToken));
+            checks.Add(await DockerCheckAsync(backend, cancellationToken));
             return new DoctorReport(false, checks);
         }
 
         var image = config.Image ?? ImageRecipe.Codex(config.CodexVersion).Tag;
         try
         {
-            var (version, api) = await engine.PingAsync(cancellationToken);
-            checks.Add(new DoctorCheck("docker", Ok, $"engine {version}, API {api}", null));
-            var imagePresent = await engine.ImageExistsAsync(image, cancellationToken);
+            var facts = await backend.DescribeAsync(cancellationToken);
+            checks.Add(new DoctorCheck("docker", Ok, $"engine {facts.Version}, API {facts.ApiVersion}", null));
+            var imagePresent = await backend.Images.ExistsAsync(image, cancellationToken);
             checks.Add(imagePresent
                 ? new DoctorCheck("image", Ok, $"{image} is present", null)
                 : config.Image is not null
@@ -92,7 +91,7 @@ public static class Doctor
                     : Codex.CodexTarball.NpmAvailable()
                         ? new DoctorCheck("image", Warn, $"{image} is not built yet; the first run builds it (about a minute)", "or build it now: sandbox-runner image build")
                         : new DoctorCheck("image", Fail, $"{image} is missing and npm is not on PATH to locate the Codex CLI", "install Node.js (npm), or build Dockerfile.codex by hand and set \"image\""));
-            if (await engine.ExposedApiAsync(cancellationToken) is { } exposed)
+            if (await backend.ExposedApiAsync(cancellationToken) is { } exposed)
             {
                 // Refused at run time only where something would sit on the bridge; said here either way.
                 var onBridge = config.NetworkPolicy == NetworkPolicy.Allow
@@ -102,9 +101,9 @@ public static class Doctor
                     "reach the engine over TLS with client certificates (DOCKER_HOST=tcp://HOST:2376, DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH), or keep network_policy and setup_network at \"deny\""));
             }
 
-            checks.AddRange(await RuntimeDoctor.ExamineAsync(config, engine, image, imagePresent, repository is null ? null : Labels.ScopeOf(repository.CommonDir), cancellationToken));
-            checks.AddRange(await EnvironmentChecksAsync(config, repository, engine, git, cancellationToken));
-            if (config.NetworkPolicy == NetworkPolicy.Deny && !await engine.ImageExistsAsync(ImageRecipe.EgressProxy().Tag, cancellationToken))
+            checks.AddRange(await RuntimeDoctor.ExamineAsync(config, backend, facts.Runtimes, image, imagePresent, repository is null ? null : Labels.ScopeOf(repository.CommonDir), cancellationToken));
+            checks.AddRange(await EnvironmentChecksAsync(config, repository, backend, git, cancellationToken));
+            if (config.NetworkPolicy == NetworkPolicy.Deny && !await backend.Images.ExistsAsync(ImageRecipe.EgressProxy().Tag, cancellationToken))
             {
                 checks.Add(new DoctorCheck("egress-proxy", Warn, $"{ImageRecipe.EgressProxy().Tag} is not built yet; the first run in deny builds it", "or build it now: sandbox-runner image build"));
             }
@@ -134,12 +133,12 @@ public static class Doctor
         };
     }
 
-    private static async Task<DoctorCheck> DockerCheckAsync(IContainerEngine engine, CancellationToken cancellationToken)
+    private static async Task<DoctorCheck> DockerCheckAsync(ITaskBackend backend, CancellationToken cancellationToken)
     {
         try
         {
-            var (version, api) = await engine.PingAsync(cancellationToken);
-            return new DoctorCheck("docker", Ok, $"engine {version}, API {api}", null);
+            var facts = await backend.DescribeAsync(cancellationToken);
+            return new DoctorCheck("docker", Ok, $"engine {facts.Version}, API {facts.ApiVersion}", null);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -149,7 +148,7 @@ public static class Doctor
 
     /// <summary>One check per environment of the config: the image tasks would use, whether it is built, whether setup is cached.</summary>
     private static async Task<IReadOnlyList<DoctorCheck>> EnvironmentChecksAsync(
-        RunnerConfig config, HostRepository? repository, IContainerEngine engine, GitCli git, CancellationToken cancellationToken)
+        RunnerConfig config, HostRepository? repository, ITaskBackend backend, GitCli git, CancellationToken cancellationToken)
     {
         var names = (config.Environment is not null ? [RunnerConfig.DefaultEnvironment] : Array.Empty<string>()).Concat(config.Environments.Keys).ToList();
         if (names.Count == 0 || repository is null || await repository.ResolveCommitAsync("HEAD", cancellationToken) is not { } head)
@@ -157,13 +156,13 @@ public static class Doctor
             return [];
         }
 
-        using var images = new ImageProvisioner(config, engine);
-        if (!await engine.ImageExistsAsync(images.Image, cancellationToken))
+        using var images = new ImageProvisioner(config, backend.Images);
+        if (!await backend.Images.ExistsAsync(images.Image, cancellationToken))
         {
             return [new DoctorCheck("environment", Warn, $"not checked: the Codex image {images.Image} that environments are layered on is not built yet", "sandbox-runner image build")];
         }
 
-        var statuses = await Environments.EnvironmentCheck.ExamineAsync(config, names, repository, engine.Backend, git, images.TaskImage, head, cancellationToken);
+        var statuses = await Environments.EnvironmentCheck.ExamineAsync(config, names, repository, backend, git, images.TaskImage, head, cancellationToken);
         return statuses.Select(s => new DoctorCheck($"environment {s.Name}", s.Usable ? Ok : Fail, s.Usable ? s.Detail : $"{s.Field}: {s.Detail}", s.Fix)).ToList();
     }
 }

@@ -1,7 +1,6 @@
 using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Environments;
 
 namespace SandboxRunner.Runs;
@@ -10,7 +9,7 @@ namespace SandboxRunner.Runs;
 /// The images a run needs: the task image (configured, or built from Dockerfile.codex for the Codex
 /// version) and, for <c>deny</c>, the egress proxy. One build at a time per process; a finished one is reused.
 /// </summary>
-public sealed class ImageProvisioner(RunnerConfig config, IImageOperations images) : IDisposable
+public sealed class ImageProvisioner(RunnerConfig config, IBoxImages images) : IDisposable
 {
     /// <summary>The <see cref="InvalidInputException.Source"/> of an engine that does not answer: the machine, not the input, is at fault.</summary>
     public const string EngineSource = "docker";
@@ -37,16 +36,16 @@ public sealed class ImageProvisioner(RunnerConfig config, IImageOperations image
         try
         {
             var built = new List<string>();
-            if (config.Image is null && !await images.ImageExistsAsync(Image, cancellationToken))
+            if (config.Image is null && !await images.ExistsAsync(Image, cancellationToken))
             {
                 var tarball = await CodexTarball.ResolveAsync(config.CodexVersion, cancellationToken);
-                await images.BuildImageAsync(ImageRecipe.Codex(config.CodexVersion, tarball), cancellationToken);
+                await images.BuildAsync(ImageRecipe.Codex(config.CodexVersion, tarball), cancellationToken);
                 built.Add(Image);
             }
 
-            if (includeProxy && !await images.ImageExistsAsync(ProxyImage, cancellationToken))
+            if (includeProxy && !await images.ExistsAsync(ProxyImage, cancellationToken))
             {
-                await images.BuildImageAsync(ImageRecipe.EgressProxy(), cancellationToken);
+                await images.BuildAsync(ImageRecipe.EgressProxy(), cancellationToken);
                 built.Add(ProxyImage);
             }
 
@@ -67,7 +66,7 @@ public sealed class ImageProvisioner(RunnerConfig config, IImageOperations image
         bool present;
         try
         {
-            present = await images.ImageExistsAsync(Image, cancellationToken);
+            present = await images.ExistsAsync(Image, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

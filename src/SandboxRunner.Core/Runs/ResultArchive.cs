@@ -36,19 +36,19 @@ public static class ResultArchive
             {
                 if (folders.Add(path[..slash]))
                 {
-                    await TreeArchiveWriter.PutAsync(tar, path[..slash] + "/", TarHeader.LF_DIR, 0, 0b111_101_101, uid, gid, null, DateTime.UtcNow, cancellationToken);
+                    await Platform.TarEntries.PutAsync(tar, path[..slash] + "/", TarHeader.LF_DIR, 0, 0b111_101_101, uid, gid, null, DateTime.UtcNow, cancellationToken);
                 }
             }
 
             if (entry.Mode == Mode.SymbolicLink)
             {
                 var target = blob.Size <= MaxLinkBytes ? blob.GetContentText() : throw new InvalidDataException($"the link {path} holds more than {MaxLinkBytes} bytes");
-                await TreeArchiveWriter.PutAsync(tar, path, TarHeader.LF_SYMLINK, 0, 0b111_111_111, uid, gid, target, DateTime.UtcNow, cancellationToken);
+                await Platform.TarEntries.PutAsync(tar, path, TarHeader.LF_SYMLINK, 0, 0b111_111_111, uid, gid, target, DateTime.UtcNow, cancellationToken);
                 continue;
             }
 
             var mode = entry.Mode == Mode.ExecutableFile ? 0b111_101_101 : 0b110_100_100;
-            await TreeArchiveWriter.PutAsync(tar, path, TarHeader.LF_NORMAL, blob.Size, mode, uid, gid, null, DateTime.UtcNow, cancellationToken);
+            await Platform.TarEntries.PutAsync(tar, path, TarHeader.LF_NORMAL, blob.Size, mode, uid, gid, null, DateTime.UtcNow, cancellationToken);
             await using (var content = blob.GetContentStream())
             {
                 int read;

@@ -3,7 +3,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -91,8 +90,8 @@ internal sealed class RunCancellation(
 
             if (DateTime.UtcNow >= deadline)
             {
-                // The owner is alive and removes its own network in its teardown; its containers going ends its tasks.
-                var removed = await leftovers.RemoveRunAsync(runId, networks: false, cancellationToken);
+                // The owner is alive; its containers going ends its tasks (its teardown finds the network gone, which is no error).
+                var removed = await leftovers.RemoveRunAsync(runId, cancellationToken);
                 return new CancelOutcome(CancelRoute.Forced,
                     $"the owner of '{runId}' did not end it within {wait.TotalSeconds:F0} s; its {removed} container(s) were removed by label, and the owner keeps what its tasks produced",
                     await queries.GetRunAsync(runId, cancellationToken));

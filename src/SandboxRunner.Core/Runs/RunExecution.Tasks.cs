@@ -1,6 +1,5 @@
 using SandboxRunner.Environments;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -111,9 +110,8 @@ internal sealed partial class RunExecution
     private async Task<IRunSite> OpenSetupSiteAsync(CancellationToken cancellationToken)
     {
         await _services.Images.EnsureAsync(includeProxy: true, cancellationToken);
-        var setup = CredentialRouting.SetupGateway(_services.Config, _services.Images.ProxyImage);
-        return await _services.Engine.Backend.OpenRunSiteAsync(
-            new RunSiteSpec(new BoxScope(_services.Scope), _plan.RunId, NetworkIntent.Allowlist, new EgressSpec(setup.Image, setup.Allowlist, new ModelRoute(setup.ModelUpstream, setup.ModelKey))),
+        return await _services.Backend.OpenRunSiteAsync(
+            new RunSiteSpec(new BoxScope(_services.Scope), _plan.RunId, NetworkIntent.Allowlist, CredentialRouting.SetupGateway(_services.Config, _services.Images.ProxyImage)),
             cancellationToken);
     }
 }

@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging;
 using SandboxRunner.Environments;
 using SandboxRunner.Platform;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -63,22 +62,20 @@ internal sealed partial class RunExecution
 
             // In deny the model credential goes to the egress proxy, never into a task container; it is still redacted everywhere.
             var route = CredentialRouting.Route(config, _plan.Credential, _services.Images.ProxyImage, _services.HostEnvironment);
-            if (route.Egress is { } egress)
-            {
-                teardown.Gateway = await EgressGateway.StartAsync(_services.Engine, _services.Scope, _plan.RunId, egress, cancellationToken);
-            }
+            teardown.Site = await _services.Backend.OpenRunSiteAsync(SiteSpec(route.Egress), cancellationToken);
 
             var usesCopy = await UsesCopyAsync(cancellationToken);
             // Environment tasks travel through the archive API on any engine (see ChangedTree), so they share the run's pack.
             var copy = usesCopy || _plan.Tasks.Any(t => t.Environment is not null) ? new TreeCopy(_services.Git, _services.Repository, trees, _plan.BaseCommit) : null;
             var environments = new RunEnvironments(
-                new EnvironmentServices(_services.Engine.Backend, _services.Git, _services.Repository, _store.RunFolder(_plan.RunId), copy!, _services.Images.TaskImage,
-                    teardown.Gateway is { } gateway ? EngineBox.SiteOf(_services.Engine, gateway, new BoxScope(_services.Scope), _plan.RunId) : null, OpenSetupSiteAsync),
+                new EnvironmentServices(_services.Backend, _services.Git, _services.Repository, _store.RunFolder(_plan.RunId), copy!, _services.Images.TaskImage,
+                    teardown.Site is { Network: NetworkIntent.Allowlist } site ? site : null, OpenSetupSiteAsync),
                 config, EnvironmentsOf(_plan), _services.Scope, trees);
             teardown.Environments = environments;
-            var context = new TaskContext(_services.Repository, _store, config, _plan, _services.Images.TaskImage, route.Passed, route.Redactor(), _services.Clock, _run, teardown.Gateway)
+            var context = new TaskContext(_services.Repository, _store, config, _plan, _services.Images.TaskImage, route.Passed, route.Redactor(), _services.Clock, _run, teardown.Site)
             {
                 Copy = usesCopy ? copy : null,
+                Pack = copy,
                 Environments = environments,
             };
             foreach (var task in _plan.Tasks)
@@ -111,8 +108,18 @@ internal sealed partial class RunExecution
     {
         Configuration.TransportPolicy.Copy => true,
         Configuration.TransportPolicy.Bind => false,
-        _ => !await _services.Engine.Backend.SharesHostFilesAsync(_services.Images.Image, cancellationToken),
+        _ => !await _services.Backend.SharesHostFilesAsync(_services.Images.Image, cancellationToken),
     };
+
+    /// <summary>
+    /// The run's site: an allowlist behind the egress proxy in <c>deny</c> (the credential stays with the proxy), the
+    /// open network in <c>allow</c>, nothing in <c>none</c>.
+    /// </summary>
+    private RunSiteSpec SiteSpec(EgressSpec? egress) => new(
+        new BoxScope(_services.Scope),
+        _plan.RunId,
+        egress is not null ? NetworkIntent.Allowlist : _services.Config.NetworkPolicy == Configuration.NetworkPolicy.Allow ? NetworkIntent.Open : NetworkIntent.None,
+        egress);
 
     /// <summary>What the run's environments need to know of the run: the environments its tasks use, in the plan's order.</summary>
     internal static EnvironmentRun EnvironmentsOf(RunPlan plan) =>

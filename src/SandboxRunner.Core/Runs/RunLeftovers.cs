@@ -1,5 +1,4 @@
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -8,39 +7,23 @@ namespace SandboxRunner.Runs;
 /// layer removes a run's containers (teardown, a forced cancel, an interrupted command line) and what
 /// killed processes of this repository left (start-up recovery).
 /// </summary>
-public sealed class RunLeftovers(IContainerEngine engine, string scope)
+public sealed class RunLeftovers(ITaskBackend backend, string scope)
 {
     /// <summary>How long removing one run's leftovers may take before it is left to the next recovery.</summary>
     public static readonly TimeSpan Budget = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Removes every container labelled with the run, and with <paramref name="networks"/> its networks too
-    /// (a live owner removes its own network in its teardown, so only callers whose owner is gone ask for them).
-    /// Returns how many containers went.
+    /// Removes every box labelled with the run, and its networks (a live owner's site finds its network gone, which
+    /// is not an error to it). Returns how many boxes went.
     /// </summary>
-    public async Task<int> RemoveRunAsync(string runId, bool networks, CancellationToken cancellationToken)
+    public async Task<int> RemoveRunAsync(string runId, CancellationToken cancellationToken)
     {
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         budget.CancelAfter(Budget);
-        var removed = 0;
-        foreach (var id in await engine.ListContainersAsync(Labels.OfRun(scope, runId), budget.Token))
-        {
-            await engine.RemoveAsync(id, budget.Token);
-            removed++;
-        }
-
-        if (networks)
-        {
-            foreach (var network in await engine.ListNetworksAsync(Labels.OfRun(scope, runId), budget.Token))
-            {
-                await engine.RemoveNetworkAsync(network, budget.Token);
-            }
-        }
-
-        return removed;
+        return await backend.RemoveRunAsync(new BoxScope(scope), runId, budget.Token);
     }
 
-    /// <summary>Removes what killed processes of this repository (and only this one) left in the engine.</summary>
+    /// <summary>What killed processes of this repository left (and their probes, which carry no repository).</summary>
     public Task<int> RemoveOrphansAsync(CancellationToken cancellationToken) =>
-        engine.Backend.RemoveOrphansAsync(new BoxScope(scope), cancellationToken);
+        backend.RemoveOrphansAsync(new BoxScope(scope), cancellationToken);
 }

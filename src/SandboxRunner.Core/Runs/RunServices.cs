@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -10,7 +9,7 @@ namespace SandboxRunner.Runs;
 internal sealed record RunServices(
     HostRepository Repository,
     RunnerConfig Config,
-    IContainerEngine Engine,
+    ITaskBackend Backend,
     GitCli Git,
     ImageProvisioner Images,
     TaskRunner TaskRunner,
@@ -21,6 +20,7 @@ internal sealed record RunServices(
     Func<string, string?> HostEnvironment,
     ILoggerFactory LoggerFactory)
 {
+
     /// <summary>The repository's label on everything its runs create in the engine.</summary>
     public string Scope { get; } = Labels.ScopeOf(Repository.CommonDir);
 }

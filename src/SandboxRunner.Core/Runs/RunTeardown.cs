@@ -3,7 +3,6 @@ using SandboxRunner.Environments;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -18,7 +17,7 @@ internal sealed partial class RunTeardown(
     private RunPlan Plan => run.Plan;
 
     /// <summary>The run's egress gateway, once started.</summary>
-    public EgressGateway? Gateway { get; set; }
+    public IRunSite? Site { get; set; }
 
     /// <summary>The run's environments, once made.</summary>
     public RunEnvironments? Environments { get; set; }
@@ -40,17 +39,17 @@ internal sealed partial class RunTeardown(
                 await Environments.DisposeAsync();
             }
 
-            if (Gateway is not null)
+            if (Site is not null)
             {
-                await Gateway.DisposeAsync();
-                if (Gateway.TeardownError is { } error)
+                await Site.DisposeAsync();
+                if (Site.TeardownError is { } error)
                 {
                     LogTeardownFailed(logger, Plan.RunId, error);
                 }
             }
 
             // Labels are the cleanup mechanism: whatever of this run is still in the engine goes.
-            await Settle(() => services.Leftovers.RemoveRunAsync(Plan.RunId, networks: false, CancellationToken.None));
+            await Settle(() => services.Leftovers.RemoveRunAsync(Plan.RunId, CancellationToken.None));
             await Settle(() => store.PruneAsync(services.Config.MaxRunsRetained, services.Runs.IsActive, CancellationToken.None));
             await Settle(() =>
             {

@@ -1,6 +1,5 @@
 using SandboxRunner.Environments;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Runs;
@@ -35,7 +34,7 @@ public sealed partial class Runner
         }
 
         var tree = await BaseTree.ReadAsync(_git, Repository, head, cancellationToken);
-        var images = new EnvironmentImages(_engine.Backend.Images, _git, Repository, _services.Scope);
+        var images = new EnvironmentImages(_backend.Images, _git, Repository, _services.Scope);
         foreach (var (name, spec) in environments)
         {
             try
@@ -60,7 +59,7 @@ public sealed partial class Runner
             return;
         }
 
-        var statuses = await EnvironmentCheck.ExamineAsync(Config, names, Repository, _engine.Backend, _git, _images.TaskImage, plan.BaseCommit, cancellationToken);
+        var statuses = await EnvironmentCheck.ExamineAsync(Config, names, Repository, _backend, _git, _images.TaskImage, plan.BaseCommit, cancellationToken);
         var problems = statuses.Where(s => !s.Usable).Select(s => new Configuration.Problem(s.Field, $"{s.Detail}; {s.Fix}")).ToList();
         if (problems.Count > 0)
         {

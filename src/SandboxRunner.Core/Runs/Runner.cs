@@ -5,7 +5,6 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -20,7 +19,7 @@ namespace SandboxRunner.Runs;
 /// </summary>
 public sealed partial class Runner : IDisposable
 {
-    private readonly IContainerEngine _engine;
+    private readonly ITaskBackend _backend;
     private readonly GitCli _git;
     private readonly TimeProvider _clock;
     private readonly ILogger<Runner> _logger;
@@ -38,7 +37,7 @@ public sealed partial class Runner : IDisposable
     public Runner(
         HostRepository repository,
         RunnerConfig config,
-        IContainerEngine engine,
+        ITaskBackend backend,
         GitCli git,
         ILoggerFactory loggerFactory,
         TimeProvider? clock = null,
@@ -47,7 +46,7 @@ public sealed partial class Runner : IDisposable
     {
         Repository = repository;
         Config = config;
-        _engine = engine;
+        _backend = backend;
         _git = git;
         _clock = clock ?? TimeProvider.System;
         _logger = loggerFactory.CreateLogger<Runner>();
@@ -57,14 +56,14 @@ public sealed partial class Runner : IDisposable
         process ??= new ProcessRuns(config.DefaultConcurrency);
         _runs = process.Runs;
         _store = new RunStore(repository);
-        _images = new ImageProvisioner(config, engine);
-        _leftovers = new RunLeftovers(engine, Labels.ScopeOf(repository.CommonDir));
+        _images = new ImageProvisioner(config, backend.Images);
+        _leftovers = new RunLeftovers(backend, Labels.ScopeOf(repository.CommonDir));
         _credentials = new Auth.CredentialResolver(config, hostEnvironment, _clock);
         _queries = new RunQueries(_store, _runs, repository);
         _recovery = new RunRecovery(repository, _store, config, git, _clock, _runs, _leftovers, loggerFactory.CreateLogger<RunRecovery>());
         _cancellation = new RunCancellation(_runs, _store, repository, _queries, _leftovers, _recovery);
         _application = new ResultApplication(repository, config, _store, git);
-        _services = new RunServices(repository, config, engine, git, _images, new TaskRunner(engine, git, loggerFactory.CreateLogger<TaskRunner>()),
+        _services = new RunServices(repository, config, backend, git, _images, new TaskRunner(git, loggerFactory.CreateLogger<TaskRunner>()),
             process.Gate, _runs, _leftovers, _clock, hostEnvironment, loggerFactory);
     }
 
@@ -102,7 +101,7 @@ public sealed partial class Runner : IDisposable
     /// teardown (an interrupted command line); returns how many containers went.
     /// </summary>
     public Task<int> RemoveRunLeftoversAsync(string runId, CancellationToken cancellationToken) =>
-        _leftovers.RemoveRunAsync(runId, networks: true, cancellationToken);
+        _leftovers.RemoveRunAsync(runId, cancellationToken);
 
     /// <summary>Runs to the end and returns every result. Cancelling kills the containers; the tasks' work is kept on disk.</summary>
     public async Task<RunResult> RunAsync(RunRequest request, IProgress<TaskProgress>? progress, CancellationToken cancellationToken)
@@ -191,8 +190,8 @@ public sealed partial class Runner : IDisposable
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
 
         // First, before an image or a container is made: a runtime the engine lacks would fail every container at its start.
-        plan = await RuntimeCheck.ResolveAsync(plan, Config, _engine, cancellationToken);
-        await EngineApiGuard.CheckAsync(plan, Config, _engine.Backend, cancellationToken);
+        plan = await RuntimeCheck.ResolveAsync(plan, Config, _backend, cancellationToken);
+        await EngineApiGuard.CheckAsync(plan, Config, _backend, cancellationToken);
         await CacheKeyCheck.CheckAsync(plan, _git, Repository, cancellationToken);
         plan = plan with
         {

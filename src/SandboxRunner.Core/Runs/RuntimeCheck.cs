@@ -1,6 +1,5 @@
 using SandboxRunner.Configuration;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -25,12 +24,12 @@ public static class RuntimeCheck
     /// <see cref="InvalidInputException"/> naming each config field whose runtime it lacks, or that would cut a task off the
     /// network its policy gives it.
     /// </summary>
-    public static async Task<RunPlan> ResolveAsync(RunPlan plan, RunnerConfig config, IContainerEngine engine, CancellationToken cancellationToken)
+    public static async Task<RunPlan> ResolveAsync(RunPlan plan, RunnerConfig config, ITaskBackend backend, CancellationToken cancellationToken)
     {
         EngineRuntimes runtimes;
         try
         {
-            runtimes = await engine.RuntimesAsync(cancellationToken);
+            runtimes = (await backend.DescribeAsync(cancellationToken)).Runtimes;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

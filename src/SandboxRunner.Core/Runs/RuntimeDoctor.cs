@@ -3,7 +3,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -17,10 +16,8 @@ public static class RuntimeDoctor
     private static readonly TimeSpan ProbeBudget = TimeSpan.FromSeconds(60);
 
     public static async Task<IReadOnlyList<DoctorCheck>> ExamineAsync(
-        RunnerConfig config, IContainerEngine engine, string image, bool imagePresent, string? scope, CancellationToken cancellationToken)
+        RunnerConfig config, ITaskBackend backend, EngineRuntimes runtimes, string image, bool imagePresent, string? scope, CancellationToken cancellationToken)
     {
-        var runtimes = await engine.RuntimesAsync(cancellationToken);
-
         // The top-level runtime also runs the environments that name none of their own.
         var environments = (config.Environment is null ? [] : new[] { KeyValuePair.Create(RunnerConfig.DefaultEnvironment, config.Environment) })
             .Concat(config.Environments.OrderBy(e => e.Key, StringComparer.Ordinal)).ToList();
@@ -44,7 +41,7 @@ public static class RuntimeDoctor
                 continue;
             }
 
-            var (kernel, failure) = await ProbeAsync(engine.Backend, image, runtime.Name, ResourceProfiles.For(config.ResourcePolicy), scope, cancellationToken);
+            var (kernel, failure) = await ProbeAsync(backend, image, runtime.Name, ResourceProfiles.For(config.ResourcePolicy), scope, cancellationToken);
             checks.Add(failure switch
             {
                 null => new DoctorCheck(check, Doctor.Ok, $"{described}; tasks see {Kernel(kernel, runtimes.HostKernel)}", null),

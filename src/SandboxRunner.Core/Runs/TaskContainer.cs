@@ -4,17 +4,16 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
-/// <summary>The container one task runs in: image, command, user, mounts, network and limits.</summary>
+/// <summary>The box one task runs in: image, command, user, workspace and limits (the network is the run site's).</summary>
 public static class TaskContainer
 {
     /// <summary>Codex reads the placeholder from this variable; the proxy replaces it with the real key.</summary>
     private const string ProxyTokenVariable = "SANDBOX_RUNNER_PROXY_TOKEN";
 
-    internal static ContainerSpec Spec(TaskContext context, TaskPlan task, Worktree worktree, string home, Transports.ITaskTransport transport, TaskNetwork? network)
+    internal static BoxSpec Spec(TaskContext context, TaskPlan task, Worktree worktree, string home, Transports.ITaskTransport transport)
     {
         var config = context.Config;
         var environment = new Dictionary<string, string>(context.PassedEnvironment)
@@ -26,7 +25,7 @@ public static class TaskContainer
         // Quiet defaults first, so the user's overrides can change them; the runner's provider settings
         // after the user's, so they win.
         var overrides = CodexCommandLine.QuietOverrides.Concat(config.CodexConfigOverrides).ToList();
-        if (context.Gateway is { } gateway)
+        if (context.Site.Egress is { } gateway)
         {
             if (context.Run.Credential.Kind == Auth.CredentialKind.ChatGpt)
             {
@@ -43,12 +42,10 @@ public static class TaskContainer
                 environment[ProxyTokenVariable] = "held-by-the-egress-proxy";
             }
 
-            foreach (var name in (string[])["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"])
+            foreach (var (name, value) in gateway.ProxyVariables)
             {
-                environment[name] = gateway.ForwardProxyUrl;
+                environment[name] = value;
             }
-
-            environment["NO_PROXY"] = environment["no_proxy"] = $"localhost,127.0.0.1,{EgressGateway.ProxyAlias}";
         }
         else if (config.ModelBaseUrl != RunnerConfig.DefaultModelBaseUrl)
         {
@@ -74,28 +71,23 @@ public static class TaskContainer
 
         transport.AddEnvironment(environment);
         var image = transport.Image;
-        var workspace = transport.Workspace(worktree, home);
-        var spec = new ContainerSpec
+        return new BoxSpec
         {
             Image = image.Tag,
             Command = command.ContainerCommand(),
             User = transport.BoxOwner.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
             Environment = environment,
-            Mounts = workspace.OfType<BoxMount.HostFolder>().Select(m => new BindMount(m.Source, m.Target, m.ReadOnly)).ToList(),
-            Volumes = workspace.OfType<BoxMount.Scratch>().Select(m => m.Target).ToList(),
-            Labels = Labels.For(context.Scope, context.Run.RunId, task.TaskId, task.Attempt),
+            Workspace = transport.Workspace(worktree, home),
+            Identity = new BoxIdentity(task.TaskId, task.Attempt),
             MaxLogBytes = context.Limits.MaxLogBytes,
             Limits = ResourceProfiles.For(context.Run.ResourcePolicy),
             // An environment task writes its checkout in the image's filesystem, so that cannot be read-only; it is still uid 1000 with no capabilities.
-            ReadOnlyRootFilesystem = !transport.WritesOwnLayer && context.Run.SandboxMode != SandboxMode.DangerFullAccess,
-
-            NetworkMode = network?.NetworkMode ?? (config.NetworkPolicy == NetworkPolicy.Allow ? "bridge" : "none"),
+            ReadOnlyRoot = !transport.WritesOwnLayer && context.Run.SandboxMode != SandboxMode.DangerFullAccess,
             Runtime = task.Runtime,
+
+            // The runner's images seal Codex's output with their own init; a configured image runs under the engine's.
+            Init = image.Init is { } init ? new SealedInit(init, Undumpable: true) : null,
         };
-
-        // The runner's images seal Codex's output with their own init; a configured image runs under the engine's.
-        return image.Init is { } init ? spec.Sealed(init, undumpable: true) : spec;
     }
-
 }

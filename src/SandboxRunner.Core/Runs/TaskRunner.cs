@@ -7,7 +7,6 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -22,7 +21,7 @@ public sealed record TaskContext(
     Redactor Redactor,
     TimeProvider Clock,
     IProgress<TaskProgress>? Progress,
-    EgressGateway? Gateway = null)
+    IRunSite Site)
 {
     /// <summary>Computed once per run, not per task container.</summary>
     public string Scope { get; } = Boxes.Labels.ScopeOf(Repository.CommonDir);
@@ -31,6 +30,9 @@ public sealed record TaskContext(
 
     /// <summary>Set when the engine cannot see this machine's files: trees travel through the archive API (see <see cref="TreeCopy"/>).</summary>
     public TreeCopy? Copy { get; init; }
+
+    /// <summary>The run's pack of base-commit objects: set whenever a task's tree travels (the copy transport, or an environment's task).</summary>
+    internal TreeCopy? Pack { get; init; }
 
     /// <summary>The run's prepared environments; a task with one starts from its run image (see <see cref="Environments.ChangedTree"/>).</summary>
     public Environments.RunEnvironments? Environments { get; init; }
@@ -48,7 +50,7 @@ public sealed record TaskContext(
 /// result → teardown. Data flows one way, and every task's work is on disk and on its branch before
 /// anything judges it. The finally path removes the container and tree whatever happened.
 /// </summary>
-public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILogger<TaskRunner> logger)
+public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
 {
     private const long LastMessageMaxBytes = 256 * 1024;
     private static readonly TimeSpan SalvageBudget = TimeSpan.FromSeconds(60);
@@ -58,9 +60,8 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
     {
         var started = Stopwatch.GetTimestamp();
         var folder = TaskTreeLayout.TaskFolder(context.Repository, context.Run.RunId, task.TaskId, task.Attempt);
-        Sandbox? sandbox = null;
+        ITaskBox? sandbox = null;
         TaskLogWriter? logs = null;
-        TaskNetwork? network = null;
         Worktree? worktree = null;
         var copiedIn = false;
         var transcript = new CodexTranscript();
@@ -80,10 +81,9 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 var home = await CodexHome.PrepareAsync(folder, task, context, hostOwner, cancellationToken);
                 logs = context.Store.OpenLogs(context.Run.RunId, task.TaskId, context.Redactor, task.Attempt);
 
-                network = context.Gateway is { } gateway ? await gateway.CreateTaskNetworkAsync(task.TaskId, cancellationToken) : null;
                 var containerStarted = context.Clock.GetUtcNow();
-                sandbox = await Sandbox.CreateAsync(engine, TaskContainer.Spec(context, task, worktree, home, transport, network), cancellationToken);
-                copiedIn = await transport.FillAsync(engine, sandbox.ContainerId, worktree, home, cancellationToken);
+                sandbox = await context.Site.CreateBoxAsync(TaskContainer.Spec(context, task, worktree, home, transport), cancellationToken);
+                copiedIn = await transport.FillAsync(sandbox, worktree, home, cancellationToken);
 
                 capture.StdoutLine += transcript.Accept;
                 capture.StdoutLine += logs.Stdout;
@@ -92,19 +92,16 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                     Report(context, task, TaskPhase.Command, $"ran {Excerpt(context.Redactor.Redact(command.Cmd))} (exit {command.ExitCode?.ToString() ?? "none"})");
 
                 // From here on the agent has run: a recovering server harvests this tree (before, there is nothing to keep).
-                await File.WriteAllTextAsync(TaskTreeLayout.StartedMarker(folder), sandbox.ContainerId, cancellationToken);
-                var id = sandbox.ContainerId[..12];
-                outcome = await RunWatchedAsync(sandbox, task, capture, limits, transport.Watch(engine, sandbox.ContainerId, worktree, home, limits),
+                await File.WriteAllTextAsync(TaskTreeLayout.StartedMarker(folder), sandbox.Id, cancellationToken);
+                var id = sandbox.Id[..Math.Min(12, sandbox.Id.Length)];
+                outcome = await RunWatchedAsync(sandbox, task, capture, limits, transport.Watch(sandbox, worktree, home, limits),
                     () => Report(context, task, TaskPhase.Started, $"container {id} started"), cancellationToken);
                 capture.Complete();
                 logs.Dispose();
                 LogExited(task.TaskId, outcome.Exit.ExitCode, outcome.Exit.TimedOut, outcome.Cancelled);
 
                 using var readBudget = new CancellationTokenSource(SalvageBudget);
-                if (context.Gateway is { } g && network is not null)
-                {
-                    refused = await g.RefusedHostsAsync(network, containerStarted, readBudget.Token);
-                }
+                refused = await context.Site.RefusedHostsAsync(sandbox, containerStarted, readBudget.Token);
 
                 outcome = outcome with { LastMessage = await sandbox.ReadFileAsync(CodexCommandLine.LastMessageFile, LastMessageMaxBytes, readBudget.Token) };
                 outcome = outcome with
@@ -132,7 +129,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             {
                 // Only a tree that was copied in completely can be copied back (else the host's checkout stays).
                 copied = !copiedIn || worktree is null || context.Run.SandboxMode == SandboxMode.ReadOnly ? CopyBack.Nothing
-                    : await transport.BringBackAsync(engine, sandbox!.ContainerId, worktree, limits, folder, salvage.Token);
+                    : await transport.BringBackAsync(sandbox!, worktree, limits, folder, salvage.Token);
                 facts = worktree is null
                     ? new TaskFacts { TaskId = task.TaskId, End = outcome.End, RunnerError = outcome.RunnerError, Transcript = transcript }
                     : await new Harvester(context.Repository, context.Store, context.Clock).HarvestAsync(
@@ -173,13 +170,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                     await sandbox.DisposeAsync();
                 }
 
-                if (network is not null)
-                {
-                    await context.Gateway!.ReleaseTaskNetworkAsync(network, CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
-                    network = null;
-                }
-
-                var (verification, cancelled) = await new TaskVerification(engine, git, logger).VerifyAsync(
+                var (verification, cancelled) = await new TaskVerification(git, logger).VerifyAsync(
                     new VerifyInput(context, task, folder, facts, owner), (state, message) => Report(context, task, state, message), cancellationToken);
                 facts = facts with { Verification = verification, VerificationCancelled = cancelled };
             }
@@ -187,7 +178,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
             var judgement = Judge.Evaluate(facts, context.PolicyFor(task));
             var result = await TaskResults.BuildAsync(facts, judgement, context.Redactor, context.Store.PatchFile(context.Run.RunId, task.TaskId, task.Attempt), outcome.LastMessage, CancellationToken.None) with
             {
-                ContainerId = sandbox?.ContainerId,
+                ContainerId = sandbox?.Id,
                 WorkspacePath = context.Store.TaskFolder(context.Run.RunId, task.TaskId, task.Attempt),
                 Attempt = task.Attempt,
                 Verification = facts.Verification ?? Verification.VerificationReport.NotConfigured,
@@ -200,7 +191,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 Runtime = task.Runtime,
                 Network = new NetworkReport(
                     ConfigLoader.NetworkPolicies.First(p => p.Value == context.Config.NetworkPolicy).Key,
-                    context.Gateway?.Allowlist ?? [],
+                    context.Site.Egress?.Allowlist ?? [],
                     refused),
             };
             if (prepared?.Setup.TrackedChanges is { Count: > 0 } byTheSetup)
@@ -238,11 +229,6 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
                 await sandbox.DisposeAsync();
             }
 
-            if (network is not null)
-            {
-                await context.Gateway!.ReleaseTaskNetworkAsync(network, CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
-            }
-
             if (TreeDeletion.TryDelete(folder) is { } problem)
             {
                 // Left for the next start's sweep; the task's results are already on disk.
@@ -271,7 +257,7 @@ public sealed partial class TaskRunner(IContainerEngine engine, GitCli git, ILog
     /// <paramref name="overLimit"/> measures every couple of seconds, stops it, and the outcome names the limit.
     /// </summary>
     private static async Task<SandboxOutcome> RunWatchedAsync(
-        Sandbox sandbox, TaskPlan task, OutputCapture capture, TaskLimits limits, Func<CancellationToken, Task<string?>>? overLimit, Action onStarted, CancellationToken cancellationToken)
+        ITaskBox sandbox, TaskPlan task, OutputCapture capture, TaskLimits limits, Func<CancellationToken, Task<string?>>? overLimit, Action onStarted, CancellationToken cancellationToken)
     {
         using var stop = new CancellationTokenSource();
         string? passed = null;

@@ -6,7 +6,6 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Verification;
 
 namespace SandboxRunner.Runs;
@@ -23,7 +22,7 @@ public sealed record VerifyInput(TaskContext Context, TaskPlan Task, string Fold
 /// forge a pass. The first command that does not pass stops the rest. Nothing it writes is kept: the container
 /// and its tree are removed afterwards, and the task's branch was committed before it started.
 /// </summary>
-public sealed partial class TaskVerification(IContainerEngine engine, GitCli git, ILogger logger)
+public sealed partial class TaskVerification(GitCli git, ILogger logger)
 {
     /// <summary>Characters of each command's output shown in the result (its end).</summary>
     public const int OutputTailChars = 8 * 1024;
@@ -50,7 +49,7 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
             // A server that dies from here on leaves a tree its successor reports as interrupted during verification.
             await File.WriteAllTextAsync(TaskTreeLayout.VerifyingMarker(input.Folder), "", CancellationToken.None);
             report(TaskPhase.Verifying, $"verifying: {plan.Commands.Count} command(s) in a fresh container");
-            await container.StartAsync(engine, git, input.Context, input.Task, input.Folder, input.Facts,
+            await container.StartAsync(git, input.Context, input.Task, input.Folder, input.Facts,
                 input.Facts.BranchCommit ?? input.Context.Run.BaseCommit, input.Owner, cancellationToken);
             verification = (await RunCommandsAsync(input, container, report, cancellationToken)).WithChangedInputs(plan, changed);
         }
@@ -67,7 +66,7 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
         }
         finally
         {
-            await container.ReleaseAsync(input.Context);
+            await container.ReleaseAsync();
         }
 
         // Until the container is gone: what verifying added to the task.
@@ -168,7 +167,7 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
         using var reading = new CancellationTokenSource();
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var watch = overLimit is null ? Task.CompletedTask : WatchAsync(overLimit, stop, watching.Token);
-        var exec = engine.ExecAsync(container.Id, new BoxCommand(["/bin/sh", "-c", command], owner.ToString(), CodexCommandLine.Workspace), output, reading.Token);
+        var exec = container.Box.ExecAsync(new BoxCommand(["/bin/sh", "-c", command], owner.ToString(), CodexCommandLine.Workspace), output, reading.Token);
         try
         {
             using var ended = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopped);
@@ -179,7 +178,7 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
             }
 
             var timedOut = !stopped.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
-            await engine.KillAsync(container.Id, CancellationToken.None);
+            await container.Box.KillAsync(CancellationToken.None);
             try
             {
                 await exec.WaitAsync(KillBudget, CancellationToken.None);
@@ -216,8 +215,8 @@ public sealed partial class TaskVerification(IContainerEngine engine, GitCli git
             return null;
         }
 
-        var id = container.Id;
-        return async ct => await engine.WrittenBytesAsync(id, ct) is { } written && written > limits.MaxTreeBytes
+        var box = container.Box;
+        return async ct => await box.WrittenBytesAsync(ct) is { } written && written > limits.MaxTreeBytes
             ? $"max_tree_bytes ({limits.MaxTreeBytes}): the verification container's own filesystem layer held {written} bytes"
             : null;
     }

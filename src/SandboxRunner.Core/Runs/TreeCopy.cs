@@ -4,14 +4,13 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
 /// <summary>
 /// The copy transport, for an engine that cannot see this machine's files (a remote engine, Docker in
-/// Docker). The container has no bind mounts: its <c>/workspace</c>, <c>/codex-home</c> and the object
-/// folder the task repository's <c>alternates</c> names are anonymous volumes of the container (they go
+/// Docker). The box has no host folders: its <c>/workspace</c>, <c>/codex-home</c> and the object
+/// folder the task repository's <c>alternates</c> names are scratch folders of the box (they go
 /// with it), filled before it starts through the archive API. The objects are one pack of the base
 /// commit's tree, made once per run, and the task repository is marked shallow at the base commit, so the
 /// agent's git works fully on it. After the container exits, <c>/workspace</c> comes back through the
@@ -33,46 +32,16 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
     /// <summary>The container's writable folders, filled before it starts.</summary>
     public IReadOnlyList<string> Volumes => [CodexCommandLine.Workspace, CodexCommandLine.Home, repository.ObjectsDir];
 
-    /// <summary>Fills the created container's volumes: the checkout (made shallow), CODEX_HOME, and the base commit's objects.</summary>
-    public async Task UploadAsync(IArchiveOperations engine, string containerId, Worktree worktree, string home, UnixOwner owner, CancellationToken cancellationToken)
+    /// <summary>Fills the created box's scratch folders: the checkout (made shallow), CODEX_HOME, and the base commit's objects.</summary>
+    public async Task UploadAsync(ITaskBox box, Worktree worktree, string home, UnixOwner owner, CancellationToken cancellationToken)
     {
-        await UploadTreeAsync(engine, containerId, worktree, owner, cancellationToken);
-        await UploadFolderAsync(engine, containerId, CodexCommandLine.Home, home, owner, cancellationToken);
-        await UploadObjectsAsync(engine, containerId, owner, cancellationToken);
-    }
-
-    /// <summary>The base commit's objects into the container's object folder (a volume of it).</summary>
-    public async Task UploadObjectsAsync(IArchiveOperations engine, string containerId, UnixOwner owner, CancellationToken cancellationToken)
-    {
-        await UploadFolderAsync(engine, containerId, repository.ObjectsDir, await PackOnceAsync(cancellationToken), owner, cancellationToken);
-    }
-
-    /// <summary>
-    /// The checkout, marked shallow at the base commit, into the container's <c>/workspace</c>, stamped
-    /// <see cref="TreeArchiveWriter.CheckoutTime"/> (an environment's run image is this upload committed, and the
-    /// engine's change list is blind to a same-size edit in the second its files carry).
-    /// </summary>
-    public async Task UploadTreeAsync(IArchiveOperations engine, string containerId, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken)
-    {
-        await engine.PutArchiveAsync(containerId, CodexCommandLine.Workspace, (tar, ct) => WriteCheckoutAsync(tar, worktree, owner, ct), cancellationToken);
+        await UploadTreeAsync(box, worktree, owner, cancellationToken);
+        await UploadFolderAsync(box, CodexCommandLine.Home, home, owner, cancellationToken);
+        await UploadObjectsAsync(box, owner, cancellationToken);
     }
 
     /// <summary>The base commit's objects into the box's object folder (a scratch folder of it).</summary>
     public async Task UploadObjectsAsync(ITaskBox box, UnixOwner owner, CancellationToken cancellationToken)
-    {
-        var pack = await PackOnceAsync(cancellationToken);
-        await box.PutArchiveAsync(repository.ObjectsDir,
-            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, pack, (int)owner.Uid, (int)owner.Gid, [], DateTime.UtcNow, ct), cancellationToken);
-    }
-
-    /// <summary>The checkout, as <see cref="UploadTreeAsync(IArchiveOperations, string, Worktree, UnixOwner, CancellationToken)"/> puts it, into the box's <c>/workspace</c>.</summary>
-    public Task UploadTreeAsync(ITaskBox box, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken) =>
-        box.PutArchiveAsync(CodexCommandLine.Workspace, (tar, ct) => WriteCheckoutAsync(tar, worktree, owner, ct), cancellationToken);
-
-    private Task WriteCheckoutAsync(Stream tar, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken) =>
-        TreeArchiveWriter.WriteAsync(tar, worktree.WorkPath, (int)owner.Uid, (int)owner.Gid, [new(".git/shallow", Encoding.ASCII.GetBytes(baseCommit + "\n"))], TreeArchiveWriter.CheckoutTime, cancellationToken);
-
-    private Task<string> PackOnceAsync(CancellationToken cancellationToken)
     {
         Task<string> making;
         lock (_packLock)
@@ -81,19 +50,30 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
             making = _pack is { IsFaulted: false, IsCanceled: false } ? _pack : _pack = PackAsync();
         }
 
-        return making.WaitAsync(cancellationToken);
+        await UploadFolderAsync(box, repository.ObjectsDir, await making.WaitAsync(cancellationToken), owner, cancellationToken);
     }
 
-    /// <summary>A host folder's contents into a folder of the container, owned by <paramref name="owner"/>.</summary>
-    public static Task UploadFolderAsync(IArchiveOperations engine, string containerId, string target, string folder, UnixOwner owner, CancellationToken cancellationToken) =>
-        engine.PutArchiveAsync(containerId, target,
-            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, folder, (int)owner.Uid, (int)owner.Gid, [], DateTime.UtcNow, ct), cancellationToken);
+    /// <summary>
+    /// The checkout, marked shallow at the base commit, into the box's <c>/workspace</c>, stamped
+    /// <see cref="TreeArchiveWriter.CheckoutTime"/> (an environment's run image is this upload committed, and the
+    /// engine's change list is blind to a same-size edit in the second its files carry).
+    /// </summary>
+    public Task UploadTreeAsync(ITaskBox box, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken)
+    {
+        ExtraFile[] shallow = [new(".git/shallow", Encoding.ASCII.GetBytes(baseCommit + "\n"))];
+        return box.PutArchiveAsync(CodexCommandLine.Workspace,
+            (tar, ct) => TreeArchiveWriter.WriteAsync(tar, worktree.WorkPath, (int)owner.Uid, (int)owner.Gid, shallow, TreeArchiveWriter.CheckoutTime, ct), cancellationToken);
+    }
+
+    /// <summary>A host folder's contents into a folder of the box, owned by <paramref name="owner"/>.</summary>
+    public static Task UploadFolderAsync(ITaskBox box, string target, string folder, UnixOwner owner, CancellationToken cancellationToken) =>
+        box.PutArchiveAsync(target, (tar, ct) => TreeArchiveWriter.WriteAsync(tar, folder, (int)owner.Uid, (int)owner.Gid, [], DateTime.UtcNow, ct), cancellationToken);
 
     /// <summary>
     /// Makes the host's copy of the tree the container's <c>/workspace</c>. Past a limit the partial
     /// copy is removed and the tree is not harvested; a broken archive is a problem, never a crash.
     /// </summary>
-    public static async Task<CopyBack> DownloadAsync(IArchiveOperations engine, string containerId, Worktree worktree, TaskLimits limits, CancellationToken cancellationToken)
+    public static async Task<CopyBack> DownloadAsync(ITaskBox box, Worktree worktree, TaskLimits limits, CancellationToken cancellationToken)
     {
         // Extracted over the checkout the copy was made from, not into an empty folder: what the agent left
         // unchanged is not written again (see ExistingTree), which is most of a large tree.
@@ -101,7 +81,7 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
         ExtractionReport report;
         try
         {
-            report = await engine.GetArchiveAsync(containerId, CodexCommandLine.Workspace,
+            report = await box.GetArchiveAsync(CodexCommandLine.Workspace,
                 (tar, ct) => TreeArchive.ExtractAsync(tar, worktree.WorkPath, Path.GetFileName(CodexCommandLine.Workspace), bounds, ct), cancellationToken);
         }
         catch (Exception e) when (e is InvalidDataException or IOException or InvalidOperationException or UnauthorizedAccessException)

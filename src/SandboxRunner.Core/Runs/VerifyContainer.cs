@@ -5,7 +5,6 @@ using SandboxRunner.Git;
 using SandboxRunner.Platform;
 using SandboxRunner.Policy;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -25,13 +24,12 @@ internal sealed class VerifyContainer
     /// <summary>Bytes of paths per <c>rm</c> call: the engine passes argv whole, so a long list is split.</summary>
     private const int MaxRemoveBytes = 64 * 1024;
 
-    private Sandbox? _sandbox;
-    private TaskNetwork? _network;
+    private ITaskBox? _box;
 
     /// <summary>The host checkout mounted or copied in (null for an environment task, whose tree is laid over its run image).</summary>
     public Worktree? Tree { get; private set; }
 
-    public string Id => _sandbox?.ContainerId ?? throw new InvalidOperationException("the verification container was not created");
+    public ITaskBox Box => _box ?? throw new InvalidOperationException("the verification container was not created");
 
     /// <summary>
     /// Creates, fills and starts the container for <paramref name="task"/>, whose harvest put its tree on
@@ -39,7 +37,7 @@ internal sealed class VerifyContainer
     /// <see cref="ReleaseAsync"/>, also when this throws part-way.
     /// </summary>
     public async Task StartAsync(
-        IContainerEngine engine, GitCli git, TaskContext context, TaskPlan task, string folder, TaskFacts facts, string content, UnixOwner owner,
+        GitCli git, TaskContext context, TaskPlan task, string folder, TaskFacts facts, string content, UnixOwner owner,
         CancellationToken cancellationToken)
     {
         var prepared = context.EnvironmentOf(task);
@@ -51,30 +49,29 @@ internal sealed class VerifyContainer
                 bind ? owner : UnixOwner.CurrentProcess, cancellationToken, content);
         }
 
-        _network = context.Gateway is { } gateway ? await gateway.CreateTaskNetworkAsync(task.TaskId, cancellationToken) : null;
-        _sandbox = await Sandbox.CreateAsync(engine, Spec(context, task, Tree, owner, _network, prepared), cancellationToken);
+        _box = await context.Site.CreateBoxAsync(Spec(context, task, Tree, owner, prepared), cancellationToken);
         if (prepared is not null)
         {
             var (added, deleted) = Overlay(facts.Changes.Entries);
             if (added.Count > 0)
             {
-                await engine.PutArchiveAsync(Id, CodexCommandLine.Workspace,
+                await Box.PutArchiveAsync(CodexCommandLine.Workspace,
                     (tar, ct) => ResultArchive.WriteAsync(tar, context.Repository, content, added, (int)owner.Uid, (int)owner.Gid, ct), cancellationToken);
             }
 
-            await context.Environments!.Copy.UploadObjectsAsync(EngineBox.View(engine, Id), owner, cancellationToken);
-            await engine.StartAsync(Id, cancellationToken);
-            await RemoveAsync(engine, Id, deleted, owner, cancellationToken);
+            await context.Pack!.UploadObjectsAsync(Box, owner, cancellationToken);
+            await Box.StartAsync(cancellationToken);
+            await RemoveAsync(Box, deleted, owner, cancellationToken);
             return;
         }
 
         if (context.Copy is { } copy)
         {
-            await copy.UploadTreeAsync(engine, Id, Tree!, owner, cancellationToken);
-            await copy.UploadObjectsAsync(engine, Id, owner, cancellationToken);
+            await copy.UploadTreeAsync(Box, Tree!, owner, cancellationToken);
+            await copy.UploadObjectsAsync(Box, owner, cancellationToken);
         }
 
-        await engine.StartAsync(Id, cancellationToken);
+        await Box.StartAsync(cancellationToken);
     }
 
     /// <summary>
@@ -102,12 +99,12 @@ internal sealed class VerifyContainer
     }
 
     /// <summary>The task's deletions, made inside the container by the runner's own <c>rm</c> (argv, no shell), as the task's user.</summary>
-    private static async Task RemoveAsync(IContainerEngine engine, string containerId, IReadOnlyList<string> paths, UnixOwner owner, CancellationToken cancellationToken)
+    private static async Task RemoveAsync(ITaskBox box, IReadOnlyList<string> paths, UnixOwner owner, CancellationToken cancellationToken)
     {
         foreach (var batch in Batches(paths))
         {
             var output = new System.Text.StringBuilder();
-            var exit = await engine.ExecAsync(containerId, new BoxCommand(["rm", "-rf", "--", .. batch], owner.ToString(), CodexCommandLine.Workspace),
+            var exit = await box.ExecAsync(new BoxCommand(["rm", "-rf", "--", .. batch], owner.ToString(), CodexCommandLine.Workspace),
                 (_, chunk) => output.Append(TextCap.Cap(System.Text.Encoding.UTF8.GetString(chunk), 500)), cancellationToken);
             if (exit != 0)
             {
@@ -140,7 +137,7 @@ internal sealed class VerifyContainer
         }
     }
 
-    private static ContainerSpec Spec(TaskContext context, TaskPlan task, Worktree? tree, UnixOwner owner, TaskNetwork? network, PreparedEnvironment? prepared)
+    private static BoxSpec Spec(TaskContext context, TaskPlan task, Worktree? tree, UnixOwner owner, PreparedEnvironment? prepared)
     {
         // No variable of the host's: verification needs no key, and what it prints cannot leak one. CI=true makes
         // test runners non-interactive (no watch mode, no prompts).
@@ -149,54 +146,47 @@ internal sealed class VerifyContainer
             ["HOME"] = prepared is null ? "/tmp" : SetupRun.Home,
             ["CI"] = "true",
         };
-        if (context.Gateway is { } gateway)
+        if (context.Site.Egress is { } gateway)
         {
-            foreach (var name in (string[])["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"])
+            foreach (var (name, value) in gateway.ProxyVariables)
             {
-                environment[name] = gateway.ForwardProxyUrl;
+                environment[name] = value;
             }
-
-            environment["NO_PROXY"] = environment["no_proxy"] = $"localhost,127.0.0.1,{EgressGateway.ProxyAlias}";
         }
 
         var image = prepared is not null ? prepared.RunImage.Tag : context.Image.Tag;
         var bind = context.Copy is null && prepared is null;
-        return new ContainerSpec
+        return new BoxSpec
         {
             Image = image,
 
             // Not the runner's sealed init: it guards Codex's output, and the verify commands' output and exit codes come
-            // through the engine's exec API instead. Docker's init reaps what the commands leave; nothing is given a capability.
+            // through the engine's exec API instead. The platform's init reaps what the commands leave; nothing is given a capability.
             Entrypoint = Idle,
             Command = [],
-            Init = true,
+            Init = null,
             User = owner.ToString(),
             WorkingDirectory = CodexCommandLine.Workspace,
             Environment = environment,
-            Mounts = bind
-                ? [new BindMount(tree!.WorkPath, CodexCommandLine.Workspace, ReadOnly: false), new BindMount(context.Repository.ObjectsDir, context.Repository.ObjectsDir, ReadOnly: true)]
+            Workspace = bind
+                ? [new BoxMount.HostFolder(tree!.WorkPath, CodexCommandLine.Workspace, ReadOnly: false), new BoxMount.HostFolder(context.Repository.ObjectsDir, context.Repository.ObjectsDir, ReadOnly: true)]
+                : prepared is not null ? [new BoxMount.Scratch(context.Pack!.ObjectsDir)]
+                : context.Copy is { } copy ? [new BoxMount.Scratch(CodexCommandLine.Workspace), new BoxMount.Scratch(copy.ObjectsDir)]
                 : [],
-            Volumes = prepared is not null ? [context.Environments!.Copy.ObjectsDir] : context.Copy is { } copy ? [CodexCommandLine.Workspace, copy.ObjectsDir] : [],
-            Labels = new Dictionary<string, string>(Labels.For(context.Scope, context.Run.RunId, task.TaskId, task.Attempt)) { [Labels.Role] = Labels.VerifyRole },
+            Identity = new BoxIdentity(task.TaskId, task.Attempt, BoxPurpose.Verify),
             MaxLogBytes = context.Limits.MaxLogBytes,
             Limits = ResourceProfiles.For(context.Run.ResourcePolicy),
-            ReadOnlyRootFilesystem = prepared is null && context.Run.SandboxMode != SandboxMode.DangerFullAccess,
-            NetworkMode = network?.NetworkMode ?? (context.Config.NetworkPolicy == NetworkPolicy.Allow ? "bridge" : "none"),
+            ReadOnlyRoot = prepared is null && context.Run.SandboxMode != SandboxMode.DangerFullAccess,
             Runtime = task.Runtime,
         };
     }
 
-    /// <summary>Removes the container and its network holder; the host checkout goes with the task's folder.</summary>
-    public async Task ReleaseAsync(TaskContext context)
+    /// <summary>Removes the box (and with it its place on the site's network); the host checkout goes with the task's folder.</summary>
+    public async Task ReleaseAsync()
     {
-        if (_sandbox is not null)
+        if (_box is not null)
         {
-            await _sandbox.DisposeAsync();
-        }
-
-        if (_network is not null)
-        {
-            await context.Gateway!.ReleaseTaskNetworkAsync(_network, CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+            await _box.DisposeAsync();
         }
     }
 }

@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Runs;
 
@@ -11,7 +10,7 @@ namespace SandboxRunner.Runs;
 /// repository, its config or Docker is broken, so each problem is reported to the tool call that meets it
 /// (with the fix) instead of crashing the process before the client can read anything.
 /// </summary>
-public sealed partial class Workspace(string repoPath, IContainerEngine engine, GitCli git, ILoggerFactory loggerFactory) : IDisposable
+public sealed partial class Workspace(string repoPath, ITaskBackend backend, GitCli git, ILoggerFactory loggerFactory) : IDisposable
 {
     private static readonly TimeSpan[] RecoveryRetries = [TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30)];
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -72,7 +71,7 @@ public sealed partial class Workspace(string repoPath, IContainerEngine engine, 
 
     public string RepoPath { get; } = Path.GetFullPath(repoPath);
 
-    public IContainerEngine Engine => engine;
+    public ITaskBackend Backend => backend;
 
     public GitCli Git => git;
 
@@ -120,7 +119,7 @@ public sealed partial class Workspace(string repoPath, IContainerEngine engine, 
             }
 
             _process.Gate.Resize(config.DefaultConcurrency);
-            var runner = new Runner(repository, config, engine, git, loggerFactory, process: _process);
+            var runner = new Runner(repository, config, backend, git, loggerFactory, process: _process);
             _loaded = new Loaded(runner, file.Identity);
             return runner;
         }

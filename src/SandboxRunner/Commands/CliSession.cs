@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging;
 using SandboxRunner.Host.Composition;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Host.Commands;
 
@@ -17,7 +16,7 @@ internal sealed class CliSession(HostSettings settings, LogLevel level = LogLeve
 
     public Workspace Workspace => _services.GetRequiredService<Workspace>();
 
-    public IContainerEngine Engine => _services.GetRequiredService<IContainerEngine>();
+    public ITaskBackend Backend => _services.GetRequiredService<ITaskBackend>();
 
     public Task<Runner> RunnerAsync(CancellationToken cancellationToken) => Workspace.GetRunnerAsync(cancellationToken);
 

@@ -2,7 +2,6 @@ using System.ComponentModel;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using Spectre.Console.Cli;
 using SandboxRunner.Host.Composition;
 
@@ -138,7 +137,7 @@ internal static class ImageCatalogs
     {
         var runner = await session.RunnerAsync(CancellationToken.None);
         var current = await runner.CurrentImagesAsync(CancellationToken.None);
-        return (new ImageCatalog(session.Engine.Backend.Images), current.Tags.ToHashSet(StringComparer.Ordinal), Labels.ScopeOf(runner.Repository.CommonDir));
+        return (new ImageCatalog(session.Backend.Images), current.Tags.ToHashSet(StringComparer.Ordinal), Labels.ScopeOf(runner.Repository.CommonDir));
     }
 
     public static string Megabytes(long bytes) => $"{bytes / (1024.0 * 1024.0):0.0} MB";

@@ -5,7 +5,6 @@ using SandboxRunner.Host.Reports;
 using SandboxRunner.Policy;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
@@ -100,7 +99,7 @@ internal sealed class RunCommand : AsyncCommand<RunSettings>
         using var interrupt = new Interrupts();
 
         // Asked first so that an engine that does not answer is reported with its endpoint and the variables to check.
-        await PingAsync(session.Engine, interrupt.Cancel.Token);
+        await PingAsync(session.Backend, interrupt.Cancel.Token);
 
         // Like a server at start: what killed runs of this repository left is removed and their work recovered.
         await runner.RecoverInterruptedAsync(interrupt.Cancel.Token);
@@ -214,11 +213,11 @@ internal sealed class RunCommand : AsyncCommand<RunSettings>
         };
     }
 
-    private static async Task PingAsync(IContainerEngine engine, CancellationToken cancellationToken)
+    private static async Task PingAsync(ITaskBackend backend, CancellationToken cancellationToken)
     {
         try
         {
-            await engine.PingAsync(cancellationToken);
+            await backend.DescribeAsync(cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -3,7 +3,6 @@ using SandboxRunner.Configuration;
 using SandboxRunner.Git;
 using SandboxRunner.Runs;
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 
 namespace SandboxRunner.Host.Composition;
 

@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Git;
 using SandboxRunner.Runs;
-using SandboxRunner.Boxes.Docker;
+using SandboxRunner.Boxes;
 
 namespace SandboxRunner.Host.Composition;
 
@@ -19,13 +19,13 @@ internal static class RunnerServices
         services.AddLogging(logging => logging.ClearProviders().AddStderr(settings.Verbose ? LogLevel.Debug : level));
         services.AddSingleton(sp => new GitCli(sp.GetRequiredService<ILogger<GitCli>>()));
 
-        // The one place the engine is made (BackendFactory: the backend by name, docker by default, over the
+        // The one place the backend is made (BackendFactory: the backend by name, docker by default, over the
         // environment's DOCKER_HOST); every part of the runner gets it from here.
         services.AddSingleton(sp => BackendFactory.Create(null, null, sp.GetRequiredService<ILoggerFactory>()));
 
         services.AddSingleton(sp => new Workspace(
             settings.RepoPath,
-            sp.GetRequiredService<IContainerEngine>(),
+            sp.GetRequiredService<ITaskBackend>(),
             sp.GetRequiredService<GitCli>(),
             sp.GetRequiredService<ILoggerFactory>()));
         return services;

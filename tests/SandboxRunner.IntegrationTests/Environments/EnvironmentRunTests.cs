@@ -193,9 +193,9 @@ public sealed class EnvironmentRunTests(DockerFixture docker)
         h.Repository.Git("commit", "-qm", "config");
         var git = new GitCli(Microsoft.Extensions.Logging.Abstractions.NullLogger<GitCli>.Instance);
 
-        var before = await Doctor.ExamineAsync(h.Repository.Path, docker.Engine, git, _ => null, CancellationToken.None);
+        var before = await Doctor.ExamineAsync(h.Repository.Path, docker.Engine.Backend, git, _ => null, CancellationToken.None);
         await h.RunAsync(RunnerHarness.Task("t", "@message set up"));
-        var after = await Doctor.ExamineAsync(h.Repository.Path, docker.Engine, git, _ => null, CancellationToken.None);
+        var after = await Doctor.ExamineAsync(h.Repository.Path, docker.Engine.Backend, git, _ => null, CancellationToken.None);
 
         var first = Assert.Single(before.Checks, c => c.Check == "environment default");
         Assert.Equal(Doctor.Ok, first.Status);

@@ -184,7 +184,7 @@ public sealed class GvisorRuntimeTests(DockerFixture docker)
         var git = new GitCli(NullLogger<GitCli>.Instance);
         var scope = Boxes.Labels.ScopeOf((await HostRepository.OpenAsync(git, repository.Path, CancellationToken.None)).CommonDir);
 
-        var report = await Doctor.ExamineAsync(repository.Path, docker.Engine, git, _ => null, CancellationToken.None);
+        var report = await Doctor.ExamineAsync(repository.Path, docker.Engine.Backend, git, _ => null, CancellationToken.None);
 
         var check = Assert.Single(report.Checks, c => c.Check == "runtime");
         Assert.True(check.Status == Doctor.Ok, $"{check.Status}: {check.Detail} ({check.Fix})");

@@ -13,7 +13,7 @@ namespace SandboxRunner.IntegrationTests.Infrastructure;
 /// </summary>
 public sealed class ApiHolder(DockerClient client) : IDisposable
 {
-    public static ApiHolder For(DockerEngine engine) => new(engine.Connection.CreateClient());
+    internal static ApiHolder For(DockerEngine engine) => new(engine.Connection.CreateClient());
 
     /// <summary>Where any of <paramref name="values"/> shows in the configuration of a container <paramref name="selector"/> matches.</summary>
     public async Task<IReadOnlyList<string>> LeaksInConfigurationAsync(LabelSelector selector, IReadOnlyList<string> values)

@@ -37,7 +37,7 @@ public sealed class DnsRecorder : IAsyncDisposable
 
     public string Address { get; }
 
-    public static async Task<DnsRecorder> StartAsync(IContainerEngine engine, string runId)
+    internal static async Task<DnsRecorder> StartAsync(IContainerEngine engine, string runId)
     {
         var id = await engine.CreateAsync(
             new ContainerSpec

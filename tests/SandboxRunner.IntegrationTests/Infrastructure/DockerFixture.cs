@@ -13,7 +13,9 @@ public sealed class DockerFixture : IAsyncLifetime, IEngineUnderTest
 {
     public const string FakeCodexImage = "sandbox-runner/fake-codex:dev";
 
-    public DockerEngine Engine { get; } = new(NullLogger<DockerEngine>.Instance);
+    internal DockerEngine Engine { get; } = new(NullLogger<DockerEngine>.Instance);
+
+    DockerEngine IEngineUnderTest.Engine => Engine;
 
     public string ApiVersion { get; private set; } = "";
 

@@ -12,7 +12,9 @@ public sealed class GvisorEngine(DockerFixture docker) : IEngineUnderTest
 {
     public const string Name = "runsc";
 
-    public DockerEngine Engine => docker.Engine;
+    internal DockerEngine Engine => docker.Engine;
+
+    DockerEngine IEngineUnderTest.Engine => Engine;
 
     public string? Runtime => Name;
 

@@ -11,7 +11,7 @@ namespace SandboxRunner.IntegrationTests.Infrastructure;
 /// </summary>
 public interface IEngineUnderTest
 {
-    DockerEngine Engine { get; }
+    internal DockerEngine Engine { get; }
 
     /// <summary>The OCI runtime the runner's task containers get here (and containers a test starts itself should); null for the engine's default.</summary>
     string? Runtime => null;

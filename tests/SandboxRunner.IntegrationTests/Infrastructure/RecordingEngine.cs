@@ -7,10 +7,30 @@ namespace SandboxRunner.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// The real engine, with a record of when each container started, exited and went, so tests can check
-/// deadlines and how many containers were alive at once. Every call still reaches Docker.
+/// deadlines and how many containers were alive at once. Every call still reaches Docker: a backend of its own over
+/// the engine's connection (<see cref="Backend"/>, what a runner under test gets), whose containers it observes
+/// whichever part made them (boxes, proxies, holders, environments' containers).
 /// </summary>
-public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
+internal sealed class RecordingEngine : IContainerEngine, IContainerObserver, IDisposable
 {
+    private readonly DockerEngine inner;
+
+    public RecordingEngine(DockerEngine engine)
+    {
+        Backend = new DockerBackend(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, engine.Connection);
+        Backend.Containers.Observer = this;
+        inner = new DockerEngine(Backend);
+    }
+
+    /// <summary>The backend a runner under test uses; everything it creates is recorded here.</summary>
+    public DockerBackend Backend { get; }
+
+    ITaskBackend IContainerEngine.Backend => Backend;
+
+    public EngineConnection Connection => Backend.Connection;
+
+    public void Dispose() => Backend.Dispose();
+
     private readonly Lock _gate = new();
     private int _alive;
 
@@ -28,10 +48,7 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
 
     private static TimeSpan Now => Stopwatch.GetElapsedTime(0);
 
-    /// <summary>The inner engine's backend, recording the boxes made through it here too (see <see cref="RecordingBackend"/>).</summary>
-    public ITaskBackend Backend => _backend ??= new RecordingBackend(inner.Backend, this);
-
-    private RecordingBackend? _backend;
+    /// <summary>The inner engine's backend: what has moved to the seam is not recorded here.</summary>
 
     public Task<(string Version, string ApiVersion)> PingAsync(CancellationToken cancellationToken) => inner.PingAsync(cancellationToken);
 
@@ -56,73 +73,82 @@ public sealed class RecordingEngine(IContainerEngine inner) : IContainerEngine
     public Task<long?> ExecAsync(string containerId, BoxCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken) =>
         inner.ExecAsync(containerId, command, onOutput, cancellationToken);
 
-    public async Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)
+    public Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken) => inner.CreateAsync(spec, cancellationToken);
+
+    public Task StartAsync(string containerId, CancellationToken cancellationToken) => inner.StartAsync(containerId, cancellationToken);
+
+    public Task StartWithInputAsync(string containerId, ReadOnlyMemory<byte> input, CancellationToken cancellationToken) =>
+        inner.StartWithInputAsync(containerId, input, cancellationToken);
+
+    // The backend's own look at whether it sees this machine's files is no run's container (the engine view the
+    // runner had before the seam made it unrecorded too).
+    private readonly ConcurrentDictionary<string, bool> _probes = new();
+
+    void IContainerObserver.Created(string containerId, ContainerSpec spec)
     {
-        var id = await inner.CreateAsync(spec, cancellationToken);
-        Specs[id] = spec;
+        if (spec.Labels.GetValueOrDefault(Labels.Role) == Labels.HostFilesProbeRole)
+        {
+            _probes[containerId] = true;
+            return;
+        }
+
+        Specs[containerId] = spec;
         lock (_gate)
         {
             _alive++;
             MaxAlive = Math.Max(MaxAlive, _alive);
         }
-
-        return id;
     }
 
-    public async Task StartAsync(string containerId, CancellationToken cancellationToken)
+    void IContainerObserver.Started(string containerId)
     {
-        await inner.StartAsync(containerId, cancellationToken);
         Started[containerId] = Now;
         ContainerStarted?.Invoke(containerId);
     }
 
-    public async Task StartWithInputAsync(string containerId, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
-    {
-        await inner.StartWithInputAsync(containerId, input, cancellationToken);
-        Started[containerId] = Now;
-        ContainerStarted?.Invoke(containerId);
-    }
+    void IContainerObserver.Exited(string containerId) => Exited[containerId] = Now;
 
     public Task<string?> ExposedApiAsync(CancellationToken cancellationToken) => inner.ExposedApiAsync(cancellationToken);
 
     public Task<string?> SubnetAsync(string name, CancellationToken cancellationToken) => inner.SubnetAsync(name, cancellationToken);
 
-    public async Task<long> WaitAsync(string containerId, CancellationToken cancellationToken)
-    {
-        var code = await inner.WaitAsync(containerId, cancellationToken);
-        Exited[containerId] = Now;
-        return code;
-    }
+    public Task<long> WaitAsync(string containerId, CancellationToken cancellationToken) => inner.WaitAsync(containerId, cancellationToken);
 
     public Task KillAsync(string containerId, CancellationToken cancellationToken) => inner.KillAsync(containerId, cancellationToken);
 
     /// <summary>Runs before a container this engine created is removed: a test's last look at it.</summary>
     public Func<string, ContainerSpec, Task>? BeforeRemove { get; set; }
 
-    public async Task RemoveAsync(string containerId, CancellationToken cancellationToken)
+    public Task RemoveAsync(string containerId, CancellationToken cancellationToken) => inner.RemoveAsync(containerId, cancellationToken);
+
+    async Task IContainerObserver.RemovingAsync(string containerId, CancellationToken cancellationToken)
     {
         if (BeforeRemove is { } look && Specs.TryGetValue(containerId, out var spec))
         {
             await look(containerId, spec);
         }
 
-        if (inner is DockerEngine docker)
+        try
         {
-            try
+            using var client = Connection.CreateClient();
+            var state = (await client.Containers.InspectContainerAsync(containerId, cancellationToken)).State!;
+            if (DateTimeOffset.TryParse(state.StartedAt, out var startedAt) && DateTimeOffset.TryParse(state.FinishedAt, out var finishedAt) && finishedAt > startedAt)
             {
-                using var client = docker.Connection.CreateClient();
-                var state = (await client.Containers.InspectContainerAsync(containerId, cancellationToken)).State!;
-                if (DateTimeOffset.TryParse(state.StartedAt, out var startedAt) && DateTimeOffset.TryParse(state.FinishedAt, out var finishedAt) && finishedAt > startedAt)
-                {
-                    Lifetimes[containerId] = finishedAt - startedAt;
-                }
-            }
-            catch (Docker.DotNet.DockerContainerNotFoundException)
-            {
+                Lifetimes[containerId] = finishedAt - startedAt;
             }
         }
+        catch (Docker.DotNet.DockerContainerNotFoundException)
+        {
+        }
+    }
 
-        await inner.RemoveAsync(containerId, cancellationToken);
+    void IContainerObserver.Removed(string containerId)
+    {
+        if (_probes.TryRemove(containerId, out _))
+        {
+            return;
+        }
+
         Removed.Enqueue(containerId);
         lock (_gate)
         {

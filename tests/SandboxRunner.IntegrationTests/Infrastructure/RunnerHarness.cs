@@ -31,7 +31,7 @@ public sealed class RunnerHarness : IAsyncDisposable
 
     /// <summary>The repository's label on everything its runs create in the engine.</summary>
     public string Scope => Labels.ScopeOf(Runner.Repository.CommonDir);
-    public RecordingEngine Engine { get; }
+    internal RecordingEngine Engine { get; }
     public List<TaskProgress> Progress { get; } = [];
 
     public static Task<RunnerHarness> CreateAsync(
@@ -39,7 +39,7 @@ public sealed class RunnerHarness : IAsyncDisposable
         CreateAsync(docker.Engine, configure, hostEnvironment);
 
     /// <summary>A runner on <paramref name="docker"/>, any engine (the remote-engine tests pass a second one).</summary>
-    public static async Task<RunnerHarness> CreateAsync(
+    internal static async Task<RunnerHarness> CreateAsync(
         DockerEngine docker, Func<RunnerConfig, RunnerConfig>? configure = null, Func<string, string?>? hostEnvironment = null)
     {
         var repository = new TestRepository();
@@ -52,7 +52,7 @@ public sealed class RunnerHarness : IAsyncDisposable
         };
         config = configure?.Invoke(config) ?? config;
         var engine = new RecordingEngine(docker);
-        var runner = new Runner(host, config, engine, git, NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));
+        var runner = new Runner(host, config, engine.Backend, git, NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));
         return new RunnerHarness(docker, repository, runner, engine);
     }
 
@@ -61,7 +61,7 @@ public sealed class RunnerHarness : IAsyncDisposable
     /// edited config); its containers are recorded and checked like the harness's own. The caller disposes it.
     /// </summary>
     public Runner SecondRunner(RunnerConfig config, Func<string, string?>? hostEnvironment = null) =>
-        new(Runner.Repository, config, Engine, new GitCli(NullLogger<GitCli>.Instance), NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));
+        new(Runner.Repository, config, Engine.Backend, new GitCli(NullLogger<GitCli>.Instance), NullLoggerFactory.Instance, hostEnvironment: hostEnvironment ?? (_ => null));
 
     public async Task<RunResult> RunAsync(params TaskRequest[] tasks) => await RunAsync(new RunRequest { Tasks = tasks }, CancellationToken.None);
 
@@ -113,7 +113,7 @@ public sealed class RunnerHarness : IAsyncDisposable
     /// Proves <paramref name="engine"/> holds no container of this repository and no network of its runs.
     /// Filtered by the repository's scope: other test processes run tasks on the same engine at once.
     /// </summary>
-    public async Task AssertEngineHoldsNothingAsync(IContainerEngine engine)
+    internal async Task AssertEngineHoldsNothingAsync(IContainerEngine engine)
     {
         var scoped = await engine.ListContainersAsync(Labels.Scope, Scope, CancellationToken.None);
         Assert.True(scoped.Count == 0, $"containers of this repository left behind: {string.Join(", ", scoped)}");
@@ -144,6 +144,7 @@ public sealed class RunnerHarness : IAsyncDisposable
             }
 
             Runner.Dispose();
+            Engine.Dispose();
             Repository.Dispose();
         }
     }

@@ -24,7 +24,9 @@ public sealed class RemoteEngineFixture : IAsyncLifetime, IEngineUnderTest
     private string? _containerId;
     private string _hostGateway = "";
 
-    public DockerEngine Engine { get; private set; } = null!;
+    internal DockerEngine Engine { get; private set; } = null!;
+
+    DockerEngine IEngineUnderTest.Engine => Engine;
 
     public Uri PlainEndpoint { get; private set; } = null!;
     public Uri TlsEndpoint { get; private set; } = null!;
@@ -104,7 +106,7 @@ public sealed class RemoteEngineFixture : IAsyncLifetime, IEngineUnderTest
         HarnessAsync(Engine, configure, hostEnvironment);
 
     /// <summary>A runner on <paramref name="engine"/>, a connection to this fixture's engine (TLS, say).</summary>
-    public async Task<RunnerHarness> HarnessAsync(DockerEngine engine, Func<RunnerConfig, RunnerConfig>? configure = null, Func<string, string?>? hostEnvironment = null)
+    internal async Task<RunnerHarness> HarnessAsync(DockerEngine engine, Func<RunnerConfig, RunnerConfig>? configure = null, Func<string, string?>? hostEnvironment = null)
     {
         var harness = await RunnerHarness.CreateAsync(engine, configure, hostEnvironment);
         harness.LeftBehindChecks.Add(AssertBothEnginesCleanAsync);

@@ -8,10 +8,12 @@ public static class LayerCheck
         LayerRule rule, IReadOnlyDictionary<Arrow, IReadOnlyList<string>> arrows, IReadOnlyList<LayerException> exceptions) =>
         arrows
             .Where(kv => rule.Forbids(kv.Key) && !exceptions.Any(e => e.Arrow == kv.Key))
-            .OrderBy(kv => kv.Key.ToString(), StringComparer.Ordinal)
-            .Select(kv =>
-                $"{kv.Key} breaks the layer rule \"{rule.Name}\".\n" +
-                $"  made by: {string.Join("; ", kv.Value)}\n" +
+            .Select(kv => (Arrow: kv.Key, Made: rule.Breaking(kv.Value)))
+            .Where(broken => broken.Made.Count > 0)
+            .OrderBy(broken => broken.Arrow.ToString(), StringComparer.Ordinal)
+            .Select(broken =>
+                $"{broken.Arrow} breaks the layer rule \"{rule.Name}\".\n" +
+                $"  made by: {string.Join("; ", broken.Made)}\n" +
                 $"  fix: {rule.Fix}.")
             .ToList();
 

@@ -19,6 +19,25 @@ public sealed class LayerCheckTests
     }
 
     [Fact]
+    public void The_factory_may_name_the_Docker_backend_and_anything_else_that_names_it_fails()
+    {
+        var graph = new Dictionary<Arrow, IReadOnlyList<string>>
+        {
+            [new("Runs", "Boxes.Docker")] = ["BackendFactory uses DockerBackend", "TaskRunner uses DockerEngine"],
+            [new("Host.Commands", "Boxes.Docker")] = ["ImageCommand uses DockerBackend"],
+            [new("Boxes.Docker", "Boxes")] = ["DockerBackend uses ITaskBackend"],
+            [new("Boxes.Swarm", "Boxes.Docker")] = ["SwarmBackend uses DockerContainers"],
+        };
+
+        var broken = LayerCheck.NewArrows(LayerRules.OnlyTheFactoryNamesTheDockerBackend, graph, []);
+
+        Assert.Equal(2, broken.Count);
+        Assert.Contains(broken, m => m.Contains("TaskRunner uses DockerEngine", StringComparison.Ordinal) && !m.Contains("BackendFactory uses", StringComparison.Ordinal));
+        Assert.Contains(broken, m => m.Contains("Host.Commands → Boxes.Docker", StringComparison.Ordinal));
+        Assert.Empty(LayerCheck.NewArrows(LayerRules.OnlyTheFactoryNamesTheDockerBackend, Graph(("Runs", "Boxes.Docker", "BackendFactory uses DockerBackend")), []));
+    }
+
+    [Fact]
     public void A_listed_exception_passes_while_it_occurs()
     {
         var graph = Graph(("Environments", "Runs", "SetupRun uses RunStore"));

@@ -8,6 +8,13 @@ namespace SandboxRunner.Tests.Architecture;
 /// </summary>
 public sealed record LayerRule(string Name, string From, string Forbidden, string Fix)
 {
+    /// <summary>Types (by name, as the graph's "X uses Y" pairs give them) that may make a forbidden arrow: a composition point.</summary>
+    public IReadOnlyList<string> AllowedUsers { get; init; } = [];
+
+    /// <summary>The pairs of an arrow that break this rule: all of them but those an allowed user makes.</summary>
+    public IReadOnlyList<string> Breaking(IReadOnlyList<string> pairs) =>
+        pairs.Where(p => p.IndexOf(" uses ", StringComparison.Ordinal) is var at && (at < 0 || !AllowedUsers.Contains(p[..at]))).ToList();
+
     public bool Forbids(Arrow arrow) =>
         Regex.IsMatch(arrow.From, $"^(?:{From})$") && Regex.IsMatch(arrow.To, $"^(?:{Forbidden})$");
 }
@@ -63,6 +70,15 @@ public static class LayerRules
         @"Boxes\..+",
         "take the ITaskBackend, IRunSite, ITaskBox or IBoxImages the run hands in; if the seam lacks an operation environments need, add it to the seam, every backend and the backend contract");
 
+    public static readonly LayerRule OnlyTheFactoryNamesTheDockerBackend = new(
+        "nothing above the backends names a Docker type but the composition point (BackendFactory); another backend folder may build on Docker's",
+        AnyBut(@"Boxes\.[A-Za-z]+"),
+        Tree(@"Boxes\.Docker"),
+        "take the ITaskBackend, IRunSite, ITaskBox or IBoxImages the composition hands in (BackendFactory makes the backend); what Docker alone needs stays internal to Boxes/Docker")
+    {
+        AllowedUsers = ["BackendFactory"],
+    };
+
     public static readonly LayerRule GitNeverImportsEngineOrRuns = new(
         "Git never imports the engine layer or Runs",
         Tree("Git"),
@@ -90,7 +106,7 @@ public static class LayerRules
     public static IReadOnlyList<LayerRule> All { get; } =
     [
         ConfigurationImportsNothingInternal, PlatformImportsNothingInternal, EngineLayerUsesOnlyPlatform, EnvironmentsNeverImportsRuns, EnvironmentsUsesOnlyTheSeam,
-        GitNeverImportsEngineOrRuns, LibraryNeverImportsHost, VerbsNeverImportMcp, McpNeverImportsVerbs,
+        OnlyTheFactoryNamesTheDockerBackend, GitNeverImportsEngineOrRuns, LibraryNeverImportsHost, VerbsNeverImportMcp, McpNeverImportsVerbs,
     ];
 
     /// <summary>

@@ -32,6 +32,9 @@ public sealed class LayerTests
     public void Environments_uses_the_seam_and_never_a_backend() => AssertHolds(LayerRules.EnvironmentsUsesOnlyTheSeam);
 
     [Fact]
+    public void Nothing_but_the_Docker_backend_and_its_factory_names_a_Docker_type() => AssertHolds(LayerRules.OnlyTheFactoryNamesTheDockerBackend);
+
+    [Fact]
     public void Git_never_imports_the_engine_layer_or_Runs() => AssertHolds(LayerRules.GitNeverImportsEngineOrRuns);
 
     [Fact]

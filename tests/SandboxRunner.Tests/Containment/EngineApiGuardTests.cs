@@ -68,7 +68,7 @@ public sealed class EngineApiGuardTests
         File.WriteAllText(System.IO.Path.Combine(bed.Path, RunnerConfig.FileName), """{ "network_policy": "allow" }""");
         bed.Engine.Exposure = Exposed;
 
-        var report = await Doctor.ExamineAsync(bed.Path, bed.Engine, bed.GitCli, _ => null, CancellationToken.None);
+        var report = await Doctor.ExamineAsync(bed.Path, bed.Backend, bed.GitCli, _ => null, CancellationToken.None);
 
         var check = Assert.Single(report.Checks, c => c.Check == "engine-api");
         Assert.Equal(Doctor.Fail, check.Status);

@@ -13,9 +13,9 @@ public sealed class ProxySecretsTests
     [Fact]
     public void The_key_and_the_chatgpt_account_id_are_lines_ended_by_a_dot()
     {
-        var options = new EgressOptions("proxy", [], "https://chatgpt.com/backend-api", "eyJhbGciOi.payload.sig-_") { ChatGpt = new ChatGptRoute("0c2b7a3e-1111-4a2b-9c3d-000000000000", false) };
+        var egress = new EgressSpec("proxy", [], new ModelRoute("https://chatgpt.com/backend-api", "eyJhbGciOi.payload.sig-_") { ChatGpt = new ChatGptRoute("0c2b7a3e-1111-4a2b-9c3d-000000000000", false) });
 
-        var input = Encoding.UTF8.GetString(EgressGateway.Secrets(options));
+        var input = Encoding.UTF8.GetString(ProxyProtocol.Secrets(egress));
 
         Assert.Equal("model_key=eyJhbGciOi.payload.sig-_\nchatgpt_account_id=0c2b7a3e-1111-4a2b-9c3d-000000000000\n.\n", input);
     }
@@ -23,7 +23,7 @@ public sealed class ProxySecretsTests
     [Fact]
     public void Without_a_credential_only_the_end_is_sent()
     {
-        Assert.Equal(".\n", Encoding.UTF8.GetString(EgressGateway.Secrets(new EgressOptions("proxy", [], "https://api.openai.com/v1", null))));
+        Assert.Equal(".\n", Encoding.UTF8.GetString(ProxyProtocol.Secrets(new EgressSpec("proxy", [], new ModelRoute("https://api.openai.com/v1", null)))));
     }
 
     [Theory]
@@ -33,7 +33,7 @@ public sealed class ProxySecretsTests
     [InlineData("sk-with space")]
     public void A_key_that_could_leave_its_header_is_refused_without_being_shown(string key)
     {
-        var refused = Assert.Throws<InvalidOperationException>(() => EgressGateway.Secrets(new EgressOptions("proxy", [], "https://api.openai.com/v1", key)));
+        var refused = Assert.Throws<InvalidOperationException>(() => ProxyProtocol.Secrets(new EgressSpec("proxy", [], new ModelRoute("https://api.openai.com/v1", key))));
 
         Assert.Contains("cannot carry in a header", refused.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(key, refused.Message, StringComparison.Ordinal);

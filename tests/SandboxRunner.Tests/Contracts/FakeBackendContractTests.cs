@@ -35,6 +35,32 @@ public sealed class FakeBackendContractTests : BackendContract
 
     protected override Task<string> ProxyImageAsync() => Task.FromResult(ProxyImage);
 
+    protected override async Task<string> LeaveBoxAsync(IReadOnlyDictionary<string, string> labels)
+    {
+        // The fake stamps its Owner as Docker stamps the creating process's; play the process the labels name.
+        var engine = _backend.Engine;
+        var own = engine.Owner;
+        engine.Owner = labels[Labels.Owner];
+        try
+        {
+            return await engine.CreateAsync(
+                new SandboxRunner.Boxes.Docker.ContainerSpec
+                {
+                    Image = ImageName, Command = ["true"], User = "65534:65534", WorkingDirectory = "/", Environment = new Dictionary<string, string>(),
+                    Labels = labels.Where(kv => kv.Key != Labels.Owner).ToDictionary(), Limits = new ResourceLimits(1024 * 1024, 0.1, 16, 1024 * 1024),
+                },
+                CancellationToken.None);
+        }
+        finally
+        {
+            engine.Owner = own;
+        }
+    }
+
+    protected override Task<bool> HoldsAsync(string id) => Task.FromResult(_backend.Engine.LiveContainers.Any(c => c.Id == id));
+
+    protected override Task RemoveLeftAsync(string id) => _backend.Engine.RemoveAsync(id, CancellationToken.None);
+
     protected override void Teach(BoxScript script) => _scripts[script.Key] = script;
 
     /// <summary>Under a read-only root only the workspace's folders and <c>/tmp</c> take writes, as in a container.</summary>

@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace SandboxRunner.Tests.Fakes;
 
 /// <summary>Lines of <c>codex exec --json</c> output in Codex 0.169's shape (see Codex/Fixtures/*.jsonl).</summary>
-public static class CodexJsonl
+internal static class CodexJsonl
 {
     public static string ThreadStarted() => """{"type":"thread.started","thread_id":"01a2138d-7162-7682-85b1-cb0b32393526"}""";
 
@@ -28,7 +28,7 @@ public static class CodexJsonl
 }
 
 /// <summary>Scripted agents for the <see cref="FakeEngine"/>.</summary>
-public static class FakeAgents
+internal static class FakeAgents
 {
     /// <summary>Does <paramref name="work"/> inside a well-formed turn, then exits with <paramref name="exitCode"/>.</summary>
     public static FakeAgent Turn(Action<FakeContainer> work, long exitCode = 0, string message = "done") => (container, _) =>

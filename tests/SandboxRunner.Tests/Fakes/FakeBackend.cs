@@ -1,16 +1,15 @@
 using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Docker;
-using ContainerBox = SandboxRunner.Boxes.Docker.Sandbox;
 
 namespace SandboxRunner.Tests.Fakes;
 
 /// <summary>
 /// <see cref="ITaskBackend"/> in memory: its boxes are containers of a <see cref="FakeEngine"/> (what they run is the
-/// engine's <see cref="FakeEngine.Agent"/> and <see cref="FakeEngine.Exec"/>), its allowlist sites the egress gateway
-/// over that engine. It passes the backend contract (Contracts/BackendContract.cs) that the Docker backend passes,
+/// engine's <see cref="FakeEngine.Agent"/> and <see cref="FakeEngine.Exec"/>), its allowlist sites a
+/// <see cref="FakeEgress"/> laid out in that engine as the Docker backend's. It passes the backend contract (Contracts/BackendContract.cs) that the Docker backend passes,
 /// so run logic tested against it holds against Docker; what a test wants to see of a box is on <see cref="Engine"/>.
 /// </summary>
-public sealed class FakeBackend(FakeEngine engine) : ITaskBackend
+internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
 {
     public FakeEngine Engine => engine;
 
@@ -38,14 +37,18 @@ public sealed class FakeBackend(FakeEngine engine) : ITaskBackend
             return new FakeRunSite(engine, spec, null);
         }
 
-        var egress = spec.Egress ?? throw new InvalidOperationException("an allowlist site needs its egress (proxy image, allowlist, model route)");
-        var gateway = await EgressGateway.StartAsync(
-            engine,
-            spec.Scope.Repository ?? "any",
-            spec.RunId ?? "none",
-            new EgressOptions(egress.ProxyImage, egress.Allowlist, egress.Route.Upstream, egress.Route.Credential) { ChatGpt = egress.Route.ChatGpt, DnsServers = egress.DnsServers },
-            cancellationToken);
-        return new FakeRunSite(engine, spec, gateway);
+        var egress = new FakeEgress(engine, spec, spec.Egress ?? throw new InvalidOperationException("an allowlist site needs its egress (proxy image, allowlist, model route)"));
+        var site = new FakeRunSite(engine, spec, egress);
+        try
+        {
+            await egress.StartAsync(cancellationToken);
+            return site;
+        }
+        catch
+        {
+            await site.DisposeAsync();
+            throw;
+        }
     }
 
     public async Task<int> RemoveRunAsync(BoxScope scope, string runId, CancellationToken cancellationToken)
@@ -83,41 +86,61 @@ public sealed class FakeBackend(FakeEngine engine) : ITaskBackend
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private sealed class FakeRunSite(FakeEngine engine, RunSiteSpec spec, EgressGateway? gateway) : IRunSite
+    private sealed class FakeRunSite(FakeEngine engine, RunSiteSpec spec, FakeEgress? egress) : IRunSite
     {
+        private int _disposed;
+
         public NetworkIntent Network => spec.Network;
 
-        public EgressEndpoints? Egress => gateway is null
-            ? null
-            : new EgressEndpoints(gateway.ModelBaseUrl, gateway.ForwardProxyUrl, $"localhost,127.0.0.1,{EgressGateway.ProxyAlias}", gateway.Allowlist);
+        public EgressEndpoints? Egress => egress?.Endpoints;
 
-        public string? TeardownError => gateway?.TeardownError;
+        public string? TeardownError { get; private set; }
 
         public async Task<ITaskBox> CreateBoxAsync(BoxSpec box, CancellationToken cancellationToken)
         {
-            var network = gateway is null ? null : await gateway.CreateTaskNetworkAsync(box.Identity.TaskId ?? "none", cancellationToken);
+            var network = egress is null ? null : await egress.CreateTaskNetworkAsync(box.Identity.TaskId, cancellationToken);
             var mode = network?.NetworkMode ?? (spec.Network == NetworkIntent.Open ? "bridge" : "none");
-            var sandbox = await ContainerBox.CreateAsync(engine, ContainerSpec.ForBox(box, Labels.For(spec.Scope, spec.RunId, box.Identity), mode), cancellationToken);
-            return new FakeTaskBox(engine, sandbox, network, gateway);
+
+            // As Docker's: the create is not cancelled part-way; a cancellation meanwhile removes the box again.
+            var id = await engine.CreateAsync(ContainerSpec.ForBox(box, Labels.For(spec.Scope, spec.RunId, box.Identity), mode), CancellationToken.None);
+            var created = new FakeTaskBox(engine, id, network);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                await created.DisposeAsync();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            return created;
         }
 
         public async Task<IReadOnlyList<string>> RefusedHostsAsync(ITaskBox box, DateTimeOffset since, CancellationToken cancellationToken) =>
-            gateway is not null && box is FakeTaskBox { Network: { } network }
-                ? await gateway.RefusedHostsAsync(network, since, cancellationToken)
+            egress is not null && box is FakeTaskBox { Network: { } network }
+                ? await egress.RefusedHostsAsync(network, since, cancellationToken)
                 : [];
 
         public async ValueTask DisposeAsync()
         {
-            if (gateway is not null)
+            if (Interlocked.Exchange(ref _disposed, 1) == 1 || egress is null)
             {
-                await gateway.DisposeAsync();
+                return;
+            }
+
+            try
+            {
+                await egress.RemoveAsync(CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                TeardownError = $"removing the run's network {egress.NetworkName} and proxy failed: {e.Message}";
             }
         }
     }
 
-    private sealed class FakeTaskBox(FakeEngine engine, ContainerBox sandbox, TaskNetwork? network, EgressGateway? gateway) : ITaskBox
+    private sealed class FakeTaskBox(FakeEngine engine, string id, TaskNetwork? network) : ITaskBox
     {
-        public string Id => sandbox.ContainerId;
+        private int _disposed;
+
+        public string Id => id;
 
         public string? Node => null;
 
@@ -125,7 +148,7 @@ public sealed class FakeBackend(FakeEngine engine) : ITaskBackend
 
         public Task<BoxExit> RunAsync(
             TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, Action? onStarted, CancellationToken limitStop, CancellationToken cancellationToken) =>
-            sandbox.RunAsync(timeout, onOutput, onStarted, limitStop, cancellationToken);
+            FakeBoxRun.RunAsync(engine, Id, timeout, onOutput, onStarted, limitStop, cancellationToken);
 
         public Task StartAsync(CancellationToken cancellationToken) => engine.StartAsync(Id, cancellationToken);
 
@@ -134,7 +157,7 @@ public sealed class FakeBackend(FakeEngine engine) : ITaskBackend
 
         public Task KillAsync(CancellationToken cancellationToken) => engine.KillAsync(Id, cancellationToken);
 
-        public Task<byte[]?> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) => sandbox.ReadFileAsync(path, maxBytes, cancellationToken);
+        public Task<byte[]?> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) => engine.ReadFileAsync(Id, path, maxBytes, cancellationToken);
 
         public Task PutArchiveAsync(string path, Func<Stream, CancellationToken, Task> writeTar, CancellationToken cancellationToken) =>
             engine.PutArchiveAsync(Id, path, writeTar, cancellationToken);
@@ -150,10 +173,22 @@ public sealed class FakeBackend(FakeEngine engine) : ITaskBackend
 
         public async ValueTask DisposeAsync()
         {
-            await sandbox.DisposeAsync();
-            if (network is not null && gateway is not null)
+            if (Interlocked.Exchange(ref _disposed, 1) == 1)
             {
-                await gateway.ReleaseTaskNetworkAsync(network, CancellationToken.None);
+                return;
+            }
+
+            try
+            {
+                await engine.RemoveAsync(Id, CancellationToken.None);
+            }
+            finally
+            {
+                // The holder goes after the box that joined its namespace, as with Docker.
+                if (network is not null)
+                {
+                    await engine.RemoveAsync(network.HolderId, CancellationToken.None);
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ using SandboxRunner.Boxes.Docker;
 namespace SandboxRunner.Tests.Fakes;
 
 /// <summary>One container of the <see cref="FakeEngine"/>, and what its agent can do from inside it.</summary>
-public sealed class FakeContainer
+internal sealed class FakeContainer
 {
     private readonly Lock _gate = new();
     private readonly List<(LogStream Stream, byte[] Bytes)> _output = [];

@@ -9,7 +9,7 @@ namespace SandboxRunner.Tests.Fakes;
 /// <see cref="FakeContainer.Files"/>, by absolute path), changes and written bytes are what differs from the
 /// image's files outside the container's mounts, and a commit makes an image of its files.
 /// </summary>
-public sealed partial class FakeEngine
+internal sealed partial class FakeEngine
 {
     /// <summary>The files each image holds (absolute path → bytes); an image absent here has none the fake knows of.</summary>
     public ConcurrentDictionary<string, IReadOnlyDictionary<string, byte[]>> ImageFiles { get; } = new(StringComparer.Ordinal);

@@ -8,15 +8,15 @@ using SandboxRunner.Boxes.Docker;
 namespace SandboxRunner.Tests.Fakes;
 
 /// <summary>What the fake runs in place of Codex: it gets the container and a token that a kill cancels, and returns the exit code.</summary>
-public delegate Task<long> FakeAgent(FakeContainer container, CancellationToken killed);
+internal delegate Task<long> FakeAgent(FakeContainer container, CancellationToken killed);
 
 /// <summary>
 /// What the fake does for a command run in a running container (a verify command): it gets the container, the
 /// argv, where to write output, and a token that a kill of the container cancels; it returns the exit code.
 /// </summary>
-public delegate Task<long?> FakeExec(FakeContainer container, IReadOnlyList<string> command, Action<LogStream, string> output, CancellationToken killed);
+internal delegate Task<long?> FakeExec(FakeContainer container, IReadOnlyList<string> command, Action<LogStream, string> output, CancellationToken killed);
 
-public enum FakeContainerState { Created, Running, Exited, Removed }
+internal enum FakeContainerState { Created, Running, Exited, Removed }
 
 /// <summary>
 /// An in-memory container engine: containers are records, and starting one runs <see cref="Agent"/> in
@@ -24,7 +24,7 @@ public enum FakeContainerState { Created, Running, Exited, Removed }
 /// (kill is SIGKILL with exit 137, logs follow until exit, files are read with a size bound, labels
 /// select) that the run layer cannot tell the difference, and the counts show what a run left behind.
 /// </summary>
-public sealed partial class FakeEngine : IContainerEngine
+internal sealed partial class FakeEngine : IContainerEngine
 {
     public const long KilledExitCode = 137;
 
@@ -278,6 +278,12 @@ public sealed partial class FakeEngine : IContainerEngine
         {
             await RemoveNetworkAsync(network.Name, cancellationToken);
             removed++;
+        }
+
+        // As Docker's: a dead owner's probes go with any sweep (no scope selects them), uncounted.
+        foreach (var container in _containers.Values.Where(c => Labels.IsOrphanedProbe(c.Labels)).ToList())
+        {
+            await RemoveAsync(container.Id, cancellationToken);
         }
 
         return removed;

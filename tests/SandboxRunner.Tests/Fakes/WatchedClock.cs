@@ -8,7 +8,7 @@ namespace SandboxRunner.Tests.Fakes;
 /// once a timer is created (a <c>Task.Delay</c> on this clock), with the wait asked for. A test advances the clock
 /// only then, so what the code under test sees depends on the steps the test takes, never on how fast it runs.
 /// </summary>
-public sealed class WatchedClock : FakeTimeProvider
+internal sealed class WatchedClock : FakeTimeProvider
 {
     private readonly Channel<TimeSpan> _waits = Channel.CreateUnbounded<TimeSpan>();
 

@@ -25,7 +25,7 @@ namespace SandboxRunner.Tests.Mcp;
 /// progress, cancellation, config reload. What only the process boundary shows (startup, shutdown, stdio hygiene,
 /// the packed tool) stays with the stdio tests of the integration suite.
 /// </summary>
-public sealed class InProcessServer : IAsyncDisposable
+internal sealed class InProcessServer : IAsyncDisposable
 {
     /// <summary>The config every test starts from: the fake's image, no network, and policies open so tests choose what they check.</summary>
     public const string BaseConfig = $$"""
@@ -60,7 +60,7 @@ public sealed class InProcessServer : IAsyncDisposable
             server.WriteConfig(configOverrides);
             var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
             builder.Services.AddRunner(new HostSettings { Repo = server._bed.Path });
-            builder.Services.AddSingleton<IContainerEngine>(server._bed.Engine);
+            builder.Services.AddSingleton<ITaskBackend>(server._bed.Backend);
             builder.Services.AddRunnerMcp().WithStreamServerTransport(server._toServer.Reader.AsStream(), server._toClient.Writer.AsStream());
             server._host = builder.Build();
             await server._host.StartAsync();
@@ -154,7 +154,7 @@ public sealed class InProcessServer : IAsyncDisposable
 /// server increments per notification: the client may dispatch notifications concurrently, so arrival order is not
 /// the order they were sent in.
 /// </summary>
-public sealed class ProgressRecorder : IProgress<ProgressNotificationValue>
+internal sealed class ProgressRecorder : IProgress<ProgressNotificationValue>
 {
     private readonly ConcurrentQueue<ProgressNotificationValue> _values = new();
 

@@ -42,7 +42,7 @@ public sealed class RefusedHostsProperties
         {
             var log = string.Join('\n', requests.Select(r => r.Line));
 
-            Assert.Equal(Expected(requests), EgressGateway.ParseRefused(log, Client, Since));
+            Assert.Equal(Expected(requests), ProxyProtocol.ParseRefused(log, Client, Since));
         }, iter: 200, print: r => $"{r.Length} requests");
     }
 
@@ -50,7 +50,7 @@ public sealed class RefusedHostsProperties
     public void No_log_text_makes_the_reader_throw()
     {
         Gen.OneOf<string>(Gen.String, Gen.OneOf(" ", "\n", "\r", "TCP_DENIED/", "CONNECT", Client, "1700000000.1", "NaN", "http://", "/", "x")
-            .Array[0, 60].Select(t => string.Concat(t))).Sample(log => EgressGateway.ParseRefused(log, Client, Since), iter: 2000);
+            .Array[0, 60].Select(t => string.Concat(t))).Sample(log => ProxyProtocol.ParseRefused(log, Client, Since), iter: 2000);
     }
 
     [Fact]
@@ -59,7 +59,7 @@ public sealed class RefusedHostsProperties
         var log = string.Join('\n', Enumerable.Range(0, 80_000).Select(i => LogLine(1_700_000_001, Client, denied: true, connect: i % 2 == 0, $"h{i}.example")));
         var clock = Stopwatch.StartNew();
 
-        var hosts = EgressGateway.ParseRefused(log, Client, Since);
+        var hosts = ProxyProtocol.ParseRefused(log, Client, Since);
 
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
         Assert.Equal(200, hosts.Count);
@@ -71,6 +71,6 @@ public sealed class RefusedHostsProperties
     {
         var log = string.Join('\n', Enumerable.Repeat(LogLine(1_700_000_001, Client, denied: true, connect: true, "evil.example"), 80_000));
 
-        Assert.Equal(["evil.example:443"], EgressGateway.ParseRefused(log, Client, Since));
+        Assert.Equal(["evil.example:443"], ProxyProtocol.ParseRefused(log, Client, Since));
     }
 }

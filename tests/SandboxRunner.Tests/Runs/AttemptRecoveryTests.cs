@@ -15,7 +15,7 @@ public sealed class InterruptedAttempts : IAsyncLifetime
 {
     public const string RunId = "r-attempts";
 
-    public RunnerTestBed Bed { get; private set; } = null!;
+    internal RunnerTestBed Bed { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {

@@ -12,10 +12,10 @@ public sealed class BackendFactoryTests
     {
         var connection = new EngineConnection(new Uri("unix:///var/run/other.sock"));
 
-        using var engine = Assert.IsType<DockerEngine>(BackendFactory.Create(null, connection, NullLoggerFactory.Instance));
+        using var backend = Assert.IsType<DockerBackend>(BackendFactory.Create(null, connection, NullLoggerFactory.Instance));
 
-        Assert.Equal(connection, engine.Connection);
-        Assert.Equal("docker", engine.Backend.Name);
+        Assert.Equal(connection, backend.Connection);
+        Assert.Equal("docker", backend.Name);
     }
 
     [Fact]

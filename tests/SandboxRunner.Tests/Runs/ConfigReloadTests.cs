@@ -215,7 +215,7 @@ public sealed class ConfigReloadTests
     private static Workspace Open(RunnerTestBed bed, string fields)
     {
         WriteConfig(bed, fields);
-        return new Workspace(bed.Path, bed.Engine, bed.GitCli, NullLoggerFactory.Instance);
+        return new Workspace(bed.Path, bed.Backend, bed.GitCli, NullLoggerFactory.Instance);
     }
 
     private static string ConfigPath(RunnerTestBed bed) => Path.Combine(bed.Path, RunnerConfig.FileName);

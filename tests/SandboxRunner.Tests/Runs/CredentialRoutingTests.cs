@@ -34,9 +34,9 @@ public sealed class CredentialRoutingTests
         var route = CredentialRouting.Route(Config(NetworkPolicy.Deny), RunCredential.ForApiKey(Key, "test"), "proxy:dev", Host.GetValueOrDefault);
 
         Assert.Equal(["HARMLESS"], route.Passed.Keys);
-        Assert.Equal(Key, route.Egress!.ModelKey);
-        Assert.Equal("proxy:dev", route.Egress.Image);
-        Assert.Null(route.Egress.ChatGpt);
+        Assert.Equal(Key, route.Egress!.Route.Credential);
+        Assert.Equal("proxy:dev", route.Egress.ProxyImage);
+        Assert.Null(route.Egress.Route.ChatGpt);
     }
 
     [Fact]

@@ -7,7 +7,7 @@ namespace SandboxRunner.Tests.Runs;
 public sealed class DoctorConfigTests
 {
     private static Task<DoctorReport> ExamineAsync(RunnerTestBed bed) =>
-        Doctor.ExamineAsync(bed.Path, bed.Engine, bed.GitCli, _ => "sk-test", CancellationToken.None);
+        Doctor.ExamineAsync(bed.Path, bed.Backend, bed.GitCli, _ => "sk-test", CancellationToken.None);
 
     [Fact]
     public async Task A_broken_config_is_reported_as_broken_and_nothing_is_checked_against_defaults_nobody_configured()
@@ -72,7 +72,7 @@ public sealed class DoctorConfigTests
         bed.Write(RunnerConfig.FileName, """{ "network_policy": "allow", "image": "team/codex:file" }""");
         var session = RunnerTestBed.DefaultConfig with { Image = "team/codex:session", NetworkPolicy = NetworkPolicy.None };
 
-        var report = await Doctor.ExamineAsync(bed.Path, bed.Engine, bed.GitCli, _ => null, session, CancellationToken.None);
+        var report = await Doctor.ExamineAsync(bed.Path, bed.Backend, bed.GitCli, _ => null, session, CancellationToken.None);
 
         Assert.StartsWith("the session's config:", Assert.Single(report.Checks, c => c.Check == "config").Detail, StringComparison.Ordinal);
         Assert.Equal("team/codex:session is not in the engine", Assert.Single(report.Checks, c => c.Check == "image").Detail);

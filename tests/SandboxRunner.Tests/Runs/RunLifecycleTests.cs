@@ -164,7 +164,7 @@ public sealed class InterruptedRun : IAsyncLifetime
     public const string RunId = "r-dead";
     public const string TaskId = "t1";
 
-    public RunnerTestBed Bed { get; private set; } = null!;
+    internal RunnerTestBed Bed { get; private set; } = null!;
     public IReadOnlyList<string> Recovered { get; private set; } = [];
 
     /// <summary>A machine/pid owner no process has: pids never reach pid_max.</summary>
@@ -204,7 +204,7 @@ public sealed class InterruptedRun : IAsyncLifetime
 
     public string LiveContainer { get; private set; } = "";
 
-    public static ContainerSpec Spec(string scope, string runId) => new()
+    internal static ContainerSpec Spec(string scope, string runId) => new()
     {
         Image = Image,
         Command = ["true"],

@@ -12,7 +12,7 @@ namespace SandboxRunner.Tests.Runs;
 /// repository is created under /tmp with default permissions, since as root the runner checks task
 /// trees out as uid 1000, which must be able to read it.
 /// </summary>
-public sealed class RunnerTestBed : IDisposable
+internal sealed class RunnerTestBed : IDisposable
 {
     public const string Image = "fake:dev";
 
@@ -28,6 +28,7 @@ public sealed class RunnerTestBed : IDisposable
         Host = host;
         Config = config;
         Engine = engine;
+        Backend = new FakeBackend(engine);
         BaseCommit = baseCommit;
         Runner = NewRunner(config);
     }
@@ -37,6 +38,9 @@ public sealed class RunnerTestBed : IDisposable
     public HostRepository Host { get; }
     public RunnerConfig Config { get; }
     public FakeEngine Engine { get; }
+
+    /// <summary>The backend the runner gets: <see cref="Engine"/> behind the seam.</summary>
+    public FakeBackend Backend { get; }
     public Runner Runner { get; }
 
     /// <summary>The run folder of the repository, read as the runner writes it.</summary>
@@ -72,7 +76,7 @@ public sealed class RunnerTestBed : IDisposable
     /// <summary>Another runner on the same repository and engine, e.g. a server restarted with a new config.</summary>
     public Runner NewRunner(RunnerConfig config)
     {
-        var runner = new Runner(Host, config, Engine, GitCli, NullLoggerFactory.Instance, hostEnvironment: _ => null);
+        var runner = new Runner(Host, config, Backend, GitCli, NullLoggerFactory.Instance, hostEnvironment: _ => null);
         _runners.Add(runner);
         return runner;
     }

@@ -13,7 +13,7 @@ public sealed class TaskImageTests
     [Fact]
     public void The_image_built_from_Dockerfile_codex_runs_under_its_own_init()
     {
-        using var images = new ImageProvisioner(RunnerConfig.Default with { Image = null }, new FakeEngine("x"));
+        using var images = new ImageProvisioner(RunnerConfig.Default with { Image = null }, new FakeBackend(new FakeEngine("x")).Images);
 
         Assert.Equal(new TaskImage(ImageRecipe.Codex(RunnerConfig.Default.CodexVersion).Tag, ImageRecipe.SealedInit), images.TaskImage);
     }
@@ -21,7 +21,7 @@ public sealed class TaskImageTests
     [Fact]
     public void A_configured_image_runs_under_dockers_init()
     {
-        using var images = new ImageProvisioner(RunnerConfig.Default with { Image = "team/codex:1" }, new FakeEngine("x"));
+        using var images = new ImageProvisioner(RunnerConfig.Default with { Image = "team/codex:1" }, new FakeBackend(new FakeEngine("x")).Images);
 
         Assert.Null(images.TaskImage.Init);
     }

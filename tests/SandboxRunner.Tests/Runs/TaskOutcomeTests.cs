@@ -8,7 +8,7 @@ namespace SandboxRunner.Tests.Runs;
 /// <summary>One task that edits, adds and deletes files and exits 0, run once for all the facts below.</summary>
 public sealed class SuccessfulTask : IAsyncLifetime
 {
-    public RunnerTestBed Bed { get; private set; } = null!;
+    internal RunnerTestBed Bed { get; private set; } = null!;
     public TaskResult Result { get; private set; } = null!;
 
     public async Task InitializeAsync()
@@ -90,7 +90,7 @@ public sealed class SuccessfulTaskTests(SuccessfulTask task) : IClassFixture<Suc
 /// <summary>A run cancelled while its task works, run once for all the facts below.</summary>
 public sealed class CancelledTask : IAsyncLifetime
 {
-    public RunnerTestBed Bed { get; private set; } = null!;
+    internal RunnerTestBed Bed { get; private set; } = null!;
     public Exception? Thrown { get; private set; }
 
     public async Task InitializeAsync()

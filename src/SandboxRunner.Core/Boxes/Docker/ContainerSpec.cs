@@ -1,12 +1,12 @@
 namespace SandboxRunner.Boxes.Docker;
 
-public sealed record BindMount(string Source, string Target, bool ReadOnly);
+internal sealed record BindMount(string Source, string Target, bool ReadOnly);
 
 /// <summary>
 /// Everything Docker needs to create one container: the Docker shape of a <see cref="BoxSpec"/> (binds, volumes,
 /// <c>container:&lt;id&gt;</c> network modes, docker-init), and of the backend's own helpers (proxy, holders, probe).
 /// </summary>
-public sealed record ContainerSpec
+internal sealed record ContainerSpec
 {
     public required string Image { get; init; }
     public required IReadOnlyList<string> Command { get; init; }

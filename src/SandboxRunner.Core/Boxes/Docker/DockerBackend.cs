@@ -145,6 +145,8 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
             await File.WriteAllTextAsync(Path.Combine(folder.FullName, token), token, cancellationToken);
             try
             {
+                // Not cancelled mid-create (a container whose id never came back would stay); removed in the finally.
+                using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
                 id = await Containers.CreateAsync(new ContainerSpec
                 {
                     Image = image,
@@ -154,9 +156,9 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
                     WorkingDirectory = "/",
                     Environment = new Dictionary<string, string>(),
                     Mounts = [new BindMount(folder.FullName, "/sandbox-runner-probe", ReadOnly: true)],
-                    Labels = new Dictionary<string, string> { [Labels.Role] = "probe" },
+                    Labels = new Dictionary<string, string> { [Labels.Role] = Labels.HostFilesProbeRole },
                     Limits = new ResourceLimits(64 * 1024 * 1024, 0.1, 16, 1024 * 1024),
-                }, cancellationToken);
+                }, budget.Token);
             }
             catch (InvalidOperationException e) when (e.InnerException is DockerApiException { StatusCode: HttpStatusCode.BadRequest or HttpStatusCode.NotFound or HttpStatusCode.InternalServerError })
             {
@@ -238,6 +240,16 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
             {
                 await Networks.RemoveAsync(network.Name, cancellationToken);
                 removed++;
+            }
+        }
+
+        // Probes carry no repository or run, so no scope selects them; a dead owner's are garbage to every sweep (and
+        // not counted: they are no scope's).
+        foreach (var container in await Containers.ListAsync(LabelSelector.Of(Labels.Role).And(Labels.Owner), cancellationToken))
+        {
+            if (container.Labels is { } labels && Labels.IsOrphanedProbe(labels.AsReadOnly()))
+            {
+                await Containers.RemoveAsync(container.ID, cancellationToken);
             }
         }
 

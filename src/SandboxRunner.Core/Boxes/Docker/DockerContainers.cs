@@ -13,6 +13,9 @@ internal sealed partial class DockerContainers(DockerClient client, ILogger logg
     /// <summary>Headers (PAX ones included), padding and a 10 KiB record's worth of end blocks.</summary>
     private const int TarSlack = 16 * 1024;
 
+    /// <summary>Sees every container's life (tests record what a run created; see <see cref="IContainerObserver"/>).</summary>
+    internal IContainerObserver? Observer { get; set; }
+
     /// <summary>Creates (does not start) a container, hardened whatever the spec: every capability dropped but those it names, no new privileges.</summary>
     public async Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken)
     {
@@ -78,6 +81,7 @@ internal sealed partial class DockerContainers(DockerClient client, ILogger logg
         }
 
         LogCreated(Short(response.ID), spec.Image, string.Join(",", spec.Labels.Select(kv => $"{kv.Key}={kv.Value}")));
+        Observer?.Created(response.ID, spec);
         return response.ID;
     }
 
@@ -86,6 +90,7 @@ internal sealed partial class DockerContainers(DockerClient client, ILogger logg
         try
         {
             await client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken);
+            Observer?.Started(containerId);
         }
         catch (DockerApiException e)
         {
@@ -116,8 +121,12 @@ internal sealed partial class DockerContainers(DockerClient client, ILogger logg
         }
     }
 
-    public async Task<long> WaitAsync(string containerId, CancellationToken cancellationToken) =>
-        (await client.Containers.WaitContainerAsync(containerId, cancellationToken)).StatusCode;
+    public async Task<long> WaitAsync(string containerId, CancellationToken cancellationToken)
+    {
+        var code = (await client.Containers.WaitContainerAsync(containerId, cancellationToken)).StatusCode;
+        Observer?.Exited(containerId);
+        return code;
+    }
 
     public async Task KillAsync(string containerId, CancellationToken cancellationToken)
     {
@@ -135,6 +144,11 @@ internal sealed partial class DockerContainers(DockerClient client, ILogger logg
     /// <summary>Removes the container (forced: a running one is killed) with its anonymous volumes; one already gone is not an error.</summary>
     public async Task RemoveAsync(string containerId, CancellationToken cancellationToken)
     {
+        if (Observer is { } observer)
+        {
+            await observer.RemovingAsync(containerId, cancellationToken);
+        }
+
         try
         {
             await client.Containers.RemoveContainerAsync(containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken);
@@ -146,6 +160,8 @@ internal sealed partial class DockerContainers(DockerClient client, ILogger logg
         catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
         }
+
+        Observer?.Removed(containerId);
     }
 
     /// <summary>Hands the container's demultiplexed output to <paramref name="onChunk"/>: as it is written until the container exits (<paramref name="follow"/>), or all of it at once.</summary>

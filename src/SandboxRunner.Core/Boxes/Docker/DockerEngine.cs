@@ -6,7 +6,7 @@ namespace SandboxRunner.Boxes.Docker;
 /// <see cref="IContainerEngine"/> over one engine, while callers move to <see cref="ITaskBackend"/>: every call goes
 /// to the per-resource classes <see cref="Backend"/> holds, so the two share one client and one implementation.
 /// </summary>
-public sealed class DockerEngine : IContainerEngine, IDisposable
+internal sealed class DockerEngine : IContainerEngine, IDisposable
 {
     public DockerEngine(ILogger<DockerEngine> logger, Uri? endpoint = null)
         : this(logger, endpoint is null ? EngineConnection.FromProcess() : new EngineConnection(endpoint))
@@ -15,6 +15,15 @@ public sealed class DockerEngine : IContainerEngine, IDisposable
 
     public DockerEngine(ILogger<DockerEngine> logger, EngineConnection connection, IReadOnlyDictionary<string, string>? extraLabels = null) =>
         Backend = new DockerBackend(logger, connection, extraLabels);
+
+    /// <summary>A view of <paramref name="backend"/>, which its owner disposes.</summary>
+    internal DockerEngine(DockerBackend backend)
+    {
+        Backend = backend;
+        _ownsBackend = false;
+    }
+
+    private readonly bool _ownsBackend = true;
 
     public DockerBackend Backend { get; }
 
@@ -107,5 +116,11 @@ public sealed class DockerEngine : IContainerEngine, IDisposable
 
     public Task<long?> WrittenBytesAsync(string containerId, CancellationToken cancellationToken) => Backend.Snapshots.WrittenBytesAsync(containerId, cancellationToken);
 
-    public void Dispose() => Backend.Dispose();
+    public void Dispose()
+    {
+        if (_ownsBackend)
+        {
+            Backend.Dispose();
+        }
+    }
 }

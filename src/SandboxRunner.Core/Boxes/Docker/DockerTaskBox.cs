@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace SandboxRunner.Boxes.Docker;
 
 /// <summary>
@@ -28,69 +26,17 @@ internal sealed class DockerTaskBox : ITaskBox
     /// <summary>Where the box sits on its site's internal network; null off an allowlist site.</summary>
     public TaskNetwork? Network { get; }
 
-    public async Task<BoxExit> RunAsync(
+    public Task<BoxExit> RunAsync(
         TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, Action? onStarted, CancellationToken limitStop, CancellationToken cancellationToken)
     {
         var containers = _docker.Containers;
-        var started = Stopwatch.GetTimestamp();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var delivered = new long[2];
-        void Deliver(LogStream stream, ReadOnlySpan<byte> chunk)
-        {
-            delivered[(int)stream] += chunk.Length;
-            onOutput(stream, chunk);
-        }
-
-        await containers.StartAsync(Id, cancellationToken);
-        onStarted?.Invoke();
-        var logs = containers.ReadLogsAsync(Id, follow: true, Deliver, stop.Token);
-        var wait = containers.WaitAsync(Id, stop.Token);
-        var timedOut = false;
-        var stopped = false;
-        try
-        {
-            using var deadlineOrStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, limitStop);
-            var deadline = Task.Delay(timeout, deadlineOrStop.Token);
-            if (await Task.WhenAny(wait, deadline) == deadline)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                stopped = limitStop.IsCancellationRequested;
-                timedOut = !stopped;
-                await containers.KillAsync(Id, CancellationToken.None);
-            }
-
-            var exitCode = await wait.WaitAsync(TeardownBudget, CancellationToken.None);
-            var elapsed = Stopwatch.GetElapsedTime(started);
-
-            // The log stream ends when the container does; the bound only guards against an engine that hangs.
-            await logs.WaitAsync(TeardownBudget, CancellationToken.None);
-
-            // Docker 20.10 can end a follow early while a long line is still being written (seen with a
-            // 3 MB JSONL line): read the finished log once more and hand on whatever the follow missed.
-            var replayed = new long[2];
-            await containers.ReadLogsAsync(Id, follow: false, (stream, chunk) =>
-            {
-                var i = (int)stream;
-                var skip = (int)Math.Clamp(delivered[i] - replayed[i], 0, chunk.Length);
-                replayed[i] += chunk.Length;
-                if (skip < chunk.Length)
-                {
-                    Deliver(stream, chunk[skip..]);
-                    replayed[i] = delivered[i];
-                }
-            }, CancellationToken.None).WaitAsync(TeardownBudget, CancellationToken.None);
-            return new BoxExit(timedOut || stopped ? null : exitCode, timedOut, elapsed, stopped);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            await containers.KillAsync(Id, CancellationToken.None);
-            throw;
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await Task.WhenAll(logs, wait).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
+        return BoxRun.RunAsync(
+            new BoxCalls(
+                ct => containers.StartAsync(Id, ct),
+                (follow, onChunk, ct) => containers.ReadLogsAsync(Id, follow, onChunk, ct),
+                ct => containers.WaitAsync(Id, ct),
+                ct => containers.KillAsync(Id, ct)),
+            timeout, onOutput, onStarted, limitStop, cancellationToken);
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => _docker.Containers.StartAsync(Id, cancellationToken);
@@ -140,7 +86,7 @@ internal sealed class DockerTaskBox : ITaskBox
 }
 
 /// <summary>A box's place on an allowlist site's internal network: the holder whose network namespace it joins, and its address there.</summary>
-public sealed record TaskNetwork(string HolderId, string Address)
+internal sealed record TaskNetwork(string HolderId, string Address)
 {
     public string NetworkMode => $"container:{HolderId}";
 }

@@ -1,7 +1,7 @@
 namespace SandboxRunner.Boxes.Docker;
 
 /// <summary>Images: present or built from a recipe.</summary>
-public interface IImageOperations
+internal interface IImageOperations
 {
     Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken);
 
@@ -10,7 +10,7 @@ public interface IImageOperations
 }
 
 /// <summary>Containers, from creation to removal, and what can be read from them.</summary>
-public interface IContainerOperations
+internal interface IContainerOperations
 {
     /// <summary>Creates (does not start) a container and returns its id.</summary>
     Task<string> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken);
@@ -54,7 +54,7 @@ public interface IContainerOperations
 }
 
 /// <summary>Commands run in a container that is already running: verification runs each verify command this way.</summary>
-public interface IExecOperations
+internal interface IExecOperations
 {
     /// <summary>
     /// Runs <paramref name="command"/> in the running container, handing its demultiplexed output to
@@ -66,7 +66,7 @@ public interface IExecOperations
 }
 
 /// <summary>Networks a run creates for its egress.</summary>
-public interface INetworkOperations
+internal interface INetworkOperations
 {
     Task CreateNetworkAsync(string name, bool isInternal, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken);
 
@@ -88,7 +88,7 @@ public interface INetworkOperations
 /// <see cref="ITaskBackend"/>, kept while its callers move over (then it goes, and <see cref="ContainerSpec"/> becomes
 /// internal to this folder). <see cref="DockerEngine"/> serves it over the same per-resource classes as <see cref="DockerBackend"/>.
 /// </summary>
-public interface IContainerEngine : IImageOperations, IContainerOperations, INetworkOperations, IArchiveOperations, ISnapshotOperations, IExecOperations
+internal interface IContainerEngine : IImageOperations, IContainerOperations, INetworkOperations, IArchiveOperations, ISnapshotOperations, IExecOperations
 {
     /// <summary>The same engine behind the new seam: what callers that have moved over use.</summary>
     ITaskBackend Backend { get; }
@@ -114,7 +114,7 @@ public interface IContainerEngine : IImageOperations, IContainerOperations, INet
 }
 
 /// <summary>The single-label calls tests and tools make.</summary>
-public static class ContainerEngineExtensions
+internal static class ContainerEngineExtensions
 {
     public static Task<IReadOnlyList<string>> ListContainersAsync(this IContainerOperations engine, string label, string? value, CancellationToken cancellationToken) =>
         engine.ListContainersAsync(LabelSelector.Of(label, value), cancellationToken);
@@ -130,7 +130,7 @@ public static class ContainerEngineExtensions
 /// Tar streams into and out of a container's filesystem, resolved by the engine inside the container: the
 /// copy transport, for engines that cannot see this machine's files.
 /// </summary>
-public interface IArchiveOperations
+internal interface IArchiveOperations
 {
     /// <summary>
     /// Extracts the tar <paramref name="writeTar"/> writes into folder <paramref name="path"/> of a created

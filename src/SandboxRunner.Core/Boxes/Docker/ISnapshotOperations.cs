@@ -4,7 +4,7 @@ namespace SandboxRunner.Boxes.Docker;
 /// Images made from containers and containers compared with their images: what environments are built
 /// from (a set-up container committed once, a task's changes read without copying its whole tree back).
 /// </summary>
-public interface ISnapshotOperations
+internal interface ISnapshotOperations
 {
     /// <summary>The image's id and labels, or null when the engine has no such image.</summary>
     Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken);

@@ -1,5 +1,4 @@
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
@@ -34,12 +33,12 @@ internal sealed class BindTransport(HostRepository repository, TaskImage image, 
     {
     }
 
-    public Task<bool> FillAsync(IContainerEngine engine, string containerId, Worktree worktree, string home, CancellationToken cancellationToken) =>
+    public Task<bool> FillAsync(ITaskBox box, Worktree worktree, string home, CancellationToken cancellationToken) =>
         Task.FromResult(false);
 
-    public Func<CancellationToken, Task<string?>>? Watch(IContainerEngine engine, string containerId, Worktree worktree, string home, TaskLimits limits) =>
+    public Func<CancellationToken, Task<string?>>? Watch(ITaskBox box, Worktree worktree, string home, TaskLimits limits) =>
         ct => Task.FromResult(TreeScan.Measure([worktree.WorkPath, home], limits, ct).OverLimit);
 
-    public Task<CopyBack> BringBackAsync(IContainerEngine engine, string containerId, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken) =>
+    public Task<CopyBack> BringBackAsync(ITaskBox box, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken) =>
         Task.FromResult(CopyBack.Nothing);
 }

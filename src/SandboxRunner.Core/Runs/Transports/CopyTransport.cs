@@ -1,5 +1,4 @@
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
 using SandboxRunner.Git;
@@ -29,14 +28,14 @@ internal sealed class CopyTransport(TreeCopy copy, TaskImage image) : ITaskTrans
     {
     }
 
-    public async Task<bool> FillAsync(IContainerEngine engine, string containerId, Worktree worktree, string home, CancellationToken cancellationToken)
+    public async Task<bool> FillAsync(ITaskBox box, Worktree worktree, string home, CancellationToken cancellationToken)
     {
-        await copy.UploadAsync(engine, containerId, worktree, home, BoxOwner, cancellationToken);
+        await copy.UploadAsync(box, worktree, home, BoxOwner, cancellationToken);
         return true;
     }
 
-    public Func<CancellationToken, Task<string?>>? Watch(IContainerEngine engine, string containerId, Worktree worktree, string home, TaskLimits limits) => null;
+    public Func<CancellationToken, Task<string?>>? Watch(ITaskBox box, Worktree worktree, string home, TaskLimits limits) => null;
 
-    public Task<CopyBack> BringBackAsync(IContainerEngine engine, string containerId, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken) =>
-        TreeCopy.DownloadAsync(engine, containerId, worktree, limits, cancellationToken);
+    public Task<CopyBack> BringBackAsync(ITaskBox box, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken) =>
+        TreeCopy.DownloadAsync(box, worktree, limits, cancellationToken);
 }

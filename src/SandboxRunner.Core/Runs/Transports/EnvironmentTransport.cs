@@ -1,5 +1,4 @@
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Codex;
 using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
@@ -14,7 +13,7 @@ namespace SandboxRunner.Runs.Transports;
 /// own layer, which the engine measures while it runs (so a task cannot fill the engine's disk), and what changed
 /// comes back as a changed tree (<see cref="ChangedTree"/>).
 /// </summary>
-internal sealed class EnvironmentTransport(PreparedEnvironment prepared, IRunPack copy) : ITaskTransport
+internal sealed class EnvironmentTransport(PreparedEnvironment prepared, TreeCopy copy) : ITaskTransport
 {
     public UnixOwner BoxOwner => UnixOwner.ImageUser;
 
@@ -34,18 +33,18 @@ internal sealed class EnvironmentTransport(PreparedEnvironment prepared, IRunPac
         environment["GIT_CONFIG_GLOBAL"] = $"{CodexCommandLine.Home}/.gitconfig";
     }
 
-    public async Task<bool> FillAsync(IContainerEngine engine, string containerId, Worktree worktree, string home, CancellationToken cancellationToken)
+    public async Task<bool> FillAsync(ITaskBox box, Worktree worktree, string home, CancellationToken cancellationToken)
     {
-        await TreeCopy.UploadFolderAsync(engine, containerId, CodexCommandLine.Home, home, BoxOwner, cancellationToken);
-        await copy.UploadObjectsAsync(EngineBox.View(engine, containerId), BoxOwner, cancellationToken);
+        await TreeCopy.UploadFolderAsync(box, CodexCommandLine.Home, home, BoxOwner, cancellationToken);
+        await copy.UploadObjectsAsync(box, BoxOwner, cancellationToken);
         return true;
     }
 
-    public Func<CancellationToken, Task<string?>>? Watch(IContainerEngine engine, string containerId, Worktree worktree, string home, TaskLimits limits) =>
-        async ct => await engine.WrittenBytesAsync(containerId, ct) is { } written && written > limits.MaxTreeBytes
+    public Func<CancellationToken, Task<string?>>? Watch(ITaskBox box, Worktree worktree, string home, TaskLimits limits) =>
+        async ct => await box.WrittenBytesAsync(ct) is { } written && written > limits.MaxTreeBytes
             ? $"max_tree_bytes ({limits.MaxTreeBytes}): the container's own filesystem layer held {written} bytes"
             : null;
 
-    public Task<CopyBack> BringBackAsync(IContainerEngine engine, string containerId, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken) =>
-        ChangedTree.DownloadAsync(EngineBox.View(engine, containerId), worktree, prepared.Setup.Artifacts, limits, Path.Combine(taskFolder, ".incoming"), cancellationToken);
+    public Task<CopyBack> BringBackAsync(ITaskBox box, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken) =>
+        ChangedTree.DownloadAsync(box, worktree, prepared.Setup.Artifacts, limits, Path.Combine(taskFolder, ".incoming"), cancellationToken);
 }

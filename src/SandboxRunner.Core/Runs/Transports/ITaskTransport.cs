@@ -1,5 +1,4 @@
 using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Configuration;
 using SandboxRunner.Environments;
 using SandboxRunner.Git;
@@ -13,10 +12,6 @@ namespace SandboxRunner.Runs.Transports;
 /// run image with only CODEX_HOME and the objects copied in (<see cref="EnvironmentTransport"/>). Chosen once per
 /// task (<see cref="TaskTransports.For"/>), so the task pipeline has no branch per transport.
 /// </summary>
-/// <remarks>
-/// Fill, watch and bring-back still take the engine and the container id: the task pipeline moves to
-/// <see cref="ITaskBox"/> with the rest of the run layer, and these then take the box.
-/// </remarks>
 internal interface ITaskTransport
 {
     /// <summary>Who owns the tree inside the box.</summary>
@@ -38,13 +33,13 @@ internal interface ITaskTransport
     void AddEnvironment(IDictionary<string, string> environment);
 
     /// <summary>Puts the tree into the created box before it starts; true when it did, so the tree may come back.</summary>
-    Task<bool> FillAsync(IContainerEngine engine, string containerId, Worktree worktree, string home, CancellationToken cancellationToken);
+    Task<bool> FillAsync(ITaskBox box, Worktree worktree, string home, CancellationToken cancellationToken);
 
     /// <summary>What to measure while the task runs, returning the limit it passed; null when nothing can be measured then.</summary>
-    Func<CancellationToken, Task<string?>>? Watch(IContainerEngine engine, string containerId, Worktree worktree, string home, TaskLimits limits);
+    Func<CancellationToken, Task<string?>>? Watch(ITaskBox box, Worktree worktree, string home, TaskLimits limits);
 
     /// <summary>Brings the task's tree back into <paramref name="worktree"/> after it exited, bounded by <paramref name="limits"/>.</summary>
-    Task<CopyBack> BringBackAsync(IContainerEngine engine, string containerId, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken);
+    Task<CopyBack> BringBackAsync(ITaskBox box, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken);
 }
 
 /// <summary>Picks a task's transport.</summary>
@@ -52,7 +47,7 @@ internal static class TaskTransports
 {
     /// <summary>An environment's task starts from its run image; otherwise the run's choice (copy when the engine cannot see this machine's files).</summary>
     public static ITaskTransport For(TaskContext context, TaskPlan task) =>
-        context.EnvironmentOf(task) is { } prepared ? new EnvironmentTransport(prepared, context.Environments!.Copy)
+        context.EnvironmentOf(task) is { } prepared ? new EnvironmentTransport(prepared, context.Pack!)
         : context.Copy is { } copy ? new CopyTransport(copy, context.Image)
         : new BindTransport(context.Repository, context.Image, context.Run.SandboxMode == SandboxMode.ReadOnly);
 }
