@@ -41,6 +41,6 @@ public static class BackendFactory
         {
             BackendKind.Swarm => new SwarmBackend(
                 loggers.CreateLogger<SwarmBackend>(), connection ?? EngineConnection.FromProcess(), new SwarmOptions(config.Registry, config.MaxTasksPerNode), extraLabels),
-            _ => Create(Docker, connection, loggers, extraLabels).Backend,
+            _ => Create(Docker, connection, loggers, extraLabels),
         };
 }
