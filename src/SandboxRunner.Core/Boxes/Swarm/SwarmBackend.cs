@@ -219,6 +219,17 @@ public sealed partial class SwarmBackend : ITaskBackend
     public async Task<int> RemoveOrphansAsync(BoxScope scope, CancellationToken cancellationToken)
     {
         var removed = await RemoveAsync(LabelSelector.Of(scope, null).And(Labels.Owner), orphansOnly: true, cancellationToken);
+
+        // Probes carry no repository or run, so no scope selects them; a dead owner's are garbage to every sweep (and
+        // not counted: they are no scope's), as on the local backend.
+        foreach (var service in await Services.ListAsync(LabelSelector.Of(Labels.Role).And(Labels.Owner), cancellationToken))
+        {
+            if (service.Spec?.Labels is { } labels && Labels.IsOrphanedProbe(labels.AsReadOnly()))
+            {
+                await Services.RemoveAsync(service.ID, cancellationToken);
+            }
+        }
+
         if (removed > 0)
         {
             LogOrphansRemoved(removed);
