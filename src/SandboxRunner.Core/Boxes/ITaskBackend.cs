@@ -58,7 +58,8 @@ public interface ITaskBackend : IAsyncDisposable
 /// <param name="Snapshots">Boxes can be committed as images and report their changes and written bytes: what environments need.</param>
 /// <param name="Exec">Commands can run in a started box: what verification needs.</param>
 /// <param name="Runtimes">Boxes can name an OCI runtime (gVisor's <c>runsc</c>).</param>
-public sealed record BackendCapabilities(bool Snapshots, bool Exec, bool Runtimes);
+/// <param name="Allowlist">Sites can be <see cref="NetworkIntent.Allowlist"/> (an egress proxy holding the credential): what <c>network_policy: deny</c> needs.</param>
+public sealed record BackendCapabilities(bool Snapshots, bool Exec, bool Runtimes, bool Allowlist = true);
 
 /// <summary>What the doctor shows of a backend.</summary>
 public sealed record BackendFacts(string Version, string ApiVersion, EngineRuntimes Runtimes)

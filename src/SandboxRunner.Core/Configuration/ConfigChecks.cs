@@ -24,7 +24,42 @@ public static class ConfigChecks
                 "(its docker0 bridge address, often 172.17.0.1, with the server listening there), or a host name that resolves to one"));
         }
 
+        problems.AddRange(BackendProblems(config));
         return problems;
+    }
+
+    /// <summary>The swarm fields without a swarm, and what the swarm backend cannot do yet (docs/swarm.md).</summary>
+    private static IEnumerable<Problem> BackendProblems(RunnerConfig config)
+    {
+        if (config.Backend == BackendKind.Docker)
+        {
+            if (config.Registry is not null)
+            {
+                yield return new Problem("registry", "is used only with backend swarm (where the nodes pull the runner's images from it); remove it, or set backend to swarm");
+            }
+
+            if (config.MaxTasksPerNode is not null)
+            {
+                yield return new Problem("max_tasks_per_node", "is used only with backend swarm; remove it (default_concurrency bounds one engine), or set backend to swarm");
+            }
+
+            yield break;
+        }
+
+        if (config.NetworkPolicy == NetworkPolicy.Deny)
+        {
+            yield return new Problem("network_policy", "deny (the egress proxy and its allowlist) is not available with backend swarm yet; use allow or none with backend swarm, or backend docker");
+        }
+
+        if (config.Runtime is not null)
+        {
+            yield return new Problem("runtime", "cannot be chosen with backend swarm (a swarm service names no OCI runtime); remove it, or use backend docker");
+        }
+
+        if (config.Environment is not null || config.Environments.Count > 0)
+        {
+            yield return new Problem("environment", "environments need their setup committed as an image, which backend swarm cannot do yet; remove environment/environments, or use backend docker");
+        }
     }
 
     /// <summary>Throws <see cref="InvalidInputException"/> naming each problem of <see cref="BeforeRun"/>.</summary>

@@ -27,6 +27,7 @@ internal static class ConfigFieldTable
     private static readonly TextRule Command = new(SetupCommand, @"\S") { MaxLength = MaxSetupCommandBytes };
     private static readonly TextRule VerifyCommandText = new(VerifyCommand, @"\S") { MaxLength = VerifyLimits.MaxCommandBytes };
     private static readonly TextRule Runtime = new(RuntimeName, @"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$");
+    private static readonly TextRule RegistryHost = new(RegistryAddress, @"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?$");
     private static readonly TextRule EnvironmentKey = new(EnvironmentName, @"^(?!(?:default|none)$)[A-Za-z0-9._-]{1,64}$");
     private static readonly TextRule Host = new(
         HostPort,
@@ -130,6 +131,12 @@ internal static class ConfigFieldTable
             Shapes.Enum(TransportPolicies), c => c.Transport, (c, v) => c with { Transport = v }),
         F("runtime", "The OCI runtime task and setup containers run under: runc, or runsc for gVisor (a user-space kernel between the agent and the host; see docs/gvisor.md), or any runtime name the Docker engine lists. Absent or null: the engine's default (runc on a stock engine). Checked against the engine before a run creates anything.",
             Shapes.OrNull(Shapes.Text(Runtime)), c => c.Runtime, (c, v) => c with { Runtime = v }),
+        F("backend", "Where tasks run: docker (the engine DOCKER_HOST names, or the local one) or swarm (each task a one-task service on the swarm whose manager DOCKER_HOST names; see docs/swarm.md).",
+            Shapes.Enum(Backends), c => c.Backend, (c, v) => c with { Backend = v }),
+        F("registry", "With backend swarm: the registry (host:port) the runner pushes its images to, tagged by content, for the swarm's nodes to pull. Absent or null: the nodes must already hold them (a one-node swarm).",
+            Shapes.OrNull(Shapes.Text(RegistryHost)), c => c.Registry, (c, v) => c with { Registry = v }),
+        F("max_tasks_per_node", "With backend swarm: how many of the runner's tasks one node runs at once, across every run and runner on the swarm (1-64). Absent or null: as many as swarm places there.",
+            Shapes.IntOrNull(1, 64), c => c.MaxTasksPerNode, (c, v) => c with { MaxTasksPerNode = v }),
         F("auth_method", "The model credential: api_key (model_api_key_env), chatgpt (the host's codex login, deny only), or auto: the key when its variable is set, else the ChatGPT sign-in when auth.json holds one.",
             Shapes.Enum(AuthMethods), c => c.AuthMethod, (c, v) => c with { AuthMethod = v }),
         F("chatgpt_base_url", "The ChatGPT backend the egress proxy sends the sign-in's requests to; https on chatgpt.com only.",

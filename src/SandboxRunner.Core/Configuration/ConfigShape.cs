@@ -93,6 +93,12 @@ internal static class Shapes
         },
         list => new JsonArray(list.Select(s => (JsonNode?)s).ToArray()));
 
+    /// <summary>A whole number the file may leave out or set to <c>null</c> for "no limit".</summary>
+    public static Shape<int?> IntOrNull(int min, int max) => new(
+        (field, v, r) => v.ValueKind == JsonValueKind.Null ? (true, null) : r.Int(field, v, min, max) is { } n ? (true, n) : (false, null),
+        () => new JsonObject { ["type"] = new JsonArray("integer", "null"), ["minimum"] = min, ["maximum"] = max },
+        n => n);
+
     /// <summary>Nullable: the file may say <c>null</c> explicitly for the absent value.</summary>
     public static Shape<T?> OrNull<T>(Shape<T> inner)
         where T : class => new(

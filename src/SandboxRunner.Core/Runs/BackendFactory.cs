@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Docker;
+using SandboxRunner.Boxes.Swarm;
 using SandboxRunner.Configuration;
 
 namespace SandboxRunner.Runs;
@@ -29,4 +30,17 @@ public static class BackendFactory
         Docker => new DockerBackend(loggers.CreateLogger<DockerBackend>(), connection ?? EngineConnection.FromProcess(), extraLabels),
         var other => throw new InvalidInputException("config", "backend", $"'{other}' is not a backend of this runner; use one of: {string.Join(", ", Names)}"),
     };
+
+    /// <summary>
+    /// The backend the config's <c>backend</c> field names over <paramref name="connection"/> (null: the environment's):
+    /// the local engine's, or a swarm's (DOCKER_HOST names its manager) with the config's <c>registry</c> and
+    /// <c>max_tasks_per_node</c>. Nothing is contacted until the backend is first used.
+    /// </summary>
+    public static ITaskBackend CreateBackend(RunnerConfig config, EngineConnection? connection, ILoggerFactory loggers, IReadOnlyDictionary<string, string>? extraLabels = null) =>
+        config.Backend switch
+        {
+            BackendKind.Swarm => new SwarmBackend(
+                loggers.CreateLogger<SwarmBackend>(), connection ?? EngineConnection.FromProcess(), new SwarmOptions(config.Registry, config.MaxTasksPerNode), extraLabels),
+            _ => Create(Docker, connection, loggers, extraLabels),
+        };
 }

@@ -17,6 +17,15 @@ public abstract partial class BackendContract
         var tag = $"sandbox-runner-contract/image:{Guid.NewGuid():N}";
         var labels = new Dictionary<string, string> { [Labels.Scope] = Scope.Repository!, ["contract.record"] = "setup=record; any text" };
         await using var site = await SiteAsync();
+        if (!Backend.Capabilities.Snapshots)
+        {
+            // Capability-based opt-out, as in the commit test: a backend without snapshots refuses the commit, saying so.
+            await using var refused = await site.CreateBoxAsync(
+                Box(new(new BoxStep.Exit(0)), new BoxIdentity("contract-image", Purpose: BoxPurpose.Image)) with { ReadOnlyRoot = false }, CancellationToken.None);
+            await Assert.ThrowsAsync<NotSupportedException>(() => refused.CommitAsync(new ImageCommit(tag, labels, []), CancellationToken.None));
+            return;
+        }
+
         try
         {
             await using (var image = await site.CreateBoxAsync(

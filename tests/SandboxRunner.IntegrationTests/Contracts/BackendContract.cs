@@ -214,6 +214,15 @@ public abstract partial class BackendContract : IAsyncLifetime
     {
         var tag = $"sandbox-runner-contract/commit:{Guid.NewGuid():N}";
         await using var site = await SiteAsync();
+        if (!Backend.Capabilities.Snapshots)
+        {
+            // The one capability-based opt-out: a backend without snapshots (the swarm's) refuses a commit, saying so.
+            await using var refused = await site.CreateBoxAsync(Box(new(new BoxStep.Exit(0))) with { ReadOnlyRoot = false }, CancellationToken.None);
+            await RunAsync(refused);
+            await Assert.ThrowsAsync<NotSupportedException>(() => refused.CommitAsync(new ImageCommit(tag, new Dictionary<string, string>(), []), CancellationToken.None));
+            return;
+        }
+
         await using (var box = await site.CreateBoxAsync(
             Box(new(new BoxStep.Write("/var/tmp/kept.txt", "kept"), new BoxStep.Exit(0))) with { ReadOnlyRoot = false }, CancellationToken.None))
         {
@@ -343,6 +352,15 @@ public abstract partial class BackendContract : IAsyncLifetime
     {
         var since = DateTimeOffset.UtcNow;
         var route = new ModelRoute("https://api.example.test/v1", "sk-contract-0123456789");
+        if (!Backend.Capabilities.Allowlist)
+        {
+            // Capability-based opt-out: a backend without allowlist sites refuses one, saying so, and makes nothing.
+            await Assert.ThrowsAsync<NotSupportedException>(() => Backend.OpenRunSiteAsync(
+                new RunSiteSpec(Scope, "run-allow", NetworkIntent.Allowlist, new EgressSpec("unused", ["allowed.example.test"], route)), CancellationToken.None));
+            Assert.Empty(await Backend.FindBoxesAsync(Scope, "run-allow", CancellationToken.None));
+            return;
+        }
+
         var site = await Backend.OpenRunSiteAsync(
             new RunSiteSpec(Scope, "run-allow", NetworkIntent.Allowlist, new EgressSpec(await ProxyImageAsync(), ["allowed.example.test"], route)), CancellationToken.None);
         try

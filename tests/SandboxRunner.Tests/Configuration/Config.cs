@@ -52,6 +52,9 @@ internal static class Config
         "verify_timeout_sec" => config.VerifyTimeoutSec,
         "verify_inputs" => config.VerifyInputs,
         "runtime" => config.Runtime,
+        "backend" => config.Backend,
+        "registry" => config.Registry,
+        "max_tasks_per_node" => config.MaxTasksPerNode,
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, "not a field of .mcp-codex.json"),
     };
 }

@@ -84,10 +84,10 @@ public sealed class ConfigLoaderTests
     {
         Assert.Equal(
             [
-                "allow_task_policy_widening", "allowed_commands", "auth_method", "chatgpt_base_url", "codex_command", "codex_config_overrides", "codex_ephemeral",
+                "allow_task_policy_widening", "allowed_commands", "auth_method", "backend", "chatgpt_base_url", "codex_command", "codex_config_overrides", "codex_ephemeral",
                 "codex_full_auto", "codex_model", "codex_version", "command_policy", "default_allowed_paths", "default_concurrency",
-                "default_timeout_sec", "denied_commands", "env_passthrough", "environment", "environments", "extra_ca_certs", "image", "max_runs_retained", "max_tasks_per_run",
-                "model_api_key_env", "model_base_url", "network_allowlist", "network_policy", "resource_policy", "runtime", "sandbox_mode", "task_limits", "transport",
+                "default_timeout_sec", "denied_commands", "env_passthrough", "environment", "environments", "extra_ca_certs", "image", "max_runs_retained", "max_tasks_per_node", "max_tasks_per_run",
+                "model_api_key_env", "model_base_url", "network_allowlist", "network_policy", "registry", "resource_policy", "runtime", "sandbox_mode", "task_limits", "transport",
                 "verify", "verify_inputs", "verify_timeout_sec",
             ],
             ConfigLoader.KnownFields.Order(StringComparer.Ordinal));

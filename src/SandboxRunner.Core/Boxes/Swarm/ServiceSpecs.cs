@@ -1,0 +1,107 @@
+using Docker.DotNet.Models;
+using SandboxRunner.Boxes.Docker;
+using ContainerSpec = SandboxRunner.Boxes.Docker.ContainerSpec;
+
+namespace SandboxRunner.Boxes.Swarm;
+
+/// <summary>
+/// A <see cref="BoxSpec"/> in swarm's shape: a <c>replicated-job</c> service of one task that never restarts, with the
+/// local box's hardening wherever the service API can say it (see docs/swarm.md, "Hardening"). The container's
+/// hardening comes from <see cref="ContainerSpec.ForBox"/>, the one place the local backend decides it, so both say the
+/// same; what the service API of 1.41 cannot say is compensated in the box's first command (<see cref="Gate"/>).
+/// </summary>
+internal static class ServiceSpecs
+{
+    /// <summary>Where a box's gate looks for the runner's go-ahead: a volume of its own, which the runner writes through the archive API.</summary>
+    public const string GateFolder = "/.sandbox-runner-gate";
+
+    public const string GateFile = "go";
+
+    /// <summary>
+    /// The box's first command. Swarm starts a task's container as soon as it is placed, but a box's workspace must be
+    /// filled before its command starts: the command waits for the runner's go-ahead file, then runs under
+    /// <c>setpriv --no-new-privs</c> because the service API before 1.46 cannot set no-new-privileges (a setuid binary
+    /// in the image would otherwise still change uid). An image without setpriv is refused, not run without it.
+    /// </summary>
+    public const string Gate =
+        $"while [ ! -e {GateFolder}/{GateFile} ]; do sleep 0.05; done; " +
+        "if [ -x /usr/bin/setpriv ]; then exec /usr/bin/setpriv --no-new-privs \"$@\"; fi; " +
+        "echo 'sandbox-runner: this image has no /usr/bin/setpriv (util-linux), which a swarm box needs to run with no new privileges' >&2; exit 126";
+
+    /// <summary>The image's own entrypoint and command, which a service's command replaces, so the gate can run them.</summary>
+    public sealed record ImageDefaults(IReadOnlyList<string> Entrypoint, IReadOnlyList<string> Command);
+
+    public static ServiceSpec For(
+        BoxSpec box,
+        string name,
+        string image,
+        ImageDefaults defaults,
+        IReadOnlyDictionary<string, string> labels,
+        IReadOnlyList<string> networks,
+        IReadOnlyList<string> constraints)
+    {
+        if (box.Workspace.OfType<BoxMount.HostFolder>().FirstOrDefault() is { } folder)
+        {
+            throw new InvalidOperationException(
+                $"a swarm box cannot mount {folder.Source} of this machine (its node has its own files); the copy transport fills its workspace instead (transport: copy)");
+        }
+
+        if (box.Runtime is { } runtime)
+        {
+            throw new InvalidOperationException(
+                $"a swarm service cannot name the OCI runtime '{runtime}' (the service API has no runtime field for containers); leave `runtime` unset with `backend: swarm`");
+        }
+
+        var docker = ContainerSpec.ForBox(box, labels, "none");
+        var entrypoint = docker.Entrypoint ?? defaults.Entrypoint;
+        var command = docker.Command.Count > 0 || docker.Entrypoint is not null ? docker.Command : defaults.Command;
+        var mounts = new List<Mount>
+        {
+            new() { Type = "tmpfs", Target = "/tmp", TmpfsOptions = new TmpfsOptions { SizeBytes = box.Limits.TmpBytes, Mode = 0b1_111_111_111 } },
+            new() { Type = "volume", Target = GateFolder },
+        };
+        mounts.AddRange(docker.Volumes.Select(target => new Mount { Type = "volume", Target = target }));
+
+        return new ServiceSpec
+        {
+            Name = name,
+            Labels = new Dictionary<string, string>(labels),
+            Mode = new ServiceMode { ReplicatedJob = new ReplicatedJob { MaxConcurrent = 1, TotalCompletions = 1 } },
+            TaskTemplate = new TaskSpec
+            {
+                ContainerSpec = new global::Docker.DotNet.Models.ContainerSpec
+                {
+                    Image = image,
+                    Command = ["/bin/sh", "-c", Gate, "sandbox-runner-gate"],
+                    Args = [.. entrypoint, .. command],
+                    User = docker.User,
+                    Dir = docker.WorkingDirectory,
+                    Env = docker.Environment.Select(kv => $"{kv.Key}={kv.Value}").ToList(),
+                    Labels = new Dictionary<string, string>(labels),
+                    Init = docker.Init,
+                    ReadOnly = docker.ReadOnlyRootFilesystem,
+                    CapabilityDrop = ["ALL"],
+                    CapabilityAdd = docker.CapAdd.ToList(),
+                    // Honoured from API 1.46; the gate's setpriv is what holds on older engines.
+                    Privileges = new Privileges { NoNewPrivileges = true },
+                    Mounts = mounts,
+                    StopGracePeriod = TimeSpan.Zero,
+                },
+                Resources = new ResourceRequirements
+                {
+                    Limits = new SwarmLimit { MemoryBytes = box.Limits.MemoryBytes, NanoCPUs = (long)(box.Limits.Cpus * 1_000_000_000), Pids = box.Limits.Pids },
+                },
+                RestartPolicy = new SwarmRestartPolicy { Condition = "none", MaxAttempts = 0 },
+                Placement = new Placement { Constraints = constraints.ToList() },
+                Networks = networks.Select(n => new NetworkAttachmentConfig { Target = n }).ToList(),
+                LogDriver = box.MaxLogBytes is { } logBytes
+                    ? new SwarmDriver
+                    {
+                        Name = "json-file",
+                        Options = new Dictionary<string, string> { ["max-size"] = logBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), ["max-file"] = "2" },
+                    }
+                    : null!,
+            },
+        };
+    }
+}

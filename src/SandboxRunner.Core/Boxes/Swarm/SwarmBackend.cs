@@ -1,0 +1,305 @@
+using System.Globalization;
+using System.Net;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using SandboxRunner.Boxes.Docker;
+using static SandboxRunner.Boxes.Docker.DockerErrors;
+
+namespace SandboxRunner.Boxes.Swarm;
+
+/// <summary>
+/// The swarm backend: boxes as one-task <c>replicated-job</c> services on a Docker swarm, scheduled by swarm, over
+/// the manager's service API (the engine DOCKER_HOST names, or the local one). Images reach the nodes through a
+/// registry (<see cref="SwarmImages"/>); a box's files, output and kill go through its node's engine
+/// (<see cref="SwarmNodes"/>), so nothing of the local backend's handling of untrusted output changes. Everything it
+/// creates (services, networks, markers) carries the runner's labels.
+/// </summary>
+public sealed partial class SwarmBackend : ITaskBackend
+{
+    private static readonly TimeSpan StartDeadline = TimeSpan.FromMinutes(5);
+    private readonly DockerBackend _manager;
+    private readonly DockerClient _client;
+    private readonly ResourceLabels _labels;
+    private readonly ILogger _logger;
+    private readonly SwarmImages _images;
+
+    public SwarmBackend(ILogger logger, EngineConnection manager, SwarmOptions options, IReadOnlyDictionary<string, string>? extraLabels = null)
+    {
+        _logger = logger;
+        _manager = new DockerBackend(logger, manager, extraLabels);
+        _client = manager.CreateClient();
+        _labels = new ResourceLabels(extraLabels);
+        Options = options;
+        Nodes = new SwarmNodes(_client, manager, options);
+        Services = new SwarmServices(_client, logger);
+        Markers = new SwarmMarkers(_client);
+        _images = new SwarmImages(_manager.Images, _client, options, logger);
+    }
+
+    public string Name => "swarm";
+
+    public SwarmOptions Options { get; }
+
+    /// <summary>
+    /// Boxes run commands (exec through their node's engine); they cannot be committed as images (a commit would stay
+    /// on one node) nor name an OCI runtime (the service API has no such field), and allowlist sites are not built yet.
+    /// </summary>
+    public BackendCapabilities Capabilities { get; } = new(Snapshots: false, Exec: true, Runtimes: false, Allowlist: false);
+
+    public IBoxImages Images => _images;
+
+    internal SwarmNodes Nodes { get; }
+
+    internal SwarmServices Services { get; }
+
+    internal SwarmMarkers Markers { get; }
+
+    public async Task<BackendFacts> DescribeAsync(CancellationToken cancellationToken)
+    {
+        var (version, api) = await _manager.PingAsync(cancellationToken);
+        var nodes = await Nodes.ListAsync(cancellationToken);
+        return new BackendFacts(version, api, await _manager.RuntimesAsync(cancellationToken))
+        {
+            Nodes = nodes.Select(n => new BackendNode(n.Name, Describe(n))).ToList(),
+        };
+    }
+
+    private string Describe(SwarmNode node)
+    {
+        var free = Options.MaxTasksPerNode is { } cap ? $"{Math.Max(0, cap - node.Boxes)} of {cap} task places free" : $"{node.Boxes} task(s) running";
+        var engine = node.Engine is null ? $"no {SwarmOptions.EngineLabel} label: takes no task" : $"engine {node.Engine}";
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"{node.State}, {node.Availability}, {free}, {node.NanoCpus / 1e9:0.#} CPUs, {node.MemoryBytes / (1024.0 * 1024 * 1024):0.#} GiB, {engine}");
+    }
+
+    /// <summary>Never: a box's node has files of its own, so its tree goes in and out through the archive API (the copy transport).</summary>
+    public Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken) => Task.FromResult(false);
+
+    /// <summary>
+    /// A box on the open network sits on its node's bridge, from where a node engine listening on plain TCP answers
+    /// anyone: such an engine (or the manager's own exposure) refuses the open network.
+    /// </summary>
+    /// <summary>Every engine a box could call: the manager's own finding and each node engine on plain TCP, all named.</summary>
+    public async Task<string?> ExposedApiAsync(CancellationToken cancellationToken)
+    {
+        var reasons = new List<string>();
+        if (await _manager.ExposedApiAsync(cancellationToken) is { } exposed)
+        {
+            reasons.Add(exposed);
+        }
+
+        if (!_manager.Connection.UsesTls)
+        {
+            reasons.AddRange((await Nodes.ListAsync(cancellationToken))
+                .Where(n => n.TakesBoxes && n.Engine is { Scheme: "tcp" or "http" } && n.Engine != _manager.Connection.Endpoint)
+                .Select(n => $"the engine of swarm node '{n.Name}' answers plain TCP at {n.Engine} without TLS; a box on that node's bridge could call it"));
+        }
+
+        return reasons.Count == 0 ? null : string.Join("; ", reasons);
+    }
+
+    public async Task<IRunSite> OpenRunSiteAsync(RunSiteSpec spec, CancellationToken cancellationToken)
+    {
+        await Nodes.ManagerNodeIdAsync(cancellationToken);
+        var site = new SwarmRunSite(this, spec);
+        site.Open();
+        return site;
+    }
+
+    internal async Task<ITaskBox> CreateBoxAsync(RunSiteSpec site, BoxSpec box, CancellationToken cancellationToken)
+    {
+        var labels = _labels.StampOwned(Labels.For(site.Scope, site.RunId, box.Identity));
+        var image = await _images.PublishAsync(box.Image, cancellationToken);
+        var defaults = await _images.DefaultsAsync(box.Image, cancellationToken);
+        var name = "sandbox-runner-" + Guid.NewGuid().ToString("N")[..16];
+        string? network = null;
+        if (site.Network == NetworkIntent.None)
+        {
+            network = name;
+            await CreateNetworkAsync(network, labels, cancellationToken);
+        }
+
+        string? serviceId = null;
+        try
+        {
+            using var lease = await Nodes.PlaceAsync(cancellationToken);
+            var spec = ServiceSpecs.For(box, name, image, defaults, labels, network is null ? [] : [network], lease.Constraints);
+
+            // The create itself is not cancelled: cancelled mid-flight, the manager may create a service whose id never reaches us.
+            using var budget = new CancellationTokenSource(StartDeadline + TimeSpan.FromSeconds(30));
+            serviceId = await Services.CreateAsync(spec, budget.Token);
+            var task = await Services.WaitForContainerAsync(serviceId, StartDeadline, lease.Dispose, budget.Token);
+            var nodeId = task.NodeID!;
+            var engine = await Nodes.EngineAsync(nodeId, budget.Token)
+                ?? throw new InvalidOperationException($"swarm placed the box on node {task.NodeID}, whose engine the runner cannot reach");
+            var node = (await Nodes.ListAsync(budget.Token)).FirstOrDefault(n => n.Id == nodeId)?.Name ?? nodeId;
+            var created = new SwarmTaskBox(this, serviceId, nodeId, node, engine, task.Status!.ContainerStatus!.ContainerID!, network, labels);
+            LogPlaced(Short(serviceId), node, box.Identity.TaskId ?? "-");
+            if (cancellationToken.IsCancellationRequested)
+            {
+                await created.DisposeAsync();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            return created;
+        }
+        catch (Exception) when (serviceId is null || !cancellationToken.IsCancellationRequested)
+        {
+            using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            if (serviceId is not null)
+            {
+                await Services.RemoveAsync(serviceId, cleanup.Token);
+            }
+
+            if (network is not null)
+            {
+                await RemoveNetworkWhenFreeAsync(network, cleanup.Token);
+            }
+
+            throw;
+        }
+    }
+
+    private async Task CreateNetworkAsync(string name, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.Networks.CreateNetworkAsync(
+                new NetworksCreateParameters { Name = name, Driver = "overlay", Internal = true, Labels = new Dictionary<string, string>(labels) }, cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            throw Failure($"creating the internal overlay network {name}", e);
+        }
+    }
+
+    /// <summary>
+    /// Removes an overlay network once no task uses it: a removed service's container goes from its node a moment
+    /// later, and the network is refused until then. Never throws; what is left goes with its run or as an orphan.
+    /// </summary>
+    internal async Task RemoveNetworkWhenFreeAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Platform.Poll.UntilAsync(
+                async ct =>
+                {
+                    try
+                    {
+                        await _client.Networks.DeleteNetworkAsync(name, ct);
+                        return true;
+                    }
+                    catch (DockerNetworkNotFoundException)
+                    {
+                        return true;
+                    }
+                    catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+                    {
+                        return true;
+                    }
+                    catch (DockerApiException)
+                    {
+                        return false;
+                    }
+                },
+                TimeSpan.FromMilliseconds(200),
+                TimeSpan.FromSeconds(20),
+                cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async Task<int> RemoveRunAsync(BoxScope scope, string runId, CancellationToken cancellationToken) =>
+        await RemoveAsync(LabelSelector.Of(scope, runId), orphansOnly: false, cancellationToken);
+
+    public async Task<int> RemoveOrphansAsync(BoxScope scope, CancellationToken cancellationToken)
+    {
+        var removed = await RemoveAsync(LabelSelector.Of(scope, null).And(Labels.Owner), orphansOnly: true, cancellationToken);
+
+        // Probes carry no repository or run, so no scope selects them; a dead owner's are garbage to every sweep (and
+        // not counted: they are no scope's), as on the local backend.
+        foreach (var service in await Services.ListAsync(LabelSelector.Of(Labels.Role).And(Labels.Owner), cancellationToken))
+        {
+            if (service.Spec?.Labels is { } labels && Labels.IsOrphanedProbe(labels.AsReadOnly()))
+            {
+                await Services.RemoveAsync(service.ID, cancellationToken);
+            }
+        }
+
+        if (removed > 0)
+        {
+            LogOrphansRemoved(removed);
+        }
+
+        return removed;
+    }
+
+    /// <summary>Services first (their containers go with them), then markers, then networks once free; returns how many services.</summary>
+    private async Task<int> RemoveAsync(LabelSelector selector, bool orphansOnly, CancellationToken cancellationToken)
+    {
+        static bool Orphaned(IDictionary<string, string>? labels) =>
+            labels is not null && labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner);
+
+        var removed = 0;
+        foreach (var service in await Services.ListAsync(selector, cancellationToken))
+        {
+            if (!orphansOnly || Orphaned(service.Spec?.Labels))
+            {
+                await Services.RemoveAsync(service.ID, cancellationToken);
+                removed++;
+            }
+        }
+
+        await Markers.RemoveAsync(selector, orphansOnly, cancellationToken);
+        var networks = await _client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = LabelFilter(selector) }, cancellationToken);
+        foreach (var network in networks.Where(n => n.Scope == "swarm" && (!orphansOnly || Orphaned(n.Labels))))
+        {
+            await RemoveNetworkWhenFreeAsync(network.Name, cancellationToken);
+        }
+
+        return removed;
+    }
+
+    public async Task<IReadOnlyList<BoxRef>> FindBoxesAsync(BoxScope scope, string? runId, CancellationToken cancellationToken)
+    {
+        var services = await Services.ListAsync(LabelSelector.Of(scope, runId), cancellationToken);
+        if (services.Count == 0)
+        {
+            return [];
+        }
+
+        var tasks = (await Services.TasksAsync(services.Select(s => s.ID).ToList(), cancellationToken))
+            .GroupBy(t => t.ServiceID ?? "").ToDictionary(g => g.Key, g => g.OrderByDescending(t => t.CreatedAt).First(), StringComparer.Ordinal);
+        var started = await Markers.StartedAsync(cancellationToken);
+        var nodes = (await Nodes.ListAsync(cancellationToken)).ToDictionary(n => n.Id, n => n.Name, StringComparer.Ordinal);
+        return services.Select(s =>
+        {
+            var labels = s.Spec?.Labels is { } l ? new Dictionary<string, string>(l) : [];
+            var task = tasks.GetValueOrDefault(s.ID);
+            var running = task is not null && !SwarmTasks.IsFinal(task) && started.Contains(s.ID);
+            return new BoxRef(s.ID, labels.GetValueOrDefault(Labels.Run), labels.GetValueOrDefault(Labels.Task), labels.GetValueOrDefault(Labels.Role), running)
+            {
+                Node = task?.NodeID is { Length: > 0 } node ? nodes.GetValueOrDefault(node, node) : null,
+                Labels = labels,
+            };
+        }).ToList();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Nodes.Dispose();
+        _client.Dispose();
+        _manager.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "swarm placed box {Service} of task {Task} on node {Node}")]
+    private partial void LogPlaced(string service, string node, string task);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "removed {Count} swarm service(s) left by a runner process that is gone")]
+    private partial void LogOrphansRemoved(int count);
+}

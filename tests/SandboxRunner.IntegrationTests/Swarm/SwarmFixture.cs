@@ -1,0 +1,301 @@
+using System.Diagnostics;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
+using SandboxRunner.Boxes.Swarm;
+using SandboxRunner.IntegrationTests.Infrastructure;
+
+namespace SandboxRunner.IntegrationTests.Swarm;
+
+/// <summary>
+/// A real two-node swarm on this machine that never touches the local engine's swarm state: two dockerds in
+/// containers (images/dind, each with its own /var/lib/docker volume) — the manager (swarm init, advertising its
+/// address on the bridge; its API on a 127.0.0.1 port is the backend's engine, as DOCKER_HOST would name it) and a
+/// worker joined to it — and Debian's docker-registry (images/registry). Every engine reaches the registry as
+/// <c>localhost:PORT</c> (which any engine may use without TLS): the local engine through the published port, each
+/// node through a socat in its own container. The test images go from the local engine to the registry and are
+/// pulled by the manager. Disposing removes both nodes and the registry with their volumes and the tags the push
+/// made on the local engine. A missing prerequisite fails the collection, never skips it.
+/// </summary>
+public sealed class SwarmFixture : IAsyncLifetime
+{
+    public const string RegistryImage = "sandbox-runner/registry:dev";
+    private const string DindImage = "sandbox-runner/dind:dev";
+    private const string TestLabel = "sandbox-runner.test";
+    private readonly DockerClient _host = EngineConnection.FromProcess().CreateClient();
+    private readonly List<string> _containers = [];
+    private readonly List<string> _localTags = [];
+    private string? _workerNodeId;
+    private DockerClient _managerClient = null!;
+
+    public SwarmBackend Backend { get; private set; } = null!;
+
+    /// <summary>The manager's engine (tcp://127.0.0.1:PORT): the engine DOCKER_HOST would name.</summary>
+    public EngineConnection Manager { get; private set; } = null!;
+
+    /// <summary>The worker's engine (tcp://127.0.0.1:PORT).</summary>
+    public Uri WorkerEndpoint { get; private set; } = null!;
+
+    public string WorkerContainerId { get; private set; } = "";
+
+    public string Registry { get; private set; } = "";
+
+    public string ManagerNodeName { get; private set; } = "";
+
+    public string WorkerNodeName { get; private set; } = "";
+
+    /// <summary>How long the swarm took to be ready (nodes, registry, swarm, images pushed and pulled).</summary>
+    public TimeSpan StartTime { get; private set; }
+
+    public async Task InitializeAsync()
+    {
+        var clock = Stopwatch.StartNew();
+        Build(RegistryImage, "registry");
+        Build(DindImage, "dind");
+        Build(DockerFixture.FakeCodexImage, "fake-codex");
+        var proxy = ImageRecipe.EgressProxy();
+        await using (var local = new DockerBackend(NullLogger.Instance, EngineConnection.FromProcess()))
+        {
+            if (!await local.Images.ExistsAsync(proxy.Tag, CancellationToken.None))
+            {
+                await local.Images.BuildAsync(proxy, CancellationToken.None);
+            }
+        }
+
+        var registry = await StartAsync(RegistryImage, "swarm-registry", "5000/tcp", dind: false);
+        var registryIp = await BridgeAddressAsync(registry.Id);
+        Registry = $"localhost:{registry.Port}";
+        var manager = await StartAsync(DindImage, "swarm-manager", "2375/tcp", dind: true);
+        var worker = await StartAsync(DindImage, "swarm-worker", "2375/tcp", dind: true);
+        WorkerContainerId = worker.Id;
+        Manager = new EngineConnection(new Uri($"tcp://127.0.0.1:{manager.Port}"));
+        WorkerEndpoint = new Uri($"tcp://127.0.0.1:{worker.Port}");
+        _managerClient = Manager.CreateClient();
+        using var workerClient = new EngineConnection(WorkerEndpoint).CreateClient();
+
+        // The images go to the registry while the nodes' engines start.
+        await RegistryAnswersAsync(registry.Port);
+        var pushed = await Task.WhenAll(new[] { DockerFixture.FakeCodexImage, proxy.Tag }.Select(PushFromLocalAsync));
+        await Task.WhenAll(AnswersAsync(_managerClient, "manager"), AnswersAsync(workerClient, "worker"));
+
+        // The registry under the local engine's name for it: a socat in each node's own network namespace.
+        foreach (var nodeContainer in new[] { manager.Id, worker.Id })
+        {
+            Docker(["exec", "-d", nodeContainer, "socat", $"TCP-LISTEN:{registry.Port},fork,reuseaddr,bind=127.0.0.1", $"TCP:{registryIp}:5000"], "starting a node's registry forward");
+        }
+
+        var managerIp = await BridgeAddressAsync(manager.Id);
+        // A 1 s heartbeat: a node that dies is seen down within seconds, not the default's 5 s periods.
+        await _managerClient.Swarm.InitSwarmAsync(new SwarmInitParameters
+        {
+            ListenAddr = "0.0.0.0:2377",
+            AdvertiseAddr = managerIp,
+            Spec = new Spec { Dispatcher = new DispatcherConfig { HeartbeatPeriod = TimeSpan.FromSeconds(1) } },
+        });
+        ManagerNodeName = (await _managerClient.System.GetSystemInfoAsync()).Name;
+        var swarm = await _managerClient.Swarm.InspectSwarmAsync();
+        await workerClient.Swarm.JoinSwarmAsync(new SwarmJoinParameters
+        {
+            ListenAddr = "0.0.0.0:2377",
+            AdvertiseAddr = await BridgeAddressAsync(worker.Id),
+            RemoteAddrs = [$"{managerIp}:2377"],
+            JoinToken = swarm.JoinTokens.Worker,
+        });
+        _workerNodeId = (await workerClient.System.GetSystemInfoAsync()).Swarm!.NodeID!;
+        var node = await _managerClient.Swarm.InspectNodeAsync(_workerNodeId);
+        WorkerNodeName = node.Description!.Hostname!;
+        await _managerClient.Swarm.UpdateNodeAsync(_workerNodeId, node.Version!.Index!.Value, new NodeUpdateParameters
+        {
+            Role = "worker",
+            Availability = "active",
+            Labels = new Dictionary<string, string> { [SwarmOptions.EngineLabel] = WorkerEndpoint.ToString() },
+        });
+
+        // The manager holds the test images under their own names, as a runner's engine holds what it built.
+        foreach (var (image, inRegistry) in pushed)
+        {
+            await PullAsync(_managerClient, inRegistry);
+            var colon = image.LastIndexOf(':');
+            await _managerClient.Images.TagImageAsync(inRegistry, new ImageTagParameters { RepositoryName = image[..colon], Tag = image[(colon + 1)..] });
+        }
+
+        await WorkerReadyAsync();
+        Backend = new SwarmBackend(NullLogger.Instance, Manager, new SwarmOptions(Registry));
+        // The test image goes onto the worker once, not inside the first test.
+        await PullAsync(workerClient, await ((SwarmImages)Backend.Images).PublishAsync(DockerFixture.FakeCodexImage, CancellationToken.None));
+        StartTime = clock.Elapsed;
+    }
+
+    private async Task<(string Image, string InRegistry)> PushFromLocalAsync(string image)
+    {
+        var repository = $"{Registry}/{image[..image.LastIndexOf(':')]}";
+        var tag = image[(image.LastIndexOf(':') + 1)..];
+        await _host.Images.TagImageAsync(image, new ImageTagParameters { RepositoryName = repository, Tag = tag });
+        _localTags.Add($"{repository}:{tag}");
+        string? error = null;
+        await _host.Images.PushImageAsync(repository, new ImagePushParameters { Tag = tag }, new AuthConfig(), new Reported(m => error ??= m.Error?.Message is { Length: > 0 } e ? e : null));
+        return error is null ? (image, $"{repository}:{tag}") : throw new InvalidOperationException($"pushing {image} to the test registry {Registry} failed: {error}");
+    }
+
+    private static async Task PullAsync(DockerClient client, string image)
+    {
+        var colon = image.LastIndexOf(':');
+        string? error = null;
+        await client.Images.CreateImageAsync(
+            new ImagesCreateParameters { FromImage = image[..colon], Tag = image[(colon + 1)..] }, null, new Reported(m => error ??= m.Error?.Message is { Length: > 0 } e ? e : null), CancellationToken.None);
+        if (error is not null)
+        {
+            throw new InvalidOperationException($"pulling {image} onto a swarm node failed: {error}");
+        }
+    }
+
+    private static async Task AnswersAsync(DockerClient client, string role) =>
+        Assert.True(
+            await Platform.Poll.UntilAsync(
+                async ct =>
+                {
+                    try
+                    {
+                        await client.System.PingAsync(ct);
+                        return true;
+                    }
+                    catch (Exception e) when (e is HttpRequestException or IOException or DockerApiException)
+                    {
+                        return false;
+                    }
+                },
+                TimeSpan.FromMilliseconds(250),
+                TimeSpan.FromSeconds(60),
+                CancellationToken.None),
+            $"the swarm {role}'s dockerd did not answer within 60 s");
+
+    private static async Task RegistryAnswersAsync(string port)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        Assert.True(
+            await Platform.Poll.UntilAsync(
+                async ct =>
+                {
+                    try
+                    {
+                        return (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/v2/"), ct)).IsSuccessStatusCode;
+                    }
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                    {
+                        return false;
+                    }
+                },
+                TimeSpan.FromMilliseconds(250),
+                TimeSpan.FromSeconds(60),
+                CancellationToken.None),
+            "the swarm tests' registry did not answer within 60 s");
+    }
+
+    private async Task<string> BridgeAddressAsync(string containerId) =>
+        (await _host.Containers.InspectContainerAsync(containerId)).NetworkSettings!.Networks!["bridge"].IPAddress!;
+
+    /// <summary>The worker's engine stops answering (its container paused): to swarm, a node that died.</summary>
+    public Task PauseWorkerAsync() => _host.Containers.PauseContainerAsync(WorkerContainerId);
+
+    /// <summary>The worker answers again and is back in the swarm, ready for boxes.</summary>
+    public async Task ResumeWorkerAsync()
+    {
+        await _host.Containers.UnpauseContainerAsync(WorkerContainerId);
+        await WorkerReadyAsync();
+    }
+
+    private async Task WorkerReadyAsync() =>
+        Assert.True(
+            await Platform.Poll.UntilAsync(
+                async ct => (await _managerClient.Swarm.InspectNodeAsync(_workerNodeId!, ct)).Status?.State == "ready",
+                TimeSpan.FromMilliseconds(250),
+                TimeSpan.FromSeconds(60),
+                CancellationToken.None),
+            "the swarm's worker was not ready within 60 s");
+
+    /// <summary>A new swarm backend over the same manager, with other options (a per-node cap).</summary>
+    public SwarmBackend BackendWith(SwarmOptions options) => new(NullLogger.Instance, Manager, options with { Registry = Registry });
+
+    private async Task<(string Id, string Port)> StartAsync(string image, string role, string port, bool dind)
+    {
+        var created = await _host.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = image,
+            Labels = new Dictionary<string, string> { [TestLabel] = role },
+            ExposedPorts = new Dictionary<string, EmptyStruct> { [port] = default },
+            HostConfig = new HostConfig
+            {
+                // The options ci-machine.md found for a dockerd in a container here (no --privileged: refused on these machines).
+                CapAdd = dind ? ["ALL"] : [],
+                CapDrop = dind ? ["SYS_RESOURCE"] : [],
+                SecurityOpt = dind ? ["seccomp=unconfined", "apparmor=unconfined"] : [],
+                CgroupnsMode = dind ? "host" : null!,
+                Binds = dind ? ["/sys/fs/cgroup:/sys/fs/cgroup:rw"] : [],
+                Mounts = [new Mount { Type = "volume", Target = dind ? "/var/lib/docker" : "/var/lib/docker-registry" }],
+                PortBindings = new Dictionary<string, IList<PortBinding>> { [port] = [new PortBinding { HostIP = "127.0.0.1", HostPort = "" }] },
+            },
+        });
+        _containers.Add(created.ID);
+        await _host.Containers.StartContainerAsync(created.ID, new ContainerStartParameters());
+        var ports = (await _host.Containers.InspectContainerAsync(created.ID)).NetworkSettings!.Ports;
+        return (created.ID, ports![port][0].HostPort!);
+    }
+
+    private static void Build(string tag, string folder) =>
+        Docker(["build", "-q", "-t", tag, Path.Combine(RepoRoot.Path, "images", folder)], $"building {tag} from images/{folder} (run `bash .ci/setup`)");
+
+    private static void Docker(IEnumerable<string> arguments, string what)
+    {
+        var psi = new ProcessStartInfo("docker") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in arguments)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{what} failed: {err.Result}");
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Backend is not null)
+        {
+            await Backend.RemoveOrphansAsync(BoxScope.Every, CancellationToken.None);
+            await Backend.DisposeAsync();
+        }
+
+        _managerClient?.Dispose();
+        // The swarm lives and dies with its two engines: nothing to leave on the local one.
+        foreach (var id in _containers)
+        {
+            await _host.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true });
+        }
+
+        foreach (var tag in _localTags)
+        {
+            await _host.Images.DeleteImageAsync(tag, new ImageDeleteParameters { NoPrune = true });
+        }
+
+        _host.Dispose();
+    }
+
+    /// <summary>Progress read as it arrives (Progress&lt;T&gt; posts to the thread pool, so an error could come after the call returned).</summary>
+    private sealed class Reported(Action<JSONMessage> report) : IProgress<JSONMessage>
+    {
+        public void Report(JSONMessage value) => report(value);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class SwarmCollection : ICollectionFixture<SwarmFixture>
+{
+    public const string Name = "swarm";
+}
