@@ -11,7 +11,8 @@ public sealed record BoxCommand(IReadOnlyList<string> Command, string User, stri
 /// <summary>
 /// One box, from creation to removal. Nothing that comes out of it is trusted: files are resolved by the
 /// platform inside the box (a link planted there cannot reach a host path), and every read is bounded.
-/// Disposing removes it, whatever happened before, on a budget of its own so a cancelled run still cleans up.
+/// Disposing removes it, whatever happened before, on a budget of its own so a cancelled run still cleans up; it never
+/// throws (a removal that fails is logged and left to the run's teardown and the orphan sweep, which find it by label).
 /// </summary>
 public interface ITaskBox : IAsyncDisposable
 {

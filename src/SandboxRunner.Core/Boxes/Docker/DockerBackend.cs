@@ -288,6 +288,9 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Docker engine {Endpoint}: sees this machine's files: {Shares}")]
     private partial void LogTransportProbe(string endpoint, bool shares);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "container {Id} was not removed ({Reason}); the run's teardown and the next sweep remove it by its labels")]
+    internal partial void LogBoxLeft(string id, string reason);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "removed {Count} container(s) and network(s) left by a server process that is gone")]
     private partial void LogOrphansRemoved(int count);
 }

@@ -74,6 +74,12 @@ internal sealed class DockerTaskBox : ITaskBox
             using var budget = new CancellationTokenSource(TeardownBudget);
             await _docker.Containers.RemoveAsync(Id, budget.Token);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A removal that times out on a loaded engine must not replace the task's result, which is on disk by now:
+            // the box carries its run's labels, so the run's teardown and the orphan sweep still remove it.
+            _docker.LogBoxLeft(Id, e is OperationCanceledException ? $"over its {TeardownBudget.TotalSeconds:F0} s budget" : e.Message);
+        }
         finally
         {
             // The holder goes after the container that joined its namespace; the site's teardown removes it by label otherwise.
