@@ -84,7 +84,14 @@ internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
             .ToList());
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    /// <summary>Whether its owner has disposed it.</summary>
+    public bool Disposed { get; private set; }
+
+    public ValueTask DisposeAsync()
+    {
+        Disposed = true;
+        return ValueTask.CompletedTask;
+    }
 
     private sealed class FakeRunSite(FakeEngine engine, RunSiteSpec spec, FakeEgress? egress) : IRunSite
     {
