@@ -20,6 +20,9 @@ internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
 
     public IBoxImages Images { get; } = new FakeBoxImages(engine);
 
+    /// <summary>The node a box is placed on, as a cluster's backend names it; null (the default): one engine, no node.</summary>
+    public Func<BoxSpec, string?> Placement { get; set; } = _ => null;
+
     public async Task<BackendFacts> DescribeAsync(CancellationToken cancellationToken)
     {
         var (version, api) = await engine.PingAsync(cancellationToken);
@@ -34,11 +37,11 @@ internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
     {
         if (spec.Network != NetworkIntent.Allowlist)
         {
-            return new FakeRunSite(engine, spec, null);
+            return new FakeRunSite(engine, spec, null, Placement);
         }
 
         var egress = new FakeEgress(engine, spec, spec.Egress ?? throw new InvalidOperationException("an allowlist site needs its egress (proxy image, allowlist, model route)"));
-        var site = new FakeRunSite(engine, spec, egress);
+        var site = new FakeRunSite(engine, spec, egress, Placement);
         try
         {
             await egress.StartAsync(cancellationToken);
@@ -93,7 +96,7 @@ internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
         return ValueTask.CompletedTask;
     }
 
-    private sealed class FakeRunSite(FakeEngine engine, RunSiteSpec spec, FakeEgress? egress) : IRunSite
+    private sealed class FakeRunSite(FakeEngine engine, RunSiteSpec spec, FakeEgress? egress, Func<BoxSpec, string?> placement) : IRunSite
     {
         private int _disposed;
 
@@ -110,7 +113,7 @@ internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
 
             // As Docker's: the create is not cancelled part-way; a cancellation meanwhile removes the box again.
             var id = await engine.CreateAsync(ContainerSpec.ForBox(box, Labels.For(spec.Scope, spec.RunId, box.Identity), mode), CancellationToken.None);
-            var created = new FakeTaskBox(engine, id, network);
+            var created = new FakeTaskBox(engine, id, network, placement(box));
             if (cancellationToken.IsCancellationRequested)
             {
                 await created.DisposeAsync();
@@ -143,13 +146,13 @@ internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
         }
     }
 
-    private sealed class FakeTaskBox(FakeEngine engine, string id, TaskNetwork? network) : ITaskBox
+    private sealed class FakeTaskBox(FakeEngine engine, string id, TaskNetwork? network, string? node) : ITaskBox
     {
         private int _disposed;
 
         public string Id => id;
 
-        public string? Node => null;
+        public string? Node => node;
 
         public TaskNetwork? Network => network;
 
