@@ -20,13 +20,16 @@ internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
 
     public IBoxImages Images { get; } = new FakeBoxImages(engine);
 
+    /// <summary>The machines it describes (none: one engine, as the Docker backend).</summary>
+    public IReadOnlyList<BackendNode> Nodes { get; set; } = [];
+
     /// <summary>The node a box is placed on, as a cluster's backend names it; null (the default): one engine, no node.</summary>
     public Func<BoxSpec, string?> Placement { get; set; } = _ => null;
 
     public async Task<BackendFacts> DescribeAsync(CancellationToken cancellationToken)
     {
         var (version, api) = await engine.PingAsync(cancellationToken);
-        return new BackendFacts(version, api, await engine.RuntimesAsync(cancellationToken));
+        return new BackendFacts(version, api, await engine.RuntimesAsync(cancellationToken)) { Nodes = Nodes };
     }
 
     public Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken) => engine.SharesHostFilesAsync(image, cancellationToken);

@@ -61,7 +61,7 @@ public sealed partial class SwarmBackend : ITaskBackend
         var nodes = await Nodes.ListAsync(cancellationToken);
         return new BackendFacts(version, api, await _manager.RuntimesAsync(cancellationToken))
         {
-            Nodes = nodes.Select(n => new BackendNode(n.Name, Describe(n))).ToList(),
+            Nodes = nodes.Select(n => new BackendNode(n.Name, Describe(n)) { TakesBoxes = n.TakesBoxes }).ToList(),
         };
     }
 
