@@ -126,4 +126,46 @@ public sealed class SwarmPipelineTests(SwarmFixture swarm)
         // server's orphan sweep) takes what the lost box left there, which the pipeline's disposal then checks.
         await (await p.Workspace.GetRunnerAsync(CancellationToken.None)).RemoveRunLeftoversAsync("nodeloss", CancellationToken.None);
     }
+
+    [Fact]
+    public async Task A_command_line_killed_mid_run_leaves_services_the_next_runner_finds_by_label_removes_and_recovers_the_run_from()
+    {
+        await using var p = await SwarmPipeline.OpenAsync(swarm, "\"default_concurrency\": 2");
+        var tasksFile = Path.Combine(p.Repository.Path, "..", $"tasks-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(tasksFile, """
+            { "run_id": "killed", "concurrency": 2, "tasks": [
+              { "task_id": "a", "prompt": "@write src/a.txt a\n@sleep 120" },
+              { "task_id": "b", "prompt": "@write src/b.txt b\n@sleep 120" } ] }
+            """);
+        var scope = new SandboxRunner.Boxes.BoxScope(p.Scope);
+        try
+        {
+            // The command line chooses the swarm from the config, with DOCKER_HOST naming the manager.
+            await using (var cli = Cli.CliProcess.Start(p.Repository.Path, ["run", tasksFile], new Dictionary<string, string?> { ["DOCKER_HOST"] = swarm.Manager.Endpoint.ToString(), ["DOCKER_TLS_VERIFY"] = null }))
+            {
+                var running = await Platform.Poll.UntilAsync(
+                    async ct => (await swarm.Backend.FindBoxesAsync(scope, "killed", ct)).Count(b => b.Running) == 2, TimeSpan.FromMilliseconds(500), TimeSpan.FromMinutes(3), CancellationToken.None);
+                Assert.True(running, $"the command line's two tasks did not start on the swarm: {string.Join("\n", cli.StderrLines)}");
+                System.Diagnostics.Process.GetProcessById(cli.Id).Kill(entireProcessTree: true);
+                await cli.WaitAsync(TimeSpan.FromMinutes(1));
+            }
+
+            Assert.Equal(2, (await swarm.Backend.FindBoxesAsync(scope, "killed", CancellationToken.None)).Count);
+
+            await p.Workspace.RecoverAtStartAsync(CancellationToken.None);
+
+            Assert.Equal(["killed"], await p.Workspace.Recovered);
+            Assert.Empty(await swarm.Backend.FindBoxesAsync(scope, "killed", CancellationToken.None));
+            var runner = await p.Workspace.GetRunnerAsync(CancellationToken.None);
+            Assert.Equal(RunState.Interrupted, (await runner.GetRunAsync("killed", CancellationToken.None))!.Status);
+            foreach (var task in new[] { "a", "b" })
+            {
+                Assert.Equal(TaskStatus.Cancelled, (await runner.ReadResultAsync("killed", task, CancellationToken.None))!.Status);
+            }
+        }
+        finally
+        {
+            File.Delete(tasksFile);
+        }
+    }
 }
