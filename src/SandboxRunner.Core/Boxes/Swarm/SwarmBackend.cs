@@ -61,7 +61,7 @@ public sealed partial class SwarmBackend : ITaskBackend
         var nodes = await Nodes.ListAsync(cancellationToken);
         return new BackendFacts(version, api, await _manager.RuntimesAsync(cancellationToken))
         {
-            Nodes = nodes.Select(n => new BackendNode(n.Name, Describe(n))).ToList(),
+            Nodes = nodes.Select(n => new BackendNode(n.Name, Describe(n)) { TakesBoxes = n.TakesBoxes }).ToList(),
         };
     }
 
@@ -244,6 +244,7 @@ public sealed partial class SwarmBackend : ITaskBackend
         static bool Orphaned(IDictionary<string, string>? labels) =>
             labels is not null && labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner);
 
+        await RemoveNodeContainersAsync(selector, orphansOnly ? Orphaned : _ => true, cancellationToken);
         var removed = 0;
         foreach (var service in await Services.ListAsync(selector, cancellationToken))
         {
@@ -262,6 +263,37 @@ public sealed partial class SwarmBackend : ITaskBackend
         }
 
         return removed;
+    }
+
+    /// <summary>
+    /// The selected boxes' containers, with their volumes, on every node the runner reaches, before their services go:
+    /// swarm removes a removed service's container late and leaves its anonymous volumes. A node that does not answer
+    /// keeps them for a later removal by label.
+    /// </summary>
+    private async Task RemoveNodeContainersAsync(LabelSelector selector, Func<IDictionary<string, string>?, bool> take, CancellationToken cancellationToken)
+    {
+        foreach (var node in (await Nodes.ListAsync(cancellationToken)).Where(n => n.State == "ready"))
+        {
+            try
+            {
+                if (await Nodes.EngineAsync(node.Id, cancellationToken) is not { } engine)
+                {
+                    continue;
+                }
+
+                foreach (var container in await engine.Backend.Containers.ListAsync(selector, cancellationToken))
+                {
+                    if (take(container.Labels))
+                    {
+                        await engine.Backend.Containers.RemoveAsync(container.ID, cancellationToken);
+                    }
+                }
+            }
+            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException)
+            {
+                LogNodeSweepFailed(node.Name, e.Message);
+            }
+        }
     }
 
     public async Task<IReadOnlyList<BoxRef>> FindBoxesAsync(BoxScope scope, string? runId, CancellationToken cancellationToken)
@@ -299,6 +331,9 @@ public sealed partial class SwarmBackend : ITaskBackend
 
     [LoggerMessage(Level = LogLevel.Information, Message = "swarm placed box {Service} of task {Task} on node {Node}")]
     private partial void LogPlaced(string service, string node, string task);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "removing the runner's containers on swarm node {Node} failed ({Reason}); a later removal by label takes them")]
+    private partial void LogNodeSweepFailed(string node, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "removed {Count} swarm service(s) left by a runner process that is gone")]
     private partial void LogOrphansRemoved(int count);
