@@ -3,7 +3,11 @@ using ICSharpCode.SharpZipLib.Tar;
 namespace SandboxRunner.Boxes;
 
 /// <summary>A file the archive adds that is not on disk (say, a git <c>shallow</c> file), at a path below the root.</summary>
-public sealed record ExtraFile(string Path, byte[] Content);
+public sealed record ExtraFile(string Path, byte[] Content)
+{
+    /// <summary>Owned by root and read-only instead of by the archive's owner: a file the box's user cannot change (the look's stamp).</summary>
+    public bool RootOwned { get; init; }
+}
 
 /// <summary>
 /// Writes a host folder the runner made itself (a fresh checkout, a CODEX_HOME) as a tar for the engine's
@@ -66,7 +70,9 @@ public static class TreeArchiveWriter
 
         foreach (var extra in extras)
         {
-            await PutAsync(tar, extra.Path, TarHeader.LF_NORMAL, extra.Content.Length, 0b110_100_100, uid, gid, null, modTime, cancellationToken);
+            await PutAsync(
+                tar, extra.Path, TarHeader.LF_NORMAL, extra.Content.Length, extra.RootOwned ? 0b100_100_100 : 0b110_100_100,
+                extra.RootOwned ? 0 : uid, extra.RootOwned ? 0 : gid, null, modTime, cancellationToken);
             await tar.WriteAsync(extra.Content, cancellationToken);
             await tar.CloseEntryAsync(cancellationToken);
         }

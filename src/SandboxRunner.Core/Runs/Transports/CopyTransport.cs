@@ -37,5 +37,5 @@ internal sealed class CopyTransport(TreeCopy copy, TaskImage image) : ITaskTrans
     public Func<CancellationToken, Task<string?>>? Watch(ITaskBox box, Worktree worktree, string home, TaskLimits limits) => null;
 
     public Task<CopyBack> BringBackAsync(ITaskBox box, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken) =>
-        TreeCopy.DownloadAsync(box, worktree, limits, cancellationToken);
+        TreeCopy.DownloadAsync(box, worktree, limits, Path.Combine(taskFolder, ".incoming"), cancellationToken);
 }
