@@ -35,7 +35,7 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
     /// <summary>Fills the created box's scratch folders: the checkout (made shallow), CODEX_HOME, and the base commit's objects.</summary>
     public async Task UploadAsync(ITaskBox box, Worktree worktree, string home, UnixOwner owner, CancellationToken cancellationToken)
     {
-        await UploadTreeAsync(box, worktree, owner, cancellationToken);
+        await UploadTreeFromObjectsAsync(box, worktree, owner, cancellationToken);
 
         // After the tree: every uploaded file's change time is before the stamp's (see TreeLook).
         ExtraFile[] stamp = [new(TreeLook.StampName, "written by sandbox-runner after the task's tree; see TreeLook\n"u8.ToArray()) { RootOwned = true }];
@@ -67,6 +67,23 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
         return box.PutArchiveAsync(CodexCommandLine.Workspace,
             (tar, ct) => TreeArchiveWriter.WriteAsync(tar, worktree.WorkPath, (int)owner.Uid, (int)owner.Gid, shallow, TreeArchiveWriter.CheckoutTime, ct), cancellationToken);
     }
+
+    /// <summary>
+    /// The task's tree into the box's <c>/workspace</c> straight from the object store (<c>git archive</c> of the base commit
+    /// through the runner's own git directory), while the host's checkout is still being written: its <c>.git</c> is the agent's
+    /// git directory as <see cref="Worktree.Prepare"/> wrote it, with an index of the base commit and the shallow mark, stamped
+    /// <see cref="TreeArchiveWriter.CheckoutTime"/> like <see cref="UploadTreeAsync"/>'s. The same tree the agent saw before.
+    /// </summary>
+    public Task UploadTreeFromObjectsAsync(ITaskBox box, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken) =>
+        box.PutArchiveAsync(CodexCommandLine.Workspace, async (tar, ct) =>
+        {
+            ExtraFile[] extras = [new(".git/index", await worktree.FreshIndexAsync(ct)), new(".git/shallow", Encoding.ASCII.GetBytes(baseCommit + "\n"))];
+            await TreeArchiveWriter.WriteFromArchiveAsync(
+                tar, worktree.ArchiveAsync, Path.Combine(worktree.WorkPath, ".git"), CheckoutOwnedNames, (int)owner.Uid, (int)owner.Gid, extras, TreeArchiveWriter.CheckoutTime, ct);
+        }, cancellationToken);
+
+    /// <summary>What the host's checkout, running meanwhile, writes into the agent's git directory: never read while it may be half written.</summary>
+    private static readonly IReadOnlySet<string> CheckoutOwnedNames = new HashSet<string>(StringComparer.Ordinal) { "index", "index.lock" };
 
     /// <summary>A host folder's contents into a folder of the box, owned by <paramref name="owner"/>.</summary>
     public static Task UploadFolderAsync(ITaskBox box, string target, string folder, UnixOwner owner, CancellationToken cancellationToken) =>

@@ -22,6 +22,8 @@ internal sealed class CopyTransport(TreeCopy copy, TaskImage image) : ITaskTrans
 
     public bool WritesOwnLayer => false;
 
+    public bool FillsFromObjects => true;
+
     public IReadOnlyList<BoxMount> Workspace(Worktree worktree, string home) => copy.Volumes.Select(target => (BoxMount)new BoxMount.Scratch(target)).ToList();
 
     public void AddEnvironment(IDictionary<string, string> environment)
