@@ -41,11 +41,10 @@ internal sealed class DockerRunSite(DockerBackend docker, RunSiteSpec spec) : IR
 
         // The create itself is not cancelled: cancelled mid-flight, the engine may create a container whose id never reaches us.
         string id;
-        var containerSpec = ContainerSpec.ForBox(box, labels, networkMode);
         try
         {
             using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            id = await docker.Containers.CreateAsync(containerSpec, budget.Token);
+            id = await docker.Containers.CreateAsync(ContainerSpec.ForBox(box, labels, networkMode), budget.Token);
         }
         catch
         {
@@ -57,7 +56,7 @@ internal sealed class DockerRunSite(DockerBackend docker, RunSiteSpec spec) : IR
             throw;
         }
 
-        var created = new DockerTaskBox(docker, id, network, release) { Spec = containerSpec };
+        var created = new DockerTaskBox(docker, id, network, release) { Spec = ContainerSpec.ForBox(box, labels, networkMode) };
         if (cancellationToken.IsCancellationRequested)
         {
             await created.DisposeAsync();
