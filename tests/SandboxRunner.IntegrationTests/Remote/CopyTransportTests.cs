@@ -56,6 +56,19 @@ public sealed class CopyTransportTests(DockerFixture docker)
     }
 
     [Fact]
+    public async Task An_edit_that_keeps_a_files_size_and_sets_its_time_back_to_the_uploads_is_still_brought_back()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { Transport = TransportPolicy.Copy });
+
+        // Same size, modification time set back to the upload's: only the change time (after the runner's stamp) tells.
+        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(
+            "hidden", "@run 0 sed -i 's/./x/' README.md && touch -d @946684800 README.md", "@message done"))).Results);
+
+        Assert.True(result.Status == TaskStatus.Success, $"{result.Status}: {result.NotesForManager}");
+        Assert.Equal(["README.md"], result.FilesChanged);
+    }
+
+    [Fact]
     public async Task A_copied_tasks_verification_runs_on_its_harvested_tree_with_nothing_of_this_machine_mounted()
     {
         await using var h = await RunnerHarness.CreateAsync(docker, c => c with
