@@ -188,23 +188,31 @@ internal static class Issue26Benchmark
                     var table = new ResultTable($"no-op task, 2,000-file repository, {name} (N={options.Reps} after 1 warm-up, interleaved)");
                     var bare = table.Row("git worktree add + docker run --network none (bind) + git diff + worktree remove");
                     var task = table.Row("Runner.RunAsync, one no-op task (fake Codex), network none");
+
+                    // The runner's own CPU per task: this process's CPU time across one Runner.RunAsync (the benchmark does
+                    // nothing else meanwhile; git and Docker's own CPU are in other processes and not counted).
+                    var cpu = table.Row("the runner's own CPU time per task (this process, user + system)");
                     using (loaded ? new CpuBurner() : null)
                     {
                         for (var i = 0; i < 1 + options.Reps; i++)
                         {
                             Console.Error.Write(i < 1 ? "w" : ".");
                             var b = await Bare.SequenceAsync(bench.Id, host.Root, bench.Scratch, i, cancellationToken);
+                            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                             var t = await Timing.TimeAsync(() => NoOpAsync(runner, "do nothing", cancellationToken));
+                            var cpuUsed = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds;
                             if (i >= 1)
                             {
                                 bare.Add(b);
                                 task.Add(t);
+                                cpu.Add(cpuUsed);
                             }
                         }
                     }
 
                     details.Add(table);
                     summary.Add(Row($"no-op task vs the bare sequence, 2,000 files, {name}", bare, task, task.Median / bare.Median, "<= 1.1x"));
+                    summary.Add(Row($"the runner's own CPU per no-op task, {name} (vs the task's wall time)", task, cpu, cpu.Median / task.Median, "report"));
                 }
             }, cancellationToken);
 

@@ -69,7 +69,22 @@ public interface ITaskBox : IAsyncDisposable
 
     /// <summary>Commits the stopped box as a new image; returns its id.</summary>
     Task<string> CommitAsync(ImageCommit commit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="look"/> in a throwaway box beside this stopped one and returns the file it wrote, so the caller can
+    /// see what the box's scratch folders hold before it copies any of them out. Null when the platform cannot (the caller
+    /// then reads the folders whole), or when the look failed or wrote more than its bound.
+    /// </summary>
+    Task<byte[]?> LookBesideAsync(BesideLook look, CancellationToken cancellationToken) => Task.FromResult<byte[]?>(null);
 }
+
+/// <summary>
+/// A command of the box's own image run beside a stopped box: it sees that box's scratch folders read-only at their paths,
+/// an empty scratch folder <paramref name="OutputFolder"/> of its own, no network; it runs as root with no capability but
+/// reading every file (so nothing the agent made unreadable is missed), and never runs anything of the scratch folders.
+/// Its result is <paramref name="OutputFile"/>, at most <paramref name="MaxBytes"/>.
+/// </summary>
+public sealed record BesideLook(IReadOnlyList<string> Command, string OutputFolder, string OutputFile, long MaxBytes, TimeSpan Timeout);
 
 public enum PathChangeKind { Modified, Added, Deleted }
 

@@ -107,6 +107,9 @@ public static class Labels
     /// <summary>The <see cref="Role"/> of the box a task's verify commands run in.</summary>
     public const string VerifyRole = "verify";
 
+    /// <summary>The <see cref="Role"/> of the throwaway box that lists a stopped box's scratch folders (<see cref="ITaskBox.LookBesideAsync"/>).</summary>
+    public const string LookRole = "look";
+
     /// <summary>The <see cref="Role"/> of the doctor's runtime probe.</summary>
     public const string ProbeRole = "doctor";
 

@@ -3,7 +3,11 @@ using ICSharpCode.SharpZipLib.Tar;
 namespace SandboxRunner.Boxes;
 
 /// <summary>A file the archive adds that is not on disk (say, a git <c>shallow</c> file), at a path below the root.</summary>
-public sealed record ExtraFile(string Path, byte[] Content);
+public sealed record ExtraFile(string Path, byte[] Content)
+{
+    /// <summary>Owned by root and read-only instead of by the archive's owner: a file the box's user cannot change (the look's stamp).</summary>
+    public bool RootOwned { get; init; }
+}
 
 /// <summary>
 /// Writes a host folder the runner made itself (a fresh checkout, a CODEX_HOME) as a tar for the engine's
@@ -28,15 +32,72 @@ public static class TreeArchiveWriter
     {
         await using var tar = new TarOutputStream(output, System.Text.Encoding.UTF8) { IsStreamOwner = false };
         await PutAsync(tar, "./", TarHeader.LF_DIR, 0, 0b111_101_101, uid, gid, null, modTime, cancellationToken);
+        await PutFolderAsync(tar, folder, "", _ => false, uid, gid, modTime, cancellationToken);
+        await FinishAsync(tar, extras, uid, gid, modTime, cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes a commit's tree as <paramref name="archive"/> streams it (<c>git archive</c>, trusted: the runner's own git on the
+    /// object store), each entry owned by <paramref name="uid"/>:<paramref name="gid"/> and stamped <paramref name="modTime"/>,
+    /// files 0644 or 0755 as a checkout makes them; then <paramref name="gitDir"/> as <c>.git/</c> (its top-level names in
+    /// <paramref name="leaveOut"/> left out), then <paramref name="extras"/>. No file of a checkout is read.
+    /// </summary>
+    public static async Task WriteFromArchiveAsync(
+        Stream output, Func<Func<Stream, CancellationToken, Task>, CancellationToken, Task> archive, string gitDir, IReadOnlySet<string> leaveOut,
+        int uid, int gid, IReadOnlyList<ExtraFile> extras, DateTime modTime, CancellationToken cancellationToken)
+    {
+        await using var tar = new TarOutputStream(output, System.Text.Encoding.UTF8) { IsStreamOwner = false };
+        await PutAsync(tar, "./", TarHeader.LF_DIR, 0, 0b111_101_101, uid, gid, null, modTime, cancellationToken);
+        await archive(async (stream, ct) =>
+        {
+            await using var reader = new System.Formats.Tar.TarReader(stream, leaveOpen: true);
+            while (await reader.GetNextEntryAsync(copyData: false, ct) is { } entry)
+            {
+                var name = entry.Name.StartsWith("./", StringComparison.Ordinal) ? entry.Name[2..] : entry.Name;
+                switch (entry.EntryType)
+                {
+                    case System.Formats.Tar.TarEntryType.Directory when name.Trim('/').Length > 0:
+                        await PutAsync(tar, name.TrimEnd('/') + "/", TarHeader.LF_DIR, 0, 0b111_101_101, uid, gid, null, modTime, ct);
+                        break;
+                    case System.Formats.Tar.TarEntryType.SymbolicLink:
+                        await PutAsync(tar, name, TarHeader.LF_SYMLINK, 0, 0b111_111_111, uid, gid, entry.LinkName, modTime, ct);
+                        break;
+                    case System.Formats.Tar.TarEntryType.RegularFile or System.Formats.Tar.TarEntryType.V7RegularFile:
+                        var executable = (entry.Mode & UnixFileMode.UserExecute) != 0;
+                        await PutAsync(tar, name, TarHeader.LF_NORMAL, entry.Length, executable ? 0b111_101_101 : 0b110_100_100, uid, gid, null, modTime, ct);
+                        if (entry.DataStream is { } data)
+                        {
+                            await data.CopyToAsync(tar, ct);
+                        }
+
+                        await tar.CloseEntryAsync(ct);
+                        break;
+                }
+            }
+        }, cancellationToken);
+        await PutAsync(tar, ".git/", TarHeader.LF_DIR, 0, 0b111_101_101, uid, gid, null, modTime, cancellationToken);
+        await PutFolderAsync(tar, gitDir, ".git/", leaveOut.Contains, uid, gid, modTime, cancellationToken);
+        await FinishAsync(tar, extras, uid, gid, modTime, cancellationToken);
+    }
+
+    /// <summary>Everything under <paramref name="folder"/>, named below <paramref name="prefix"/>; links as links, never followed.</summary>
+    private static async Task PutFolderAsync(
+        TarOutputStream tar, string folder, string prefix, Func<string, bool> leaveOutTopLevel, int uid, int gid, DateTime modTime, CancellationToken cancellationToken)
+    {
         var buffer = new byte[81920];
         var pending = new Stack<(string Full, string Relative)>();
-        pending.Push((folder, ""));
+        pending.Push((folder, prefix));
         while (pending.Count > 0)
         {
-            var (dir, prefix) = pending.Pop();
+            var (dir, at) = pending.Pop();
             foreach (var entry in new DirectoryInfo(dir).EnumerateFileSystemInfos())
             {
-                var name = prefix + entry.Name;
+                if (at == prefix && leaveOutTopLevel(entry.Name))
+                {
+                    continue;
+                }
+
+                var name = at + entry.Name;
                 var mode = (int)entry.UnixFileMode & 0b111_111_111;
                 if (entry.LinkTarget is { } target)
                 {
@@ -63,10 +124,15 @@ public static class TreeArchiveWriter
                 }
             }
         }
+    }
 
+    private static async Task FinishAsync(TarOutputStream tar, IReadOnlyList<ExtraFile> extras, int uid, int gid, DateTime modTime, CancellationToken cancellationToken)
+    {
         foreach (var extra in extras)
         {
-            await PutAsync(tar, extra.Path, TarHeader.LF_NORMAL, extra.Content.Length, 0b110_100_100, uid, gid, null, modTime, cancellationToken);
+            await PutAsync(
+                tar, extra.Path, TarHeader.LF_NORMAL, extra.Content.Length, extra.RootOwned ? 0b100_100_100 : 0b110_100_100,
+                extra.RootOwned ? 0 : uid, extra.RootOwned ? 0 : gid, null, modTime, cancellationToken);
             await tar.WriteAsync(extra.Content, cancellationToken);
             await tar.CloseEntryAsync(cancellationToken);
         }

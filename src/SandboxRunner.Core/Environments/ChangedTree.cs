@@ -65,8 +65,21 @@ public static class ChangedTree
             return new CopyBack([], $"the task changed more than {MaxRoots} separate paths outside the setup's artefacts", null);
         }
 
-        var findings = new List<TreeFinding>();
-        foreach (var path in plan.Delete)
+        var copied = await ApplyAsync(box, worktree, plan.Fetch, plan.Delete, [], limits, staging, cancellationToken);
+        return copied with { Unharvested = plan.Unharvested };
+    }
+
+    /// <summary>
+    /// Deletes <paramref name="delete"/> from the host's checkout, then fetches each of <paramref name="fetch"/> out of the box
+    /// into an empty staging folder and renames it into place (bounded, link-safe; a path whose host parents are not plain
+    /// folders is reported, never written through). Shared by the environment and copy transports.
+    /// </summary>
+    internal static async Task<CopyBack> ApplyAsync(
+        ITaskBox box, Worktree worktree, IReadOnlyList<string> fetch, IReadOnlyList<string> delete, IReadOnlyList<TreeFinding> found,
+        TaskLimits limits, string staging, CancellationToken cancellationToken)
+    {
+        var findings = new List<TreeFinding>(found);
+        foreach (var path in delete)
         {
             if (Unnamed(path) is { } unnamed)
             {
@@ -93,7 +106,7 @@ public static class ChangedTree
 
         var roots = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var path in plan.Fetch)
+        foreach (var path in fetch)
         {
             if (Unnamed(path) is { } unnamed)
             {
@@ -172,7 +185,7 @@ public static class ChangedTree
             TreeDeletion.Delete(incoming);
         }
 
-        return new CopyBack(findings, null, null) { Unharvested = plan.Unharvested };
+        return new CopyBack(findings, null, null);
     }
 
     /// <summary>

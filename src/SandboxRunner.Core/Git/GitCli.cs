@@ -38,6 +38,12 @@ public sealed record GitCall(string WorkingDirectory, IReadOnlyList<string> Args
 
     /// <summary>Stdout past this many bytes (in memory or in <see cref="StdoutFile"/>) kills git and throws <see cref="GitOutputLimitException"/>.</summary>
     public long MaxStdoutBytes { get; init; } = GitCli.DefaultMaxStdoutBytes;
+
+    /// <summary>
+    /// Stdout handed to this reader as git writes it (a tree streamed into an upload), instead of kept; whatever it leaves
+    /// unread is drained. A reader that throws kills git, and the call throws what it threw. <see cref="GitOutput.Stdout"/> is then empty.
+    /// </summary>
+    public Func<Stream, CancellationToken, Task>? ReadStdout { get; init; }
 }
 
 public sealed record GitOutput(int ExitCode, byte[] Stdout, string Stderr)
@@ -150,11 +156,18 @@ public sealed partial class GitCli(ILogger<GitCli> logger)
         }
 
         using var kill = deadline.Token.Register(Kill);
-        var stdoutTask = CopyBoundedAsync(process.StandardOutput.BaseStream, call.StdoutFile, call.MaxStdoutBytes, () =>
-        {
-            overLimit = true;
-            Kill();
-        });
+        Exception? readerFailed = null;
+        var stdoutTask = call.ReadStdout is { } readStdout
+            ? ReadStreamingAsync(process.StandardOutput.BaseStream, readStdout, e =>
+            {
+                readerFailed = e;
+                Kill();
+            }, deadline.Token)
+            : CopyBoundedAsync(process.StandardOutput.BaseStream, call.StdoutFile, call.MaxStdoutBytes, () =>
+            {
+                overLimit = true;
+                Kill();
+            });
         var stderrTask = TailAsync(process.StandardError);
         if (call.Stdin is { } stdin)
         {
@@ -181,6 +194,11 @@ public sealed partial class GitCli(ILogger<GitCli> logger)
         cancellationToken.ThrowIfCancellationRequested();
         var args = string.Join(' ', call.Args);
         LogCall(args, output.ExitCode, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        if (readerFailed is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(readerFailed);
+        }
+
         if (overLimit)
         {
             throw new GitOutputLimitException($"git {args} printed more than {call.MaxStdoutBytes} bytes and was stopped", call.MaxStdoutBytes);
@@ -232,6 +250,32 @@ public sealed partial class GitCli(ILogger<GitCli> logger)
         }
 
         return target is MemoryStream memory ? memory.ToArray() : [];
+    }
+
+    /// <summary>Hands stdout to <paramref name="reader"/>, then drains what it left, so git never blocks on a full pipe.</summary>
+    private static async Task<byte[]> ReadStreamingAsync(Stream stream, Func<Stream, CancellationToken, Task> reader, Action<Exception> onFailure, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await reader(stream, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            onFailure(e);
+        }
+
+        var buffer = new byte[81920];
+        try
+        {
+            while (await stream.ReadAsync(buffer, CancellationToken.None) > 0)
+            {
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return [];
     }
 
     /// <summary>The end of git's stderr: enough to say what failed, never the whole of a flood.</summary>

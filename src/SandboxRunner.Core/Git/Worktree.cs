@@ -73,10 +73,28 @@ public sealed partial class Worktree
     public static async Task<Worktree> CreateAsync(
         GitCli git, HostRepository repository, string folder, string baseCommit, UnixOwner owner, CancellationToken cancellationToken, string? contentCommit = null)
     {
+        var worktree = Prepare(git, repository, folder, baseCommit, contentCommit);
+        await worktree.CheckOutFilesAsync(owner, cancellationToken);
+        return worktree;
+    }
+
+    /// <summary>
+    /// The two git directories only, written at once; <see cref="CheckOutFilesAsync"/> then fills
+    /// the checkout. Between the two the runner's own git directory already reads the base commit (<see cref="ArchiveAsync"/>).
+    /// </summary>
+    public static Worktree Prepare(GitCli git, HostRepository repository, string folder, string baseCommit, string? contentCommit = null)
+    {
         var worktree = new Worktree(git, folder, baseCommit) { _content = contentCommit ?? baseCommit };
-        var agentGitDir = worktree.AgentGitDir;
-        WriteGitDir(agentGitDir, repository.ObjectsDir, baseCommit);
+        WriteGitDir(worktree.AgentGitDir, repository.ObjectsDir, baseCommit);
         WriteGitDir(worktree.HostGitDir, repository.ObjectsDir, baseCommit);
+        return worktree;
+    }
+
+    /// <summary>Checks the files out into the prepared folder, owned by <paramref name="owner"/>, with fresh indexes and the settings baseline.</summary>
+    public async Task CheckOutFilesAsync(UnixOwner owner, CancellationToken cancellationToken)
+    {
+        var worktree = this;
+        var agentGitDir = AgentGitDir;
 
         // Written by the sandbox user itself there is nothing to chown, and both indexes are fresh.
         var writtenByOwner = !owner.IsCurrentProcess && await worktree.TryCheckOutAsAsync(owner, cancellationToken);
@@ -85,7 +103,7 @@ public sealed partial class Worktree
             await worktree.CheckOutAsync(runAs: null, cancellationToken);
         }
 
-        if (worktree._content != baseCommit)
+        if (worktree._content != BaseCommit)
         {
             await worktree.ResetIndexAsync(writtenByOwner ? owner : null, cancellationToken);
         }
@@ -108,8 +126,42 @@ public sealed partial class Worktree
             File.Copy(Path.Combine(worktree.HostGitDir, "index"), agentIndex, overwrite: true);
             await owner.TakeOwnershipAsync([agentIndex], cancellationToken);
         }
+    }
 
-        return worktree;
+    /// <summary>
+    /// The base commit's tree as a tar (<c>git archive</c>) handed to <paramref name="read"/> as git writes it, read through the
+    /// runner's own git directory with no user config and every attribute unset (no export-ignore, export-subst or eol
+    /// conversion): the files a checkout writes, straight from the object store.
+    /// </summary>
+    public Task ArchiveAsync(Func<Stream, CancellationToken, Task> read, CancellationToken cancellationToken) =>
+        _git.RunAsync(
+            new GitCall(Folder, ["archive", "--format=tar", BaseCommit])
+            {
+                Trust = GitTrust.Untrusted,
+                Environment = new Dictionary<string, string> { ["GIT_DIR"] = HostGitDir },
+                ReadStdout = read,
+            },
+            cancellationToken);
+
+    /// <summary>An index of the base commit with no stat data (<c>read-tree</c> into a scratch file): the agent's git refreshes it on first use.</summary>
+    public async Task<byte[]> FreshIndexAsync(CancellationToken cancellationToken)
+    {
+        var index = Path.Combine(Folder, $"fresh-{Guid.NewGuid():N}.index");
+        try
+        {
+            await _git.RunAsync(
+                new GitCall(Folder, ["read-tree", BaseCommit])
+                {
+                    Trust = GitTrust.Untrusted,
+                    Environment = new Dictionary<string, string> { ["GIT_DIR"] = HostGitDir, ["GIT_INDEX_FILE"] = index },
+                },
+                cancellationToken);
+            return await File.ReadAllBytesAsync(index, cancellationToken);
+        }
+        finally
+        {
+            File.Delete(index);
+        }
     }
 
     private string AgentGitDir => Path.Combine(WorkPath, ".git");
@@ -198,6 +250,6 @@ public sealed partial class Worktree
         // patch, and no eol or filter conversion changes what is harvested. (The agent's own git
         // directory gets the same file; it may rewrite it, which is reported as a settings change.)
         Directory.CreateDirectory(Path.Combine(gitDir, "info"));
-        File.WriteAllText(Path.Combine(gitDir, "info", "attributes"), "* !diff !text !eol !crlf !ident !filter !working-tree-encoding !merge !export-subst !binary\n");
+        File.WriteAllText(Path.Combine(gitDir, "info", "attributes"), "* !diff !text !eol !crlf !ident !filter !working-tree-encoding !merge !export-subst !export-ignore !binary\n");
     }
 }

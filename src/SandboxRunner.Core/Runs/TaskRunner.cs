@@ -70,6 +70,33 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
         var prepared = context.EnvironmentOf(task);
         var transport = Transports.TaskTransports.For(context, task);
         var owner = transport.BoxOwner;
+        Task? checkout = null;
+
+        // A checkout still being written is waited for before anything reads the tree or removes it; one that failed leaves
+        // no tree to harvest (as when it failed before the box was made).
+        async Task SettleCheckoutAsync(bool rethrow)
+        {
+            if (checkout is not { } pending)
+            {
+                return;
+            }
+
+            checkout = null;
+            try
+            {
+                await pending;
+            }
+            catch (Exception) when (!rethrow)
+            {
+                worktree = null;
+            }
+            catch (Exception)
+            {
+                worktree = null;
+                throw;
+            }
+        }
+
         try
         {
             SandboxOutcome outcome;
@@ -77,13 +104,24 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
             try
             {
                 var hostOwner = transport.HostOwner;
-                worktree = await Worktree.CreateAsync(git, context.Repository, folder, context.Run.BaseCommit, hostOwner, cancellationToken);
+                if (transport.FillsFromObjects)
+                {
+                    // The box is filled from the object store while the host's checkout (which the harvest reads) is written.
+                    worktree = Worktree.Prepare(git, context.Repository, folder, context.Run.BaseCommit);
+                    checkout = worktree.CheckOutFilesAsync(hostOwner, cancellationToken);
+                }
+                else
+                {
+                    worktree = await Worktree.CreateAsync(git, context.Repository, folder, context.Run.BaseCommit, hostOwner, cancellationToken);
+                }
+
                 var home = await CodexHome.PrepareAsync(folder, task, context, hostOwner, cancellationToken);
                 logs = context.Store.OpenLogs(context.Run.RunId, task.TaskId, context.Redactor, task.Attempt);
 
                 var containerStarted = context.Clock.GetUtcNow();
                 sandbox = await context.Site.CreateBoxAsync(TaskContainer.Spec(context, task, worktree, home, transport), cancellationToken);
                 copiedIn = await transport.FillAsync(sandbox, worktree, home, cancellationToken);
+                await SettleCheckoutAsync(rethrow: true);
 
                 capture.StdoutLine += transcript.Accept;
                 capture.StdoutLine += logs.Stdout;
@@ -115,10 +153,12 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
                 // The runner failed around the task: what exists of its tree is still harvested and kept.
                 LogTaskError(e, task.TaskId);
                 outcome = new SandboxOutcome(new BoxExit(null, false, TimeSpan.Zero), Cancelled: false) { RunnerError = e.Message };
+                await SettleCheckoutAsync(rethrow: false);
             }
             catch (OperationCanceledException)
             {
                 outcome = new SandboxOutcome(new BoxExit(null, false, TimeSpan.Zero), Cancelled: true);
+                await SettleCheckoutAsync(rethrow: false);
             }
 
             // Harvest and persist on a budget of their own: a cancelled task's work is kept too.
@@ -224,6 +264,7 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
         }
         finally
         {
+            await SettleCheckoutAsync(rethrow: false);
             logs?.Dispose();
             if (sandbox is not null)
             {

@@ -35,8 +35,11 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
     /// <summary>Fills the created box's scratch folders: the checkout (made shallow), CODEX_HOME, and the base commit's objects.</summary>
     public async Task UploadAsync(ITaskBox box, Worktree worktree, string home, UnixOwner owner, CancellationToken cancellationToken)
     {
-        await UploadTreeAsync(box, worktree, owner, cancellationToken);
-        await UploadFolderAsync(box, CodexCommandLine.Home, home, owner, cancellationToken);
+        await UploadTreeFromObjectsAsync(box, worktree, owner, cancellationToken);
+
+        // After the tree: every uploaded file's change time is before the stamp's (see TreeLook).
+        ExtraFile[] stamp = [new(TreeLook.StampName, "written by sandbox-runner after the task's tree; see TreeLook\n"u8.ToArray()) { RootOwned = true }];
+        await box.PutArchiveAsync(CodexCommandLine.Home, (tar, ct) => TreeArchiveWriter.WriteAsync(tar, home, (int)owner.Uid, (int)owner.Gid, stamp, DateTime.UtcNow, ct), cancellationToken);
         await UploadObjectsAsync(box, owner, cancellationToken);
     }
 
@@ -65,15 +68,75 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
             (tar, ct) => TreeArchiveWriter.WriteAsync(tar, worktree.WorkPath, (int)owner.Uid, (int)owner.Gid, shallow, TreeArchiveWriter.CheckoutTime, ct), cancellationToken);
     }
 
+    /// <summary>
+    /// The task's tree into the box's <c>/workspace</c> straight from the object store (<c>git archive</c> of the base commit
+    /// through the runner's own git directory), while the host's checkout is still being written: its <c>.git</c> is the agent's
+    /// git directory as <see cref="Worktree.Prepare"/> wrote it, with an index of the base commit and the shallow mark, stamped
+    /// <see cref="TreeArchiveWriter.CheckoutTime"/> like <see cref="UploadTreeAsync"/>'s. The same tree the agent saw before.
+    /// </summary>
+    public Task UploadTreeFromObjectsAsync(ITaskBox box, Worktree worktree, UnixOwner owner, CancellationToken cancellationToken) =>
+        box.PutArchiveAsync(CodexCommandLine.Workspace, async (tar, ct) =>
+        {
+            ExtraFile[] extras = [new(".git/index", await worktree.FreshIndexAsync(ct)), new(".git/shallow", Encoding.ASCII.GetBytes(baseCommit + "\n"))];
+            await TreeArchiveWriter.WriteFromArchiveAsync(
+                tar, worktree.ArchiveAsync, Path.Combine(worktree.WorkPath, ".git"), CheckoutOwnedNames, (int)owner.Uid, (int)owner.Gid, extras, TreeArchiveWriter.CheckoutTime, ct);
+        }, cancellationToken);
+
+    /// <summary>What the host's checkout, running meanwhile, writes into the agent's git directory: never read while it may be half written.</summary>
+    private static readonly IReadOnlySet<string> CheckoutOwnedNames = new HashSet<string>(StringComparer.Ordinal) { "index", "index.lock" };
+
     /// <summary>A host folder's contents into a folder of the box, owned by <paramref name="owner"/>.</summary>
     public static Task UploadFolderAsync(ITaskBox box, string target, string folder, UnixOwner owner, CancellationToken cancellationToken) =>
         box.PutArchiveAsync(target, (tar, ct) => TreeArchiveWriter.WriteAsync(tar, folder, (int)owner.Uid, (int)owner.Gid, [], DateTime.UtcNow, ct), cancellationToken);
 
     /// <summary>
-    /// Makes the host's copy of the tree the container's <c>/workspace</c>. Past a limit the partial
-    /// copy is removed and the tree is not harvested; a broken archive is a problem, never a crash.
+    /// Makes the host's copy of the tree the container's <c>/workspace</c>: looks first (<see cref="TreeLook"/>) and fetches only
+    /// what changed, within the limits; where the platform cannot look, copies the whole tree out as before. Past a limit the
+    /// partial copy is removed and the tree is not harvested; a broken archive is a problem, never a crash.
     /// </summary>
-    public static async Task<CopyBack> DownloadAsync(ITaskBox box, Worktree worktree, TaskLimits limits, CancellationToken cancellationToken)
+    public static async Task<CopyBack> DownloadAsync(ITaskBox box, Worktree worktree, TaskLimits limits, string staging, CancellationToken cancellationToken)
+    {
+        (List<ListedEntry> Entries, FileTime? Stamp)? listing;
+        try
+        {
+            listing = await TreeLook.ListAsync(box, cancellationToken);
+        }
+        catch (Exception e) when (e is InvalidOperationException or HttpRequestException or IOException)
+        {
+            // The look is an optimisation: a platform that refuses it still gets the tree, the old way.
+            listing = null;
+        }
+
+        if (listing is not { } listed)
+        {
+            return await DownloadWholeAsync(box, worktree, limits, cancellationToken);
+        }
+
+        var plan = TreeLook.PlanOf(listed.Entries, listed.Stamp, TreeLook.ScanHost(worktree.WorkPath), limits);
+        if (plan.OverLimit is { } over)
+        {
+            TreeDeletion.Delete(worktree.WorkPath);
+            return new CopyBack(plan.Findings, over, null);
+        }
+
+        if (plan.Fetch.Count > Environments.ChangedTree.MaxRoots)
+        {
+            TreeDeletion.Delete(worktree.WorkPath);
+            return new CopyBack(plan.Findings, $"the task changed more than {Environments.ChangedTree.MaxRoots} separate paths", null);
+        }
+
+        var copied = await Environments.ChangedTree.ApplyAsync(box, worktree, plan.Fetch, plan.Delete, plan.Findings, limits, staging, cancellationToken);
+        if (copied.OverLimit is not null || copied.Problem is not null)
+        {
+            TreeDeletion.Delete(worktree.WorkPath);
+        }
+
+        TreeDeletion.TryDelete(staging);
+        return copied;
+    }
+
+    /// <summary>The whole of <c>/workspace</c> through one archive call, extracted over the host's checkout (bounded, link-safe).</summary>
+    private static async Task<CopyBack> DownloadWholeAsync(ITaskBox box, Worktree worktree, TaskLimits limits, CancellationToken cancellationToken)
     {
         // Extracted over the checkout the copy was made from, not into an empty folder: what the agent left
         // unchanged is not written again (see ExistingTree), which is most of a large tree.

@@ -115,7 +115,7 @@ public abstract class DenyNetworkContract(IEngineUnderTest target) : IAsyncLifet
         IList<string>? env = null;
         h.Engine.ContainerStarted += id =>
         {
-            if (h.Engine.Specs.TryGetValue(id, out var spec) && spec.Image == DockerFixture.FakeCodexImage)
+            if (h.Engine.Specs.TryGetValue(id, out var spec) && spec.Image == DockerFixture.FakeCodexImage && spec.Labels.GetValueOrDefault(Boxes.Labels.Role) is null)
             {
                 env = client.Containers.InspectContainerAsync(id).GetAwaiter().GetResult().Config!.Env;
             }

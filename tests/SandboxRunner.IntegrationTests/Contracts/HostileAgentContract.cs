@@ -114,7 +114,7 @@ public abstract class HostileAgentContract(IEngineUnderTest target) : IAsyncLife
         IList<string>? env = null;
         h.Engine.ContainerStarted += id =>
         {
-            if (h.Engine.Specs.TryGetValue(id, out var spec) && spec.Image == DockerFixture.FakeCodexImage)
+            if (h.Engine.Specs.TryGetValue(id, out var spec) && spec.Image == DockerFixture.FakeCodexImage && spec.Labels.GetValueOrDefault(Boxes.Labels.Role) is null)
             {
                 env = client.Containers.InspectContainerAsync(id).GetAwaiter().GetResult().Config!.Env;
             }

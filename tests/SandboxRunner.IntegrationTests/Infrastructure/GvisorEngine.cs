@@ -38,8 +38,9 @@ public sealed class GvisorEngine(DockerFixture docker) : IEngineUnderTest
         // Containers only created (an environment's run image is committed from one) never ran anything.
         foreach (var spec in harness.Engine.Specs.Where(s => harness.Engine.Started.ContainsKey(s.Key)).Select(s => s.Value))
         {
-            // A verification container runs the tree's code, so it is the task's like its agent's, not a helper.
-            var helper = spec.Labels.TryGetValue(Labels.Role, out var role) && role != Labels.VerifyRole;
+            // A verification container runs the tree's code, so it is the task's like its agent's, not a helper; the copy
+            // transport's look reads the tree as root, so it keeps the task's runtime too.
+            var helper = spec.Labels.TryGetValue(Labels.Role, out var role) && role != Labels.VerifyRole && role != Labels.LookRole;
             Assert.True(helper ? spec.Runtime is null : spec.Runtime == Name, $"{spec.Image} ({string.Join(",", spec.Labels.Values)}) ran under '{spec.Runtime ?? "the default"}'");
         }
 

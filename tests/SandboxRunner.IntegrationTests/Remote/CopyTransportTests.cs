@@ -1,4 +1,5 @@
 using SandboxRunner.Configuration;
+using SandboxRunner.Policy;
 using SandboxRunner.IntegrationTests.Infrastructure;
 using TaskStatus = SandboxRunner.Runs.TaskStatus;
 
@@ -27,8 +28,44 @@ public sealed class CopyTransportTests(DockerFixture docker)
         Assert.True(result.PatchApplicable, result.ApplyCheckLog);
         Assert.Contains("GIT binary patch", result.Patch, StringComparison.Ordinal);
         Assert.Equal("All done.", result.Summary);
-        var spec = Assert.Single(h.Engine.Specs.Values);
-        Assert.Empty(spec.Mounts);
+        Assert.All(h.Engine.Specs.Values, spec => Assert.Empty(spec.Mounts));
+        Assert.Single(h.Engine.Specs.Values, spec => spec.Labels.GetValueOrDefault(Boxes.Labels.Role) is null);
+
+        // Looked at before fetching: one box beside the agent's, its volumes read-only, no network.
+        var look = Assert.Single(h.Engine.Specs.Values, spec => spec.Labels.GetValueOrDefault(Boxes.Labels.Role) == Boxes.Labels.LookRole);
+        Assert.EndsWith(":ro", Assert.Single(look.VolumesFrom), StringComparison.Ordinal);
+        Assert.Equal("none", look.NetworkMode);
+    }
+
+    [Fact]
+    public async Task A_40_GB_sparse_file_over_max_file_bytes_is_judged_from_a_look_at_the_tree_and_never_copied_out()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { Transport = TransportPolicy.Copy });
+
+        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(
+            "sparse", "@write src/note.txt note\\n", "@run 0 truncate -s 40G big.bin && truncate -s 40G README.md", "@message done"))).Results);
+
+        Assert.Equal(TaskStatus.Failed, result.Status);
+        Assert.Contains(result.Violations, v => v.Kind == ViolationKind.LimitExceeded && v.Path == "big.bin" && v.Rule.Contains("max_file_bytes", StringComparison.Ordinal));
+        Assert.Contains(result.Violations, v => v.Kind == ViolationKind.LimitExceeded && v.Path == "README.md");
+        Assert.DoesNotContain("big.bin", result.Patch ?? "", StringComparison.Ordinal);
+
+        // The tracked file the agent blew up is not kept (it is gone from the copy, as the extraction always did); the note is.
+        Assert.Equal(["README.md", "src/note.txt"], result.FilesChanged.Order(StringComparer.Ordinal));
+        Assert.Contains(h.Engine.Specs.Values, spec => spec.Labels.GetValueOrDefault(Boxes.Labels.Role) == Boxes.Labels.LookRole);
+    }
+
+    [Fact]
+    public async Task An_edit_that_keeps_a_files_size_and_sets_its_time_back_to_the_uploads_is_still_brought_back()
+    {
+        await using var h = await RunnerHarness.CreateAsync(docker, c => c with { Transport = TransportPolicy.Copy });
+
+        // Same size, modification time set back to the upload's: only the change time (after the runner's stamp) tells.
+        var result = Assert.Single((await h.RunAsync(RunnerHarness.Task(
+            "hidden", "@run 0 sed -i 's/./x/' README.md && touch -d @946684800 README.md", "@message done"))).Results);
+
+        Assert.True(result.Status == TaskStatus.Success, $"{result.Status}: {result.NotesForManager}");
+        Assert.Equal(["README.md"], result.FilesChanged);
     }
 
     [Fact]

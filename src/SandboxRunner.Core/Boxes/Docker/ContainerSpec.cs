@@ -17,6 +17,9 @@ internal sealed record ContainerSpec
 
     /// <summary>Anonymous volumes (their mount points): scratch folders, filled through the archive API before start; they go with the container.</summary>
     public IReadOnlyList<string> Volumes { get; init; } = [];
+
+    /// <summary>Containers whose volumes this one mounts too (<c>id:ro</c>): a look beside a stopped box (<see cref="ITaskBox.LookBesideAsync"/>).</summary>
+    public IReadOnlyList<string> VolumesFrom { get; init; } = [];
     public required IReadOnlyDictionary<string, string> Labels { get; init; }
     public required ResourceLimits Limits { get; init; }
 

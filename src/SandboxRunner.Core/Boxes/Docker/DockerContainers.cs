@@ -43,6 +43,7 @@ internal sealed partial class DockerContainers(DockerClient client, ILogger logg
                     ReadOnly = m.ReadOnly,
                     BindOptions = new BindOptions { Propagation = "rprivate" },
                 }).Concat(spec.Volumes.Select(target => new Mount { Type = "volume", Target = target })).ToList(),
+                VolumesFrom = spec.VolumesFrom.Count == 0 ? null! : spec.VolumesFrom.ToList(),
                 Tmpfs = new Dictionary<string, string> { ["/tmp"] = $"rw,nosuid,nodev,size={spec.Limits.TmpBytes}" },
                 ReadonlyRootfs = spec.ReadOnlyRootFilesystem,
                 CapDrop = ["ALL"],

@@ -56,7 +56,7 @@ internal sealed class DockerRunSite(DockerBackend docker, RunSiteSpec spec) : IR
             throw;
         }
 
-        var created = new DockerTaskBox(docker, id, network, release);
+        var created = new DockerTaskBox(docker, id, network, release) { Spec = ContainerSpec.ForBox(box, labels, networkMode) };
         if (cancellationToken.IsCancellationRequested)
         {
             await created.DisposeAsync();

@@ -26,6 +26,9 @@ internal sealed class DockerTaskBox : ITaskBox
     /// <summary>Where the box sits on its site's internal network; null off an allowlist site.</summary>
     public TaskNetwork? Network { get; }
 
+    /// <summary>What the box was created from: its image, labels, limits and runtime serve a look beside it.</summary>
+    internal ContainerSpec? Spec { get; init; }
+
     public Task<BoxExit> RunAsync(
         TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, Action? onStarted, CancellationToken limitStop, CancellationToken cancellationToken)
     {
@@ -61,6 +64,65 @@ internal sealed class DockerTaskBox : ITaskBox
         _docker.Snapshots.ChangesAsync(Id, maxEntries, cancellationToken);
 
     public Task<string> CommitAsync(ImageCommit commit, CancellationToken cancellationToken) => _docker.Snapshots.CommitAsync(Id, commit, cancellationToken);
+
+    public async Task<byte[]?> LookBesideAsync(BesideLook look, CancellationToken cancellationToken)
+    {
+        if (Spec is not { } spec || look.Command.Count == 0)
+        {
+            return null;
+        }
+
+        // Its own container, never this one restarted (that would run the agent again): the same image, labels (so the
+        // run's teardown and the orphan sweep find it), limits and runtime, no network, this box's volumes read-only.
+        var besides = new ContainerSpec
+        {
+            Image = spec.Image,
+            Entrypoint = [look.Command[0]],
+            Command = look.Command.Skip(1).ToList(),
+            User = "0:0",
+            WorkingDirectory = "/",
+            Environment = new Dictionary<string, string>(),
+            Volumes = [look.OutputFolder],
+            VolumesFrom = [$"{Id}:ro"],
+            Labels = new Dictionary<string, string>(spec.Labels) { [Labels.Role] = Labels.LookRole },
+            Limits = spec.Limits,
+            NetworkMode = "none",
+            CapAdd = ["DAC_READ_SEARCH"],
+            MaxLogBytes = 64 * 1024,
+            Runtime = spec.Runtime,
+        };
+        var containers = _docker.Containers;
+        string id;
+        using (var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            id = await containers.CreateAsync(besides, budget.Token);
+        }
+
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(look.Timeout);
+            await containers.StartAsync(id, deadline.Token);
+            var exit = await containers.WaitAsync(id, deadline.Token);
+            return exit == 0 ? await containers.ReadFileAsync(id, look.OutputFile, look.MaxBytes, cancellationToken) : null;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+        finally
+        {
+            try
+            {
+                using var budget = new CancellationTokenSource(TeardownBudget);
+                await containers.RemoveAsync(id, budget.Token);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _docker.LogBoxLeft(id, e is OperationCanceledException ? $"over its {TeardownBudget.TotalSeconds:F0} s budget" : e.Message);
+            }
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -262,7 +262,6 @@ public sealed partial class SwarmBackend : ITaskBackend
         static bool Orphaned(IDictionary<string, string>? labels) =>
             labels is not null && labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner);
 
-        await RemoveNodeContainersAsync(selector, orphansOnly ? Orphaned : _ => true, cancellationToken);
         var removed = 0;
         foreach (var service in await Services.ListAsync(selector, cancellationToken))
         {
@@ -273,7 +272,8 @@ public sealed partial class SwarmBackend : ITaskBackend
             }
         }
 
-        await SwarmEgress.RemoveLeftContainersAsync(Nodes, selector, orphansOnly, cancellationToken);
+        // After the services: a service removed makes no new container, so nothing started meanwhile is missed.
+        await RemoveNodeContainersAsync(selector, orphansOnly ? Orphaned : _ => true, cancellationToken);
         await Markers.RemoveAsync(selector, orphansOnly, cancellationToken);
         await SwarmEgress.RemoveSecretsAsync(_client, selector, orphansOnly, cancellationToken);
         var networks = await _client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = LabelFilter(selector) }, cancellationToken);
@@ -286,9 +286,9 @@ public sealed partial class SwarmBackend : ITaskBackend
     }
 
     /// <summary>
-    /// The selected boxes' containers, with their volumes, on every node the runner reaches, before their services go:
-    /// swarm removes a removed service's container late and leaves its anonymous volumes. A node that does not answer
-    /// keeps them for a later removal by label.
+    /// The selected boxes' and proxies' containers, with their volumes, on every node the runner reaches: swarm removes a
+    /// removed service's container late (and with it the node's copy of the run's overlay) and leaves its anonymous
+    /// volumes. A node that does not answer keeps them for a later removal by label.
     /// </summary>
     private async Task RemoveNodeContainersAsync(LabelSelector selector, Func<IDictionary<string, string>?, bool> take, CancellationToken cancellationToken)
     {

@@ -318,41 +318,6 @@ internal sealed class SwarmEgress
         }
     }
 
-    /// <summary>
-    /// The containers <paramref name="selector"/> matches on every node the runner reaches (of owners that are gone when
-    /// <paramref name="orphansOnly"/>): a removed service's container stays on its node until swarm's agent gets to it,
-    /// and with it the node's copy of the run's overlay. A node that does not answer keeps them until the next sweep.
-    /// </summary>
-    public static async Task RemoveLeftContainersAsync(SwarmNodes nodes, LabelSelector selector, bool orphansOnly, CancellationToken cancellationToken)
-    {
-        foreach (var node in await nodes.ListAsync(cancellationToken))
-        {
-            if (node.State != "ready" || node.Engine is null)
-            {
-                continue;
-            }
-
-            try
-            {
-                if (await nodes.EngineAsync(node.Id, cancellationToken) is not { } engine)
-                {
-                    continue;
-                }
-
-                foreach (var container in await engine.Backend.Containers.ListAsync(selector, cancellationToken))
-                {
-                    if (!orphansOnly || container.Labels?.TryGetValue(Labels.Owner, out var owner) == true && Labels.IsOrphanedBy(owner))
-                    {
-                        await engine.Backend.Containers.RemoveAsync(container.ID, cancellationToken);
-                    }
-                }
-            }
-            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException)
-            {
-            }
-        }
-    }
-
     /// <summary>A secret is refused while a service still names it; the service's removal frees it a moment later.</summary>
     private static async Task RemoveSecretWhenFreeAsync(DockerClient client, string secret, CancellationToken cancellationToken)
     {

@@ -22,6 +22,8 @@ internal sealed class CopyTransport(TreeCopy copy, TaskImage image) : ITaskTrans
 
     public bool WritesOwnLayer => false;
 
+    public bool FillsFromObjects => true;
+
     public IReadOnlyList<BoxMount> Workspace(Worktree worktree, string home) => copy.Volumes.Select(target => (BoxMount)new BoxMount.Scratch(target)).ToList();
 
     public void AddEnvironment(IDictionary<string, string> environment)
@@ -37,5 +39,5 @@ internal sealed class CopyTransport(TreeCopy copy, TaskImage image) : ITaskTrans
     public Func<CancellationToken, Task<string?>>? Watch(ITaskBox box, Worktree worktree, string home, TaskLimits limits) => null;
 
     public Task<CopyBack> BringBackAsync(ITaskBox box, Worktree worktree, TaskLimits limits, string taskFolder, CancellationToken cancellationToken) =>
-        TreeCopy.DownloadAsync(box, worktree, limits, cancellationToken);
+        TreeCopy.DownloadAsync(box, worktree, limits, Path.Combine(taskFolder, ".incoming"), cancellationToken);
 }

@@ -26,6 +26,12 @@ internal interface ITaskTransport
     /// <summary>Whether the task writes its checkout into its box's own filesystem, which then cannot be read-only.</summary>
     bool WritesOwnLayer { get; }
 
+    /// <summary>
+    /// Whether <see cref="FillAsync"/> reads only the object store and the prepared git directories, never the host's checkout, so
+    /// the checkout may be written meanwhile (<see cref="Worktree.Prepare"/>); it is complete before the agent starts.
+    /// </summary>
+    bool FillsFromObjects => false;
+
     /// <summary>The box's workspace: folders of this machine, or scratch folders <see cref="FillAsync"/> fills.</summary>
     IReadOnlyList<BoxMount> Workspace(Worktree worktree, string home);
 
