@@ -232,8 +232,10 @@ internal static class SwarmBenchmark
         {
             Console.Error.Write($"[{label}]");
             var clock = Stopwatch.StartNew();
-            var run = await swarmRunner.RunAsync(new RunRequest { Concurrency = 8, Tasks = tasks }, null, cancellationToken);
+            var events = new PhaseTimes(clock);
+            var run = await swarmRunner.RunAsync(new RunRequest { Concurrency = 8, Tasks = tasks }, events, cancellationToken);
             clock.Stop();
+            Console.WriteLine($"{label}: {events.Describe()}");
             var failed = run.Results.Where(r => r.Status != Runs.TaskStatus.Success).ToList();
             if (failed.Count > 0)
             {
@@ -265,6 +267,42 @@ internal static class SwarmBenchmark
         text.Append(CultureInfo.InvariantCulture, $"two-node/one-node throughput: {one / two:F2}x (target >= 1.8x)\n");
         text.Append(CultureInfo.InvariantCulture, $"ideal: {WaitTasks / 8} waves of 5 s on two nodes, {WaitTasks / 4} on one; per wave beyond the 5 s: two nodes {(two.TotalSeconds - WaitTasks / 8 * 5) / (WaitTasks / 8):F1} s, one node {(one.TotalSeconds - WaitTasks / 4 * 5) / (WaitTasks / 4):F1} s\n");
         Console.WriteLine(text.ToString());
+    }
+
+    /// <summary>When each task was reported started and finished, to tell the waits from the per-task work around them.</summary>
+    private sealed class PhaseTimes(Stopwatch clock) : IProgress<TaskProgress>
+    {
+        private readonly List<double> _started = [];
+        private readonly Dictionary<string, double> _startedAt = new(StringComparer.Ordinal);
+        private readonly List<double> _held = [];
+
+        public void Report(TaskProgress value)
+        {
+            var now = clock.Elapsed.TotalSeconds;
+            lock (_started)
+            {
+                if (value.Phase == TaskPhase.Started && _startedAt.TryAdd(value.TaskId, now))
+                {
+                    _started.Add(now);
+                }
+                else if (value.Phase == TaskPhase.Finished && _startedAt.TryGetValue(value.TaskId, out var at))
+                {
+                    _held.Add(now - at);
+                }
+            }
+        }
+
+        public string Describe()
+        {
+            lock (_started)
+            {
+                var gaps = _started.Order().Zip(_started.Order().Skip(1), (a, b) => b - a).Order().ToList();
+                var held = _held.Order().ToList();
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"first start {_started.Min():F1} s, 8th start {_started.Order().ElementAt(Math.Min(7, _started.Count - 1)):F1} s, last start {_started.Max():F1} s; " +
+                    $"median gap between starts {gaps[gaps.Count / 2]:F2} s; started->finished median {held[held.Count / 2]:F1} s (max {held[^1]:F1} s)");
+            }
+        }
     }
 
     private sealed record Cluster(string Registry, EngineConnection Manager, string WorkerNode);
