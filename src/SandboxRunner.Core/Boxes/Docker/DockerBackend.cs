@@ -31,6 +31,7 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
         Snapshots = new DockerSnapshots(_client, logger, labels);
         Exec = new DockerExec(_client, logger);
         _images = new DockerImages(_client, logger, labels);
+        Gateways = new DockerGateways(this, logger);
     }
 
     public EngineConnection Connection { get; }
@@ -50,6 +51,19 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
     internal DockerSnapshots Snapshots { get; }
 
     internal DockerExec Exec { get; }
+
+    /// <summary>The egress gateways of allowlist sites, made ahead of need (see <see cref="SpareGateways"/>).</summary>
+    internal DockerGateways Gateways { get; }
+
+    /// <summary>
+    /// How many egress gateways (network, proxy waiting for its run, one holder) this backend keeps made ahead of the
+    /// next allowlist site: 1 by default, 0 to make each with its site. Each is handed to one run only.
+    /// </summary>
+    public int SpareGateways
+    {
+        get => Gateways.Capacity;
+        set => Gateways.Capacity = value;
+    }
 
     public async Task<BackendFacts> DescribeAsync(CancellationToken cancellationToken)
     {
@@ -195,6 +209,9 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
         }
     }
 
+    /// <summary>Completes when every removal the backend finishes after a site's close is done (tests and the benchmark wait for it).</summary>
+    internal Task SettledAsync(CancellationToken cancellationToken) => Gateways.SettledAsync(cancellationToken);
+
     public async Task<int> RemoveRunAsync(BoxScope scope, string runId, CancellationToken cancellationToken)
     {
         var selector = LabelSelector.Of(scope, runId);
@@ -208,6 +225,12 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
         foreach (var network in await Networks.ListAsync(selector, cancellationToken))
         {
             await Networks.RemoveAsync(network.Name, cancellationToken);
+        }
+
+        // A gateway made ahead of its run carries no run label: the backend knows which run it went to.
+        foreach (var gateway in Gateways.Of(scope, runId))
+        {
+            Gateways.Retire(gateway);
         }
 
         return removed;
@@ -253,6 +276,13 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
             }
         }
 
+        // Gateways made ahead of their run carry no repository (a sweep of one repository's must still find them),
+        // and no run's recovery ever needs one: every dead process's gateway goes, spare or handed over.
+        if (scope.Labels.ContainsKey(Labels.Scope))
+        {
+            removed += await RemoveOrphansAsync(LabelSelector.Of(DockerEgress.GatewayLabel), cancellationToken);
+        }
+
         if (removed > 0)
         {
             LogOrphansRemoved(removed);
@@ -275,14 +305,16 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
 
     public void Dispose()
     {
+        // Waits for the gateways' removal (at most its budget): a process that ends after its last reply leaves nothing.
+        Gateways.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _client.Dispose();
         _probeGate.Dispose();
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await Gateways.DisposeAsync();
         Dispose();
-        return ValueTask.CompletedTask;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Docker engine {Endpoint}: sees this machine's files: {Shares}")]

@@ -105,10 +105,34 @@ internal sealed partial class DockerContainers(DockerClient client, ILogger logg
     /// </summary>
     public async Task StartWithInputAsync(string containerId, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
     {
+        using var stdin = await StartAttachedAsync(containerId, cancellationToken);
+        await WriteInputAsync(stdin, input, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts a container created with <see cref="ContainerSpec.OpenStdin"/> with its standard input held open: what a
+    /// gateway made ahead of its run waits on until <see cref="WriteInputAsync"/> hands it the run.
+    /// </summary>
+    public async Task<MultiplexedStream> StartAttachedAsync(string containerId, CancellationToken cancellationToken)
+    {
         // Attached before the start, as `docker start -ai` does, so nothing written is lost.
-        using var stdin = await client.Containers.AttachContainerAsync(
+        var stdin = await client.Containers.AttachContainerAsync(
             containerId, new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = false, Stderr = false }, cancellationToken);
-        await StartAsync(containerId, cancellationToken);
+        try
+        {
+            await StartAsync(containerId, cancellationToken);
+            return stdin;
+        }
+        catch
+        {
+            stdin.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes <paramref name="input"/> to a standard input opened by <see cref="StartAttachedAsync"/> and closes it; never logged, zeroed after.</summary>
+    public static async Task WriteInputAsync(MultiplexedStream stdin, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
+    {
         var bytes = input.ToArray();
         try
         {
