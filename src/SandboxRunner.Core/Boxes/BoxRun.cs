@@ -57,18 +57,7 @@ public static class BoxRun
 
             // Docker 20.10 can end a follow early while a long line is still being written (seen with a
             // 3 MB JSONL line): read the finished log once more and hand on whatever the follow missed.
-            var replayed = new long[2];
-            await box.ReadLogs(false, (stream, chunk) =>
-            {
-                var i = (int)stream;
-                var skip = (int)Math.Clamp(delivered[i] - replayed[i], 0, chunk.Length);
-                replayed[i] += chunk.Length;
-                if (skip < chunk.Length)
-                {
-                    Deliver(stream, chunk[skip..]);
-                    replayed[i] = delivered[i];
-                }
-            }, CancellationToken.None).WaitAsync(Budget, CancellationToken.None);
+            await ReplayMissedAsync(box.ReadLogs, delivered, Deliver, Budget);
             return new BoxExit(timedOut || stopped ? null : exitCode, timedOut, elapsed, stopped);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -81,5 +70,26 @@ public static class BoxRun
             await stop.CancelAsync();
             await Task.WhenAll(logs, wait).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
+    }
+
+    /// <summary>
+    /// Reads a box's finished output once more and hands on, per stream, whatever lies past the
+    /// <paramref name="delivered"/> bytes a live read already handed on (which <paramref name="deliver"/> counts).
+    /// </summary>
+    internal static Task ReplayMissedAsync(
+        Func<bool, Action<LogStream, ReadOnlySpan<byte>>, CancellationToken, Task> readLogs, long[] delivered, Action<LogStream, ReadOnlySpan<byte>> deliver, TimeSpan budget)
+    {
+        var replayed = new long[2];
+        return readLogs(false, (stream, chunk) =>
+        {
+            var i = (int)stream;
+            var skip = (int)Math.Clamp(delivered[i] - replayed[i], 0, chunk.Length);
+            replayed[i] += chunk.Length;
+            if (skip < chunk.Length)
+            {
+                deliver(stream, chunk[skip..]);
+                replayed[i] = delivered[i];
+            }
+        }, CancellationToken.None).WaitAsync(budget, CancellationToken.None);
     }
 }

@@ -167,23 +167,7 @@ public sealed class RemoteEngineFixture : IAsyncLifetime, IEngineUnderTest
 
     private static void Run(string file, params string[] args) => Run(file, args, null);
 
-    private static void Run(string file, string[] args, string? dir)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = dir ?? Environment.CurrentDirectory };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed: {err.Result}");
-        }
-    }
+    private static void Run(string file, string[] args, string? dir) => HostCommand.Run(file, args, directory: dir);
 
     public async Task DisposeAsync()
     {

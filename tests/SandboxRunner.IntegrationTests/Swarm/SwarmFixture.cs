@@ -246,23 +246,7 @@ public sealed class SwarmFixture : IAsyncLifetime
     private static void Build(string tag, string folder) =>
         Docker(["build", "-q", "-t", tag, Path.Combine(RepoRoot.Path, "images", folder)], $"building {tag} from images/{folder} (run `bash .ci/setup`)");
 
-    private static void Docker(IEnumerable<string> arguments, string what)
-    {
-        var psi = new ProcessStartInfo("docker") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in arguments)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{what} failed: {err.Result}");
-        }
-    }
+    private static void Docker(IEnumerable<string> arguments, string what) => HostCommand.Run("docker", arguments, what);
 
     public async Task DisposeAsync()
     {

@@ -118,18 +118,8 @@ internal sealed class SwarmTaskBox : ITaskBox
             var exitCode = await wait.WaitAsync(TeardownBudget, CancellationToken.None);
             var elapsed = Stopwatch.GetElapsedTime(started);
             await output.WaitAsync(TeardownBudget, CancellationToken.None);
-            var replayed = new long[2];
-            await containers.ReadLogsAsync(ContainerId, follow: false, (stream, chunk) =>
-            {
-                var i = (int)stream;
-                var skip = (int)Math.Clamp(delivered[i] - replayed[i], 0, chunk.Length);
-                replayed[i] += chunk.Length;
-                if (skip < chunk.Length)
-                {
-                    Deliver(stream, chunk[skip..]);
-                    replayed[i] = delivered[i];
-                }
-            }, CancellationToken.None).WaitAsync(TeardownBudget, CancellationToken.None);
+            await BoxRun.ReplayMissedAsync(
+                (follow, onChunk, ct) => containers.ReadLogsAsync(ContainerId, follow, onChunk, ct), delivered, Deliver, TeardownBudget);
             return new BoxExit(timedOut || stopped ? null : exitCode, timedOut, elapsed, stopped);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
