@@ -157,6 +157,27 @@ public sealed class DockerGatewayTests(DockerFixture docker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_run_teardown_sweeping_its_labels_while_a_holder_is_released_in_the_background_waits_for_it_and_leaves_nothing()
+    {
+        // The second box of a site gets a holder of its own, labelled with the run; its release after the box runs in the
+        // background, and the run's teardown that follows at once removes by the same labels: the engine refused the
+        // second removal ("already in progress"), which took the rest of the teardown (the run's folder) with it.
+        var (site, gateway) = await OpenAsync("run-sweep", "allowed.example.test", KeyA);
+        Assert.Contains("403", await RunAsync(site, ViaProxy("refused.example.test")), StringComparison.Ordinal);
+        var second = await site.CreateBoxAsync(Probe("true"), CancellationToken.None);
+        var holder = ((DockerTaskBox)second).Network!.HolderId;
+
+        await second.DisposeAsync();
+        await Backend.RemoveRunAsync(_scope, "run-sweep", CancellationToken.None);
+
+        using var client = docker.Engine.Connection.CreateClient();
+        await Assert.ThrowsAsync<DockerContainerNotFoundException>(() => client.Containers.InspectContainerAsync(holder));
+        Assert.Empty(await Backend.Containers.ListAsync(LabelSelector.Of(_scope, "run-sweep"), CancellationToken.None));
+        await Backend.SettledAsync(CancellationToken.None);
+        Assert.Empty(await Backend.Containers.ListAsync(LabelSelector.Of(DockerEgress.GatewayLabel, gateway.Id), CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_gateway_a_dead_process_left_spare_or_handed_over_is_removed_by_a_repository_sweep()
     {
         using var client = docker.Engine.Connection.CreateClient();

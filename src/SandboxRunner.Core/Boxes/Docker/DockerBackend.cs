@@ -216,10 +216,19 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
     {
         var selector = LabelSelector.Of(scope, runId);
         var removed = 0;
+        var failed = new List<string>();
         foreach (var container in await Containers.ListAsync(selector, cancellationToken))
         {
-            await Containers.RemoveAsync(container.ID, cancellationToken);
-            removed++;
+            try
+            {
+                await Containers.RemoveAsync(container.ID, cancellationToken);
+                removed++;
+            }
+            catch (DockerApiException e)
+            {
+                // One that will not go does not keep the rest (or the run's teardown after this) from going; said below.
+                failed.Add($"{DockerErrors.Short(container.ID)}: {DockerErrors.Failure("removing the container", e).Message}");
+            }
         }
 
         foreach (var network in await Networks.ListAsync(selector, cancellationToken))
@@ -233,7 +242,9 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
             Gateways.Retire(gateway);
         }
 
-        return removed;
+        return failed.Count == 0
+            ? removed
+            : throw new InvalidOperationException($"{failed.Count} container(s) of run {runId} were not removed ({string.Join("; ", failed)}); the next server start removes them");
     }
 
     public Task<int> RemoveOrphansAsync(BoxScope scope, CancellationToken cancellationToken) =>

@@ -184,8 +184,32 @@ internal sealed partial class DockerContainers(DockerClient client, ILogger logg
         catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
         }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict && e.ResponseBody?.Contains("already in progress", StringComparison.Ordinal) == true)
+        {
+            // Another removal of ours got there first (a holder released in the background while the run's teardown sweeps
+            // its labels): this one's promise, that the container is gone when it returns, is kept by waiting for that one.
+            await WaitGoneAsync(containerId, cancellationToken);
+            return;
+        }
 
         Observer?.Removed(containerId);
+    }
+
+    private async Task WaitGoneAsync(string containerId, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                await client.Containers.InspectContainerAsync(containerId, cancellationToken);
+            }
+            catch (DockerContainerNotFoundException)
+            {
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+        }
     }
 
     /// <summary>Hands the container's demultiplexed output to <paramref name="onChunk"/>: as it is written until the container exits (<paramref name="follow"/>), or all of it at once.</summary>

@@ -41,6 +41,7 @@ internal sealed class DockerEgress
     private EgressSpec? _egress;
     private RunSiteSpec? _site;
     private readonly List<Task> _releases = [];
+    private int _retired;
 
     private DockerEgress(DockerBackend docker, string id, string networkName, GatewayKey key, IReadOnlyDictionary<string, string> labels)
     {
@@ -61,6 +62,9 @@ internal sealed class DockerEgress
     public string? ProxyId { get; private set; }
 
     public string ProxyAddress { get; private set; } = "";
+
+    /// <summary>True the first time only: its removal has begun (see <see cref="DockerGateways"/>).</summary>
+    public bool MarkRetired() => Interlocked.Exchange(ref _retired, 1) == 0;
 
     /// <summary>The run it was handed to, once handed over.</summary>
     public RunSiteSpec? Site => _site;

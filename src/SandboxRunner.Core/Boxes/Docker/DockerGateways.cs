@@ -158,6 +158,12 @@ internal sealed partial class DockerGateways(DockerBackend docker, ILogger logge
     private void RetireLocked(DockerEgress gateway)
     {
         _live.Remove(gateway);
+        if (!gateway.MarkRetired())
+        {
+            // Its site's close and its run's teardown both retire it: one removal is enough.
+            return;
+        }
+
         _removals.RemoveAll(t => t.IsCompleted);
         _removals.Add(RemoveAsync(gateway));
     }
