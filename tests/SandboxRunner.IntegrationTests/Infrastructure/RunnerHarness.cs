@@ -119,7 +119,7 @@ public sealed class RunnerHarness : IAsyncDisposable
         await AssertEngineHoldsNothingAsync(_docker);
         var worktrees = Path.Combine(Runner.Repository.RunnerDir, "worktrees");
         var left = Directory.Exists(worktrees) ? Directory.EnumerateFileSystemEntries(worktrees).ToList() : [];
-        Assert.True(left.Count == 0, $"task folders left behind: {string.Join(", ", left)}");
+        Assert.True(left.Count == 0, $"task folders left behind: {string.Join(", ", left)}; holding: {string.Join(", ", left.SelectMany(Holding).Take(20))}");
         var runImages = (await _docker.ListImagesAsync(LabelSelector.Of(Labels.Scope, Scope).And(Labels.Role, ImageRoles.Run), CancellationToken.None)).ToList();
         Assert.True(runImages.Count == 0, $"run images left behind: {string.Join(", ", runImages.SelectMany(i => i.Tags))}");
         var registered = Repository.Git("worktree", "list", "--porcelain").Split('\n').Count(l => l.StartsWith("worktree ", StringComparison.Ordinal));
@@ -129,6 +129,12 @@ public sealed class RunnerHarness : IAsyncDisposable
             await check(this);
         }
     }
+
+    /// <summary>What a folder left behind holds (what was written into it, and when, says what left it).</summary>
+    private static IEnumerable<string> Holding(string folder) => Directory.Exists(folder)
+        ? Directory.EnumerateFileSystemEntries(folder, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true })
+            .Select(e => $"{Path.GetRelativePath(folder, e)} ({File.GetLastWriteTimeUtc(e):HH:mm:ss.fff})")
+        : [];
 
     /// <summary>
     /// Proves <paramref name="engine"/> holds no container of this repository and no network of its runs.
