@@ -87,11 +87,19 @@ public sealed class DockerGatewayTests(DockerFixture docker) : IAsyncLifetime
     [Fact]
     public async Task A_run_on_a_gateway_made_ahead_of_it_sees_nothing_of_the_run_before_it_and_cannot_reach_its_proxy()
     {
+        // A backend makes spares once it has served a second deny site (one run alone never needs one).
+        await (await OpenAsync("run-first", "first.example.test", KeyA)).Site.DisposeAsync();
         var (siteA, a) = await OpenAsync("run-a", "a-allowed.example.test", KeyA);
         Assert.Contains("403", await RunAsync(siteA, ViaProxy("a-refused.example.test")), StringComparison.Ordinal);
         using var client = docker.Engine.Connection.CreateClient();
         var aBridge = (await client.Containers.InspectContainerAsync(a.ProxyId!)).NetworkSettings!.Networks["bridge"].IPAddress;
         var spare = Assert.Single(await Backend.Gateways.SparesAsync());
+
+        // A's task cannot touch the gateway the next run will take: neither the spare's internal address nor its bridge one answers.
+        var spareBridge = (await client.Containers.InspectContainerAsync(spare.ProxyId!)).NetworkSettings!.Networks["bridge"].IPAddress;
+        var early = await RunAsync(siteA, Reach(spare.ProxyAddress, spareBridge));
+        Assert.DoesNotContain("reached", early, StringComparison.Ordinal);
+        Assert.Equal(4, early.Split('\n').Count(l => l.StartsWith("refused ", StringComparison.Ordinal)));
 
         var (siteB, b) = await OpenAsync("run-b", "b-allowed.example.test", KeyB);
 
@@ -101,11 +109,7 @@ public sealed class DockerGatewayTests(DockerFixture docker) : IAsyncLifetime
         Assert.NotEqual(a.Id, b.Id);
         Assert.NotEqual(a.ProxyId, b.ProxyId);
         Assert.NotEqual(a.NetworkName, b.NetworkName);
-        var reach = await RunAsync(siteB, $"""
-            for target in {a.ProxyAddress}/3128 {a.ProxyAddress}/8080 {aBridge}/3128 {aBridge}/8080; do
-              if (exec 3<>/dev/tcp/$target) 2>/dev/null; then echo "reached $target"; else echo "refused $target"; fi
-            done
-            """);
+        var reach = await RunAsync(siteB, Reach(a.ProxyAddress, aBridge));
         Assert.DoesNotContain("reached", reach, StringComparison.Ordinal);
         Assert.Equal(4, reach.Split('\n').Count(l => l.StartsWith("refused ", StringComparison.Ordinal)));
 
@@ -125,7 +129,20 @@ public sealed class DockerGatewayTests(DockerFixture docker) : IAsyncLifetime
         {
             Assert.DoesNotContain(secret, configuration, StringComparison.Ordinal);
         }
+
+        // Nothing is recycled: once A is closed, its gateway (which A's tasks used) is never handed to a run again.
+        await siteA.DisposeAsync();
+        var (_, c) = await OpenAsync("run-c", "c-allowed.example.test", KeyB);
+        Assert.DoesNotContain(c.Id, new[] { a.Id, b.Id });
+        Assert.DoesNotContain(await Backend.Gateways.SparesAsync(), g => g.Id == a.Id);
     }
+
+    /// <summary>A script that tries both proxy ports on both addresses of a proxy and prints "reached" or "refused" for each.</summary>
+    private static string Reach(string internalAddress, string bridgeAddress) => $"""
+        for target in {internalAddress}/3128 {internalAddress}/8080 {bridgeAddress}/3128 {bridgeAddress}/8080; do
+          if (exec 3<>/dev/tcp/$target) 2>/dev/null; then echo "reached $target"; else echo "refused $target"; fi
+        done
+        """;
 
     [Fact]
     public async Task Closing_a_deny_site_removes_its_gateway_afterwards_with_force_and_never_a_graceful_stop()

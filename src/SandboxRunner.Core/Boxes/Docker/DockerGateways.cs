@@ -6,7 +6,9 @@ namespace SandboxRunner.Boxes.Docker;
 /// The backend's gateways (<see cref="DockerEgress"/>): at most <see cref="Capacity"/> made ahead of need, each
 /// handed to exactly one run and removed after it, never recycled. A spare holds nothing of any run (its proxy
 /// waits on its standard input, listening nowhere) until the run that takes it writes its allowlist and credential
-/// there. The first allowlist site a backend opens makes its gateway itself; each take starts the next spare. A
+/// there. The first allowlist site a backend opens makes its gateway itself, and so does the second, which starts
+/// the first spare: a process that runs one deny run (a command line's <c>run</c>) never makes one it would only
+/// remove at exit; from then on each take starts the next. A
 /// closed site's gateway is removed here, after the site's close returned (nothing the run's reply needs waits for
 /// it); <see cref="SettledAsync"/> waits for those removals and disposing waits for all. What a killed process
 /// leaves (a spare, a gateway whose removal never ran) carries its owner and <see cref="DockerEgress.GatewayLabel"/>,
@@ -21,6 +23,7 @@ internal sealed partial class DockerGateways(DockerBackend docker, ILogger logge
     private readonly List<DockerEgress> _live = [];
     private readonly CancellationTokenSource _stopping = new();
     private bool _disposed;
+    private int _opened;
 
     /// <summary>How many gateways are kept made ahead of need (0: each run makes its own).</summary>
     public int Capacity { get; set; } = 1;
@@ -33,7 +36,11 @@ internal sealed partial class DockerGateways(DockerBackend docker, ILogger logge
     {
         var key = GatewayKey.Of(egress);
         var spare = TakeSpare(key);
-        Refill(key);
+        if (Interlocked.Increment(ref _opened) > 1)
+        {
+            Refill(key);
+        }
+
         if (spare is not null)
         {
             var made = spare.ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
