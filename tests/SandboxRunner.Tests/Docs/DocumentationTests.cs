@@ -25,12 +25,12 @@ public sealed partial class DocumentationTests
     }
 
     [Fact]
-    public void The_readmes_first_two_commands_set_the_machine_up_then_check_the_users_own_repository()
+    public void The_readmes_first_two_commands_set_the_machine_up_and_check_the_users_own_repository_then_run_the_tests()
     {
         var block = FirstBash().Match(Readme);
         var commands = block.Groups[1].Value.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('#')[0].Trim()).ToList();
 
-        Assert.Equal(["bash .ci/setup", "cd /path/to/your/repo && sandbox-runner doctor"], commands.Take(2));
+        Assert.Equal(["bash .ci/setup && sandbox-runner doctor --repo /path/to/your/repo", "bash .ci/run"], commands.Take(2));
     }
 
     [Fact]
