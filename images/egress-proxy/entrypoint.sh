@@ -86,8 +86,13 @@ http_access allow host$i port$i"
   fi
 done
 
+# Only this gateway's own network may use either port, whatever reaches the address: Docker 20.10 re-inserts its
+# FORWARD jump to the isolation chain (delete, then insert) each time it creates a network, and while that jump is
+# missing the default bridge is forwarded into internal networks; a request from outside the subnet is refused here.
 cat > $conf/squid.conf <<SQUID
 http_port $listen:3128
+acl gateway src $subnet
+http_access deny !gateway
 pid_filename $conf/squid.pid
 cache deny all
 cache_mem 8 MB
@@ -182,6 +187,8 @@ http {
   resolver_timeout 5s;
   server {
     listen $listen:8080;
+    allow $subnet;
+    deny all;
     $location
   }
 }
