@@ -68,8 +68,11 @@ public sealed record BackendFacts(string Version, string ApiVersion, EngineRunti
     public IReadOnlyList<BackendNode> Nodes { get; init; } = [];
 }
 
-/// <summary>A machine boxes run on, and whether it takes new ones.</summary>
-public sealed record BackendNode(string Name, string State);
+/// <summary>A machine boxes run on: its state as the platform describes it (free capacity included), and whether it takes new boxes.</summary>
+public sealed record BackendNode(string Name, string State)
+{
+    public bool TakesBoxes { get; init; } = true;
+}
 
 /// <summary>
 /// The repository a resource belongs to (<see cref="Labels.Scope"/>): run ids are unique only within one

@@ -46,11 +46,6 @@ public static class ConfigChecks
             yield break;
         }
 
-        if (config.NetworkPolicy == NetworkPolicy.Deny)
-        {
-            yield return new Problem("network_policy", "deny (the egress proxy and its allowlist) is not available with backend swarm yet; use allow or none with backend swarm, or backend docker");
-        }
-
         if (config.Runtime is not null)
         {
             yield return new Problem("runtime", "cannot be chosen with backend swarm (a swarm service names no OCI runtime); remove it, or use backend docker");

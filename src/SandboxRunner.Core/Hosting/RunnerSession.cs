@@ -37,14 +37,14 @@ public sealed record RunnerSessionOptions
 /// </summary>
 public sealed class RunnerSession : IAsyncDisposable
 {
-    private readonly ITaskBackend _backend;
+    private readonly ProcessBackends _backends;
     private readonly GitCli _git;
     private readonly Func<string, string?> _hostEnvironment;
     private int _disposed;
 
-    private RunnerSession(ITaskBackend backend, GitCli git, Runner runner, Func<string, string?> hostEnvironment)
+    private RunnerSession(ProcessBackends backends, GitCli git, Runner runner, Func<string, string?> hostEnvironment)
     {
-        _backend = backend;
+        _backends = backends;
         _git = git;
         Runner = runner;
         _hostEnvironment = hostEnvironment;
@@ -53,23 +53,24 @@ public sealed class RunnerSession : IAsyncDisposable
     /// <summary>The runner the session drives, for what the operations below do not cover.</summary>
     public Runner Runner { get; }
 
-    /// <summary>The engine the session's runs use (for listing and removing what carries its labels).</summary>
-    public ITaskBackend Backend => _backend;
+    /// <summary>The backend the session's config names, which its runs use (for listing and removing what carries its labels).</summary>
+    public ITaskBackend Backend => Runner.Backend;
 
     /// <summary>The repository's root folder.</summary>
     public string RepositoryRoot => Runner.Repository.Root;
 
     /// <summary>
     /// Opens the repository and reads its config. A missing repository or a broken config throws an
-    /// <see cref="InvalidInputException"/> naming the field and the fix; nothing is created in the engine yet.
+    /// <see cref="InvalidInputException"/> naming the field and the fix; nothing is created in the engine yet. The
+    /// backend is the one the config (with <see cref="RunnerSessionOptions.Configure"/>'s changes) names.
     /// </summary>
     public static async Task<RunnerSession> OpenAsync(RunnerSessionOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         var loggers = options.Loggers ?? NullLoggerFactory.Instance;
         var hostEnvironment = options.HostEnvironment ?? Environment.GetEnvironmentVariable;
-        // The one place a session makes its backend.
-        var backend = BackendFactory.Create(null, null, loggers, options.ExtraLabels);
+        // Made when the config is read, from what it names (backend, registry, max_tasks_per_node).
+        var backends = BackendFactory.Pool(null, loggers, options.ExtraLabels);
         try
         {
             var git = new GitCli(loggers.CreateLogger<GitCli>());
@@ -85,12 +86,12 @@ public sealed class RunnerSession : IAsyncDisposable
 
             var config = await ConfigLoader.LoadAsync(repository.Root, cancellationToken);
             config = options.Configure?.Invoke(config) ?? config;
-            var runner = new Runner(repository, config, backend, git, loggers, hostEnvironment: hostEnvironment);
-            return new RunnerSession(backend, git, runner, hostEnvironment);
+            var runner = new Runner(repository, config, backends.For(config), git, loggers, hostEnvironment: hostEnvironment);
+            return new RunnerSession(backends, git, runner, hostEnvironment);
         }
         catch
         {
-            await backend.DisposeAsync();
+            await backends.DisposeAsync();
             throw;
         }
     }
@@ -122,7 +123,7 @@ public sealed class RunnerSession : IAsyncDisposable
 
     /// <summary>As <c>sandbox_doctor</c>, on the config the session runs with (the file as opened, with <see cref="RunnerSessionOptions.Configure"/>'s changes).</summary>
     public Task<DoctorReport> DoctorAsync(CancellationToken cancellationToken) =>
-        Doctor.ExamineAsync(RepositoryRoot, _backend, _git, _hostEnvironment, Runner.Config, cancellationToken);
+        Doctor.ExamineAsync(RepositoryRoot, Runner.Backend, _git, _hostEnvironment, Runner.Config, cancellationToken);
 
     /// <summary>What a server does when it starts: removes what killed processes of this repository left and recovers their task trees.</summary>
     public Task<IReadOnlyList<string>> RecoverAsync(CancellationToken cancellationToken) => Runner.RecoverInterruptedAsync(cancellationToken);
@@ -141,7 +142,7 @@ public sealed class RunnerSession : IAsyncDisposable
         finally
         {
             Runner.Dispose();
-            await _backend.DisposeAsync();
+            await _backends.DisposeAsync();
         }
     }
 }

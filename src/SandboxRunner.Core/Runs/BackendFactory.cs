@@ -7,11 +7,12 @@ using SandboxRunner.Configuration;
 namespace SandboxRunner.Runs;
 
 /// <summary>
-/// The one place a process gets where its tasks run: the backend by name (today <c>docker</c>; issue 25 adds a
-/// swarm) over the engine connection the environment names (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH).
-/// The host's composition root calls it once for the MCP server and the verbs alike; a test project composes the
-/// library the same way without the host. What it returns is all the run layer and the hosts see of Docker:
-/// this is the one place outside <c>Boxes/Docker</c> that names a Docker type.
+/// The one place a process gets where its tasks run: the backend a config names (<c>docker</c>, or <c>swarm</c>)
+/// over the engine connection the environment names (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH). The host's
+/// composition root, the MCP server, the verbs and <c>RunnerSession</c> all get theirs through <see cref="Pool"/>, which
+/// makes one per config's choice when a config is read; a test project composes the library the same way without the
+/// host. What it returns is all the run layer and the hosts see of Docker: this is the one place outside
+/// <c>Boxes/Docker</c> that names a Docker type.
 /// </summary>
 public static class BackendFactory
 {
@@ -19,6 +20,13 @@ public static class BackendFactory
 
     /// <summary>The backends this build has.</summary>
     public static IReadOnlyList<string> Names { get; } = [Docker];
+
+    /// <summary>
+    /// A process's backends over <paramref name="connection"/> (null: the environment's): each made by
+    /// <see cref="CreateBackend"/> when a config first names it, all disposed with the pool.
+    /// </summary>
+    public static ProcessBackends Pool(EngineConnection? connection, ILoggerFactory loggers, IReadOnlyDictionary<string, string>? extraLabels = null) =>
+        new(config => CreateBackend(config, connection, loggers, extraLabels));
 
     /// <summary>
     /// The backend <paramref name="name"/> names (null: <c>docker</c>) over <paramref name="connection"/> (null: the

@@ -83,6 +83,11 @@ public static class Doctor
         {
             var facts = await backend.DescribeAsync(cancellationToken);
             checks.Add(new DoctorCheck("docker", Ok, $"engine {facts.Version}, API {facts.ApiVersion}", null));
+            if (facts.Nodes.Count > 0)
+            {
+                checks.Add(NodesCheck(backend, facts.Nodes));
+            }
+
             var imagePresent = await backend.Images.ExistsAsync(image, cancellationToken);
             checks.Add(imagePresent
                 ? new DoctorCheck("image", Ok, $"{image} is present", null)
@@ -116,6 +121,17 @@ public static class Doctor
         checks.Add(await CredentialCheck.ExamineAsync(config, environment, TimeProvider.System, cancellationToken));
         checks.Add(NetworkCheck(config));
         return new DoctorReport(checks.All(c => c.Status != Fail), checks);
+    }
+
+    /// <summary>A cluster's nodes, one line each with its state and free capacity: where tasks can go, and why not.</summary>
+    private static DoctorCheck NodesCheck(ITaskBackend backend, IReadOnlyList<BackendNode> nodes)
+    {
+        var taking = nodes.Count(n => n.TakesBoxes);
+        var detail = $"{backend.Name}: {taking} of {nodes.Count} node(s) take tasks\n" + string.Join("\n", nodes.Select(n => $"{n.Name}: {n.State}"));
+        const string Fix = "bring the nodes up (docker node ls) and give each worker its engine endpoint (docker node update --label-add sandbox-runner.engine=tcp://HOST:PORT NODE); see docs/swarm.md";
+        return taking == 0 ? new DoctorCheck("nodes", Fail, detail, Fix)
+            : taking < nodes.Count ? new DoctorCheck("nodes", Warn, detail, Fix)
+            : new DoctorCheck("nodes", Ok, detail, null);
     }
 
     private static DoctorCheck NetworkCheck(RunnerConfig config)

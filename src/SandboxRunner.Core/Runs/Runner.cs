@@ -71,6 +71,9 @@ public sealed partial class Runner : IDisposable
 
     public RunnerConfig Config { get; }
 
+    /// <summary>Where this runner's tasks run: the backend its config names (<see cref="BackendFactory"/>).</summary>
+    public ITaskBackend Backend => _backend;
+
     /// <summary>The task image: the configured one, or the one built from Dockerfile.codex for the Codex version.</summary>
     public string Image => _images.Image;
 
@@ -187,17 +190,6 @@ public sealed partial class Runner : IDisposable
     private async Task<RunPlan> PlanAsync(RunRequest request, CancellationToken cancellationToken)
     {
         ConfigChecks.ThrowIfBroken(Config);
-
-        // The process makes its backend once, before any repository's config is read; a config that names the swarm
-        // must not have its tasks run on the local engine it did not ask for.
-        if (Config.Backend == BackendKind.Swarm && _backend.Name != "swarm")
-        {
-            throw new InvalidInputException(RunnerConfig.FileName, "backend",
-                $"names swarm, but this process runs tasks on its '{_backend.Name}' backend: runs on a swarm are not wired into the " +
-                "server and the command line yet (the swarm backend passes the backend contract on a real swarm, see docs/swarm.md); " +
-                "remove backend, or set it to docker");
-        }
-
         var plan = await RunPlanner.PlanAsync(request, Config, Repository, RunIdInUse, _clock, cancellationToken);
 
         // First, before an image or a container is made: a runtime the engine lacks would fail every container at its start.

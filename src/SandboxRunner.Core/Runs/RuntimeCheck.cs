@@ -36,6 +36,13 @@ public static class RuntimeCheck
             throw new InvalidInputException(ImageProvisioner.EngineSource, "(engine)", $"Docker is not reachable ({e.Message}); start the engine (bash .ci/setup does) or set DOCKER_HOST");
         }
 
+        if (!backend.Capabilities.Runtimes)
+        {
+            // A platform whose boxes cannot name a runtime (a swarm service) runs each under its node's default, which the
+            // manager's list does not tell; the config may not name one there (ConfigChecks), and the result says none.
+            return plan;
+        }
+
         var problems = plan.Tasks
             .Select(t => (Field: FieldOf(t), Name: Configured(t, config), InEnvironment: t.Environment is not null))
             .Distinct()

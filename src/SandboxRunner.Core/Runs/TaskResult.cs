@@ -112,6 +112,9 @@ public sealed record TaskResult
     /// null in results written before runtimes were reported.
     /// </summary>
     [JsonPropertyName("runtime")] public string? Runtime { get; init; }
+
+    /// <summary>The cluster node that ran the task's container (<c>backend: swarm</c>); left out on one engine.</summary>
+    [JsonPropertyName("node"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Node { get; init; }
 }
 
 /// <summary>One attempt of a task, as the task's result lists it: enough to see why the best one was chosen.</summary>

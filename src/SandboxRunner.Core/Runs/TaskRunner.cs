@@ -179,6 +179,7 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
             var result = await TaskResults.BuildAsync(facts, judgement, context.Redactor, context.Store.PatchFile(context.Run.RunId, task.TaskId, task.Attempt), outcome.LastMessage, CancellationToken.None) with
             {
                 ContainerId = sandbox?.Id,
+                Node = sandbox?.Node,
                 WorkspacePath = context.Store.TaskFolder(context.Run.RunId, task.TaskId, task.Attempt),
                 Attempt = task.Attempt,
                 Verification = facts.Verification ?? Verification.VerificationReport.NotConfigured,

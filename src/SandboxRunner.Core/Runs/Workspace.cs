@@ -8,10 +8,18 @@ namespace SandboxRunner.Runs;
 /// <summary>
 /// The repository a server was started for, opened on first use. A server must come up even when the
 /// repository, its config or Docker is broken, so each problem is reported to the tool call that meets it
-/// (with the fix) instead of crashing the process before the client can read anything.
+/// (with the fix) instead of crashing the process before the client can read anything. Where its tasks run is the
+/// config's choice (<c>backend</c>): each runner gets the backend its config names from the process's
+/// <see cref="ProcessBackends"/>, which the workspace owns and disposes.
 /// </summary>
-public sealed partial class Workspace(string repoPath, ITaskBackend backend, GitCli git, ILoggerFactory loggerFactory) : IDisposable
+public sealed partial class Workspace(string repoPath, ProcessBackends backends, GitCli git, ILoggerFactory loggerFactory) : IDisposable
 {
+    /// <summary>A workspace whose every config runs on <paramref name="backend"/> (a test's fake, or one engine chosen by its caller, who disposes it).</summary>
+    public Workspace(string repoPath, ITaskBackend backend, GitCli git, ILoggerFactory loggerFactory)
+        : this(repoPath, ProcessBackends.Fixed(backend), git, loggerFactory)
+    {
+    }
+
     private static readonly TimeSpan[] RecoveryRetries = [TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30)];
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ILogger _logger = loggerFactory.CreateLogger<Workspace>();
@@ -71,7 +79,23 @@ public sealed partial class Workspace(string repoPath, ITaskBackend backend, Git
 
     public string RepoPath { get; } = Path.GetFullPath(repoPath);
 
-    public ITaskBackend Backend => backend;
+    /// <summary>
+    /// The backend the config file names now, for what must work whatever state the config is in (the doctor): when
+    /// there is no repository or its config cannot be read, the default (local engine) backend, so the doctor still
+    /// checks the engine and reports the config's problems.
+    /// </summary>
+    public async Task<ITaskBackend> CurrentBackendAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var repository = _repository ?? await OpenRepositoryAsync(cancellationToken);
+            return backends.For((await ConfigFile.ReadAsync(repository.Root, cancellationToken)).Parse());
+        }
+        catch (InvalidInputException)
+        {
+            return backends.Default;
+        }
+    }
 
     public GitCli Git => git;
 
@@ -119,7 +143,8 @@ public sealed partial class Workspace(string repoPath, ITaskBackend backend, Git
             }
 
             _process.Gate.Resize(config.DefaultConcurrency);
-            var runner = new Runner(repository, config, backend, git, loggerFactory, process: _process);
+            // A config that names another backend than the previous one gets it here; the previous runner's runs keep theirs.
+            var runner = new Runner(repository, config, backends.For(config), git, loggerFactory, process: _process);
             _loaded = new Loaded(runner, file.Identity);
             return runner;
         }
@@ -178,5 +203,6 @@ public sealed partial class Workspace(string repoPath, ITaskBackend backend, Git
         }
 
         _gate.Dispose();
+        backends.Dispose();
     }
 }

@@ -2,7 +2,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using SandboxRunner.Host.Composition;
 using SandboxRunner.Runs;
-using SandboxRunner.Boxes;
 
 namespace SandboxRunner.Host.Commands;
 
@@ -15,8 +14,6 @@ internal sealed class CliSession(HostSettings settings, LogLevel level = LogLeve
     private readonly ServiceProvider _services = RunnerServices.Open(settings, level);
 
     public Workspace Workspace => _services.GetRequiredService<Workspace>();
-
-    public ITaskBackend Backend => _services.GetRequiredService<ITaskBackend>();
 
     public Task<Runner> RunnerAsync(CancellationToken cancellationToken) => Workspace.GetRunnerAsync(cancellationToken);
 

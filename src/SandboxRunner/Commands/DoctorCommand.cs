@@ -17,7 +17,7 @@ internal sealed class DoctorCommand : AsyncCommand<JsonSettings>
     public override Task<int> ExecuteAsync(CommandContext context, JsonSettings options, CancellationToken cancellationToken) => Failures.GuardAsync(async () =>
     {
         using var session = new CliSession(options);
-        var report = await Doctor.ExamineAsync(session.Workspace.RepoPath, session.Backend, session.Workspace.Git, Environment.GetEnvironmentVariable, CancellationToken.None);
+        var report = await Doctor.ExamineAsync(session.Workspace.RepoPath, await session.Workspace.CurrentBackendAsync(CancellationToken.None), session.Workspace.Git, Environment.GetEnvironmentVariable, CancellationToken.None);
         if (options.Json)
         {
             await JsonOutput.WriteAsync(report);

@@ -137,7 +137,7 @@ internal static class ImageCatalogs
     {
         var runner = await session.RunnerAsync(CancellationToken.None);
         var current = await runner.CurrentImagesAsync(CancellationToken.None);
-        return (new ImageCatalog(session.Backend.Images), current.Tags.ToHashSet(StringComparer.Ordinal), Labels.ScopeOf(runner.Repository.CommonDir));
+        return (new ImageCatalog(runner.Backend.Images), current.Tags.ToHashSet(StringComparer.Ordinal), Labels.ScopeOf(runner.Repository.CommonDir));
     }
 
     public static string Megabytes(long bytes) => $"{bytes / (1024.0 * 1024.0):0.0} MB";

@@ -99,7 +99,7 @@ internal sealed class RunCommand : AsyncCommand<RunSettings>
         using var interrupt = new Interrupts();
 
         // Asked first so that an engine that does not answer is reported with its endpoint and the variables to check.
-        await PingAsync(session.Backend, interrupt.Cancel.Token);
+        await PingAsync(runner.Backend, interrupt.Cancel.Token);
 
         // Like a server at start: what killed runs of this repository left is removed and their work recovered.
         await runner.RecoverInterruptedAsync(interrupt.Cancel.Token);

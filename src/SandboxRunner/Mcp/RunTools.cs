@@ -82,8 +82,8 @@ public sealed class RunTools(Workspace workspace)
 
     [McpServerTool(Name = "sandbox_doctor", UseStructuredContent = true, ReadOnly = true)]
     [Description("First, or when a call fails on its surroundings: checks Docker, the task image, the repository, auth and the config, each with a fix.")]
-    public Task<DoctorReport> SandboxDoctor(CancellationToken cancellationToken = default) =>
-        Doctor.ExamineAsync(workspace.RepoPath, workspace.Backend, workspace.Git, Environment.GetEnvironmentVariable, cancellationToken);
+    public async Task<DoctorReport> SandboxDoctor(CancellationToken cancellationToken = default) =>
+        await Doctor.ExamineAsync(workspace.RepoPath, await workspace.CurrentBackendAsync(cancellationToken), workspace.Git, Environment.GetEnvironmentVariable, cancellationToken);
 
     private Task<Runner> RunnerAsync(CancellationToken cancellationToken) => workspace.GetRunnerAsync(cancellationToken);
 

@@ -54,7 +54,12 @@ public sealed class ConfigBackendTests
     }
 
     [Theory]
-    [InlineData("""{ "backend": "swarm" }""", "network_policy")]
+    [InlineData("""{ "backend": "swarm" }""")]
+    [InlineData("""{ "backend": "swarm", "network_policy": "deny", "network_allowlist": ["registry.npmjs.org"] }""")]
+    public void Deny_with_a_swarm_is_no_problem_its_proxy_runs_as_a_service_of_the_run(string json) =>
+        Assert.Empty(ConfigChecks.BeforeRun(ConfigLoader.Parse(json)));
+
+    [Theory]
     [InlineData("""{ "backend": "swarm", "network_policy": "none", "runtime": "runsc" }""", "runtime")]
     [InlineData("""{ "backend": "swarm", "network_policy": "allow", "environment": { "base_image": "node:20" } }""", "environment")]
     public void What_the_swarm_backend_cannot_do_yet_is_refused_before_a_run_naming_the_field(string json, string field)

@@ -20,10 +20,16 @@ internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
 
     public IBoxImages Images { get; } = new FakeBoxImages(engine);
 
+    /// <summary>The machines it describes (none: one engine, as the Docker backend).</summary>
+    public IReadOnlyList<BackendNode> Nodes { get; set; } = [];
+
+    /// <summary>The node a box is placed on, as a cluster's backend names it; null (the default): one engine, no node.</summary>
+    public Func<BoxSpec, string?> Placement { get; set; } = _ => null;
+
     public async Task<BackendFacts> DescribeAsync(CancellationToken cancellationToken)
     {
         var (version, api) = await engine.PingAsync(cancellationToken);
-        return new BackendFacts(version, api, await engine.RuntimesAsync(cancellationToken));
+        return new BackendFacts(version, api, await engine.RuntimesAsync(cancellationToken)) { Nodes = Nodes };
     }
 
     public Task<bool> SharesHostFilesAsync(string image, CancellationToken cancellationToken) => engine.SharesHostFilesAsync(image, cancellationToken);
@@ -34,11 +40,11 @@ internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
     {
         if (spec.Network != NetworkIntent.Allowlist)
         {
-            return new FakeRunSite(engine, spec, null);
+            return new FakeRunSite(engine, spec, null, Placement);
         }
 
         var egress = new FakeEgress(engine, spec, spec.Egress ?? throw new InvalidOperationException("an allowlist site needs its egress (proxy image, allowlist, model route)"));
-        var site = new FakeRunSite(engine, spec, egress);
+        var site = new FakeRunSite(engine, spec, egress, Placement);
         try
         {
             await egress.StartAsync(cancellationToken);
@@ -84,9 +90,16 @@ internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
             .ToList());
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    /// <summary>Whether its owner has disposed it.</summary>
+    public bool Disposed { get; private set; }
 
-    private sealed class FakeRunSite(FakeEngine engine, RunSiteSpec spec, FakeEgress? egress) : IRunSite
+    public ValueTask DisposeAsync()
+    {
+        Disposed = true;
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed class FakeRunSite(FakeEngine engine, RunSiteSpec spec, FakeEgress? egress, Func<BoxSpec, string?> placement) : IRunSite
     {
         private int _disposed;
 
@@ -103,7 +116,7 @@ internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
 
             // As Docker's: the create is not cancelled part-way; a cancellation meanwhile removes the box again.
             var id = await engine.CreateAsync(ContainerSpec.ForBox(box, Labels.For(spec.Scope, spec.RunId, box.Identity), mode), CancellationToken.None);
-            var created = new FakeTaskBox(engine, id, network);
+            var created = new FakeTaskBox(engine, id, network, placement(box));
             if (cancellationToken.IsCancellationRequested)
             {
                 await created.DisposeAsync();
@@ -136,13 +149,13 @@ internal sealed class FakeBackend(FakeEngine engine) : ITaskBackend
         }
     }
 
-    private sealed class FakeTaskBox(FakeEngine engine, string id, TaskNetwork? network) : ITaskBox
+    private sealed class FakeTaskBox(FakeEngine engine, string id, TaskNetwork? network, string? node) : ITaskBox
     {
         private int _disposed;
 
         public string Id => id;
 
-        public string? Node => null;
+        public string? Node => node;
 
         public TaskNetwork? Network => network;
 

@@ -14,6 +14,7 @@ using SandboxRunner.Platform;
 using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Tests.Fakes;
+using SandboxRunner.Runs;
 using SandboxRunner.Tests.Runs;
 
 namespace SandboxRunner.Tests.Mcp;
@@ -60,7 +61,7 @@ internal sealed class InProcessServer : IAsyncDisposable
             server.WriteConfig(configOverrides);
             var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
             builder.Services.AddRunner(new HostSettings { Repo = server._bed.Path });
-            builder.Services.AddSingleton<ITaskBackend>(server._bed.Backend);
+            builder.Services.AddSingleton(ProcessBackends.Fixed(server._bed.Backend));
             builder.Services.AddRunnerMcp().WithStreamServerTransport(server._toServer.Reader.AsStream(), server._toClient.Writer.AsStream());
             server._host = builder.Build();
             await server._host.StartAsync();

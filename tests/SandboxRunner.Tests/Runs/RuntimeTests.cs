@@ -37,6 +37,19 @@ public sealed class RuntimeTests
     }
 
     [Fact]
+    public async Task On_a_backend_whose_boxes_cannot_name_a_runtime_a_task_names_none_and_runs_under_its_nodes_default()
+    {
+        using var bed = await BedAsync(c => c);
+        bed.Backend.Capabilities = bed.Backend.Capabilities with { Runtimes = false };
+
+        var result = Assert.Single((await bed.RunAsync(RunnerTestBed.Ask("t"))).Results);
+
+        Assert.Equal(TaskStatus.Success, result.Status);
+        Assert.Null(result.Runtime);
+        Assert.Null(Assert.Single(bed.Engine.History).Spec.Runtime);
+    }
+
+    [Fact]
     public async Task A_configured_runtime_starts_the_task_container_and_is_in_the_stored_result()
     {
         using var bed = await BedAsync(c => c with { Runtime = "runsc" }, extra: Runsc);

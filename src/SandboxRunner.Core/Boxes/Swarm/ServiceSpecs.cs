@@ -31,6 +31,7 @@ internal static class ServiceSpecs
     /// <summary>The image's own entrypoint and command, which a service's command replaces, so the gate can run them.</summary>
     public sealed record ImageDefaults(IReadOnlyList<string> Entrypoint, IReadOnlyList<string> Command);
 
+    /// <param name="dns">The box's resolvers (an allowlist site's <see cref="SwarmEgress.BoxDns"/>); null for the node's.</param>
     public static ServiceSpec For(
         BoxSpec box,
         string name,
@@ -38,7 +39,8 @@ internal static class ServiceSpecs
         ImageDefaults defaults,
         IReadOnlyDictionary<string, string> labels,
         IReadOnlyList<string> networks,
-        IReadOnlyList<string> constraints)
+        IReadOnlyList<string> constraints,
+        DNSConfig? dns = null)
     {
         if (box.Workspace.OfType<BoxMount.HostFolder>().FirstOrDefault() is { } folder)
         {
@@ -86,6 +88,7 @@ internal static class ServiceSpecs
                     Privileges = new Privileges { NoNewPrivileges = true },
                     Mounts = mounts,
                     StopGracePeriod = TimeSpan.Zero,
+                    DNSConfig = dns!,
                 },
                 Resources = new ResourceRequirements
                 {

@@ -43,9 +43,9 @@ public sealed partial class SwarmBackend : ITaskBackend
 
     /// <summary>
     /// Boxes run commands (exec through their node's engine); they cannot be committed as images (a commit would stay
-    /// on one node) nor name an OCI runtime (the service API has no such field), and allowlist sites are not built yet.
+    /// on one node) nor name an OCI runtime (the service API has no such field). Allowlist sites: <see cref="SwarmEgress"/>.
     /// </summary>
-    public BackendCapabilities Capabilities { get; } = new(Snapshots: false, Exec: true, Runtimes: false, Allowlist: false);
+    public BackendCapabilities Capabilities { get; } = new(Snapshots: false, Exec: true, Runtimes: false, Allowlist: true);
 
     public IBoxImages Images => _images;
 
@@ -61,7 +61,7 @@ public sealed partial class SwarmBackend : ITaskBackend
         var nodes = await Nodes.ListAsync(cancellationToken);
         return new BackendFacts(version, api, await _manager.RuntimesAsync(cancellationToken))
         {
-            Nodes = nodes.Select(n => new BackendNode(n.Name, Describe(n))).ToList(),
+            Nodes = nodes.Select(n => new BackendNode(n.Name, Describe(n)) { TakesBoxes = n.TakesBoxes }).ToList(),
         };
     }
 
@@ -103,12 +103,28 @@ public sealed partial class SwarmBackend : ITaskBackend
     public async Task<IRunSite> OpenRunSiteAsync(RunSiteSpec spec, CancellationToken cancellationToken)
     {
         await Nodes.ManagerNodeIdAsync(cancellationToken);
-        var site = new SwarmRunSite(this, spec);
-        site.Open();
+        SwarmEgress? egress = null;
+        if (spec.Network == NetworkIntent.Allowlist)
+        {
+            var wanted = spec.Egress ?? throw new InvalidOperationException("an allowlist site needs its egress (proxy image, allowlist, model route)");
+            egress = new SwarmEgress(this, _client, _images, wanted, _labels.StampOwned(Labels.For(spec.Scope, spec.RunId, new BoxIdentity(null))));
+        }
+
+        var site = new SwarmRunSite(this, spec, egress);
+        try
+        {
+            await site.OpenAsync(cancellationToken);
+        }
+        catch
+        {
+            await site.DisposeAsync();
+            throw;
+        }
+
         return site;
     }
 
-    internal async Task<ITaskBox> CreateBoxAsync(RunSiteSpec site, BoxSpec box, CancellationToken cancellationToken)
+    internal async Task<ITaskBox> CreateBoxAsync(RunSiteSpec site, BoxSpec box, SwarmEgress? egress, CancellationToken cancellationToken)
     {
         var labels = _labels.StampOwned(Labels.For(site.Scope, site.RunId, box.Identity));
         var image = await _images.PublishAsync(box.Image, cancellationToken);
@@ -125,7 +141,9 @@ public sealed partial class SwarmBackend : ITaskBackend
         try
         {
             using var lease = await Nodes.PlaceAsync(cancellationToken);
-            var spec = ServiceSpecs.For(box, name, image, defaults, labels, network is null ? [] : [network], lease.Constraints);
+            var networks = network is not null ? [network] : egress is not null ? [egress.InternalNetwork] : Array.Empty<string>();
+            var spec = ServiceSpecs.For(box, name, image, defaults, labels, networks, lease.Constraints, egress is null ? null : SwarmEgress.BoxDns);
+
 
             // The create itself is not cancelled: cancelled mid-flight, the manager may create a service whose id never reaches us.
             using var budget = new CancellationTokenSource(StartDeadline + TimeSpan.FromSeconds(30));
@@ -238,12 +256,13 @@ public sealed partial class SwarmBackend : ITaskBackend
         return removed;
     }
 
-    /// <summary>Services first (their containers go with them), then markers, then networks once free; returns how many services.</summary>
+    /// <summary>Services first, then what their containers left on the nodes, markers and secrets, then networks once free; returns how many services.</summary>
     private async Task<int> RemoveAsync(LabelSelector selector, bool orphansOnly, CancellationToken cancellationToken)
     {
         static bool Orphaned(IDictionary<string, string>? labels) =>
             labels is not null && labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner);
 
+        await RemoveNodeContainersAsync(selector, orphansOnly ? Orphaned : _ => true, cancellationToken);
         var removed = 0;
         foreach (var service in await Services.ListAsync(selector, cancellationToken))
         {
@@ -254,7 +273,9 @@ public sealed partial class SwarmBackend : ITaskBackend
             }
         }
 
+        await SwarmEgress.RemoveLeftContainersAsync(Nodes, selector, orphansOnly, cancellationToken);
         await Markers.RemoveAsync(selector, orphansOnly, cancellationToken);
+        await SwarmEgress.RemoveSecretsAsync(_client, selector, orphansOnly, cancellationToken);
         var networks = await _client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = LabelFilter(selector) }, cancellationToken);
         foreach (var network in networks.Where(n => n.Scope == "swarm" && (!orphansOnly || Orphaned(n.Labels))))
         {
@@ -262,6 +283,37 @@ public sealed partial class SwarmBackend : ITaskBackend
         }
 
         return removed;
+    }
+
+    /// <summary>
+    /// The selected boxes' containers, with their volumes, on every node the runner reaches, before their services go:
+    /// swarm removes a removed service's container late and leaves its anonymous volumes. A node that does not answer
+    /// keeps them for a later removal by label.
+    /// </summary>
+    private async Task RemoveNodeContainersAsync(LabelSelector selector, Func<IDictionary<string, string>?, bool> take, CancellationToken cancellationToken)
+    {
+        foreach (var node in (await Nodes.ListAsync(cancellationToken)).Where(n => n.State == "ready"))
+        {
+            try
+            {
+                if (await Nodes.EngineAsync(node.Id, cancellationToken) is not { } engine)
+                {
+                    continue;
+                }
+
+                foreach (var container in await engine.Backend.Containers.ListAsync(selector, cancellationToken))
+                {
+                    if (take(container.Labels))
+                    {
+                        await engine.Backend.Containers.RemoveAsync(container.ID, cancellationToken);
+                    }
+                }
+            }
+            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException)
+            {
+                LogNodeSweepFailed(node.Name, e.Message);
+            }
+        }
     }
 
     public async Task<IReadOnlyList<BoxRef>> FindBoxesAsync(BoxScope scope, string? runId, CancellationToken cancellationToken)
@@ -299,6 +351,9 @@ public sealed partial class SwarmBackend : ITaskBackend
 
     [LoggerMessage(Level = LogLevel.Information, Message = "swarm placed box {Service} of task {Task} on node {Node}")]
     private partial void LogPlaced(string service, string node, string task);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "removing the runner's containers on swarm node {Node} failed ({Reason}); a later removal by label takes them")]
+    private partial void LogNodeSweepFailed(string node, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "removed {Count} swarm service(s) left by a runner process that is gone")]
     private partial void LogOrphansRemoved(int count);

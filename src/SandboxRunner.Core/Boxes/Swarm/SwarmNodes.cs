@@ -42,16 +42,21 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
         return _managerNodeId = swarm.NodeID;
     }
 
-    /// <summary>Every node with the runner's boxes counted (services carrying <see cref="Labels.Owner"/> whose task is not finished).</summary>
+    /// <summary>
+    /// Every node with the runner's boxes counted (services carrying <see cref="Labels.Owner"/> whose task is not
+    /// finished); a run's egress proxy is no task and takes no task's place.
+    /// </summary>
     public async Task<IReadOnlyList<SwarmNode>> ListAsync(CancellationToken cancellationToken)
     {
         var self = await ManagerNodeIdAsync(cancellationToken);
         var nodes = await manager.Swarm.ListNodesAsync(cancellationToken);
         var ours = (await manager.Swarm.ListServicesAsync(
-            new ServiceListParameters { Filters = LabelFilter(LabelSelector.Of(Labels.Owner)) }, cancellationToken)).Select(s => s.ID).ToHashSet(StringComparer.Ordinal);
+            new ServiceListParameters { Filters = LabelFilter(LabelSelector.Of(Labels.Owner)) }, cancellationToken))
+            .Where(s => s.Spec?.Labels?.TryGetValue(Labels.Role, out var role) != true || role != SwarmEgress.Role).Select(s => s.ID).ToHashSet(StringComparer.Ordinal);
         var tasks = ours.Count == 0
             ? []
-            : await manager.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["desired-state"] = new Dictionary<string, bool> { ["running"] = true } } }, cancellationToken);
+            // By service, not desired state: a job's tasks are created desiring "complete", so a "running" filter missed every box.
+            : await manager.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = ours.ToDictionary(id => id, _ => true) } }, cancellationToken);
         var load = tasks.Where(t => ours.Contains(t.ServiceID ?? "") && !string.IsNullOrEmpty(t.NodeID) && !SwarmTasks.IsFinal(t))
             .GroupBy(t => t.NodeID!).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         return nodes.Select(n => new SwarmNode(

@@ -4,30 +4,51 @@ namespace SandboxRunner.Boxes.Swarm;
 /// A run's place on the swarm. <see cref="NetworkIntent.Open"/>: a box on its node's default bridge, as locally.
 /// <see cref="NetworkIntent.None"/>: swarm has no <c>none</c> network for services, so each box gets an internal
 /// overlay network of its own that nothing else joins (loopback and an address no one can reach: what <c>none</c> gives).
-/// <see cref="NetworkIntent.Allowlist"/> is refused for now (docs/swarm.md says what it will be).
+/// <see cref="NetworkIntent.Allowlist"/>: the run's internal overlay behind its egress proxy (<see cref="SwarmEgress"/>),
+/// which every box of the run joins.
 /// </summary>
-internal sealed class SwarmRunSite(SwarmBackend swarm, RunSiteSpec spec) : IRunSite
+internal sealed class SwarmRunSite(SwarmBackend swarm, RunSiteSpec spec, SwarmEgress? egress) : IRunSite
 {
+    private int _disposed;
+
     public NetworkIntent Network => spec.Network;
 
-    public EgressEndpoints? Egress => null;
+    public EgressEndpoints? Egress => egress?.Endpoints;
 
-    public string? TeardownError => null;
+    public string? TeardownError { get; private set; }
 
-    public void Open()
+    internal SwarmEgress? Proxy => egress;
+
+    public async Task OpenAsync(CancellationToken cancellationToken)
     {
-        if (spec.Network == NetworkIntent.Allowlist)
+        if (egress is not null)
         {
-            throw new NotSupportedException(
-                "network_policy `deny` (an allowlist behind the egress proxy) is not available on the swarm backend yet; use `allow` or `none` with `backend: swarm`, or `backend: docker`");
+            await egress.StartAsync(cancellationToken);
         }
     }
 
     public async Task<ITaskBox> CreateBoxAsync(BoxSpec box, CancellationToken cancellationToken) =>
-        await swarm.CreateBoxAsync(spec, box, cancellationToken);
+        await swarm.CreateBoxAsync(spec, box, egress, cancellationToken);
 
-    public Task<IReadOnlyList<string>> RefusedHostsAsync(ITaskBox box, DateTimeOffset since, CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<string>>([]);
+    public async Task<IReadOnlyList<string>> RefusedHostsAsync(ITaskBox box, DateTimeOffset since, CancellationToken cancellationToken) =>
+        egress is not null && box is SwarmTaskBox swarmBox ? await egress.RefusedHostsAsync(swarmBox, since, cancellationToken) : [];
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1 || egress is null)
+        {
+            return;
+        }
+
+        try
+        {
+            using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await egress.RemoveAsync(budget.Token);
+        }
+        catch (Exception e)
+        {
+            // Results are on disk before a site goes; what is left goes with the run's removal or as an orphan.
+            TeardownError = $"removing the run's egress proxy {egress.ServiceName}, its secret and networks failed: {e.Message}";
+        }
+    }
 }

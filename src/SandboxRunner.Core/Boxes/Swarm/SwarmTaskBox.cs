@@ -232,6 +232,13 @@ internal sealed class SwarmTaskBox : ITaskBox
             return;
         }
 
+        // The container first, with its volumes, through its node's engine: swarm removes a removed service's
+        // container late and never its anonymous volumes (the gate's and the copy transport's scratch).
+        if (_lost is null)
+        {
+            await _container.DisposeAsync();
+        }
+
         using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _swarm.Services.RemoveAsync(Id, budget.Token);
         await _swarm.Markers.ClearAsync(Id);
