@@ -50,13 +50,29 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
     {
         var self = await ManagerNodeIdAsync(cancellationToken);
         var nodes = await manager.Swarm.ListNodesAsync(cancellationToken);
-        var ours = (await manager.Swarm.ListServicesAsync(
-            new ServiceListParameters { Filters = LabelFilter(LabelSelector.Of(Labels.Owner)) }, cancellationToken))
-            .Where(s => s.Spec?.Labels?.TryGetValue(Labels.Role, out var role) != true || role != SwarmEgress.Role).Select(s => s.ID).ToHashSet(StringComparer.Ordinal);
-        var tasks = ours.Count == 0
-            ? []
-            // By service, not desired state: a job's tasks are created desiring "complete", so a "running" filter missed every box.
-            : await manager.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = ours.ToDictionary(id => id, _ => true) } }, cancellationToken);
+        HashSet<string> ours;
+        IList<TaskResponse> tasks;
+        for (var attempt = 1; ; attempt++)
+        {
+            ours = (await manager.Swarm.ListServicesAsync(
+                new ServiceListParameters { Filters = LabelFilter(LabelSelector.Of(Labels.Owner)) }, cancellationToken))
+                .Where(s => s.Spec?.Labels?.TryGetValue(Labels.Role, out var role) != true || role != SwarmEgress.Role).Select(s => s.ID).ToHashSet(StringComparer.Ordinal);
+            try
+            {
+                tasks = ours.Count == 0
+                    ? []
+                    // By service, not desired state: a job's tasks are created desiring "complete", so a "running" filter missed every box.
+                    : await manager.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = ours.ToDictionary(id => id, _ => true) } }, cancellationToken);
+                break;
+            }
+            catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound && attempt < 5)
+            {
+                // A sibling's service was removed between the two calls (20.10 answers a task filter naming a gone
+                // service with 404): the services are read again, without it. Seen as tasks failing with "runner error:
+                // service ... not found" while others waited for a place (bench `swarm`, one node).
+            }
+        }
+
         var load = tasks.Where(t => ours.Contains(t.ServiceID ?? "") && !string.IsNullOrEmpty(t.NodeID) && !SwarmTasks.IsFinal(t))
             .GroupBy(t => t.NodeID!).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         return nodes.Select(n => new SwarmNode(

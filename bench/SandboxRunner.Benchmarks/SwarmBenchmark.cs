@@ -1,0 +1,406 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Models = Docker.DotNet.Models;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
+using SandboxRunner.Boxes.Swarm;
+using SandboxRunner.Configuration;
+using SandboxRunner.Git;
+using SandboxRunner.Runs;
+
+namespace SandboxRunner.Benchmarks;
+
+/// <summary>
+/// Issue 25's figures on a real two-node swarm started as the integration tests' SwarmFixture starts it (a registry and
+/// two dockerds in containers, never the local engine's swarm): one no-op task's cost on the cluster against the local
+/// backend (same image, same fake-Codex task, network none), split into the box's phases; and the wall time of 32 tasks
+/// that each wait 5 s with max_tasks_per_node 4 on two nodes against one (the worker drained).
+/// </summary>
+internal static class SwarmBenchmark
+{
+    private const string Image = TaskOverheadBenchmark.Image;
+    private const string DindImage = "sandbox-runner/dind:dev";
+    private const string RegistryImage = "sandbox-runner/registry:dev";
+    private const int RunCount = 8;
+    private const int WarmUps = 2;
+    private const int WaitTasks = 32;
+
+    public static async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var session = Guid.NewGuid().ToString("N")[..10];
+        var scratch = Path.Combine(Path.GetTempPath(), $"sr-bench-swarm-{session}");
+        var containers = new List<string>();
+        var localTags = new List<string>();
+        var git = new GitCli(NullLogger<GitCli>.Instance);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var cluster = await StartClusterAsync(session, containers, localTags, cancellationToken);
+            Console.WriteLine($"two-node swarm ready in {clock.Elapsed.TotalSeconds:F0} s (registry {cluster.Registry}, manager {cluster.Manager.Endpoint}, worker {cluster.WorkerNode})");
+            Console.WriteLine();
+
+            var repoPath = await Repositories.CreateSmallAsync(Path.Combine(scratch, "repo"), cancellationToken);
+            var host = await HostRepository.OpenAsync(git, repoPath, cancellationToken);
+            var config = RunnerConfig.Default with
+            {
+                Image = Image,
+                CodexModel = "gpt-5.5",
+                NetworkPolicy = NetworkPolicy.None,
+                AllowedCommands = [],
+                DefaultConcurrency = 8,
+                MaxTasksPerRun = WaitTasks,
+            };
+
+            await using var local = new DockerBackend(NullLogger.Instance, EngineConnection.FromProcess());
+            await using var swarm = new SwarmBackend(NullLogger.Instance, cluster.Manager, new SwarmOptions(cluster.Registry, MaxTasksPerNode: 4));
+            var localRunner = new Runner(host, config, local, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
+            var swarmConfig = config with { Backend = BackendKind.Swarm, Registry = cluster.Registry, MaxTasksPerNode = 4 };
+            var swarmRunner = new Runner(host, swarmConfig, swarm, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
+
+            await PerTaskAsync(localRunner, swarmRunner, local, swarm, cluster.Manager, session, cancellationToken);
+            await ThroughputAsync(swarmRunner, cluster, cancellationToken);
+        }
+        finally
+        {
+            foreach (var id in containers)
+            {
+                await Quietly(["rm", "-f", "-v", id]);
+            }
+
+            foreach (var tag in localTags)
+            {
+                await Quietly(["rmi", "--no-prune", tag]);
+            }
+
+            if (Directory.Exists(scratch))
+            {
+                Directory.Delete(scratch, recursive: true);
+            }
+        }
+    }
+
+    private static async Task PerTaskAsync(Runner localRunner, Runner swarmRunner, ITaskBackend local, ITaskBackend swarm, EngineConnection managerConnection, string session, CancellationToken cancellationToken)
+    {
+        var table = new ResultTable($"swarm: one no-op task at a time, cluster vs local (N={RunCount} after {WarmUps} warm-up runs, interleaved)");
+        var rows = new Dictionary<string, Samples>(StringComparer.Ordinal);
+        Samples Row(string name) => rows.TryGetValue(name, out var s) ? s : rows[name] = table.Row(name);
+        var scope = new BoxScope("bench-swarm-" + session);
+        for (var i = 0; i < WarmUps + RunCount; i++)
+        {
+            var measured = i >= WarmUps;
+            Console.Error.Write(measured ? "." : "w");
+            foreach (var (name, runner, backend) in new[] { ("local", localRunner, local), ("swarm", swarmRunner, swarm) })
+            {
+                var task = Stopwatch.StartNew();
+                var result = (await runner.RunAsync(new RunRequest { Tasks = [new TaskRequest { TaskId = "noop", Prompt = "@message done" }] }, null, cancellationToken)).Results.Single();
+                task.Stop();
+                if (result.Status != Runs.TaskStatus.Success)
+                {
+                    throw new InvalidOperationException($"the no-op task on {name} ended {result.Status}: {result.NotesForManager}");
+                }
+
+                var phases = await BoxPhasesAsync(backend, scope, $"b{i}", cancellationToken);
+                if (backend is SwarmBackend swarmBackend)
+                {
+                    phases.AddRange(await BareJobAsync(swarmBackend, managerConnection, session, cancellationToken));
+                }
+
+                if (measured)
+                {
+                    Row($"{name}: Runner.RunAsync, 1 no-op task, network none").Add(task.Elapsed);
+                    foreach (var (phase, elapsed) in phases)
+                    {
+                        Row(phase.StartsWith("bare", StringComparison.Ordinal) ? $"{name}: {phase}" : $"{name}: box {phase} (cmd true)").Add(elapsed);
+                    }
+                }
+            }
+        }
+
+        Console.Error.WriteLine();
+        var ratio = rows["swarm: Runner.RunAsync, 1 no-op task, network none"].Median / rows["local: Runner.RunAsync, 1 no-op task, network none"].Median;
+        table.Note(string.Create(CultureInfo.InvariantCulture, $"cluster/local per-task (medians): {ratio:F2}x (target <= 1.3x)\n"));
+        Console.WriteLine(table.Render());
+    }
+
+    /// <summary>One box running <c>true</c> through the backend's seam, timed by phase: site, create (placed and its container made), run, dispose.</summary>
+    private static async Task<List<(string Phase, TimeSpan Elapsed)>> BoxPhasesAsync(ITaskBackend backend, BoxScope scope, string run, CancellationToken cancellationToken)
+    {
+        var phases = new List<(string, TimeSpan)>();
+        var clock = Stopwatch.StartNew();
+        TimeSpan Lap()
+        {
+            var elapsed = clock.Elapsed;
+            clock.Restart();
+            return elapsed;
+        }
+
+        var site = await backend.OpenRunSiteAsync(new RunSiteSpec(scope, run, NetworkIntent.None), cancellationToken);
+        phases.Add(("open site", Lap()));
+        try
+        {
+            var box = await site.CreateBoxAsync(new BoxSpec
+            {
+                Image = Image,
+                Entrypoint = [],
+                Command = ["true"],
+                User = "65534:65534",
+                WorkingDirectory = "/",
+                Environment = new Dictionary<string, string>(),
+                Limits = new ResourceLimits(MemoryBytes: 256L * 1024 * 1024, Cpus: 0.5, Pids: 64, TmpBytes: 8L * 1024 * 1024),
+                Identity = new BoxIdentity("noop"),
+            }, cancellationToken);
+            phases.Add(("create", Lap()));
+            try
+            {
+                await box.RunAsync(TimeSpan.FromMinutes(2), (_, _) => { }, null, cancellationToken, cancellationToken);
+                phases.Add(("run to exit", Lap()));
+            }
+            finally
+            {
+                await box.DisposeAsync();
+                phases.Add(("dispose", Lap()));
+            }
+        }
+        finally
+        {
+            await site.DisposeAsync();
+            await backend.RemoveRunAsync(scope, run, cancellationToken);
+            phases.Add(("close site + remove run", Lap()));
+        }
+
+        return phases;
+    }
+
+    /// <summary>
+    /// Swarm's own floor, no runner code: a replicated job running <c>true</c> created through the API and its task
+    /// polled every 20 ms, timed to the task's node assignment, to its container running or done, and to its removal.
+    /// </summary>
+    private static async Task<List<(string Phase, TimeSpan Elapsed)>> BareJobAsync(SwarmBackend backend, EngineConnection manager, string session, CancellationToken cancellationToken)
+    {
+        using var client = manager.CreateClient();
+        var image = await ((SwarmImages)backend.Images).PublishAsync(Image, cancellationToken);
+        var clock = Stopwatch.StartNew();
+        var created = await client.Swarm.CreateServiceAsync(new Models.ServiceCreateParameters
+        {
+            Service = new Models.ServiceSpec
+            {
+                Name = $"bench-bare-{session}-{Guid.NewGuid():N}"[..40],
+                Labels = new Dictionary<string, string> { [TaskOverheadBenchmark.BenchLabel] = session },
+                Mode = new Models.ServiceMode { ReplicatedJob = new Models.ReplicatedJob { MaxConcurrent = 1, TotalCompletions = 1 } },
+                TaskTemplate = new Models.TaskSpec
+                {
+                    ContainerSpec = new Models.ContainerSpec { Image = image, Command = ["true"], User = "65534:65534" },
+                    RestartPolicy = new Models.SwarmRestartPolicy { Condition = "none", MaxAttempts = 0 },
+                },
+            },
+        }, cancellationToken);
+        var phases = new List<(string, TimeSpan)> { ("bare job: service create call", clock.Elapsed) };
+        var assigned = false;
+        while (true)
+        {
+            var task = (await client.Tasks.ListAsync(new Models.TasksListParameters
+            {
+                Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = new Dictionary<string, bool> { [created.ID!] = true } },
+            }, cancellationToken)).FirstOrDefault();
+            if (!assigned && !string.IsNullOrEmpty(task?.NodeID))
+            {
+                assigned = true;
+                phases.Add(("bare job: create to node assigned", clock.Elapsed));
+            }
+
+            if (task?.Status?.State is Models.TaskState.Running or Models.TaskState.Complete or Models.TaskState.Failed)
+            {
+                phases.Add(("bare job: create to container running or done", clock.Elapsed));
+                break;
+            }
+
+            await Task.Delay(20, cancellationToken);
+        }
+
+        var removing = Stopwatch.StartNew();
+        await client.Swarm.RemoveServiceAsync(created.ID!, cancellationToken);
+        phases.Add(("bare job: service remove call", removing.Elapsed));
+        return phases;
+    }
+
+    private static async Task ThroughputAsync(Runner swarmRunner, Cluster cluster, CancellationToken cancellationToken)
+    {
+        var tasks = Enumerable.Range(1, WaitTasks).Select(i => new TaskRequest { TaskId = $"w{i}", Prompt = "@sleep 5\n@message done" }).ToArray();
+        async Task<TimeSpan> WallAsync(string label)
+        {
+            Console.Error.Write($"[{label}]");
+            var clock = Stopwatch.StartNew();
+            var events = new PhaseTimes(clock);
+            var run = await swarmRunner.RunAsync(new RunRequest { Concurrency = 8, Tasks = tasks }, events, cancellationToken);
+            clock.Stop();
+            Console.WriteLine($"{label}: {events.Describe()}");
+            var failed = run.Results.Where(r => r.Status != Runs.TaskStatus.Success).ToList();
+            if (failed.Count > 0)
+            {
+                // A figure with failed tasks is no figure: said loudly, with the first reason.
+                Console.WriteLine($"!! {failed.Count} of {WaitTasks} waiting tasks failed on {label}: {failed[0].NotesForManager}");
+            }
+
+            var nodes = string.Join(", ", run.Results.GroupBy(r => r.Node).Select(g => $"{g.Count()} on {g.Key}"));
+            Console.Error.WriteLine($" {clock.Elapsed.TotalSeconds:F1} s ({nodes})");
+            return clock.Elapsed;
+        }
+
+        var two = await WallAsync("two nodes");
+        await Docker(["-H", cluster.Manager.Endpoint.ToString(), "node", "update", "--availability", "drain", cluster.WorkerNode], cancellationToken);
+        TimeSpan one;
+        try
+        {
+            one = await WallAsync("one node");
+        }
+        finally
+        {
+            await Docker(["-H", cluster.Manager.Endpoint.ToString(), "node", "update", "--availability", "active", cluster.WorkerNode], cancellationToken);
+        }
+
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"## swarm: {WaitTasks} tasks that each wait 5 s, max_tasks_per_node 4, run concurrency 8\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"two nodes: {two.TotalSeconds:F1} s wall\n");
+        text.Append(CultureInfo.InvariantCulture, $"one node (worker drained): {one.TotalSeconds:F1} s wall\n");
+        text.Append(CultureInfo.InvariantCulture, $"two-node/one-node throughput: {one / two:F2}x (target >= 1.8x)\n");
+        text.Append(CultureInfo.InvariantCulture, $"ideal: {WaitTasks / 8} waves of 5 s on two nodes, {WaitTasks / 4} on one; per wave beyond the 5 s: two nodes {(two.TotalSeconds - WaitTasks / 8 * 5) / (WaitTasks / 8):F1} s, one node {(one.TotalSeconds - WaitTasks / 4 * 5) / (WaitTasks / 4):F1} s\n");
+        Console.WriteLine(text.ToString());
+    }
+
+    /// <summary>When each task was reported started and finished, to tell the waits from the per-task work around them.</summary>
+    private sealed class PhaseTimes(Stopwatch clock) : IProgress<TaskProgress>
+    {
+        private readonly List<double> _started = [];
+        private readonly Dictionary<string, double> _startedAt = new(StringComparer.Ordinal);
+        private readonly List<double> _held = [];
+
+        public void Report(TaskProgress value)
+        {
+            var now = clock.Elapsed.TotalSeconds;
+            lock (_started)
+            {
+                if (value.Phase == TaskPhase.Started && _startedAt.TryAdd(value.TaskId, now))
+                {
+                    _started.Add(now);
+                }
+                else if (value.Phase == TaskPhase.Finished && _startedAt.TryGetValue(value.TaskId, out var at))
+                {
+                    _held.Add(now - at);
+                }
+            }
+        }
+
+        public string Describe()
+        {
+            lock (_started)
+            {
+                var gaps = _started.Order().Zip(_started.Order().Skip(1), (a, b) => b - a).Order().ToList();
+                var held = _held.Order().ToList();
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"first start {_started.Min():F1} s, 8th start {_started.Order().ElementAt(Math.Min(7, _started.Count - 1)):F1} s, last start {_started.Max():F1} s; " +
+                    $"median gap between starts {gaps[gaps.Count / 2]:F2} s; started->finished median {held[held.Count / 2]:F1} s (max {held[^1]:F1} s)");
+            }
+        }
+    }
+
+    private sealed record Cluster(string Registry, EngineConnection Manager, string WorkerNode);
+
+    /// <summary>The fixture's cluster with the docker CLI: registry, manager and worker dinds, the image pushed and pulled, the worker joined and named by its engine.</summary>
+    private static async Task<Cluster> StartClusterAsync(string session, List<string> containers, List<string> localTags, CancellationToken cancellationToken)
+    {
+        async Task<(string Id, string Port, string Ip)> StartAsync(string image, string port, bool dind)
+        {
+            List<string> args = ["run", "-d", "--label", $"{TaskOverheadBenchmark.BenchLabel}={session}", "-p", $"127.0.0.1::{port}"];
+            args.AddRange(dind
+                ? ["--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+                    "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--mount", "type=volume,target=/var/lib/docker"]
+                : ["--mount", "type=volume,target=/var/lib/docker-registry"]);
+            args.Add(image);
+            var id = (await Docker(args, cancellationToken)).Trim();
+            containers.Add(id);
+            var mapped = (await Docker(["port", id, port], cancellationToken)).Trim().Split('\n')[0];
+            var ip = (await Docker(["inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", id], cancellationToken)).Trim();
+            return (id, mapped[(mapped.LastIndexOf(':') + 1)..], ip);
+        }
+
+        var registry = await StartAsync(RegistryImage, "5000", dind: false);
+        var manager = await StartAsync(DindImage, "2375", dind: true);
+        var worker = await StartAsync(DindImage, "2375", dind: true);
+        var registryName = $"localhost:{registry.Port}";
+        string[] M(params string[] a) => ["-H", $"tcp://127.0.0.1:{manager.Port}", .. a];
+        string[] W(params string[] a) => ["-H", $"tcp://127.0.0.1:{worker.Port}", .. a];
+
+        await UntilAsync(() => Docker(["exec", registry.Id, "true"], cancellationToken), "the registry");
+        var inRegistry = $"{registryName}/{Image}";
+        await Docker(["tag", Image, inRegistry], cancellationToken);
+        localTags.Add(inRegistry);
+        await UntilAsync(() => Docker(["push", inRegistry], cancellationToken), "pushing to the registry");
+        await UntilAsync(() => Docker(M("info"), cancellationToken), "the manager's dockerd");
+        await UntilAsync(() => Docker(W("info"), cancellationToken), "the worker's dockerd");
+        foreach (var node in new[] { manager.Id, worker.Id })
+        {
+            await Docker(["exec", "-d", node, "socat", $"TCP-LISTEN:{registry.Port},fork,reuseaddr,bind=127.0.0.1", $"TCP:{registry.Ip}:5000"], cancellationToken);
+        }
+
+        await Docker(M("swarm", "init", "--advertise-addr", manager.Ip, "--dispatcher-heartbeat", "1s"), cancellationToken);
+        var token = (await Docker(M("swarm", "join-token", "-q", "worker"), cancellationToken)).Trim();
+        await Docker(W("swarm", "join", "--token", token, "--advertise-addr", worker.Ip, $"{manager.Ip}:2377"), cancellationToken);
+        var workerNode = (await Docker(W("info", "-f", "{{.Name}}"), cancellationToken)).Trim();
+        await Docker(M("node", "update", "--label-add", $"{SwarmOptions.EngineLabel}=tcp://127.0.0.1:{worker.Port}/", workerNode), cancellationToken);
+
+        // The manager holds the image under its own name, as a runner's engine holds what it built; the worker pulls it once.
+        await UntilAsync(() => Docker(M("pull", inRegistry), cancellationToken), "the manager's pull");
+        await Docker(M("tag", inRegistry, Image), cancellationToken);
+        var managerConnection = new EngineConnection(new Uri($"tcp://127.0.0.1:{manager.Port}"));
+        await using (var backend = new SwarmBackend(NullLogger.Instance, managerConnection, new SwarmOptions(registryName)))
+        {
+            var published = await ((SwarmImages)backend.Images).PublishAsync(Image, cancellationToken);
+            await UntilAsync(() => Docker(W("pull", published), cancellationToken), "the worker's pull");
+        }
+
+        await UntilAsync(
+            async () =>
+            {
+                var state = (await Docker(M("node", "inspect", "-f", "{{.Status.State}}", workerNode), cancellationToken)).Trim();
+                return state == "ready" ? state : throw new InvalidOperationException($"worker {state}");
+            },
+            "the worker's readiness");
+        return new Cluster(registryName, managerConnection, workerNode);
+    }
+
+    private static async Task UntilAsync(Func<Task<string>> attempt, string what)
+    {
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                await attempt();
+                return;
+            }
+            catch (InvalidOperationException) when (i < 120)
+            {
+                await Task.Delay(500);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new InvalidOperationException($"{what} was not ready within 60 s: {e.Message}", e);
+            }
+        }
+    }
+
+    private static Task<string> Docker(IEnumerable<string> args, CancellationToken cancellationToken) => Shell.RunAsync("docker", args, cancellationToken);
+
+    private static async Task Quietly(IEnumerable<string> args)
+    {
+        try
+        {
+            await Shell.RunAsync("docker", args, CancellationToken.None);
+        }
+        catch (InvalidOperationException)
+        {
+            // Cleanup is best effort: what could not be removed carries the bench label.
+        }
+    }
+}
