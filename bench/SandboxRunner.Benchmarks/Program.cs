@@ -4,14 +4,14 @@ using SandboxRunner.Benchmarks;
 using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Docker;
 
-// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|all]
+// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|deny|all]
 // dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- issue26 [options]
 var what = args.Length == 0 ? "all" : args[0];
 var issue26 = what == "issue26" ? Issue26Options.Parse(args[1..]) : null;
 if ((what == "issue26" && issue26 is null)
-    || (what != "issue26" && (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "runtime" or "verify" or "parsers" or "all"))))
+    || (what != "issue26" && (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "runtime" or "verify" or "parsers" or "deny" or "all"))))
 {
-    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|all]");
+    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|deny|all]");
     Console.Error.WriteLine($"       SandboxRunner.Benchmarks {Issue26Options.Usage}");
     return 2;
 }
@@ -70,6 +70,11 @@ try
     if (what is "verify" or "all")
     {
         await VerifyBenchmark.RunAsync(cancel.Token);
+    }
+
+    if (what is "deny")
+    {
+        await DenyBenchmark.RunAsync(cancel.Token);
     }
 
     if (what is "parsers" or "all")

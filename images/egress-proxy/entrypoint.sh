@@ -1,36 +1,46 @@
 #!/bin/bash
 # Writes the squid and nginx configs, then runs both in the foreground, bound to this run's internal network only.
-# From the environment (nothing secret):
-#   SANDBOX_LISTEN_SUBNET   the run's internal network (e.g. 172.18.0.0/16): squid and nginx listen on this container's
-#                           address in it and nowhere else, so the default bridge the proxy also sits on (for its
-#                           own way out) cannot reach them
-#   SANDBOX_ALLOW           space-separated allowlist: "host", "host:port", "1.2.3.4" or "1.2.3.4:port"
+# From the environment (nothing secret, nothing of a run's: a gateway is made before the run it goes to is known):
+#   SANDBOX_LISTEN_SUBNET   the gateway's internal network (e.g. 172.18.0.0/16): squid and nginx listen on this
+#                           container's address in it and nowhere else, so the default bridge the proxy also sits on
+#                           (for its own way out) cannot reach them
+# From standard input, which the runner writes once, when the gateway is handed to its run, and closes (so nothing of
+# the run is in the container's environment, command, labels or layer, where anyone holding the engine's API reads
+# it, and a gateway made ahead of its run holds nothing of any run until then): "name=value" lines, then a line
+# holding one dot. Until that dot arrives nothing listens. Each may also come from the environment variable named
+# after it (SANDBOX_ALLOW, ...), for callers that know the run when they create the container; stdin wins.
+#   allow                   space-separated allowlist: "host", "host:port", "1.2.3.4" or "1.2.3.4:port"
 #                           (a bare host allows ports 80 and 443)
-#   SANDBOX_MODEL_UPSTREAM  the model API base URL requests to :8080 go to, e.g. https://api.openai.com/v1
-#   SANDBOX_MODEL_AUTH      "chatgpt" for a ChatGPT sign-in: SANDBOX_MODEL_UPSTREAM is the ChatGPT backend
+#   model_upstream          the model API base URL requests to :8080 go to, e.g. https://api.openai.com/v1
+#   model_auth              "chatgpt" for a ChatGPT sign-in: model_upstream is the ChatGPT backend
 #                           (https://chatgpt.com/backend-api), the model key its access token, and only Codex's
 #                           model paths are forwarded (see below); anything else: the API key route
-#   SANDBOX_CHATGPT_FEDRAMP "true" when the account is FedRAMP (nginx then sets X-OpenAI-Fedramp: true)
-# From standard input, which the runner writes once at start and closes (secrets are never in the container's
-# environment, command, labels or layer, where anyone holding the engine's API reads them): "name=value" lines,
-# then a line holding one dot:
+#   chatgpt_fedramp         "true" when the account is FedRAMP (nginx then sets X-OpenAI-Fedramp: true)
 #   model_key               the API key (or ChatGPT access token) nginx adds as "Authorization: Bearer ..." (optional)
 #   chatgpt_account_id      the ChatGPT-Account-ID nginx sets on the ChatGPT route
-# The nginx config holding them is written to a tmpfs (/tmp), readable by root only.
+# The nginx config holding the secrets is written to a tmpfs (/tmp), readable by root only.
 set -eu
 
 model_key=""
 chatgpt_account_id=""
+allow=${SANDBOX_ALLOW:-}
+model_upstream=${SANDBOX_MODEL_UPSTREAM:-}
+model_auth=${SANDBOX_MODEL_AUTH:-}
+chatgpt_fedramp=${SANDBOX_CHATGPT_FEDRAMP:-}
 complete=""
 while IFS= read -r line; do
   case "$line" in
     .) complete=1; break ;;
     model_key=*) model_key=${line#model_key=} ;;
     chatgpt_account_id=*) chatgpt_account_id=${line#chatgpt_account_id=} ;;
+    allow=*) allow=${line#allow=} ;;
+    model_upstream=*) model_upstream=${line#model_upstream=} ;;
+    model_auth=*) model_auth=${line#model_auth=} ;;
+    chatgpt_fedramp=*) chatgpt_fedramp=${line#chatgpt_fedramp=} ;;
   esac
 done
 exec </dev/null
-[ -n "$complete" ] || { echo "sandbox-proxy: its secrets did not arrive on standard input" >&2; exit 1; }
+[ -n "$complete" ] || { echo "sandbox-proxy: its run (allowlist, model route, secrets) did not arrive on standard input" >&2; exit 1; }
 
 # The address to listen on: this container's own in the run's subnet. None found means no start at all
 # (failing closed), never a fallback to every interface.
@@ -50,7 +60,8 @@ done
 conf=/run/sandbox-proxy
 rules=""
 i=0
-for entry in ${SANDBOX_ALLOW:-}; do
+set -f
+for entry in $allow; do
   i=$((i + 1))
   host=${entry%:*}
   port=${entry##*:}
@@ -75,8 +86,13 @@ http_access allow host$i port$i"
   fi
 done
 
+# Only this gateway's own network may use either port, whatever reaches the address: Docker 20.10 re-inserts its
+# FORWARD jump to the isolation chain (delete, then insert) each time it creates a network, and while that jump is
+# missing the default bridge is forwarded into internal networks; a request from outside the subnet is refused here.
 cat > $conf/squid.conf <<SQUID
 http_port $listen:3128
+acl gateway src $subnet
+http_access deny !gateway
 pid_filename $conf/squid.pid
 cache deny all
 cache_mem 8 MB
@@ -91,7 +107,8 @@ $rules
 http_access deny all
 SQUID
 
-upstream=${SANDBOX_MODEL_UPSTREAM:-}
+set +f
+upstream=$model_upstream
 auth=""
 if [ -n "$model_key" ]; then
   auth="proxy_set_header Authorization \"Bearer $model_key\";"
@@ -111,7 +128,7 @@ forward="proxy_http_version 1.1;
       proxy_read_timeout 1h;
       proxy_send_timeout 1h;"
 refused='default_type application/json;'
-if [ -n "$upstream" ] && [ "${SANDBOX_MODEL_AUTH:-}" = chatgpt ]; then
+if [ -n "$upstream" ] && [ "$model_auth" = chatgpt ]; then
   # The ChatGPT route: the access token is a bearer credential for the whole account (conversations,
   # settings, ...), so only what Codex needs for a turn is forwarded, each to a fixed upstream path (never
   # the client's raw URI, which a backend could read differently from nginx's normalised one). The
@@ -119,7 +136,7 @@ if [ -n "$upstream" ] && [ "${SANDBOX_MODEL_AUTH:-}" = chatgpt ]; then
   chatgpt="set \$upstream_base \"${upstream%/}\";
       ${auth:-proxy_set_header Authorization \"\";}
       proxy_set_header ChatGPT-Account-ID \"$chatgpt_account_id\";
-      proxy_set_header X-OpenAI-Fedramp \"${SANDBOX_CHATGPT_FEDRAMP:-}\";
+      proxy_set_header X-OpenAI-Fedramp \"$chatgpt_fedramp\";
       proxy_set_header Cookie \"\";
       $forward"
   location="location = /backend-api/codex/responses {
@@ -170,6 +187,8 @@ http {
   resolver_timeout 5s;
   server {
     listen $listen:8080;
+    allow $subnet;
+    deny all;
     $location
   }
 }
@@ -187,14 +206,14 @@ squid_pid=$!
 tail -q -n +1 -F $conf/access.log &
 tail -q -n +1 -F $conf/cache.log >&2 &
 
-for _ in $(seq 1 100); do
+for _ in $(seq 1 500); do
   kill -0 $nginx_pid 2>/dev/null || { echo "sandbox-proxy: nginx exited" >&2; exit 1; }
   kill -0 $squid_pid 2>/dev/null || { echo "sandbox-proxy: squid exited" >&2; exit 1; }
   if (exec 3<>/dev/tcp/$listen/3128) 2>/dev/null && (exec 3<>/dev/tcp/$listen/8080) 2>/dev/null; then
     echo "sandbox-proxy ready"
     break
   fi
-  sleep 0.1
+  sleep 0.02
 done
 
 # Whichever process dies first takes the gateway down with it.

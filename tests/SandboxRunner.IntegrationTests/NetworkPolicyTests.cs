@@ -37,8 +37,29 @@ public sealed class NetworkPolicyTests(DockerFixture docker) : NetworkPolicyCont
         var runs = await Task.WhenAll(h.RunAsync(Run("net-a"), CancellationToken.None), h.RunAsync(Run("net-b"), CancellationToken.None));
 
         Assert.All(runs, r => Assert.Contains("allowed-body", r.Results[0].CommandsRun[0].OutputTail, StringComparison.Ordinal));
-        var proxies = h.Engine.Specs.Values.Where(s => s.Labels.GetValueOrDefault(Boxes.Labels.Role) == "egress").ToList();
-        Assert.Equal(2, proxies.Count);
-        Assert.Equal(2, proxies.Select(p => p.Labels[Boxes.Labels.Run]).Distinct().Count());
+
+        // A gateway made ahead of its run carries no run label: each run's gateway is the one its boxes joined, through
+        // the namespace holder they share a network with. Each run has one, of its own, with one proxy of its own.
+        var gateways = new[] { "net-a", "net-b" }.ToDictionary(run => run, run => Assert.Single(GatewaysJoinedBy(h, run)));
+        Assert.NotEqual(gateways["net-a"], gateways["net-b"]);
+        var proxies = gateways.Values.Select(g => Assert.Single(h.Engine.Specs, s => IsProxyOf(s.Value, g)).Key).ToList();
+        Assert.Equal(2, proxies.Distinct().Count());
+
+        // Any other proxy the backend made is the spare it holds for a next run: handed to neither of these.
+        var others = h.Engine.Specs.Where(s => s.Value.Labels.GetValueOrDefault(Boxes.Labels.Role) == Boxes.Docker.DockerEgress.ProxyRole)
+            .Select(s => s.Key).Except(proxies).ToList();
+        var (spares, _) = await h.SparesAsync();
+        Assert.All(others, p => Assert.Contains(p, spares));
     }
+
+    /// <summary>The gateways whose network the boxes of <paramref name="runId"/> joined (each box joins a holder of one gateway).</summary>
+    private static IReadOnlySet<string> GatewaysJoinedBy(RunnerHarness h, string runId) =>
+        h.Engine.Specs.Values
+            .Where(s => s.Labels.GetValueOrDefault(Boxes.Labels.Run) == runId && s.NetworkMode.StartsWith("container:", StringComparison.Ordinal))
+            .Select(s => h.Engine.Specs[s.NetworkMode["container:".Length..]].Labels[Boxes.Docker.DockerEgress.GatewayLabel])
+            .ToHashSet(StringComparer.Ordinal);
+
+    private static bool IsProxyOf(Boxes.Docker.ContainerSpec spec, string gateway) =>
+        spec.Labels.GetValueOrDefault(Boxes.Labels.Role) == Boxes.Docker.DockerEgress.ProxyRole
+        && spec.Labels.GetValueOrDefault(Boxes.Docker.DockerEgress.GatewayLabel) == gateway;
 }

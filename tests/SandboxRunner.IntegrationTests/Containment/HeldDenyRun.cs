@@ -99,10 +99,11 @@ public sealed class HeldDenyRun : IAsyncDisposable
     /// <summary>The run's proxy container and its addresses: on the default bridge and on the run's own network.</summary>
     public async Task<(string Id, string Bridge, string Internal)> ProxyAsync()
     {
+        // A gateway made ahead of its run carries no run label: the backend knows which run it was handed to.
         var engine = Harness.Engine;
-        var id = Assert.Single(await engine.ListContainersAsync(Labels.OfRun(Harness.Scope, RunId).And(Labels.Role, "egress"), CancellationToken.None));
-        var network = $"sandbox-runner-{Harness.Scope}-{RunId}";
-        return (id, (await engine.AddressAsync(id, "bridge", CancellationToken.None))!, (await engine.AddressAsync(id, network, CancellationToken.None))!);
+        var gateway = Assert.Single(engine.Backend.Gateways.Of(new BoxScope(Harness.Scope), RunId));
+        var id = gateway.ProxyId!;
+        return (id, (await engine.AddressAsync(id, "bridge", CancellationToken.None))!, (await engine.AddressAsync(id, gateway.NetworkName, CancellationToken.None))!);
     }
 
     /// <summary>Opens the gate and returns the held task's result, which must have kept its work.</summary>

@@ -124,11 +124,13 @@ public sealed class RemoteEngineFixture : IAsyncLifetime, IEngineUnderTest
     {
         Assert.All(harness.Engine.Specs.Values, spec => Assert.Empty(spec.Mounts));
         using var inner = Engine.Connection.CreateClient();
-        var containers = await inner.Containers.ListContainersAsync(new ContainersListParameters { All = true }, CancellationToken.None);
+        var (spareContainers, spareNetworks) = await harness.SparesAsync();
+        var containers = (await inner.Containers.ListContainersAsync(new ContainersListParameters { All = true }, CancellationToken.None))
+            .Where(c => !spareContainers.Contains(c.ID)).ToList();
         Assert.True(containers.Count == 0, $"containers left on the second engine: {string.Join(", ", containers.Select(c => $"{c.ID[..12]} {c.Image}"))}");
         var volumes = (await inner.Volumes.ListAsync(new VolumesListParameters(), CancellationToken.None)).Volumes ?? [];
         Assert.True(volumes.Count == 0, $"volumes left on the second engine: {string.Join(", ", volumes.Select(v => v.Name))}");
-        var networks = (await inner.Networks.ListNetworksAsync(new NetworksListParameters(), CancellationToken.None)).Select(n => n.Name).Except(["bridge", "host", "none"]).ToList();
+        var networks = (await inner.Networks.ListNetworksAsync(new NetworksListParameters(), CancellationToken.None)).Select(n => n.Name).Except(["bridge", "host", "none"]).Except(spareNetworks).ToList();
         Assert.True(networks.Count == 0, $"networks left on the second engine: {string.Join(", ", networks)}");
         await harness.AssertEngineHoldsNothingAsync(_hostEngine);
     }

@@ -31,6 +31,7 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
         Snapshots = new DockerSnapshots(_client, logger, labels);
         Exec = new DockerExec(_client, logger);
         _images = new DockerImages(_client, logger, labels);
+        Gateways = new DockerGateways(this, logger);
     }
 
     public EngineConnection Connection { get; }
@@ -50,6 +51,19 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
     internal DockerSnapshots Snapshots { get; }
 
     internal DockerExec Exec { get; }
+
+    /// <summary>The egress gateways of allowlist sites, made ahead of need (see <see cref="SpareGateways"/>).</summary>
+    internal DockerGateways Gateways { get; }
+
+    /// <summary>
+    /// How many egress gateways (network, proxy waiting for its run, one holder) this backend keeps made ahead of the
+    /// next allowlist site: 1 by default, 0 to make each with its site. Each is handed to one run only.
+    /// </summary>
+    public int SpareGateways
+    {
+        get => Gateways.Capacity;
+        set => Gateways.Capacity = value;
+    }
 
     public async Task<BackendFacts> DescribeAsync(CancellationToken cancellationToken)
     {
@@ -195,14 +209,26 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
         }
     }
 
+    /// <summary>Completes when every removal the backend finishes after a site's close is done (tests and the benchmark wait for it).</summary>
+    internal Task SettledAsync(CancellationToken cancellationToken) => Gateways.SettledAsync(cancellationToken);
+
     public async Task<int> RemoveRunAsync(BoxScope scope, string runId, CancellationToken cancellationToken)
     {
         var selector = LabelSelector.Of(scope, runId);
         var removed = 0;
+        var failed = new List<string>();
         foreach (var container in await Containers.ListAsync(selector, cancellationToken))
         {
-            await Containers.RemoveAsync(container.ID, cancellationToken);
-            removed++;
+            try
+            {
+                await Containers.RemoveAsync(container.ID, cancellationToken);
+                removed++;
+            }
+            catch (DockerApiException e)
+            {
+                // One that will not go does not keep the rest (or the run's teardown after this) from going; said below.
+                failed.Add($"{DockerErrors.Short(container.ID)}: {DockerErrors.Failure("removing the container", e).Message}");
+            }
         }
 
         foreach (var network in await Networks.ListAsync(selector, cancellationToken))
@@ -210,7 +236,15 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
             await Networks.RemoveAsync(network.Name, cancellationToken);
         }
 
-        return removed;
+        // A gateway made ahead of its run carries no run label: the backend knows which run it went to.
+        foreach (var gateway in Gateways.Of(scope, runId))
+        {
+            Gateways.Retire(gateway);
+        }
+
+        return failed.Count == 0
+            ? removed
+            : throw new InvalidOperationException($"{failed.Count} container(s) of run {runId} were not removed ({string.Join("; ", failed)}); the next server start removes them");
     }
 
     public Task<int> RemoveOrphansAsync(BoxScope scope, CancellationToken cancellationToken) =>
@@ -253,6 +287,13 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
             }
         }
 
+        // Gateways made ahead of their run carry no repository (a sweep of one repository's must still find them),
+        // and no run's recovery ever needs one: every dead process's gateway goes, spare or handed over.
+        if (scope.Labels.ContainsKey(Labels.Scope))
+        {
+            removed += await RemoveOrphansAsync(LabelSelector.Of(DockerEgress.GatewayLabel), cancellationToken);
+        }
+
         if (removed > 0)
         {
             LogOrphansRemoved(removed);
@@ -275,14 +316,16 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
 
     public void Dispose()
     {
+        // Waits for the gateways' removal (at most its budget): a process that ends after its last reply leaves nothing.
+        Gateways.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _client.Dispose();
         _probeGate.Dispose();
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await Gateways.DisposeAsync();
         Dispose();
-        return ValueTask.CompletedTask;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Docker engine {Endpoint}: sees this machine's files: {Shares}")]

@@ -106,10 +106,34 @@ internal sealed partial class DockerContainers(DockerClient client, ILogger logg
     /// </summary>
     public async Task StartWithInputAsync(string containerId, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
     {
+        using var stdin = await StartAttachedAsync(containerId, cancellationToken);
+        await WriteInputAsync(stdin, input, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts a container created with <see cref="ContainerSpec.OpenStdin"/> with its standard input held open: what a
+    /// gateway made ahead of its run waits on until <see cref="WriteInputAsync"/> hands it the run.
+    /// </summary>
+    public async Task<MultiplexedStream> StartAttachedAsync(string containerId, CancellationToken cancellationToken)
+    {
         // Attached before the start, as `docker start -ai` does, so nothing written is lost.
-        using var stdin = await client.Containers.AttachContainerAsync(
+        var stdin = await client.Containers.AttachContainerAsync(
             containerId, new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = false, Stderr = false }, cancellationToken);
-        await StartAsync(containerId, cancellationToken);
+        try
+        {
+            await StartAsync(containerId, cancellationToken);
+            return stdin;
+        }
+        catch
+        {
+            stdin.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes <paramref name="input"/> to a standard input opened by <see cref="StartAttachedAsync"/> and closes it; never logged, zeroed after.</summary>
+    public static async Task WriteInputAsync(MultiplexedStream stdin, ReadOnlyMemory<byte> input, CancellationToken cancellationToken)
+    {
         var bytes = input.ToArray();
         try
         {
@@ -161,8 +185,32 @@ internal sealed partial class DockerContainers(DockerClient client, ILogger logg
         catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
         }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict && e.ResponseBody?.Contains("already in progress", StringComparison.Ordinal) == true)
+        {
+            // Another removal of ours got there first (a holder released in the background while the run's teardown sweeps
+            // its labels): this one's promise, that the container is gone when it returns, is kept by waiting for that one.
+            await WaitGoneAsync(containerId, cancellationToken);
+            return;
+        }
 
         Observer?.Removed(containerId);
+    }
+
+    private async Task WaitGoneAsync(string containerId, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                await client.Containers.InspectContainerAsync(containerId, cancellationToken);
+            }
+            catch (DockerContainerNotFoundException)
+            {
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+        }
     }
 
     /// <summary>Hands the container's demultiplexed output to <paramref name="onChunk"/>: as it is written until the container exits (<paramref name="follow"/>), or all of it at once.</summary>

@@ -1,8 +1,10 @@
+using Docker.DotNet;
+
 namespace SandboxRunner.Boxes.Docker;
 
 /// <summary>
-/// The egress of an allowlist site. A per-run Docker network created <c>internal</c>, and one proxy container on
-/// it and on the default bridge: squid forwards only to the allowlist and answers everything else with an
+/// The egress of an allowlist site, for exactly one run. A Docker network created <c>internal</c>, one proxy container
+/// on it and on the default bridge: squid forwards only to the allowlist and answers everything else with an
 /// immediate 403; nginx forwards model requests to the upstream and adds the credential there. Each box joins a
 /// namespace held by a small helper that replaced the default route Docker 20.10 still gives internal networks
 /// (to the host) with "unreachable", so nothing but the proxy answers, and nothing waits for a drop. No DNS
@@ -12,7 +14,12 @@ namespace SandboxRunner.Boxes.Docker;
 ///                                         proxy :8080 nginx ──+API key──► model API
 ///                                               or ──+ChatGPT token, account id──► ChatGPT backend (Codex's model paths only)
 /// </pre>
-/// The network, the proxy and every holder carry the run's labels and go when the site is disposed.
+/// It is made in two steps, so the first can happen before its run is known (<see cref="DockerGateways"/>):
+/// <see cref="PrepareAsync"/> makes the network, starts the proxy (which waits on its standard input, listening
+/// nowhere) and one holder; <see cref="HandOverAsync"/> writes the run's allowlist, model route and credential to the
+/// proxy's standard input, the only way anything of the run reaches it (never its environment, command, labels or
+/// image, which anyone holding the engine's API reads). Everything it made carries <see cref="GatewayLabel"/> with
+/// its id, and goes with it.
 /// </summary>
 internal sealed class DockerEgress
 {
@@ -21,65 +28,99 @@ internal sealed class DockerEgress
     public const int ModelPort = 8080;
     public const string ProxyRole = "egress";
     public const string HolderRole = "netns";
+
+    /// <summary>The gateway a container or network belongs to: how its teardown and the orphan sweep find all of it.</summary>
+    public const string GatewayLabel = "sandbox-runner.gateway";
+
     private static readonly TimeSpan ReadyBudget = TimeSpan.FromSeconds(30);
 
     private readonly DockerBackend _docker;
-    private readonly RunSiteSpec _site;
-    private readonly EgressSpec _egress;
-    private string? _proxyId;
-    private string _proxyAddress = "";
+    private readonly IReadOnlyDictionary<string, string> _labels;
+    private MultiplexedStream? _stdin;
+    private TaskNetwork? _holder;
+    private EgressSpec? _egress;
+    private RunSiteSpec? _site;
+    private readonly List<Task> _releases = [];
+    private int _retired;
 
-    public DockerEgress(DockerBackend docker, RunSiteSpec site, EgressSpec egress)
+    private DockerEgress(DockerBackend docker, string id, string networkName, GatewayKey key, IReadOnlyDictionary<string, string> labels)
     {
         _docker = docker;
-        _site = site;
-        _egress = egress;
-        NetworkName = $"sandbox-runner-{site.Scope.Repository ?? "any"}-{site.RunId ?? "none"}";
+        Id = id;
+        NetworkName = networkName;
+        Key = key;
+        _labels = labels;
     }
+
+    public string Id { get; }
 
     public string NetworkName { get; }
 
-    public EgressEndpoints Endpoints => new(
-        $"http://{ProxyAlias}:{ModelPort}", $"http://{ProxyAlias}:{ForwardPort}", $"localhost,127.0.0.1,{ProxyAlias}", _egress.Allowlist);
+    /// <summary>What a gateway made ahead of its run must share with the run that takes it.</summary>
+    public GatewayKey Key { get; }
 
-    private Dictionary<string, string> LabelsFor(string role, string? taskId = null)
+    public string? ProxyId { get; private set; }
+
+    public string ProxyAddress { get; private set; } = "";
+
+    /// <summary>True the first time only: its removal has begun (see <see cref="DockerGateways"/>).</summary>
+    public bool MarkRetired() => Interlocked.Exchange(ref _retired, 1) == 0;
+
+    /// <summary>The run it was handed to, once handed over.</summary>
+    public RunSiteSpec? Site => _site;
+
+    public EgressEndpoints Endpoints => _egress is { } egress
+        ? new($"http://{ProxyAlias}:{ModelPort}", $"http://{ProxyAlias}:{ForwardPort}", $"localhost,127.0.0.1,{ProxyAlias}", egress.Allowlist)
+        : throw new InvalidOperationException("the gateway has not been handed to a run yet");
+
+    private Dictionary<string, string> LabelsFor(string role, IReadOnlyDictionary<string, string>? run = null)
     {
-        var labels = Labels.For(_site.Scope, _site.RunId, new BoxIdentity(taskId));
-        labels[Labels.Role] = role;
+        var labels = new Dictionary<string, string>(run ?? _labels, StringComparer.Ordinal)
+        {
+            [Labels.Role] = role,
+            [GatewayLabel] = Id,
+        };
         return labels;
     }
 
-    /// <summary>Creates the network and starts the proxy; the site removes what was made when this throws.</summary>
-    public async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Makes the network, the proxy (started, waiting for its run) and one holder, labelled with the gateway alone
+    /// (and the backend's owner): the same whether its run is known yet or not, so its removal never depends on a run's
+    /// labels (the run's own teardown removes what carries those before its reply). Removes what it made when it throws.
+    /// </summary>
+    public static async Task<DockerEgress> PrepareAsync(DockerBackend docker, GatewayKey key, CancellationToken cancellationToken)
+    {
+        var id = Guid.NewGuid().ToString("N")[..16];
+        var egress = new DockerEgress(docker, id, $"sandbox-runner-gw-{id}", key, new Dictionary<string, string>());
+        try
+        {
+            await egress.MakeAsync(cancellationToken);
+            return egress;
+        }
+        catch
+        {
+            await egress.RemoveAsync(CancellationToken.None);
+            throw;
+        }
+    }
+
+    private async Task MakeAsync(CancellationToken cancellationToken)
     {
         var labels = LabelsFor(ProxyRole);
         await _docker.Networks.CreateAsync(NetworkName, isInternal: true, labels, cancellationToken);
 
         // Not secret: the proxy binds squid and nginx to its own address in this subnet, never to the bridge it
-        // also sits on, so nothing but this run's boxes (which reach only this network) can talk to it.
+        // also sits on, so nothing but this gateway's boxes (which reach only this network) can talk to it.
         var subnet = await _docker.Networks.SubnetAsync(NetworkName, cancellationToken)
             ?? throw new InvalidOperationException($"the engine gave the run's network {NetworkName} no IPv4 subnet");
-        var environment = new Dictionary<string, string>
-        {
-            ["SANDBOX_ALLOW"] = string.Join(' ', _egress.Allowlist),
-            ["SANDBOX_MODEL_UPSTREAM"] = _egress.Route.Upstream,
-            ["SANDBOX_LISTEN_SUBNET"] = subnet,
-        };
-        if (_egress.Route.ChatGpt is { } chatGpt)
-        {
-            environment["SANDBOX_MODEL_AUTH"] = "chatgpt";
-            environment["SANDBOX_CHATGPT_FEDRAMP"] = chatGpt.Fedramp ? "true" : "";
-        }
-
-        var secrets = ProxyProtocol.Secrets(_egress);
-        _proxyId = await _docker.Containers.CreateAsync(
+        ProxyId = await _docker.Containers.CreateAsync(
             new ContainerSpec
             {
-                Image = _egress.ProxyImage,
+                Image = Key.ProxyImage,
                 Command = [],
                 User = "0:0",
                 WorkingDirectory = "/",
-                Environment = environment,
+                Environment = new Dictionary<string, string> { ["SANDBOX_LISTEN_SUBNET"] = subnet },
                 Labels = labels,
                 Limits = new ResourceLimits(MemoryBytes: 256L * 1024 * 1024, Cpus: 0.5, Pids: 128, TmpBytes: 64L * 1024 * 1024),
 
@@ -87,47 +128,88 @@ internal sealed class DockerEgress
                 CapAdd = ["CHOWN", "SETUID", "SETGID", "DAC_OVERRIDE", "FOWNER"],
                 ReadOnlyRootFilesystem = false,
                 NetworkMode = "bridge",
-                Dns = _egress.DnsServers,
+                Dns = Key.DnsServers,
 
-                // The key, the ChatGPT token and its account id arrive on stdin (into the proxy's tmpfs), never in
-                // its environment, command, labels or layer, which anyone holding the engine's API can read.
+                // The run (allowlist, route, key, ChatGPT token and account id) arrives on stdin at hand-over.
                 OpenStdin = true,
             },
             cancellationToken);
-        await _docker.Networks.ConnectAsync(NetworkName, _proxyId, ProxyAlias, cancellationToken);
-        try
-        {
-            await _docker.Containers.StartWithInputAsync(_proxyId, secrets, cancellationToken);
-        }
-        finally
-        {
-            System.Security.Cryptography.CryptographicOperations.ZeroMemory(secrets);
-        }
+        await _docker.Networks.ConnectAsync(NetworkName, ProxyId, ProxyAlias, cancellationToken);
 
-        await WaitForLineAsync(_proxyId, "sandbox-proxy ready", cancellationToken);
-        _proxyAddress = await _docker.Containers.AddressAsync(_proxyId, NetworkName, cancellationToken)
+        // Held open until the hand-over (or the gateway's removal): if this process dies first, the proxy reads the
+        // end of its input without its run and exits, holding nothing.
+        _stdin = await _docker.Containers.StartAttachedAsync(ProxyId, cancellationToken);
+        ProxyAddress = await _docker.Containers.AddressAsync(ProxyId, NetworkName, cancellationToken)
             ?? throw new InvalidOperationException($"the egress proxy has no address on {NetworkName}");
+        _holder = await MakeHolderAsync(LabelsFor(HolderRole), cancellationToken);
     }
 
-    /// <summary>Creates the network namespace a box joins; remove its holder after the box is gone.</summary>
+    /// <summary>
+    /// Gives the proxy its run and waits until squid and nginx listen. A gateway is handed over once, to one run:
+    /// nothing of any other run was ever in it.
+    /// </summary>
+    public async Task HandOverAsync(RunSiteSpec site, EgressSpec egress, CancellationToken cancellationToken)
+    {
+        var stdin = Interlocked.Exchange(ref _stdin, null) ?? throw new InvalidOperationException($"gateway {Id} was already handed over");
+        _site = site;
+        _egress = egress;
+
+        // Following the proxy's output from before the write: its "ready" is seen as soon as it is printed.
+        using var readyStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var ready = WaitForLineAsync(ProxyId!, "sandbox-proxy ready", readyStop.Token);
+        try
+        {
+            var handover = ProxyProtocol.Handover(egress);
+            try
+            {
+                await DockerContainers.WriteInputAsync(stdin, handover, cancellationToken);
+            }
+            finally
+            {
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(handover);
+                stdin.Dispose();
+            }
+        }
+        catch
+        {
+            await readyStop.CancelAsync();
+            await ready.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+
+        await ready;
+    }
+
+    /// <summary>Creates the network namespace a box joins (the one made with the gateway first); remove its holder after the box is gone.</summary>
     public async Task<TaskNetwork> CreateTaskNetworkAsync(string? taskId, CancellationToken cancellationToken)
     {
-        // Not cancelled mid-create (see IRunSite.CreateBoxAsync); the site's teardown removes it by label anyway.
+        if (Interlocked.Exchange(ref _holder, null) is { } made)
+        {
+            return made;
+        }
+
+        var labels = LabelsFor(HolderRole, _site is { } site ? Labels.For(site.Scope, site.RunId, new BoxIdentity(taskId)) : null);
+        return await MakeHolderAsync(labels, cancellationToken);
+    }
+
+    private async Task<TaskNetwork> MakeHolderAsync(Dictionary<string, string> labels, CancellationToken cancellationToken)
+    {
+        // Not cancelled mid-create (see IRunSite.CreateBoxAsync); the gateway's removal finds it by its label anyway.
         using var createBudget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var id = await _docker.Containers.CreateAsync(
             new ContainerSpec
             {
-                Image = _egress.ProxyImage,
+                Image = Key.ProxyImage,
                 Entrypoint = ["/usr/local/bin/netns-holder"],
                 Command = [],
                 User = "0:0",
                 WorkingDirectory = "/",
                 Environment = new Dictionary<string, string>(),
-                Labels = LabelsFor(HolderRole, taskId),
+                Labels = labels,
                 Limits = new ResourceLimits(MemoryBytes: 32L * 1024 * 1024, Cpus: 0.1, Pids: 16, TmpBytes: 1024 * 1024),
                 CapAdd = ["NET_ADMIN"],
                 NetworkMode = NetworkName,
-                ExtraHosts = [$"{ProxyAlias}:{_proxyAddress}"],
+                ExtraHosts = [$"{ProxyAlias}:{ProxyAddress}"],
                 Dns = ["127.0.0.1"],
             },
             createBudget.Token);
@@ -137,7 +219,7 @@ internal sealed class DockerEgress
             await _docker.Containers.StartAsync(id, cancellationToken);
             await WaitForLineAsync(id, "netns ready", cancellationToken);
             var address = await _docker.Containers.AddressAsync(id, NetworkName, cancellationToken)
-                ?? throw new InvalidOperationException($"task {taskId} got no address on {NetworkName}");
+                ?? throw new InvalidOperationException($"a box's network holder got no address on {NetworkName}");
             return new TaskNetwork(id, address);
         }
         catch
@@ -147,32 +229,61 @@ internal sealed class DockerEgress
         }
     }
 
+    /// <summary>
+    /// Removes a box's holder once the box is gone, in the background (nothing joins it again); never throws: the
+    /// gateway's removal, which waits for this first, takes whatever is left by its label.
+    /// </summary>
+    public Task ReleaseHolder(string holderId)
+    {
+        var removal = Task.Run(async () =>
+        {
+            try
+            {
+                using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await _docker.Containers.RemoveAsync(holderId, budget.Token);
+            }
+            catch (Exception e) when (e is InvalidOperationException or OperationCanceledException or DockerApiException or IOException or HttpRequestException)
+            {
+            }
+        });
+        lock (_releases)
+        {
+            _releases.Add(removal);
+        }
+
+        return removal;
+    }
+
     /// <summary>Hosts the proxy refused to <paramref name="network"/> since <paramref name="since"/>, from squid's access log, read whole from the proxy.</summary>
     public async Task<IReadOnlyList<string>> RefusedHostsAsync(TaskNetwork network, DateTimeOffset since, CancellationToken cancellationToken)
     {
-        if (_proxyId is null)
+        if (ProxyId is null)
         {
             return [];
         }
 
-        var log = await _docker.Containers.ReadFileAsync(_proxyId, ProxyProtocol.AccessLog, 64L * 1024 * 1024, cancellationToken);
+        var log = await _docker.Containers.ReadFileAsync(ProxyId, ProxyProtocol.AccessLog, 64L * 1024 * 1024, cancellationToken);
         return log is null ? [] : ProxyProtocol.ParseRefused(System.Text.Encoding.UTF8.GetString(log), network.Address, since);
     }
 
     /// <summary>
-    /// Removes the proxy, every holder a box could not release, and the network: only what this site made, found by
-    /// its roles, so a site that goes before the run's last boxes (setup's own) takes none of them.
+    /// Removes the proxy, every holder (the one never taken, and any a box could not release), then the network: all
+    /// that carries this gateway's label, removed with force (SIGKILL, no stop timeout: the proxy's log was read
+    /// when each box ended, and it holds nothing else to flush), the containers at once.
     /// </summary>
     public async Task RemoveAsync(CancellationToken cancellationToken)
     {
-        foreach (var container in await _docker.Containers.ListAsync(LabelSelector.Of(_site.Scope, _site.RunId), cancellationToken))
+        Interlocked.Exchange(ref _stdin, null)?.Dispose();
+        Task[] releases;
+        lock (_releases)
         {
-            if (container.Labels.TryGetValue(Labels.Role, out var role) && role is ProxyRole or HolderRole)
-            {
-                await _docker.Containers.RemoveAsync(container.ID, cancellationToken);
-            }
+            releases = [.. _releases];
         }
 
+        // Two removals of one container at once: the engine refuses the second ("already in progress").
+        await Task.WhenAll(releases).WaitAsync(cancellationToken);
+        var containers = await _docker.Containers.ListAsync(LabelSelector.Of(GatewayLabel, Id), cancellationToken);
+        await Task.WhenAll(containers.Select(c => _docker.Containers.RemoveAsync(c.ID, cancellationToken)));
         await _docker.Networks.RemoveAsync(NetworkName, cancellationToken);
     }
 
@@ -210,4 +321,15 @@ internal sealed class DockerEgress
             await reading.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
+}
+
+/// <summary>What a gateway is made of before its run is known: the proxy image, and where the proxy resolves names.</summary>
+internal sealed record GatewayKey(string ProxyImage, IReadOnlyList<string> DnsServers)
+{
+    public static GatewayKey Of(EgressSpec egress) => new(egress.ProxyImage, egress.DnsServers);
+
+    public bool Equals(GatewayKey? other) =>
+        other is not null && ProxyImage == other.ProxyImage && DnsServers.SequenceEqual(other.DnsServers);
+
+    public override int GetHashCode() => HashCode.Combine(ProxyImage, string.Join(',', DnsServers));
 }

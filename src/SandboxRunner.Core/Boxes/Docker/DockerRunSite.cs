@@ -13,7 +13,8 @@ internal sealed class DockerRunSite(DockerBackend docker, RunSiteSpec spec) : IR
 
     public EgressEndpoints? Egress => _egress?.Endpoints;
 
-    public string? TeardownError { get; private set; }
+    /// <summary>Always null: the gateway is removed after the site's close, and a failure is logged by the backend (<see cref="DockerGateways"/>).</summary>
+    public string? TeardownError => null;
 
     public async Task OpenAsync(CancellationToken cancellationToken)
     {
@@ -23,8 +24,7 @@ internal sealed class DockerRunSite(DockerBackend docker, RunSiteSpec spec) : IR
         }
 
         var egress = spec.Egress ?? throw new InvalidOperationException("an allowlist site needs its egress (proxy image, allowlist, model route)");
-        _egress = new DockerEgress(docker, spec, egress);
-        await _egress.StartAsync(cancellationToken);
+        _egress = await docker.Gateways.OpenAsync(spec, egress, cancellationToken);
     }
 
     public async Task<ITaskBox> CreateBoxAsync(BoxSpec box, CancellationToken cancellationToken)
@@ -37,7 +37,14 @@ internal sealed class DockerRunSite(DockerBackend docker, RunSiteSpec spec) : IR
         }
 
         var networkMode = network?.NetworkMode ?? (spec.Network == NetworkIntent.Open ? "bridge" : "none");
-        Func<ValueTask>? release = network is null ? null : async () => await docker.Containers.RemoveAsync(network.HolderId, CancellationToken.None);
+        // The holder goes after the box that joined it, in the background like the rest of the gateway: nothing joins it
+        // again, and the gateway's removal (by its label) takes it if this never ran.
+        var egress = _egress;
+        Func<ValueTask>? release = network is null || egress is null ? null : () =>
+        {
+            docker.Gateways.Track(egress.ReleaseHolder(network.HolderId));
+            return ValueTask.CompletedTask;
+        };
 
         // The create itself is not cancelled: cancelled mid-flight, the engine may create a container whose id never reaches us.
         string id;
@@ -71,22 +78,18 @@ internal sealed class DockerRunSite(DockerBackend docker, RunSiteSpec spec) : IR
             ? await _egress.RefusedHostsAsync(network, since, cancellationToken)
             : [];
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Ends the site without waiting for its removal: the gateway goes to the backend, which removes it with force in
+    /// the background (nothing of the run's reply depends on it: results are on disk, and once its boxes are gone
+    /// nothing can reach the proxy). A failed removal is logged there and left to the orphan sweep.
+    /// </summary>
+    public ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1 || _egress is null)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0 && _egress is not null)
         {
-            return;
+            docker.Gateways.Retire(_egress);
         }
 
-        try
-        {
-            using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await _egress.RemoveAsync(budget.Token);
-        }
-        catch (Exception e)
-        {
-            // Results are on disk before a site goes; what is left is removed as an orphan later.
-            TeardownError = $"removing the run's network {_egress.NetworkName} and proxy failed: {e.Message}";
-        }
+        return ValueTask.CompletedTask;
     }
 }

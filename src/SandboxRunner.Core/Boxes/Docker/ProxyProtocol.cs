@@ -14,7 +14,15 @@ internal static partial class ProxyProtocol
     /// (images/egress-proxy/entrypoint.sh). A value goes into an nginx header verbatim, so one that could end
     /// the header or name an nginx variable is refused here rather than carried.
     /// </summary>
-    public static byte[] Secrets(EgressSpec egress)
+    public static byte[] Secrets(EgressSpec egress) => Encode(egress, run: false);
+
+    /// <summary>
+    /// All a gateway made ahead of its run learns of the run, on its standard input at hand-over: the allowlist and
+    /// the model route (refused when a value could end its line or a squid/nginx directive), then the secrets.
+    /// </summary>
+    public static byte[] Handover(EgressSpec egress) => Encode(egress, run: true);
+
+    private static byte[] Encode(EgressSpec egress, bool run)
     {
         var lines = new StringBuilder();
         void Add(string name, string? value)
@@ -31,6 +39,38 @@ internal static partial class ProxyProtocol
             }
 
             lines.Append(name).Append('=').Append(value).Append('\n');
+        }
+
+        void Plain(string name, string? value)
+        {
+            if (string.IsNullOrEmpty(value))
+            {
+                return;
+            }
+
+            if (value.Any(c => char.IsControl(c) || c is '"' or '\'' or '\\' or ';' or '{' or '}' or '$' or '#'))
+            {
+                throw new InvalidOperationException(
+                    $"the egress proxy's {name.Replace('_', ' ')} '{value}' holds a character it cannot carry into its configuration; check network_allowlist and model_base_url");
+            }
+
+            lines.Append(name).Append('=').Append(value).Append('\n');
+        }
+
+        if (run)
+        {
+            if (egress.Allowlist.FirstOrDefault(entry => entry.Length == 0 || entry.Any(char.IsWhiteSpace)) is { } bad)
+            {
+                throw new InvalidOperationException($"the network allowlist entry '{bad}' is empty or holds white space; name a host or host:port");
+            }
+
+            Plain("allow", string.Join(' ', egress.Allowlist));
+            Plain("model_upstream", egress.Route.Upstream);
+            if (egress.Route.ChatGpt is { } chatGpt)
+            {
+                Plain("model_auth", "chatgpt");
+                Plain("chatgpt_fedramp", chatGpt.Fedramp ? "true" : null);
+            }
         }
 
         Add("model_key", egress.Route.Credential);
