@@ -55,12 +55,11 @@ public sealed class LookRedTeamTests(DockerFixture docker)
             "@message done"))).Results);
 
         Assert.NotEqual(TaskStatus.Success, result.Status);
-        Assert.Contains(result.Violations, v => v.Path == "src/pw");
+        Assert.Contains(result.Violations, v => v.Path == "src/pw" && v.Kind == ViolationKind.SymlinkEscape);
         Assert.Contains(result.Violations, v => v.Path == "src/pipe");
         // The record-shaped name stays one name inside src/: it forged no entry of its own.
         Assert.DoesNotContain(result.FilesChanged, f => f is "evil" or "workspace/evil" || f.StartsWith(".git", StringComparison.Ordinal));
         Assert.Contains(result.FilesChanged, f => f.StartsWith("src/a\n", StringComparison.Ordinal));
-        Assert.DoesNotContain("/etc/passwd", result.Patch ?? "", StringComparison.Ordinal);
         Assert.DoesNotContain("new mode 104755", result.Patch ?? "", StringComparison.Ordinal);
         Assert.False(File.Exists(marker), "a hook or fsmonitor the agent planted ran on the host");
     }
