@@ -85,8 +85,11 @@ public static class TreeListing
     /// <summary>
     /// The entries under <paramref name="root"/> (the root itself left out) and the change time of <paramref name="stamp"/>
     /// (null when it is not listed); null when the listing is malformed anywhere (a look that cannot be read is not used).
+    /// Parsing stops once more than <paramref name="maxEntries"/> are read (the tree is then over its <c>max_files</c>, and
+    /// nothing after that changes the verdict): a listing near its byte bound holds half a million names, which would
+    /// otherwise all be kept in memory for every task at once.
     /// </summary>
-    public static (List<ListedEntry> Entries, FileTime? Stamp)? Parse(ReadOnlySpan<byte> listing, string root, string stamp)
+    public static (List<ListedEntry> Entries, FileTime? Stamp)? Parse(ReadOnlySpan<byte> listing, string root, string stamp, long maxEntries = long.MaxValue)
     {
         var rootBytes = Encoding.UTF8.GetBytes(root + "/");
         var stampBytes = Encoding.UTF8.GetBytes(stamp);
@@ -139,6 +142,10 @@ public static class TreeListing
             else if (path.StartsWith(rootBytes) && path.Length > rootBytes.Length)
             {
                 entries.Add(new ListedEntry(kind, size, mode, modified, changed, path[rootBytes.Length..].ToArray(), link.ToArray()));
+                if (entries.Count > maxEntries)
+                {
+                    break;
+                }
             }
         }
 

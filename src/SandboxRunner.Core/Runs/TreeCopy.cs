@@ -99,7 +99,7 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
         (List<ListedEntry> Entries, FileTime? Stamp)? listing;
         try
         {
-            listing = await TreeLook.ListAsync(box, cancellationToken);
+            listing = await TreeLook.ListAsync(box, limits.MaxFiles, cancellationToken);
         }
         catch (Exception e) when (e is InvalidOperationException or HttpRequestException or IOException)
         {

@@ -36,13 +36,13 @@ public static class TreeLook
     public sealed record HostEntry(FileType Type, long Size, bool Executable, string? LinkTarget);
 
     /// <summary>The look's listing of the stopped box, parsed; null when the platform cannot look or the look failed.</summary>
-    public static async Task<(List<ListedEntry> Entries, FileTime? Stamp)?> ListAsync(ITaskBox box, CancellationToken cancellationToken)
+    public static async Task<(List<ListedEntry> Entries, FileTime? Stamp)?> ListAsync(ITaskBox box, long maxFiles, CancellationToken cancellationToken)
     {
         var look = new BesideLook(
             TreeListing.Command(Codex.CodexCommandLine.Workspace, Codex.CodexCommandLine.Home, StampPath),
             TreeListing.OutputFolder, TreeListing.OutputFile, TreeListing.MaxBytes, TimeSpan.FromMinutes(2));
         var listing = await box.LookBesideAsync(look, cancellationToken);
-        return listing is null ? null : TreeListing.Parse(listing, Codex.CodexCommandLine.Workspace, StampPath);
+        return listing is null ? null : TreeListing.Parse(listing, Codex.CodexCommandLine.Workspace, StampPath, maxFiles);
     }
 
     /// <summary>The host's checkout, every entry by its path below <paramref name="root"/>, links never followed.</summary>

@@ -136,6 +136,22 @@ public sealed class TreeLookTests
         Assert.Equal(new FileTime(1_800_000_001, 500_000_000), stamp);
     }
 
+    [Fact]
+    public void Parsing_stops_one_entry_past_max_files_so_a_huge_listing_is_never_held_whole()
+    {
+        var text = new StringBuilder("f 60 444 1800000001.0 1800000001.5 /codex-home/.sandbox-runner-stamp\0\0");
+        for (var i = 0; i < 1000; i++)
+        {
+            text.Append($"f 1 644 946684800.0 1800000000.0 /workspace/f{i}\0\0");
+        }
+
+        var (entries, stamp) = TreeListing.Parse(Encoding.UTF8.GetBytes(text.ToString()), "/workspace", "/codex-home/.sandbox-runner-stamp", maxEntries: 10)!.Value;
+
+        Assert.Equal(11, entries.Count);
+        Assert.NotNull(stamp);
+        Assert.Equal("max_files (10)", TreeLook.PlanOf(entries, stamp, new Dictionary<string, TreeLook.HostEntry>(), Limits with { MaxFiles = 10 }).OverLimit);
+    }
+
     [Theory]
     [InlineData("f 5 644 946684800.0 1.0 /workspace/a")]
     [InlineData("f x 644 946684800.0 1.0 /workspace/a\0\0")]
