@@ -91,9 +91,17 @@ internal sealed class SwarmEgress
         _internalId = await CreateNetworkAsync(InternalNetwork, isInternal: true, cancellationToken);
         await CreateNetworkAsync(OutboundNetwork, isInternal: false, cancellationToken);
 
-        // Not secret: the proxy binds squid and nginx to its own address in this subnet, never to its way out.
-        var subnet = (await _client.Networks.InspectNetworkAsync(_internalId, cancellationToken)).IPAM?.Config?.FirstOrDefault(c => !string.IsNullOrEmpty(c.Subnet))?.Subnet
-            ?? throw new InvalidOperationException($"the swarm gave the run's network {InternalNetwork} no IPv4 subnet");
+        // Not secret: the proxy binds squid and nginx to its own address in this subnet, never to its way out. The manager's
+        // allocator gives an overlay its subnet after the create returns (CI once read none at once), so it is awaited.
+        string? subnet = null;
+        await Platform.Poll.UntilAsync(
+            async ct => (subnet = (await _client.Networks.InspectNetworkAsync(_internalId, ct)).IPAM?.Config?.FirstOrDefault(c => !string.IsNullOrEmpty(c.Subnet))?.Subnet) is not null,
+            TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(15), cancellationToken);
+        if (subnet is null)
+        {
+            throw new InvalidOperationException($"the swarm gave the run's network {InternalNetwork} no IPv4 subnet within 15 s: check the manager's default address pools (docker info, Swarm)");
+        }
+
         _secretId = await CreateSecretAsync(cancellationToken);
         var image = await _images.PublishAsync(_egress.ProxyImage, cancellationToken);
 
