@@ -35,6 +35,10 @@ public static class Labels
 
     public static string CurrentOwner { get; } = $"{Environment.MachineName}/{Environment.ProcessId}";
 
+    /// <summary>Whether <paramref name="labels"/> name an owner (<see cref="Owner"/>) that is a gone process of this machine.</summary>
+    public static bool HasGoneOwner(IDictionary<string, string>? labels) =>
+        labels is not null && labels.TryGetValue(Owner, out var owner) && IsOrphanedBy(owner);
+
     /// <summary>Whether <paramref name="owner"/> names a process of this machine that no longer exists.</summary>
     public static bool IsOrphanedBy(string owner)
     {

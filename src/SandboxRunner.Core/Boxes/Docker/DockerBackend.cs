@@ -261,7 +261,7 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
         var removed = 0;
         foreach (var container in await Containers.ListAsync(selector, cancellationToken))
         {
-            if (container.Labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner))
+            if (Labels.HasGoneOwner(container.Labels))
             {
                 await Containers.RemoveAsync(container.ID, cancellationToken);
                 removed++;
@@ -270,7 +270,7 @@ public sealed partial class DockerBackend : ITaskBackend, IDisposable
 
         foreach (var network in await Networks.ListAsync(selector, cancellationToken))
         {
-            if (network.Labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner))
+            if (Labels.HasGoneOwner(network.Labels))
             {
                 await Networks.RemoveAsync(network.Name, cancellationToken);
                 removed++;

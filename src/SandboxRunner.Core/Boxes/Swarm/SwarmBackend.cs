@@ -259,13 +259,10 @@ public sealed partial class SwarmBackend : ITaskBackend
     /// <summary>Services first, then what their containers left on the nodes, markers and secrets, then networks once free; returns how many services.</summary>
     private async Task<int> RemoveAsync(LabelSelector selector, bool orphansOnly, CancellationToken cancellationToken)
     {
-        static bool Orphaned(IDictionary<string, string>? labels) =>
-            labels is not null && labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner);
-
         var removed = 0;
         foreach (var service in await Services.ListAsync(selector, cancellationToken))
         {
-            if (!orphansOnly || Orphaned(service.Spec?.Labels))
+            if (!orphansOnly || Labels.HasGoneOwner(service.Spec?.Labels))
             {
                 await Services.RemoveAsync(service.ID, cancellationToken);
                 removed++;
@@ -273,11 +270,11 @@ public sealed partial class SwarmBackend : ITaskBackend
         }
 
         // After the services: a service removed makes no new container, so nothing started meanwhile is missed.
-        await RemoveNodeContainersAsync(selector, orphansOnly ? Orphaned : _ => true, cancellationToken);
+        await RemoveNodeContainersAsync(selector, orphansOnly ? Labels.HasGoneOwner : _ => true, cancellationToken);
         await Markers.RemoveAsync(selector, orphansOnly, cancellationToken);
         await SwarmEgress.RemoveSecretsAsync(_client, selector, orphansOnly, cancellationToken);
         var networks = await _client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = LabelFilter(selector) }, cancellationToken);
-        foreach (var network in networks.Where(n => n.Scope == "swarm" && (!orphansOnly || Orphaned(n.Labels))))
+        foreach (var network in networks.Where(n => n.Scope == "swarm" && (!orphansOnly || Labels.HasGoneOwner(n.Labels))))
         {
             await RemoveNetworkWhenFreeAsync(network.Name, cancellationToken);
         }

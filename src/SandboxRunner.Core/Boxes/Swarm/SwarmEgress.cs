@@ -317,7 +317,7 @@ internal sealed class SwarmEgress
         foreach (var secret in secrets)
         {
             var labels = secret.Spec?.Labels is { } l ? new Dictionary<string, string>(l) : [];
-            if (!selector.Matches(labels) || orphansOnly && !(labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner)))
+            if (!selector.Matches(labels) || orphansOnly && !Labels.HasGoneOwner(labels))
             {
                 continue;
             }

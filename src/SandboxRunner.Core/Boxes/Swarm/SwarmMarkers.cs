@@ -60,7 +60,7 @@ internal sealed class SwarmMarkers(DockerClient client)
         {
             var labels = config.Spec?.Labels is { } l ? new Dictionary<string, string>(l) : [];
             if (config.Spec?.Name?.StartsWith(Prefix, StringComparison.Ordinal) != true || !selector.Matches(labels)
-                || orphansOnly && !(labels.TryGetValue(Labels.Owner, out var owner) && Labels.IsOrphanedBy(owner)))
+                || orphansOnly && !Labels.HasGoneOwner(labels))
             {
                 continue;
             }
