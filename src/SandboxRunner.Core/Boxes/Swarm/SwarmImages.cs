@@ -21,7 +21,16 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
 
     public Task<ImageFacts?> InspectAsync(string image, CancellationToken cancellationToken) => manager.InspectAsync(image, cancellationToken);
 
-    public Task DeleteAsync(string image, CancellationToken cancellationToken) => manager.DeleteAsync(image, cancellationToken);
+    /// <summary>The manager's tag, then the image's registry-named copies on the manager and the nodes (a run image's, at the end of its run).</summary>
+    public async Task DeleteAsync(string image, CancellationToken cancellationToken)
+    {
+        var facts = options.Registry is null ? null : await manager.InspectAsync(image, cancellationToken);
+        await manager.DeleteAsync(image, cancellationToken);
+        if (facts is not null)
+        {
+            await ForgetPublishedAsync(image, facts.Id, cancellationToken);
+        }
+    }
 
     public Task<IReadOnlyList<EngineImage>> ListAsync(LabelSelector selector, CancellationToken cancellationToken) => manager.ListAsync(selector, cancellationToken);
 
@@ -64,7 +73,14 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
             }
         }
 
-        return await manager.RemoveAsync(reference, cancellationToken);
+        var removal = await manager.RemoveAsync(reference, cancellationToken);
+        if (removal.Deleted)
+        {
+            // Published by another process too (a commit on a node, an earlier runner): its copies on the manager and the nodes.
+            await ForgetPublishedAsync(reference, facts.Id, cancellationToken);
+        }
+
+        return removal;
     }
 
     /// <summary>
@@ -152,11 +168,7 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
 
         var id = (await manager.InspectAsync(image, cancellationToken))?.Id
             ?? throw new InvalidOperationException($"image {image} is not on the swarm manager; build or load it there first");
-        var name = image.Split('@')[0];
-        var slash = name.LastIndexOf('/');
-        var colon = name.LastIndexOf(':');
-        var repository = colon > slash ? name[..colon] : name;
-        var published = $"{registry}/{repository}:{ShortId(id)}";
+        var published = PublishedName(image, id, registry);
         var push = _published.GetOrAdd(published, p => new Lazy<Task<string>>(() => PushAsync(image, p)));
         try
         {
