@@ -128,7 +128,7 @@ public sealed partial class SwarmBackend : ITaskBackend
     internal async Task<ITaskBox> CreateBoxAsync(RunSiteSpec site, BoxSpec box, SwarmEgress? egress, CancellationToken cancellationToken)
     {
         var labels = _labels.StampOwned(Labels.For(site.Scope, site.RunId, box.Identity));
-        var image = await _images.PublishAsync(box.Image, cancellationToken);
+        var image = await _images.PinnedAsync(box.Image, cancellationToken);
         var defaults = await _images.DefaultsAsync(box.Image, cancellationToken);
         var name = "sandbox-runner-" + Guid.NewGuid().ToString("N")[..16];
         string? network = null;

@@ -65,6 +65,7 @@ internal sealed partial class SwarmImages
             throw Failure($"tagging the committed image {Short(id)} as {commit.Tag} on the swarm manager", e);
         }
 
+        _digests[published] = digest;
         _published[published] = new Lazy<Task<string>>(Task.FromResult(published));
         return id;
     }
@@ -136,9 +137,10 @@ internal sealed partial class SwarmImages
     }
 
     /// <summary>
-    /// After the manager's tag <paramref name="image"/> (of <paramref name="id"/>) is gone: the image's registry-named copies,
-    /// on the manager and on every node the runner reaches, unless the manager still holds it under another name of the
-    /// same repository. A copy a container still uses stays (the engine refuses); a later removal takes it.
+    /// After the manager's tag <paramref name="image"/> (of <paramref name="id"/>) is gone: the image's registry names (its
+    /// published tag and its digest, by which a node that ran a box of it pulled it), on the manager and on every node the
+    /// runner reaches, unless the manager still holds it under another name of the same repository. A copy a container
+    /// still uses stays (the engine refuses); a later removal takes it.
     /// </summary>
     private async Task ForgetPublishedAsync(string image, string id, CancellationToken cancellationToken)
     {
@@ -148,15 +150,23 @@ internal sealed partial class SwarmImages
         }
 
         var published = PublishedName(image, id, registry);
-        var repository = PublishedName(image, id, "").TrimStart('/');
-        repository = repository[..repository.LastIndexOf(':')];
+        var repository = published[..published.LastIndexOf(':')];
+        var own = repository[(registry.Length + 1)..];
+        var names = new List<string> { published };
+        if (_digests.TryGetValue(published, out var known))
+        {
+            names.Add($"{repository}@{known}");
+        }
+
         try
         {
-            var tags = (await client.Images.InspectImageAsync(id, cancellationToken)).RepoTags ?? [];
-            if (tags.Any(t => t.StartsWith(repository + ":", StringComparison.Ordinal)))
+            var inspected = await client.Images.InspectImageAsync(id, cancellationToken);
+            if ((inspected.RepoTags ?? []).Any(t => t.StartsWith(own + ":", StringComparison.Ordinal)))
             {
                 return;
             }
+
+            names.AddRange((inspected.RepoDigests ?? []).Where(d => d.StartsWith(repository + "@", StringComparison.Ordinal)));
         }
         catch (DockerApiException)
         {
@@ -164,18 +174,26 @@ internal sealed partial class SwarmImages
         }
 
         _published.TryRemove(published, out _);
-        await TryUntagAsync(client, published, cancellationToken);
-        if (Nodes is null)
+        _digests.TryRemove(published, out _);
+        names = names.Distinct(StringComparer.Ordinal).ToList();
+        var engines = new List<DockerClient> { client };
+        if (Nodes is not null)
         {
-            return;
+            var self = await Nodes.ManagerNodeIdAsync(cancellationToken);
+            foreach (var node in (await Nodes.ListAsync(cancellationToken)).Where(n => n.Id != self && n.State == "ready"))
+            {
+                if (await Nodes.EngineAsync(node.Id, cancellationToken) is { } engine)
+                {
+                    engines.Add(engine.Client);
+                }
+            }
         }
 
-        var self = await Nodes.ManagerNodeIdAsync(cancellationToken);
-        foreach (var node in (await Nodes.ListAsync(cancellationToken)).Where(n => n.Id != self && n.State == "ready"))
+        foreach (var engine in engines)
         {
-            if (await Nodes.EngineAsync(node.Id, cancellationToken) is { } engine)
+            foreach (var name in names)
             {
-                await TryUntagAsync(engine.Client, published, cancellationToken);
+                await TryUntagAsync(engine, name, cancellationToken);
             }
         }
     }

@@ -14,6 +14,7 @@ namespace SandboxRunner.Boxes.Swarm;
 internal sealed partial class SwarmImages(IBoxImages manager, DockerClient client, SwarmOptions options, ILogger logger) : IBoxImages
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _published = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _digests = new(StringComparer.Ordinal);
 
     public Task<bool> ExistsAsync(string image, CancellationToken cancellationToken) => manager.ExistsAsync(image, cancellationToken);
 
@@ -184,27 +185,19 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
 
     private async Task<string> PushAsync(string image, string published)
     {
-        var colon = published.LastIndexOf(':');
-        string? error = null;
-        try
-        {
-            await client.Images.TagImageAsync(image, new ImageTagParameters { RepositoryName = published[..colon], Tag = published[(colon + 1)..] }, CancellationToken.None);
-            LogPushing(image, published);
-            await client.Images.PushImageAsync(
-                published[..colon],
-                new ImagePushParameters { Tag = published[(colon + 1)..] },
-                new AuthConfig(),
-                new Reported(m => error ??= m.Error?.Message is { Length: > 0 } message ? message : null),
-                CancellationToken.None);
-        }
-        catch (DockerApiException e)
-        {
-            throw Failure($"pushing {image} to the registry as {published}", e);
-        }
+        _digests[published] = await PushFromAsync(client, image, published, CancellationToken.None);
+        return published;
+    }
 
-        return error is null
-            ? published
-            : throw new InvalidOperationException($"pushing {image} to the registry as {published} failed: {error}; check that `registry` ({options.Registry}) names a registry this engine can push to");
+    /// <summary>
+    /// The name a service names <paramref name="image"/> by: its published name pinned to the digest the registry took it
+    /// under (<c>REGISTRY/NAME:ID@sha256:…</c>), so a node pulls exactly what the runner pushed even if someone with
+    /// access to the registry moved the tag since.
+    /// </summary>
+    public async Task<string> PinnedAsync(string image, CancellationToken cancellationToken)
+    {
+        var published = await PublishAsync(image, cancellationToken);
+        return _digests.TryGetValue(published, out var digest) ? $"{published}@{digest}" : published;
     }
 
     /// <summary>Progress read as it arrives (Progress&lt;T&gt; posts to the thread pool, so a push's error could come after the push returned).</summary>
