@@ -28,7 +28,7 @@ public static class ConfigChecks
         return problems;
     }
 
-    /// <summary>The swarm fields without a swarm, and what the swarm backend cannot do yet (docs/swarm.md).</summary>
+    /// <summary>The swarm fields without a swarm, and what the swarm backend cannot do (docs/swarm.md).</summary>
     private static IEnumerable<Problem> BackendProblems(RunnerConfig config)
     {
         if (config.Backend == BackendKind.Docker)
@@ -51,9 +51,20 @@ public static class ConfigChecks
             yield return new Problem("runtime", "cannot be chosen with backend swarm (a swarm service names no OCI runtime); remove it, or use backend docker");
         }
 
-        if (config.Environment is not null || config.Environments.Count > 0)
+        var environments = (config.Environment is { } single ? [(Field: "environment", Spec: single)] : Array.Empty<(string Field, EnvironmentSpec Spec)>())
+            .Concat(config.Environments.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => (Field: $"environments.{e.Key}", Spec: e.Value)))
+            .ToList();
+        if (environments.Count > 0 && config.Registry is null)
         {
-            yield return new Problem("environment", "environments need their setup committed as an image, which backend swarm cannot do yet; remove environment/environments, or use backend docker");
+            yield return new Problem(
+                "registry",
+                $"{environments[0].Field} needs a registry with backend swarm: a setup and a run's checkout are committed as images on the node that ran them, " +
+                "and the manager and the other nodes get them from the registry; set registry to a registry every node reaches (host:port, see docs/swarm.md), or use backend docker");
+        }
+
+        foreach (var (field, spec) in environments.Where(e => e.Spec.Runtime is not null))
+        {
+            yield return new Problem($"{field}.runtime", "cannot be chosen with backend swarm (a swarm service names no OCI runtime); remove it, or use backend docker");
         }
     }
 

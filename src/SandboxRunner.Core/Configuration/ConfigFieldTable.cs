@@ -133,7 +133,7 @@ internal static class ConfigFieldTable
             Shapes.OrNull(Shapes.Text(Runtime)), c => c.Runtime, (c, v) => c with { Runtime = v }),
         F("backend", "Where tasks run: docker (the engine DOCKER_HOST names, or the local one) or swarm (each task a one-task service on the swarm whose manager DOCKER_HOST names; see docs/swarm.md).",
             Shapes.Enum(Backends), c => c.Backend, (c, v) => c with { Backend = v }),
-        F("registry", "With backend swarm: the registry (host:port) the runner pushes its images to, tagged by content, for the swarm's nodes to pull. Absent or null: the nodes must already hold them (a one-node swarm).",
+        F("registry", "With backend swarm: the registry (host:port) the runner pushes its images to, tagged by content, for the swarm's nodes to pull. Absent or null: the nodes must already hold them (a one-node swarm); environments on a swarm need one.",
             Shapes.OrNull(Shapes.Text(RegistryHost)), c => c.Registry, (c, v) => c with { Registry = v }),
         F("max_tasks_per_node", "With backend swarm: how many of the runner's tasks one node runs at once, across every run and runner on the swarm (1-64). Absent or null: as many as swarm places there.",
             Shapes.IntOrNull(1, 64), c => c.MaxTasksPerNode, (c, v) => c with { MaxTasksPerNode = v }),

@@ -61,14 +61,32 @@ public sealed class ConfigBackendTests
 
     [Theory]
     [InlineData("""{ "backend": "swarm", "network_policy": "none", "runtime": "runsc" }""", "runtime")]
-    [InlineData("""{ "backend": "swarm", "network_policy": "allow", "environment": { "base_image": "node:20" } }""", "environment")]
-    public void What_the_swarm_backend_cannot_do_yet_is_refused_before_a_run_naming_the_field(string json, string field)
+    [InlineData("""{ "backend": "swarm", "registry": "localhost:5000", "environment": { "base_image": "node:20", "runtime": "runsc" } }""", "environment.runtime")]
+    [InlineData("""{ "backend": "swarm", "registry": "localhost:5000", "environments": { "py": { "base_image": "python:3.12", "runtime": "runsc" } } }""", "environments.py.runtime")]
+    public void What_the_swarm_backend_cannot_do_is_refused_before_a_run_naming_the_field(string json, string field)
     {
         var problem = Assert.Single(ConfigChecks.BeforeRun(ConfigLoader.Parse(json)));
 
         Assert.Equal(field, problem.Field);
         Assert.Contains("backend swarm", problem.Rule, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("""{ "backend": "swarm", "environment": { "base_image": "node:20" } }""", "environment needs a registry")]
+    [InlineData("""{ "backend": "swarm", "environments": { "py": { "base_image": "python:3.12" } } }""", "environments.py needs a registry")]
+    public void An_environment_on_a_swarm_without_a_registry_is_refused_naming_the_registry_field(string json, string rule)
+    {
+        var problem = Assert.Single(ConfigChecks.BeforeRun(ConfigLoader.Parse(json)));
+
+        Assert.Equal("registry", problem.Field);
+        Assert.Contains(rule, problem.Rule, StringComparison.Ordinal);
+        Assert.Contains("set registry", problem.Rule, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_environment_on_a_swarm_with_a_registry_is_no_problem() =>
+        Assert.Empty(ConfigChecks.BeforeRun(ConfigLoader.Parse(
+            """{ "backend": "swarm", "registry": "localhost:5000", "environment": { "base_image": "node:20", "setup": ["npm ci"], "setup_network": "deny" } }""")));
 
     [Fact]
     public async Task The_factory_makes_the_backend_the_config_names_with_its_swarm_options()

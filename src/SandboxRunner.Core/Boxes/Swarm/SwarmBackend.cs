@@ -34,7 +34,7 @@ public sealed partial class SwarmBackend : ITaskBackend
         Nodes = new SwarmNodes(_client, manager, options);
         Services = new SwarmServices(_client, logger);
         Markers = new SwarmMarkers(_client);
-        _images = new SwarmImages(_manager.Images, _client, options, logger);
+        _images = new SwarmImages(_manager.Images, _client, options, logger) { Nodes = Nodes };
     }
 
     public string Name => "swarm";
@@ -42,10 +42,11 @@ public sealed partial class SwarmBackend : ITaskBackend
     public SwarmOptions Options { get; }
 
     /// <summary>
-    /// Boxes run commands (exec through their node's engine); they cannot be committed as images (a commit would stay
-    /// on one node) nor name an OCI runtime (the service API has no such field). Allowlist sites: <see cref="SwarmEgress"/>.
+    /// Boxes run commands (exec through their node's engine) and are committed as images on their node and brought to
+    /// the manager through the registry (<see cref="SwarmImages"/>); they cannot name an OCI runtime (the service API
+    /// has no such field). Allowlist sites: <see cref="SwarmEgress"/>.
     /// </summary>
-    public BackendCapabilities Capabilities { get; } = new(Snapshots: false, Exec: true, Runtimes: false, Allowlist: true);
+    public BackendCapabilities Capabilities { get; } = new(Snapshots: true, Exec: true, Runtimes: false, Allowlist: true);
 
     public IBoxImages Images => _images;
 
@@ -127,7 +128,7 @@ public sealed partial class SwarmBackend : ITaskBackend
     internal async Task<ITaskBox> CreateBoxAsync(RunSiteSpec site, BoxSpec box, SwarmEgress? egress, CancellationToken cancellationToken)
     {
         var labels = _labels.StampOwned(Labels.For(site.Scope, site.RunId, box.Identity));
-        var image = await _images.PublishAsync(box.Image, cancellationToken);
+        var image = await _images.PinnedAsync(box.Image, cancellationToken);
         var defaults = await _images.DefaultsAsync(box.Image, cancellationToken);
         var name = "sandbox-runner-" + Guid.NewGuid().ToString("N")[..16];
         string? network = null;

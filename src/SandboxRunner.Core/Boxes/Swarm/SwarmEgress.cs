@@ -103,7 +103,7 @@ internal sealed class SwarmEgress
         }
 
         _secretId = await CreateSecretAsync(cancellationToken);
-        var image = await _images.PublishAsync(_egress.ProxyImage, cancellationToken);
+        var image = await _images.PinnedAsync(_egress.ProxyImage, cancellationToken);
 
         // The proxy goes only where the runner reaches the engine: its access log is read there.
         var constraints = (await _swarm.Nodes.ListAsync(cancellationToken)).Where(n => n.Engine is null).Select(n => $"node.id!={n.Id}").ToList();

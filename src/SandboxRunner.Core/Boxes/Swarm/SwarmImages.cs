@@ -14,6 +14,7 @@ namespace SandboxRunner.Boxes.Swarm;
 internal sealed partial class SwarmImages(IBoxImages manager, DockerClient client, SwarmOptions options, ILogger logger) : IBoxImages
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _published = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _digests = new(StringComparer.Ordinal);
 
     public Task<bool> ExistsAsync(string image, CancellationToken cancellationToken) => manager.ExistsAsync(image, cancellationToken);
 
@@ -21,7 +22,16 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
 
     public Task<ImageFacts?> InspectAsync(string image, CancellationToken cancellationToken) => manager.InspectAsync(image, cancellationToken);
 
-    public Task DeleteAsync(string image, CancellationToken cancellationToken) => manager.DeleteAsync(image, cancellationToken);
+    /// <summary>The manager's tag, then the image's registry-named copies on the manager and the nodes (a run image's, at the end of its run).</summary>
+    public async Task DeleteAsync(string image, CancellationToken cancellationToken)
+    {
+        var facts = options.Registry is null ? null : await manager.InspectAsync(image, cancellationToken);
+        await manager.DeleteAsync(image, cancellationToken);
+        if (facts is not null)
+        {
+            await ForgetPublishedAsync(image, facts.Id, cancellationToken);
+        }
+    }
 
     public Task<IReadOnlyList<EngineImage>> ListAsync(LabelSelector selector, CancellationToken cancellationToken) => manager.ListAsync(selector, cancellationToken);
 
@@ -64,7 +74,14 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
             }
         }
 
-        return await manager.RemoveAsync(reference, cancellationToken);
+        var removal = await manager.RemoveAsync(reference, cancellationToken);
+        if (removal.Deleted)
+        {
+            // Published by another process too (a commit on a node, an earlier runner): its copies on the manager and the nodes.
+            await ForgetPublishedAsync(reference, facts.Id, cancellationToken);
+        }
+
+        return removal;
     }
 
     /// <summary>
@@ -152,11 +169,7 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
 
         var id = (await manager.InspectAsync(image, cancellationToken))?.Id
             ?? throw new InvalidOperationException($"image {image} is not on the swarm manager; build or load it there first");
-        var name = image.Split('@')[0];
-        var slash = name.LastIndexOf('/');
-        var colon = name.LastIndexOf(':');
-        var repository = colon > slash ? name[..colon] : name;
-        var published = $"{registry}/{repository}:{ShortId(id)}";
+        var published = PublishedName(image, id, registry);
         var push = _published.GetOrAdd(published, p => new Lazy<Task<string>>(() => PushAsync(image, p)));
         try
         {
@@ -172,27 +185,19 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
 
     private async Task<string> PushAsync(string image, string published)
     {
-        var colon = published.LastIndexOf(':');
-        string? error = null;
-        try
-        {
-            await client.Images.TagImageAsync(image, new ImageTagParameters { RepositoryName = published[..colon], Tag = published[(colon + 1)..] }, CancellationToken.None);
-            LogPushing(image, published);
-            await client.Images.PushImageAsync(
-                published[..colon],
-                new ImagePushParameters { Tag = published[(colon + 1)..] },
-                new AuthConfig(),
-                new Reported(m => error ??= m.Error?.Message is { Length: > 0 } message ? message : null),
-                CancellationToken.None);
-        }
-        catch (DockerApiException e)
-        {
-            throw Failure($"pushing {image} to the registry as {published}", e);
-        }
+        _digests[published] = await PushFromAsync(client, image, published, CancellationToken.None);
+        return published;
+    }
 
-        return error is null
-            ? published
-            : throw new InvalidOperationException($"pushing {image} to the registry as {published} failed: {error}; check that `registry` ({options.Registry}) names a registry this engine can push to");
+    /// <summary>
+    /// The name a service names <paramref name="image"/> by: its published name pinned to the digest the registry took it
+    /// under (<c>REGISTRY/NAME:ID@sha256:…</c>), so a node pulls exactly what the runner pushed even if someone with
+    /// access to the registry moved the tag since.
+    /// </summary>
+    public async Task<string> PinnedAsync(string image, CancellationToken cancellationToken)
+    {
+        var published = await PublishAsync(image, cancellationToken);
+        return _digests.TryGetValue(published, out var digest) ? $"{published}@{digest}" : published;
     }
 
     /// <summary>Progress read as it arrives (Progress&lt;T&gt; posts to the thread pool, so a push's error could come after the push returned).</summary>

@@ -221,9 +221,13 @@ internal sealed class SwarmTaskBox : ITaskBox
 
     public Task<IReadOnlyList<PathChange>?> ChangesAsync(int maxEntries, CancellationToken cancellationToken) => Reachable().ChangesAsync(maxEntries, cancellationToken);
 
-    public Task<string> CommitAsync(ImageCommit commit, CancellationToken cancellationToken) =>
-        throw new NotSupportedException(
-            "the swarm backend does not commit boxes as images yet (a commit stays on the box's node; see docs/swarm.md); environments need `backend: docker`");
+    /// <summary>Committed on the box's node, then made the manager's through the registry (<see cref="SwarmImages.CommitAsync"/>).</summary>
+    public async Task<string> CommitAsync(ImageCommit commit, CancellationToken cancellationToken)
+    {
+        _ = Reachable();
+        var onManager = NodeId == await _swarm.Nodes.ManagerNodeIdAsync(cancellationToken);
+        return await ((SwarmImages)_swarm.Images).CommitAsync(_engine, onManager, ContainerId, commit, cancellationToken);
+    }
 
     public async ValueTask DisposeAsync()
     {
