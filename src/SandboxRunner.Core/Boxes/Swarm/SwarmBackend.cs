@@ -132,11 +132,16 @@ public sealed partial class SwarmBackend : ITaskBackend
     internal async Task<ITaskBox> CreateBoxAsync(RunSiteSpec site, BoxSpec box, SwarmEgress? egress, CancellationToken cancellationToken)
     {
         var labels = _labels.StampOwned(Labels.For(site.Scope, site.RunId, box.Identity));
-        var image = await _images.PublishAsync(box.Image, cancellationToken);
-        var defaults = await _images.DefaultsAsync(box.Image, cancellationToken);
-        var name = "sandbox-runner-" + Guid.NewGuid().ToString("N")[..16];
+        // Three independent looks at the manager, side by side: each is a round trip on the box's start path.
+        var publishing = _images.PublishAsync(box.Image, cancellationToken);
+        var reading = _images.DefaultsAsync(box.Image, cancellationToken);
         var parked = site.Network == NetworkIntent.None;
-        var networks = parked ? [await _parking.EnsureAsync(cancellationToken)] : egress is not null ? [egress.InternalNetwork] : Array.Empty<string>();
+        var parking = parked ? _parking.EnsureAsync(cancellationToken) : Task.FromResult("");
+        await Task.WhenAll(publishing, reading, parking).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var image = await publishing;
+        var defaults = await reading;
+        var name = "sandbox-runner-" + Guid.NewGuid().ToString("N")[..16];
+        var networks = parked ? [await parking] : egress is not null ? [egress.InternalNetwork] : Array.Empty<string>();
         string? serviceId = null;
         try
         {
