@@ -122,7 +122,10 @@ public sealed class SwarmNoneNetworkTests(SwarmFixture swarm) : IAsyncLifetime
             await backend.DisposeAsync();
         }
 
-        Assert.Empty(await NetworksNamedAsync(manager, parking));
+        // The swarm drops it at once; the manager node's own copy (it ran a box) a moment later: a bounded look, not a timing.
+        Assert.True(
+            await Platform.Poll.UntilAsync(async ct => (await NetworksNamedAsync(manager, parking, ct)).Count == 0, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(30), CancellationToken.None),
+            $"the parking network {parking} is still listed after the backend was disposed");
     }
 
     [Fact]
@@ -140,11 +143,13 @@ public sealed class SwarmNoneNetworkTests(SwarmFixture swarm) : IAsyncLifetime
 
         await swarm.Backend.RemoveOrphansAsync(_scope, CancellationToken.None);
 
-        Assert.Empty(await NetworksNamedAsync(manager, name));
+        Assert.True(
+            await Platform.Poll.UntilAsync(async ct => (await NetworksNamedAsync(manager, name, ct)).Count == 0, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(30), CancellationToken.None),
+            $"the dead runner's parking network {name} is still listed after the sweep");
     }
 
-    private static async Task<IList<NetworkResponse>> NetworksNamedAsync(Docker.DotNet.DockerClient client, string name) =>
-        (await client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [name] = true } } }))
+    private static async Task<IList<NetworkResponse>> NetworksNamedAsync(Docker.DotNet.DockerClient client, string name, CancellationToken cancellationToken = default) =>
+        (await client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [name] = true } } }, cancellationToken))
         .Where(n => n.Name == name).ToList();
 
     private Dictionary<string, IDictionary<string, bool>> ScopeFilter() =>
