@@ -104,7 +104,11 @@ internal static class SwarmBenchmark
                 var phases = await BoxPhasesAsync(backend, scope, $"b{i}", cancellationToken);
                 if (backend is SwarmBackend swarmBackend)
                 {
-                    phases.AddRange(await BareJobAsync(swarmBackend, managerConnection, session, cancellationToken));
+                    phases.AddRange(await BareJobAsync(swarmBackend, managerConnection, session, null, cancellationToken));
+                    phases.AddRange(await BareJobAsync(swarmBackend, managerConnection, session, swarmBackend.ParkingNetwork, cancellationToken));
+                    var look = Stopwatch.StartNew();
+                    await swarmBackend.Nodes.ListAsync(cancellationToken);
+                    phases.Add(("bare: the placement look (nodes, services, tasks)", look.Elapsed));
                 }
 
                 if (measured)
@@ -120,7 +124,7 @@ internal static class SwarmBenchmark
 
         Console.Error.WriteLine();
         var ratio = rows["swarm: Runner.RunAsync, 1 no-op task, network none"].Median / rows["local: Runner.RunAsync, 1 no-op task, network none"].Median;
-        table.Note(string.Create(CultureInfo.InvariantCulture, $"cluster/local per-task (medians): {ratio:F2}x (target <= 1.3x)\n"));
+        table.Note(string.Create(CultureInfo.InvariantCulture, $"cluster/local per-task (medians): {ratio:F2}x (target <= 1.3x); load average {Load()}\n"));
         Console.WriteLine(table.Render());
     }
 
@@ -177,8 +181,9 @@ internal static class SwarmBenchmark
     /// Swarm's own floor, no runner code: a replicated job running <c>true</c> created through the API and its task
     /// polled every 20 ms, timed to the task's node assignment, to its container running or done, and to its removal.
     /// </summary>
-    private static async Task<List<(string Phase, TimeSpan Elapsed)>> BareJobAsync(SwarmBackend backend, EngineConnection manager, string session, CancellationToken cancellationToken)
+    private static async Task<List<(string Phase, TimeSpan Elapsed)>> BareJobAsync(SwarmBackend backend, EngineConnection manager, string session, string? network, CancellationToken cancellationToken)
     {
+        var row = network is null ? "bare job" : "bare job on the parking overlay";
         using var client = manager.CreateClient();
         var image = await ((SwarmImages)backend.Images).PublishAsync(Image, cancellationToken);
         var clock = Stopwatch.StartNew();
@@ -193,10 +198,11 @@ internal static class SwarmBenchmark
                 {
                     ContainerSpec = new Models.ContainerSpec { Image = image, Command = ["true"], User = "65534:65534" },
                     RestartPolicy = new Models.SwarmRestartPolicy { Condition = "none", MaxAttempts = 0 },
+                    Networks = network is null ? [] : [new Models.NetworkAttachmentConfig { Target = network }],
                 },
             },
         }, cancellationToken);
-        var phases = new List<(string, TimeSpan)> { ("bare job: service create call", clock.Elapsed) };
+        var phases = new List<(string, TimeSpan)> { ($"{row}: service create call", clock.Elapsed) };
         var assigned = false;
         while (true)
         {
@@ -207,12 +213,12 @@ internal static class SwarmBenchmark
             if (!assigned && !string.IsNullOrEmpty(task?.NodeID))
             {
                 assigned = true;
-                phases.Add(("bare job: create to node assigned", clock.Elapsed));
+                phases.Add(($"{row}: create to node assigned", clock.Elapsed));
             }
 
             if (task?.Status?.State is Models.TaskState.Running or Models.TaskState.Complete or Models.TaskState.Failed)
             {
-                phases.Add(("bare job: create to container running or done", clock.Elapsed));
+                phases.Add(($"{row}: create to container running or done", clock.Elapsed));
                 break;
             }
 
@@ -221,21 +227,25 @@ internal static class SwarmBenchmark
 
         var removing = Stopwatch.StartNew();
         await client.Swarm.RemoveServiceAsync(created.ID!, cancellationToken);
-        phases.Add(("bare job: service remove call", removing.Elapsed));
+        phases.Add(($"{row}: service remove call", removing.Elapsed));
         return phases;
     }
 
-    private static async Task ThroughputAsync(Runner swarmRunner, Cluster cluster, CancellationToken cancellationToken)
+    /// <summary>Run concurrency 8: the two nodes' places under the cap, and the runner's ceiling (RunRequest.ConcurrencyCeiling).</summary>
+    private static Task ThroughputAsync(Runner swarmRunner, Cluster cluster, CancellationToken cancellationToken) =>
+        ThroughputAsync(swarmRunner, cluster, RunRequest.ConcurrencyCeiling, cancellationToken);
+
+    private static async Task ThroughputAsync(Runner swarmRunner, Cluster cluster, int concurrency, CancellationToken cancellationToken)
     {
         var tasks = Enumerable.Range(1, WaitTasks).Select(i => new TaskRequest { TaskId = $"w{i}", Prompt = "@sleep 5\n@message done" }).ToArray();
         async Task<TimeSpan> WallAsync(string label)
         {
-            Console.Error.Write($"[{label}]");
+            Console.Error.Write($"[{label}, concurrency {concurrency}]");
             var clock = Stopwatch.StartNew();
             var events = new PhaseTimes(clock);
-            var run = await swarmRunner.RunAsync(new RunRequest { Concurrency = 8, Tasks = tasks }, events, cancellationToken);
+            var run = await swarmRunner.RunAsync(new RunRequest { Concurrency = concurrency, Tasks = tasks }, events, cancellationToken);
             clock.Stop();
-            Console.WriteLine($"{label}: {events.Describe()}");
+            Console.WriteLine($"{label}, concurrency {concurrency}: {events.Describe()} (load {Load()})");
             var failed = run.Results.Where(r => r.Status != Runs.TaskStatus.Success).ToList();
             if (failed.Count > 0)
             {
@@ -261,13 +271,15 @@ internal static class SwarmBenchmark
         }
 
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"## swarm: {WaitTasks} tasks that each wait 5 s, max_tasks_per_node 4, run concurrency 8\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"## swarm: {WaitTasks} tasks that each wait 5 s, max_tasks_per_node 4, run concurrency {concurrency}\n\n");
         text.Append(CultureInfo.InvariantCulture, $"two nodes: {two.TotalSeconds:F1} s wall\n");
         text.Append(CultureInfo.InvariantCulture, $"one node (worker drained): {one.TotalSeconds:F1} s wall\n");
         text.Append(CultureInfo.InvariantCulture, $"two-node/one-node throughput: {one / two:F2}x (target >= 1.8x)\n");
         text.Append(CultureInfo.InvariantCulture, $"ideal: {WaitTasks / 8} waves of 5 s on two nodes, {WaitTasks / 4} on one; per wave beyond the 5 s: two nodes {(two.TotalSeconds - WaitTasks / 8 * 5) / (WaitTasks / 8):F1} s, one node {(one.TotalSeconds - WaitTasks / 4 * 5) / (WaitTasks / 4):F1} s\n");
         Console.WriteLine(text.ToString());
     }
+
+    private static string Load() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
     /// <summary>When each task was reported started and finished, to tell the waits from the per-task work around them.</summary>
     private sealed class PhaseTimes(Stopwatch clock) : IProgress<TaskProgress>

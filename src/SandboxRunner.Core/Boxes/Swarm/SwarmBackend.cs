@@ -23,6 +23,7 @@ public sealed partial class SwarmBackend : ITaskBackend
     private readonly ResourceLabels _labels;
     private readonly ILogger _logger;
     private readonly SwarmImages _images;
+    private readonly SwarmParking _parking;
 
     public SwarmBackend(ILogger logger, EngineConnection manager, SwarmOptions options, IReadOnlyDictionary<string, string>? extraLabels = null)
     {
@@ -35,6 +36,7 @@ public sealed partial class SwarmBackend : ITaskBackend
         Services = new SwarmServices(_client, logger);
         Markers = new SwarmMarkers(_client);
         _images = new SwarmImages(_manager.Images, _client, options, logger) { Nodes = Nodes };
+        _parking = new SwarmParking(_client, _labels);
     }
 
     public string Name => "swarm";
@@ -55,6 +57,9 @@ public sealed partial class SwarmBackend : ITaskBackend
     internal SwarmServices Services { get; }
 
     internal SwarmMarkers Markers { get; }
+
+    /// <summary>The name of the overlay where this backend's <c>none</c> boxes wait to be taken off every network.</summary>
+    internal string ParkingNetwork => _parking.Name;
 
     public async Task<BackendFacts> DescribeAsync(CancellationToken cancellationToken)
     {
@@ -128,23 +133,21 @@ public sealed partial class SwarmBackend : ITaskBackend
     internal async Task<ITaskBox> CreateBoxAsync(RunSiteSpec site, BoxSpec box, SwarmEgress? egress, CancellationToken cancellationToken)
     {
         var labels = _labels.StampOwned(Labels.For(site.Scope, site.RunId, box.Identity));
-        var image = await _images.PinnedAsync(box.Image, cancellationToken);
-        var defaults = await _images.DefaultsAsync(box.Image, cancellationToken);
+        // Three independent looks at the manager, side by side: each is a round trip on the box's start path.
+        var publishing = _images.PinnedAsync(box.Image, cancellationToken);
+        var reading = _images.DefaultsAsync(box.Image, cancellationToken);
+        var parked = site.Network == NetworkIntent.None;
+        var parking = parked ? _parking.EnsureAsync(cancellationToken) : Task.FromResult("");
+        await Task.WhenAll(publishing, reading, parking).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var image = await publishing;
+        var defaults = await reading;
         var name = "sandbox-runner-" + Guid.NewGuid().ToString("N")[..16];
-        string? network = null;
-        if (site.Network == NetworkIntent.None)
-        {
-            network = name;
-            await CreateNetworkAsync(network, labels, cancellationToken);
-        }
-
+        var networks = parked ? [await parking] : egress is not null ? [egress.InternalNetwork] : Array.Empty<string>();
         string? serviceId = null;
         try
         {
             using var lease = await Nodes.PlaceAsync(cancellationToken);
-            var networks = network is not null ? [network] : egress is not null ? [egress.InternalNetwork] : Array.Empty<string>();
             var spec = ServiceSpecs.For(box, name, image, defaults, labels, networks, lease.Constraints, egress is null ? null : SwarmEgress.BoxDns);
-
 
             // The create itself is not cancelled: cancelled mid-flight, the manager may create a service whose id never reaches us.
             using var budget = new CancellationTokenSource(StartDeadline + TimeSpan.FromSeconds(30));
@@ -153,8 +156,14 @@ public sealed partial class SwarmBackend : ITaskBackend
             var nodeId = task.NodeID!;
             var engine = await Nodes.EngineAsync(nodeId, budget.Token)
                 ?? throw new InvalidOperationException($"swarm placed the box on node {task.NodeID}, whose engine the runner cannot reach");
-            var node = (await Nodes.ListAsync(budget.Token)).FirstOrDefault(n => n.Id == nodeId)?.Name ?? nodeId;
-            var created = new SwarmTaskBox(this, serviceId, nodeId, node, engine, task.Status!.ContainerStatus!.ContainerID!, network, labels);
+            var containerId = task.Status!.ContainerStatus!.ContainerID!;
+            if (parked)
+            {
+                await _parking.DisconnectAsync(engine, containerId, budget.Token);
+            }
+
+            var node = Nodes.NameOf(nodeId);
+            var created = new SwarmTaskBox(this, serviceId, nodeId, node, engine, containerId, labels);
             LogPlaced(Short(serviceId), node, box.Identity.TaskId ?? "-");
             if (cancellationToken.IsCancellationRequested)
             {
@@ -172,25 +181,7 @@ public sealed partial class SwarmBackend : ITaskBackend
                 await Services.RemoveAsync(serviceId, cleanup.Token);
             }
 
-            if (network is not null)
-            {
-                await RemoveNetworkWhenFreeAsync(network, cleanup.Token);
-            }
-
             throw;
-        }
-    }
-
-    private async Task CreateNetworkAsync(string name, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _client.Networks.CreateNetworkAsync(
-                new NetworksCreateParameters { Name = name, Driver = "overlay", Internal = true, Labels = new Dictionary<string, string>(labels) }, cancellationToken);
-        }
-        catch (DockerApiException e)
-        {
-            throw Failure($"creating the internal overlay network {name}", e);
         }
     }
 
@@ -247,6 +238,12 @@ public sealed partial class SwarmBackend : ITaskBackend
             {
                 await Services.RemoveAsync(service.ID, cancellationToken);
             }
+        }
+
+        var parking = await _client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = LabelFilter(LabelSelector.Of(Labels.Role, SwarmParking.Role).And(Labels.Owner)) }, cancellationToken);
+        foreach (var network in parking.Where(SwarmParking.IsOrphaned))
+        {
+            await RemoveNetworkWhenFreeAsync(network.ID, cancellationToken);
         }
 
         if (removed > 0)
@@ -316,13 +313,13 @@ public sealed partial class SwarmBackend : ITaskBackend
 
     public async Task<IReadOnlyList<BoxRef>> FindBoxesAsync(BoxScope scope, string? runId, CancellationToken cancellationToken)
     {
-        var services = await Services.ListAsync(LabelSelector.Of(scope, runId), cancellationToken);
+        var (services, listed) = await Services.ListWithTasksAsync(LabelSelector.Of(scope, runId), cancellationToken);
         if (services.Count == 0)
         {
             return [];
         }
 
-        var tasks = (await Services.TasksAsync(services.Select(s => s.ID).ToList(), cancellationToken))
+        var tasks = listed
             .GroupBy(t => t.ServiceID ?? "").ToDictionary(g => g.Key, g => g.OrderByDescending(t => t.CreatedAt).First(), StringComparer.Ordinal);
         var started = await Markers.StartedAsync(cancellationToken);
         var nodes = (await Nodes.ListAsync(cancellationToken)).ToDictionary(n => n.Id, n => n.Name, StringComparer.Ordinal);
@@ -339,12 +336,17 @@ public sealed partial class SwarmBackend : ITaskBackend
         }).ToList();
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        using (var budget = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
+        {
+            await _parking.RemoveAsync(this, budget.Token);
+        }
+
+        _parking.Dispose();
         Nodes.Dispose();
         _client.Dispose();
         _manager.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "swarm placed box {Service} of task {Task} on node {Node}")]

@@ -19,8 +19,10 @@ internal sealed record SwarmNode(string Id, string Name, string State, string Av
 internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerConnection, SwarmOptions options) : IDisposable
 {
     private readonly Dictionary<string, NodeEngine> _engines = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _placement = new(1, 1);
+    private TaskCompletionSource _freed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _managerNodeId;
 
     /// <summary>The manager's own node id; throws, naming the fix, when the engine is not a swarm manager.</summary>
@@ -49,33 +51,19 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
     public async Task<IReadOnlyList<SwarmNode>> ListAsync(CancellationToken cancellationToken)
     {
         var self = await ManagerNodeIdAsync(cancellationToken);
-        var nodes = await manager.Swarm.ListNodesAsync(cancellationToken);
-        HashSet<string> ours;
-        IList<TaskResponse> tasks;
-        for (var attempt = 1; ; attempt++)
-        {
-            ours = (await manager.Swarm.ListServicesAsync(
-                new ServiceListParameters { Filters = LabelFilter(LabelSelector.Of(Labels.Owner)) }, cancellationToken))
-                .Where(s => s.Spec?.Labels?.TryGetValue(Labels.Role, out var role) != true || role != SwarmEgress.Role).Select(s => s.ID).ToHashSet(StringComparer.Ordinal);
-            try
-            {
-                tasks = ours.Count == 0
-                    ? []
-                    // By service, not desired state: a job's tasks are created desiring "complete", so a "running" filter missed every box.
-                    : await manager.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = ours.ToDictionary(id => id, _ => true) } }, cancellationToken);
-                break;
-            }
-            catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound && attempt < 5)
-            {
-                // A sibling's service was removed between the two calls (20.10 answers a task filter naming a gone
-                // service with 404): the services are read again, without it. Seen as tasks failing with "runner error:
-                // service ... not found" while others waited for a place (bench `swarm`, one node).
-            }
-        }
-
+        // The nodes are read while the services and their tasks are: one round trip less on every placement look.
+        var listing = manager.Swarm.ListNodesAsync(cancellationToken);
+        var (services, tasks) = await SwarmServices.ReadWithTasksAsync(
+            async ct => (await manager.Swarm.ListServicesAsync(new ServiceListParameters { Filters = LabelFilter(LabelSelector.Of(Labels.Owner)) }, ct))
+                .Where(s => s.Spec?.Labels?.TryGetValue(Labels.Role, out var role) != true || role != SwarmEgress.Role).ToList() as IList<SwarmService>,
+            // By service, not desired state: a job's tasks are created desiring "complete", so a "running" filter missed every box.
+            (ids, ct) => manager.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = ids.ToDictionary(id => id, _ => true) } }, ct),
+            cancellationToken);
+        var nodes = await listing;
+        var ours = services.Select(s => s.ID).ToHashSet(StringComparer.Ordinal);
         var load = tasks.Where(t => ours.Contains(t.ServiceID ?? "") && !string.IsNullOrEmpty(t.NodeID) && !SwarmTasks.IsFinal(t))
             .GroupBy(t => t.NodeID!).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
-        return nodes.Select(n => new SwarmNode(
+        var listed = nodes.Select(n => new SwarmNode(
             n.ID,
             n.Description?.Hostname is { Length: > 0 } host ? host : n.ID,
             n.Status?.State ?? "unknown",
@@ -84,6 +72,24 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
             load.GetValueOrDefault(n.ID),
             n.Description?.Resources?.NanoCPUs ?? 0,
             n.Description?.Resources?.MemoryBytes ?? 0)).ToList();
+        lock (_gate)
+        {
+            foreach (var node in listed)
+            {
+                _names[node.Id] = node.Name;
+            }
+        }
+
+        return listed;
+    }
+
+    /// <summary>A node's name as the last listing saw it (placement lists the nodes just before a box is made), else its id.</summary>
+    public string NameOf(string nodeId)
+    {
+        lock (_gate)
+        {
+            return _names.GetValueOrDefault(nodeId, nodeId);
+        }
     }
 
     private static Uri? EngineOf(NodeListResponse node) =>
@@ -99,23 +105,29 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
         await _placement.WaitAsync(cancellationToken);
         try
         {
-            IReadOnlyList<SwarmNode> nodes = [];
-            await Platform.Poll.UntilAsync(
-                async ct =>
+            IReadOnlyList<SwarmNode> nodes;
+            while (true)
+            {
+                // Armed before the look, so a box removed while it runs is not missed.
+                var freed = Volatile.Read(ref _freed).Task;
+                nodes = await ListAsync(cancellationToken);
+                if (!nodes.Any(n => n.TakesBoxes))
                 {
-                    nodes = await ListAsync(ct);
-                    if (!nodes.Any(n => n.TakesBoxes))
-                    {
-                        throw new InvalidOperationException(
-                            "no node of the swarm can take a box: " + string.Join("; ", nodes.Select(n => $"{n.Name} is {n.State}/{n.Availability}{(n.Engine is null ? $" with no {SwarmOptions.EngineLabel} label" : "")}")) +
-                            $"; give each worker its engine endpoint (docker node update --label-add {SwarmOptions.EngineLabel}=tcp://HOST:PORT NODE, see docs/swarm.md)");
-                    }
+                    throw new InvalidOperationException(
+                        "no node of the swarm can take a box: " + string.Join("; ", nodes.Select(n => $"{n.Name} is {n.State}/{n.Availability}{(n.Engine is null ? $" with no {SwarmOptions.EngineLabel} label" : "")}")) +
+                        $"; give each worker its engine endpoint (docker node update --label-add {SwarmOptions.EngineLabel}=tcp://HOST:PORT NODE, see docs/swarm.md)");
+                }
 
-                    return nodes.Any(Free);
-                },
-                TimeSpan.FromMilliseconds(500),
-                Timeout.InfiniteTimeSpan,
-                cancellationToken);
+                if (nodes.Any(Free))
+                {
+                    break;
+                }
+
+                // A place frees when one of this process's boxes goes (the look is repeated at once) or another
+                // runner's does (seen at the next look, every 500 ms).
+                await Task.WhenAny(freed, Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken));
+                cancellationToken.ThrowIfCancellationRequested();
+            }
 
             return new PlacementLease(_placement, nodes.Where(n => !Free(n)).Select(n => $"node.id!={n.Id}").ToList());
         }
@@ -125,6 +137,9 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
             throw;
         }
     }
+
+    /// <summary>One of this process's boxes is gone from the swarm: a placement waiting for a free place looks again now.</summary>
+    public void Freed() => Interlocked.Exchange(ref _freed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     private bool Free(SwarmNode node) => node.TakesBoxes && (options.MaxTasksPerNode is not { } cap || node.Boxes < cap);
 

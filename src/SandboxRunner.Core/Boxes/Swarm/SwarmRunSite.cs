@@ -2,8 +2,8 @@ namespace SandboxRunner.Boxes.Swarm;
 
 /// <summary>
 /// A run's place on the swarm. <see cref="NetworkIntent.Open"/>: a box on its node's default bridge, as locally.
-/// <see cref="NetworkIntent.None"/>: swarm has no <c>none</c> network for services, so each box gets an internal
-/// overlay network of its own that nothing else joins (loopback and an address no one can reach: what <c>none</c> gives).
+/// <see cref="NetworkIntent.None"/>: swarm has no <c>none</c> network for services, so each box starts on the backend's
+/// internal parking overlay and is taken off it before its gate opens (<see cref="SwarmParking"/>): loopback only.
 /// <see cref="NetworkIntent.Allowlist"/>: the run's internal overlay behind its egress proxy (<see cref="SwarmEgress"/>),
 /// which every box of the run joins.
 /// </summary>

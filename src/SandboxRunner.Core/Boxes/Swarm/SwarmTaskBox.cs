@@ -11,7 +11,7 @@ namespace SandboxRunner.Boxes.Swarm;
 /// (<see cref="ServiceSpecs.Gate"/>) until the runner has filled its workspace and gives the go-ahead; everything
 /// done to the container itself (archives, logs, exec, kill) goes through that node's engine, as to a local
 /// container, so the local backend's bounds and checks hold unchanged. Disposing removes the service (and with
-/// it the container and its volumes) and what the box alone had (its network, its started marker).
+/// it the container and its volumes) and what the box alone had (its started marker).
 /// </summary>
 internal sealed class SwarmTaskBox : ITaskBox
 {
@@ -20,20 +20,18 @@ internal sealed class SwarmTaskBox : ITaskBox
     private readonly NodeEngine _engine;
     private readonly SwarmBackend _swarm;
     private readonly DockerTaskBox _container;
-    private readonly string? _ownNetwork;
     private readonly IReadOnlyDictionary<string, string> _labels;
     private int _opened;
     private string? _lost;
     private int _disposed;
 
-    public SwarmTaskBox(SwarmBackend swarm, string serviceId, string nodeId, string nodeName, NodeEngine engine, string containerId, string? ownNetwork, IReadOnlyDictionary<string, string> labels)
+    public SwarmTaskBox(SwarmBackend swarm, string serviceId, string nodeId, string nodeName, NodeEngine engine, string containerId, IReadOnlyDictionary<string, string> labels)
     {
         _swarm = swarm;
         Id = serviceId;
         NodeId = nodeId;
         Node = nodeName;
         ContainerId = containerId;
-        _ownNetwork = ownNetwork;
         _labels = labels;
         _engine = engine;
         _container = new DockerTaskBox(engine.Backend, containerId, null, null);
@@ -245,10 +243,7 @@ internal sealed class SwarmTaskBox : ITaskBox
 
         using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _swarm.Services.RemoveAsync(Id, budget.Token);
+        _swarm.Nodes.Freed();
         await _swarm.Markers.ClearAsync(Id);
-        if (_ownNetwork is not null)
-        {
-            await _swarm.RemoveNetworkWhenFreeAsync(_ownNetwork, budget.Token);
-        }
     }
 }
