@@ -76,7 +76,7 @@ public sealed class SwarmNoneNetworkTests(SwarmFixture swarm) : IAsyncLifetime
         await using var site = await backend.OpenRunSiteAsync(new RunSiteSpec(_scope, "run-1", NetworkIntent.None), CancellationToken.None);
         await using var first = await site.CreateBoxAsync(Box(Probe, "hostile-1", new Dictionary<string, string> { ["TARGETS"] = targets }), CancellationToken.None);
         await using var second = await site.CreateBoxAsync(Box(Probe, "hostile-2", new Dictionary<string, string> { ["TARGETS"] = targets }), CancellationToken.None);
-        Assert.Equal([swarm.ManagerNodeName, swarm.WorkerNodeName], new[] { first.Node, second.Node }.Order());
+        Assert.Equal(new[] { swarm.ManagerNodeName, swarm.WorkerNodeName }.Order(StringComparer.Ordinal), new[] { first.Node, second.Node }.Order(StringComparer.Ordinal));
         foreach (var box in new[] { (SwarmTaskBox)first, (SwarmTaskBox)second })
         {
             var engine = (await backend.Nodes.EngineAsync(box.NodeId, CancellationToken.None))!;
