@@ -28,7 +28,7 @@ public sealed partial class Worktree
     }
 
     /// <summary>
-    /// Clears skip-worktree from every index entry at, under or above one of <paramref name="roots"/> (tree-relative paths
+    /// Clears skip-worktree from every index entry at or under one of <paramref name="roots"/> (tree-relative paths
     /// the copy-back deleted or wrote): the harvest then reads them from disk, a missing one as deleted. Only the index's own
     /// names reach git, never the agent's.
     /// </summary>
@@ -39,12 +39,15 @@ public sealed partial class Worktree
             return;
         }
 
-        var rootBytes = roots.Select(r => Encoding.UTF8.GetBytes(r)).ToList();
+        // Linear in the index and the roots. A folder above a root needs nothing: it is a folder in the box, so either the
+        // base commit has it as one (no entry of its own) or it changed kind and is a root itself.
+        var rootSet = new HashSet<string>(roots, StringComparer.Ordinal);
         var listing = (await RunHostGitAsync(["ls-files", "-z"], cancellationToken, maxStdoutBytes: MaxIndexListingBytes)).Stdout;
         var chosen = new List<byte[]>();
         foreach (var path in SplitNul(listing))
         {
-            if (rootBytes.Any(root => Related(path, root)))
+            // A name that is not UTF-8 is no root's (the look never fetches one): it stays as the base commit has it.
+            if (TryStrictUtf8(path, out var name) && AtOrUnder(name, rootSet))
             {
                 chosen.Add(path);
             }
@@ -62,12 +65,22 @@ public sealed partial class Worktree
     /// <summary>An index listing longer than this is not read (max_files bounds a task's tree far below it).</summary>
     private const long MaxIndexListingBytes = 256L * 1024 * 1024;
 
-    /// <summary>Whether <paramref name="path"/> is <paramref name="root"/>, lies under it, or is a folder above it (all as bytes).</summary>
-    private static bool Related(ReadOnlySpan<byte> path, ReadOnlySpan<byte> root)
+    private static bool AtOrUnder(string path, HashSet<string> roots)
     {
-        var shorter = path.Length <= root.Length ? path : root;
-        var longer = path.Length <= root.Length ? root : path;
-        return longer.StartsWith(shorter) && (longer.Length == shorter.Length || longer[shorter.Length] == (byte)'/');
+        if (roots.Contains(path))
+        {
+            return true;
+        }
+
+        for (var slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+        {
+            if (roots.Contains(path[..slash]))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The base commit's links, written as a checkout writes them (text never resolved); a name or text git's bytes cannot spell in .NET is left out.</summary>
