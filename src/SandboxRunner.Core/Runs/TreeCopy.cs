@@ -9,13 +9,14 @@ namespace SandboxRunner.Runs;
 
 /// <summary>
 /// The copy transport, for an engine that cannot see this machine's files (a remote engine, Docker in
-/// Docker). The box has no host folders: its <c>/workspace</c>, <c>/codex-home</c> and the object
-/// folder the task repository's <c>alternates</c> names are scratch folders of the box (they go
-/// with it), filled before it starts through the archive API. The objects are one pack of the base
-/// commit's tree, made once per run, and the task repository is marked shallow at the base commit, so the
-/// agent's git works fully on it. After the container exits, <c>/workspace</c> comes back through the
-/// archive API into the host's task folder by <see cref="TreeArchive"/>'s bounded, link-safe extraction,
-/// and the harvest reads it exactly as it reads a bind-mounted tree.
+/// Docker). The box has no host folders: its <c>/workspace</c> and <c>/codex-home</c> are scratch folders of
+/// the box (they go with it), filled before it starts through the archive API, one call each. The objects are
+/// one pack of the base commit's tree, made once per run, in the task repository's own object store, and the
+/// task repository is marked shallow at the base commit, so the agent's git works fully on it. The host makes
+/// no checkout (<see cref="Worktree.PrepareSparseAsync"/>); after the container exits, what changed in
+/// <c>/workspace</c> comes back through the archive API by <see cref="TreeArchive"/>'s bounded, link-safe
+/// extraction, and the harvest reads it exactly as it reads a bind-mounted tree.
+/// (Environments and verification boxes still take the objects in a folder of their own: <see cref="UploadObjectsAsync"/>.)
 /// <para>
 /// In <c>read-only</c> sandbox mode the copy is writable inside (the archive API cannot fill a read-only
 /// volume) but is never copied back: nothing the agent writes reaches the host.
@@ -28,9 +29,6 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
 
     /// <summary>Where the task repository's <c>alternates</c> point: the host's object folder, at the same path inside.</summary>
     public string ObjectsDir => repository.ObjectsDir;
-
-    /// <summary>The container's writable folders, filled before it starts.</summary>
-    public IReadOnlyList<string> Volumes => [CodexCommandLine.Workspace, CodexCommandLine.Home, repository.ObjectsDir];
 
     /// <summary>
     /// A task's scratch folders: its <c>/workspace</c> and CODEX_HOME (the base commit's objects travel inside the workspace's
