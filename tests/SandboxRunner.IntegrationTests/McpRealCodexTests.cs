@@ -15,7 +15,7 @@ public sealed class McpRealCodexTests(DockerFixture docker)
             ModelStep.Exec("echo from-codex"),
             ModelStep.ApplyPatch("*** Begin Patch\n*** Add File: src/mcp.txt\n+written through mcp\n*** End Patch"),
             ModelStep.Message("Added src/mcp.txt."));
-        await using var s = await McpHarness.StartAsync(docker, RealCodex.DenyConfigJson(model), new Dictionary<string, string?> { [RealCodex.ApiKeyVariable] = RealCodex.ApiKey });
+        await using var s = await McpHarness.StartAsync(docker, RealCodex.DenyConfigJson(model), RealCodex.ServerEnvironment(model));
 
         var run = await s.Server.CallOkAsync("run_codex_tasks", McpServerProcess.Run(
             McpServerProcess.NewRunId("mcp-real"),

@@ -73,6 +73,12 @@ public static class CredentialRule
     /// <summary>The choice, or the problem (field and rule) that makes the configured one unusable.</summary>
     public static (CredentialChoice? Choice, Problem? Problem) Choose(RunnerConfig config, Func<string, string?> environment)
     {
+        var (choice, problem) = ChooseKind(config, environment);
+        return choice?.Kind == CredentialKind.ApiKey && ModelEndpointRule.Check(config, environment) is { } endpoint ? (null, endpoint) : (choice, problem);
+    }
+
+    private static (CredentialChoice? Choice, Problem? Problem) ChooseKind(RunnerConfig config, Func<string, string?> environment)
+    {
         var authFile = AuthFile.PathFor(environment);
         var where = authFile ?? "$CODEX_HOME/auth.json (neither CODEX_HOME nor HOME is set)";
         var keySet = !string.IsNullOrEmpty(environment(config.ModelApiKeyEnv));

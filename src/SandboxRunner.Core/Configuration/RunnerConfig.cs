@@ -61,6 +61,14 @@ public sealed partial record RunnerConfig
     /// <summary>The model API Codex talks to; in <c>deny</c> the egress proxy forwards to it and adds the key.</summary>
     public string ModelBaseUrl { get; init; } = DefaultModelBaseUrl;
 
+    /// <summary>
+    /// True when <see cref="ModelBaseUrl"/> was read from the repository's file, which a cloned repository or a pull
+    /// request writes: the host's key then goes only where the host agrees (<see cref="Auth.ModelEndpointRule"/>).
+    /// A URL set in code (a team's own tests, an embedding host) is the host's own choice.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool ModelBaseUrlFromFile { get; init; }
+
     /// <summary>The host variable holding the model API key. In <c>deny</c> it stays with the proxy and never enters a task container.</summary>
     public string ModelApiKeyEnv { get; init; } = "CODEX_API_KEY";
 

@@ -14,7 +14,10 @@ public static class CredentialCheck
         var (choice, problem) = CredentialRule.Choose(config, environment);
         if (problem is not null)
         {
-            return new DoctorCheck("auth", Doctor.Fail, $"{problem.Field}: {problem.Rule}", $"change {problem.Field} or network_policy in {RunnerConfig.FileName}");
+            var fix = problem.Field == "model_base_url"
+                ? $"set {ModelEndpointRule.Variable}={config.ModelBaseUrl} in the server's environment if you trust that endpoint with the key, or remove model_base_url from {RunnerConfig.FileName}"
+                : $"change {problem.Field} or network_policy in {RunnerConfig.FileName}";
+            return new DoctorCheck("auth", Doctor.Fail, $"{problem.Field}: {problem.Rule}", fix);
         }
 
         return choice!.Kind switch

@@ -17,7 +17,11 @@ public sealed class CliRealCodexTests(DockerFixture docker)
             ModelStep.ApplyPatch("*** Begin Patch\n*** Add File: src/cli.txt\n+written through the command line\n*** End Patch"),
             ModelStep.Message("Added src/cli.txt."));
         await using var h = CliHarness.Create(docker, RealCodex.DenyConfigJson(model));
-        h.Environment[RealCodex.ApiKeyVariable] = RealCodex.ApiKey;
+        foreach (var (name, value) in RealCodex.ServerEnvironment(model))
+        {
+            h.Environment[name] = value!;
+        }
+
         var runId = NewRunId("cli-real");
         var tasks = h.WriteTasks(Run(runId, new Dictionary<string, object?> { ["task_id"] = "real", ["prompt"] = $"Add a file. {ScriptedModelServer.Marker("cli")}" }));
         var junit = h.FileIn("junit.xml");

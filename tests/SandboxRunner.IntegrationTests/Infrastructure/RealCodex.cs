@@ -62,6 +62,16 @@ public static class RealCodex
         }
         """;
 
+    /// <summary>
+    /// What the server's environment holds for <see cref="DenyConfigJson"/>: the key, and the scripted endpoint named
+    /// as the host's own choice, without which a file's model_base_url never receives the key.
+    /// </summary>
+    public static Dictionary<string, string?> ServerEnvironment(ScriptedModelServer server) => new(StringComparer.Ordinal)
+    {
+        [ApiKeyVariable] = ApiKey,
+        [Auth.ModelEndpointRule.Variable] = server.BaseUrlFor(Gateway),
+    };
+
     /// <summary>A harness whose runner runs the real Codex against <paramref name="server"/> on <paramref name="target"/> (the host's engine, or under gVisor).</summary>
     public static Task<RunnerHarness> HarnessAsync(
         IEngineUnderTest target,

@@ -33,11 +33,14 @@ public sealed class SwarmPipelineDenyTests(SwarmFixture swarm) : IAsyncLifetime
         using var local = EngineConnection.FromProcess().CreateClient();
         _gateway = (await local.Networks.InspectNetworkAsync("bridge")).IPAM.Config[0].Gateway;
         Environment.SetEnvironmentVariable(KeyVariable, Key);
+        // The file names the allowlisted server as the model endpoint: the host agrees, as a user of another endpoint would.
+        Environment.SetEnvironmentVariable(Auth.ModelEndpointRule.Variable, $"http://{Allowed}/v1");
     }
 
     public async Task DisposeAsync()
     {
         Environment.SetEnvironmentVariable(KeyVariable, null);
+        Environment.SetEnvironmentVariable(Auth.ModelEndpointRule.Variable, null);
         await _allowedServer.DisposeAsync();
         await _outsideServer.DisposeAsync();
     }

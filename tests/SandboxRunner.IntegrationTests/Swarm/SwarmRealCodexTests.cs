@@ -25,7 +25,12 @@ public sealed class SwarmRealCodexTests(SwarmFixture swarm)
             ModelStep.Message("Added src/swarm.txt."));
         var fields = RealCodex.DenyConfigJson(model).Trim();
         await using var p = await SwarmPipeline.OpenAsync(swarm, fields[1..^1] + $", \"codex_config_overrides\": [{string.Join(", ", RealCodex.Offline.Select(o => System.Text.Json.JsonSerializer.Serialize(o)))}]");
-        Environment.SetEnvironmentVariable(RealCodex.ApiKeyVariable, RealCodex.ApiKey);
+        var environment = RealCodex.ServerEnvironment(model);
+        foreach (var (name, value) in environment)
+        {
+            Environment.SetEnvironmentVariable(name, value);
+        }
+
         RunResult run;
         try
         {
@@ -33,7 +38,11 @@ public sealed class SwarmRealCodexTests(SwarmFixture swarm)
         }
         finally
         {
-            Environment.SetEnvironmentVariable(RealCodex.ApiKeyVariable, null);
+            foreach (var name in environment.Keys)
+            {
+                Environment.SetEnvironmentVariable(name, null);
+            }
+
         }
 
         var result = Assert.Single(run.Results);
