@@ -83,7 +83,7 @@ public sealed partial class Worktree
         return false;
     }
 
-    /// <summary>The base commit's links, written as a checkout writes them (text never resolved); a name or text git's bytes cannot spell in .NET is left out.</summary>
+    /// <summary>The base commit's links, written as a checkout writes them (text never resolved); a name that is not UTF-8 is left out.</summary>
     private async Task WriteLinksAsync(List<(string Mode, string Oid, byte[] Path)> links, CancellationToken cancellationToken)
     {
         if (links.Count == 0)
@@ -101,7 +101,10 @@ public sealed partial class Worktree
             var size = int.Parse(header[2], System.Globalization.CultureInfo.InvariantCulture);
             var target = output.AsSpan(eol + 1, size).ToArray();
             at = eol + 1 + size + 1;
-            if (!TryStrictUtf8(link.Path, out var relative) || !TryStrictUtf8(target, out var text) || text.Length == 0)
+            // The text as .NET reads a checkout's link (not UTF-8: replacement characters), so the judge sees what it saw there;
+            // a name .NET cannot spell could not be read on a checkout either.
+            var text = Encoding.UTF8.GetString(target);
+            if (!TryStrictUtf8(link.Path, out var relative) || text.Length == 0 || text.Contains('\0'))
             {
                 continue;
             }
