@@ -44,8 +44,21 @@ public static class TreeArchiveWriter
     /// </summary>
     public static async Task WriteFromArchiveAsync(
         Stream output, Func<Func<Stream, CancellationToken, Task>, CancellationToken, Task> archive, string gitDir, IReadOnlySet<string> leaveOut,
+        int uid, int gid, IReadOnlyList<ExtraFile> extras, DateTime modTime, CancellationToken cancellationToken) =>
+        await WriteFromArchiveAsync(output, archive, gitDir, leaveOut, [], null, uid, gid, extras, modTime, cancellationToken);
+
+    /// <summary>
+    /// <see cref="WriteFromArchiveAsync(Stream, Func{Func{Stream, CancellationToken, Task}, CancellationToken, Task}, string, IReadOnlySet{string}, int, int, IReadOnlyList{ExtraFile}, DateTime, CancellationToken)"/>,
+    /// with <paramref name="folders"/> (host folders the runner made, each below its prefix) written after <c>.git/</c>, and every
+    /// entry written told to <paramref name="record"/> (its path below the root, kind, size, executable bit and link text): what
+    /// the box was given, to compare its tree with afterwards. <paramref name="leaveOut"/> names paths below <c>.git/</c>.
+    /// </summary>
+    public static async Task WriteFromArchiveAsync(
+        Stream output, Func<Func<Stream, CancellationToken, Task>, CancellationToken, Task> archive, string gitDir, IReadOnlySet<string> leaveOut,
+        IReadOnlyList<(string Folder, string Prefix)> folders, Action<string, Platform.FileType, long, bool, string?>? record,
         int uid, int gid, IReadOnlyList<ExtraFile> extras, DateTime modTime, CancellationToken cancellationToken)
     {
+        record ??= static (_, _, _, _, _) => { };
         await using var tar = new TarOutputStream(output, System.Text.Encoding.UTF8) { IsStreamOwner = false };
         await PutAsync(tar, "./", TarHeader.LF_DIR, 0, 0b111_101_101, uid, gid, null, modTime, cancellationToken);
         await archive(async (stream, ct) =>
@@ -58,13 +71,16 @@ public static class TreeArchiveWriter
                 {
                     case System.Formats.Tar.TarEntryType.Directory when name.Trim('/').Length > 0:
                         await PutAsync(tar, name.TrimEnd('/') + "/", TarHeader.LF_DIR, 0, 0b111_101_101, uid, gid, null, modTime, ct);
+                        record(name.TrimEnd('/'), Platform.FileType.Directory, 0, true, null);
                         break;
                     case System.Formats.Tar.TarEntryType.SymbolicLink:
                         await PutAsync(tar, name, TarHeader.LF_SYMLINK, 0, 0b111_111_111, uid, gid, entry.LinkName, modTime, ct);
+                        record(name, Platform.FileType.Symlink, 0, true, entry.LinkName);
                         break;
                     case System.Formats.Tar.TarEntryType.RegularFile or System.Formats.Tar.TarEntryType.V7RegularFile:
                         var executable = (entry.Mode & UnixFileMode.UserExecute) != 0;
                         await PutAsync(tar, name, TarHeader.LF_NORMAL, entry.Length, executable ? 0b111_101_101 : 0b110_100_100, uid, gid, null, modTime, ct);
+                        record(name, Platform.FileType.Regular, entry.Length, executable, null);
                         if (entry.DataStream is { } data)
                         {
                             await data.CopyToAsync(tar, ct);
@@ -76,14 +92,27 @@ public static class TreeArchiveWriter
             }
         }, cancellationToken);
         await PutAsync(tar, ".git/", TarHeader.LF_DIR, 0, 0b111_101_101, uid, gid, null, modTime, cancellationToken);
-        await PutFolderAsync(tar, gitDir, ".git/", leaveOut.Contains, uid, gid, modTime, cancellationToken);
+        record(".git", Platform.FileType.Directory, 0, true, null);
+        await PutFolderAsync(tar, gitDir, ".git/", leaveOut.Contains, uid, gid, modTime, cancellationToken, record);
+        foreach (var (folder, prefix) in folders)
+        {
+            await PutFolderAsync(tar, folder, prefix, _ => false, uid, gid, modTime, cancellationToken, record);
+        }
+
+        foreach (var extra in extras)
+        {
+            record(extra.Path, Platform.FileType.Regular, extra.Content.Length, false, null);
+        }
+
         await FinishAsync(tar, extras, uid, gid, modTime, cancellationToken);
     }
 
     /// <summary>Everything under <paramref name="folder"/>, named below <paramref name="prefix"/>; links as links, never followed.</summary>
     private static async Task PutFolderAsync(
-        TarOutputStream tar, string folder, string prefix, Func<string, bool> leaveOutTopLevel, int uid, int gid, DateTime modTime, CancellationToken cancellationToken)
+        TarOutputStream tar, string folder, string prefix, Func<string, bool> leaveOut, int uid, int gid, DateTime modTime, CancellationToken cancellationToken,
+        Action<string, Platform.FileType, long, bool, string?>? record = null)
     {
+        record ??= static (_, _, _, _, _) => { };
         var buffer = new byte[81920];
         var pending = new Stack<(string Full, string Relative)>();
         pending.Push((folder, prefix));
@@ -92,26 +121,29 @@ public static class TreeArchiveWriter
             var (dir, at) = pending.Pop();
             foreach (var entry in new DirectoryInfo(dir).EnumerateFileSystemInfos())
             {
-                if (at == prefix && leaveOutTopLevel(entry.Name))
+                var name = at + entry.Name;
+                if (leaveOut(name[prefix.Length..]))
                 {
                     continue;
                 }
 
-                var name = at + entry.Name;
                 var mode = (int)entry.UnixFileMode & 0b111_111_111;
                 if (entry.LinkTarget is { } target)
                 {
                     await PutAsync(tar, name, TarHeader.LF_SYMLINK, 0, 0b111_111_111, uid, gid, target, modTime, cancellationToken);
+                    record(name, Platform.FileType.Symlink, 0, true, target);
                 }
                 else if (entry is DirectoryInfo)
                 {
                     await PutAsync(tar, name + "/", TarHeader.LF_DIR, 0, mode, uid, gid, null, modTime, cancellationToken);
+                    record(name, Platform.FileType.Directory, 0, true, null);
                     pending.Push((entry.FullName, name + "/"));
                 }
                 else if (entry is FileInfo file && (entry.Attributes & FileAttributes.Device) == 0)
                 {
                     await using var source = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
                     await PutAsync(tar, name, TarHeader.LF_NORMAL, source.Length, mode, uid, gid, null, modTime, cancellationToken);
+                    record(name, Platform.FileType.Regular, source.Length, (mode & 0b001_000_000) != 0, null);
                     int read;
                     long left = source.Length;
                     while (left > 0 && (read = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken)) > 0)

@@ -21,8 +21,10 @@ public sealed partial class Worktree
             return new TreeChanges([], null, 0, "", findings, over);
         }
 
-        // --ignore-errors: a file the agent made unreadable must not hide every other change.
-        var add = await RunHostGitAsync(["add", "--all", "--ignore-errors", "--", "."], cancellationToken, acceptedExitCodes: [0, 1, 128]);
+        // --ignore-errors: a file the agent made unreadable must not hide every other change. No pathspec (the whole tree, run
+        // at its root): over the copy transport's index, where every entry the host does not hold is skip-worktree, a "."
+        // that matched nothing else would fail as "outside of your sparse-checkout definition".
+        var add = await RunHostGitAsync(["add", "--all", "--ignore-errors"], cancellationToken, acceptedExitCodes: [0, 1, 128]);
         var raw = await RunHostGitAsync(["diff", "--cached", "--raw", "-z", "--no-renames", "--full-index", "--no-abbrev", BaseCommit], cancellationToken);
         var entries = ParseRaw(raw.Text);
         string? patch = patchFile;

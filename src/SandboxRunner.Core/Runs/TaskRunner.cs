@@ -108,7 +108,7 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
                 {
                     // The box is filled from the object store while the host's checkout (which the harvest reads) is written.
                     worktree = Worktree.Prepare(git, context.Repository, folder, context.Run.BaseCommit);
-                    checkout = worktree.CheckOutFilesAsync(hostOwner, cancellationToken);
+                    checkout = transport.PrepareHostTreeAsync(worktree, hostOwner, cancellationToken);
                 }
                 else
                 {

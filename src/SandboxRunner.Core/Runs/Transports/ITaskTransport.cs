@@ -32,6 +32,12 @@ internal interface ITaskTransport
     /// </summary>
     bool FillsFromObjects => false;
 
+    /// <summary>
+    /// Writes the host's side of the task into the prepared folder (<see cref="Worktree.Prepare"/>) while the box is made and
+    /// filled, when <see cref="FillsFromObjects"/>: a checkout by default; what the harvest then reads.
+    /// </summary>
+    Task PrepareHostTreeAsync(Worktree worktree, UnixOwner owner, CancellationToken cancellationToken) => worktree.CheckOutFilesAsync(owner, cancellationToken);
+
     /// <summary>The box's workspace: folders of this machine, or scratch folders <see cref="FillAsync"/> fills.</summary>
     IReadOnlyList<BoxMount> Workspace(Worktree worktree, string home);
 
