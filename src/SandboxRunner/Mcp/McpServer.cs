@@ -43,7 +43,7 @@ internal static class McpServer
     {
         ServerWorkspace.OpenOnFirstUse(services);
         services.AddHostedService<RunShutdown>();
-        var snapshot = ToolSnapshot.Read(toolSnapshotFolder ?? AppContext.BaseDirectory, ToolCatalog.Count, ResourceCatalog.Methods().Count);
+        var snapshot = ToolSnapshot.Read(toolSnapshotFolder ?? AppContext.BaseDirectory);
         StartupTrace.Mark(snapshot is null ? "no tool snapshot" : "tool snapshot read");
         ToolCatalog.AddTools(services, snapshot);
         var builder = services.AddMcpServer(o => o.ServerInfo = new() { Name = "sandbox-runner", Version = ServerVersion.Current });

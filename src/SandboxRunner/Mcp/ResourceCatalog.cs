@@ -27,14 +27,14 @@ internal static class ResourceCatalog
             return;
         }
 
-        var methods = Methods();
-        for (var i = 0; i < methods.Count; i++)
+        // In listing order, as the snapshot was written: the methods are looked up only when a resource is first needed.
+        for (var i = 0; i < listed.ResourceTemplates.Count; i++)
         {
-            var (method, template, resource) = (methods[i], listed.ResourceTemplates[i], listed.Resources[i]);
+            var (index, template) = (i, listed.ResourceTemplates[i]);
             builder.Services.AddSingleton<McpServerResource>(sp =>
             {
-                var made = new Lazy<McpServerResource>(() => Create(method, sp));
-                return new SnapshotResource(template, resource, () => made.Value);
+                var made = new Lazy<McpServerResource>(() => Create(Methods()[index], sp));
+                return new SnapshotResource(template, () => made.Value);
             });
         }
     }

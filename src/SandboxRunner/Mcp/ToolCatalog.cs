@@ -44,11 +44,11 @@ internal static class ToolCatalog
     /// </summary>
     public static void AddTools(IServiceCollection services, ToolSnapshot.Listed? snapshot)
     {
-        var count = Count;
         if (snapshot?.Tools is { } listed)
         {
+            // In listing order, as the snapshot was written; the methods are looked up when the tools are made.
             var lazy = new Lazy<Task<IReadOnlyList<McpServerTool>>>(() => Task.Run(Create));
-            for (var i = 0; i < count; i++)
+            for (var i = 0; i < listed.Count; i++)
             {
                 services.AddSingleton<McpServerTool>(new SnapshotTool(listed[i], () => lazy.Value, i));
             }
@@ -57,6 +57,7 @@ internal static class ToolCatalog
             return;
         }
 
+        var count = Count;
         var making = Task.Run(Create);
         for (var i = 0; i < count; i++)
         {

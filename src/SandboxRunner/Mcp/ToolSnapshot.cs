@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.AI;
@@ -32,25 +31,29 @@ internal static class ToolSnapshot
         new[] { typeof(ToolSnapshot), typeof(ContractSchema), typeof(McpServerTool), typeof(McpServerToolAttribute), typeof(AIJsonUtilities), typeof(JsonSerializer) }
             .Select(t => t.Assembly.ManifestModule.ModuleVersionId.ToString("N")));
 
+    /// <summary>Writes the lists; every resource must be a template (the snapshot keeps templates only).</summary>
     public static void Write(string path, IReadOnlyList<McpServerTool> tools, IReadOnlyList<McpServerResource> resources)
     {
+        if (resources.FirstOrDefault(r => r.ProtocolResource is not null) is { } direct)
+        {
+            throw new InvalidOperationException($"{direct.ProtocolResourceTemplate.UriTemplate}: the tool snapshot keeps resource templates only; give the resource a template parameter or teach ToolSnapshot direct resources");
+        }
+
+        // The protocol's own list results, which the SDK's source-generated JSON context reads without reflection.
         var snapshot = new JsonObject
         {
             ["key"] = Key(),
-            ["tools"] = JsonSerializer.SerializeToNode(tools.Select(t => t.ProtocolTool).ToList(), McpJsonUtilities.DefaultOptions),
-            ["resourceTemplates"] = JsonSerializer.SerializeToNode(resources.Select(r => r.ProtocolResourceTemplate).ToList(), McpJsonUtilities.DefaultOptions),
-            ["resources"] = JsonSerializer.SerializeToNode(resources.Select(r => r.ProtocolResource).ToList(), McpJsonUtilities.DefaultOptions),
+            ["tools"] = JsonSerializer.SerializeToNode(new ListToolsResult { Tools = [.. tools.Select(t => t.ProtocolTool)] }, McpJsonUtilities.DefaultOptions),
+            ["resourceTemplates"] = JsonSerializer.SerializeToNode(
+                new ListResourceTemplatesResult { ResourceTemplates = [.. resources.Select(r => r.ProtocolResourceTemplate)] }, McpJsonUtilities.DefaultOptions),
         };
         var temporary = $"{path}.{Environment.ProcessId}.tmp";
         File.WriteAllText(temporary, snapshot.ToJsonString());
         File.Move(temporary, path, overwrite: true);
     }
 
-    /// <summary>
-    /// The lists of the snapshot in <paramref name="folder"/>, when there is one made by this very build and it lists as
-    /// many tools and resources as this build has; otherwise null.
-    /// </summary>
-    public static Listed? Read(string folder, int tools, int resources)
+    /// <summary>The lists of the snapshot in <paramref name="folder"/>, when there is one made by this very build; otherwise null.</summary>
+    public static Listed? Read(string folder)
     {
         try
         {
@@ -63,18 +66,16 @@ internal static class ToolSnapshot
             using var document = JsonDocument.Parse(File.ReadAllBytes(path));
             var root = document.RootElement;
             if (!root.TryGetProperty("key", out var key) || key.GetString() != Key()
-                || !root.TryGetProperty("tools", out var toolList)
-                || !root.TryGetProperty("resourceTemplates", out var templateList)
-                || !root.TryGetProperty("resources", out var resourceList))
+                || !root.TryGetProperty("tools", out var tools)
+                || !root.TryGetProperty("resourceTemplates", out var templates))
             {
                 return null;
             }
 
-            var listed = new Listed(
-                toolList.Deserialize<List<Tool>>(McpJsonUtilities.DefaultOptions) ?? [],
-                templateList.Deserialize<List<ResourceTemplate>>(McpJsonUtilities.DefaultOptions) ?? [],
-                resourceList.Deserialize<List<Resource?>>(McpJsonUtilities.DefaultOptions) ?? []);
-            return listed.Tools.Count == tools && listed.ResourceTemplates.Count == resources && listed.Resources.Count == resources ? listed : null;
+            return tools.Deserialize<ListToolsResult>(McpJsonUtilities.DefaultOptions) is { Tools: { } toolList }
+                && templates.Deserialize<ListResourceTemplatesResult>(McpJsonUtilities.DefaultOptions) is { ResourceTemplates: { } templateList }
+                ? new Listed(toolList, templateList)
+                : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
@@ -83,8 +84,8 @@ internal static class ToolSnapshot
         }
     }
 
-    /// <summary>What a snapshot lists: the tools, and each resource's template and (for one that is not templated) resource.</summary>
-    internal sealed record Listed(IReadOnlyList<Tool> Tools, IReadOnlyList<ResourceTemplate> ResourceTemplates, IReadOnlyList<Resource?> Resources);
+    /// <summary>What a snapshot lists: the tools and the resource templates, each in the order its catalog makes them.</summary>
+    internal sealed record Listed(IList<Tool> Tools, IList<ResourceTemplate> ResourceTemplates);
 }
 
 /// <summary>
@@ -105,11 +106,12 @@ internal sealed class SnapshotTool(Tool listed, Func<Task<IReadOnlyList<McpServe
 }
 
 /// <summary>A resource as the snapshot lists it; matching a URI or reading one goes to the resource itself, made on first need.</summary>
-internal sealed class SnapshotResource(ResourceTemplate listed, Resource? listedResource, Func<McpServerResource> made) : McpServerResource
+internal sealed class SnapshotResource(ResourceTemplate listed, Func<McpServerResource> made) : McpServerResource
 {
     public override ResourceTemplate ProtocolResourceTemplate => listed;
 
-    public override Resource? ProtocolResource => listedResource;
+    /// <summary>None: the snapshot holds templates only (<see cref="ToolSnapshot.Write"/> refuses a direct resource).</summary>
+    public override Resource? ProtocolResource => null;
 
     public override IReadOnlyList<object> Metadata => made().Metadata;
 

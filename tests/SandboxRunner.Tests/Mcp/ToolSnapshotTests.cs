@@ -24,7 +24,7 @@ public sealed class ToolSnapshotTests : IDisposable
     {
         WriteSnapshot();
 
-        var listed = ToolSnapshot.Read(_folder, ToolCatalog.Count, ResourceCatalog.Methods().Count);
+        var listed = ToolSnapshot.Read(_folder);
 
         Assert.NotNull(listed);
         Assert.Equal(Json(ToolCatalog.Create().Select(t => t.ProtocolTool)), Json(listed.Tools));
@@ -51,7 +51,7 @@ public sealed class ToolSnapshotTests : IDisposable
 
         File.WriteAllText(path, snapshot.ToJsonString());
 
-        Assert.Null(ToolSnapshot.Read(_folder, ToolCatalog.Count, ResourceCatalog.Methods().Count));
+        Assert.Null(ToolSnapshot.Read(_folder));
     }
 
     [Fact]
@@ -59,7 +59,7 @@ public sealed class ToolSnapshotTests : IDisposable
     {
         File.WriteAllText(Path.Combine(_folder, ToolSnapshot.FileName), "{ not json");
 
-        Assert.Null(ToolSnapshot.Read(_folder, ToolCatalog.Count, ResourceCatalog.Methods().Count));
+        Assert.Null(ToolSnapshot.Read(_folder));
     }
 
     [Fact]
