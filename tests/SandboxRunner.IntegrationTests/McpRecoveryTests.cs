@@ -147,7 +147,14 @@ public sealed class McpRecoveryTests(DockerFixture docker)
 
                 if (result.GetProperty("status").GetString() == "success")
                 {
-                    Assert.Equal("fast", id);
+                    // Success only for work that ran to its end before the kill: the slow task may well finish
+                    // first on a quick machine (CI once saw it), but never with its last step missing, and a
+                    // task that failed on purpose never succeeds. A task cut short is judged cancelled.
+                    Assert.NotEqual("failing", id);
+                    if (id == "slow")
+                    {
+                        Assert.Contains("src/later.txt", files);
+                    }
                 }
             }
 

@@ -46,7 +46,7 @@ public sealed class McpStdioTests(DockerFixture docker)
         using (var doctor = JsonDocument.Parse(stdout.Single(l => l.Contains("\"id\":2", StringComparison.Ordinal))))
         {
             Assert.True(doctor.RootElement.GetProperty("result").TryGetProperty("structuredContent", out var report));
-            Assert.Equal(7, report.GetProperty("checks").GetArrayLength());
+            Assert.Equal(8, report.GetProperty("checks").GetArrayLength());
         }
 
         var log = (await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries);

@@ -153,7 +153,7 @@ public sealed class CodexTranscript
                 break;
             case "turn.failed":
                 TurnFailure = e.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object
-                    ? Str(error, "message") ?? "turn failed"
+                    ? Str(error, "message") is { } failure ? ModelErrors.Condense(failure) : "turn failed"
                     : "turn failed";
                 break;
             case "error":
@@ -242,7 +242,7 @@ public sealed class CodexTranscript
     private void AddWarning(string? message)
     {
         WarningCount++;
-        var text = Cap(message, MaxWarningChars) ?? "error";
+        var text = Cap(message is null ? null : ModelErrors.Condense(message), MaxWarningChars) ?? "error";
         if (_warnings.Count < MaxWarnings && !_warnings.Contains(text))
         {
             _warnings.Add(text);

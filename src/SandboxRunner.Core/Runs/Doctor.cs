@@ -120,6 +120,11 @@ public static class Doctor
 
         checks.Add(await CredentialCheck.ExamineAsync(config, environment, TimeProvider.System, cancellationToken));
         checks.Add(NetworkCheck(config));
+        if (await ModelRouteCheck.ExamineAsync(config, environment, cancellationToken) is { } route)
+        {
+            checks.Add(route);
+        }
+
         return new DoctorReport(checks.All(c => c.Status != Fail), checks);
     }
 

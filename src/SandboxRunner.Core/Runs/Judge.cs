@@ -156,6 +156,13 @@ public static class Judge
 
         if (transcript.TurnFailure is { } failure)
         {
+            if (ModelErrors.ProxyCouldNotReachModel(failure) || transcript.Warnings.Any(ModelErrors.ProxyCouldNotReachModel))
+            {
+                notes.Add("the model API did not answer: the run's egress proxy got no reply from model_base_url (by default https://api.openai.com/v1), "
+                    + "so the machine that runs the engine cannot reach it; check its outbound HTTPS access (a firewall, or a proxy it must use); "
+                    + "not the agent's doing, and the key stayed in the proxy");
+            }
+
             notes.Add($"turn failed: {failure}");
         }
 

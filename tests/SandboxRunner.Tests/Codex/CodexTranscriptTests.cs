@@ -169,6 +169,19 @@ public sealed class CodexTranscriptTests
     }
 
     [Fact]
+    public void A_model_error_quoting_an_html_page_keeps_only_its_title()
+    {
+        var page = "<html>\\r\\n<head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>";
+        var t = CodexTranscript.Parse([
+            $$$"""{"type":"error","message":"Reconnecting... 1/5 (unexpected status 502 Bad Gateway: {{{page}}}, url: http://sandbox-proxy:8080/responses)"}""",
+            $$$"""{"type":"turn.failed","error":{"message":"unexpected status 502 Bad Gateway: {{{page}}}, url: http://sandbox-proxy:8080/responses"}}""",
+        ]);
+
+        Assert.Equal(["Reconnecting... 1/5 (unexpected status 502 Bad Gateway: [502 Bad Gateway], url: http://sandbox-proxy:8080/responses)"], t.Warnings);
+        Assert.Equal("unexpected status 502 Bad Gateway: [502 Bad Gateway], url: http://sandbox-proxy:8080/responses", t.TurnFailure);
+    }
+
+    [Fact]
     public void Top_level_error_event_alone_is_a_warning_not_a_failure()
     {
         var t = CodexTranscript.Parse(["""{"type":"error","message":"Reconnecting... 1/5"}"""]);

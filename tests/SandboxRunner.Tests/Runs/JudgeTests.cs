@@ -57,6 +57,20 @@ public sealed class JudgeTests
     }
 
     [Fact]
+    public void A_turn_failed_on_a_gateway_error_from_the_proxy_says_the_model_api_was_out_of_reach()
+    {
+        var facts = Facts(exitCode: 1) with
+        {
+            Transcript = Transcript(CodexJsonl.ThreadStarted(), CodexJsonl.TurnFailed("unexpected status 502 Bad Gateway: [502 Bad Gateway], url: http://sandbox-proxy:8080/responses")),
+        };
+
+        var verdict = Judge.Evaluate(facts, Open);
+
+        Assert.Equal(TaskStatus.Failed, verdict.Status);
+        Assert.Contains(verdict.Notes, n => n.StartsWith("the model API did not answer", StringComparison.Ordinal) && n.Contains("outbound HTTPS", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_violation_turns_success_into_failed()
     {
         var facts = Facts() with { Changes = Changed("src/a.txt", "docs/x.md") };
