@@ -192,6 +192,8 @@ internal static class Issue26Benchmark
                     // The runner's own CPU per task: this process's CPU time across one Runner.RunAsync (the benchmark does
                     // nothing else meanwhile; git and Docker's own CPU are in other processes and not counted).
                     var cpu = table.Row("the runner's own CPU time per task (this process, user + system)");
+                    table.Section("Runner.RunAsync by phase (Issue26Phases.cs):");
+                    using var phases = new PhaseRecorder();
                     using (loaded ? new CpuBurner() : null)
                     {
                         for (var i = 0; i < 1 + options.Reps; i++)
@@ -201,11 +203,13 @@ internal static class Issue26Benchmark
                             var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                             var t = await Timing.TimeAsync(() => NoOpAsync(runner, "do nothing", cancellationToken));
                             var cpuUsed = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds;
+                            var split = phases.Take();
                             if (i >= 1)
                             {
                                 bare.Add(b);
                                 task.Add(t);
                                 cpu.Add(cpuUsed);
+                                PhaseRecorder.AddTo(table, split, t.TotalMilliseconds);
                             }
                         }
                     }

@@ -21,6 +21,13 @@ internal static class HostApp
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter errors, TextWriter? output = null)
     {
         StartupTrace.Mark("main");
+        if (Environment.GetEnvironmentVariable(ToolSnapshot.WriteVariable) is { Length: > 0 } snapshot)
+        {
+            // The publish step's call (see the project file): the tool list, made as a server would, beside the host.
+            ToolSnapshot.Write(snapshot, ToolCatalog.Create(), ResourceCatalog.Create());
+            return ExitCodes.Success;
+        }
+
         return ServerArguments(args) is { } server ? await McpServer.RunAsync(server) : await VerbAsync(args, errors, output);
     }
 

@@ -47,6 +47,7 @@ internal sealed partial class RunExecution
         var startedAt = _services.Clock.GetUtcNow();
         var trees = TaskTreeLayout.RunFolder(_services.Repository, _plan.RunId);
         var teardown = new RunTeardown(_services, _run, _store, _results, startedAt, trees, _logger);
+        var opening = RunPhases.Start("run open (store, site, environments)");
         try
         {
             LogRunStarted(_plan.RunId, _plan.Tasks.Count, _plan.BaseCommit[..12]);
@@ -90,12 +91,15 @@ internal sealed partial class RunExecution
                 return await FinishedAsync(teardown.Running, started) with { NotStarted = setupFailure };
             }
 
+            opening?.Dispose();
             using var runGate = new SemaphoreSlim(_plan.Concurrency, _plan.Concurrency);
             teardown.Running = _plan.Tasks.Select(task => RunTaskAsync(context, task, runGate, cancellationToken)).ToList();
             return await FinishedAsync(teardown.Running, started);
         }
         finally
         {
+            opening?.Dispose();
+            using var closing = RunPhases.Start("run close (teardown before the reply)");
             await teardown.EndAsync(cancellationToken.IsCancellationRequested);
         }
     }

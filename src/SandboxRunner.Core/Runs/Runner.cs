@@ -109,7 +109,9 @@ public sealed partial class Runner : IDisposable
     /// <summary>Runs to the end and returns every result. Cancelling kills the containers; the tasks' work is kept on disk.</summary>
     public async Task<RunResult> RunAsync(RunRequest request, IProgress<TaskProgress>? progress, CancellationToken cancellationToken)
     {
+        var planning = RunPhases.Start("run plan");
         var plan = await PlanAsync(request, cancellationToken);
+        planning?.Dispose();
         if (plan.DryRun)
         {
             return Skipped(plan);

@@ -71,6 +71,7 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
         var transport = Transports.TaskTransports.For(context, task);
         var owner = transport.BoxOwner;
         Task? checkout = null;
+        var agentExited = false;
 
         // A checkout still being written is waited for before anything reads the tree or removes it; one that failed leaves
         // no tree to harvest (as when it failed before the box was made).
@@ -104,6 +105,7 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
             try
             {
                 var hostOwner = transport.HostOwner;
+                var phase = RunPhases.Start("task checkout", task.TaskId);
                 if (transport.FillsFromObjects)
                 {
                     // The box is filled from the object store while the host's checkout (which the harvest reads) is written.
@@ -115,13 +117,20 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
                     worktree = await Worktree.CreateAsync(git, context.Repository, folder, context.Run.BaseCommit, hostOwner, cancellationToken);
                 }
 
+                phase?.Dispose();
+                phase = RunPhases.Start("task codex home and logs", task.TaskId);
                 var home = await CodexHome.PrepareAsync(folder, task, context, hostOwner, cancellationToken);
                 logs = context.Store.OpenLogs(context.Run.RunId, task.TaskId, context.Redactor, task.Attempt);
+                phase?.Dispose();
 
                 var containerStarted = context.Clock.GetUtcNow();
+                phase = RunPhases.Start("task box create", task.TaskId);
                 sandbox = await context.Site.CreateBoxAsync(TaskContainer.Spec(context, task, worktree, home, transport), cancellationToken);
+                phase?.Dispose();
+                phase = RunPhases.Start("task box fill", task.TaskId);
                 copiedIn = await transport.FillAsync(sandbox, worktree, home, cancellationToken);
                 await SettleCheckoutAsync(rethrow: true);
+                phase?.Dispose();
 
                 capture.StdoutLine += transcript.Accept;
                 capture.StdoutLine += logs.Stdout;
@@ -132,13 +141,17 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
                 // From here on the agent has run: a recovering server harvests this tree (before, there is nothing to keep).
                 await File.WriteAllTextAsync(TaskTreeLayout.StartedMarker(folder), sandbox.Id, cancellationToken);
                 var id = sandbox.Id[..Math.Min(12, sandbox.Id.Length)];
+                phase = RunPhases.Start("task agent (box start to exit)", task.TaskId);
                 outcome = await RunWatchedAsync(sandbox, task, capture, limits, transport.Watch(sandbox, worktree, home, limits),
                     () => Report(context, task, TaskPhase.Started, $"container {id} started"), cancellationToken);
+                phase?.Dispose();
+                agentExited = outcome.Exit.ExitCode is not null && !outcome.Cancelled;
                 capture.Complete();
                 logs.Dispose();
                 LogExited(task.TaskId, outcome.Exit.ExitCode, outcome.Exit.TimedOut, outcome.Cancelled);
 
                 using var readBudget = new CancellationTokenSource(SalvageBudget);
+                using var reading = RunPhases.Start("task read refusals and last message", task.TaskId);
                 refused = await context.Site.RefusedHostsAsync(sandbox, containerStarted, readBudget.Token);
 
                 outcome = outcome with { LastMessage = await sandbox.ReadFileAsync(CodexCommandLine.LastMessageFile, LastMessageMaxBytes, readBudget.Token) };
@@ -165,6 +178,7 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
             using var salvage = new CancellationTokenSource(SalvageBudget + task.Timeout);
             TaskFacts facts;
             var copied = CopyBack.Nothing;
+            var harvesting = RunPhases.Start("task harvest", task.TaskId);
             try
             {
                 // Only a tree that was copied in completely can be copied back (else the host's checkout stays).
@@ -202,6 +216,8 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
                 };
             }
 
+            harvesting?.Dispose();
+            var judging = RunPhases.Start("task judge and result", task.TaskId);
             if (task.Verification.Any)
             {
                 // Verification runs in a fresh container, after the work is kept; the agent's goes first.
@@ -249,6 +265,7 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
             }
 
             await context.Store.WriteResultAsync(context.Run.RunId, result, CancellationToken.None);
+            judging?.Dispose();
             if (task.Attempt is null)
             {
                 Report(context, task, TaskPhase.Finished, $"{result.Status.Wire()}: {result.FilesChanged.Count} file(s) changed{Verified(result)}", result);
@@ -264,14 +281,21 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
         }
         finally
         {
+            using var teardown = RunPhases.Start("task teardown (box, tree)", task.TaskId);
             await SettleCheckoutAsync(rethrow: false);
             logs?.Dispose();
-            if (sandbox is not null)
+
+            // Once the engine has reported the agent's exit nothing writes into its tree any more: the engine removes the box while this
+            // process deletes the tree (both mostly wait on the kernel). A box that may still run goes first.
+            var removing = sandbox is null ? Task.CompletedTask : sandbox.DisposeAsync().AsTask();
+            if (!agentExited)
             {
-                await sandbox.DisposeAsync();
+                await removing;
             }
 
-            if (TreeDeletion.TryDelete(folder) is { } problem)
+            var problem = agentExited ? await Task.Run(() => TreeDeletion.TryDelete(folder), CancellationToken.None) : TreeDeletion.TryDelete(folder);
+            await removing;
+            if (problem is not null)
             {
                 // Left for the next start's sweep; the task's results are already on disk.
                 LogTreeLeft(task.TaskId, problem);
@@ -326,12 +350,20 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var watch = Task.Run(async () =>
         {
+            // The first look comes one interval in: at the start the tree is the checkout the runner just wrote, and a
+            // task that ends sooner (the harvest measures every tree anyway) costs no walk over it beside its container's start.
+            if (overLimit is not null)
+            {
+                await Task.Delay(WatchInterval, watching.Token).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
             while (overLimit is not null && !watching.IsCancellationRequested)
             {
                 var interval = Stopwatch.GetTimestamp();
                 string? over;
                 try
                 {
+                    using var measuring = RunPhases.Start("task watch: one tree measurement", task.TaskId);
                     over = await overLimit(watching.Token);
                 }
                 catch (Exception e) when (e is InvalidOperationException or HttpRequestException or IOException && !watching.IsCancellationRequested)

@@ -37,13 +37,17 @@ internal static class McpServer
     /// (<see cref="ServerWorkspace"/>). When the process is asked to stop, runs in progress are cancelled and torn down
     /// before it exits: a stopped server leaves no container behind.
     /// </summary>
-    public static IMcpServerBuilder AddRunnerMcp(this IServiceCollection services)
+    /// <param name="services">The runner's services (<see cref="RunnerServices.AddRunner"/>).</param>
+    /// <param name="toolSnapshotFolder">Where the tool snapshot is looked for (<see cref="ToolSnapshot"/>); the host's folder by default.</param>
+    public static IMcpServerBuilder AddRunnerMcp(this IServiceCollection services, string? toolSnapshotFolder = null)
     {
         ServerWorkspace.OpenOnFirstUse(services);
         services.AddHostedService<RunShutdown>();
-        ToolCatalog.AddTools(services);
-        return services
-            .AddMcpServer(o => o.ServerInfo = new() { Name = "sandbox-runner", Version = ServerVersion.Current })
-            .WithResources<RunResources>();
+        var snapshot = ToolSnapshot.Read(toolSnapshotFolder ?? AppContext.BaseDirectory);
+        StartupTrace.Mark(snapshot is null ? "no tool snapshot" : "tool snapshot read");
+        ToolCatalog.AddTools(services, snapshot);
+        var builder = services.AddMcpServer(o => o.ServerInfo = new() { Name = "sandbox-runner", Version = ServerVersion.Current });
+        ResourceCatalog.AddResources(builder, snapshot);
+        return builder;
     }
 }

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using SandboxRunner.Configuration;
@@ -24,6 +25,9 @@ internal static class ToolCatalog
     /// <summary>The record a tool method takes as its arguments; null for a tool that takes none.</summary>
     public static Type? ArgumentsOf(MethodInfo method) => method.GetParameters().SingleOrDefault(p => p.Name == ArgumentsParameter)?.ParameterType;
 
+    /// <summary>How many tools the server has.</summary>
+    public static int Count => Methods().Count;
+
     /// <summary>The tool methods, in listing order.</summary>
     private static IReadOnlyList<MethodInfo> Methods() =>
         [.. typeof(RunTools).GetMethods(BindingFlags.Public | BindingFlags.Instance)
@@ -31,14 +35,29 @@ internal static class ToolCatalog
             .OrderBy(m => m.MetadataToken)];
 
     /// <summary>
-    /// Registers the tools while they are being made on another thread: making the first one warms the SDK's
-    /// reflection and schema machinery (about half the server's start, BENCHMARKS.md), which so overlaps building the
-    /// host and starting its services. Whoever first resolves the tools waits for them; a tool the catalog refuses
-    /// (see <see cref="Create(MethodInfo)"/>) still fails the server's start.
+    /// Registers the tools. A published host lists them from the snapshot its publish wrote (<see cref="ToolSnapshot"/>) and
+    /// makes them in the background once the server has started (or at the first call); without a snapshot of this very
+    /// build they are made on another thread while the host is built and its services start: making the first one warms
+    /// the SDK's reflection and schema machinery (about half the server's start, BENCHMARKS.md). Whoever first needs the
+    /// tools waits for them; a tool the catalog refuses (see <see cref="Create(MethodInfo)"/>) still fails the server's
+    /// start, and a publish (which makes them to write the snapshot).
     /// </summary>
-    public static void AddTools(IServiceCollection services)
+    public static void AddTools(IServiceCollection services, ToolSnapshot.Listed? snapshot)
     {
-        var count = Methods().Count;
+        if (snapshot?.Tools is { } listed)
+        {
+            // In listing order, as the snapshot was written; the methods are looked up when the tools are made.
+            var lazy = new Lazy<Task<IReadOnlyList<McpServerTool>>>(() => Task.Run(Create));
+            for (var i = 0; i < listed.Count; i++)
+            {
+                services.AddSingleton<McpServerTool>(new SnapshotTool(listed[i], () => lazy.Value, i));
+            }
+
+            services.AddHostedService(sp => new ToolWarmup(sp.GetRequiredService<IHostApplicationLifetime>(), () => lazy.Value));
+            return;
+        }
+
+        var count = Count;
         var making = Task.Run(Create);
         for (var i = 0; i < count; i++)
         {
@@ -107,6 +126,34 @@ internal static class ToolCatalog
 
             return base.InvokeAsync(request, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Makes the listed tools once the server has answered its client's handshake (<see cref="ServerWorkspace.OpenAfter"/>
+    /// after the start, as the workspace), so the first call finds them made.
+    /// </summary>
+    private sealed class ToolWarmup(IHostApplicationLifetime lifetime, Func<Task> make) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            lifetime.ApplicationStarted.Register(() => _ = WarmAsync(lifetime.ApplicationStopping));
+            return Task.CompletedTask;
+        }
+
+        private async Task WarmAsync(CancellationToken stopping)
+        {
+            try
+            {
+                await Task.Delay(ServerWorkspace.OpenAfter, stopping);
+                await make();
+            }
+            catch (Exception)
+            {
+                // Stopped first, or the tools could not be made: the first call that needs them says why.
+            }
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>The arguments of a tool that takes none: any field given is unknown.</summary>

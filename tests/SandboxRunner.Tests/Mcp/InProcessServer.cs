@@ -53,7 +53,9 @@ internal sealed class InProcessServer : IAsyncDisposable
 
     public string RepoPath => _bed.Path;
 
-    public static async Task<InProcessServer> StartAsync(string? configOverrides = null)
+    /// <param name="configOverrides">Fields merged into <see cref="BaseConfig"/>.</param>
+    /// <param name="toolSnapshotFolder">Where the server looks for its tool snapshot (a published host's folder); none by default.</param>
+    public static async Task<InProcessServer> StartAsync(string? configOverrides = null, string? toolSnapshotFolder = null)
     {
         var server = new InProcessServer(await RunnerTestBed.CreateAsync());
         try
@@ -62,7 +64,7 @@ internal sealed class InProcessServer : IAsyncDisposable
             var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
             builder.Services.AddRunner(new HostSettings { Repo = server._bed.Path });
             builder.Services.AddSingleton(ProcessBackends.Fixed(server._bed.Backend));
-            builder.Services.AddRunnerMcp().WithStreamServerTransport(server._toServer.Reader.AsStream(), server._toClient.Writer.AsStream());
+            builder.Services.AddRunnerMcp(toolSnapshotFolder ?? Path.Combine(server._bed.Path, "no-tool-snapshot")).WithStreamServerTransport(server._toServer.Reader.AsStream(), server._toClient.Writer.AsStream());
             server._host = builder.Build();
             await server._host.StartAsync();
             server._client = await McpClient.CreateAsync(new StreamClientTransport(server._toServer.Writer.AsStream(), server._toClient.Reader.AsStream()));
