@@ -47,7 +47,6 @@ public sealed record ExtractionReport(long Entries, long Bytes, IReadOnlyList<Sk
 /// </summary>
 public static class TreeArchive
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
 
     /// <summary>Files up to this size are compared with the one already there; a larger one is always rewritten.</summary>
     private const int CompareLimit = 1024 * 1024;
@@ -85,7 +84,7 @@ public static class TreeArchive
                 return new ExtractionReport(entries, bytes, skipped, bounds.Describe(nameof(bounds.MaxEntries)));
             }
 
-            if (!TryDecode(item.Name, out var rawName))
+            if (!Platform.StrictUtf8.TryDecode(item.Name, out var rawName))
             {
                 Skip(SkipReason.UnsafeName, Printable(item.Name), "its name is not valid UTF-8");
                 continue;
@@ -153,7 +152,7 @@ public static class TreeArchive
                     made[relative] = Made.File;
                     break;
                 case '2':
-                    if (!TryDecode(item.LinkName, out var target) || target.Length == 0 || target.Contains('\0'))
+                    if (!Platform.StrictUtf8.TryDecode(item.LinkName, out var target) || target.Length == 0 || target.Contains('\0'))
                     {
                         Skip(SkipReason.UnsafeName, relative, "is a link whose target is not valid UTF-8");
                         continue;
@@ -173,7 +172,7 @@ public static class TreeArchive
                     made[relative] = Made.Link;
                     break;
                 case '1':
-                    var source = TryDecode(item.LinkName, out var linkName) ? Relative(linkName, rootName, out _) : null;
+                    var source = Platform.StrictUtf8.TryDecode(item.LinkName, out var linkName) ? Relative(linkName, rootName, out _) : null;
                     if (source is null || !made.TryGetValue(source, out var kind) || kind != Made.File)
                     {
                         Skip(SkipReason.UnsafeName, relative, "is a hard link to something other than a file of the tree extracted before it");
@@ -319,20 +318,6 @@ public static class TreeArchive
                 ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute
                 : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
         });
-
-    private static bool TryDecode(byte[] bytes, out string text)
-    {
-        try
-        {
-            text = StrictUtf8.GetString(bytes);
-            return true;
-        }
-        catch (DecoderFallbackException)
-        {
-            text = "";
-            return false;
-        }
-    }
 
     /// <summary>A name that is not UTF-8, shown with its bad bytes as \xNN, cut at 500 characters.</summary>
     private static string Printable(byte[] bytes)

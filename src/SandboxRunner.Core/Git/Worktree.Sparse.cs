@@ -47,7 +47,7 @@ public sealed partial class Worktree
         foreach (var path in SplitNul(listing))
         {
             // A name that is not UTF-8 is no root's (the look never fetches one): it stays as the base commit has it.
-            if (TryStrictUtf8(path, out var name) && AtOrUnder(name, rootSet))
+            if (Platform.StrictUtf8.TryDecode(path, out var name) && AtOrUnder(name, rootSet))
             {
                 chosen.Add(path);
             }
@@ -104,7 +104,7 @@ public sealed partial class Worktree
             // The text as .NET reads a checkout's link (not UTF-8: replacement characters), so the judge sees what it saw there;
             // a name .NET cannot spell could not be read on a checkout either.
             var text = Encoding.UTF8.GetString(target);
-            if (!TryStrictUtf8(link.Path, out var relative) || text.Length == 0 || text.Contains('\0'))
+            if (!Platform.StrictUtf8.TryDecode(link.Path, out var relative) || text.Length == 0 || text.Contains('\0'))
             {
                 continue;
             }
@@ -158,19 +158,4 @@ public sealed partial class Worktree
         return joined.ToArray();
     }
 
-    private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
-
-    private static bool TryStrictUtf8(byte[] bytes, out string text)
-    {
-        try
-        {
-            text = StrictUtf8.GetString(bytes);
-            return !text.Contains('\0');
-        }
-        catch (DecoderFallbackException)
-        {
-            text = "";
-            return false;
-        }
-    }
 }

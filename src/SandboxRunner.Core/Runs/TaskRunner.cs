@@ -71,7 +71,6 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
         var transport = Transports.TaskTransports.For(context, task);
         var owner = transport.BoxOwner;
         Task? checkout = null;
-        var agentExited = false;
 
         // A checkout still being written is waited for before anything reads the tree or removes it; one that failed leaves
         // no tree to harvest (as when it failed before the box was made).
@@ -145,7 +144,6 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
                 outcome = await RunWatchedAsync(sandbox, task, capture, limits, transport.Watch(sandbox, worktree, home, limits),
                     () => Report(context, task, TaskPhase.Started, $"container {id} started"), cancellationToken);
                 phase?.Dispose();
-                agentExited = outcome.Exit.ExitCode is not null && !outcome.Cancelled;
                 capture.Complete();
                 logs.Dispose();
                 LogExited(task.TaskId, outcome.Exit.ExitCode, outcome.Exit.TimedOut, outcome.Cancelled);
@@ -285,17 +283,15 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
             await SettleCheckoutAsync(rethrow: false);
             logs?.Dispose();
 
-            // Once the engine has reported the agent's exit nothing writes into its tree any more: the engine removes the box while this
-            // process deletes the tree (both mostly wait on the kernel). A box that may still run goes first.
-            var removing = sandbox is null ? Task.CompletedTask : sandbox.DisposeAsync().AsTask();
-            if (!agentExited)
+            // The box goes before its tree: whatever reads a box as it is removed (the engine's own export, a test's
+            // look at its mounts) finds the tree whole. Overlapping the two was tried (speed-start) and gained less
+            // than this machine's noise, and a test reading the mounts at removal met a half-deleted tree.
+            if (sandbox is not null)
             {
-                await removing;
+                await sandbox.DisposeAsync();
             }
 
-            var problem = agentExited ? await Task.Run(() => TreeDeletion.TryDelete(folder), CancellationToken.None) : TreeDeletion.TryDelete(folder);
-            await removing;
-            if (problem is not null)
+            if (TreeDeletion.TryDelete(folder) is { } problem)
             {
                 // Left for the next start's sweep; the task's results are already on disk.
                 LogTreeLeft(task.TaskId, problem);

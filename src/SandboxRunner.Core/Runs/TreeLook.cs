@@ -27,7 +27,6 @@ public static class TreeLook
 
     public static string StampPath => $"{Codex.CodexCommandLine.Home}/{StampName}";
 
-    private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
 
     /// <summary>What to delete from the host's checkout, then fetch into it; what was left out; and the limit the tree passed, if any.</summary>
     public sealed record Plan(IReadOnlyList<string> Delete, IReadOnlyList<string> Fetch, IReadOnlyList<TreeFinding> Findings, string? OverLimit);
@@ -98,7 +97,7 @@ public static class TreeLook
         long bytes = 0;
         foreach (var entry in listed)
         {
-            if (!TryDecode(entry.Path, out var path) || path.Split('/').Any(s => s is "" or "." or ".."))
+            if (!Platform.StrictUtf8.TryDecode(entry.Path, out var path) || path.Split('/').Any(s => s is "" or "." or ".."))
             {
                 var parent = DecodablePrefix(entry.Path);
                 Block(blocked, parent);
@@ -116,7 +115,7 @@ public static class TreeLook
             {
                 (kind, reason) = (TreeFindingKind.FileTooLarge, $"is {entry.Size} bytes, over max_file_bytes ({limits.MaxFileBytes}); it was not kept");
             }
-            else if (entry.Kind == 'l' && (!TryDecode(entry.LinkTarget, out _) || entry.LinkTarget.Length == 0))
+            else if (entry.Kind == 'l' && (!Platform.StrictUtf8.TryDecode(entry.LinkTarget, out _) || entry.LinkTarget.Length == 0))
             {
                 reason = "is a link whose target is not valid UTF-8; it was not kept";
             }
@@ -169,7 +168,7 @@ public static class TreeLook
             {
                 'f' => entry.Size != before!.Size || ((entry.Mode & 0b001_001_001) != 0) != before.Executable
                     || entry.Modified.CompareTo(checkoutTime) != 0 || (stamp is { } s && entry.Changed > s),
-                'l' => !TryDecode(entry.LinkTarget, out var target) || target != before!.LinkTarget || (stamp is { } s2 && entry.Changed > s2),
+                'l' => !Platform.StrictUtf8.TryDecode(entry.LinkTarget, out var target) || target != before!.LinkTarget || (stamp is { } s2 && entry.Changed > s2),
                 _ => false,
             };
 
@@ -243,7 +242,7 @@ public static class TreeLook
         var parts = new List<string>();
         foreach (var segment in path.Split((byte)'/'))
         {
-            if (!TryDecode(segment, out var text))
+            if (!Platform.StrictUtf8.TryDecode(segment, out var text))
             {
                 break;
             }
@@ -264,20 +263,6 @@ public static class TreeLook
                 yield return bytes[start..i];
                 start = i + 1;
             }
-        }
-    }
-
-    private static bool TryDecode(byte[] bytes, out string text)
-    {
-        try
-        {
-            text = StrictUtf8.GetString(bytes);
-            return !text.Contains('\0');
-        }
-        catch (DecoderFallbackException)
-        {
-            text = "";
-            return false;
         }
     }
 
