@@ -136,7 +136,8 @@ internal sealed class RunnerTestBed : IDisposable
         File.WriteAllText(full, content);
     }
 
-    private static string RunGit(string workingDirectory, params string[] args)
+    /// <summary>The host's git in <paramref name="workingDirectory"/>; its output, or an exception with its stderr. Shared by the tests that set up a repository by hand.</summary>
+    internal static string RunGit(string workingDirectory, params string[] args)
     {
         var psi = new ProcessStartInfo("git") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in args)

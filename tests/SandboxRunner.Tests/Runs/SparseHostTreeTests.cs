@@ -146,18 +146,5 @@ public sealed class SparseHostTreeTests : IDisposable
         File.WriteAllText(full, content);
     }
 
-    private static string Git(string directory, params string[] args)
-    {
-        var psi = new ProcessStartInfo("git") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
-        {
-            psi.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(psi)!;
-        var output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, process.StandardError.ReadToEnd());
-        return output;
-    }
+    private static string Git(string directory, params string[] args) => RunnerTestBed.RunGit(directory, args);
 }

@@ -78,18 +78,5 @@ public sealed class TreeFromObjectsTests : IDisposable
         Assert.Equal(checkedOut, archived);
     }
 
-    private static string Git(string directory, params string[] args)
-    {
-        var psi = new ProcessStartInfo("git") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
-        {
-            psi.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(psi)!;
-        var output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, process.StandardError.ReadToEnd());
-        return output;
-    }
+    private static string Git(string directory, params string[] args) => RunnerTestBed.RunGit(directory, args);
 }
