@@ -148,7 +148,8 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
         try
         {
             var config = (await client.Images.InspectImageAsync(image, cancellationToken)).Config;
-            return new ServiceSpecs.ImageDefaults(config?.Entrypoint?.ToList() ?? [], config?.Cmd?.ToList() ?? []);
+            return new ServiceSpecs.ImageDefaults(
+                config?.Entrypoint?.ToList() ?? [], config?.Cmd?.ToList() ?? [], config?.Labels?.TryGetValue(Labels.Role, out var role) == true ? role : null);
         }
         catch (DockerApiException e)
         {
