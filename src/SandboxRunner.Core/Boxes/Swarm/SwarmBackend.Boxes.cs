@@ -23,7 +23,7 @@ public sealed partial class SwarmBackend
         var networks = parked ? [await parking] : egress is not null ? [egress.InternalNetwork] : Array.Empty<string>();
         var dns = egress is null ? null : SwarmEgress.BoxDns;
         var shape = new Shape(box, image, defaults, networks, dns, parked);
-        var key = Poolable(site, box, defaults) ? shape.Key : null;
+        var key = Options.WarmBoxes > 0 && Poolable(site, box, defaults) ? shape.Key : null;
         string? serviceId = null;
         try
         {

@@ -40,15 +40,8 @@ public sealed partial class SwarmBackend : ITaskBackend
         _images = new SwarmImages(_manager.Images, _client, options, logger) { Nodes = Nodes };
         _parking = new SwarmParking(_client, _labels);
         _warmLabels = _labels.StampOwned(new Dictionary<string, string> { [Labels.Role] = SwarmPool.Role });
-        _pool = new SwarmPool(this, _client, logger, new WarmPoolPolicy(MaxWarm, WarmIdleTime));
+        _pool = new SwarmPool(this, _client, logger, new WarmPoolPolicy(options.WarmBoxes, WarmIdleTime));
     }
-
-    /// <summary>
-    /// Warm boxes at most, all shapes and nodes together (each holds a running container, its volumes and, under
-    /// <c>none</c>, an address of the parking overlay's /24): enough for one per node of a few nodes in two shapes
-    /// (a task's and another lane's), while idle ones cost a gate's poll each.
-    /// </summary>
-    internal const int MaxWarm = 8;
 
     /// <summary>How long a warm box waits for a task before it goes: a burst of runs keeps it, an idle runner holds none for long.</summary>
     internal static readonly TimeSpan WarmIdleTime = TimeSpan.FromMinutes(2);
@@ -256,14 +249,18 @@ public sealed partial class SwarmBackend : ITaskBackend
         var ids = services.Select(s => s.ID).ToHashSet(StringComparer.Ordinal);
         foreach (var task in tasks.Where(t => ids.Contains(t.ServiceID ?? "") && !string.IsNullOrEmpty(t.NodeID) && !string.IsNullOrEmpty(t.Status?.ContainerStatus?.ContainerID)))
         {
+            // Bounded per node: one that stopped answering keeps its container for a later removal by label.
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            budget.CancelAfter(TimeSpan.FromSeconds(15));
             try
             {
-                if (await Nodes.EngineAsync(task.NodeID!, cancellationToken) is { } engine)
+                if (await Nodes.EngineAsync(task.NodeID!, budget.Token) is { } engine)
                 {
-                    await engine.Backend.Containers.RemoveAsync(task.Status!.ContainerStatus!.ContainerID!, cancellationToken);
+                    await engine.Backend.Containers.RemoveAsync(task.Status!.ContainerStatus!.ContainerID!, budget.Token);
                 }
             }
-            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException)
+            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException
+                || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 LogNodeSweepFailed(Nodes.NameOf(task.NodeID!), e.Message);
             }

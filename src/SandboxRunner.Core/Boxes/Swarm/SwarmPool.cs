@@ -18,6 +18,7 @@ internal sealed partial class SwarmPool : IAsyncDisposable
 {
     public const string Role = "warm";
     private static readonly TimeSpan ExpiryInterval = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan TakeBudget = TimeSpan.FromSeconds(5);
     private readonly SwarmBackend _swarm;
     private readonly DockerClient _client;
     private readonly ILogger _logger;
@@ -48,14 +49,17 @@ internal sealed partial class SwarmPool : IAsyncDisposable
     {
         while (Policy.Take(key, freeNodes) is { } box)
         {
+            // Bounded: a node that stopped answering (paused, cut off) must not hold the placement lock; its box goes cold.
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            budget.CancelAfter(TakeBudget);
             try
             {
-                var engine = await _swarm.Nodes.EngineAsync(box.NodeId, cancellationToken);
+                var engine = await _swarm.Nodes.EngineAsync(box.NodeId, budget.Token);
                 var spec = box.Spec;
                 spec.Labels = new Dictionary<string, string>(labels);
                 // Side by side: the relabel and a look that its container still waits at its gate.
-                var relabel = _client.Swarm.UpdateServiceAsync(box.ServiceId, new ServiceUpdateParameters { Service = spec, Version = (long)box.Version }, cancellationToken);
-                var look = engine is null ? null : engine.Client.Containers.InspectContainerAsync(box.ContainerId, cancellationToken);
+                var relabel = _client.Swarm.UpdateServiceAsync(box.ServiceId, new ServiceUpdateParameters { Service = spec, Version = (long)box.Version }, budget.Token);
+                var look = engine is null ? null : engine.Client.Containers.InspectContainerAsync(box.ContainerId, budget.Token);
                 await Task.WhenAll(look is null ? [relabel] : [relabel, look]);
                 if (look is not null && (await look).State is { Running: true })
                 {
@@ -65,7 +69,8 @@ internal sealed partial class SwarmPool : IAsyncDisposable
 
                 LogUnusable(Short(box.ServiceId), "its container no longer runs");
             }
-            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException)
+            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException
+                || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 LogUnusable(Short(box.ServiceId), e.Message);
             }

@@ -32,6 +32,18 @@ internal sealed class WarmPoolPolicy(int maxWarm, TimeSpan idleTime)
         }
     }
 
+    /// <summary>The idle boxes now (a copy).</summary>
+    public IReadOnlyList<WarmBox> Idle
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _idle];
+            }
+        }
+    }
+
     /// <summary>Takes the oldest idle box of <paramref name="key"/> on one of <paramref name="freeNodes"/>, or none.</summary>
     public WarmBox? Take(string key, IReadOnlySet<string> freeNodes)
     {
