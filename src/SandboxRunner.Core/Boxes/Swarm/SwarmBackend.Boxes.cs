@@ -37,7 +37,7 @@ public sealed partial class SwarmBackend
                     ?? throw new InvalidOperationException($"the warm box's node {warm.NodeId} has no engine the runner reaches");
                 serviceId = warm.ServiceId;
                 return await PlacedAsync(
-                    new SwarmTaskBox(this, warm.ServiceId, warm.NodeId, Nodes.NameOf(warm.NodeId), engine, warm.ContainerId, labels, launch, user) { Warm = true },
+                    new SwarmTaskBox(this, warm.ServiceId, warm.NodeId, Nodes.NameOf(warm.NodeId), engine, warm.ContainerId, labels, launch, user) { Warm = true, OnGone = () => Refill(key, shape) },
                     box,
                     cancellationToken);
             }
@@ -48,7 +48,10 @@ public sealed partial class SwarmBackend
             using var budget = new CancellationTokenSource(StartDeadline + TimeSpan.FromSeconds(30));
             serviceId = await Services.CreateAsync(spec, budget.Token);
             var (nodeId, started, containerId) = await StartAsync(serviceId, parked, lease.Dispose, budget.Token);
-            var created = await PlacedAsync(new SwarmTaskBox(this, serviceId, nodeId, Nodes.NameOf(nodeId), started, containerId, labels, launch, user), box, cancellationToken);
+            var created = await PlacedAsync(new SwarmTaskBox(this, serviceId, nodeId, Nodes.NameOf(nodeId), started, containerId, labels, launch, user)
+            {
+                OnGone = key is null ? null : () => Refill(key, shape),
+            }, box, cancellationToken);
             if (key is not null)
             {
                 Refill(key, shape);
@@ -110,16 +113,28 @@ public sealed partial class SwarmBackend
         var spec = ServiceSpecs.For(
             shape.Box, "sandbox-runner-warm-" + Guid.NewGuid().ToString("N")[..16], shape.Image, shape.Defaults, _warmLabels, shape.Networks, [$"node.id=={node}"], shape.Dns, warm: true);
         var id = await Services.CreateAsync(spec, cancellationToken);
+        (string NodeId, string ContainerId)? placed = null;
         try
         {
+            var task = await Services.WaitForContainerAsync(id, StartDeadline, () => { }, cancellationToken);
+            placed = (task.NodeID!, task.Status!.ContainerStatus!.ContainerID!);
             var (nodeId, _, containerId) = await StartAsync(id, shape.Parked, () => { }, cancellationToken);
             var held = await _client.Swarm.InspectServiceAsync(id, cancellationToken);
             return new WarmBox(key, id, nodeId, containerId, DateTimeOffset.UtcNow, held.Spec ?? spec, held.Version?.Index ?? throw new InvalidOperationException($"the manager gave warm service {id} no version"));
         }
         catch
         {
+            // The container too, with its volumes, once known: swarm would remove it later but never its anonymous volumes.
             using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await Services.RemoveAsync(id, cleanup.Token);
+            if (placed is { } where)
+            {
+                await RemoveServiceAndContainerAsync(id, where.NodeId, where.ContainerId, cleanup.Token);
+            }
+            else
+            {
+                await Services.RemoveAsync(id, cleanup.Token);
+            }
+
             throw;
         }
     });

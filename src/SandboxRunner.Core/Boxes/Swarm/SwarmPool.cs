@@ -19,6 +19,7 @@ internal sealed partial class SwarmPool : IAsyncDisposable
     public const string Role = "warm";
     private static readonly TimeSpan ExpiryInterval = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan TakeBudget = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan FinishBudget = TimeSpan.FromSeconds(30);
     private readonly SwarmBackend _swarm;
     private readonly DockerClient _client;
     private readonly ILogger _logger;
@@ -27,6 +28,7 @@ internal sealed partial class SwarmPool : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<Task> _background = [];
     private readonly ITimer _expiry;
+    private bool _closing;
 
     public SwarmPool(SwarmBackend swarm, DockerClient client, ILogger logger, WarmPoolPolicy policy, TimeProvider? time = null)
     {
@@ -87,7 +89,7 @@ internal sealed partial class SwarmPool : IAsyncDisposable
     /// </summary>
     public void Refill(string key, Func<string, CancellationToken, Task<WarmBox>> warm)
     {
-        if (_stopping.IsCancellationRequested)
+        if (Volatile.Read(ref _closing))
         {
             return;
         }
@@ -118,7 +120,7 @@ internal sealed partial class SwarmPool : IAsyncDisposable
             try
             {
                 var box = await warm(node, _stopping.Token);
-                if (_stopping.IsCancellationRequested)
+                if (Volatile.Read(ref _closing))
                 {
                     Policy.Failed(key, node);
                     await RemoveQuietlyAsync(box);
@@ -131,7 +133,7 @@ internal sealed partial class SwarmPool : IAsyncDisposable
             catch (Exception e)
             {
                 Policy.Failed(key, node);
-                if (!_stopping.IsCancellationRequested)
+                if (!Volatile.Read(ref _closing))
                 {
                     LogRefillFailed(node, e.Message);
                 }
@@ -170,18 +172,28 @@ internal sealed partial class SwarmPool : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops refilling, waits for refills under way, and removes every idle box.</summary>
+    /// <summary>
+    /// Stops refilling, lets refills under way finish (bounded; then cancels them) so each box they made is removed whole
+    /// (a create cancelled before its container is known leaves that container's volumes to swarm, which never removes
+    /// them), and removes every idle box.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        Volatile.Write(ref _closing, true);
         await _expiry.DisposeAsync();
-        await _stopping.CancelAsync();
         Task[] running;
         lock (_gate)
         {
             running = [.. _background];
         }
 
-        await Task.WhenAll(running).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var all = Task.WhenAll(running).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        if (await Task.WhenAny(all, Task.Delay(FinishBudget)) != all)
+        {
+            await _stopping.CancelAsync();
+        }
+
+        await all;
         await Task.WhenAll(Policy.Drain().Select(RemoveQuietlyAsync));
         _stopping.Dispose();
     }

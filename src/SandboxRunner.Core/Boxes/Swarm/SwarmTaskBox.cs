@@ -55,6 +55,9 @@ internal sealed class SwarmTaskBox : ITaskBox
     /// <summary>Whether the box was warm (<see cref="SwarmPool"/>): made before its task, taken by it.</summary>
     public bool Warm { get; init; }
 
+    /// <summary>Called once the box is gone from the swarm: its node's place is free, so its shape's pool refills there.</summary>
+    public Action? OnGone { get; init; }
+
     public async Task<BoxExit> RunAsync(
         TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, Action? onStarted, CancellationToken limitStop, CancellationToken cancellationToken)
     {
@@ -249,6 +252,7 @@ internal sealed class SwarmTaskBox : ITaskBox
         using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _swarm.Services.RemoveAsync(Id, budget.Token);
         _swarm.Nodes.Freed();
+        OnGone?.Invoke();
         await _swarm.Markers.ClearAsync(Id);
     }
 }
