@@ -20,6 +20,9 @@ internal static class ServiceSpecs
     /// <summary>The file the runner writes beside <see cref="GateFile"/> (before it, in the same archive): the task's environment, folder and argv (<see cref="SwarmGate"/>).</summary>
     public const string TaskFile = "task";
 
+    /// <summary>The gate's <c>$0</c>: what names a command as the runner's gate (also in an image committed from a box).</summary>
+    public const string GateName = "sandbox-runner-gate";
+
     /// <summary>
     /// The box's first command. Swarm starts a task's container as soon as it is placed (and a warm box long before
     /// its task exists), but a box's workspace must be filled before its command starts: the command waits for the
@@ -99,7 +102,7 @@ internal static class ServiceSpecs
                 ContainerSpec = new global::Docker.DotNet.Models.ContainerSpec
                 {
                     Image = image,
-                    Command = ["/bin/sh", "-c", Gate, "sandbox-runner-gate"],
+                    Command = ["/bin/sh", "-c", Gate, GateName],
                     // No Args, no Env: the task's argv and environment reach the gate in its task file alone. The
                     // folder is the shape's (the engine makes it at start, as locally; the gate also enters it).
                     User = docker.User,
