@@ -54,7 +54,7 @@ internal static class SwarmBenchmark
             };
 
             await using var local = new DockerBackend(NullLogger.Instance, EngineConnection.FromProcess());
-            await using var swarm = new SwarmBackend(NullLogger.Instance, cluster.Manager, new SwarmOptions(cluster.Registry, MaxTasksPerNode: 4, WarmBoxes: SwarmOptions.DefaultWarmBoxes));
+            await using var swarm = new SwarmBackend(new WarmPoolLog(), cluster.Manager, new SwarmOptions(cluster.Registry, MaxTasksPerNode: 4, WarmBoxes: SwarmOptions.DefaultWarmBoxes));
             var localRunner = new Runner(host, config, local, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
             var swarmConfig = config with { Backend = BackendKind.Swarm, Registry = cluster.Registry, MaxTasksPerNode = 4 };
             var swarmRunner = new Runner(host, swarmConfig, swarm, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
@@ -419,6 +419,24 @@ internal static class SwarmBenchmark
         catch (InvalidOperationException)
         {
             // Cleanup is best effort: what could not be removed carries the bench label.
+        }
+    }
+
+    /// <summary>The warm pool's own lines (taken, warmed, failed) on stderr, so a figure says whether its tasks were warm.</summary>
+    private sealed class WarmPoolLog : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var line = formatter(state, exception);
+            if (line.Contains("warm", StringComparison.Ordinal))
+            {
+                Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss.fff}] {line}");
+            }
         }
     }
 }

@@ -32,7 +32,8 @@ public sealed partial class SwarmBackend
             if (key is not null && await _pool.TakeAsync(key, lease.FreeNodes, labels, cancellationToken) is { } warm)
             {
                 lease.Dispose();
-                Refill(key, shape);
+                // No refill now: one made while this task runs competes with it for its node's CPU (bench `swarm`:
+                // the refill's create and start ran beside every task); the box's going refills its node (OnGone).
                 var engine = await Nodes.EngineAsync(warm.NodeId, cancellationToken)
                     ?? throw new InvalidOperationException($"the warm box's node {warm.NodeId} has no engine the runner reaches");
                 serviceId = warm.ServiceId;
