@@ -109,14 +109,22 @@ public sealed class SwarmPipeline : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        var disposed = false;
         try
         {
             await Workspace.ShutdownAsync(CancellationToken.None);
+            // The workspace's backends go with it, and with them their warm boxes: what is left is checked after that.
+            Workspace.Dispose();
+            disposed = true;
             await AssertNothingLeftAsync();
         }
         finally
         {
-            Workspace.Dispose();
+            if (!disposed)
+            {
+                Workspace.Dispose();
+            }
+
             Repository.Dispose();
         }
     }
