@@ -1,5 +1,4 @@
 using System.Text;
-using Microsoft.Extensions.Logging.Abstractions;
 using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Swarm;
 using SandboxRunner.IntegrationTests.Infrastructure;
@@ -78,27 +77,6 @@ public sealed class SwarmClusterTests(SwarmFixture swarm) : IAsyncLifetime
         }
 
         Assert.Equal(new[] { swarm.ManagerNodeName, swarm.WorkerNodeName }.Order(StringComparer.Ordinal), new[] { first.Node!, second.Node! }.Order(StringComparer.Ordinal));
-    }
-
-    [Fact]
-    public async Task A_node_engine_reached_without_tls_is_named_as_an_exposed_api_so_the_open_network_is_refused()
-    {
-        // The same swarm, its manager reached over plain TCP: the runner would reach the worker's engine the same way.
-        await using var relay = new PlainTcpRelay(swarm.Manager);
-        await using var backend = new SwarmBackend(NullLogger.Instance, relay.Connection, new SwarmOptions(swarm.Registry));
-
-        var exposed = await backend.ExposedApiAsync(CancellationToken.None);
-
-        Assert.Contains($"the engine of swarm node '{swarm.WorkerNodeName}' answers plain TCP at {swarm.Worker.Endpoint}", exposed, StringComparison.Ordinal);
-        Assert.Contains($"reached at {relay.Connection.Endpoint} over plain TCP", exposed, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task On_a_swarm_whose_engines_all_verify_tls_clients_no_api_is_exposed_so_the_open_network_is_allowed()
-    {
-        var exposed = await swarm.Backend.ExposedApiAsync(CancellationToken.None);
-
-        Assert.Null(exposed);
     }
 
     [Fact]

@@ -44,7 +44,7 @@ public sealed class SwarmDoctorTests(SwarmFixture swarm)
     [Fact]
     public async Task The_doctor_reaching_the_same_swarm_without_tls_fails_an_allow_config_naming_the_node_engine()
     {
-        await using var relay = new PlainTcpRelay(swarm.Manager);
+        await using var relay = new EngineRelay(swarm.Manager);
         await using var pipeline = await SwarmPipeline.OpenAsync(swarm, "\"network_policy\": \"allow\"", relay.Connection);
         var backend = await pipeline.Workspace.CurrentBackendAsync(CancellationToken.None);
 

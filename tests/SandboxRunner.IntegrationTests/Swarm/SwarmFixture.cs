@@ -30,7 +30,7 @@ public sealed class SwarmFixture : IAsyncLifetime
     private readonly DockerClient _host = EngineConnection.FromProcess().CreateClient();
     private readonly List<string> _containers = [];
     private readonly List<string> _localTags = [];
-    private readonly TestCertificateAuthority _authority = new("sr-swarm-test-ca");
+    private TestCertificateAuthority? _authority;
     private readonly string _certs = Directory.CreateTempSubdirectory("sr-swarm-certs-").FullName;
     private string? _workerNodeId;
     private DockerClient _managerClient = null!;
@@ -63,12 +63,16 @@ public sealed class SwarmFixture : IAsyncLifetime
     /// <summary>How long the swarm took to be ready (nodes, registry, swarm, images pushed and pulled).</summary>
     public TimeSpan StartTime { get; private set; }
 
+    /// <summary>How much of <see cref="StartTime"/> making the TLS certificates took.</summary>
+    public TimeSpan CertificateTime { get; private set; }
+
     public async Task InitializeAsync()
     {
         var clock = Stopwatch.StartNew();
         // Made in process (no openssl): a client certificate and one server certificate per engine, for the address the
         // runner reaches it at (its published port on 127.0.0.1). Nothing else needs the engines' API: swarm's own
         // traffic (2377, 7946, 4789) has swarm's TLS.
+        _authority = new TestCertificateAuthority("sr-swarm-test-ca");
         Directory.CreateDirectory(CertPath);
         _authority.WriteClientFiles(CertPath, "sr-swarm-runner");
         foreach (var role in (string[])["swarm-manager", "swarm-worker"])
@@ -76,6 +80,8 @@ public sealed class SwarmFixture : IAsyncLifetime
             var folder = Directory.CreateDirectory(Path.Combine(_certs, role)).FullName;
             _authority.WriteServerFiles(folder, role, [System.Net.IPAddress.Loopback], ["localhost"]);
         }
+
+        CertificateTime = clock.Elapsed;
 
         Build(RegistryImage, "registry");
         Build(DindImage, "dind");
@@ -245,6 +251,36 @@ public sealed class SwarmFixture : IAsyncLifetime
     /// <summary>A new swarm backend over the same manager, with other options (a per-node cap).</summary>
     public SwarmBackend BackendWith(SwarmOptions options) => new(NullLogger.Instance, Manager, options with { Registry = Registry });
 
+    /// <summary>A server certificate for 127.0.0.1 from the swarm's test authority (a stand-in engine's, say), with its key.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2 IssueServerCertificate() => _authority!.IssueServer(System.Net.IPAddress.Loopback);
+
+    /// <summary>
+    /// The worker's <see cref="SwarmOptions.EngineLabel"/> names <paramref name="engine"/> until the returned handle is
+    /// disposed, which puts the worker's own endpoint back (the collection's tests run one at a time).
+    /// </summary>
+    public async Task<IAsyncDisposable> LabelWorkerEngineAsync(Uri engine)
+    {
+        await SetWorkerEngineLabelAsync(engine);
+        return new Restore(() => SetWorkerEngineLabelAsync(Worker.Endpoint));
+    }
+
+    private async Task SetWorkerEngineLabelAsync(Uri engine)
+    {
+        var node = await _managerClient.Swarm.InspectNodeAsync(_workerNodeId!);
+        var labels = new Dictionary<string, string>(node.Spec!.Labels ?? new Dictionary<string, string>()) { [SwarmOptions.EngineLabel] = engine.ToString() };
+        await _managerClient.Swarm.UpdateNodeAsync(_workerNodeId!, node.Version!.Index!.Value, new NodeUpdateParameters
+        {
+            Role = node.Spec.Role,
+            Availability = node.Spec.Availability,
+            Labels = labels,
+        });
+    }
+
+    private sealed class Restore(Func<Task> restore) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await restore();
+    }
+
     /// <summary>The docker command line's options for <paramref name="engine"/> (<c>-H</c>, and its TLS files when it has them).</summary>
     public static IReadOnlyList<string> CliOptions(EngineConnection engine) =>
         engine.CertPath is { } certs
@@ -312,7 +348,7 @@ public sealed class SwarmFixture : IAsyncLifetime
         }
 
         _host.Dispose();
-        _authority.Dispose();
+        _authority?.Dispose();
         Directory.Delete(_certs, recursive: true);
     }
 

@@ -100,7 +100,7 @@ public sealed class SwarmNetworkPolicyTests(SwarmFixture swarm) : IAsyncLifetime
     [InlineData("\"env_passthrough\": [\"CODEX_API_KEY\"], ")]
     public async Task Allow_on_a_swarm_reached_over_plain_tcp_is_refused_before_anything_is_created_naming_the_node_engine(string credential)
     {
-        await using var relay = new PlainTcpRelay(swarm.Manager);
+        await using var relay = new EngineRelay(swarm.Manager);
         await using var p = await SwarmPipeline.OpenAsync(swarm, credential + "\"network_policy\": \"allow\"", relay.Connection);
 
         var refused = await Assert.ThrowsAsync<InvalidInputException>(() => p.RunAsync(new RunRequest { RunId = "allow", Tasks = [SwarmPipeline.Task("t", "@message never")] }));
@@ -115,7 +115,7 @@ public sealed class SwarmNetworkPolicyTests(SwarmFixture swarm) : IAsyncLifetime
     [Fact]
     public async Task A_setup_under_allow_on_such_a_swarm_is_refused_naming_its_setup_network()
     {
-        await using var relay = new PlainTcpRelay(swarm.Manager);
+        await using var relay = new EngineRelay(swarm.Manager);
         await using var p = await SwarmPipeline.OpenAsync(
             swarm, $"\"environment\": {{ \"base_image\": \"{DockerFixture.FakeCodexImage}\", \"setup\": [\"true\"], \"setup_network\": \"allow\", \"cache_keys\": [] }}", relay.Connection);
 

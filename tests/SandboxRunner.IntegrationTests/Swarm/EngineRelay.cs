@@ -7,21 +7,25 @@ using SandboxRunner.Boxes.Docker;
 namespace SandboxRunner.IntegrationTests.Swarm;
 
 /// <summary>
-/// A plain-TCP endpoint on 127.0.0.1 in front of a TLS engine, presenting the client certificate for whoever connects:
-/// the TLS swarm as a runner configured without TLS would reach it (<c>DOCKER_HOST=tcp://…</c>, no
-/// <c>DOCKER_TLS_VERIFY</c>), so the refusal of <c>allow</c> there is shown on the real swarm without a second one.
+/// An endpoint on 127.0.0.1 in front of a TLS engine that presents the client certificate for whoever connects, so the
+/// real swarm can be shown as a misconfigured one without a second swarm: plain TCP (the swarm as a runner configured
+/// without TLS reaches it: <c>DOCKER_HOST=tcp://…</c>, no <c>DOCKER_TLS_VERIFY</c>), or TLS that asks no client
+/// certificate (an engine on <c>dockerd --tls</c> without <c>--tlsverify</c>).
 /// </summary>
-public sealed class PlainTcpRelay : IAsyncDisposable
+public sealed class EngineRelay : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
     private readonly EngineConnection _target;
     private readonly X509Certificate2Collection _client;
+    private readonly X509Certificate2? _server;
     private readonly List<Task> _pipes = [];
     private readonly Task _accepting;
 
-    public PlainTcpRelay(EngineConnection target)
+    /// <summary>A relay in front of <paramref name="target"/>; with <paramref name="server"/>, its side speaks TLS with that certificate and asks no client certificate.</summary>
+    public EngineRelay(EngineConnection target, X509Certificate2? server = null)
     {
+        _server = server;
         var certs = target.CertPath ?? throw new ArgumentException("the relay stands in front of a TLS engine", nameof(target));
         _target = target;
         // SslStream on Linux presents a client key as loaded from PKCS#12, not one read from PEM.
@@ -32,7 +36,7 @@ public sealed class PlainTcpRelay : IAsyncDisposable
         _accepting = AcceptAsync();
     }
 
-    /// <summary>The plain-TCP connection (no certificates) that reaches the engine behind the relay.</summary>
+    /// <summary>The relay's endpoint, as a connection without certificates: what reaches the engine behind it.</summary>
     public EngineConnection Connection { get; }
 
     private async Task AcceptAsync()
@@ -69,8 +73,18 @@ public sealed class PlainTcpRelay : IAsyncDisposable
                 await using var secure = new SslStream(outbound.GetStream(), leaveInnerStreamOpen: false, (_, _, _, _) => true);
 #pragma warning restore CA5359
                 await secure.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = _target.Endpoint.Host, ClientCertificates = _client }, _stop.Token);
-                var plain = inbound.GetStream();
-                await Task.WhenAny(plain.CopyToAsync(secure, _stop.Token), secure.CopyToAsync(plain, _stop.Token));
+                Stream front = inbound.GetStream();
+                if (_server is not null)
+                {
+                    var anonymous = new SslStream(front, leaveInnerStreamOpen: false);
+                    await anonymous.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = _server, ClientCertificateRequired = false }, _stop.Token);
+                    front = anonymous;
+                }
+
+                await using (front)
+                {
+                    await Task.WhenAny(front.CopyToAsync(secure, _stop.Token), secure.CopyToAsync(front, _stop.Token));
+                }
             }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
