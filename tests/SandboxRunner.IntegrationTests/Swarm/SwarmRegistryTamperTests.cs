@@ -22,7 +22,7 @@ public sealed class SwarmRegistryTamperTests(SwarmFixture swarm)
         var (host, port) = (swarm.RegistryOnBridge.Split(':')[0], swarm.RegistryOnBridge.Split(':')[1]);
         var startUpload = $"@run * exec 3<>/dev/tcp/{host}/{port} && printf 'POST /v2/sandbox-runner/fake-codex/blobs/uploads/ HTTP/1.0\\r\\nContent-Length: 0\\r\\n\\r\\n' >&3 && head -1 <&3";
 
-        var catalog = $"@run * exec 3<>/dev/tcp/{host}/{port} && printf 'GET /v2/_catalog HTTP/1.0\r\n\r\n' >&3 && cat <&3 | tail -1";
+        var catalog = $"@run * exec 3<>/dev/tcp/{host}/{port} && printf 'GET /v2/_catalog HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3 | tail -1";
 
         var hostile = Assert.Single((await p.RunAsync(new RunRequest { RunId = "tamper", Tasks = [SwarmPipeline.Task("upload", catalog, startUpload)] })).Results);
 
