@@ -1,4 +1,3 @@
-using System.Text;
 
 namespace SandboxRunner.Boxes;
 
@@ -86,7 +85,7 @@ public static class TreeArchive
 
             if (!Platform.StrictUtf8.TryDecode(item.Name, out var rawName))
             {
-                Skip(SkipReason.UnsafeName, Printable(item.Name), "its name is not valid UTF-8");
+                Skip(SkipReason.UnsafeName, Platform.StrictUtf8.Printable(item.Name), "its name is not valid UTF-8");
                 continue;
             }
 
@@ -193,7 +192,7 @@ public static class TreeArchive
                     Skip(SkipReason.SpecialFile, relative, $"is a {(item.Type == '6' ? "FIFO" : "device")}; it was not created on the host");
                     break;
                 default:
-                    Skip(SkipReason.SpecialFile, relative, $"has tar type '{Printable([(byte)item.Type])}', which the runner does not extract");
+                    Skip(SkipReason.SpecialFile, relative, $"has tar type '{Platform.StrictUtf8.Printable([(byte)item.Type])}', which the runner does not extract");
                     break;
             }
         }
@@ -319,15 +318,4 @@ public static class TreeArchive
                 : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
         });
 
-    /// <summary>A name that is not UTF-8, shown with its bad bytes as \xNN, cut at 500 characters.</summary>
-    private static string Printable(byte[] bytes)
-    {
-        var text = new StringBuilder();
-        foreach (var b in bytes.AsSpan(0, Math.Min(bytes.Length, 500)))
-        {
-            text.Append(b is >= 0x20 and < 0x7f ? (char)b : $"\\x{b:x2}");
-        }
-
-        return text.ToString();
-    }
 }

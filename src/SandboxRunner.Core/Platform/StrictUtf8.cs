@@ -28,4 +28,16 @@ public static class StrictUtf8
         text = "";
         return false;
     }
+
+    /// <summary>Bytes that did not decode, shown for a person: printable ASCII as is, anything else as \xNN, cut at 500 bytes.</summary>
+    public static string Printable(ReadOnlySpan<byte> bytes)
+    {
+        var text = new StringBuilder();
+        foreach (var b in bytes[..Math.Min(bytes.Length, 500)])
+        {
+            text.Append(b is >= 0x20 and < 0x7f ? (char)b : $"\\x{b:x2}");
+        }
+
+        return text.ToString();
+    }
 }

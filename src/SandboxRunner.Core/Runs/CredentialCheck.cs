@@ -9,9 +9,16 @@ public static class CredentialCheck
     /// <summary>An access token that lapses within this is refreshed by the doctor, as the next run would do.</summary>
     private static readonly TimeSpan Soon = TimeSpan.FromHours(1);
 
-    public static async Task<DoctorCheck> ExamineAsync(RunnerConfig config, Func<string, string?> environment, TimeProvider clock, CancellationToken cancellationToken)
+    public static Task<DoctorCheck> ExamineAsync(RunnerConfig config, Func<string, string?> environment, TimeProvider clock, CancellationToken cancellationToken)
     {
         var (choice, problem) = CredentialRule.Choose(config, environment);
+        return ExamineAsync(config, choice, problem, environment, clock, cancellationToken);
+    }
+
+    /// <summary>The check of what <see cref="CredentialRule.Choose"/> already decided (the doctor decides once for all its checks).</summary>
+    public static async Task<DoctorCheck> ExamineAsync(
+        RunnerConfig config, CredentialChoice? choice, Problem? problem, Func<string, string?> environment, TimeProvider clock, CancellationToken cancellationToken)
+    {
         if (problem is not null)
         {
             var fix = problem.Field == "model_base_url"

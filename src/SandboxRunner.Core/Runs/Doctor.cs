@@ -118,9 +118,10 @@ public static class Doctor
             checks.Add(new DoctorCheck("docker", Fail, $"not reachable: {e.Message}", "start the engine (`bash .ci/setup` installs and starts one on Debian) or set DOCKER_HOST"));
         }
 
-        checks.Add(await CredentialCheck.ExamineAsync(config, environment, TimeProvider.System, cancellationToken));
+        var (credential, problem) = Auth.CredentialRule.Choose(config, environment);
+        checks.Add(await CredentialCheck.ExamineAsync(config, credential, problem, environment, TimeProvider.System, cancellationToken));
         checks.Add(NetworkCheck(config));
-        if (await ModelRouteCheck.ExamineAsync(config, environment, cancellationToken) is { } route)
+        if (await ModelRouteCheck.ExamineAsync(config, credential?.Kind, cancellationToken) is { } route)
         {
             checks.Add(route);
         }

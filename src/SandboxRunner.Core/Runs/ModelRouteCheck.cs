@@ -14,15 +14,15 @@ public static class ModelRouteCheck
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(3);
 
-    public static async Task<DoctorCheck?> ExamineAsync(RunnerConfig config, Func<string, string?> environment, CancellationToken cancellationToken)
+    /// <param name="credential">The credential a run would use (<see cref="CredentialRule.Choose"/>): a ChatGPT sign-in talks to another endpoint.</param>
+    public static async Task<DoctorCheck?> ExamineAsync(RunnerConfig config, CredentialKind? credential, CancellationToken cancellationToken)
     {
         if (config.NetworkPolicy == NetworkPolicy.None)
         {
             return null;
         }
 
-        var (choice, _) = CredentialRule.Choose(config, environment);
-        var url = choice?.Kind == CredentialKind.ChatGpt ? config.ChatGptBaseUrl : config.ModelBaseUrl;
+        var url = credential == CredentialKind.ChatGpt ? config.ChatGptBaseUrl : config.ModelBaseUrl;
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri))
         {
             return null;

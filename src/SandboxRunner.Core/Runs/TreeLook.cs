@@ -1,4 +1,3 @@
-using System.Text;
 using SandboxRunner.Boxes;
 using SandboxRunner.Configuration;
 using SandboxRunner.Git;
@@ -101,7 +100,7 @@ public static class TreeLook
             {
                 var parent = DecodablePrefix(entry.Path);
                 Block(blocked, parent);
-                Find(TreeFindingKind.UnsafeName, Printable(entry.Path), "its name is not valid UTF-8; it was not kept");
+                Find(TreeFindingKind.UnsafeName, StrictUtf8.Printable(entry.Path), "its name is not valid UTF-8; it was not kept");
                 continue;
             }
 
@@ -264,16 +263,5 @@ public static class TreeLook
                 start = i + 1;
             }
         }
-    }
-
-    private static string Printable(byte[] bytes)
-    {
-        var text = new StringBuilder();
-        foreach (var b in bytes.AsSpan(0, Math.Min(bytes.Length, 500)))
-        {
-            text.Append(b is >= 0x20 and < 0x7f ? (char)b : $"\\x{b:x2}");
-        }
-
-        return text.ToString();
     }
 }

@@ -7,8 +7,6 @@ namespace SandboxRunner.Tests.Runs;
 
 public sealed class ModelRouteCheckTests
 {
-    private static string? NoEnvironment(string name) => null;
-
     [Fact]
     public async Task A_model_endpoint_that_accepts_a_connection_is_ok()
     {
@@ -16,7 +14,7 @@ public sealed class ModelRouteCheckTests
         listener.Start();
         var config = RunnerConfig.Default with { ModelBaseUrl = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/v1" };
 
-        var check = await ModelRouteCheck.ExamineAsync(config, NoEnvironment, CancellationToken.None);
+        var check = await ModelRouteCheck.ExamineAsync(config, credential: null, CancellationToken.None);
 
         Assert.Equal(Doctor.Ok, check!.Status);
     }
@@ -33,7 +31,7 @@ public sealed class ModelRouteCheckTests
 
         var config = RunnerConfig.Default with { ModelBaseUrl = $"http://127.0.0.1:{port}/v1" };
 
-        var check = await ModelRouteCheck.ExamineAsync(config, NoEnvironment, CancellationToken.None);
+        var check = await ModelRouteCheck.ExamineAsync(config, credential: null, CancellationToken.None);
 
         Assert.Equal(Doctor.Warn, check!.Status);
         Assert.Contains($"127.0.0.1:{port} is out of reach", check.Detail, StringComparison.Ordinal);
@@ -45,6 +43,6 @@ public sealed class ModelRouteCheckTests
     {
         var config = RunnerConfig.Default with { NetworkPolicy = NetworkPolicy.None, ModelBaseUrl = "http://127.0.0.1:9/v1" };
 
-        Assert.Null(await ModelRouteCheck.ExamineAsync(config, NoEnvironment, CancellationToken.None));
+        Assert.Null(await ModelRouteCheck.ExamineAsync(config, credential: null, CancellationToken.None));
     }
 }
