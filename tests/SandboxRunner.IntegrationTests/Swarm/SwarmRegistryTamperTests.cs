@@ -1,3 +1,4 @@
+using System.Text;
 using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Swarm;
 using SandboxRunner.IntegrationTests.Infrastructure;
@@ -18,21 +19,24 @@ public sealed class SwarmRegistryTamperTests(SwarmFixture swarm)
     [Fact]
     public async Task An_allow_task_reads_and_writes_the_registry_but_a_task_image_tag_it_pushes_over_never_reaches_a_later_task()
     {
-        await using var p = await SwarmPipeline.OpenAsync(swarm, "\"network_policy\": \"allow\", \"max_tasks_per_node\": 1, \"default_concurrency\": 2");
         var (host, port) = (swarm.RegistryOnBridge.Split(':')[0], swarm.RegistryOnBridge.Split(':')[1]);
-        var startUpload = $"@run * exec 3<>/dev/tcp/{host}/{port} && printf 'POST /v2/sandbox-runner/fake-codex/blobs/uploads/ HTTP/1.0\\r\\nContent-Length: 0\\r\\n\\r\\n' >&3 && head -1 <&3";
-
         var catalog = $"@run * exec 3<>/dev/tcp/{host}/{port} && printf 'GET /v2/_catalog HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3 | tail -1";
-
-        var hostile = Assert.Single((await p.RunAsync(new RunRequest { RunId = "tamper", Tasks = [SwarmPipeline.Task("upload", catalog, startUpload)] })).Results);
+        var startUpload = $"@run * exec 3<>/dev/tcp/{host}/{port} && printf 'POST /v2/sandbox-runner/fake-codex/blobs/uploads/ HTTP/1.0\\r\\nContent-Length: 0\\r\\n\\r\\n' >&3 && head -1 <&3";
+        TaskResult hostile;
+        await using (var p = await SwarmPipeline.OpenAsync(swarm, "\"network_policy\": \"allow\""))
+        {
+            hostile = Assert.Single((await p.RunAsync(new RunRequest { RunId = "tamper", Tasks = [SwarmPipeline.Task("upload", catalog, startUpload)] })).Results);
+        }
 
         Assert.True(hostile.Status == TaskStatus.Success, hostile.NotesForManager);
         Assert.Contains("\"sandbox-runner/fake-codex\"", hostile.CommandsRun[0].OutputTail, StringComparison.Ordinal);
         Assert.Contains("202 Accepted", hostile.CommandsRun[1].OutputTail, StringComparison.Ordinal);
 
-        // What such a box can do, done from here: the runner's tag for the task image now names another image (the
-        // egress proxy's, which has no codex), and the worker no longer holds the task image, so it must pull.
-        var published = await ((SwarmImages)swarm.Backend.Images).PublishAsync(DockerFixture.FakeCodexImage, CancellationToken.None);
+        // A runner that pushed the task image before the tag is moved: what such a box can do, done from here. The tag
+        // now names another image (the egress proxy's, which has no codex), and the worker no longer holds the task
+        // image, so a box there must pull it.
+        await using var runner = swarm.BackendWith(new SwarmOptions(MaxTasksPerNode: 1));
+        var published = await ((SwarmImages)runner.Images).PublishAsync(DockerFixture.FakeCodexImage, CancellationToken.None);
         var proxyInRegistry = $"{swarm.Registry}/{ImageRecipe.EgressProxy().Tag}";
         HostCommand.Run("docker", ["tag", proxyInRegistry, published], "tagging another image under the task image's registry name");
         try
@@ -50,17 +54,50 @@ public sealed class SwarmRegistryTamperTests(SwarmFixture swarm)
             await worker.Images.DeleteImageAsync(id, new Docker.DotNet.Models.ImageDeleteParameters { Force = true });
         }
 
-        // Later tasks of this runner (its pinned digest) on both nodes, then a new runner's (its own push puts the tag back).
-        var steps = new[] { "@run 0 test -x /usr/local/bin/codex && echo fake-codex-ran", "@sleep 4" };
-        var later = await p.RunAsync(new RunRequest { RunId = "later", Concurrency = 2, Tasks = [SwarmPipeline.Task("a", steps), SwarmPipeline.Task("b", steps)] });
-        await using var next = await SwarmPipeline.OpenAsync(swarm, "\"network_policy\": \"allow\"");
-        var fresh = await next.RunAsync(new RunRequest { RunId = "fresh", Tasks = [SwarmPipeline.Task("c", steps)] });
-
-        Assert.Equal(new[] { swarm.ManagerNodeName, swarm.WorkerNodeName }.Order(StringComparer.Ordinal), later.Results.Select(r => r.Node!).Order(StringComparer.Ordinal));
-        foreach (var result in later.Results.Concat(fresh.Results))
+        // Its later boxes, one on each node (a cap of one per node), then a new runner's task (its own push puts the tag back).
+        await using (var site = await runner.OpenRunSiteAsync(new RunSiteSpec(new BoxScope("swarm-tamper-" + Guid.NewGuid().ToString("N")[..10]), "later", NetworkIntent.None), CancellationToken.None))
         {
-            Assert.True(result.Status == TaskStatus.Success, $"{result.TaskId} on {result.Node}: {result.Status}: {result.NotesForManager}");
-            Assert.Contains("fake-codex-ran", result.CommandsRun[0].OutputTail, StringComparison.Ordinal);
+            var boxes = new List<ITaskBox>();
+            try
+            {
+                for (var i = 1; i <= 2; i++)
+                {
+                    boxes.Add(await site.CreateBoxAsync(Box($"later-{i}"), CancellationToken.None));
+                }
+
+                Assert.Equal(new[] { swarm.ManagerNodeName, swarm.WorkerNodeName }.Order(StringComparer.Ordinal), boxes.Select(b => b.Node!).Order(StringComparer.Ordinal));
+                foreach (var box in boxes)
+                {
+                    var output = new StringBuilder();
+                    var exit = await box.RunAsync(TimeSpan.FromMinutes(2), (_, chunk) => output.Append(Encoding.UTF8.GetString(chunk)), null, CancellationToken.None, CancellationToken.None);
+                    Assert.Equal(0, exit.ExitCode);
+                    Assert.Equal("fake-codex-ran\n", output.ToString());
+                }
+            }
+            finally
+            {
+                foreach (var box in boxes)
+                {
+                    await box.DisposeAsync();
+                }
+            }
         }
+
+        await using var next = await SwarmPipeline.OpenAsync(swarm, "\"network_policy\": \"allow\"");
+        var fresh = Assert.Single((await next.RunAsync(new RunRequest { RunId = "fresh", Tasks = [SwarmPipeline.Task("c", "@run 0 test -x /usr/local/bin/codex && echo fake-codex-ran")] })).Results);
+        Assert.True(fresh.Status == TaskStatus.Success, $"on {fresh.Node}: {fresh.Status}: {fresh.NotesForManager}");
+        Assert.Contains("fake-codex-ran", fresh.CommandsRun[0].OutputTail, StringComparison.Ordinal);
     }
+
+    private static BoxSpec Box(string task) => new()
+    {
+        Image = DockerFixture.FakeCodexImage,
+        Entrypoint = [],
+        Command = ["bash", "-c", "test -x /usr/local/bin/codex && echo fake-codex-ran"],
+        User = "65534:65534",
+        WorkingDirectory = "/",
+        Environment = new Dictionary<string, string>(),
+        Limits = new ResourceLimits(MemoryBytes: 128L * 1024 * 1024, Cpus: 0.25, Pids: 64, TmpBytes: 8L * 1024 * 1024),
+        Identity = new BoxIdentity(task),
+    };
 }
