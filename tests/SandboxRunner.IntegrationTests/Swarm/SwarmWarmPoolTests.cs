@@ -183,7 +183,7 @@ public sealed class SwarmWarmPoolTests(SwarmFixture swarm) : IAsyncLifetime
         }
 
         using var manager = swarm.Manager.CreateClient();
-        using var worker = new SandboxRunner.Boxes.Docker.EngineConnection(swarm.WorkerEndpoint).CreateClient();
+        using var worker = swarm.Worker.CreateClient();
         await backend.DisposeAsync();
 
         var warm = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Labels.Role}={SwarmPool.Role}"] = true, [$"{Labels.Owner}={Labels.CurrentOwner}"] = true } };

@@ -97,7 +97,7 @@ public sealed partial class SwarmBackend : ITaskBackend
     /// A box on the open network sits on its node's bridge, from where a node engine listening on plain TCP answers
     /// anyone: such an engine (or the manager's own exposure) refuses the open network.
     /// </summary>
-    /// <summary>Every engine a box could call: the manager's own finding and each node engine on plain TCP, all named.</summary>
+    /// <summary>Every engine a box could call: the manager's own finding and each node engine's (<see cref="SwarmNodes.ExposedEnginesAsync"/>), all named.</summary>
     public async Task<string?> ExposedApiAsync(CancellationToken cancellationToken)
     {
         var reasons = new List<string>();
@@ -106,12 +106,7 @@ public sealed partial class SwarmBackend : ITaskBackend
             reasons.Add(exposed);
         }
 
-        if (!_manager.Connection.UsesTls)
-        {
-            reasons.AddRange((await Nodes.ListAsync(cancellationToken))
-                .Where(n => n.TakesBoxes && n.Engine is { Scheme: "tcp" or "http" } && n.Engine != _manager.Connection.Endpoint)
-                .Select(n => $"the engine of swarm node '{n.Name}' answers plain TCP at {n.Engine} without TLS; a box on that node's bridge could call it"));
-        }
+        reasons.AddRange(await Nodes.ExposedEnginesAsync(cancellationToken));
 
         return reasons.Count == 0 ? null : string.Join("; ", reasons);
     }

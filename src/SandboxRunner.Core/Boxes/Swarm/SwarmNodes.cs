@@ -142,6 +142,27 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
         }
     }
 
+    /// <summary>
+    /// Why a box on a node's bridge could use that node's engine, one reason per node that takes boxes (the manager's
+    /// own engine is the backend's to ask). Reached without TLS, every node engine is, as the runner would reach it that
+    /// way. Over TLS, each is asked as an anonymous client, as a box would ask it: an engine that answers TLS clients
+    /// without a certificate (<c>--tls</c> without <c>--tlsverify</c>) or also plain TCP on its host's port 2375 is named.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ExposedEnginesAsync(CancellationToken cancellationToken)
+    {
+        var nodes = (await ListAsync(cancellationToken)).Where(n => n.TakesBoxes && n.Engine != managerConnection.Endpoint).ToList();
+        if (!managerConnection.UsesTls)
+        {
+            return nodes.Where(n => n.Engine is { Scheme: "tcp" or "http" })
+                .Select(n => $"the engine of swarm node '{n.Name}' answers plain TCP at {n.Engine} without TLS; a box on that node's bridge could call it").ToList();
+        }
+
+        var probes = nodes.Select(async n => await EngineExposure.ProbeAsync(new EngineConnection(n.Engine!, managerConnection.CertPath), null, cancellationToken) is { } reason
+            ? $"swarm node '{n.Name}': {reason}; a box on that node's bridge could call it"
+            : null);
+        return (await Task.WhenAll(probes)).OfType<string>().ToList();
+    }
+
     /// <summary>One of this process's boxes is gone from the swarm: a placement waiting for a free place looks again now.</summary>
     public void Freed() => Interlocked.Exchange(ref _freed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
