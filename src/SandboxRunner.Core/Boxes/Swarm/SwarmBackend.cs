@@ -33,9 +33,10 @@ public sealed partial class SwarmBackend : ITaskBackend
         _labels = new ResourceLabels(extraLabels);
         Options = options;
         Nodes = new SwarmNodes(_client, manager, options);
-        Services = new SwarmServices(_client, logger);
+        var login = new RegistryLogin(options.Registry, manager.ConfigFolder);
+        Services = new SwarmServices(_client, login, logger);
         Markers = new SwarmMarkers(_client);
-        _images = new SwarmImages(_manager.Images, _client, options, logger) { Nodes = Nodes };
+        _images = new SwarmImages(_manager.Images, _client, options, login, logger) { Nodes = Nodes };
         _parking = new SwarmParking(_client, _labels);
     }
 

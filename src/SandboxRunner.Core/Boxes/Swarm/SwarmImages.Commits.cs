@@ -85,6 +85,7 @@ internal sealed partial class SwarmImages
     {
         var colon = published.LastIndexOf(':');
         var repository = published[..colon];
+        var auth = await login.ReadAsync(cancellationToken);
         string? error = null;
         try
         {
@@ -93,7 +94,7 @@ internal sealed partial class SwarmImages
             await engine.Images.PushImageAsync(
                 repository,
                 new ImagePushParameters { Tag = published[(colon + 1)..] },
-                new AuthConfig(),
+                auth,
                 new Reported(m => error ??= m.Error?.Message is { Length: > 0 } message ? message : null),
                 cancellationToken);
             if (error is not null)
@@ -113,15 +114,16 @@ internal sealed partial class SwarmImages
         }
     }
 
-    private static async Task PullAsync(DockerClient engine, string reference, CancellationToken cancellationToken)
+    private async Task PullAsync(DockerClient engine, string reference, CancellationToken cancellationToken)
     {
+        var auth = await login.ReadAsync(cancellationToken);
         var at = reference.IndexOf('@', StringComparison.Ordinal);
         string? error = null;
         try
         {
             await engine.Images.CreateImageAsync(
                 new ImagesCreateParameters { FromImage = reference[..at], Tag = reference[(at + 1)..] },
-                new AuthConfig(),
+                auth,
                 new Reported(m => error ??= m.Error?.Message is { Length: > 0 } message ? message : null),
                 cancellationToken);
         }
