@@ -100,7 +100,8 @@ internal sealed partial class SwarmImages
             if (error is not null)
             {
                 throw new InvalidOperationException(
-                    $"pushing {image} to the registry as {published} failed: {error}; check that `registry` ({options.Registry}) names a registry every node can push to");
+                    $"pushing {image} to the registry as {published} failed: {error}; " +
+                    (WantsLogin(error) ? LoginFix() : $"check that `registry` ({options.Registry}) names a registry every node can push to"));
             }
 
             var digests = (await engine.Images.InspectImageAsync(published, cancellationToken)).RepoDigests ?? [];
@@ -134,7 +135,8 @@ internal sealed partial class SwarmImages
 
         if (error is not null)
         {
-            throw new InvalidOperationException($"pulling {reference} onto the swarm manager failed: {error}; check that the manager reaches the registry as `registry` names it");
+            throw new InvalidOperationException(
+                $"pulling {reference} onto the swarm manager failed: {error}; " + (WantsLogin(error) ? LoginFix() : "check that the manager reaches the registry as `registry` names it"));
         }
     }
 
@@ -211,4 +213,10 @@ internal sealed partial class SwarmImages
             // Not there, used by a container, or the node does not answer: the image sweep or the next removal takes it.
         }
     }
+
+    private static bool WantsLogin(string error) =>
+        error.Contains("unauthorized", StringComparison.OrdinalIgnoreCase) || error.Contains("authentication required", StringComparison.OrdinalIgnoreCase);
+
+    private string LoginFix() =>
+        $"the registry wants a login: run `docker login {options.Registry}` as the user the runner runs as (it reads the login from DOCKER_CONFIG, else ~/.docker)";
 }
