@@ -48,7 +48,7 @@ public static class BackendFactory
         config.Backend switch
         {
             BackendKind.Swarm => new SwarmBackend(
-                loggers.CreateLogger<SwarmBackend>(), connection ?? EngineConnection.FromProcess(), new SwarmOptions(config.Registry, config.MaxTasksPerNode), extraLabels),
+                loggers.CreateLogger<SwarmBackend>(), connection ?? EngineConnection.FromProcess(), new SwarmOptions(config.Registry, config.MaxTasksPerNode, SwarmOptions.DefaultWarmBoxes), extraLabels),
             _ => Create(Docker, connection, loggers, extraLabels),
         };
 }

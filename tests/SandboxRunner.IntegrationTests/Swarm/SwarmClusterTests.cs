@@ -80,14 +80,6 @@ public sealed class SwarmClusterTests(SwarmFixture swarm) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_node_engine_on_plain_tcp_is_named_as_an_exposed_api_so_the_open_network_is_refused()
-    {
-        var exposed = await swarm.Backend.ExposedApiAsync(CancellationToken.None);
-
-        Assert.Contains(swarm.WorkerEndpoint.ToString(), exposed, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task A_node_that_dies_mid_run_fails_only_its_own_box_with_an_error_naming_the_node()
     {
         await using var backend = swarm.BackendWith(new SwarmOptions(MaxTasksPerNode: 1));

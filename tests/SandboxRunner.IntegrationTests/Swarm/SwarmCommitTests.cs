@@ -114,7 +114,7 @@ public sealed class SwarmCommitTests(SwarmFixture swarm) : IAsyncLifetime
         var facts = await backend.Images.InspectAsync(_tag, CancellationToken.None);
         Assert.Equal(id, facts?.Id);
         Assert.Equal(_scope.Repository, facts!.Labels[Labels.Scope]);
-        using var worker = new EngineConnection(swarm.WorkerEndpoint).CreateClient();
+        using var worker = swarm.Worker.CreateClient();
         var published = $"{swarm.Registry}/sandbox-runner-test/commit:{id.Replace("sha256:", "", StringComparison.Ordinal)[..16]}";
         Assert.Equal([published], (await worker.Images.InspectImageAsync(id)).RepoTags);
 

@@ -271,7 +271,7 @@ public sealed class SwarmDenyTests(SwarmFixture swarm) : IAsyncLifetime
     private async Task<IReadOnlyList<string>> LeftAsync(bool now = false)
     {
         using var manager = swarm.Manager.CreateClient();
-        using var worker = new EngineConnection(swarm.WorkerEndpoint).CreateClient();
+        using var worker = swarm.Worker.CreateClient();
         List<string> found = [];
         await Platform.Poll.UntilAsync(
             async ct =>
@@ -312,7 +312,7 @@ public sealed class SwarmDenyTests(SwarmFixture swarm) : IAsyncLifetime
     private async Task<DockerClient> NodeClientAsync(DockerClient manager, string nodeId)
     {
         var name = (await manager.Swarm.InspectNodeAsync(nodeId)).Description?.Hostname;
-        return name == swarm.WorkerNodeName ? new EngineConnection(swarm.WorkerEndpoint).CreateClient() : swarm.Manager.CreateClient();
+        return name == swarm.WorkerNodeName ? swarm.Worker.CreateClient() : swarm.Manager.CreateClient();
     }
 
     private static int DeadPid()

@@ -19,10 +19,10 @@ public sealed class SwarmDescribeTests(SwarmFixture swarm, ITestOutputHelper out
 
         var facts = await backend.DescribeAsync(CancellationToken.None);
 
-        output.WriteLine($"swarm fixture start: {swarm.StartTime.TotalSeconds:F1} s");
+        output.WriteLine($"swarm fixture start: {swarm.StartTime.TotalSeconds:F1} s (TLS certificates: {swarm.CertificateTime.TotalMilliseconds:F0} ms)");
         Assert.Equal(new[] { swarm.ManagerNodeName, swarm.WorkerNodeName }.Order(StringComparer.Ordinal), facts.Nodes.Select(n => n.Name).Order(StringComparer.Ordinal));
         Assert.All(facts.Nodes, n => Assert.StartsWith("ready, active, 4 of 4 task places free", n.State, StringComparison.Ordinal));
-        Assert.Contains(facts.Nodes, n => n.Name == swarm.WorkerNodeName && n.State.Contains(swarm.WorkerEndpoint.ToString(), StringComparison.Ordinal));
+        Assert.Contains(facts.Nodes, n => n.Name == swarm.WorkerNodeName && n.State.Contains(swarm.Worker.Endpoint.ToString(), StringComparison.Ordinal));
     }
 
     [Fact]

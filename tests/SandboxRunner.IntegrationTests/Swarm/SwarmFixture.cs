@@ -13,7 +13,10 @@ namespace SandboxRunner.IntegrationTests.Swarm;
 /// A real two-node swarm on this machine that never touches the local engine's swarm state: two dockerds in
 /// containers (images/dind, each with its own /var/lib/docker volume) — the manager (swarm init, advertising its
 /// address on the bridge; its API on a 127.0.0.1 port is the backend's engine, as DOCKER_HOST would name it) and a
-/// worker joined to it — and Debian's docker-registry (images/registry). Every engine reaches the registry as
+/// worker joined to it — and Debian's docker-registry (images/registry). Both engines answer only TLS with client
+/// verification (<c>dockerd --tlsverify</c>, certificates from a test authority made here, no plain port), as a
+/// production swarm's should: the runner reaches them with <see cref="CertPath"/> (DOCKER_CERT_PATH), and a box on a
+/// node's bridge finds no API it can use. Every engine reaches the registry as
 /// <c>localhost:PORT</c> (which any engine may use without TLS): the local engine through the published port, each
 /// node through a socat in its own container. The test images go from the local engine to the registry and are
 /// pulled by the manager. Disposing removes both nodes and the registry with their volumes and the tags the push
@@ -27,20 +30,31 @@ public sealed class SwarmFixture : IAsyncLifetime
     private readonly DockerClient _host = EngineConnection.FromProcess().CreateClient();
     private readonly List<string> _containers = [];
     private readonly List<string> _localTags = [];
+    private TestCertificateAuthority? _authority;
+    private readonly string _certs = Directory.CreateTempSubdirectory("sr-swarm-certs-").FullName;
     private string? _workerNodeId;
     private DockerClient _managerClient = null!;
 
     public SwarmBackend Backend { get; private set; } = null!;
 
-    /// <summary>The manager's engine (tcp://127.0.0.1:PORT): the engine DOCKER_HOST would name.</summary>
+    /// <summary>The manager's engine (tcp://127.0.0.1:PORT over TLS): the engine DOCKER_HOST would name.</summary>
     public EngineConnection Manager { get; private set; } = null!;
 
-    /// <summary>The worker's engine (tcp://127.0.0.1:PORT).</summary>
-    public Uri WorkerEndpoint { get; private set; } = null!;
+    /// <summary>The worker's engine (tcp://127.0.0.1:PORT over TLS, the same client certificate), as its node label names it.</summary>
+    public EngineConnection Worker { get; private set; } = null!;
+
+    /// <summary>The client's ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH expects them: the runner's for every engine of the swarm.</summary>
+    public string CertPath => Path.Combine(_certs, "client");
 
     public string WorkerContainerId { get; private set; } = "";
 
     public string Registry { get; private set; } = "";
+
+    /// <summary>The registry as a box reaches it (its container's address on this machine's bridge, port 5000).</summary>
+    public string RegistryOnBridge { get; private set; } = "";
+
+    /// <summary>The manager's and the worker's addresses on this machine's bridge: where a box on the other node finds their engines.</summary>
+    public IReadOnlyList<string> NodeAddresses { get; private set; } = [];
 
     public string ManagerNodeName { get; private set; } = "";
 
@@ -49,9 +63,26 @@ public sealed class SwarmFixture : IAsyncLifetime
     /// <summary>How long the swarm took to be ready (nodes, registry, swarm, images pushed and pulled).</summary>
     public TimeSpan StartTime { get; private set; }
 
+    /// <summary>How much of <see cref="StartTime"/> making the TLS certificates took.</summary>
+    public TimeSpan CertificateTime { get; private set; }
+
     public async Task InitializeAsync()
     {
         var clock = Stopwatch.StartNew();
+        // Made in process (no openssl): a client certificate and one server certificate per engine, for the address the
+        // runner reaches it at (its published port on 127.0.0.1). Nothing else needs the engines' API: swarm's own
+        // traffic (2377, 7946, 4789) has swarm's TLS.
+        _authority = new TestCertificateAuthority("sr-swarm-test-ca");
+        Directory.CreateDirectory(CertPath);
+        _authority.WriteClientFiles(CertPath, "sr-swarm-runner");
+        foreach (var role in (string[])["swarm-manager", "swarm-worker"])
+        {
+            var folder = Directory.CreateDirectory(Path.Combine(_certs, role)).FullName;
+            _authority.WriteServerFiles(folder, role, [System.Net.IPAddress.Loopback], ["localhost"]);
+        }
+
+        CertificateTime = clock.Elapsed;
+
         Build(RegistryImage, "registry");
         Build(DindImage, "dind");
         Build(DockerFixture.FakeCodexImage, "fake-codex");
@@ -67,13 +98,14 @@ public sealed class SwarmFixture : IAsyncLifetime
         var registry = await StartAsync(RegistryImage, "swarm-registry", "5000/tcp", dind: false);
         var registryIp = await BridgeAddressAsync(registry.Id);
         Registry = $"localhost:{registry.Port}";
-        var manager = await StartAsync(DindImage, "swarm-manager", "2375/tcp", dind: true);
-        var worker = await StartAsync(DindImage, "swarm-worker", "2375/tcp", dind: true);
+        RegistryOnBridge = $"{registryIp}:5000";
+        var manager = await StartAsync(DindImage, "swarm-manager", "2376/tcp", dind: true);
+        var worker = await StartAsync(DindImage, "swarm-worker", "2376/tcp", dind: true);
         WorkerContainerId = worker.Id;
-        Manager = new EngineConnection(new Uri($"tcp://127.0.0.1:{manager.Port}"));
-        WorkerEndpoint = new Uri($"tcp://127.0.0.1:{worker.Port}");
+        Manager = new EngineConnection(new Uri($"tcp://127.0.0.1:{manager.Port}"), CertPath);
+        Worker = new EngineConnection(new Uri($"tcp://127.0.0.1:{worker.Port}"), CertPath);
         _managerClient = Manager.CreateClient();
-        using var workerClient = new EngineConnection(WorkerEndpoint).CreateClient();
+        using var workerClient = Worker.CreateClient();
 
         // The images go to the registry while the nodes' engines start.
         await RegistryAnswersAsync(registry.Port);
@@ -87,6 +119,7 @@ public sealed class SwarmFixture : IAsyncLifetime
         }
 
         var managerIp = await BridgeAddressAsync(manager.Id);
+        NodeAddresses = [managerIp, await BridgeAddressAsync(worker.Id)];
         // A 1 s heartbeat: a node that dies is seen down within seconds, not the default's 5 s periods.
         await _managerClient.Swarm.InitSwarmAsync(new SwarmInitParameters
         {
@@ -110,7 +143,7 @@ public sealed class SwarmFixture : IAsyncLifetime
         {
             Role = "worker",
             Availability = "active",
-            Labels = new Dictionary<string, string> { [SwarmOptions.EngineLabel] = WorkerEndpoint.ToString() },
+            Labels = new Dictionary<string, string> { [SwarmOptions.EngineLabel] = Worker.Endpoint.ToString() },
         });
 
         // The manager holds the test images under their own names, as a runner's engine holds what it built.
@@ -218,12 +251,58 @@ public sealed class SwarmFixture : IAsyncLifetime
     /// <summary>A new swarm backend over the same manager, with other options (a per-node cap).</summary>
     public SwarmBackend BackendWith(SwarmOptions options) => new(NullLogger.Instance, Manager, options with { Registry = Registry });
 
+    /// <summary>A server certificate for 127.0.0.1 from the swarm's test authority (a stand-in engine's, say), with its key.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2 IssueServerCertificate() => _authority!.IssueServer(System.Net.IPAddress.Loopback);
+
+    /// <summary>
+    /// The worker's <see cref="SwarmOptions.EngineLabel"/> names <paramref name="engine"/> until the returned handle is
+    /// disposed, which puts the worker's own endpoint back (the collection's tests run one at a time).
+    /// </summary>
+    public async Task<IAsyncDisposable> LabelWorkerEngineAsync(Uri engine)
+    {
+        await SetWorkerEngineLabelAsync(engine);
+        return new Restore(() => SetWorkerEngineLabelAsync(Worker.Endpoint));
+    }
+
+    private async Task SetWorkerEngineLabelAsync(Uri engine)
+    {
+        var node = await _managerClient.Swarm.InspectNodeAsync(_workerNodeId!);
+        var labels = new Dictionary<string, string>(node.Spec!.Labels ?? new Dictionary<string, string>()) { [SwarmOptions.EngineLabel] = engine.ToString() };
+        await _managerClient.Swarm.UpdateNodeAsync(_workerNodeId!, node.Version!.Index!.Value, new NodeUpdateParameters
+        {
+            Role = node.Spec.Role,
+            Availability = node.Spec.Availability,
+            Labels = labels,
+        });
+    }
+
+    private sealed class Restore(Func<Task> restore) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await restore();
+    }
+
+    /// <summary>The docker command line's options for <paramref name="engine"/> (<c>-H</c>, and its TLS files when it has them).</summary>
+    public static IReadOnlyList<string> CliOptions(EngineConnection engine) =>
+        engine.CertPath is { } certs
+            ? ["-H", engine.Endpoint.ToString(), "--tlsverify", "--tlscacert", Path.Combine(certs, "ca.pem"), "--tlscert", Path.Combine(certs, "cert.pem"), "--tlskey", Path.Combine(certs, "key.pem")]
+            : ["-H", engine.Endpoint.ToString()];
+
+    /// <summary>The environment the docker CLI and the runner read to reach <paramref name="engine"/>.</summary>
+    public static Dictionary<string, string?> EnvironmentFor(EngineConnection engine) => new()
+    {
+        ["DOCKER_HOST"] = engine.Endpoint.ToString(),
+        ["DOCKER_TLS_VERIFY"] = engine.UsesTls ? "1" : null,
+        ["DOCKER_CERT_PATH"] = engine.CertPath,
+    };
+
     private async Task<(string Id, string Port)> StartAsync(string image, string role, string port, bool dind)
     {
         var created = await _host.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Image = image,
             Labels = new Dictionary<string, string> { [TestLabel] = role },
+            // TLS only: no plain port on a node, where a box on its bridge would find it.
+            Env = dind ? ["DIND_TLS_ONLY=1"] : [],
             ExposedPorts = new Dictionary<string, EmptyStruct> { [port] = default },
             HostConfig = new HostConfig
             {
@@ -232,7 +311,7 @@ public sealed class SwarmFixture : IAsyncLifetime
                 CapDrop = dind ? ["SYS_RESOURCE"] : [],
                 SecurityOpt = dind ? ["seccomp=unconfined", "apparmor=unconfined"] : [],
                 CgroupnsMode = dind ? "host" : null!,
-                Binds = dind ? ["/sys/fs/cgroup:/sys/fs/cgroup:rw"] : [],
+                Binds = dind ? ["/sys/fs/cgroup:/sys/fs/cgroup:rw", $"{Path.Combine(_certs, role)}:/certs:ro"] : [],
                 Mounts = [new Mount { Type = "volume", Target = dind ? "/var/lib/docker" : "/var/lib/docker-registry" }],
                 PortBindings = new Dictionary<string, IList<PortBinding>> { [port] = [new PortBinding { HostIP = "127.0.0.1", HostPort = "" }] },
             },
@@ -269,6 +348,8 @@ public sealed class SwarmFixture : IAsyncLifetime
         }
 
         _host.Dispose();
+        _authority?.Dispose();
+        Directory.Delete(_certs, recursive: true);
     }
 
     /// <summary>Progress read as it arrives (Progress&lt;T&gt; posts to the thread pool, so an error could come after the call returned).</summary>

@@ -11,10 +11,12 @@ namespace SandboxRunner.IntegrationTests.Swarm;
 
 /// <summary>
 /// <c>network_policy: allow</c> and <c>none</c> on the two-node swarm, with the local network policy tests' two servers on
-/// this machine (reached from the nodes through the local bridge's gateway). The fixture's engines answer plain TCP, so
-/// <c>allow</c> is shown as far as that honestly goes: an open site's boxes on both nodes reach any host (the backend's
-/// seam, no credential anywhere), and the pipeline refuses <c>allow</c> on this swarm, a model key in the task's
-/// environment or not, naming the worker's plain-TCP engine, before anything is created. <c>none</c> runs through the pipeline.
+/// this machine (reached from the nodes through the local bridge's gateway): an open site's boxes on both nodes reach any
+/// host (the backend's seam), <c>none</c> tasks reach none (the pipeline). The swarm's engines verify TLS clients, so the
+/// pipeline runs <c>allow</c> there (<see cref="SwarmPipelineAllowTests"/>); a runner that reaches the same swarm over
+/// plain TCP (a relay in front of the manager, as <c>DOCKER_HOST=tcp://…</c> without <c>DOCKER_TLS_VERIFY</c> would)
+/// would reach the node engines the same way, so there it refuses <c>allow</c>, a model key in the task's environment or
+/// not, and <c>setup_network: allow</c>, naming the worker's engine, before anything is created.
 /// </summary>
 [Collection(SwarmCollection.Name)]
 public sealed class SwarmNetworkPolicyTests(SwarmFixture swarm) : IAsyncLifetime
@@ -96,15 +98,16 @@ public sealed class SwarmNetworkPolicyTests(SwarmFixture swarm) : IAsyncLifetime
     [Theory]
     [InlineData("")]
     [InlineData("\"env_passthrough\": [\"CODEX_API_KEY\"], ")]
-    public async Task Allow_on_a_swarm_whose_node_engines_answer_plain_tcp_is_refused_before_anything_is_created_naming_the_node(string credential)
+    public async Task Allow_on_a_swarm_reached_over_plain_tcp_is_refused_before_anything_is_created_naming_the_node_engine(string credential)
     {
-        await using var p = await SwarmPipeline.OpenAsync(swarm, credential + "\"network_policy\": \"allow\"");
+        await using var relay = new EngineRelay(swarm.Manager);
+        await using var p = await SwarmPipeline.OpenAsync(swarm, credential + "\"network_policy\": \"allow\"", relay.Connection);
 
         var refused = await Assert.ThrowsAsync<InvalidInputException>(() => p.RunAsync(new RunRequest { RunId = "allow", Tasks = [SwarmPipeline.Task("t", "@message never")] }));
 
         var problem = Assert.Single(refused.Problems);
         Assert.Equal("network_policy", problem.Field);
-        Assert.Contains($"the engine of swarm node '{swarm.WorkerNodeName}' answers plain TCP at {swarm.WorkerEndpoint}", problem.Rule, StringComparison.Ordinal);
+        Assert.Contains($"the engine of swarm node '{swarm.WorkerNodeName}' answers plain TCP at {swarm.Worker.Endpoint}", problem.Rule, StringComparison.Ordinal);
         Assert.Contains("TLS", problem.Rule, StringComparison.Ordinal);
         Assert.Empty(await swarm.Backend.FindBoxesAsync(new BoxScope(p.Scope), null, CancellationToken.None));
     }
@@ -112,8 +115,9 @@ public sealed class SwarmNetworkPolicyTests(SwarmFixture swarm) : IAsyncLifetime
     [Fact]
     public async Task A_setup_under_allow_on_such_a_swarm_is_refused_naming_its_setup_network()
     {
+        await using var relay = new EngineRelay(swarm.Manager);
         await using var p = await SwarmPipeline.OpenAsync(
-            swarm, $"\"environment\": {{ \"base_image\": \"{DockerFixture.FakeCodexImage}\", \"setup\": [\"true\"], \"setup_network\": \"allow\", \"cache_keys\": [] }}");
+            swarm, $"\"environment\": {{ \"base_image\": \"{DockerFixture.FakeCodexImage}\", \"setup\": [\"true\"], \"setup_network\": \"allow\", \"cache_keys\": [] }}", relay.Connection);
 
         var refused = await Assert.ThrowsAsync<InvalidInputException>(() => p.RunAsync(new RunRequest { RunId = "setup-allow", Tasks = [SwarmPipeline.Task("t", "@message never")] }));
 

@@ -63,14 +63,14 @@ public sealed class SwarmNoneNetworkTests(SwarmFixture swarm) : IAsyncLifetime
         await using var target = await other.CreateBoxAsync(Box("sleep 60", "target"), CancellationToken.None);
         var targetRun = target.RunAsync(TimeSpan.FromMinutes(2), (_, _) => { }, null, CancellationToken.None, CancellationToken.None);
         var bridge = await BridgeOfAsync(backend, (SwarmTaskBox)target);
-        var targets = $"{bridge.IPAddress}:80 {bridge.Gateway}:2375 1.1.1.1:443";
+        var targets = $"{bridge.IPAddress}:80 {bridge.Gateway}:2376 1.1.1.1:443";
         await target.KillAsync(CancellationToken.None);
         await targetRun;
 
-        // The probe itself sees what an open box reaches: the node's engine on plain TCP at its bridge's gateway.
-        await using (var control = await other.CreateBoxAsync(Box(Probe, "control", new Dictionary<string, string> { ["TARGETS"] = $"{bridge.Gateway}:2375" }), CancellationToken.None))
+        // The probe itself sees what an open box reaches: the port of the node's engine (TLS) at its bridge's gateway.
+        await using (var control = await other.CreateBoxAsync(Box(Probe, "control", new Dictionary<string, string> { ["TARGETS"] = $"{bridge.Gateway}:2376" }), CancellationToken.None))
         {
-            Assert.Contains($"{bridge.Gateway}:2375: connected", await RunAsync(control), StringComparison.Ordinal);
+            Assert.Contains($"{bridge.Gateway}:2376: connected", await RunAsync(control), StringComparison.Ordinal);
         }
 
         await using var site = await backend.OpenRunSiteAsync(new RunSiteSpec(_scope, "run-1", NetworkIntent.None), CancellationToken.None);

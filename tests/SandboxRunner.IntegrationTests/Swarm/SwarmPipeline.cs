@@ -56,13 +56,14 @@ public sealed class SwarmPipeline : IAsyncDisposable
         return config.ToJsonString();
     }
 
-    public static async Task<SwarmPipeline> OpenAsync(SwarmFixture swarm, string fields = "")
+    /// <summary>A pipeline whose runner reaches the swarm's manager at <paramref name="manager"/> (the fixture's, over TLS, unless given).</summary>
+    public static async Task<SwarmPipeline> OpenAsync(SwarmFixture swarm, string fields = "", SandboxRunner.Boxes.Docker.EngineConnection? manager = null)
     {
         var repository = new TestRepository();
         var git = new GitCli(NullLogger<GitCli>.Instance);
         var scope = Labels.ScopeOf((await HostRepository.OpenAsync(git, repository.Path, CancellationToken.None)).CommonDir);
         // The manager as DOCKER_HOST would name it; which backend runs the tasks is the config's choice.
-        var workspace = new Workspace(repository.Path, BackendFactory.Pool(swarm.Manager, NullLoggerFactory.Instance), git, NullLoggerFactory.Instance);
+        var workspace = new Workspace(repository.Path, BackendFactory.Pool(manager ?? swarm.Manager, NullLoggerFactory.Instance), git, NullLoggerFactory.Instance);
         var pipeline = new SwarmPipeline(swarm, repository, workspace, scope);
         repository.WriteConfig(pipeline.ConfigWith(fields));
         return pipeline;
@@ -80,7 +81,7 @@ public sealed class SwarmPipeline : IAsyncDisposable
     public async Task AssertNothingLeftAsync()
     {
         using var manager = _swarm.Manager.CreateClient();
-        using var worker = new SandboxRunner.Boxes.Docker.EngineConnection(_swarm.WorkerEndpoint).CreateClient();
+        using var worker = _swarm.Worker.CreateClient();
         var scoped = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Labels.Scope}={Scope}"] = true } };
         async Task<string> LeftAsync(CancellationToken ct)
         {
@@ -109,14 +110,22 @@ public sealed class SwarmPipeline : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        var disposed = false;
         try
         {
             await Workspace.ShutdownAsync(CancellationToken.None);
+            // The workspace's backends go with it, and with them their warm boxes: what is left is checked after that.
+            Workspace.Dispose();
+            disposed = true;
             await AssertNothingLeftAsync();
         }
         finally
         {
-            Workspace.Dispose();
+            if (!disposed)
+            {
+                Workspace.Dispose();
+            }
+
             Repository.Dispose();
         }
     }

@@ -141,7 +141,7 @@ public sealed class SwarmPipelineTests(SwarmFixture swarm)
         try
         {
             // The command line chooses the swarm from the config, with DOCKER_HOST naming the manager.
-            await using (var cli = Cli.CliProcess.Start(p.Repository.Path, ["run", tasksFile], new Dictionary<string, string?> { ["DOCKER_HOST"] = swarm.Manager.Endpoint.ToString(), ["DOCKER_TLS_VERIFY"] = null }))
+            await using (var cli = Cli.CliProcess.Start(p.Repository.Path, ["run", tasksFile], SwarmFixture.EnvironmentFor(swarm.Manager)))
             {
                 var running = await Platform.Poll.UntilAsync(
                     async ct => (await swarm.Backend.FindBoxesAsync(scope, "killed", ct)).Count(b => b.Running) == 2, TimeSpan.FromMilliseconds(500), TimeSpan.FromMinutes(3), CancellationToken.None);

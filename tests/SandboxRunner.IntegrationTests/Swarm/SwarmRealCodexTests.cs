@@ -67,7 +67,6 @@ public sealed class SwarmRealCodexTests(SwarmFixture swarm)
     private async Task ProvideCodexImageAsync()
     {
         var inRegistry = $"{swarm.Registry}/{RealCodex.Image}";
-        var manager = swarm.Manager.Endpoint.ToString();
         HostCommand.Run("docker", ["tag", RealCodex.Image, inRegistry], "tagging the Codex image for the test registry (run `bash .ci/setup`)");
         try
         {
@@ -78,9 +77,9 @@ public sealed class SwarmRealCodexTests(SwarmFixture swarm)
             HostCommand.Run("docker", ["rmi", "--no-prune", inRegistry], "removing the test registry's tag of the Codex image");
         }
 
-        HostCommand.Run("docker", ["-H", manager, "pull", inRegistry], "pulling the Codex image onto the swarm manager");
-        HostCommand.Run("docker", ["-H", manager, "tag", inRegistry, RealCodex.Image], "tagging the Codex image on the swarm manager");
+        HostCommand.Run("docker", [.. SwarmFixture.CliOptions(swarm.Manager), "pull", inRegistry], "pulling the Codex image onto the swarm manager");
+        HostCommand.Run("docker", [.. SwarmFixture.CliOptions(swarm.Manager), "tag", inRegistry, RealCodex.Image], "tagging the Codex image on the swarm manager");
         var published = await ((SwarmImages)swarm.Backend.Images).PublishAsync(RealCodex.Image, CancellationToken.None);
-        HostCommand.Run("docker", ["-H", swarm.WorkerEndpoint.ToString(), "pull", published], "pulling the Codex image onto the swarm worker");
+        HostCommand.Run("docker", [.. SwarmFixture.CliOptions(swarm.Worker), "pull", published], "pulling the Codex image onto the swarm worker");
     }
 }

@@ -27,6 +27,8 @@ public sealed class ServiceSpecsTests
     private static Docker.DotNet.Models.ServiceSpec Spec(BoxSpec box) =>
         ServiceSpecs.For(box, "sandbox-runner-x", "localhost:5000/fake-codex:abc", new(["/entry"], ["default-cmd"]), Labels, ["net-1"], ["node.id!=n2"]);
 
+    private static SwarmGate.Launch Launch(BoxSpec box) => ServiceSpecs.LaunchOf(box, new(["/entry"], ["default-cmd"]));
+
     [Fact]
     public void A_box_is_a_one_task_replicated_job_that_never_restarts_placed_by_swarm_within_the_constraints()
     {
@@ -37,6 +39,27 @@ public sealed class ServiceSpecsTests
         Assert.Equal(["node.id!=n2"], spec.TaskTemplate.Placement.Constraints);
         Assert.Equal(["net-1"], spec.TaskTemplate.Networks.Select(n => n.Target));
         Assert.Equal("localhost:5000/fake-codex:abc", spec.TaskTemplate.ContainerSpec.Image);
+    }
+
+    [Fact]
+    public void A_warm_box_is_a_replicated_service_of_one_replica_that_never_restarts_so_its_labels_can_change_without_a_new_task()
+    {
+        var spec = ServiceSpecs.For(Box(), "sandbox-runner-warm-x", "localhost:5000/fake-codex:abc", new(["/entry"], []), Labels, [], ["node.id==n1"], warm: true);
+
+        Assert.Null(spec.Mode.ReplicatedJob);
+        Assert.Equal(1UL, spec.Mode.Replicated.Replicas);
+        Assert.Equal("none", spec.TaskTemplate.RestartPolicy.Condition);
+        Assert.Equal(["node.id==n1"], spec.TaskTemplate.Placement.Constraints);
+    }
+
+    [Fact]
+    public void Nothing_of_the_task_is_in_the_service_neither_its_environment_nor_its_argv()
+    {
+        var container = Spec(Box() with { Environment = new Dictionary<string, string> { ["OPENAI_API_KEY"] = "sk-secret" } }).TaskTemplate.ContainerSpec;
+
+        Assert.Empty(container.Env ?? []);
+        Assert.Empty(container.Args ?? []);
+        Assert.DoesNotContain("sk-secret", System.Text.Json.JsonSerializer.Serialize(container), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -73,7 +96,8 @@ public sealed class ServiceSpecsTests
         var container = Spec(Box()).TaskTemplate.ContainerSpec;
 
         Assert.Equal(["/bin/sh", "-c", ServiceSpecs.Gate, "sandbox-runner-gate"], container.Command);
-        Assert.Equal(["/entry", "codex", "exec"], container.Args);
+        Assert.Equal(["/entry", "codex", "exec"], Launch(Box()).Argv);
+        Assert.Equal("/workspace", Launch(Box()).WorkingDirectory);
         Assert.Contains("setpriv --no-new-privs", ServiceSpecs.Gate, StringComparison.Ordinal);
         Assert.Contains(container.Mounts, m => m.Type == "volume" && m.Target == ServiceSpecs.GateFolder);
         Assert.Contains(container.Mounts, m => m.Type == "volume" && m.Target == "/workspace");
@@ -82,20 +106,21 @@ public sealed class ServiceSpecsTests
     [Fact]
     public void An_empty_entrypoint_runs_the_command_alone_and_a_box_with_no_command_runs_the_images()
     {
-        Assert.Equal(["codex", "exec"], Spec(Box() with { Entrypoint = [] }).TaskTemplate.ContainerSpec.Args);
-        Assert.Equal(["/entry", "default-cmd"], Spec(Box() with { Command = [] }).TaskTemplate.ContainerSpec.Args);
+        Assert.Equal(["codex", "exec"], Launch(Box() with { Entrypoint = [] }).Argv);
+        Assert.Equal(["/entry", "default-cmd"], Launch(Box() with { Command = [] }).Argv);
     }
 
     [Fact]
     public void A_sealed_init_starts_as_root_with_only_the_capabilities_it_gives_up_and_hands_the_command_the_boxes_user()
     {
-        var container = Spec(Box() with { Init = new SealedInit("/usr/local/sbin/sandbox-init", Undumpable: true) }).TaskTemplate.ContainerSpec;
+        var box = Box() with { Init = new SealedInit("/usr/local/sbin/sandbox-init", Undumpable: true) };
+        var container = Spec(box).TaskTemplate.ContainerSpec;
 
         Assert.Equal("0:0", container.User);
         Assert.Equal(["ALL"], container.CapabilityDrop);
         Assert.Equal(SealedInit.Capabilities, container.CapabilityAdd);
         Assert.False(container.Init);
-        Assert.Equal(["/usr/local/sbin/sandbox-init", "--user", "1000:1000", "--cwd", "/workspace", "--undumpable", "--", "codex", "exec"], container.Args);
+        Assert.Equal(["/usr/local/sbin/sandbox-init", "--user", "1000:1000", "--cwd", "/workspace", "--undumpable", "--", "codex", "exec"], Launch(box).Argv);
     }
 
     [Fact]

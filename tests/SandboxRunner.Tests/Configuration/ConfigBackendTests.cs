@@ -96,7 +96,7 @@ public sealed class ConfigBackendTests
         await using var swarm = BackendFactory.CreateBackend(config, new EngineConnection(new Uri("unix:///nonexistent.sock")), NullLoggerFactory.Instance);
         await using var docker = BackendFactory.CreateBackend(RunnerConfig.Default, new EngineConnection(new Uri("unix:///nonexistent.sock")), NullLoggerFactory.Instance);
 
-        Assert.Equal(new SwarmOptions("localhost:5000", 3), Assert.IsType<SwarmBackend>(swarm).Options);
+        Assert.Equal(new SwarmOptions("localhost:5000", 3, SwarmOptions.DefaultWarmBoxes), Assert.IsType<SwarmBackend>(swarm).Options);
         Assert.Equal(("swarm", "docker"), (swarm.Name, docker.Name));
     }
 }

@@ -33,7 +33,7 @@ public sealed class BackendChoiceTests
 
         var runner = await workspace.GetRunnerAsync(CancellationToken.None);
 
-        Assert.Equal(new SwarmOptions("localhost:5000", 2), Assert.IsType<SwarmBackend>(runner.Backend).Options);
+        Assert.Equal(new SwarmOptions("localhost:5000", 2, SwarmOptions.DefaultWarmBoxes), Assert.IsType<SwarmBackend>(runner.Backend).Options);
     }
 
     [Fact]

@@ -17,20 +17,47 @@ internal static class ServiceSpecs
 
     public const string GateFile = "go";
 
+    /// <summary>The file the runner writes beside <see cref="GateFile"/> (before it, in the same archive): the task's environment, folder and argv (<see cref="SwarmGate"/>).</summary>
+    public const string TaskFile = "task";
+
+    /// <summary>The gate's <c>$0</c>: what names a command as the runner's gate (also in an image committed from a box).</summary>
+    public const string GateName = "sandbox-runner-gate";
+
     /// <summary>
-    /// The box's first command. Swarm starts a task's container as soon as it is placed, but a box's workspace must be
-    /// filled before its command starts: the command waits for the runner's go-ahead file, then runs under
+    /// The box's first command. Swarm starts a task's container as soon as it is placed (and a warm box long before
+    /// its task exists), but a box's workspace must be filled before its command starts: the command waits for the
+    /// runner's go-ahead file, takes the task's environment, working folder and argv from <see cref="TaskFile"/>
+    /// (which the runner wrote, so it is trusted shell: <see cref="SwarmGate"/> quotes every value), then runs under
     /// <c>setpriv --no-new-privs</c> because the service API before 1.46 cannot set no-new-privileges (a setuid binary
     /// in the image would otherwise still change uid). An image without setpriv is refused, not run without it.
     /// </summary>
     public const string Gate =
         $"while [ ! -e {GateFolder}/{GateFile} ]; do sleep 0.05; done; " +
+        $". {GateFolder}/{TaskFile} || exit 126; " +
         "if [ -x /usr/bin/setpriv ]; then exec /usr/bin/setpriv --no-new-privs \"$@\"; fi; " +
         "echo 'sandbox-runner: this image has no /usr/bin/setpriv (util-linux), which a swarm box needs to run with no new privileges' >&2; exit 126";
 
-    /// <summary>The image's own entrypoint and command, which a service's command replaces, so the gate can run them.</summary>
-    public sealed record ImageDefaults(IReadOnlyList<string> Entrypoint, IReadOnlyList<string> Command);
+    /// <summary>The image's own entrypoint and command, which a service's command replaces, so the gate can run them; its runner role label, if any.</summary>
+    public sealed record ImageDefaults(IReadOnlyList<string> Entrypoint, IReadOnlyList<string> Command, string? Role = null);
 
+    /// <summary>The container's <c>uid:gid</c> (root's for an image's sealed init, which then drops to the box's user).</summary>
+    public static string UserOf(BoxSpec box) => ContainerSpec.ForBox(box, new Dictionary<string, string>(), "none").User;
+
+    /// <summary>What the box's gate runs: the argv (entrypoint and command), folder and environment a local container would have.</summary>
+    public static SwarmGate.Launch LaunchOf(BoxSpec box, ImageDefaults defaults)
+    {
+        var docker = ContainerSpec.ForBox(box, new Dictionary<string, string>(), "none");
+        var entrypoint = docker.Entrypoint ?? defaults.Entrypoint;
+        var command = docker.Command.Count > 0 || docker.Entrypoint is not null ? docker.Command : defaults.Command;
+        return new SwarmGate.Launch([.. entrypoint, .. command], docker.WorkingDirectory, docker.Environment);
+    }
+
+    /// <summary>
+    /// The service of a box of <paramref name="box"/>'s shape. Nothing of the task is in it (its environment, argv and
+    /// labels' run and task come from <paramref name="labels"/> and the gate's task file), so the same spec serves a
+    /// cold box made for the task and a warm one made ahead (<paramref name="warm"/>: a <c>replicated</c> service of one
+    /// replica that never restarts, since any update of a job, even of its labels alone, starts a new job iteration).
+    /// </summary>
     /// <param name="dns">The box's resolvers (an allowlist site's <see cref="SwarmEgress.BoxDns"/>); null for the node's.</param>
     public static ServiceSpec For(
         BoxSpec box,
@@ -40,7 +67,8 @@ internal static class ServiceSpecs
         IReadOnlyDictionary<string, string> labels,
         IReadOnlyList<string> networks,
         IReadOnlyList<string> constraints,
-        DNSConfig? dns = null)
+        DNSConfig? dns = null,
+        bool warm = false)
     {
         if (box.Workspace.OfType<BoxMount.HostFolder>().FirstOrDefault() is { } folder)
         {
@@ -55,8 +83,6 @@ internal static class ServiceSpecs
         }
 
         var docker = ContainerSpec.ForBox(box, labels, "none");
-        var entrypoint = docker.Entrypoint ?? defaults.Entrypoint;
-        var command = docker.Command.Count > 0 || docker.Entrypoint is not null ? docker.Command : defaults.Command;
         var mounts = new List<Mount>
         {
             new() { Type = "tmpfs", Target = "/tmp", TmpfsOptions = new TmpfsOptions { SizeBytes = box.Limits.TmpBytes, Mode = 0b1_111_111_111 } },
@@ -68,17 +94,19 @@ internal static class ServiceSpecs
         {
             Name = name,
             Labels = new Dictionary<string, string>(labels),
-            Mode = new ServiceMode { ReplicatedJob = new ReplicatedJob { MaxConcurrent = 1, TotalCompletions = 1 } },
+            Mode = warm
+                ? new ServiceMode { Replicated = new ReplicatedService { Replicas = 1 } }
+                : new ServiceMode { ReplicatedJob = new ReplicatedJob { MaxConcurrent = 1, TotalCompletions = 1 } },
             TaskTemplate = new TaskSpec
             {
                 ContainerSpec = new global::Docker.DotNet.Models.ContainerSpec
                 {
                     Image = image,
-                    Command = ["/bin/sh", "-c", Gate, "sandbox-runner-gate"],
-                    Args = [.. entrypoint, .. command],
+                    Command = ["/bin/sh", "-c", Gate, GateName],
+                    // No Args, no Env: the task's argv and environment reach the gate in its task file alone. The
+                    // folder is the shape's (the engine makes it at start, as locally; the gate also enters it).
                     User = docker.User,
                     Dir = docker.WorkingDirectory,
-                    Env = docker.Environment.Select(kv => $"{kv.Key}={kv.Value}").ToList(),
                     Labels = new Dictionary<string, string>(labels),
                     Init = docker.Init,
                     ReadOnly = docker.ReadOnlyRootFilesystem,

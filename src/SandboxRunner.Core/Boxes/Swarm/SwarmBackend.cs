@@ -24,6 +24,8 @@ public sealed partial class SwarmBackend : ITaskBackend
     private readonly ILogger _logger;
     private readonly SwarmImages _images;
     private readonly SwarmParking _parking;
+    private readonly SwarmPool _pool;
+    private readonly Dictionary<string, string> _warmLabels;
 
     public SwarmBackend(ILogger logger, EngineConnection manager, SwarmOptions options, IReadOnlyDictionary<string, string>? extraLabels = null)
     {
@@ -38,7 +40,15 @@ public sealed partial class SwarmBackend : ITaskBackend
         Markers = new SwarmMarkers(_client);
         _images = new SwarmImages(_manager.Images, _client, options, login, logger) { Nodes = Nodes };
         _parking = new SwarmParking(_client, _labels);
+        _warmLabels = _labels.StampOwned(new Dictionary<string, string> { [Labels.Role] = SwarmPool.Role });
+        _pool = new SwarmPool(this, _client, logger, new WarmPoolPolicy(options.WarmBoxes, WarmIdleTime));
     }
+
+    /// <summary>How long a warm box waits for a task before it goes: a burst of runs keeps it, an idle runner holds none for long.</summary>
+    internal static readonly TimeSpan WarmIdleTime = TimeSpan.FromMinutes(2);
+
+    /// <summary>The pool of warm boxes (<see cref="SwarmPool"/>).</summary>
+    internal SwarmPool Pool => _pool;
 
     public string Name => "swarm";
 
@@ -88,7 +98,7 @@ public sealed partial class SwarmBackend : ITaskBackend
     /// A box on the open network sits on its node's bridge, from where a node engine listening on plain TCP answers
     /// anyone: such an engine (or the manager's own exposure) refuses the open network.
     /// </summary>
-    /// <summary>Every engine a box could call: the manager's own finding and each node engine on plain TCP, all named.</summary>
+    /// <summary>Every engine a box could call: the manager's own finding and each node engine's (<see cref="SwarmNodes.ExposedEnginesAsync"/>), all named.</summary>
     public async Task<string?> ExposedApiAsync(CancellationToken cancellationToken)
     {
         var reasons = new List<string>();
@@ -97,12 +107,7 @@ public sealed partial class SwarmBackend : ITaskBackend
             reasons.Add(exposed);
         }
 
-        if (!_manager.Connection.UsesTls)
-        {
-            reasons.AddRange((await Nodes.ListAsync(cancellationToken))
-                .Where(n => n.TakesBoxes && n.Engine is { Scheme: "tcp" or "http" } && n.Engine != _manager.Connection.Endpoint)
-                .Select(n => $"the engine of swarm node '{n.Name}' answers plain TCP at {n.Engine} without TLS; a box on that node's bridge could call it"));
-        }
+        reasons.AddRange(await Nodes.ExposedEnginesAsync(cancellationToken));
 
         return reasons.Count == 0 ? null : string.Join("; ", reasons);
     }
@@ -129,61 +134,6 @@ public sealed partial class SwarmBackend : ITaskBackend
         }
 
         return site;
-    }
-
-    internal async Task<ITaskBox> CreateBoxAsync(RunSiteSpec site, BoxSpec box, SwarmEgress? egress, CancellationToken cancellationToken)
-    {
-        var labels = _labels.StampOwned(Labels.For(site.Scope, site.RunId, box.Identity));
-        // Three independent looks at the manager, side by side: each is a round trip on the box's start path.
-        var publishing = _images.PinnedAsync(box.Image, cancellationToken);
-        var reading = _images.DefaultsAsync(box.Image, cancellationToken);
-        var parked = site.Network == NetworkIntent.None;
-        var parking = parked ? _parking.EnsureAsync(cancellationToken) : Task.FromResult("");
-        await Task.WhenAll(publishing, reading, parking).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        var image = await publishing;
-        var defaults = await reading;
-        var name = "sandbox-runner-" + Guid.NewGuid().ToString("N")[..16];
-        var networks = parked ? [await parking] : egress is not null ? [egress.InternalNetwork] : Array.Empty<string>();
-        string? serviceId = null;
-        try
-        {
-            using var lease = await Nodes.PlaceAsync(cancellationToken);
-            var spec = ServiceSpecs.For(box, name, image, defaults, labels, networks, lease.Constraints, egress is null ? null : SwarmEgress.BoxDns);
-
-            // The create itself is not cancelled: cancelled mid-flight, the manager may create a service whose id never reaches us.
-            using var budget = new CancellationTokenSource(StartDeadline + TimeSpan.FromSeconds(30));
-            serviceId = await Services.CreateAsync(spec, budget.Token);
-            var task = await Services.WaitForContainerAsync(serviceId, StartDeadline, lease.Dispose, budget.Token);
-            var nodeId = task.NodeID!;
-            var engine = await Nodes.EngineAsync(nodeId, budget.Token)
-                ?? throw new InvalidOperationException($"swarm placed the box on node {task.NodeID}, whose engine the runner cannot reach");
-            var containerId = task.Status!.ContainerStatus!.ContainerID!;
-            if (parked)
-            {
-                await _parking.DisconnectAsync(engine, containerId, budget.Token);
-            }
-
-            var node = Nodes.NameOf(nodeId);
-            var created = new SwarmTaskBox(this, serviceId, nodeId, node, engine, containerId, labels);
-            LogPlaced(Short(serviceId), node, box.Identity.TaskId ?? "-");
-            if (cancellationToken.IsCancellationRequested)
-            {
-                await created.DisposeAsync();
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-
-            return created;
-        }
-        catch (Exception) when (serviceId is null || !cancellationToken.IsCancellationRequested)
-        {
-            using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            if (serviceId is not null)
-            {
-                await Services.RemoveAsync(serviceId, cleanup.Token);
-            }
-
-            throw;
-        }
     }
 
     /// <summary>
@@ -241,6 +191,12 @@ public sealed partial class SwarmBackend : ITaskBackend
             }
         }
 
+        // Warm boxes carry no repository either: a dead owner's go with every sweep, their containers by their own labels.
+        var warm = LabelSelector.Of(Labels.Role, SwarmPool.Role).And(Labels.Owner);
+        var (idle, idleTasks) = await Services.ListWithTasksAsync(warm, cancellationToken);
+        await RemoveServicesAsync(idle.Where(s => Labels.HasGoneOwner(s.Spec?.Labels)).ToList(), idleTasks, cancellationToken);
+        await RemoveNodeContainersAsync(warm, Labels.HasGoneOwner, cancellationToken);
+
         var parking = await _client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = LabelFilter(LabelSelector.Of(Labels.Role, SwarmParking.Role).And(Labels.Owner)) }, cancellationToken);
         foreach (var network in parking.Where(SwarmParking.IsOrphaned))
         {
@@ -258,15 +214,8 @@ public sealed partial class SwarmBackend : ITaskBackend
     /// <summary>Services first, then what their containers left on the nodes, markers and secrets, then networks once free; returns how many services.</summary>
     private async Task<int> RemoveAsync(LabelSelector selector, bool orphansOnly, CancellationToken cancellationToken)
     {
-        var removed = 0;
-        foreach (var service in await Services.ListAsync(selector, cancellationToken))
-        {
-            if (!orphansOnly || Labels.HasGoneOwner(service.Spec?.Labels))
-            {
-                await Services.RemoveAsync(service.ID, cancellationToken);
-                removed++;
-            }
-        }
+        var (services, tasks) = await Services.ListWithTasksAsync(selector, cancellationToken);
+        var removed = await RemoveServicesAsync(services.Where(s => !orphansOnly || Labels.HasGoneOwner(s.Spec?.Labels)).ToList(), tasks, cancellationToken);
 
         // After the services: a service removed makes no new container, so nothing started meanwhile is missed.
         await RemoveNodeContainersAsync(selector, orphansOnly ? Labels.HasGoneOwner : _ => true, cancellationToken);
@@ -279,6 +228,46 @@ public sealed partial class SwarmBackend : ITaskBackend
         }
 
         return removed;
+    }
+
+    /// <summary>
+    /// Removes <paramref name="services"/> and then, through their nodes' engines, their tasks' containers with their
+    /// volumes: a warm box a task took keeps the pool's labels on its container (a running container cannot be
+    /// relabelled), so no sweep by a run's labels would find it; its service's task names it. Returns how many services.
+    /// </summary>
+    private async Task<int> RemoveServicesAsync(IReadOnlyList<SwarmService> services, IList<TaskResponse> tasks, CancellationToken cancellationToken)
+    {
+        foreach (var service in services)
+        {
+            await Services.RemoveAsync(service.ID, cancellationToken);
+        }
+
+        var ids = services.Select(s => s.ID).ToHashSet(StringComparer.Ordinal);
+        foreach (var task in tasks.Where(t => ids.Contains(t.ServiceID ?? "") && !string.IsNullOrEmpty(t.NodeID) && !string.IsNullOrEmpty(t.Status?.ContainerStatus?.ContainerID)))
+        {
+            // Bounded per node: one that stopped answering keeps its container for a later removal by label.
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            budget.CancelAfter(TimeSpan.FromSeconds(15));
+            try
+            {
+                if (await Nodes.EngineAsync(task.NodeID!, budget.Token) is { } engine)
+                {
+                    await engine.Backend.Containers.RemoveAsync(task.Status!.ContainerStatus!.ContainerID!, budget.Token);
+                }
+            }
+            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException
+                || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                LogNodeSweepFailed(Nodes.NameOf(task.NodeID!), e.Message);
+            }
+        }
+
+        if (services.Count > 0)
+        {
+            Nodes.Freed();
+        }
+
+        return services.Count;
     }
 
     /// <summary>
@@ -339,6 +328,23 @@ public sealed partial class SwarmBackend : ITaskBackend
 
     public async ValueTask DisposeAsync()
     {
+        await _pool.DisposeAsync();
+        using (var budget = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            // What the pool could not remove itself (a refill cancelled mid-create): this process's warm services, by label.
+            try
+            {
+                var mine = LabelSelector.Of(Labels.Role, SwarmPool.Role).And(Labels.Owner, Labels.CurrentOwner);
+                var (left, leftTasks) = await Services.ListWithTasksAsync(mine, budget.Token);
+                await RemoveServicesAsync(left.ToList(), leftTasks, budget.Token);
+                await RemoveNodeContainersAsync(mine, _ => true, budget.Token);
+            }
+            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException or InvalidOperationException)
+            {
+                LogNodeSweepFailed("-", e.Message);
+            }
+        }
+
         using (var budget = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
         {
             await _parking.RemoveAsync(this, budget.Token);

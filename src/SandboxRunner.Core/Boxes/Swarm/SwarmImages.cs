@@ -148,7 +148,15 @@ internal sealed partial class SwarmImages(IBoxImages manager, DockerClient clien
         try
         {
             var config = (await client.Images.InspectImageAsync(image, cancellationToken)).Config;
-            return new ServiceSpecs.ImageDefaults(config?.Entrypoint?.ToList() ?? [], config?.Cmd?.ToList() ?? []);
+            var entrypoint = config?.Entrypoint?.ToList() ?? [];
+            // An image committed from a swarm box keeps the box's gate as its entrypoint (a commit's `ENTRYPOINT []` means
+            // "the container's" on 20.10): that is the runner's own gate, never the image's, and a box of it gets a gate anyway.
+            if (entrypoint is ["/bin/sh", "-c", _, ServiceSpecs.GateName, ..])
+            {
+                entrypoint = [];
+            }
+
+            return new ServiceSpecs.ImageDefaults(entrypoint, config?.Cmd?.ToList() ?? [], config?.Labels?.TryGetValue(Labels.Role, out var role) == true ? role : null);
         }
         catch (DockerApiException e)
         {

@@ -46,7 +46,8 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
 
     /// <summary>
     /// Every node with the runner's boxes counted (services carrying <see cref="Labels.Owner"/> whose task is not
-    /// finished); a run's egress proxy is no task and takes no task's place.
+    /// finished); a run's egress proxy is no task and takes no task's place, nor does an idle warm box
+    /// (<see cref="SwarmPool"/>: it counts once a task took it and relabelled it).
     /// </summary>
     public async Task<IReadOnlyList<SwarmNode>> ListAsync(CancellationToken cancellationToken)
     {
@@ -55,7 +56,7 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
         var listing = manager.Swarm.ListNodesAsync(cancellationToken);
         var (services, tasks) = await SwarmServices.ReadWithTasksAsync(
             async ct => (await manager.Swarm.ListServicesAsync(new ServiceListParameters { Filters = LabelFilter(LabelSelector.Of(Labels.Owner)) }, ct))
-                .Where(s => s.Spec?.Labels?.TryGetValue(Labels.Role, out var role) != true || role != SwarmEgress.Role).ToList() as IList<SwarmService>,
+                .Where(s => s.Spec?.Labels?.TryGetValue(Labels.Role, out var role) != true || role is not (SwarmEgress.Role or SwarmPool.Role)).ToList() as IList<SwarmService>,
             // By service, not desired state: a job's tasks are created desiring "complete", so a "running" filter missed every box.
             (ids, ct) => manager.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = ids.ToDictionary(id => id, _ => true) } }, ct),
             cancellationToken);
@@ -129,7 +130,10 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
                 cancellationToken.ThrowIfCancellationRequested();
             }
 
-            return new PlacementLease(_placement, nodes.Where(n => !Free(n)).Select(n => $"node.id!={n.Id}").ToList());
+            return new PlacementLease(_placement, nodes.Where(n => !Free(n)).Select(n => $"node.id!={n.Id}").ToList())
+            {
+                FreeNodes = nodes.Where(Free).Select(n => n.Id).ToHashSet(StringComparer.Ordinal),
+            };
         }
         catch
         {
@@ -138,8 +142,32 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
         }
     }
 
+    /// <summary>
+    /// Why a box on a node's bridge could use that node's engine, one reason per node that takes boxes (the manager's
+    /// own engine is the backend's to ask). Reached without TLS, every node engine is, as the runner would reach it that
+    /// way. Over TLS, each is asked as an anonymous client, as a box would ask it: an engine that answers TLS clients
+    /// without a certificate (<c>--tls</c> without <c>--tlsverify</c>) or also plain TCP on its host's port 2375 is named.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ExposedEnginesAsync(CancellationToken cancellationToken)
+    {
+        var nodes = (await ListAsync(cancellationToken)).Where(n => n.TakesBoxes && n.Engine != managerConnection.Endpoint).ToList();
+        if (!managerConnection.UsesTls)
+        {
+            return nodes.Where(n => n.Engine is { Scheme: "tcp" or "http" })
+                .Select(n => $"the engine of swarm node '{n.Name}' answers plain TCP at {n.Engine} without TLS; a box on that node's bridge could call it").ToList();
+        }
+
+        var probes = nodes.Select(async n => await EngineExposure.ProbeAsync(new EngineConnection(n.Engine!, managerConnection.CertPath), null, cancellationToken) is { } reason
+            ? $"swarm node '{n.Name}': {reason}; a box on that node's bridge could call it"
+            : null);
+        return (await Task.WhenAll(probes)).OfType<string>().ToList();
+    }
+
     /// <summary>One of this process's boxes is gone from the swarm: a placement waiting for a free place looks again now.</summary>
     public void Freed() => Interlocked.Exchange(ref _freed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    /// <summary>Whether <paramref name="node"/> takes a box now: usable, and under the per-node cap.</summary>
+    public bool IsFree(SwarmNode node) => Free(node);
 
     private bool Free(SwarmNode node) => node.TakesBoxes && (options.MaxTasksPerNode is not { } cap || node.Boxes < cap);
 
@@ -202,6 +230,9 @@ internal sealed class PlacementLease(SemaphoreSlim gate, IReadOnlyList<string> c
     private int _released;
 
     public IReadOnlyList<string> Constraints { get; } = constraints;
+
+    /// <summary>The nodes with a free place at the look (a warm box is taken only on one of them).</summary>
+    public IReadOnlySet<string> FreeNodes { get; init; } = new HashSet<string>();
 
     public void Dispose()
     {

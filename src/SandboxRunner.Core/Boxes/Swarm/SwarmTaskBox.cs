@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Formats.Tar;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using SandboxRunner.Boxes.Docker;
@@ -7,7 +6,7 @@ using SandboxRunner.Boxes.Docker;
 namespace SandboxRunner.Boxes.Swarm;
 
 /// <summary>
-/// One box as a one-task <c>replicated-job</c> service. Its container runs on some node, waiting at its gate
+/// One box as a one-task service (a <c>replicated-job</c>, or a warm box's <c>replicated</c> service: <see cref="SwarmPool"/>). Its container runs on some node, waiting at its gate
 /// (<see cref="ServiceSpecs.Gate"/>) until the runner has filled its workspace and gives the go-ahead; everything
 /// done to the container itself (archives, logs, exec, kill) goes through that node's engine, as to a local
 /// container, so the local backend's bounds and checks hold unchanged. Disposing removes the service (and with
@@ -21,12 +20,19 @@ internal sealed class SwarmTaskBox : ITaskBox
     private readonly SwarmBackend _swarm;
     private readonly DockerTaskBox _container;
     private readonly IReadOnlyDictionary<string, string> _labels;
+    private readonly SwarmGate.Launch _launch;
+    private readonly string _user;
     private int _opened;
     private string? _lost;
     private int _disposed;
 
-    public SwarmTaskBox(SwarmBackend swarm, string serviceId, string nodeId, string nodeName, NodeEngine engine, string containerId, IReadOnlyDictionary<string, string> labels)
+    /// <param name="launch">What the gate runs once opened (the task's argv, folder and environment).</param>
+    /// <param name="user">The container's <c>uid:gid</c>, which owns the gate's task file.</param>
+    public SwarmTaskBox(
+        SwarmBackend swarm, string serviceId, string nodeId, string nodeName, NodeEngine engine, string containerId, IReadOnlyDictionary<string, string> labels, SwarmGate.Launch launch, string user)
     {
+        _launch = launch;
+        _user = user;
         _swarm = swarm;
         Id = serviceId;
         NodeId = nodeId;
@@ -45,6 +51,12 @@ internal sealed class SwarmTaskBox : ITaskBox
     public string NodeId { get; }
 
     public string ContainerId { get; }
+
+    /// <summary>Whether the box was warm (<see cref="SwarmPool"/>): made before its task, taken by it.</summary>
+    public bool Warm { get; init; }
+
+    /// <summary>Called once the box is gone from the swarm: its node's place is free, so its shape's pool refills there.</summary>
+    public Action? OnGone { get; init; }
 
     public async Task<BoxExit> RunAsync(
         TimeSpan timeout, Action<LogStream, ReadOnlySpan<byte>> onOutput, Action? onStarted, CancellationToken limitStop, CancellationToken cancellationToken)
@@ -183,7 +195,7 @@ internal sealed class SwarmTaskBox : ITaskBox
 
     public Task StartAsync(CancellationToken cancellationToken) => OpenGateAsync(cancellationToken);
 
-    /// <summary>The go-ahead: a file in the gate's folder, and the marker that tells a listing the box started.</summary>
+    /// <summary>The go-ahead: the task file and the go file in the gate's folder (<see cref="SwarmGate"/>), and the marker that tells a listing the box started.</summary>
     private async Task OpenGateAsync(CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _opened, 1) == 1)
@@ -192,11 +204,7 @@ internal sealed class SwarmTaskBox : ITaskBox
         }
 
         await _swarm.Markers.SetAsync(Id, _labels, cancellationToken);
-        await _container.PutArchiveAsync(ServiceSpecs.GateFolder, async (tar, ct) =>
-        {
-            await using var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true);
-            await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, ServiceSpecs.GateFile) { DataStream = new MemoryStream([]), Mode = (UnixFileMode)0b100_100_100 }, ct);
-        }, cancellationToken);
+        await _container.PutArchiveAsync(ServiceSpecs.GateFolder, (tar, ct) => SwarmGate.WriteAsync(tar, _launch, _user, ct), cancellationToken);
     }
 
     public Task<long?> ExecAsync(BoxCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken) =>
@@ -244,6 +252,7 @@ internal sealed class SwarmTaskBox : ITaskBox
         using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _swarm.Services.RemoveAsync(Id, budget.Token);
         _swarm.Nodes.Freed();
+        OnGone?.Invoke();
         await _swarm.Markers.ClearAsync(Id);
     }
 }

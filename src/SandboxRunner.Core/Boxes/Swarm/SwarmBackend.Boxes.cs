@@ -1,0 +1,165 @@
+using System.Text.Json;
+using Docker.DotNet.Models;
+using static SandboxRunner.Boxes.Docker.DockerErrors;
+
+namespace SandboxRunner.Boxes.Swarm;
+
+/// <summary>Making a box: a warm one of its shape when the pool has one on a node with a free place, else a cold one.</summary>
+public sealed partial class SwarmBackend
+{
+    internal async Task<ITaskBox> CreateBoxAsync(RunSiteSpec site, BoxSpec box, SwarmEgress? egress, CancellationToken cancellationToken)
+    {
+        var labels = _labels.StampOwned(Labels.For(site.Scope, site.RunId, box.Identity));
+        // Three independent looks at the manager, side by side: each is a round trip on the box's start path.
+        var publishing = _images.PinnedAsync(box.Image, cancellationToken);
+        var reading = _images.DefaultsAsync(box.Image, cancellationToken);
+        var parked = site.Network == NetworkIntent.None;
+        var parking = parked ? _parking.EnsureAsync(cancellationToken) : Task.FromResult("");
+        await Task.WhenAll(publishing, reading, parking).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var image = await publishing;
+        var defaults = await reading;
+        var launch = ServiceSpecs.LaunchOf(box, defaults);
+        _ = SwarmGate.Script(launch); // a name or value the gate cannot carry is refused before anything is made
+        var networks = parked ? [await parking] : egress is not null ? [egress.InternalNetwork] : Array.Empty<string>();
+        var dns = egress is null ? null : SwarmEgress.BoxDns;
+        var shape = new Shape(box, image, defaults, networks, dns, parked);
+        var key = Options.WarmBoxes > 0 && Poolable(site, box, defaults) ? shape.Key : null;
+        string? serviceId = null;
+        try
+        {
+            using var lease = await Nodes.PlaceAsync(cancellationToken);
+            var user = ServiceSpecs.UserOf(box);
+            if (key is not null && await _pool.TakeAsync(key, lease.FreeNodes, labels, cancellationToken) is { } warm)
+            {
+                lease.Dispose();
+                // No refill now: one made while this task runs competes with it for its node's CPU (bench `swarm`:
+                // the refill's create and start ran beside every task); the box's going refills its node (OnGone).
+                var engine = await Nodes.EngineAsync(warm.NodeId, cancellationToken)
+                    ?? throw new InvalidOperationException($"the warm box's node {warm.NodeId} has no engine the runner reaches");
+                serviceId = warm.ServiceId;
+                return await PlacedAsync(
+                    new SwarmTaskBox(this, warm.ServiceId, warm.NodeId, Nodes.NameOf(warm.NodeId), engine, warm.ContainerId, labels, launch, user) { Warm = true, OnGone = () => Refill(key, shape) },
+                    box,
+                    cancellationToken);
+            }
+
+            var spec = ServiceSpecs.For(box, "sandbox-runner-" + Guid.NewGuid().ToString("N")[..16], image, defaults, labels, networks, lease.Constraints, dns);
+
+            // The create itself is not cancelled: cancelled mid-flight, the manager may create a service whose id never reaches us.
+            using var budget = new CancellationTokenSource(StartDeadline + TimeSpan.FromSeconds(30));
+            serviceId = await Services.CreateAsync(spec, budget.Token);
+            var (nodeId, started, containerId) = await StartAsync(serviceId, parked, lease.Dispose, budget.Token);
+            var created = await PlacedAsync(new SwarmTaskBox(this, serviceId, nodeId, Nodes.NameOf(nodeId), started, containerId, labels, launch, user)
+            {
+                OnGone = key is null ? null : () => Refill(key, shape),
+            }, box, cancellationToken);
+            if (key is not null)
+            {
+                Refill(key, shape);
+            }
+
+            return created;
+        }
+        catch (Exception) when (serviceId is null || !cancellationToken.IsCancellationRequested)
+        {
+            using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            if (serviceId is not null)
+            {
+                await Services.RemoveAsync(serviceId, cleanup.Token);
+            }
+
+            throw;
+        }
+    }
+
+    private async Task<SwarmTaskBox> PlacedAsync(SwarmTaskBox box, BoxSpec spec, CancellationToken cancellationToken)
+    {
+        LogPlaced(Short(box.Id), box.Node ?? box.NodeId, spec.Identity.TaskId ?? "-");
+        if (cancellationToken.IsCancellationRequested)
+        {
+            await box.DisposeAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        return box;
+    }
+
+    /// <summary>
+    /// Only the runner's own task image is pooled (an image with no runner role, as a configured one, or role
+    /// <c>task</c>): a warm box's gate runs the image's <c>sh</c> before any task is known, and under <c>allow</c> on its
+    /// node's bridge, so an environment's or a run's image (whose contents a setup made) never runs ahead. Only task
+    /// boxes (not verify, setup or probes), and not on an allowlist site (its overlay exists only once the run does).
+    /// </summary>
+    private static bool Poolable(RunSiteSpec site, BoxSpec box, ServiceSpecs.ImageDefaults defaults) =>
+        box.Identity.Purpose == BoxPurpose.Task && site.Network != NetworkIntent.Allowlist && defaults.Role is null or ImageRoles.Task;
+
+    /// <summary>Waits until the service's task runs at its gate on a node the runner reaches; a <c>none</c> box is then taken off the parking overlay.</summary>
+    private async Task<(string NodeId, NodeEngine Engine, string ContainerId)> StartAsync(string serviceId, bool parked, Action onPlaced, CancellationToken cancellationToken)
+    {
+        var task = await Services.WaitForContainerAsync(serviceId, StartDeadline, onPlaced, cancellationToken);
+        var nodeId = task.NodeID!;
+        var engine = await Nodes.EngineAsync(nodeId, cancellationToken)
+            ?? throw new InvalidOperationException($"swarm placed the box on node {nodeId}, whose engine the runner cannot reach");
+        var containerId = task.Status!.ContainerStatus!.ContainerID!;
+        if (parked)
+        {
+            await _parking.DisconnectAsync(engine, containerId, cancellationToken);
+        }
+
+        return (nodeId, engine, containerId);
+    }
+
+    private void Refill(string key, Shape shape) => _pool.Refill(key, async (node, cancellationToken) =>
+    {
+        var spec = ServiceSpecs.For(
+            shape.Box, "sandbox-runner-warm-" + Guid.NewGuid().ToString("N")[..16], shape.Image, shape.Defaults, _warmLabels, shape.Networks, [$"node.id=={node}"], shape.Dns, warm: true);
+        var id = await Services.CreateAsync(spec, cancellationToken);
+        (string NodeId, string ContainerId)? placed = null;
+        try
+        {
+            var task = await Services.WaitForContainerAsync(id, StartDeadline, () => { }, cancellationToken);
+            placed = (task.NodeID!, task.Status!.ContainerStatus!.ContainerID!);
+            var (nodeId, _, containerId) = await StartAsync(id, shape.Parked, () => { }, cancellationToken);
+            var held = await _client.Swarm.InspectServiceAsync(id, cancellationToken);
+            return new WarmBox(key, id, nodeId, containerId, DateTimeOffset.UtcNow, held.Spec ?? spec, held.Version?.Index ?? throw new InvalidOperationException($"the manager gave warm service {id} no version"));
+        }
+        catch
+        {
+            // The container too, with its volumes, once known: swarm would remove it later but never its anonymous volumes.
+            using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            if (placed is { } where)
+            {
+                await RemoveServiceAndContainerAsync(id, where.NodeId, where.ContainerId, cleanup.Token);
+            }
+            else
+            {
+                await Services.RemoveAsync(id, cleanup.Token);
+            }
+
+            throw;
+        }
+    });
+
+    /// <summary>Removes a box's container with its volumes on its node (when reached), then its service.</summary>
+    internal async Task RemoveServiceAndContainerAsync(string serviceId, string nodeId, string containerId, CancellationToken cancellationToken)
+    {
+        if (await Nodes.EngineAsync(nodeId, cancellationToken) is { } engine)
+        {
+            await engine.Backend.Containers.RemoveAsync(containerId, cancellationToken);
+        }
+
+        await Services.RemoveAsync(serviceId, cancellationToken);
+    }
+
+    /// <summary>What a box of one shape is made from, and the pool key that names the shape.</summary>
+    private sealed record Shape(BoxSpec Box, string Image, ServiceSpecs.ImageDefaults Defaults, IReadOnlyList<string> Networks, DNSConfig? Dns, bool Parked)
+    {
+        /// <summary>
+        /// The service's task template with nothing of a task in it (no labels, no placement): image by digest, user,
+        /// folder, limits, read-only root, init, capabilities, mounts, DNS, log options and networks. Two boxes whose
+        /// templates match here are interchangeable until the gate opens.
+        /// </summary>
+        public string Key { get; } = (Parked ? "none:" : "open:") + JsonSerializer.Serialize(
+            ServiceSpecs.For(Box, "", Image, Defaults, new Dictionary<string, string>(), Networks, [], Dns, warm: true).TaskTemplate);
+    }
+}
