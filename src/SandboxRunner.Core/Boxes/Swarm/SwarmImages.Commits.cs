@@ -215,7 +215,7 @@ internal sealed partial class SwarmImages
     }
 
     private static bool WantsLogin(string error) =>
-        error.Contains("unauthorized", StringComparison.OrdinalIgnoreCase) || error.Contains("authentication required", StringComparison.OrdinalIgnoreCase);
+        ((string[])["unauthorized", "authentication required", "no basic auth credentials", "denied"]).Any(sign => error.Contains(sign, StringComparison.OrdinalIgnoreCase));
 
     private string LoginFix() =>
         $"the registry wants a login: run `docker login {options.Registry}` as the user the runner runs as (it reads the login from DOCKER_CONFIG, else ~/.docker)";
