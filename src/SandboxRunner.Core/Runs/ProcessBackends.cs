@@ -78,8 +78,9 @@ public sealed class ProcessBackends : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// For a synchronous owner (a <see cref="Workspace"/> inside a service provider). Both backends of this build
-    /// release their clients synchronously, so this waits on nothing that could block.
+    /// For a synchronous owner (a <see cref="Workspace"/> inside a service provider), which blocks until each backend is
+    /// gone. The local engine's releases its clients at once; a swarm backend first removes its warm boxes on the nodes
+    /// (bounded: their refills get 30 s to finish, the sweep by label 60 s), since nothing else would.
     /// </summary>
     public void Dispose()
     {

@@ -144,7 +144,7 @@ public sealed class SwarmCommitTests(SwarmFixture swarm) : IAsyncLifetime
         await local.Images.TagImageAsync(ImageRecipe.EgressProxy().Tag, new ImageTagParameters { RepositoryName = published[..colon], Tag = published[(colon + 1)..] });
         _localTags.Add(published);
         string? error = null;
-        await local.Images.PushImageAsync(published[..colon], new ImagePushParameters { Tag = published[(colon + 1)..] }, new AuthConfig(), new Reported(m => error ??= m.Error?.Message));
+        await local.Images.PushImageAsync(published[..colon], new ImagePushParameters { Tag = published[(colon + 1)..] }, SwarmFixture.RegistryLogin, new Reported(m => error ??= m.Error?.Message));
         Assert.Null(error);
     }
 

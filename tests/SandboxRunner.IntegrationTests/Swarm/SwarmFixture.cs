@@ -50,6 +50,16 @@ public sealed class SwarmFixture : IAsyncLifetime
 
     public string Registry { get; private set; } = "";
 
+    /// <summary>
+    /// The registry's one login (images/registry/htpasswd): it refuses anonymous pushes and pulls, as a team's should, so
+    /// every swarm test shows the runner's login (read from <see cref="DockerConfig"/>) reaching the manager, the nodes and
+    /// every service.
+    /// </summary>
+    public static readonly Docker.DotNet.Models.AuthConfig RegistryLogin = new() { Username = "sandbox-runner-test", Password = "registry-test-password" };
+
+    /// <summary>A Docker config folder (DOCKER_CONFIG) whose config.json holds <see cref="RegistryLogin"/> for <see cref="Registry"/>, as `docker login` writes it.</summary>
+    public string DockerConfig => Path.Combine(_certs, "docker-config");
+
     /// <summary>The registry as a box reaches it (its container's address on this machine's bridge, port 5000).</summary>
     public string RegistryOnBridge { get; private set; } = "";
 
@@ -99,11 +109,14 @@ public sealed class SwarmFixture : IAsyncLifetime
         var registryIp = await BridgeAddressAsync(registry.Id);
         Registry = $"localhost:{registry.Port}";
         RegistryOnBridge = $"{registryIp}:5000";
+        Directory.CreateDirectory(DockerConfig);
+        var basic = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{RegistryLogin.Username}:{RegistryLogin.Password}"));
+        await File.WriteAllTextAsync(Path.Combine(DockerConfig, "config.json"), "{\"auths\":{\"" + Registry + "\":{\"auth\":\"" + basic + "\"}}}");
         var manager = await StartAsync(DindImage, "swarm-manager", "2376/tcp", dind: true);
         var worker = await StartAsync(DindImage, "swarm-worker", "2376/tcp", dind: true);
         WorkerContainerId = worker.Id;
-        Manager = new EngineConnection(new Uri($"tcp://127.0.0.1:{manager.Port}"), CertPath);
-        Worker = new EngineConnection(new Uri($"tcp://127.0.0.1:{worker.Port}"), CertPath);
+        Manager = new EngineConnection(new Uri($"tcp://127.0.0.1:{manager.Port}"), CertPath) { ConfigFolder = DockerConfig };
+        Worker = new EngineConnection(new Uri($"tcp://127.0.0.1:{worker.Port}"), CertPath) { ConfigFolder = DockerConfig };
         _managerClient = Manager.CreateClient();
         using var workerClient = Worker.CreateClient();
 
@@ -168,7 +181,7 @@ public sealed class SwarmFixture : IAsyncLifetime
         await _host.Images.TagImageAsync(image, new ImageTagParameters { RepositoryName = repository, Tag = tag });
         _localTags.Add($"{repository}:{tag}");
         string? error = null;
-        await _host.Images.PushImageAsync(repository, new ImagePushParameters { Tag = tag }, new AuthConfig(), new Reported(m => error ??= m.Error?.Message is { Length: > 0 } e ? e : null));
+        await _host.Images.PushImageAsync(repository, new ImagePushParameters { Tag = tag }, RegistryLogin, new Reported(m => error ??= m.Error?.Message is { Length: > 0 } e ? e : null));
         return error is null ? (image, $"{repository}:{tag}") : throw new InvalidOperationException($"pushing {image} to the test registry {Registry} failed: {error}");
     }
 
@@ -177,7 +190,7 @@ public sealed class SwarmFixture : IAsyncLifetime
         var colon = image.LastIndexOf(':');
         string? error = null;
         await client.Images.CreateImageAsync(
-            new ImagesCreateParameters { FromImage = image[..colon], Tag = image[(colon + 1)..] }, null, new Reported(m => error ??= m.Error?.Message is { Length: > 0 } e ? e : null), CancellationToken.None);
+            new ImagesCreateParameters { FromImage = image[..colon], Tag = image[(colon + 1)..] }, RegistryLogin, new Reported(m => error ??= m.Error?.Message is { Length: > 0 } e ? e : null), CancellationToken.None);
         if (error is not null)
         {
             throw new InvalidOperationException($"pulling {image} onto a swarm node failed: {error}");
@@ -213,7 +226,8 @@ public sealed class SwarmFixture : IAsyncLifetime
                 {
                     try
                     {
-                        return (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/v2/"), ct)).IsSuccessStatusCode;
+                        // 401: it answers, and wants the login.
+                        return (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/v2/"), ct)).StatusCode == System.Net.HttpStatusCode.Unauthorized;
                     }
                     catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                     {
@@ -282,10 +296,17 @@ public sealed class SwarmFixture : IAsyncLifetime
     }
 
     /// <summary>The docker command line's options for <paramref name="engine"/> (<c>-H</c>, and its TLS files when it has them).</summary>
-    public static IReadOnlyList<string> CliOptions(EngineConnection engine) =>
-        engine.CertPath is { } certs
+    public static IReadOnlyList<string> CliOptions(EngineConnection engine)
+    {
+        List<string> options = engine.ConfigFolder is { } config ? ["--config", config] : [];
+        options.AddRange(engine.CertPath is { } certs
             ? ["-H", engine.Endpoint.ToString(), "--tlsverify", "--tlscacert", Path.Combine(certs, "ca.pem"), "--tlscert", Path.Combine(certs, "cert.pem"), "--tlskey", Path.Combine(certs, "key.pem")]
-            : ["-H", engine.Endpoint.ToString()];
+            : ["-H", engine.Endpoint.ToString()]);
+        return options;
+    }
+
+    /// <summary>The docker command line's options for this machine's own engine with the registry's login (a push to the test registry).</summary>
+    public IReadOnlyList<string> LocalCliOptions => ["--config", DockerConfig];
 
     /// <summary>The environment the docker CLI and the runner read to reach <paramref name="engine"/>.</summary>
     public static Dictionary<string, string?> EnvironmentFor(EngineConnection engine) => new()
@@ -293,6 +314,7 @@ public sealed class SwarmFixture : IAsyncLifetime
         ["DOCKER_HOST"] = engine.Endpoint.ToString(),
         ["DOCKER_TLS_VERIFY"] = engine.UsesTls ? "1" : null,
         ["DOCKER_CERT_PATH"] = engine.CertPath,
+        ["DOCKER_CONFIG"] = engine.ConfigFolder,
     };
 
     private async Task<(string Id, string Port)> StartAsync(string image, string role, string port, bool dind)
@@ -302,7 +324,9 @@ public sealed class SwarmFixture : IAsyncLifetime
             Image = image,
             Labels = new Dictionary<string, string> { [TestLabel] = role },
             // TLS only: no plain port on a node, where a box on its bridge would find it.
-            Env = dind ? ["DIND_TLS_ONLY=1"] : [],
+            Env = dind
+                ? ["DIND_TLS_ONLY=1"]
+                : ["REGISTRY_AUTH=htpasswd", "REGISTRY_AUTH_HTPASSWD_REALM=sandbox-runner-test", "REGISTRY_AUTH_HTPASSWD_PATH=/etc/docker/registry/htpasswd"],
             ExposedPorts = new Dictionary<string, EmptyStruct> { [port] = default },
             HostConfig = new HostConfig
             {

@@ -70,7 +70,7 @@ public sealed class SwarmRealCodexTests(SwarmFixture swarm)
         HostCommand.Run("docker", ["tag", RealCodex.Image, inRegistry], "tagging the Codex image for the test registry (run `bash .ci/setup`)");
         try
         {
-            HostCommand.Run("docker", ["push", inRegistry], "pushing the Codex image to the test registry");
+            HostCommand.Run("docker", [.. swarm.LocalCliOptions, "push", inRegistry], "pushing the Codex image to the test registry");
         }
         finally
         {

@@ -8,19 +8,19 @@ using TaskStatus = SandboxRunner.Runs.TaskStatus;
 namespace SandboxRunner.IntegrationTests.Swarm;
 
 /// <summary>
-/// The registry under <c>allow</c> (a documented limit, docs/swarm.md): a box on a node reaches it like any host, and a
-/// registry without authentication (the test's; the runner pushes with no credentials) lets it read every image and
-/// write. What it cannot do is change what a later task runs: each service names the task image by the digest the
-/// runner's push returned, so a tag pushed over in the registry is never pulled.
+/// The registry under <c>allow</c> (docs/swarm.md): a box on a node reaches it like any host. The test registry, like a
+/// team's, wants a login, which the runner gives the engines and never a box: the box reads nothing there and writes
+/// nothing. And whoever holds the login cannot change what a later task runs: each service names the task image by the
+/// digest the runner's push returned, so a tag pushed over in the registry is never pulled.
 /// </summary>
 [Collection(SwarmCollection.Name)]
 public sealed class SwarmRegistryTamperTests(SwarmFixture swarm)
 {
     [Fact]
-    public async Task An_allow_task_reads_and_writes_the_registry_but_a_task_image_tag_it_pushes_over_never_reaches_a_later_task()
+    public async Task An_allow_task_can_neither_read_nor_write_the_registry_and_a_task_image_tag_pushed_over_never_reaches_a_later_task()
     {
         var (host, port) = (swarm.RegistryOnBridge.Split(':')[0], swarm.RegistryOnBridge.Split(':')[1]);
-        var catalog = $"@run * exec 3<>/dev/tcp/{host}/{port} && printf 'GET /v2/_catalog HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3 | tail -1";
+        var catalog = $"@run * exec 3<>/dev/tcp/{host}/{port} && printf 'GET /v2/_catalog HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3";
         var startUpload = $"@run * exec 3<>/dev/tcp/{host}/{port} && printf 'POST /v2/sandbox-runner/fake-codex/blobs/uploads/ HTTP/1.0\\r\\nContent-Length: 0\\r\\n\\r\\n' >&3 && head -1 <&3";
         TaskResult hostile;
         await using (var p = await SwarmPipeline.OpenAsync(swarm, "\"network_policy\": \"allow\""))
@@ -29,10 +29,12 @@ public sealed class SwarmRegistryTamperTests(SwarmFixture swarm)
         }
 
         Assert.True(hostile.Status == TaskStatus.Success, hostile.NotesForManager);
-        Assert.Contains("\"sandbox-runner/fake-codex\"", hostile.CommandsRun[0].OutputTail, StringComparison.Ordinal);
-        Assert.Contains("202 Accepted", hostile.CommandsRun[1].OutputTail, StringComparison.Ordinal);
+        Assert.Contains("401 Unauthorized", hostile.CommandsRun[0].OutputTail, StringComparison.Ordinal);
+        Assert.DoesNotContain("sandbox-runner/fake-codex", hostile.CommandsRun[0].OutputTail, StringComparison.Ordinal);
+        Assert.Contains("401 Unauthorized", hostile.CommandsRun[1].OutputTail, StringComparison.Ordinal);
+        Assert.DoesNotContain(SwarmFixture.RegistryLogin.Password!, hostile.CommandsRun[0].OutputTail + hostile.CommandsRun[1].OutputTail, StringComparison.Ordinal);
 
-        // A runner that pushed the task image before the tag is moved: what such a box can do, done from here. The tag
+        // A runner that pushed the task image before the tag is moved by someone with the login. The tag
         // now names another image (the egress proxy's, which has no codex), and the worker no longer holds the task
         // image, so a box there must pull it.
         await using var runner = swarm.BackendWith(new SwarmOptions(MaxTasksPerNode: 1));
@@ -41,7 +43,7 @@ public sealed class SwarmRegistryTamperTests(SwarmFixture swarm)
         HostCommand.Run("docker", ["tag", proxyInRegistry, published], "tagging another image under the task image's registry name");
         try
         {
-            HostCommand.Run("docker", ["push", published], "pushing over the task image's tag in the test registry");
+            HostCommand.Run("docker", [.. swarm.LocalCliOptions, "push", published], "pushing over the task image's tag in the test registry");
         }
         finally
         {

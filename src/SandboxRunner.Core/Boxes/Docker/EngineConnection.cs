@@ -9,10 +9,14 @@ namespace SandboxRunner.Boxes.Docker;
 /// TCP, TLS when <c>DOCKER_TLS_VERIFY</c> is set to anything but empty or <c>0</c>, with <c>ca.pem</c>,
 /// <c>cert.pem</c> and <c>key.pem</c> from <c>DOCKER_CERT_PATH</c> (default <c>~/.docker</c>). The server's
 /// certificate is checked against that CA, not the system's. Testcontainers reads the same variables, so
-/// the tests and the runner reach the same engine.
+/// the tests and the runner reach the same engine. <c>DOCKER_CONFIG</c> (default <c>~/.docker</c>) is where
+/// <c>docker login</c> keeps registry logins, which the swarm backend gives its registry pushes and pulls.
 /// </summary>
 public sealed record EngineConnection(Uri Endpoint, string? CertPath = null)
 {
+    /// <summary>The Docker config folder (<c>config.json</c>, with the logins of <c>docker login</c>); null: none is read.</summary>
+    public string? ConfigFolder { get; init; }
+
     public const string DefaultSocket = "unix:///var/run/docker.sock";
 
     /// <summary>True when the engine is reached over TCP with TLS (client certificate, server checked against the CA).</summary>
@@ -28,15 +32,15 @@ public sealed record EngineConnection(Uri Endpoint, string? CertPath = null)
                 $"DOCKER_HOST '{host}' is not usable: it must be unix:///path/to/docker.sock or tcp://host:port (ssh:// and npipe:// are not supported here).");
         }
 
+        var home = Path.Combine(environment("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".docker");
+        var config = environment("DOCKER_CONFIG") is { Length: > 0 } c ? c : home;
         var verify = environment("DOCKER_TLS_VERIFY") is { Length: > 0 } v && v != "0";
         if (!verify || endpoint.Scheme == "unix")
         {
-            return new EngineConnection(endpoint);
+            return new EngineConnection(endpoint) { ConfigFolder = config };
         }
 
-        var certPath = environment("DOCKER_CERT_PATH") is { Length: > 0 } p
-            ? p
-            : Path.Combine(environment("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".docker");
+        var certPath = environment("DOCKER_CERT_PATH") is { Length: > 0 } p ? p : home;
         foreach (var file in (string[])["ca.pem", "cert.pem", "key.pem"])
         {
             if (!File.Exists(Path.Combine(certPath, file)))
@@ -46,7 +50,7 @@ public sealed record EngineConnection(Uri Endpoint, string? CertPath = null)
             }
         }
 
-        return new EngineConnection(endpoint, certPath);
+        return new EngineConnection(endpoint, certPath) { ConfigFolder = config };
     }
 
     /// <summary>The process's own connection (its environment).</summary>

@@ -35,9 +35,10 @@ public sealed partial class SwarmBackend : ITaskBackend
         _labels = new ResourceLabels(extraLabels);
         Options = options;
         Nodes = new SwarmNodes(_client, manager, options);
-        Services = new SwarmServices(_client, logger);
+        var login = new RegistryLogin(options.Registry, manager.ConfigFolder);
+        Services = new SwarmServices(_client, login, logger);
         Markers = new SwarmMarkers(_client);
-        _images = new SwarmImages(_manager.Images, _client, options, logger) { Nodes = Nodes };
+        _images = new SwarmImages(_manager.Images, _client, options, login, logger) { Nodes = Nodes };
         _parking = new SwarmParking(_client, _labels);
         _warmLabels = _labels.StampOwned(new Dictionary<string, string> { [Labels.Role] = SwarmPool.Role });
         _pool = new SwarmPool(this, _client, logger, new WarmPoolPolicy(options.WarmBoxes, WarmIdleTime));

@@ -85,6 +85,7 @@ internal sealed partial class SwarmImages
     {
         var colon = published.LastIndexOf(':');
         var repository = published[..colon];
+        var auth = await login.ReadAsync(cancellationToken);
         string? error = null;
         try
         {
@@ -93,13 +94,14 @@ internal sealed partial class SwarmImages
             await engine.Images.PushImageAsync(
                 repository,
                 new ImagePushParameters { Tag = published[(colon + 1)..] },
-                new AuthConfig(),
+                auth,
                 new Reported(m => error ??= m.Error?.Message is { Length: > 0 } message ? message : null),
                 cancellationToken);
             if (error is not null)
             {
                 throw new InvalidOperationException(
-                    $"pushing {image} to the registry as {published} failed: {error}; check that `registry` ({options.Registry}) names a registry every node can push to");
+                    $"pushing {image} to the registry as {published} failed: {error}; " +
+                    (WantsLogin(error) ? LoginFix() : $"check that `registry` ({options.Registry}) names a registry every node can push to"));
             }
 
             var digests = (await engine.Images.InspectImageAsync(published, cancellationToken)).RepoDigests ?? [];
@@ -113,15 +115,16 @@ internal sealed partial class SwarmImages
         }
     }
 
-    private static async Task PullAsync(DockerClient engine, string reference, CancellationToken cancellationToken)
+    private async Task PullAsync(DockerClient engine, string reference, CancellationToken cancellationToken)
     {
+        var auth = await login.ReadAsync(cancellationToken);
         var at = reference.IndexOf('@', StringComparison.Ordinal);
         string? error = null;
         try
         {
             await engine.Images.CreateImageAsync(
                 new ImagesCreateParameters { FromImage = reference[..at], Tag = reference[(at + 1)..] },
-                new AuthConfig(),
+                auth,
                 new Reported(m => error ??= m.Error?.Message is { Length: > 0 } message ? message : null),
                 cancellationToken);
         }
@@ -132,7 +135,8 @@ internal sealed partial class SwarmImages
 
         if (error is not null)
         {
-            throw new InvalidOperationException($"pulling {reference} onto the swarm manager failed: {error}; check that the manager reaches the registry as `registry` names it");
+            throw new InvalidOperationException(
+                $"pulling {reference} onto the swarm manager failed: {error}; " + (WantsLogin(error) ? LoginFix() : "check that the manager reaches the registry as `registry` names it"));
         }
     }
 
@@ -209,4 +213,10 @@ internal sealed partial class SwarmImages
             // Not there, used by a container, or the node does not answer: the image sweep or the next removal takes it.
         }
     }
+
+    private static bool WantsLogin(string error) =>
+        ((string[])["unauthorized", "authentication required", "no basic auth credentials", "denied"]).Any(sign => error.Contains(sign, StringComparison.OrdinalIgnoreCase));
+
+    private string LoginFix() =>
+        $"the registry wants a login: run `docker login {options.Registry}` as the user the runner runs as (it reads the login from DOCKER_CONFIG, else ~/.docker)";
 }

@@ -11,7 +11,7 @@ namespace SandboxRunner.Boxes.Swarm;
 /// the registry for the nodes. A published image is named by its content (the manager's image id), so a node never
 /// runs a stale image under a reused tag, and each image is pushed once per process (the registry skips layers it has).
 /// </summary>
-internal sealed partial class SwarmImages(IBoxImages manager, DockerClient client, SwarmOptions options, ILogger logger) : IBoxImages
+internal sealed partial class SwarmImages(IBoxImages manager, DockerClient client, SwarmOptions options, RegistryLogin login, ILogger logger) : IBoxImages
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _published = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _digests = new(StringComparer.Ordinal);

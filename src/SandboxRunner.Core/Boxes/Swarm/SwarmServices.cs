@@ -7,13 +7,15 @@ using static SandboxRunner.Boxes.Docker.DockerErrors;
 namespace SandboxRunner.Boxes.Swarm;
 
 /// <summary>Services and their tasks over the manager's API: one call (and at most one log line) per method.</summary>
-internal sealed partial class SwarmServices(DockerClient client, ILogger logger)
+/// <param name="login">Given with every service created: swarm's nodes pull its image from the registry with it.</param>
+internal sealed partial class SwarmServices(DockerClient client, RegistryLogin login, ILogger logger)
 {
     public async Task<string> CreateAsync(ServiceSpec spec, CancellationToken cancellationToken)
     {
+        var auth = await login.ReadAsync(cancellationToken);
         try
         {
-            var created = await client.Swarm.CreateServiceAsync(new ServiceCreateParameters { Service = spec }, cancellationToken);
+            var created = await client.Swarm.CreateServiceAsync(new ServiceCreateParameters { Service = spec, RegistryAuth = auth }, cancellationToken);
             var id = created.ID ?? throw new InvalidOperationException($"the swarm manager created service {spec.Name} without saying its id");
             LogCreated(id, spec.Name ?? "", spec.TaskTemplate?.ContainerSpec?.Image ?? "");
             return id;
