@@ -5,13 +5,15 @@ using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Docker;
 
 // dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|deny|swarm|warm|all]
+// dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- swarm --pin-nodes
 // dotnet run -c Release --project bench/SandboxRunner.Benchmarks -- issue26 [options]
 var what = args.Length == 0 ? "all" : args[0];
 var issue26 = what == "issue26" ? Issue26Options.Parse(args[1..]) : null;
+var pinNodes = what == "swarm" && args.Length == 2 && args[1] == "--pin-nodes";
 if ((what == "issue26" && issue26 is null)
-    || (what != "issue26" && (args.Length > 1 || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "runtime" or "verify" or "parsers" or "deny" or "swarm" or "warm" or "all"))))
+    || (what != "issue26" && ((args.Length > 1 && !pinNodes) || what is not ("task-overhead" or "checkout" or "transport" or "environments" or "toolchains" or "runtime" or "verify" or "parsers" or "deny" or "swarm" or "warm" or "all"))))
 {
-    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|deny|swarm|warm|all]");
+    Console.Error.WriteLine("usage: SandboxRunner.Benchmarks [task-overhead|checkout|transport|environments|toolchains|runtime|verify|parsers|deny|swarm [--pin-nodes]|warm|all]");
     Console.Error.WriteLine($"       SandboxRunner.Benchmarks {Issue26Options.Usage}");
     return 2;
 }
@@ -85,7 +87,7 @@ try
     // Not in "all": it starts a two-node swarm of its own (a registry and two dockerds in containers).
     if (what is "swarm")
     {
-        await SwarmBenchmark.RunAsync(cancel.Token);
+        await SwarmBenchmark.RunAsync(pinNodes, cancel.Token);
     }
 
     // Not in "all": a measured decision (issue 26 point 7), not a figure to watch.

@@ -16,7 +16,9 @@ namespace SandboxRunner.Benchmarks;
 /// Issue 25's figures on a real two-node swarm started as the integration tests' SwarmFixture starts it (a registry and
 /// two dockerds in containers, never the local engine's swarm): one no-op task's cost on the cluster against the local
 /// backend (same image, same fake-Codex task, network none), split into the box's phases; and the wall time of 32 tasks
-/// that each wait 5 s with max_tasks_per_node 4 on two nodes against one (the worker drained).
+/// that each wait 5 s with max_tasks_per_node 4 on two nodes against one (the worker drained), with where the CPU went
+/// (<see cref="SwarmCpu"/>). <c>--pin-nodes</c> gives each node a core of its own (manager core 0, worker core 1; the
+/// runner process is not pinned), so two nodes have twice one node's CPU as separate machines would.
 /// </summary>
 internal static class SwarmBenchmark
 {
@@ -27,7 +29,7 @@ internal static class SwarmBenchmark
     private const int WarmUps = 2;
     private const int WaitTasks = 32;
 
-    public static async Task RunAsync(CancellationToken cancellationToken)
+    public static async Task RunAsync(bool pinNodes, CancellationToken cancellationToken)
     {
         var session = Guid.NewGuid().ToString("N")[..10];
         var scratch = Path.Combine(Path.GetTempPath(), $"sr-bench-swarm-{session}");
@@ -37,8 +39,8 @@ internal static class SwarmBenchmark
         try
         {
             var clock = Stopwatch.StartNew();
-            var cluster = await StartClusterAsync(session, containers, localTags, cancellationToken);
-            Console.WriteLine($"two-node swarm ready in {clock.Elapsed.TotalSeconds:F0} s (registry {cluster.Registry}, manager {cluster.Manager.Endpoint}, worker {cluster.WorkerNode})");
+            var cluster = await StartClusterAsync(session, containers, localTags, pinNodes, cancellationToken);
+            Console.WriteLine($"two-node swarm ready in {clock.Elapsed.TotalSeconds:F0} s (registry {cluster.Registry}, manager {cluster.Manager.Endpoint}, worker {cluster.WorkerNode}); {(pinNodes ? "nodes pinned: manager dind to core 0, worker dind to core 1 (their boxes with them), the runner unpinned" : "nodes not pinned")}");
             Console.WriteLine();
 
             var repoPath = await Repositories.CreateSmallAsync(Path.Combine(scratch, "repo"), cancellationToken);
@@ -243,14 +245,18 @@ internal static class SwarmBenchmark
 
     private static async Task ThroughputAsync(Runner swarmRunner, Cluster cluster, int concurrency, CancellationToken cancellationToken)
     {
+        var nodeContainers = new[] { ("manager", cluster.ManagerContainer), ("worker", cluster.WorkerContainer) };
+        var cpu = new Dictionary<string, string>(StringComparer.Ordinal);
         var tasks = Enumerable.Range(1, WaitTasks).Select(i => new TaskRequest { TaskId = $"w{i}", Prompt = "@sleep 5\n@message done" }).ToArray();
         async Task<TimeSpan> WallAsync(string label)
         {
             Console.Error.Write($"[{label}, concurrency {concurrency}]");
             var clock = Stopwatch.StartNew();
             var events = new PhaseTimes(clock);
+            using var sampler = SwarmCpu.Start(nodeContainers);
             var run = await swarmRunner.RunAsync(new RunRequest { Concurrency = concurrency, Tasks = tasks }, events, cancellationToken);
             clock.Stop();
+            cpu[label] = await sampler.StopAsync();
             Console.WriteLine($"{label}, concurrency {concurrency}: {events.Describe()} (load {Load()})");
             var failed = run.Results.Where(r => r.Status != Runs.TaskStatus.Success).ToList();
             if (failed.Count > 0)
@@ -277,9 +283,9 @@ internal static class SwarmBenchmark
         }
 
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"## swarm: {WaitTasks} tasks that each wait 5 s, max_tasks_per_node 4, run concurrency {concurrency}\n\n");
-        text.Append(CultureInfo.InvariantCulture, $"two nodes: {two.TotalSeconds:F1} s wall\n");
-        text.Append(CultureInfo.InvariantCulture, $"one node (worker drained): {one.TotalSeconds:F1} s wall\n");
+        text.Append(CultureInfo.InvariantCulture, $"## swarm: {WaitTasks} tasks that each wait 5 s, max_tasks_per_node 4, run concurrency {concurrency}{(cluster.Pinned ? ", nodes pinned to a core each" : "")}\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"two nodes: {two.TotalSeconds:F1} s wall; CPU: {cpu["two nodes"]}\n");
+        text.Append(CultureInfo.InvariantCulture, $"one node (worker drained): {one.TotalSeconds:F1} s wall; CPU: {cpu["one node"]}\n");
         text.Append(CultureInfo.InvariantCulture, $"two-node/one-node throughput: {one / two:F2}x (target >= 1.8x)\n");
         text.Append(CultureInfo.InvariantCulture, $"ideal: {WaitTasks / 8} waves of 5 s on two nodes, {WaitTasks / 4} on one; per wave beyond the 5 s: two nodes {(two.TotalSeconds - WaitTasks / 8 * 5) / (WaitTasks / 8):F1} s, one node {(one.TotalSeconds - WaitTasks / 4 * 5) / (WaitTasks / 4):F1} s\n");
         Console.WriteLine(text.ToString());
@@ -323,19 +329,20 @@ internal static class SwarmBenchmark
         }
     }
 
-    private sealed record Cluster(string Registry, EngineConnection Manager, string WorkerNode);
+    private sealed record Cluster(string Registry, EngineConnection Manager, string WorkerNode, string ManagerContainer, string WorkerContainer, bool Pinned);
 
     /// <summary>The fixture's cluster with the docker CLI: registry, manager and worker dinds, the image pushed and pulled, the worker joined and named by its engine.</summary>
-    private static async Task<Cluster> StartClusterAsync(string session, List<string> containers, List<string> localTags, CancellationToken cancellationToken)
+    private static async Task<Cluster> StartClusterAsync(string session, List<string> containers, List<string> localTags, bool pinNodes, CancellationToken cancellationToken)
     {
-        async Task<(string Id, string Port, string Ip)> StartAsync(string image, string port, bool dind)
+        async Task<(string Id, string Port, string Ip)> StartAsync(string image, string port, int? core)
         {
             List<string> args = ["run", "-d", "--label", $"{TaskOverheadBenchmark.BenchLabel}={session}", "-p", $"127.0.0.1::{port}"];
-            args.AddRange(dind
+            args.AddRange(image == DindImage
                 ? ["--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-                    "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--mount", "type=volume,target=/var/lib/docker"]
+                    "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--mount", "type=volume,target=/var/lib/docker", "--entrypoint", "sh"]
                 : ["--mount", "type=volume,target=/var/lib/docker-registry"]);
-            args.Add(image);
+            args.AddRange(pinNodes && core is { } c ? ["--cpuset-cpus", c.ToString(CultureInfo.InvariantCulture)] : []);
+            args.AddRange(image == DindImage ? [image, "-c", SwarmCpu.NodeEntrypoint] : [image]);
             var id = (await Docker(args, cancellationToken)).Trim();
             containers.Add(id);
             var mapped = (await Docker(["port", id, port], cancellationToken)).Trim().Split('\n')[0];
@@ -343,9 +350,9 @@ internal static class SwarmBenchmark
             return (id, mapped[(mapped.LastIndexOf(':') + 1)..], ip);
         }
 
-        var registry = await StartAsync(RegistryImage, "5000", dind: false);
-        var manager = await StartAsync(DindImage, "2375", dind: true);
-        var worker = await StartAsync(DindImage, "2375", dind: true);
+        var registry = await StartAsync(RegistryImage, "5000", core: null);
+        var manager = await StartAsync(DindImage, "2375", core: 0);
+        var worker = await StartAsync(DindImage, "2375", core: 1);
         var registryName = $"localhost:{registry.Port}";
         string[] M(params string[] a) => ["-H", $"tcp://127.0.0.1:{manager.Port}", .. a];
         string[] W(params string[] a) => ["-H", $"tcp://127.0.0.1:{worker.Port}", .. a];
@@ -385,7 +392,7 @@ internal static class SwarmBenchmark
                 return state == "ready" ? state : throw new InvalidOperationException($"worker {state}");
             },
             "the worker's readiness");
-        return new Cluster(registryName, managerConnection, workerNode);
+        return new Cluster(registryName, managerConnection, workerNode, manager.Id, worker.Id, pinNodes);
     }
 
     private static async Task UntilAsync(Func<Task<string>> attempt, string what)
