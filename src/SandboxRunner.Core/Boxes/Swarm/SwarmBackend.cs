@@ -192,10 +192,7 @@ public sealed partial class SwarmBackend : ITaskBackend
         }
 
         // Warm boxes carry no repository either: a dead owner's go with every sweep, their containers by their own labels.
-        var warm = LabelSelector.Of(Labels.Role, SwarmPool.Role).And(Labels.Owner);
-        var (idle, idleTasks) = await Services.ListWithTasksAsync(warm, cancellationToken);
-        await RemoveServicesAsync(idle.Where(s => Labels.HasGoneOwner(s.Spec?.Labels)).ToList(), idleTasks, cancellationToken);
-        await RemoveNodeContainersAsync(warm, Labels.HasGoneOwner, cancellationToken);
+        await RemoveBoxesAsync(LabelSelector.Of(Labels.Role, SwarmPool.Role).And(Labels.Owner), Labels.HasGoneOwner, cancellationToken);
 
         var parking = await _client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = LabelFilter(LabelSelector.Of(Labels.Role, SwarmParking.Role).And(Labels.Owner)) }, cancellationToken);
         foreach (var network in parking.Where(SwarmParking.IsOrphaned))
@@ -214,11 +211,7 @@ public sealed partial class SwarmBackend : ITaskBackend
     /// <summary>Services first, then what their containers left on the nodes, markers and secrets, then networks once free; returns how many services.</summary>
     private async Task<int> RemoveAsync(LabelSelector selector, bool orphansOnly, CancellationToken cancellationToken)
     {
-        var (services, tasks) = await Services.ListWithTasksAsync(selector, cancellationToken);
-        var removed = await RemoveServicesAsync(services.Where(s => !orphansOnly || Labels.HasGoneOwner(s.Spec?.Labels)).ToList(), tasks, cancellationToken);
-
-        // After the services: a service removed makes no new container, so nothing started meanwhile is missed.
-        await RemoveNodeContainersAsync(selector, orphansOnly ? Labels.HasGoneOwner : _ => true, cancellationToken);
+        var removed = await RemoveBoxesAsync(selector, orphansOnly ? Labels.HasGoneOwner : _ => true, cancellationToken);
         await Markers.RemoveAsync(selector, orphansOnly, cancellationToken);
         await SwarmEgress.RemoveSecretsAsync(_client, selector, orphansOnly, cancellationToken);
         var networks = await _client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = LabelFilter(selector) }, cancellationToken);
@@ -227,6 +220,19 @@ public sealed partial class SwarmBackend : ITaskBackend
             await RemoveNetworkWhenFreeAsync(network.Name, cancellationToken);
         }
 
+        return removed;
+    }
+
+    /// <summary>
+    /// The selected services whose labels <paramref name="take"/> accepts, with their tasks' containers, and then every
+    /// selected container it accepts on the nodes: after the services, since a service removed makes no new container,
+    /// so nothing started meanwhile is missed. Returns how many services.
+    /// </summary>
+    private async Task<int> RemoveBoxesAsync(LabelSelector selector, Func<IDictionary<string, string>?, bool> take, CancellationToken cancellationToken)
+    {
+        var (services, tasks) = await Services.ListWithTasksAsync(selector, cancellationToken);
+        var removed = await RemoveServicesAsync(services.Where(s => take(s.Spec?.Labels)).ToList(), tasks, cancellationToken);
+        await RemoveNodeContainersAsync(selector, take, cancellationToken);
         return removed;
     }
 
@@ -334,10 +340,7 @@ public sealed partial class SwarmBackend : ITaskBackend
             // What the pool could not remove itself (a refill cancelled mid-create): this process's warm services, by label.
             try
             {
-                var mine = LabelSelector.Of(Labels.Role, SwarmPool.Role).And(Labels.Owner, Labels.CurrentOwner);
-                var (left, leftTasks) = await Services.ListWithTasksAsync(mine, budget.Token);
-                await RemoveServicesAsync(left.ToList(), leftTasks, budget.Token);
-                await RemoveNodeContainersAsync(mine, _ => true, budget.Token);
+                await RemoveBoxesAsync(LabelSelector.Of(Labels.Role, SwarmPool.Role).And(Labels.Owner, Labels.CurrentOwner), _ => true, budget.Token);
             }
             catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException or InvalidOperationException)
             {

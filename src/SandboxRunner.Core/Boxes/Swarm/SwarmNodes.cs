@@ -119,7 +119,7 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
                         $"; give each worker its engine endpoint (docker node update --label-add {SwarmOptions.EngineLabel}=tcp://HOST:PORT NODE, see docs/swarm.md)");
                 }
 
-                if (nodes.Any(Free))
+                if (nodes.Any(IsFree))
                 {
                     break;
                 }
@@ -130,9 +130,9 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
                 cancellationToken.ThrowIfCancellationRequested();
             }
 
-            return new PlacementLease(_placement, nodes.Where(n => !Free(n)).Select(n => $"node.id!={n.Id}").ToList())
+            return new PlacementLease(_placement, nodes.Where(n => !IsFree(n)).Select(n => $"node.id!={n.Id}").ToList())
             {
-                FreeNodes = nodes.Where(Free).Select(n => n.Id).ToHashSet(StringComparer.Ordinal),
+                FreeNodes = nodes.Where(IsFree).Select(n => n.Id).ToHashSet(StringComparer.Ordinal),
             };
         }
         catch
@@ -167,9 +167,7 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
     public void Freed() => Interlocked.Exchange(ref _freed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     /// <summary>Whether <paramref name="node"/> takes a box now: usable, and under the per-node cap.</summary>
-    public bool IsFree(SwarmNode node) => Free(node);
-
-    private bool Free(SwarmNode node) => node.TakesBoxes && (options.MaxTasksPerNode is not { } cap || node.Boxes < cap);
+    public bool IsFree(SwarmNode node) => node.TakesBoxes && (options.MaxTasksPerNode is not { } cap || node.Boxes < cap);
 
     /// <summary>The engine of <paramref name="nodeId"/>, to reach a box's container there; null when the runner cannot reach it.</summary>
     public async Task<NodeEngine?> EngineAsync(string nodeId, CancellationToken cancellationToken)
