@@ -87,7 +87,7 @@ public sealed class SwarmGateTests : IDisposable
     public async Task The_archive_writes_the_task_file_before_the_go_file_both_the_box_users_alone()
     {
         using var tar = new MemoryStream();
-        await SwarmGate.WriteAsync(tar, new(["true"], "/", new Dictionary<string, string> { ["K"] = "v" }), "1000:1001", CancellationToken.None);
+        await SwarmGate.WriteAsync(tar, SwarmGate.Script(new(["true"], "/", new Dictionary<string, string> { ["K"] = "v" })), "1000:1001", CancellationToken.None);
         tar.Position = 0;
 
         var entries = new List<TarEntry>();

@@ -18,18 +18,18 @@ public sealed partial class SwarmBackend
         await Task.WhenAll(publishing, reading, parking).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         var image = await publishing;
         var defaults = await reading;
-        var launch = ServiceSpecs.LaunchOf(box, defaults);
-        _ = SwarmGate.Script(launch); // a name or value the gate cannot carry is refused before anything is made
+        // Made now, so a name or value the gate cannot carry is refused before anything is made.
+        var script = SwarmGate.Script(ServiceSpecs.LaunchOf(box, defaults));
         var networks = parked ? [await parking] : egress is not null ? [egress.InternalNetwork] : Array.Empty<string>();
         var dns = egress is null ? null : SwarmEgress.BoxDns;
-        var shape = new Shape(box, image, defaults, networks, dns, parked);
-        var key = Options.WarmBoxes > 0 && Poolable(site, box, defaults) ? shape.Key : null;
+        // The shape (and its key, a serialised task template) only for a box the pool may serve.
+        var shape = Options.WarmBoxes > 0 && Poolable(site, box, defaults) ? new Shape(box, image, defaults, networks, dns, parked) : null;
         string? serviceId = null;
         try
         {
             using var lease = await Nodes.PlaceAsync(cancellationToken);
             var user = ServiceSpecs.UserOf(box);
-            if (key is not null && await _pool.TakeAsync(key, lease.FreeNodes, labels, cancellationToken) is { } warm)
+            if (shape is not null && await _pool.TakeAsync(shape.Key, lease.FreeNodes, labels, cancellationToken) is { } warm)
             {
                 lease.Dispose();
                 // No refill now: one made while this task runs competes with it for its node's CPU (bench `swarm`:
@@ -38,7 +38,7 @@ public sealed partial class SwarmBackend
                     ?? throw new InvalidOperationException($"the warm box's node {warm.NodeId} has no engine the runner reaches");
                 serviceId = warm.ServiceId;
                 return await PlacedAsync(
-                    new SwarmTaskBox(this, warm.ServiceId, warm.NodeId, Nodes.NameOf(warm.NodeId), engine, warm.ContainerId, labels, launch, user) { Warm = true, OnGone = () => Refill(key, shape) },
+                    new SwarmTaskBox(this, warm.ServiceId, warm.NodeId, Nodes.NameOf(warm.NodeId), engine, warm.ContainerId, labels, script, user) { Warm = true, OnGone = () => Refill(shape) },
                     box,
                     cancellationToken);
             }
@@ -49,13 +49,13 @@ public sealed partial class SwarmBackend
             using var budget = new CancellationTokenSource(StartDeadline + TimeSpan.FromSeconds(30));
             serviceId = await Services.CreateAsync(spec, budget.Token);
             var (nodeId, started, containerId) = await StartAsync(serviceId, parked, lease.Dispose, budget.Token);
-            var created = await PlacedAsync(new SwarmTaskBox(this, serviceId, nodeId, Nodes.NameOf(nodeId), started, containerId, labels, launch, user)
+            var created = await PlacedAsync(new SwarmTaskBox(this, serviceId, nodeId, Nodes.NameOf(nodeId), started, containerId, labels, script, user)
             {
-                OnGone = key is null ? null : () => Refill(key, shape),
+                OnGone = shape is null ? null : () => Refill(shape),
             }, box, cancellationToken);
-            if (key is not null)
+            if (shape is not null)
             {
-                Refill(key, shape);
+                Refill(shape);
             }
 
             return created;
@@ -109,7 +109,7 @@ public sealed partial class SwarmBackend
         return (nodeId, engine, containerId);
     }
 
-    private void Refill(string key, Shape shape) => _pool.Refill(key, async (node, cancellationToken) =>
+    private void Refill(Shape shape) => _pool.Refill(shape.Key, async (node, cancellationToken) =>
     {
         var spec = ServiceSpecs.For(
             shape.Box, "sandbox-runner-warm-" + Guid.NewGuid().ToString("N")[..16], shape.Image, shape.Defaults, _warmLabels, shape.Networks, [$"node.id=={node}"], shape.Dns, warm: true);
@@ -121,7 +121,7 @@ public sealed partial class SwarmBackend
             placed = (task.NodeID!, task.Status!.ContainerStatus!.ContainerID!);
             var (nodeId, _, containerId) = await StartAsync(id, shape.Parked, () => { }, cancellationToken);
             var held = await _client.Swarm.InspectServiceAsync(id, cancellationToken);
-            return new WarmBox(key, id, nodeId, containerId, DateTimeOffset.UtcNow, held.Spec ?? spec, held.Version?.Index ?? throw new InvalidOperationException($"the manager gave warm service {id} no version"));
+            return new WarmBox(shape.Key, id, nodeId, containerId, DateTimeOffset.UtcNow, held.Spec ?? spec, held.Version?.Index ?? throw new InvalidOperationException($"the manager gave warm service {id} no version"));
         }
         catch
         {

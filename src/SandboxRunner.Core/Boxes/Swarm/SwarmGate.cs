@@ -55,16 +55,16 @@ internal static partial class SwarmGate
             : "'" + value.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     /// <summary>
-    /// The archive the runner extracts into the gate folder: the task file first, then the go-ahead, so the gate (which
-    /// waits for the go-ahead) never reads a task file still being written. Both are owned by <paramref name="user"/>
-    /// (the container's <c>uid:gid</c>) and readable by it alone.
+    /// The archive the runner extracts into the gate folder: the task file (<paramref name="script"/>, made by
+    /// <see cref="Script"/>) first, then the go-ahead, so the gate (which waits for the go-ahead) never reads a task file
+    /// still being written. Both are owned by <paramref name="user"/> (the container's <c>uid:gid</c>) and readable by it alone.
     /// </summary>
-    public static async Task WriteAsync(Stream tar, Launch launch, string user, CancellationToken cancellationToken)
+    public static async Task WriteAsync(Stream tar, string script, string user, CancellationToken cancellationToken)
     {
         var (uid, gid, mode) = Ids(user);
         await using var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true);
         await writer.WriteEntryAsync(
-            new PaxTarEntry(TarEntryType.RegularFile, ServiceSpecs.TaskFile) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(Script(launch))), Mode = mode, Uid = uid, Gid = gid },
+            new PaxTarEntry(TarEntryType.RegularFile, ServiceSpecs.TaskFile) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(script)), Mode = mode, Uid = uid, Gid = gid },
             cancellationToken);
         await writer.WriteEntryAsync(
             new PaxTarEntry(TarEntryType.RegularFile, ServiceSpecs.GateFile) { DataStream = new MemoryStream([]), Mode = mode, Uid = uid, Gid = gid },

@@ -20,18 +20,18 @@ internal sealed class SwarmTaskBox : ITaskBox
     private readonly SwarmBackend _swarm;
     private readonly DockerTaskBox _container;
     private readonly IReadOnlyDictionary<string, string> _labels;
-    private readonly SwarmGate.Launch _launch;
+    private readonly string _gateScript;
     private readonly string _user;
     private int _opened;
     private string? _lost;
     private int _disposed;
 
-    /// <param name="launch">What the gate runs once opened (the task's argv, folder and environment).</param>
+    /// <param name="gateScript">What the gate runs once opened (<see cref="SwarmGate.Script"/>: the task's argv, folder and environment).</param>
     /// <param name="user">The container's <c>uid:gid</c>, which owns the gate's task file.</param>
     public SwarmTaskBox(
-        SwarmBackend swarm, string serviceId, string nodeId, string nodeName, NodeEngine engine, string containerId, IReadOnlyDictionary<string, string> labels, SwarmGate.Launch launch, string user)
+        SwarmBackend swarm, string serviceId, string nodeId, string nodeName, NodeEngine engine, string containerId, IReadOnlyDictionary<string, string> labels, string gateScript, string user)
     {
-        _launch = launch;
+        _gateScript = gateScript;
         _user = user;
         _swarm = swarm;
         Id = serviceId;
@@ -204,7 +204,7 @@ internal sealed class SwarmTaskBox : ITaskBox
         }
 
         await _swarm.Markers.SetAsync(Id, _labels, cancellationToken);
-        await _container.PutArchiveAsync(ServiceSpecs.GateFolder, (tar, ct) => SwarmGate.WriteAsync(tar, _launch, _user, ct), cancellationToken);
+        await _container.PutArchiveAsync(ServiceSpecs.GateFolder, (tar, ct) => SwarmGate.WriteAsync(tar, _gateScript, _user, ct), cancellationToken);
     }
 
     public Task<long?> ExecAsync(BoxCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken) =>
