@@ -48,6 +48,22 @@ public sealed class RegistryLoginTests : IDisposable
     }
 
     [Fact]
+    public async Task A_docker_login_after_the_first_read_is_given_at_the_next_use()
+    {
+        var file = Path.Combine(_folder, "config.json");
+        var login = new RegistryLogin(Registry, _folder);
+        await File.WriteAllTextAsync(file, "{\"auths\":{\"" + Registry + "\":{\"auth\":\"" + Basic("old:pw") + "\"}}}");
+        File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddMinutes(-5));
+        var before = await login.ReadAsync(CancellationToken.None);
+
+        await File.WriteAllTextAsync(file, "{\"auths\":{\"" + Registry + "\":{\"auth\":\"" + Basic("new:pw") + "\"}}}");
+        File.SetLastWriteTimeUtc(file, DateTime.UtcNow);
+        var after = await login.ReadAsync(CancellationToken.None);
+
+        Assert.Equal(("old", "new"), (before.Username, after.Username));
+    }
+
+    [Fact]
     public async Task Another_registry_s_login_is_never_given()
     {
         var auth = await ReadAsync("{\"auths\":{\"other.example:5000\":{\"auth\":\"" + Basic("runner:pw") + "\"},\"" + Registry + ".evil\":{\"auth\":\"" + Basic("x:y") + "\"}}}");

@@ -12,12 +12,19 @@ namespace SandboxRunner.Boxes.Swarm;
 /// The engines take a login with each push and pull and never keep it, and swarm's nodes pull a service's image with
 /// the login given when the service was created; so a registry that requires one works, and a box that can reach the
 /// registry (under <c>allow</c>) reads nothing of it without. No login stored means anonymous, as before.
-/// Read again for every use (a file read): a <c>docker login</c> after the runner started counts.
+/// Read once and kept while <c>config.json</c> is unchanged (every push, pull and service create asks, and a credential
+/// helper is a process to run), for at most <see cref="MaxAge"/>, since a helper's tokens can expire: a
+/// <c>docker login</c> after the runner started (which rewrites the file) counts at the next use.
 /// </summary>
 internal sealed class RegistryLogin(string? registry, string? configFolder)
 {
     private static readonly TimeSpan HelperBound = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(10);
     private const int MaxHelperOutput = 64 * 1024;
+    private Kept? _kept;
+
+    /// <summary>A login as read from the file last written at <paramref name="Written"/>, at <paramref name="ReadAt"/> (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+    private sealed record Kept(DateTime Written, long ReadAt, AuthConfig Login);
 
     /// <summary>The login for the registry, or an anonymous one when none is stored.</summary>
     public async Task<AuthConfig> ReadAsync(CancellationToken cancellationToken)
@@ -28,17 +35,24 @@ internal sealed class RegistryLogin(string? registry, string? configFolder)
         }
 
         var file = Path.Combine(configFolder, "config.json");
-        string text;
+        var written = File.GetLastWriteTimeUtc(file);
+        if (Volatile.Read(ref _kept) is { } kept && kept.Written == written && Stopwatch.GetElapsedTime(kept.ReadAt) < MaxAge)
+        {
+            return kept.Login;
+        }
+
+        AuthConfig login;
         try
         {
-            text = await File.ReadAllTextAsync(file, cancellationToken);
+            login = await FromConfigAsync(await File.ReadAllTextAsync(file, cancellationToken), file, cancellationToken);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            return new AuthConfig();
+            login = new AuthConfig();
         }
 
-        return await FromConfigAsync(text, file, cancellationToken);
+        Volatile.Write(ref _kept, new Kept(written, Stopwatch.GetTimestamp(), login));
+        return login;
     }
 
     /// <summary>What a <c>config.json</c>'s text says for the registry (<paramref name="file"/> names it in errors).</summary>
