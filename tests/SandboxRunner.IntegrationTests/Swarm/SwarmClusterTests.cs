@@ -56,6 +56,44 @@ public sealed class SwarmClusterTests(SwarmFixture swarm) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Boxes_asked_for_at_once_beyond_the_cap_wait_for_a_place_and_the_next_takes_the_place_a_box_frees()
+    {
+        await using var backend = swarm.BackendWith(new SwarmOptions(MaxTasksPerNode: 1));
+        await using var site = await backend.OpenRunSiteAsync(new RunSiteSpec(_scope, "run-1", NetworkIntent.None), CancellationToken.None);
+
+        var asked = Enumerable.Range(1, 3).Select(i => site.CreateBoxAsync(Box("echo done", $"t{i}"), CancellationToken.None)).ToList();
+        var made = new List<ITaskBox>();
+        try
+        {
+            while (asked.Count(a => a.IsCompleted) < 2)
+            {
+                await Task.WhenAny(asked.Where(a => !a.IsCompleted));
+            }
+
+            // Both places are taken: the third is still waiting a while later (swarm places a box within about a second).
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            made.AddRange(asked.Where(a => a.IsCompleted).Select(a => a.Result));
+            Assert.True(made.Count == 2, "a third box was made while both nodes were at their cap of one");
+            Assert.Equal(new[] { swarm.ManagerNodeName, swarm.WorkerNodeName }.Order(StringComparer.Ordinal), made.Select(b => b.Node!).Order(StringComparer.Ordinal));
+            var waiting = asked.Single(a => !a.IsCompleted);
+
+            var freed = made[0];
+            await freed.DisposeAsync();
+            var third = await waiting.WaitAsync(TimeSpan.FromMinutes(1));
+            made.Add(third);
+
+            Assert.Equal(freed.Node, third.Node);
+        }
+        finally
+        {
+            foreach (var box in made)
+            {
+                await box.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_box_on_either_node_runs_with_no_capability_no_new_privileges_a_read_only_root_and_its_limits()
     {
         await using var backend = swarm.BackendWith(new SwarmOptions(MaxTasksPerNode: 1));

@@ -48,6 +48,7 @@ public sealed partial class SwarmBackend
             // The create itself is not cancelled: cancelled mid-flight, the manager may create a service whose id never reaches us.
             using var budget = new CancellationTokenSource(StartDeadline + TimeSpan.FromSeconds(30));
             serviceId = await Services.CreateAsync(spec, budget.Token);
+            lease.Created();
             var (nodeId, started, containerId) = await StartAsync(serviceId, parked, lease.Dispose, budget.Token);
             var created = await PlacedAsync(new SwarmTaskBox(this, serviceId, nodeId, Nodes.NameOf(nodeId), started, containerId, labels, script, user)
             {

@@ -22,6 +22,7 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
     private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _placement = new(1, 1);
+    private readonly PlacementBook _book = new();
     private TaskCompletionSource _freed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _managerNodeId;
 
@@ -98,8 +99,10 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
 
     /// <summary>
     /// The constraints that keep a new box off the nodes it may not go to, once some node may take it; waits (until
-    /// cancelled) while every usable node is at the per-node cap. Held under one lock per process so two boxes
-    /// created at once do not both take a node's last place (the count comes from swarm, so other runners count too).
+    /// cancelled) while every usable node is at the per-node cap. Held under one lock per process only until the box's
+    /// service exists (<see cref="PlacementLease.Created"/>); from then until swarm gives it a node the lease's entry in
+    /// the <see cref="PlacementBook"/> counts it, so creates overlap and two boxes never both take a node's last place
+    /// (the count comes from swarm, so other runners count too, once placed).
     /// </summary>
     public async Task<PlacementLease> PlaceAsync(CancellationToken cancellationToken)
     {
@@ -107,10 +110,13 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
         try
         {
             IReadOnlyList<SwarmNode> nodes;
+            HashSet<string> free;
             while (true)
             {
-                // Armed before the look, so a box removed while it runs is not missed.
+                // Armed before the look, so a box removed or placed while it runs is not missed; the book is read
+                // before the listing, so a box placed in between is counted twice, never not at all.
                 var freed = Volatile.Read(ref _freed).Task;
+                var unplaced = _book.Unplaced();
                 nodes = await ListAsync(cancellationToken);
                 if (!nodes.Any(n => n.TakesBoxes))
                 {
@@ -119,20 +125,29 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
                         $"; give each worker its engine endpoint (docker node update --label-add {SwarmOptions.EngineLabel}=tcp://HOST:PORT NODE, see docs/swarm.md)");
                 }
 
-                if (nodes.Any(IsFree))
+                free = nodes.Where(n => PlacementBook.IsFree(n, unplaced, options.MaxTasksPerNode)).Select(n => n.Id).ToHashSet(StringComparer.Ordinal);
+                if (free.Count > 0)
                 {
                     break;
                 }
 
-                // A place frees when one of this process's boxes goes (the look is repeated at once) or another
-                // runner's does (seen at the next look, every 500 ms).
+                // A place frees when one of this process's boxes goes or is placed (the look is repeated at once) or
+                // another runner's goes (seen at the next look, every 500 ms).
                 await Task.WhenAny(freed, Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken));
                 cancellationToken.ThrowIfCancellationRequested();
             }
 
-            return new PlacementLease(_placement, nodes.Where(n => !IsFree(n)).Select(n => $"node.id!={n.Id}").ToList())
+            var excluded = nodes.Where(n => !free.Contains(n.Id)).Select(n => n.Id).ToHashSet(StringComparer.Ordinal);
+            var entry = _book.Book(excluded);
+            return new PlacementLease(_placement, excluded.Select(id => $"node.id!={id}").ToList(), () =>
             {
-                FreeNodes = nodes.Where(IsFree).Select(n => n.Id).ToHashSet(StringComparer.Ordinal),
+                if (_book.Settle(entry))
+                {
+                    Freed();
+                }
+            })
+            {
+                FreeNodes = free,
             };
         }
         catch
@@ -166,8 +181,8 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
     /// <summary>One of this process's boxes is gone from the swarm: a placement waiting for a free place looks again now.</summary>
     public void Freed() => Interlocked.Exchange(ref _freed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
-    /// <summary>Whether <paramref name="node"/> takes a box now: usable, and under the per-node cap.</summary>
-    public bool IsFree(SwarmNode node) => node.TakesBoxes && (options.MaxTasksPerNode is not { } cap || node.Boxes < cap);
+    /// <summary>Whether <paramref name="node"/> takes a box now: usable, and under the per-node cap counting the boxes not placed yet (<see cref="PlacementBook"/>).</summary>
+    public bool IsFree(SwarmNode node) => PlacementBook.IsFree(node, _book.Unplaced(), options.MaxTasksPerNode);
 
     /// <summary>The engine of <paramref name="nodeId"/>, to reach a box's container there; null when the runner cannot reach it.</summary>
     public async Task<NodeEngine?> EngineAsync(string nodeId, CancellationToken cancellationToken)
@@ -220,23 +235,35 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
 internal sealed record NodeEngine(DockerBackend Backend, DockerClient Client);
 
 /// <summary>
-/// The placement constraints of one box, holding the process's placement lock until the box's service exists (so
-/// the next box counts it): dispose right after creating the service.
+/// The placement of one box: its constraints, the process's placement lock until the box's service exists
+/// (<see cref="Created"/>: the next box may be created from then), and the box's entry in the
+/// <see cref="PlacementBook"/> until swarm gave it a node or it was never made (dispose: swarm's listing counts it then).
 /// </summary>
-internal sealed class PlacementLease(SemaphoreSlim gate, IReadOnlyList<string> constraints) : IDisposable
+internal sealed class PlacementLease(SemaphoreSlim gate, IReadOnlyList<string> constraints, Action settle) : IDisposable
 {
-    private int _released;
+    private int _created;
+    private int _disposed;
 
     public IReadOnlyList<string> Constraints { get; } = constraints;
 
     /// <summary>The nodes with a free place at the look (a warm box is taken only on one of them).</summary>
     public IReadOnlySet<string> FreeNodes { get; init; } = new HashSet<string>();
 
-    public void Dispose()
+    /// <summary>The box's service exists: the placement lock goes, the book keeps counting the box until it is placed.</summary>
+    public void Created()
     {
-        if (Interlocked.Exchange(ref _released, 1) == 0)
+        if (Interlocked.Exchange(ref _created, 1) == 0)
         {
             gate.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Created();
+            settle();
         }
     }
 }
