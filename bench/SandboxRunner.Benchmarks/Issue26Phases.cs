@@ -67,5 +67,9 @@ internal sealed class PhaseRecorder : IDisposable
         table.Row("phase: rest", "  phase: the rest of Runner.RunAsync (between the phases)").Add(runMs - top);
     }
 
+    /// <summary>The phases ended since the last take, each as its mean per occurrence (one line: where a task's time went in a fan-out).</summary>
+    public string DescribeMeans() =>
+        string.Join("; ", Take().Select(p => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{p.Phase} {p.Ms / p.Count:F0} ms")));
+
     public void Dispose() => _listener.Dispose();
 }

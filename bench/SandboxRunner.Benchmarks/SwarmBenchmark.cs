@@ -254,10 +254,11 @@ internal static class SwarmBenchmark
             var clock = Stopwatch.StartNew();
             var events = new PhaseTimes(clock);
             using var sampler = SwarmCpu.Start(nodeContainers);
+            using var phases = new PhaseRecorder();
             var run = await swarmRunner.RunAsync(new RunRequest { Concurrency = concurrency, Tasks = tasks }, events, cancellationToken);
             clock.Stop();
             cpu[label] = await sampler.StopAsync();
-            Console.WriteLine($"{label}, concurrency {concurrency}: {events.Describe()} (load {Load()})");
+            Console.WriteLine($"{label}, concurrency {concurrency}: {events.Describe()} (load {Load()})\n  mean per phase: {phases.DescribeMeans()}");
             var failed = run.Results.Where(r => r.Status != Runs.TaskStatus.Success).ToList();
             if (failed.Count > 0)
             {

@@ -46,6 +46,18 @@ internal sealed class PlacementBook
         }
     }
 
+    /// <summary>The box of <paramref name="entry"/> may now go to no node but <paramref name="excluded"/> leaves it (it was given a node's box).</summary>
+    public void Narrow(long entry, IReadOnlySet<string> excluded)
+    {
+        lock (_gate)
+        {
+            if (_unplaced.ContainsKey(entry))
+            {
+                _unplaced[entry] = excluded;
+            }
+        }
+    }
+
     /// <summary>The box of <paramref name="entry"/> is placed (swarm's listing counts it now) or was never made.</summary>
     public bool Settle(long entry)
     {

@@ -25,22 +25,42 @@ public sealed partial class SwarmBackend
         // The shape (and its key, a serialised task template) only for a box the pool may serve.
         var shape = Options.WarmBoxes > 0 && Poolable(site, box, defaults) ? new Shape(box, image, defaults, networks, dns, parked) : null;
         string? serviceId = null;
+        var lease = await Nodes.PlaceAsync(cancellationToken);
         try
         {
-            using var lease = await Nodes.PlaceAsync(cancellationToken);
             var user = ServiceSpecs.UserOf(box);
-            if (shape is not null && await _pool.TakeAsync(shape.Key, lease.FreeNodes, labels, cancellationToken) is { } warm)
+            if (shape is not null)
             {
-                lease.Dispose();
-                // No refill now: one made while this task runs competes with it for its node's CPU (bench `swarm`:
-                // the refill's create and start ran beside every task); the box's going refills its node (OnGone).
-                var engine = await Nodes.EngineAsync(warm.NodeId, cancellationToken)
-                    ?? throw new InvalidOperationException($"the warm box's node {warm.NodeId} has no engine the runner reaches");
-                serviceId = warm.ServiceId;
-                return await PlacedAsync(
-                    new SwarmTaskBox(this, warm.ServiceId, warm.NodeId, Nodes.NameOf(warm.NodeId), engine, warm.ContainerId, labels, script, user) { Warm = true, OnGone = () => Refill(shape) },
-                    box,
-                    cancellationToken);
+                var warm = await _pool.TakeAsync(shape.Key, lease.FreeNodes, labels, cancellationToken);
+                if (warm is null && _pool.Policy.Claim(shape.Key, lease.FreeNodes) is { } claim)
+                {
+                    // A box of this shape is being made on a free node (the refill after a box went): wait for it, the
+                    // other placements going on meanwhile, rather than make a second box beside it on that node (bench
+                    // `swarm`: in a fan-out every freed place was taken cold while its refill was made next to it).
+                    lease.PinTo(claim.NodeId);
+                    lease.Created();
+                    warm = await _pool.AdoptAsync(claim, labels, cancellationToken);
+                    if (warm is null)
+                    {
+                        lease.Dispose();
+                        lease = await Nodes.PlaceAsync(cancellationToken);
+                    }
+                }
+
+                if (warm is not null)
+                {
+                    lease.Dispose();
+                    // No refill now: one made while this task runs competes with it for its node's CPU (bench `swarm`:
+                    // the refill's create and start ran beside every task); the box's going refills its node (OnGone).
+                    var engine = await Nodes.EngineAsync(warm.NodeId, cancellationToken)
+                        ?? throw new InvalidOperationException($"the warm box's node {warm.NodeId} has no engine the runner reaches");
+                    serviceId = warm.ServiceId;
+                    _pool.Policy.Using(shape.Key);
+                    return await PlacedAsync(
+                        new SwarmTaskBox(this, warm.ServiceId, warm.NodeId, Nodes.NameOf(warm.NodeId), engine, warm.ContainerId, labels, script, user) { Warm = true, OnGone = () => Gone(shape) },
+                        box,
+                        cancellationToken);
+                }
             }
 
             var spec = ServiceSpecs.For(box, "sandbox-runner-" + Guid.NewGuid().ToString("N")[..16], image, defaults, labels, networks, lease.Constraints, dns);
@@ -50,9 +70,14 @@ public sealed partial class SwarmBackend
             serviceId = await Services.CreateAsync(spec, budget.Token);
             lease.Created();
             var (nodeId, started, containerId) = await StartAsync(serviceId, parked, lease.Dispose, budget.Token);
+            if (shape is not null)
+            {
+                _pool.Policy.Using(shape.Key);
+            }
+
             var created = await PlacedAsync(new SwarmTaskBox(this, serviceId, nodeId, Nodes.NameOf(nodeId), started, containerId, labels, script, user)
             {
-                OnGone = shape is null ? null : () => Refill(shape),
+                OnGone = shape is null ? null : () => Gone(shape),
             }, box, cancellationToken);
             if (shape is not null)
             {
@@ -70,6 +95,10 @@ public sealed partial class SwarmBackend
             }
 
             throw;
+        }
+        finally
+        {
+            lease.Dispose();
         }
     }
 
@@ -108,6 +137,13 @@ public sealed partial class SwarmBackend
         }
 
         return (nodeId, engine, containerId);
+    }
+
+    /// <summary>A box of <paramref name="shape"/> is gone: one fewer in use, and the pool tops the shape up (its node has a free place now).</summary>
+    private void Gone(Shape shape)
+    {
+        _pool.Policy.Released(shape.Key);
+        Refill(shape);
     }
 
     private void Refill(Shape shape) => _pool.Refill(shape.Key, async (node, cancellationToken) =>

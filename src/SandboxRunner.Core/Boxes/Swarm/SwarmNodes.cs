@@ -138,15 +138,9 @@ internal sealed class SwarmNodes(DockerClient manager, EngineConnection managerC
             }
 
             var excluded = nodes.Where(n => !free.Contains(n.Id)).Select(n => n.Id).ToHashSet(StringComparer.Ordinal);
-            var entry = _book.Book(excluded);
-            return new PlacementLease(_placement, excluded.Select(id => $"node.id!={id}").ToList(), () =>
+            return new PlacementLease(_placement, _book, _book.Book(excluded), nodes.Select(n => n.Id).ToList(), Freed)
             {
-                if (_book.Settle(entry))
-                {
-                    Freed();
-                }
-            })
-            {
+                Constraints = excluded.Select(id => $"node.id!={id}").ToList(),
                 FreeNodes = free,
             };
         }
@@ -239,15 +233,24 @@ internal sealed record NodeEngine(DockerBackend Backend, DockerClient Client);
 /// (<see cref="Created"/>: the next box may be created from then), and the box's entry in the
 /// <see cref="PlacementBook"/> until swarm gave it a node or it was never made (dispose: swarm's listing counts it then).
 /// </summary>
-internal sealed class PlacementLease(SemaphoreSlim gate, IReadOnlyList<string> constraints, Action settle) : IDisposable
+/// <param name="listed">The nodes the look saw (a box pinned to one is kept off all the others).</param>
+/// <param name="freed">Tells waiting placements to look again (a booked box no longer counts where it did).</param>
+internal sealed class PlacementLease(SemaphoreSlim gate, PlacementBook book, long entry, IReadOnlyList<string> listed, Action freed) : IDisposable
 {
     private int _created;
     private int _disposed;
 
-    public IReadOnlyList<string> Constraints { get; } = constraints;
+    public IReadOnlyList<string> Constraints { get; init; } = [];
 
     /// <summary>The nodes with a free place at the look (a warm box is taken only on one of them).</summary>
     public IReadOnlySet<string> FreeNodes { get; init; } = new HashSet<string>();
+
+    /// <summary>The box will be on <paramref name="nodeId"/> (a warm box being made there): from now it counts against that node alone.</summary>
+    public void PinTo(string nodeId)
+    {
+        book.Narrow(entry, listed.Where(id => id != nodeId).ToHashSet(StringComparer.Ordinal));
+        freed();
+    }
 
     /// <summary>The box's service exists: the placement lock goes, the book keeps counting the box until it is placed.</summary>
     public void Created()
@@ -263,7 +266,10 @@ internal sealed class PlacementLease(SemaphoreSlim gate, IReadOnlyList<string> c
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             Created();
-            settle();
+            if (book.Settle(entry))
+            {
+                freed();
+            }
         }
     }
 }

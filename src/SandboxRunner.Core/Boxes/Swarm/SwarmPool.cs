@@ -51,41 +51,79 @@ internal sealed partial class SwarmPool : IAsyncDisposable
     {
         while (Policy.Take(key, freeNodes) is { } box)
         {
-            // Bounded: a node that stopped answering (paused, cut off) must not hold the placement lock; its box goes cold.
-            using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            budget.CancelAfter(TakeBudget);
-            try
+            if (await HandOverAsync(box, labels, cancellationToken))
             {
-                var engine = await _swarm.Nodes.EngineAsync(box.NodeId, budget.Token);
-                var spec = box.Spec;
-                spec.Labels = new Dictionary<string, string>(labels);
-                // Side by side: the relabel and a look that its container still waits at its gate.
-                var relabel = _client.Swarm.UpdateServiceAsync(box.ServiceId, new ServiceUpdateParameters { Service = spec, Version = (long)box.Version }, budget.Token);
-                var look = engine is null ? null : engine.Client.Containers.InspectContainerAsync(box.ContainerId, budget.Token);
-                await Task.WhenAll(look is null ? [relabel] : [relabel, look]);
-                if (look is not null && (await look).State is { Running: true })
-                {
-                    LogTaken(Short(box.ServiceId), box.NodeId);
-                    return box;
-                }
-
-                LogUnusable(Short(box.ServiceId), "its container no longer runs");
+                return box;
             }
-            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException
-                || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                LogUnusable(Short(box.ServiceId), e.Message);
-            }
-
-            Track(RemoveQuietlyAsync(box));
         }
 
         return null;
     }
 
     /// <summary>
-    /// Starts warming boxes of <paramref name="key"/> in the background on the nodes the policy plans for (each usable
-    /// node with a free task place); <paramref name="warm"/> makes one on a given node. Never throws.
+    /// The box of <paramref name="claim"/> once made, handed over as by <see cref="TakeAsync"/>; null when making it
+    /// failed or it turned out unusable. A task cancelled meanwhile leaves the box to the pool.
+    /// </summary>
+    public async Task<WarmBox?> AdoptAsync(WarmClaim claim, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    {
+        WarmBox? box;
+        try
+        {
+            box = await claim.Box.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            Policy.Abandon(claim);
+            throw;
+        }
+
+        if (box is not null && await HandOverAsync(box, labels, cancellationToken))
+        {
+            LogAdopted(Short(box.ServiceId));
+            return box;
+        }
+
+        return null;
+    }
+
+    /// <summary>Relabels a warm box as the task's own; false (and the box removed) when its container no longer runs or its node does not answer.</summary>
+    private async Task<bool> HandOverAsync(WarmBox box, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    {
+        // Bounded: a node that stopped answering (paused, cut off) must not hold the placement lock; its box goes cold.
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        budget.CancelAfter(TakeBudget);
+        try
+        {
+            var engine = await _swarm.Nodes.EngineAsync(box.NodeId, budget.Token);
+            var spec = box.Spec;
+            spec.Labels = new Dictionary<string, string>(labels);
+            // Side by side: the relabel and a look that its container still waits at its gate.
+            var relabel = _client.Swarm.UpdateServiceAsync(box.ServiceId, new ServiceUpdateParameters { Service = spec, Version = (long)box.Version }, budget.Token);
+            var look = engine is null ? null : engine.Client.Containers.InspectContainerAsync(box.ContainerId, budget.Token);
+            await Task.WhenAll(look is null ? [relabel] : [relabel, look]);
+            if (look is not null && (await look).State is { Running: true })
+            {
+                LogTaken(Short(box.ServiceId), box.NodeId);
+                return true;
+            }
+
+            LogUnusable(Short(box.ServiceId), "its container no longer runs");
+        }
+        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException
+            || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogUnusable(Short(box.ServiceId), e.Message);
+        }
+
+        Track(RemoveQuietlyAsync(box));
+        return false;
+    }
+
+    /// <summary>
+    /// Starts warming boxes of <paramref name="key"/> in the background until the shape has as many as
+    /// <see cref="WarmPoolPolicy.Wanted"/> (<see cref="WarmPoolPolicy.PlanRefill"/>), on every node that takes boxes, those with a free place first: a warm
+    /// box takes no place, so one made on a full node waits there for a task of it to end. <paramref name="warm"/> makes
+    /// one on a given node. Never throws.
     /// </summary>
     public void Refill(string key, Func<string, CancellationToken, Task<WarmBox>> warm)
     {
@@ -103,7 +141,7 @@ internal sealed partial class SwarmPool : IAsyncDisposable
         try
         {
             var nodes = await _swarm.Nodes.ListAsync(_stopping.Token);
-            planned = Policy.PlanRefill(key, nodes.Where(_swarm.Nodes.IsFree).Select(n => n.Id).ToList());
+            planned = Policy.PlanRefill(key, nodes.Where(n => n.TakesBoxes).OrderBy(n => _swarm.Nodes.IsFree(n) ? 0 : 1).Select(n => n.Id).ToList(), Policy.Wanted(key));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -205,6 +243,9 @@ internal sealed partial class SwarmPool : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "a task took warm swarm box {Service} on node {Node}")]
     private partial void LogTaken(string service, string node);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "a task adopted warm swarm box {Service} as it was made, instead of making a second box on its node")]
+    private partial void LogAdopted(string service);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "warm swarm box {Service} is not usable ({Reason}); removed, the task gets a cold box")]
     private partial void LogUnusable(string service, string reason);

@@ -4,17 +4,23 @@ namespace SandboxRunner.Boxes.Swarm;
 /// <param name="Spec">The service's spec as the manager holds it, and its <paramref name="Version"/>: what a label-only update sends back.</param>
 internal sealed record WarmBox(string Key, string ServiceId, string NodeId, string ContainerId, DateTimeOffset Warmed, global::Docker.DotNet.Models.ServiceSpec Spec, ulong Version);
 
+/// <summary>A task's claim on a box being made on <paramref name="NodeId"/>: the box once made, or null if making it failed.</summary>
+internal sealed record WarmClaim(string NodeId, Task<WarmBox?> Box);
+
 /// <summary>
 /// Which warm boxes the swarm backend keeps, with no I/O (<see cref="SwarmPool"/> does the creating and removing):
-/// per shape (the pool key) at most one box per node that has a free task place, at most <see cref="MaxWarm"/> in all
-/// (made or being made), none idle longer than <see cref="IdleTime"/>. A box taken leaves the pool for good: it is
-/// handed to one task and removed after it, never returned.
+/// per shape (the pool key) as many as asked (the backend asks for one more than the boxes of the shape in use, so a
+/// fan-out's successors find theirs made while it runs), spread evenly over the nodes, at most <see cref="MaxWarm"/> in
+/// all (made or being made), none idle longer than <see cref="IdleTime"/>. A box taken leaves the pool for good: it is
+/// handed to one task and removed after it, never returned. A box being made can be claimed by one task
+/// (<see cref="Claim"/>), which then gets it the moment it is made instead of making a second box on that node.
 /// </summary>
 internal sealed class WarmPoolPolicy(int maxWarm, TimeSpan idleTime)
 {
     private readonly Lock _gate = new();
     private readonly List<WarmBox> _idle = [];
-    private readonly List<(string Key, string NodeId)> _pending = [];
+    private readonly List<Pending> _pending = [];
+    private readonly Dictionary<string, int> _inUse = new(StringComparer.Ordinal);
 
     public int MaxWarm { get; } = maxWarm;
 
@@ -59,52 +65,162 @@ internal sealed class WarmPoolPolicy(int maxWarm, TimeSpan idleTime)
         }
     }
 
+    /// <summary>A box of <paramref name="key"/> was handed to a task (warm or made cold): one more of the shape in use.</summary>
+    public void Using(string key)
+    {
+        lock (_gate)
+        {
+            _inUse[key] = _inUse.GetValueOrDefault(key) + 1;
+        }
+    }
+
+    /// <summary>A box of <paramref name="key"/> in use is gone.</summary>
+    public void Released(string key)
+    {
+        lock (_gate)
+        {
+            if (_inUse.GetValueOrDefault(key) <= 1)
+            {
+                _inUse.Remove(key);
+            }
+            else
+            {
+                _inUse[key]--;
+            }
+        }
+    }
+
     /// <summary>
-    /// The nodes to warm a box of <paramref name="key"/> on now: each of <paramref name="freeNodes"/> (in order) that has
-    /// none idle or being made, while the total stays within <see cref="MaxWarm"/>. They count as being made from here.
+    /// How many boxes of <paramref name="key"/> to keep warm: one more than are in use, so each task running now finds
+    /// a successor's box made (a fan-out keeps a box per place in use; one task at a time keeps one), within <see cref="MaxWarm"/>.
     /// </summary>
-    public IReadOnlyList<string> PlanRefill(string key, IReadOnlyList<string> freeNodes)
+    public int Wanted(string key)
+    {
+        lock (_gate)
+        {
+            return Math.Min(_inUse.GetValueOrDefault(key) + 1, MaxWarm);
+        }
+    }
+
+    /// <summary>
+    /// The nodes to warm boxes of <paramref name="key"/> on now, one entry per box: round by round over
+    /// <paramref name="nodes"/> (in order), each round giving a box to every node with fewer of the shape than the round,
+    /// until the shape has <paramref name="wanted"/> idle or being made, or the total reaches <see cref="MaxWarm"/>. They
+    /// count as being made from here.
+    /// </summary>
+    public IReadOnlyList<string> PlanRefill(string key, IReadOnlyList<string> nodes, int wanted)
     {
         lock (_gate)
         {
             var planned = new List<string>();
-            foreach (var node in freeNodes)
+            var have = nodes.Distinct(StringComparer.Ordinal).ToDictionary(
+                n => n, n => _idle.Count(b => b.Key == key && b.NodeId == n) + _pending.Count(p => p.Key == key && p.NodeId == n), StringComparer.Ordinal);
+            var ofShape = _idle.Count(b => b.Key == key) + _pending.Count(p => p.Key == key);
+            for (var round = 0; have.Count > 0 && ofShape < wanted && _idle.Count + _pending.Count < MaxWarm; round++)
             {
-                if (_idle.Count + _pending.Count >= MaxWarm)
+                foreach (var node in have.Keys.ToList().Where(n => have[n] <= round))
                 {
-                    break;
-                }
+                    if (ofShape >= wanted || _idle.Count + _pending.Count >= MaxWarm)
+                    {
+                        break;
+                    }
 
-                if (_idle.Any(b => b.Key == key && b.NodeId == node) || _pending.Contains((key, node)))
-                {
-                    continue;
+                    _pending.Add(new Pending(key, node));
+                    planned.Add(node);
+                    have[node]++;
+                    ofShape++;
                 }
-
-                _pending.Add((key, node));
-                planned.Add(node);
             }
 
             return planned;
         }
     }
 
-    /// <summary>A planned box is made and idle (its plan is done).</summary>
+    /// <summary>
+    /// Claims a box of <paramref name="key"/> being made on one of <paramref name="freeNodes"/> that no task claimed yet:
+    /// its node, and the box once made (null if making it failed); none when no such box is being made.
+    /// </summary>
+    public WarmClaim? Claim(string key, IReadOnlySet<string> freeNodes)
+    {
+        lock (_gate)
+        {
+            if (_pending.FirstOrDefault(p => p.Key == key && freeNodes.Contains(p.NodeId) && p.Claim is null) is not { } pending)
+            {
+                return null;
+            }
+
+            pending.Claim = new TaskCompletionSource<WarmBox?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            return new WarmClaim(pending.NodeId, pending.Claim.Task);
+        }
+    }
+
+    /// <summary>
+    /// A claim's task gave up waiting: the box, once made or if made already, is idle for the next task rather than lost.
+    /// </summary>
+    public void Abandon(WarmClaim claim)
+    {
+        lock (_gate)
+        {
+            if (_pending.FirstOrDefault(p => p.Claim?.Task == claim.Box) is { } pending)
+            {
+                pending.Claim = null;
+            }
+            else if (claim.Box.IsCompletedSuccessfully && claim.Box.Result is { } made)
+            {
+                _idle.Add(made);
+            }
+        }
+    }
+
+    /// <summary>A box is made: it goes to the task that claimed one of its shape and node first, else it is idle (a plan is done).</summary>
     public void Warmed(WarmBox box)
     {
         lock (_gate)
         {
-            _pending.Remove((box.Key, box.NodeId));
-            _idle.Add(box);
+            // Handed over under the lock (continuations run elsewhere), so an abandoning claim sees it either way.
+            if (Done(box.Key, box.NodeId, claimedFirst: true) is { } claim)
+            {
+                claim.SetResult(box);
+            }
+            else
+            {
+                _idle.Add(box);
+            }
         }
     }
 
-    /// <summary>A planned box could not be made (its plan is dropped; the next take or cold create plans again).</summary>
+    /// <summary>
+    /// A planned box could not be made: a plan of its shape and node is dropped, an unclaimed one first (a claiming task
+    /// waits on for another being made there); a claimed one's task gets none. The next refill plans again.
+    /// </summary>
     public void Failed(string key, string nodeId)
     {
         lock (_gate)
         {
-            _pending.Remove((key, nodeId));
+            Done(key, nodeId, claimedFirst: false)?.SetResult(null);
         }
+    }
+
+    /// <summary>Drops a plan of a box of <paramref name="key"/> on <paramref name="nodeId"/>; returns its claim, if any.</summary>
+    private TaskCompletionSource<WarmBox?>? Done(string key, string nodeId, bool claimedFirst)
+    {
+        var plans = _pending.Where(p => p.Key == key && p.NodeId == nodeId).ToList();
+        if ((plans.FirstOrDefault(p => (p.Claim is not null) == claimedFirst) ?? plans.FirstOrDefault()) is not { } pending)
+        {
+            return null;
+        }
+
+        _pending.Remove(pending);
+        return pending.Claim;
+    }
+
+    private sealed class Pending(string key, string nodeId)
+    {
+        public string Key { get; } = key;
+
+        public string NodeId { get; } = nodeId;
+
+        public TaskCompletionSource<WarmBox?>? Claim { get; set; }
     }
 
     /// <summary>Removes and returns the boxes idle for longer than <see cref="IdleTime"/> at <paramref name="now"/>.</summary>
