@@ -96,9 +96,11 @@ internal static class SwarmBenchmark
             Console.Error.Write(measured ? "." : "w");
             foreach (var (name, runner, backend) in new[] { ("local", localRunner, local), ("swarm", swarmRunner, swarm) })
             {
+                using var recorder = new PhaseRecorder();
                 var task = Stopwatch.StartNew();
                 var result = (await runner.RunAsync(new RunRequest { Tasks = [new TaskRequest { TaskId = "noop", Prompt = "@message done" }] }, null, cancellationToken)).Results.Single();
                 task.Stop();
+                var runPhases = recorder.Take();
                 first.TryAdd(name, (task.Elapsed, Load()));
                 if (result.Status != Runs.TaskStatus.Success)
                 {
@@ -118,6 +120,11 @@ internal static class SwarmBenchmark
                 if (measured)
                 {
                     Row($"{name}: Runner.RunAsync, 1 no-op task, network none").Add(task.Elapsed);
+                    foreach (var (phase, ms, _) in runPhases)
+                    {
+                        Row($"{name}:   run phase: {phase}").Add(TimeSpan.FromMilliseconds(ms));
+                    }
+
                     foreach (var (phase, elapsed) in phases)
                     {
                         Row(phase.StartsWith("bare", StringComparison.Ordinal) ? $"{name}: {phase}" : $"{name}: box {phase} (cmd true)").Add(elapsed);

@@ -173,6 +173,23 @@ public sealed class SwarmWarmPoolTests(SwarmFixture swarm) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_task_asked_while_a_box_of_its_shape_is_being_made_gets_that_box_instead_of_a_second_one()
+    {
+        // A pool of one: the first (cold) box makes the shape want a box, and the second task asks at once, before it is made.
+        await using var backend = swarm.BackendWith(new SwarmOptions(MaxTasksPerNode: 2, WarmBoxes: 1));
+        await using var site = await backend.OpenRunSiteAsync(new RunSiteSpec(_scope, "run-1", NetworkIntent.None), CancellationToken.None);
+        await using var first = await site.CreateBoxAsync(Box("true", "first"), CancellationToken.None);
+        Assert.False(((SwarmTaskBox)first).Warm);
+
+        await using var second = await site.CreateBoxAsync(Box("echo adopted", "second"), CancellationToken.None);
+
+        Assert.True(((SwarmTaskBox)second).Warm, "the second task made a box of its own beside the one being made for its shape");
+        Assert.Equal(0, backend.Pool.Policy.Count);
+        Assert.Equal(new[] { first.Id, second.Id }.Order(StringComparer.Ordinal), (await backend.FindBoxesAsync(_scope, "run-1", CancellationToken.None)).Select(b => b.Id).Order(StringComparer.Ordinal));
+        Assert.Equal("adopted\n", await RunAsync(second));
+    }
+
+    [Fact]
     public async Task Disposing_the_backend_removes_its_warm_boxes_from_every_node()
     {
         var backend = Backend();
