@@ -62,7 +62,16 @@ internal static class SwarmBenchmark
             var swarmRunner = new Runner(host, swarmConfig, swarm, git, NullLoggerFactory.Instance, hostEnvironment: _ => null);
 
             await PerTaskAsync(localRunner, swarmRunner, local, swarm, cluster.Manager, session, cancellationToken);
-            await ThroughputAsync(swarmRunner, cluster, cancellationToken);
+            // Each half with a backend of its own: no warm box from the other half or the per-task runs (a pool left by
+            // the two-node half would hand the one-node half's first wave warm boxes).
+            await ThroughputAsync(
+                () =>
+                {
+                    var backend = new SwarmBackend(new WarmPoolLog(), cluster.Manager, new SwarmOptions(cluster.Registry, MaxTasksPerNode: 4, WarmBoxes: SwarmOptions.DefaultWarmBoxes));
+                    return (backend, new Runner(host, swarmConfig, backend, git, NullLoggerFactory.Instance, hostEnvironment: _ => null));
+                },
+                cluster,
+                cancellationToken);
         }
         finally
         {
@@ -247,17 +256,21 @@ internal static class SwarmBenchmark
     }
 
     /// <summary>Run concurrency 8: the two nodes' places under the cap, and the runner's ceiling (RunRequest.ConcurrencyCeiling).</summary>
-    private static Task ThroughputAsync(Runner swarmRunner, Cluster cluster, CancellationToken cancellationToken) =>
-        ThroughputAsync(swarmRunner, cluster, RunRequest.ConcurrencyCeiling, cancellationToken);
-
-    private static async Task ThroughputAsync(Runner swarmRunner, Cluster cluster, int concurrency, CancellationToken cancellationToken)
+    private static async Task ThroughputAsync(Func<(SwarmBackend Backend, Runner Runner)> fresh, Cluster cluster, CancellationToken cancellationToken)
     {
+        const int concurrency = RunRequest.ConcurrencyCeiling;
         var nodeContainers = new[] { ("manager", cluster.ManagerContainer), ("worker", cluster.WorkerContainer) };
         var cpu = new Dictionary<string, string>(StringComparer.Ordinal);
         var tasks = Enumerable.Range(1, WaitTasks).Select(i => new TaskRequest { TaskId = $"w{i}", Prompt = "@sleep 5\n@message done" }).ToArray();
         async Task<TimeSpan> WallAsync(string label)
         {
             Console.Error.Write($"[{label}, concurrency {concurrency}]");
+            var (backend, swarmRunner) = fresh();
+            await using var disposing = backend;
+            // Off the clock, one no-op task: the runner as it is once it has run anything (its image in the registry, its
+            // parking network made, the pool as one task leaves it), the same for both halves.
+            await swarmRunner.RunAsync(new RunRequest { Tasks = [new TaskRequest { TaskId = "warm-up", Prompt = "@message done" }] }, null, cancellationToken);
+            await Platform.Poll.UntilAsync(_ => Task.FromResult(backend.Pool.Policy.Count == backend.Pool.Policy.Idle.Count), TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30), cancellationToken);
             var clock = Stopwatch.StartNew();
             var events = new PhaseTimes(clock);
             using var sampler = SwarmCpu.Start(nodeContainers);
