@@ -68,6 +68,7 @@ internal sealed partial class RunExecution
             var usesCopy = await UsesCopyAsync(cancellationToken);
             // Environment tasks travel through the archive API on any engine (see ChangedTree), so they share the run's pack.
             var copy = usesCopy || _plan.Tasks.Any(t => t.Environment is not null) ? new TreeCopy(_services.Git, _services.Repository, trees, _plan.BaseCommit) : null;
+            copy?.StartPack();
             var environments = new RunEnvironments(
                 new EnvironmentServices(_services.Backend, _services.Git, _services.Repository, _store.RunFolder(_plan.RunId), copy!, _services.Images.TaskImage,
                     teardown.Site is { Network: NetworkIntent.Allowlist } site ? site : null, OpenSetupSiteAsync),

@@ -57,7 +57,14 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
         await UploadFolderAsync(box, repository.ObjectsDir, await PackFolderAsync().WaitAsync(cancellationToken), owner, cancellationToken);
     }
 
-    /// <summary>The run's pack folder (<c>pack/</c> inside), made by the first task that asks.</summary>
+    /// <summary>
+    /// Starts making the run's pack now, so it is made while the first task's checkout and box are (a one-task run paid
+    /// its two git processes on the box's fill). A failure is left for the first task that needs the pack, which retries.
+    /// </summary>
+    public void StartPack() =>
+        _ = PackFolderAsync().ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    /// <summary>The run's pack folder (<c>pack/</c> inside), made by the first task that asks (or <see cref="StartPack"/>).</summary>
     private Task<string> PackFolderAsync()
     {
         lock (_packLock)

@@ -175,4 +175,17 @@ public sealed class WarmPoolPolicyTests
 
         Assert.Equal("s2", (await claim.Box)?.ServiceId);
     }
+
+    [Fact]
+    public void Only_the_last_of_a_burst_of_cold_creates_of_a_shape_says_none_is_under_way()
+    {
+        var policy = Policy();
+        policy.ColdStarted("a");
+        policy.ColdStarted("a");
+        policy.ColdStarted("b");
+
+        Assert.False(policy.ColdEnded("a"));
+        Assert.True(policy.ColdEnded("b"));
+        Assert.True(policy.ColdEnded("a"));
+    }
 }

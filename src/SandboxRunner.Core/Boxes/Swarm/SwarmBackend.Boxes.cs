@@ -25,6 +25,7 @@ public sealed partial class SwarmBackend
         // The shape (and its key, a serialised task template) only for a box the pool may serve.
         var shape = Options.WarmBoxes > 0 && Poolable(site, box, defaults) ? new Shape(box, image, defaults, networks, dns, parked) : null;
         string? serviceId = null;
+        var (cold, made) = (false, false);
         var lease = await Nodes.PlaceAsync(cancellationToken);
         try
         {
@@ -63,6 +64,12 @@ public sealed partial class SwarmBackend
                 }
             }
 
+            if (shape is not null)
+            {
+                cold = true;
+                _pool.Policy.ColdStarted(shape.Key);
+            }
+
             var spec = ServiceSpecs.For(box, "sandbox-runner-" + Guid.NewGuid().ToString("N")[..16], image, defaults, labels, networks, lease.Constraints, dns);
 
             // The create itself is not cancelled: cancelled mid-flight, the manager may create a service whose id never reaches us.
@@ -79,11 +86,7 @@ public sealed partial class SwarmBackend
             {
                 OnGone = shape is null ? null : () => Gone(shape),
             }, box, cancellationToken);
-            if (shape is not null)
-            {
-                Refill(shape);
-            }
-
+            made = true;
             return created;
         }
         catch (Exception) when (serviceId is null || !cancellationToken.IsCancellationRequested)
@@ -99,6 +102,13 @@ public sealed partial class SwarmBackend
         finally
         {
             lease.Dispose();
+
+            // The shape refills once the last of a burst of cold creates is done: warm boxes made beside the burst's
+            // own creates slowed every one of them (bench `swarm`, a fan-out's first wave), and are needed only later.
+            if (cold && _pool.Policy.ColdEnded(shape!.Key) && made)
+            {
+                Refill(shape);
+            }
         }
     }
 

@@ -21,6 +21,7 @@ internal sealed class WarmPoolPolicy(int maxWarm, TimeSpan idleTime)
     private readonly List<WarmBox> _idle = [];
     private readonly List<Pending> _pending = [];
     private readonly Dictionary<string, int> _inUse = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _coldStarting = new(StringComparer.Ordinal);
 
     public int MaxWarm { get; } = maxWarm;
 
@@ -87,6 +88,32 @@ internal sealed class WarmPoolPolicy(int maxWarm, TimeSpan idleTime)
             {
                 _inUse[key]--;
             }
+        }
+    }
+
+    /// <summary>A cold create of a box of <paramref name="key"/> began.</summary>
+    public void ColdStarted(string key)
+    {
+        lock (_gate)
+        {
+            _coldStarting[key] = _coldStarting.GetValueOrDefault(key) + 1;
+        }
+    }
+
+    /// <summary>A cold create of <paramref name="key"/> ended (made or not); true when no other of the shape is under way.</summary>
+    public bool ColdEnded(string key)
+    {
+        lock (_gate)
+        {
+            var left = _coldStarting.GetValueOrDefault(key) - 1;
+            if (left <= 0)
+            {
+                _coldStarting.Remove(key);
+                return true;
+            }
+
+            _coldStarting[key] = left;
+            return false;
         }
     }
 
