@@ -188,4 +188,22 @@ public sealed class WarmPoolPolicyTests
         Assert.True(policy.ColdEnded("b"));
         Assert.True(policy.ColdEnded("a"));
     }
+
+    [Fact]
+    public void A_shape_has_a_spare_while_a_box_of_it_is_idle_or_being_made_unclaimed()
+    {
+        var policy = Policy();
+        Assert.False(policy.HasSpare("a"));
+
+        policy.PlanRefill("a", ["n1"], wanted: 1);
+        Assert.True(policy.HasSpare("a"));
+        Assert.False(policy.HasSpare("b"));
+
+        var claim = policy.Claim("a", new HashSet<string> { "n1" })!;
+        Assert.False(policy.HasSpare("a"));
+
+        policy.Abandon(claim);
+        policy.Warmed(Box("a", "n1", "s1"));
+        Assert.True(policy.HasSpare("a"));
+    }
 }

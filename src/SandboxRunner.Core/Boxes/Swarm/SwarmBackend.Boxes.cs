@@ -51,12 +51,18 @@ public sealed partial class SwarmBackend
                 if (warm is not null)
                 {
                     lease.Dispose();
-                    // No refill now: one made while this task runs competes with it for its node's CPU (bench `swarm`:
-                    // the refill's create and start ran beside every task); the box's going refills its node (OnGone).
+                    _pool.Policy.Using(shape.Key);
+                    // No refill while the shape has a spare box: one made while this task runs competes with it for its
+                    // node's CPU (bench `swarm`: a refill on every take ran beside every task); the box's going refills
+                    // (OnGone). A take that leaves none refills now, so a fan-out's next wave finds its boxes made.
+                    if (!_pool.Policy.HasSpare(shape.Key))
+                    {
+                        Refill(shape);
+                    }
+
                     var engine = await Nodes.EngineAsync(warm.NodeId, cancellationToken)
                         ?? throw new InvalidOperationException($"the warm box's node {warm.NodeId} has no engine the runner reaches");
                     serviceId = warm.ServiceId;
-                    _pool.Policy.Using(shape.Key);
                     return await PlacedAsync(
                         new SwarmTaskBox(this, warm.ServiceId, warm.NodeId, Nodes.NameOf(warm.NodeId), engine, warm.ContainerId, labels, script, user) { Warm = true, OnGone = () => Gone(shape) },
                         box,
@@ -149,11 +155,11 @@ public sealed partial class SwarmBackend
         return (nodeId, engine, containerId);
     }
 
-    /// <summary>A box of <paramref name="shape"/> is gone: one fewer in use, and the pool tops the shape up (its node has a free place now).</summary>
+    /// <summary>A box of <paramref name="shape"/> is gone: the pool tops the shape up to what it wanted with the box in use (its node has a free place now), then counts one fewer in use.</summary>
     private void Gone(Shape shape)
     {
-        _pool.Policy.Released(shape.Key);
         Refill(shape);
+        _pool.Policy.Released(shape.Key);
     }
 
     private void Refill(Shape shape) => _pool.Refill(shape.Key, async (node, cancellationToken) =>

@@ -132,16 +132,17 @@ internal sealed partial class SwarmPool : IAsyncDisposable
             return;
         }
 
-        Track(RefillAsync(key, warm));
+        // Wanted now, not after the node look: a box going is still counted in use, so the shape keeps its successor.
+        Track(RefillAsync(key, Policy.Wanted(key), warm));
     }
 
-    private async Task RefillAsync(string key, Func<string, CancellationToken, Task<WarmBox>> warm)
+    private async Task RefillAsync(string key, int wanted, Func<string, CancellationToken, Task<WarmBox>> warm)
     {
         IReadOnlyList<string> planned;
         try
         {
             var nodes = await _swarm.Nodes.ListAsync(_stopping.Token);
-            planned = Policy.PlanRefill(key, nodes.Where(n => n.TakesBoxes).OrderBy(n => _swarm.Nodes.IsFree(n) ? 0 : 1).Select(n => n.Id).ToList(), Policy.Wanted(key));
+            planned = Policy.PlanRefill(key, nodes.Where(n => n.TakesBoxes).OrderBy(n => _swarm.Nodes.IsFree(n) ? 0 : 1).Select(n => n.Id).ToList(), wanted);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -117,6 +117,15 @@ internal sealed class WarmPoolPolicy(int maxWarm, TimeSpan idleTime)
         }
     }
 
+    /// <summary>Whether a box of <paramref name="key"/> is idle or being made and not claimed: the next task of the shape finds one.</summary>
+    public bool HasSpare(string key)
+    {
+        lock (_gate)
+        {
+            return _idle.Any(b => b.Key == key) || _pending.Any(p => p.Key == key && p.Claim is null);
+        }
+    }
+
     /// <summary>
     /// How many boxes of <paramref name="key"/> to keep warm: one more than are in use, so each task running now finds
     /// a successor's box made (a fan-out keeps a box per place in use; one task at a time keeps one), within <see cref="MaxWarm"/>.
