@@ -1,13 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Microsoft.Extensions.Logging.Abstractions;
-using Models = Docker.DotNet.Models;
-using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Boxes.Swarm;
-using SandboxRunner.Configuration;
-using SandboxRunner.Git;
 using SandboxRunner.Runs;
 
 namespace SandboxRunner.Benchmarks;
