@@ -2,11 +2,11 @@ namespace SandboxRunner.Boxes.Swarm;
 
 /// <summary>
 /// The boxes this process has asked swarm for whose task has no node yet, with no I/O (<see cref="SwarmNodes"/> does
-/// the looking). Swarm's listing counts a box on its node only once the scheduler assigned it, about a second after the
-/// create; the book counts it until then, so the next box can be created at once instead of after that second
-/// (measured: holding placement until assignment serialised a fan-out to one create per ~1.3 s, slower than two
-/// nodes' waves). A box not yet placed may land on any node its constraints leave it, so it counts against each of
-/// them: never more boxes on a node than its cap, whatever swarm chooses.
+/// the looking). Swarm's listing counts a box on its node only once the scheduler assigned it (70-90 ms after the
+/// create on the test swarm, more under load, and a task adopting a box being made waits for the whole make); the book
+/// counts it until then, so the next box's placement need not wait for that. A box not yet placed may land on any node
+/// its constraints leave it, so it counts against each of them: never more boxes on a node than its cap, whatever
+/// swarm chooses.
 /// </summary>
 internal sealed class PlacementBook
 {

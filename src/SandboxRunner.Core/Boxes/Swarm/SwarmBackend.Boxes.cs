@@ -51,6 +51,9 @@ public sealed partial class SwarmBackend
                 if (warm is not null)
                 {
                     lease.Dispose();
+                    serviceId = warm.ServiceId;
+                    var engine = await Nodes.EngineAsync(warm.NodeId, cancellationToken)
+                        ?? throw new InvalidOperationException($"the warm box's node {warm.NodeId} has no engine the runner reaches");
                     _pool.Policy.Using(shape.Key);
                     // No refill while the shape has a spare box: one made while this task runs competes with it for its
                     // node's CPU (bench `swarm`: a refill on every take ran beside every task); the box's going refills
@@ -60,9 +63,6 @@ public sealed partial class SwarmBackend
                         Refill(shape);
                     }
 
-                    var engine = await Nodes.EngineAsync(warm.NodeId, cancellationToken)
-                        ?? throw new InvalidOperationException($"the warm box's node {warm.NodeId} has no engine the runner reaches");
-                    serviceId = warm.ServiceId;
                     return await PlacedAsync(
                         new SwarmTaskBox(this, warm.ServiceId, warm.NodeId, Nodes.NameOf(warm.NodeId), engine, warm.ContainerId, labels, script, user) { Warm = true, OnGone = () => Gone(shape) },
                         box,
