@@ -71,7 +71,7 @@ internal sealed class WarmPoolPolicy(int maxWarm, TimeSpan idleTime)
     {
         lock (_gate)
         {
-            _inUse[key] = _inUse.GetValueOrDefault(key) + 1;
+            Add(_inUse, key, 1);
         }
     }
 
@@ -80,14 +80,7 @@ internal sealed class WarmPoolPolicy(int maxWarm, TimeSpan idleTime)
     {
         lock (_gate)
         {
-            if (_inUse.GetValueOrDefault(key) <= 1)
-            {
-                _inUse.Remove(key);
-            }
-            else
-            {
-                _inUse[key]--;
-            }
+            Add(_inUse, key, -1);
         }
     }
 
@@ -96,7 +89,7 @@ internal sealed class WarmPoolPolicy(int maxWarm, TimeSpan idleTime)
     {
         lock (_gate)
         {
-            _coldStarting[key] = _coldStarting.GetValueOrDefault(key) + 1;
+            Add(_coldStarting, key, 1);
         }
     }
 
@@ -105,15 +98,7 @@ internal sealed class WarmPoolPolicy(int maxWarm, TimeSpan idleTime)
     {
         lock (_gate)
         {
-            var left = _coldStarting.GetValueOrDefault(key) - 1;
-            if (left <= 0)
-            {
-                _coldStarting.Remove(key);
-                return true;
-            }
-
-            _coldStarting[key] = left;
-            return false;
+            return Add(_coldStarting, key, -1) == 0;
         }
     }
 
@@ -248,6 +233,22 @@ internal sealed class WarmPoolPolicy(int maxWarm, TimeSpan idleTime)
 
         _pending.Remove(pending);
         return pending.Claim;
+    }
+
+    /// <summary>Adds <paramref name="delta"/> to a count per shape, dropping the shape at zero (never below); returns the count.</summary>
+    private static int Add(Dictionary<string, int> counts, string key, int delta)
+    {
+        var count = Math.Max(0, counts.GetValueOrDefault(key) + delta);
+        if (count == 0)
+        {
+            counts.Remove(key);
+        }
+        else
+        {
+            counts[key] = count;
+        }
+
+        return count;
     }
 
     private sealed class Pending(string key, string nodeId)
