@@ -26,6 +26,7 @@ public sealed class CliProcess : IAsyncDisposable
     private readonly StringBuilder _stdout = new();
     private readonly ConcurrentQueue<string> _stderr = new();
     private readonly Task _pumps;
+    private int? _exitCode;
 
     private CliProcess(Process process)
     {
@@ -168,11 +169,12 @@ public sealed class CliProcess : IAsyncDisposable
         return line is not null && (ulong.Parse(line["SigIgn:".Length..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture) & (1UL << (sigint - 1))) != 0;
     }
 
-    private CliResult Current()
+    /// <summary>What the process has printed so far, and its exit code once it has ended (-1 before).</summary>
+    public CliResult Current()
     {
         lock (_stdout)
         {
-            return new CliResult(_process.HasExited ? _process.ExitCode : -1, _stdout.ToString(), string.Join('\n', _stderr));
+            return new CliResult(_exitCode ?? (_process.HasExited ? _process.ExitCode : -1), _stdout.ToString(), string.Join('\n', _stderr));
         }
     }
 
@@ -192,6 +194,8 @@ public sealed class CliProcess : IAsyncDisposable
             await _process.WaitForExitAsync(CancellationToken.None);
         }
 
+        // What it printed stays readable after (a harness's disposal shows it).
+        _exitCode = _process.ExitCode;
         _process.Dispose();
     }
 }
