@@ -36,6 +36,12 @@ internal sealed partial class FakeSwarmApi : IAsyncDisposable
 
     public IReadOnlyList<string> Requests => [.. _requests];
 
+    /// <summary>Whether the one container the fake knows runs (an inspect answers with it).</summary>
+    public bool ContainerRunning { get; set; } = true;
+
+    /// <summary>What a container removal answers: 200, or an engine error (a node that fails it).</summary>
+    public int ContainerRemoval { get; set; } = 200;
+
     /// <summary>Awaited before a service update is answered (default: answered at once).</summary>
     public Func<string, Task> OnUpdate { get; set; } = _ => Task.CompletedTask;
 
@@ -96,7 +102,12 @@ internal sealed partial class FakeSwarmApi : IAsyncDisposable
 
         if (method == "GET" && path.StartsWith("/containers/", StringComparison.Ordinal) && path.EndsWith("/json", StringComparison.Ordinal))
         {
-            return (200, """{"Id":"c","State":{"Running":true,"Status":"running"}}""");
+            return (200, ContainerRunning ? """{"Id":"c","State":{"Running":true,"Status":"running"}}""" : """{"Id":"c","State":{"Running":false,"Status":"exited"}}""");
+        }
+
+        if (method == "DELETE" && path.StartsWith("/containers/", StringComparison.Ordinal))
+        {
+            return (ContainerRemoval, ContainerRemoval == 200 ? "{}" : """{"message":"node engine failed the removal"}""");
         }
 
         if (method == "DELETE")

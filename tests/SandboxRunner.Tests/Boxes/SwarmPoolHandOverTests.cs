@@ -88,4 +88,19 @@ public sealed class SwarmPoolHandOverTests
             await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc2")),
             "the adopted box left the pool with its task's cancellation but was never removed: " + string.Join(", ", api.Requests));
     }
+
+    [Fact]
+    public async Task An_unusable_warm_box_whose_container_its_node_fails_to_remove_still_has_its_service_removed()
+    {
+        await using var api = new FakeSwarmApi { ContainerRunning = false, ContainerRemoval = 500 };
+        await using var backend = new SwarmBackend(NullLogger.Instance, new EngineConnection(api.Endpoint), new SwarmOptions(WarmBoxes: SwarmOptions.DefaultWarmBoxes));
+        backend.Pool.Policy.Warmed(Box("svc3"));
+
+        Assert.Null(await backend.Pool.TakeAsync("shape", new HashSet<string> { "n1" }, TaskLabels, CancellationToken.None));
+
+        Assert.Empty(backend.Pool.Policy.Idle);
+        Assert.True(
+            await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc3")),
+            "the box's node failed its container's removal, and its service (a replicated one, out of the pool) was left: " + string.Join(", ", api.Requests));
+    }
 }
