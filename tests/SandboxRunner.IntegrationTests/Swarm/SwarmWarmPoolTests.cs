@@ -213,6 +213,33 @@ public sealed class SwarmWarmPoolTests(SwarmFixture swarm) : IAsyncLifetime
         Assert.NotEmpty(idle);
     }
 
+    /// <summary>
+    /// Two backends in one process (two <c>RunnerSession</c>s, or two configs with another <c>max_tasks_per_node</c>)
+    /// share the owner label: the one going must remove its own warm boxes only, never the containers of warm boxes the
+    /// other handed to its tasks (a taken box's container keeps the pool's labels).
+    /// </summary>
+    [Fact]
+    public async Task Disposing_one_backend_leaves_the_warm_boxes_another_backend_of_the_process_handed_to_its_tasks_running()
+    {
+        var going = Backend();
+        await using (await WarmedSiteAsync(going))
+        {
+        }
+
+        await using var staying = Backend();
+        await using var site = await WarmedSiteAsync(staying);
+        await using var box = await site.CreateBoxAsync(Box("sleep 8; echo survived", "other-backends-task"), CancellationToken.None);
+        Assert.True(((SwarmTaskBox)box).Warm);
+        var output = new StringBuilder();
+        var run = box.RunAsync(TimeSpan.FromMinutes(2), (_, chunk) => output.Append(Encoding.UTF8.GetString(chunk)), null, CancellationToken.None, CancellationToken.None);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        await going.DisposeAsync();
+
+        var exit = await run;
+        Assert.True(exit.ExitCode == 0 && output.ToString() == "survived\n", $"the other backend's task ended with {exit.ExitCode}: {output}");
+    }
+
     [Fact]
     public async Task The_orphan_sweep_removes_a_dead_runners_warm_boxes_and_their_containers()
     {
