@@ -26,8 +26,11 @@ public sealed class CliHarness : IAsyncDisposable
     /// <summary>Whether a test's own look already failed on what its runs left.</summary>
     private bool _leftReported;
 
-    /// <summary>Each command this harness ran, for a failure at disposal to show (it replaces the test's own failure).</summary>
+    /// <summary>Each command this harness ran, for a failure on leftovers to show.</summary>
     private readonly List<Func<CliResult>> _commands = [];
+
+    /// <summary>The commands started without waiting: one killed at its disposal means the test failed before its end.</summary>
+    private readonly List<CliProcess> _started = [];
 
     private CliHarness(TestRepository repository, SandboxContainers containers, string folder)
     {
@@ -94,6 +97,7 @@ public sealed class CliHarness : IAsyncDisposable
     {
         var process = CliProcess.Start(Repository.Path, arguments, Environment);
         _commands.Add(process.Current);
+        _started.Add(process);
         return process;
     }
 
@@ -127,8 +131,8 @@ public sealed class CliHarness : IAsyncDisposable
         }
         catch (Xunit.Sdk.XunitException e)
         {
-            // Reported once, by the test that asked; disposing then only clears them away for the tests after it. Thrown
-            // from disposal this replaces whatever the test itself failed on, so what each command printed goes with it.
+            // Reported once, by the test that asked (disposing then only clears them away for the tests after it), with what
+            // each command printed.
             _leftReported = true;
             Assert.Fail($"{e.Message}\n{string.Join("\n", _commands.Select(c => TailOf(c().ToString())))}");
         }
@@ -146,7 +150,9 @@ public sealed class CliHarness : IAsyncDisposable
     {
         try
         {
-            if (_leftReported)
+            // A failure here would replace the test's own: when the test already failed (it said so, or it never waited for
+            // a command it started, which its disposal then killed mid-run), its leftovers are only cleared away.
+            if (_leftReported || _started.Any(p => p.KilledAtDisposal))
             {
                 await Containers.RemoveOfRunsAsync(SandboxContainers.RunIdsOf(Repository.Path));
             }

@@ -13,7 +13,7 @@ public sealed class CliInterruptTests(DockerFixture docker)
         await using var h = CliHarness.Create(docker, """{ "network_policy": "deny" }""");
         var runId = NewRunId("cli-sigint");
         var tasks = h.WriteTasks(Run(runId, TaskArg("quick", "@write src/quick.txt done\\n"), CliHarness.SleepingTask("slow", "src/partial.txt", "written before the interrupt")));
-        await using var process = h.Start("run", tasks, "--concurrency", "2", "--verbose");
+        await using var process = h.Start("run", tasks, "--concurrency", "2");
         await process.WaitForStderrAsync(l => l.EndsWith(" quick: success: 1 file(s) changed", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
         await process.WaitForCommandAsync("slow", "echo wrote", TimeSpan.FromSeconds(60));
 

@@ -39,8 +39,15 @@ public sealed class CliProcess : IAsyncDisposable
     public IReadOnlyList<string> StderrLines => [.. _stderr];
 
     /// <summary>Starts <c>dotnet sandbox-runner.dll ARGS</c> in <paramref name="workingDirectory"/>; <paramref name="environment"/> sets (or, with null, removes) variables.</summary>
+    /// <remarks>
+    /// Started with SIGINT at its default disposition, as from a terminal or a CI runner's step, also when the tests run
+    /// as a background job of a shell without job control (which ignores SIGINT, and an ignored signal stays ignored
+    /// across exec): <c>python3</c> resets it and execs in place, so the pid is the command's own.
+    /// </remarks>
     public static CliProcess Start(string workingDirectory, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null) =>
-        Launch("dotnet", [McpServerProcess.ServerDll, .. arguments], workingDirectory, environment);
+        Launch("python3", ["-c", SigintDefault, "dotnet", McpServerProcess.ServerDll, .. arguments], workingDirectory, environment);
+
+    private const string SigintDefault = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])";
 
     /// <summary>
     /// Runs <paramref name="script"/> as a CI job's step does (GitHub's <c>bash --noprofile --norc -eo pipefail</c>):
@@ -186,10 +193,14 @@ public sealed class CliProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether disposing had to kill it: the test never waited for its end, having failed before.</summary>
+    public bool KilledAtDisposal { get; private set; }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
         {
+            KilledAtDisposal = true;
             _process.Kill(entireProcessTree: true);
             await _process.WaitForExitAsync(CancellationToken.None);
         }
