@@ -5,6 +5,7 @@ using Docker.DotNet.Models;
 using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Swarm;
 using SandboxRunner.IntegrationTests.Infrastructure;
+using SandboxRunner.Platform;
 
 namespace SandboxRunner.IntegrationTests.Swarm;
 
@@ -180,6 +181,12 @@ public sealed class SwarmWarmPoolTests(SwarmFixture swarm) : IAsyncLifetime
         await using var site = await backend.OpenRunSiteAsync(new RunSiteSpec(_scope, "run-1", NetworkIntent.None), CancellationToken.None);
         await using var first = await site.CreateBoxAsync(Box("true", "first"), CancellationToken.None);
         Assert.False(((SwarmTaskBox)first).Warm);
+        // The refill plans its box after a look at the nodes; asked before that, the second task rightly goes cold (seen
+        // under a loaded engine), so it asks once the box is planned and before it is made (a swarm create takes ~1 s).
+        Assert.True(
+            await Poll.UntilAsync(() => backend.Pool.Policy.Count == 1, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(10), CancellationToken.None),
+            "the first cold box's refill planned no box");
+        Assert.Empty(backend.Pool.Policy.Idle);
 
         await using var second = await site.CreateBoxAsync(Box("echo adopted", "second"), CancellationToken.None);
 
