@@ -23,6 +23,15 @@ public sealed class CliCollection : ICollectionFixture<DockerFixture>
 /// </summary>
 public sealed class CliHarness : IAsyncDisposable
 {
+    /// <summary>Whether a test's own look already failed on what its runs left.</summary>
+    private bool _leftReported;
+
+    /// <summary>Each command this harness ran, for a failure on leftovers to show.</summary>
+    private readonly List<Func<CliResult>> _commands = [];
+
+    /// <summary>The commands started without waiting: one killed at its disposal means the test failed before its end.</summary>
+    private readonly List<CliProcess> _started = [];
+
     private CliHarness(TestRepository repository, SandboxContainers containers, string folder)
     {
         Repository = repository;
@@ -76,10 +85,21 @@ public sealed class CliHarness : IAsyncDisposable
     public string FileIn(string name) => Path.Combine(Folder, name);
 
     /// <summary>Runs <c>sandbox-runner ARGS</c> in the repository, as a pipeline step does in its checkout.</summary>
-    public Task<CliResult> RunAsync(params string[] arguments) => CliProcess.RunAsync(Repository.Path, arguments, Environment);
+    public async Task<CliResult> RunAsync(params string[] arguments)
+    {
+        var result = await CliProcess.RunAsync(Repository.Path, arguments, Environment);
+        _commands.Add(() => result);
+        return result;
+    }
 
     /// <summary>Starts <c>sandbox-runner ARGS</c> in the repository without waiting for it.</summary>
-    public CliProcess Start(params string[] arguments) => CliProcess.Start(Repository.Path, arguments, Environment);
+    public CliProcess Start(params string[] arguments)
+    {
+        var process = CliProcess.Start(Repository.Path, arguments, Environment);
+        _commands.Add(process.Current);
+        _started.Add(process);
+        return process;
+    }
 
     /// <summary>A task's <c>result.json</c> in the run folder.</summary>
     public JsonElement Result(string runId, string taskId)
@@ -105,7 +125,18 @@ public sealed class CliHarness : IAsyncDisposable
     public async Task AssertNothingLeftAsync(string? repoPath = null)
     {
         repoPath ??= Repository.Path;
-        await Containers.AssertNoneLeftAsync(repoPath);
+        try
+        {
+            await Containers.AssertNoneLeftAsync(repoPath);
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            // Reported once, by the test that asked (disposing then only clears them away for the tests after it), with what
+            // each command printed.
+            _leftReported = true;
+            Assert.Fail($"{e.Message}\n{string.Join("\n", _commands.Select(c => TailOf(c().ToString())))}");
+        }
+
         var trees = Path.Combine(repoPath, ".git", "sandbox-runner", "worktrees");
         var left = Directory.Exists(trees) ? Directory.EnumerateFileSystemEntries(trees).ToList() : [];
         Assert.True(left.Count == 0, $"task folders left behind: {string.Join(", ", left)}");
@@ -113,11 +144,22 @@ public sealed class CliHarness : IAsyncDisposable
         Assert.Equal(1, registered);
     }
 
+    private static string TailOf(string text) => text.Length <= 16_000 ? text : "…" + text[^16_000..];
+
     public async ValueTask DisposeAsync()
     {
         try
         {
-            await AssertNothingLeftAsync();
+            // A failure here would replace the test's own: when the test already failed (it said so, or it never waited for
+            // a command it started, which its disposal then killed mid-run), its leftovers are only cleared away.
+            if (_leftReported || _started.Any(p => p.KilledAtDisposal))
+            {
+                await Containers.RemoveOfRunsAsync(SandboxContainers.RunIdsOf(Repository.Path));
+            }
+            else
+            {
+                await AssertNothingLeftAsync();
+            }
         }
         finally
         {

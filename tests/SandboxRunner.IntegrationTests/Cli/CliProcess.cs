@@ -26,6 +26,7 @@ public sealed class CliProcess : IAsyncDisposable
     private readonly StringBuilder _stdout = new();
     private readonly ConcurrentQueue<string> _stderr = new();
     private readonly Task _pumps;
+    private int? _exitCode;
 
     private CliProcess(Process process)
     {
@@ -38,8 +39,15 @@ public sealed class CliProcess : IAsyncDisposable
     public IReadOnlyList<string> StderrLines => [.. _stderr];
 
     /// <summary>Starts <c>dotnet sandbox-runner.dll ARGS</c> in <paramref name="workingDirectory"/>; <paramref name="environment"/> sets (or, with null, removes) variables.</summary>
+    /// <remarks>
+    /// Started with SIGINT at its default disposition, as from a terminal or a CI runner's step, also when the tests run
+    /// as a background job of a shell without job control (which ignores SIGINT, and an ignored signal stays ignored
+    /// across exec): <c>python3</c> resets it and execs in place, so the pid is the command's own.
+    /// </remarks>
     public static CliProcess Start(string workingDirectory, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null) =>
-        Launch("dotnet", [McpServerProcess.ServerDll, .. arguments], workingDirectory, environment);
+        Launch("python3", ["-c", SigintDefault, "dotnet", McpServerProcess.ServerDll, .. arguments], workingDirectory, environment);
+
+    private const string SigintDefault = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])";
 
     /// <summary>
     /// Runs <paramref name="script"/> as a CI job's step does (GitHub's <c>bash --noprofile --norc -eo pipefail</c>):
@@ -168,11 +176,12 @@ public sealed class CliProcess : IAsyncDisposable
         return line is not null && (ulong.Parse(line["SigIgn:".Length..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture) & (1UL << (sigint - 1))) != 0;
     }
 
-    private CliResult Current()
+    /// <summary>What the process has printed so far, and its exit code once it has ended (-1 before).</summary>
+    public CliResult Current()
     {
         lock (_stdout)
         {
-            return new CliResult(_process.HasExited ? _process.ExitCode : -1, _stdout.ToString(), string.Join('\n', _stderr));
+            return new CliResult(_exitCode ?? (_process.HasExited ? _process.ExitCode : -1), _stdout.ToString(), string.Join('\n', _stderr));
         }
     }
 
@@ -184,14 +193,20 @@ public sealed class CliProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether disposing had to kill it: the test never waited for its end, having failed before.</summary>
+    public bool KilledAtDisposal { get; private set; }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
         {
+            KilledAtDisposal = true;
             _process.Kill(entireProcessTree: true);
             await _process.WaitForExitAsync(CancellationToken.None);
         }
 
+        // What it printed stays readable after (a harness's disposal shows it).
+        _exitCode = _process.ExitCode;
         _process.Dispose();
     }
 }

@@ -54,16 +54,7 @@ public sealed class DockerFixture : IAsyncLifetime, IEngineUnderTest
     public async Task<string> HostGatewayAsync()
     {
         using var client = new Docker.DotNet.DockerClientBuilder().WithEndpoint(Engine.Endpoint).Build();
-        var config = (await client.Networks.InspectNetworkAsync("bridge")).IPAM.Config[0];
-        if (!string.IsNullOrEmpty(config.Gateway))
-        {
-            return config.Gateway;
-        }
-
-        // Docker 20.10 leaves the default bridge's gateway out of IPAM: it is the subnet's first address.
-        var subnet = System.Net.IPAddress.Parse(config.Subnet.Split('/')[0]).GetAddressBytes();
-        subnet[3] += 1;
-        return new System.Net.IPAddress(subnet).ToString();
+        return await HostBridge.GatewayAsync(client);
     }
 
     public Task DisposeAsync()

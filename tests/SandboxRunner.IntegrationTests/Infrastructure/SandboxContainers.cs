@@ -67,9 +67,40 @@ public sealed class SandboxContainers(DockerFixture docker) : IDisposable
     {
         var runIds = RunIdsOf(repoPath).Concat(moreRunIds).ToList();
         var left = await OfRunsAsync(runIds);
-        Assert.True(left.Count == 0, $"containers left behind: {string.Join(", ", left)}");
+        Assert.True(left.Count == 0, $"containers left behind: {string.Join("; ", await DescribeAsync(left))}");
         var networks = await NetworksOfRunsAsync(runIds);
         Assert.True(networks.Count == 0, $"networks left behind: {string.Join(", ", networks)}");
+    }
+
+    /// <summary>Removes every container of <paramref name="runIds"/> (after a test has reported them left, so the next tests start clean).</summary>
+    public async Task RemoveOfRunsAsync(IEnumerable<string> runIds)
+    {
+        foreach (var id in await OfRunsAsync(runIds))
+        {
+            await _client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true });
+        }
+    }
+
+    /// <summary>Each container as a failure should show it: id, role or task, state, and when it was made, started and ended.</summary>
+    private async Task<IReadOnlyList<string>> DescribeAsync(IEnumerable<string> ids)
+    {
+        var described = new List<string>();
+        foreach (var id in ids)
+        {
+            try
+            {
+                var c = await _client.Containers.InspectContainerAsync(id);
+                var labels = c.Config?.Labels ?? new Dictionary<string, string>();
+                var what = labels.TryGetValue(Labels.Role, out var role) ? $"role {role}" : labels.TryGetValue(Labels.Task, out var task) ? $"task {task}" : "no role or task";
+                described.Add($"{id[..12]} ({what}, {c.State?.Status}, created {c.Created:HH:mm:ss.fff}, started {c.State?.StartedAt}, finished {c.State?.FinishedAt}, network {c.HostConfig?.NetworkMode})");
+            }
+            catch (DockerContainerNotFoundException)
+            {
+                described.Add($"{id[..12]} (gone by the time it was looked at)");
+            }
+        }
+
+        return described;
     }
 
     private async Task<IReadOnlyList<string>> ListAsync(IEnumerable<string> runIds, bool runningOnly, bool tasksOnly)

@@ -34,7 +34,7 @@ public sealed class SwarmDenyTests(SwarmFixture swarm) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         using var local = EngineConnection.FromProcess().CreateClient();
-        _gateway = (await local.Networks.InspectNetworkAsync("bridge")).IPAM.Config[0].Gateway;
+        _gateway = await HostBridge.GatewayAsync(local);
     }
 
     public async Task DisposeAsync()

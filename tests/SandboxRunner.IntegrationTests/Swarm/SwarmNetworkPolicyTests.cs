@@ -33,7 +33,7 @@ public sealed class SwarmNetworkPolicyTests(SwarmFixture swarm) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         using var local = EngineConnection.FromProcess().CreateClient();
-        _gateway = (await local.Networks.InspectNetworkAsync("bridge")).IPAM.Config[0].Gateway;
+        _gateway = await HostBridge.GatewayAsync(local);
     }
 
     public async Task DisposeAsync()

@@ -33,7 +33,7 @@ public sealed class SwarmPipelineAllowTests(SwarmFixture swarm) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         using var local = EngineConnection.FromProcess().CreateClient();
-        _gateway = (await local.Networks.InspectNetworkAsync("bridge")).IPAM.Config[0].Gateway;
+        _gateway = await HostBridge.GatewayAsync(local);
         Environment.SetEnvironmentVariable(KeyVariable, Key);
     }
 

@@ -31,7 +31,7 @@ public sealed class SwarmPipelineDenyTests(SwarmFixture swarm) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         using var local = EngineConnection.FromProcess().CreateClient();
-        _gateway = (await local.Networks.InspectNetworkAsync("bridge")).IPAM.Config[0].Gateway;
+        _gateway = await HostBridge.GatewayAsync(local);
         Environment.SetEnvironmentVariable(KeyVariable, Key);
         // The file names the allowlisted server as the model endpoint: the host agrees, as a user of another endpoint would.
         Environment.SetEnvironmentVariable(Auth.ModelEndpointRule.Variable, $"http://{Allowed}/v1");

@@ -5,6 +5,7 @@ using Docker.DotNet.Models;
 using SandboxRunner.Boxes;
 using SandboxRunner.Boxes.Swarm;
 using SandboxRunner.IntegrationTests.Infrastructure;
+using SandboxRunner.Platform;
 
 namespace SandboxRunner.IntegrationTests.Swarm;
 
@@ -180,6 +181,12 @@ public sealed class SwarmWarmPoolTests(SwarmFixture swarm) : IAsyncLifetime
         await using var site = await backend.OpenRunSiteAsync(new RunSiteSpec(_scope, "run-1", NetworkIntent.None), CancellationToken.None);
         await using var first = await site.CreateBoxAsync(Box("true", "first"), CancellationToken.None);
         Assert.False(((SwarmTaskBox)first).Warm);
+        // The refill plans its box after a look at the nodes; asked before that, the second task rightly goes cold (seen
+        // under a loaded engine), so it asks once the box is planned and before it is made (a swarm create takes ~1 s).
+        Assert.True(
+            await Poll.UntilAsync(() => backend.Pool.Policy.Count == 1, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(10), CancellationToken.None),
+            "the first cold box's refill planned no box");
+        Assert.Empty(backend.Pool.Policy.Idle);
 
         await using var second = await site.CreateBoxAsync(Box("echo adopted", "second"), CancellationToken.None);
 
@@ -211,6 +218,33 @@ public sealed class SwarmWarmPoolTests(SwarmFixture swarm) : IAsyncLifetime
         }
 
         Assert.NotEmpty(idle);
+    }
+
+    /// <summary>
+    /// Two backends in one process (two <c>RunnerSession</c>s, or two configs with another <c>max_tasks_per_node</c>)
+    /// share the owner label: the one going must remove its own warm boxes only, never the containers of warm boxes the
+    /// other handed to its tasks (a taken box's container keeps the pool's labels).
+    /// </summary>
+    [Fact]
+    public async Task Disposing_one_backend_leaves_the_warm_boxes_another_backend_of_the_process_handed_to_its_tasks_running()
+    {
+        var going = Backend();
+        await using (await WarmedSiteAsync(going))
+        {
+        }
+
+        await using var staying = Backend();
+        await using var site = await WarmedSiteAsync(staying);
+        await using var box = await site.CreateBoxAsync(Box("sleep 8; echo survived", "other-backends-task"), CancellationToken.None);
+        Assert.True(((SwarmTaskBox)box).Warm);
+        var output = new StringBuilder();
+        var run = box.RunAsync(TimeSpan.FromMinutes(2), (_, chunk) => output.Append(Encoding.UTF8.GetString(chunk)), null, CancellationToken.None, CancellationToken.None);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        await going.DisposeAsync();
+
+        var exit = await run;
+        Assert.True(exit.ExitCode == 0 && output.ToString() == "survived\n", $"the other backend's task ended with {exit.ExitCode}: {output}");
     }
 
     [Fact]

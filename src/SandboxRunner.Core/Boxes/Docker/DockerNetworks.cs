@@ -34,11 +34,15 @@ internal sealed partial class DockerNetworks(DockerClient client, ILogger logger
         return network.IPAM?.Config?.Select(c => c.Subnet).FirstOrDefault(s => !string.IsNullOrEmpty(s) && !s.Contains(':', StringComparison.Ordinal));
     }
 
-    /// <summary>The gateway of the default bridge: where containers on it reach the engine's host.</summary>
+    /// <summary>
+    /// The gateway of the default bridge: where containers on it reach the engine's host. Asked only of an engine on
+    /// this machine (a unix socket), so this machine's own addresses can stand in when the engine names none.
+    /// </summary>
     public async Task<string?> BridgeGatewayAsync(CancellationToken cancellationToken)
     {
         var bridge = await client.Networks.InspectNetworkAsync("bridge", cancellationToken);
-        return bridge.IPAM?.Config?.Select(c => c.Gateway).FirstOrDefault(g => !string.IsNullOrEmpty(g) && !g.Contains(':', StringComparison.Ordinal));
+        var ipv4 = bridge.IPAM?.Config?.FirstOrDefault(c => !string.IsNullOrEmpty(c.Subnet) && !c.Subnet.Contains(':', StringComparison.Ordinal));
+        return BridgeGateway.Pick(ipv4?.Gateway, ipv4?.Subnet, BridgeGateway.LocalAddresses());
     }
 
     /// <summary>Removes a network; one already gone is not an error.</summary>

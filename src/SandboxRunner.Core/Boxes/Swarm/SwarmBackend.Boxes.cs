@@ -193,15 +193,26 @@ public sealed partial class SwarmBackend
         }
     });
 
-    /// <summary>Removes a box's container with its volumes on its node (when reached), then its service.</summary>
+    /// <summary>
+    /// Removes a box's container with its volumes on its node (when reached, within 15 s), then its service, also when
+    /// the node failed: a service left would keep a warm box running outside the pool (swarm takes the container once
+    /// its node answers; its volumes stay for a sweep by label).
+    /// </summary>
     internal async Task RemoveServiceAndContainerAsync(string serviceId, string nodeId, string containerId, CancellationToken cancellationToken)
     {
-        if (await Nodes.EngineAsync(nodeId, cancellationToken) is { } engine)
+        try
         {
-            await engine.Backend.Containers.RemoveAsync(containerId, cancellationToken);
+            using var node = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            node.CancelAfter(TimeSpan.FromSeconds(15));
+            if (await Nodes.EngineAsync(nodeId, node.Token) is { } engine)
+            {
+                await engine.Backend.Containers.RemoveAsync(containerId, node.Token);
+            }
         }
-
-        await Services.RemoveAsync(serviceId, cancellationToken);
+        finally
+        {
+            await Services.RemoveAsync(serviceId, cancellationToken);
+        }
     }
 
     /// <summary>What a box of one shape is made from, and the pool key that names the shape.</summary>

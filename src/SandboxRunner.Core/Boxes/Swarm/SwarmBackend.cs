@@ -26,6 +26,7 @@ public sealed partial class SwarmBackend : ITaskBackend
     private readonly SwarmParking _parking;
     private readonly SwarmPool _pool;
     private readonly Dictionary<string, string> _warmLabels;
+    private readonly string _poolId = Guid.NewGuid().ToString("N")[..16];
 
     public SwarmBackend(ILogger logger, EngineConnection manager, SwarmOptions options, IReadOnlyDictionary<string, string>? extraLabels = null)
     {
@@ -40,7 +41,7 @@ public sealed partial class SwarmBackend : ITaskBackend
         Markers = new SwarmMarkers(_client);
         _images = new SwarmImages(_manager.Images, _client, options, login, logger) { Nodes = Nodes };
         _parking = new SwarmParking(_client, _labels);
-        _warmLabels = _labels.StampOwned(new Dictionary<string, string> { [Labels.Role] = SwarmPool.Role });
+        _warmLabels = _labels.StampOwned(new Dictionary<string, string> { [Labels.Role] = SwarmPool.Role, [SwarmPool.PoolLabel] = _poolId });
         _pool = new SwarmPool(this, _client, logger, new WarmPoolPolicy(options.WarmBoxes, WarmIdleTime));
     }
 
@@ -337,10 +338,11 @@ public sealed partial class SwarmBackend : ITaskBackend
         await _pool.DisposeAsync();
         using (var budget = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
         {
-            // What the pool could not remove itself (a refill cancelled mid-create): this process's warm services, by label.
+            // What the pool could not remove itself (a refill cancelled mid-create): this backend's warm services, by label
+            // (not the process's: another backend's taken boxes keep the warm labels on their running containers).
             try
             {
-                await RemoveBoxesAsync(LabelSelector.Of(Labels.Role, SwarmPool.Role).And(Labels.Owner, Labels.CurrentOwner), _ => true, budget.Token);
+                await RemoveBoxesAsync(LabelSelector.Of(Labels.Role, SwarmPool.Role).And(Labels.Owner, Labels.CurrentOwner).And(SwarmPool.PoolLabel, _poolId), _ => true, budget.Token);
             }
             catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException or InvalidOperationException)
             {

@@ -17,6 +17,13 @@ namespace SandboxRunner.Boxes.Swarm;
 internal sealed partial class SwarmPool : IAsyncDisposable
 {
     public const string Role = "warm";
+
+    /// <summary>
+    /// On a warm box's service and container: which backend's pool made it. Every backend of a process shares the owner
+    /// label, and a taken box's container keeps the pool's labels, so a backend going removes by this one, never another
+    /// backend's boxes (idle, or running a task).
+    /// </summary>
+    public const string PoolLabel = "sandbox-runner.pool";
     private static readonly TimeSpan ExpiryInterval = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan TakeBudget = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan FinishBudget = TimeSpan.FromSeconds(30);
@@ -113,6 +120,13 @@ internal sealed partial class SwarmPool : IAsyncDisposable
             || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             LogUnusable(Short(box.ServiceId), e.Message);
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            // The task went mid-hand-over: the box is out of the pool and its relabel may have reached the manager, so it
+            // is neither the task's nor fit for another; removed, or it would run on unseen by the expiry and the bound.
+            Track(RemoveQuietlyAsync(box));
+            throw;
         }
 
         Track(RemoveQuietlyAsync(box));

@@ -1,0 +1,106 @@
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+using SandboxRunner.Boxes;
+using SandboxRunner.Boxes.Docker;
+using SandboxRunner.Boxes.Swarm;
+
+namespace SandboxRunner.Tests.Boxes;
+
+/// <summary>
+/// A warm box's hand-over to a task (<see cref="SwarmPool.TakeAsync"/>, <see cref="SwarmPool.AdoptAsync"/>) against a
+/// fake manager: a task cancelled while its box is being relabelled must not leave that box running outside the pool,
+/// where no idle expiry, no bound of <see cref="SwarmOptions.DefaultWarmBoxes"/> and (until the process ends) no sweep sees it.
+/// </summary>
+public sealed class SwarmPoolHandOverTests
+{
+    private static readonly IReadOnlyDictionary<string, string> TaskLabels = new Dictionary<string, string> { [Labels.Run] = "run-1", [Labels.Task] = "t1" };
+
+    private static WarmBox Box(string id) => new("shape", id, "n1", "c-" + id, DateTimeOffset.UtcNow, new ServiceSpec { Name = id }, 1);
+
+    private static async Task<bool> EventuallyAsync(Func<bool> condition)
+    {
+        for (var waited = 0; waited < 10_000; waited += 50)
+        {
+            if (condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return condition();
+    }
+
+    [Fact]
+    public async Task A_warm_box_whose_taker_is_cancelled_during_the_hand_over_is_removed_not_left_running_outside_the_pool()
+    {
+        await using var api = new FakeSwarmApi();
+        var updating = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        api.OnUpdate = async _ =>
+        {
+            updating.TrySetResult();
+            await release.Task;
+        };
+        await using var backend = new SwarmBackend(NullLogger.Instance, new EngineConnection(api.Endpoint), new SwarmOptions(WarmBoxes: SwarmOptions.DefaultWarmBoxes));
+        backend.Pool.Policy.Warmed(Box("svc1"));
+        using var cancel = new CancellationTokenSource();
+
+        var take = backend.Pool.TakeAsync("shape", new HashSet<string> { "n1" }, TaskLabels, cancel.Token);
+        await updating.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => take);
+        release.TrySetResult();
+
+        Assert.Empty(backend.Pool.Policy.Idle);
+        Assert.True(
+            await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc1")),
+            "the box left the pool with its task's cancellation but was never removed: " + string.Join(", ", api.Requests));
+    }
+
+    [Fact]
+    public async Task A_box_being_made_whose_adopter_is_cancelled_during_the_hand_over_is_removed_not_left_running_outside_the_pool()
+    {
+        await using var api = new FakeSwarmApi();
+        var updating = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        api.OnUpdate = async _ =>
+        {
+            updating.TrySetResult();
+            await release.Task;
+        };
+        await using var backend = new SwarmBackend(NullLogger.Instance, new EngineConnection(api.Endpoint), new SwarmOptions(WarmBoxes: SwarmOptions.DefaultWarmBoxes));
+        var policy = backend.Pool.Policy;
+        Assert.Equal(["n1"], policy.PlanRefill("shape", ["n1"], wanted: 1));
+        var claim = policy.Claim("shape", new HashSet<string> { "n1" })!;
+        using var cancel = new CancellationTokenSource();
+
+        var adopt = backend.Pool.AdoptAsync(claim, TaskLabels, cancel.Token);
+        policy.Warmed(Box("svc2"));
+        await updating.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => adopt);
+        release.TrySetResult();
+
+        Assert.Equal(0, policy.Count);
+        Assert.True(
+            await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc2")),
+            "the adopted box left the pool with its task's cancellation but was never removed: " + string.Join(", ", api.Requests));
+    }
+
+    [Fact]
+    public async Task An_unusable_warm_box_whose_container_its_node_fails_to_remove_still_has_its_service_removed()
+    {
+        await using var api = new FakeSwarmApi { ContainerRunning = false, ContainerRemoval = 500 };
+        await using var backend = new SwarmBackend(NullLogger.Instance, new EngineConnection(api.Endpoint), new SwarmOptions(WarmBoxes: SwarmOptions.DefaultWarmBoxes));
+        backend.Pool.Policy.Warmed(Box("svc3"));
+
+        Assert.Null(await backend.Pool.TakeAsync("shape", new HashSet<string> { "n1" }, TaskLabels, CancellationToken.None));
+
+        Assert.Empty(backend.Pool.Policy.Idle);
+        Assert.True(
+            await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc3")),
+            "the box's node failed its container's removal, and its service (a replicated one, out of the pool) was left: " + string.Join(", ", api.Requests));
+    }
+}
