@@ -103,4 +103,31 @@ public sealed class SwarmPoolHandOverTests
             await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc3")),
             "the box's node failed its container's removal, and its service (a replicated one, out of the pool) was left: " + string.Join(", ", api.Requests));
     }
+
+    [Fact]
+    public async Task A_hand_over_that_fails_in_a_way_no_one_foresaw_gives_the_task_a_cold_box_instead_of_failing_it()
+    {
+        await using var api = new FakeSwarmApi { GarbledInspect = true };
+        await using var backend = new SwarmBackend(NullLogger.Instance, new EngineConnection(api.Endpoint), new SwarmOptions(WarmBoxes: SwarmOptions.DefaultWarmBoxes));
+        backend.Pool.Policy.Warmed(Box("svc4"));
+
+        Assert.Null(await backend.Pool.TakeAsync("shape", new HashSet<string> { "n1" }, TaskLabels, CancellationToken.None));
+
+        Assert.Empty(backend.Pool.Policy.Idle);
+        Assert.True(await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc4")), "the unusable box was not removed: " + string.Join(", ", api.Requests));
+    }
+
+    [Fact]
+    public async Task A_box_whose_service_removal_fails_still_counts_as_gone_so_its_shape_stops_counting_it_in_use()
+    {
+        await using var api = new FakeSwarmApi { ServiceRemoval = 500 };
+        await using var backend = new SwarmBackend(NullLogger.Instance, new EngineConnection(api.Endpoint), new SwarmOptions(WarmBoxes: SwarmOptions.DefaultWarmBoxes));
+        var engine = await backend.Nodes.EngineAsync("n1", CancellationToken.None) ?? throw new InvalidOperationException("the fake's node has no engine");
+        var gone = 0;
+        var box = new SwarmTaskBox(backend, "svc5", "n1", "n1", engine, "c-svc5", TaskLabels, "true", "65534:65534") { OnGone = () => gone++ };
+
+        await Assert.ThrowsAnyAsync<Exception>(() => box.DisposeAsync().AsTask());
+
+        Assert.Equal(1, gone);
+    }
 }
