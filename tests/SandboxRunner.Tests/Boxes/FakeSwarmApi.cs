@@ -42,6 +42,12 @@ internal sealed partial class FakeSwarmApi : IAsyncDisposable
     /// <summary>What a container removal answers: 200, or an engine error (a node that fails it).</summary>
     public int ContainerRemoval { get; set; } = 200;
 
+    /// <summary>Whether a container inspect answers with a body that is not JSON (an engine or proxy gone wrong).</summary>
+    public bool GarbledInspect { get; set; }
+
+    /// <summary>What a service removal answers: 200, or a manager error.</summary>
+    public int ServiceRemoval { get; set; } = 200;
+
     /// <summary>Awaited before a service update is answered (default: answered at once).</summary>
     public Func<string, Task> OnUpdate { get; set; } = _ => Task.CompletedTask;
 
@@ -102,12 +108,22 @@ internal sealed partial class FakeSwarmApi : IAsyncDisposable
 
         if (method == "GET" && path.StartsWith("/containers/", StringComparison.Ordinal) && path.EndsWith("/json", StringComparison.Ordinal))
         {
+            if (GarbledInspect)
+            {
+                return (200, "<html>not the engine</html>");
+            }
+
             return (200, ContainerRunning ? """{"Id":"c","State":{"Running":true,"Status":"running"}}""" : """{"Id":"c","State":{"Running":false,"Status":"exited"}}""");
         }
 
         if (method == "DELETE" && path.StartsWith("/containers/", StringComparison.Ordinal))
         {
             return (ContainerRemoval, ContainerRemoval == 200 ? "{}" : """{"message":"node engine failed the removal"}""");
+        }
+
+        if (method == "DELETE" && path.StartsWith("/services/", StringComparison.Ordinal))
+        {
+            return (ServiceRemoval, ServiceRemoval == 200 ? "{}" : """{"message":"the manager failed the removal"}""");
         }
 
         if (method == "DELETE")

@@ -17,6 +17,22 @@ public sealed class SwarmPoolHandOverTests
 
     private static WarmBox Box(string id) => new("shape", id, "n1", "c-" + id, DateTimeOffset.UtcNow, new ServiceSpec { Name = id }, 1);
 
+    private static SwarmBackend BackendOn(FakeSwarmApi api) =>
+        new(NullLogger.Instance, new EngineConnection(api.Endpoint), new SwarmOptions(WarmBoxes: SwarmOptions.DefaultWarmBoxes));
+
+    /// <summary>Holds every service update (the relabel) open: <c>updating</c> completes once one arrives, <c>release</c> answers it.</summary>
+    private static (TaskCompletionSource Updating, TaskCompletionSource Release) HoldUpdates(FakeSwarmApi api)
+    {
+        var updating = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        api.OnUpdate = async _ =>
+        {
+            updating.TrySetResult();
+            await release.Task;
+        };
+        return (updating, release);
+    }
+
     private static async Task<bool> EventuallyAsync(Func<bool> condition)
     {
         for (var waited = 0; waited < 10_000; waited += 50)
@@ -36,14 +52,8 @@ public sealed class SwarmPoolHandOverTests
     public async Task A_warm_box_whose_taker_is_cancelled_during_the_hand_over_is_removed_not_left_running_outside_the_pool()
     {
         await using var api = new FakeSwarmApi();
-        var updating = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        api.OnUpdate = async _ =>
-        {
-            updating.TrySetResult();
-            await release.Task;
-        };
-        await using var backend = new SwarmBackend(NullLogger.Instance, new EngineConnection(api.Endpoint), new SwarmOptions(WarmBoxes: SwarmOptions.DefaultWarmBoxes));
+        var (updating, release) = HoldUpdates(api);
+        await using var backend = BackendOn(api);
         backend.Pool.Policy.Warmed(Box("svc1"));
         using var cancel = new CancellationTokenSource();
 
@@ -63,14 +73,8 @@ public sealed class SwarmPoolHandOverTests
     public async Task A_box_being_made_whose_adopter_is_cancelled_during_the_hand_over_is_removed_not_left_running_outside_the_pool()
     {
         await using var api = new FakeSwarmApi();
-        var updating = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        api.OnUpdate = async _ =>
-        {
-            updating.TrySetResult();
-            await release.Task;
-        };
-        await using var backend = new SwarmBackend(NullLogger.Instance, new EngineConnection(api.Endpoint), new SwarmOptions(WarmBoxes: SwarmOptions.DefaultWarmBoxes));
+        var (updating, release) = HoldUpdates(api);
+        await using var backend = BackendOn(api);
         var policy = backend.Pool.Policy;
         Assert.Equal(["n1"], policy.PlanRefill("shape", ["n1"], wanted: 1));
         var claim = policy.Claim("shape", new HashSet<string> { "n1" })!;
@@ -93,7 +97,7 @@ public sealed class SwarmPoolHandOverTests
     public async Task An_unusable_warm_box_whose_container_its_node_fails_to_remove_still_has_its_service_removed()
     {
         await using var api = new FakeSwarmApi { ContainerRunning = false, ContainerRemoval = 500 };
-        await using var backend = new SwarmBackend(NullLogger.Instance, new EngineConnection(api.Endpoint), new SwarmOptions(WarmBoxes: SwarmOptions.DefaultWarmBoxes));
+        await using var backend = BackendOn(api);
         backend.Pool.Policy.Warmed(Box("svc3"));
 
         Assert.Null(await backend.Pool.TakeAsync("shape", new HashSet<string> { "n1" }, TaskLabels, CancellationToken.None));
@@ -102,5 +106,32 @@ public sealed class SwarmPoolHandOverTests
         Assert.True(
             await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc3")),
             "the box's node failed its container's removal, and its service (a replicated one, out of the pool) was left: " + string.Join(", ", api.Requests));
+    }
+
+    [Fact]
+    public async Task A_hand_over_that_fails_in_a_way_no_one_foresaw_gives_the_task_a_cold_box_instead_of_failing_it()
+    {
+        await using var api = new FakeSwarmApi { GarbledInspect = true };
+        await using var backend = BackendOn(api);
+        backend.Pool.Policy.Warmed(Box("svc4"));
+
+        Assert.Null(await backend.Pool.TakeAsync("shape", new HashSet<string> { "n1" }, TaskLabels, CancellationToken.None));
+
+        Assert.Empty(backend.Pool.Policy.Idle);
+        Assert.True(await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc4")), "the unusable box was not removed: " + string.Join(", ", api.Requests));
+    }
+
+    [Fact]
+    public async Task A_box_whose_service_removal_fails_still_counts_as_gone_so_its_shape_stops_counting_it_in_use()
+    {
+        await using var api = new FakeSwarmApi { ServiceRemoval = 500 };
+        await using var backend = BackendOn(api);
+        var engine = await backend.Nodes.EngineAsync("n1", CancellationToken.None) ?? throw new InvalidOperationException("the fake's node has no engine");
+        var gone = 0;
+        var box = new SwarmTaskBox(backend, "svc5", "n1", "n1", engine, "c-svc5", TaskLabels, "true", "65534:65534") { OnGone = () => gone++ };
+
+        await Assert.ThrowsAnyAsync<Exception>(() => box.DisposeAsync().AsTask());
+
+        Assert.Equal(1, gone);
     }
 }

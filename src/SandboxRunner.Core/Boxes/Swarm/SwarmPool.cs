@@ -116,9 +116,10 @@ internal sealed partial class SwarmPool : IAsyncDisposable
 
             LogUnusable(Short(box.ServiceId), "its container no longer runs");
         }
-        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException
-            || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is not OutOfMemoryException && !cancellationToken.IsCancellationRequested)
         {
+            // Whatever went wrong (an engine error, a node gone quiet, an answer that does not parse), the pool is only a
+            // shortcut: the box goes and the task gets a cold one, never a failure of its own.
             LogUnusable(Short(box.ServiceId), e.Message);
         }
         catch (Exception) when (cancellationToken.IsCancellationRequested)

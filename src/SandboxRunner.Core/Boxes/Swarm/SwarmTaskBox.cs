@@ -258,17 +258,26 @@ internal sealed class SwarmTaskBox : ITaskBox
             return;
         }
 
-        // The container first, with its volumes, through its node's engine: swarm removes a removed service's
-        // container late and never its anonymous volumes (the gate's and the copy transport's scratch).
-        if (_lost is null)
+        try
         {
-            await _container.DisposeAsync();
+            // The container first, with its volumes, through its node's engine: swarm removes a removed service's
+            // container late and never its anonymous volumes (the gate's and the copy transport's scratch).
+            if (_lost is null)
+            {
+                await _container.DisposeAsync();
+            }
+
+            using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await _swarm.Services.RemoveAsync(Id, budget.Token);
+        }
+        finally
+        {
+            // Gone for the task and its shape whether or not the removal went through (the run's sweep by label takes a
+            // service left): else the shape would count it in use for ever and keep wanting one warm box more.
+            _swarm.Nodes.Freed();
+            OnGone?.Invoke();
         }
 
-        using var budget = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await _swarm.Services.RemoveAsync(Id, budget.Token);
-        _swarm.Nodes.Freed();
-        OnGone?.Invoke();
         await _swarm.Markers.ClearAsync(Id);
     }
 }
