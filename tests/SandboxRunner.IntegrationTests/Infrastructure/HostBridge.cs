@@ -9,8 +9,8 @@ public static class HostBridge
     /// <summary>As the runner finds it (an engine restarted with its bridge in place names no gateway).</summary>
     public static async Task<string> GatewayAsync(DockerClient client)
     {
-        var config = (await client.Networks.InspectNetworkAsync("bridge")).IPAM.Config.First(c => !c.Subnet.Contains(':', StringComparison.Ordinal));
-        return BridgeGateway.Pick(config.Gateway, config.Subnet, BridgeGateway.LocalAddresses())
-            ?? throw new InvalidOperationException($"the default bridge ({config.Subnet}) has no IPv4 address for the host");
+        var config = (await client.Networks.InspectNetworkAsync("bridge")).IPAM?.Config;
+        return BridgeGateway.Of(config, BridgeGateway.LocalAddresses())
+            ?? throw new InvalidOperationException($"the default bridge ({string.Join(", ", config?.Select(c => c.Subnet) ?? [])}) has no IPv4 address for the host");
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
+using Docker.DotNet.Models;
 
 namespace SandboxRunner.Boxes.Docker;
 
@@ -12,6 +13,13 @@ namespace SandboxRunner.Boxes.Docker;
 /// </summary>
 internal static class BridgeGateway
 {
+    /// <summary>The host's address on the bridge whose IPAM config is <paramref name="configs"/> (its IPv4 entry); null when it has none.</summary>
+    public static string? Of(IEnumerable<IPAMConfig>? configs, IEnumerable<IPAddress> local)
+    {
+        var ipv4 = configs?.FirstOrDefault(c => !string.IsNullOrEmpty(c.Subnet) && !c.Subnet.Contains(':', StringComparison.Ordinal));
+        return Pick(ipv4?.Gateway, ipv4?.Subnet, local);
+    }
+
     /// <summary>
     /// <paramref name="gateway"/> when the engine names one; otherwise the address of <paramref name="local"/> inside
     /// <paramref name="subnet"/>, or failing that the subnet's first address (what Docker gives a bridge it makes).

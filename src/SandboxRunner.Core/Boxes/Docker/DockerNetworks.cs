@@ -41,8 +41,7 @@ internal sealed partial class DockerNetworks(DockerClient client, ILogger logger
     public async Task<string?> BridgeGatewayAsync(CancellationToken cancellationToken)
     {
         var bridge = await client.Networks.InspectNetworkAsync("bridge", cancellationToken);
-        var ipv4 = bridge.IPAM?.Config?.FirstOrDefault(c => !string.IsNullOrEmpty(c.Subnet) && !c.Subnet.Contains(':', StringComparison.Ordinal));
-        return BridgeGateway.Pick(ipv4?.Gateway, ipv4?.Subnet, BridgeGateway.LocalAddresses());
+        return BridgeGateway.Of(bridge.IPAM?.Config, BridgeGateway.LocalAddresses());
     }
 
     /// <summary>Removes a network; one already gone is not an error.</summary>
