@@ -26,11 +26,8 @@ public sealed class CliHarness : IAsyncDisposable
     /// <summary>Whether a test's own look already failed on what its runs left.</summary>
     private bool _leftReported;
 
-    /// <summary>Each command this harness ran, for a failure on leftovers to show.</summary>
-    private readonly List<Func<CliResult>> _commands = [];
-
-    /// <summary>The commands started without waiting: one killed at its disposal means the test failed before its end.</summary>
-    private readonly List<CliProcess> _started = [];
+    /// <summary>Every command this harness ran: what each printed goes with a failure on leftovers, and one killed at its disposal means the test failed before its end.</summary>
+    private readonly List<CliProcess> _commands = [];
 
     private CliHarness(TestRepository repository, SandboxContainers containers, string folder)
     {
@@ -87,17 +84,15 @@ public sealed class CliHarness : IAsyncDisposable
     /// <summary>Runs <c>sandbox-runner ARGS</c> in the repository, as a pipeline step does in its checkout.</summary>
     public async Task<CliResult> RunAsync(params string[] arguments)
     {
-        var result = await CliProcess.RunAsync(Repository.Path, arguments, Environment);
-        _commands.Add(() => result);
-        return result;
+        await using var process = Start(arguments);
+        return await process.WaitAsync(CliProcess.RunTimeout);
     }
 
     /// <summary>Starts <c>sandbox-runner ARGS</c> in the repository without waiting for it.</summary>
     public CliProcess Start(params string[] arguments)
     {
         var process = CliProcess.Start(Repository.Path, arguments, Environment);
-        _commands.Add(process.Current);
-        _started.Add(process);
+        _commands.Add(process);
         return process;
     }
 
@@ -134,7 +129,7 @@ public sealed class CliHarness : IAsyncDisposable
             // Reported once, by the test that asked (disposing then only clears them away for the tests after it), with what
             // each command printed.
             _leftReported = true;
-            Assert.Fail($"{e.Message}\n{string.Join("\n", _commands.Select(c => TailOf(c().ToString())))}");
+            Assert.Fail($"{e.Message}\n{string.Join("\n", _commands.Select(c => TailOf(c.Current().ToString())))}");
         }
 
         var trees = Path.Combine(repoPath, ".git", "sandbox-runner", "worktrees");
@@ -152,7 +147,7 @@ public sealed class CliHarness : IAsyncDisposable
         {
             // A failure here would replace the test's own: when the test already failed (it said so, or it never waited for
             // a command it started, which its disposal then killed mid-run), its leftovers are only cleared away.
-            if (_leftReported || _started.Any(p => p.KilledAtDisposal))
+            if (_leftReported || _commands.Any(c => c.KilledAtDisposal))
             {
                 await Containers.RemoveOfRunsAsync(SandboxContainers.RunIdsOf(Repository.Path));
             }

@@ -22,6 +22,9 @@ public sealed class CliProcess : IAsyncDisposable
     /// <summary>Variables a pipeline sets that must never reach the child from the machine running the tests.</summary>
     private static readonly string[] Withheld = ["CODEX_API_KEY", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"];
 
+    /// <summary>How long a command run to its end may take.</summary>
+    public static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(3);
+
     private readonly Process _process;
     private readonly StringBuilder _stdout = new();
     private readonly ConcurrentQueue<string> _stderr = new();
@@ -98,7 +101,7 @@ public sealed class CliProcess : IAsyncDisposable
     public static async Task<CliResult> RunAsync(string workingDirectory, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null)
     {
         await using var process = Start(workingDirectory, arguments, environment);
-        return await process.WaitAsync(timeout ?? TimeSpan.FromMinutes(3));
+        return await process.WaitAsync(timeout ?? RunTimeout);
     }
 
     /// <summary>The environment of a child: this process's, without a pipeline's variables, with <paramref name="environment"/> applied.</summary>
