@@ -72,12 +72,17 @@ public sealed class SandboxContainers(DockerFixture docker) : IDisposable
         Assert.True(networks.Count == 0, $"networks left behind: {string.Join(", ", networks)}");
     }
 
-    /// <summary>Removes every container of <paramref name="runIds"/> (after a test has reported them left, so the next tests start clean).</summary>
-    public async Task RemoveOfRunsAsync(IEnumerable<string> runIds)
+    /// <summary>Removes every container and network of <paramref name="runIds"/> (after a test has reported them left, so the next tests start clean).</summary>
+    public async Task RemoveOfRunsAsync(IReadOnlyCollection<string> runIds)
     {
         foreach (var id in await OfRunsAsync(runIds))
         {
             await _client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true });
+        }
+
+        foreach (var network in await NetworksOfRunsAsync(runIds))
+        {
+            await _client.Networks.DeleteNetworkAsync(network);
         }
     }
 
