@@ -97,6 +97,18 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
             }
         }
 
+        // Harvest and persist on a budget of their own, from the copy-back on: a cancelled task's work is kept too.
+        using var salvage = new CancellationTokenSource();
+        Task<CopyBack>? bringingBack = null;
+        Task<CopyBack> BringBackAsync()
+        {
+            salvage.CancelAfter(SalvageBudget + task.Timeout);
+
+            // Only a tree that was copied in completely can be copied back (else the host's checkout stays).
+            return !copiedIn || worktree is null || context.Run.SandboxMode == SandboxMode.ReadOnly ? Task.FromResult(CopyBack.Nothing)
+                : transport.BringBackAsync(sandbox!, worktree, limits, folder, salvage.Token);
+        }
+
         try
         {
             SandboxOutcome outcome;
@@ -148,6 +160,10 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
                 logs.Dispose();
                 LogExited(task.TaskId, outcome.Exit.ExitCode, outcome.Exit.TimedOut, outcome.Cancelled);
 
+                // The stopped box's tree comes back while its refusals and last message are read: each is an engine call of
+                // its own, and an archive call costs tens of milliseconds (more through a swarm node's engine).
+                bringingBack = BringBackAsync();
+
                 using var readBudget = new CancellationTokenSource(SalvageBudget);
                 using var reading = RunPhases.Start("task read refusals and last message", task.TaskId);
                 refused = await context.Site.RefusedHostsAsync(sandbox, containerStarted, readBudget.Token);
@@ -172,16 +188,12 @@ public sealed partial class TaskRunner(GitCli git, ILogger<TaskRunner> logger)
                 await SettleCheckoutAsync(rethrow: false);
             }
 
-            // Harvest and persist on a budget of their own: a cancelled task's work is kept too.
-            using var salvage = new CancellationTokenSource(SalvageBudget + task.Timeout);
             TaskFacts facts;
             var copied = CopyBack.Nothing;
             var harvesting = RunPhases.Start("task harvest", task.TaskId);
             try
             {
-                // Only a tree that was copied in completely can be copied back (else the host's checkout stays).
-                copied = !copiedIn || worktree is null || context.Run.SandboxMode == SandboxMode.ReadOnly ? CopyBack.Nothing
-                    : await transport.BringBackAsync(sandbox!, worktree, limits, folder, salvage.Token);
+                copied = await (bringingBack ?? BringBackAsync());
                 facts = worktree is null
                     ? new TaskFacts { TaskId = task.TaskId, End = outcome.End, RunnerError = outcome.RunnerError, Transcript = transcript }
                     : await new Harvester(context.Repository, context.Store, context.Clock).HarvestAsync(
