@@ -76,6 +76,12 @@ public interface ITaskBox : IAsyncDisposable
     /// then reads the folders whole), or when the look failed or wrote more than its bound.
     /// </summary>
     Task<byte[]?> LookBesideAsync(BesideLook look, CancellationToken cancellationToken) => Task.FromResult<byte[]?>(null);
+
+    /// <summary>
+    /// Whether <see cref="LookBesideAsync"/> can look at this box at all. One that cannot has its scratch folders read whole,
+    /// so what a look compares times against (the runner's stamp, written after the tree) is never read there.
+    /// </summary>
+    bool LooksBeside => false;
 }
 
 /// <summary>

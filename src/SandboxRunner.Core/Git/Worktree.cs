@@ -87,6 +87,11 @@ public sealed partial class Worktree
         var worktree = new Worktree(git, folder, baseCommit) { _content = contentCommit ?? baseCommit };
         WriteGitDir(worktree.AgentGitDir, repository.ObjectsDir, baseCommit);
         WriteGitDir(worktree.HostGitDir, repository.ObjectsDir, baseCommit);
+
+        // The harvest's own excludes: what an interpreter writes when the agent runs the tests is never a change of the
+        // task's (an honest `python -m pytest` in a repository whose .gitignore forgot __pycache__ was a path violation).
+        // Only untracked files are concerned: a tracked one that changes is harvested as ever.
+        File.WriteAllText(Path.Combine(worktree.HostGitDir, "info", "exclude"), string.Join('\n', InterpreterCaches) + "\n");
         return worktree;
     }
 
@@ -236,6 +241,9 @@ public sealed partial class Worktree
             cancellationToken);
 
     /// <summary>A minimal git directory, written directly: <c>git init</c> would copy the user's templates (hooks included).</summary>
+    /// <summary>Caches interpreters and test runners write beside the code, never source: left out of every harvest (docs/policies.md).</summary>
+    public static readonly IReadOnlyList<string> InterpreterCaches = ["__pycache__/", "*.py[cod]", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/"];
+
     private static void WriteGitDir(string gitDir, string hostObjects, string head)
     {
         Directory.CreateDirectory(Path.Combine(gitDir, "objects", "info"));

@@ -39,15 +39,27 @@ public sealed class TreeCopy(GitCli git, HostRepository repository, string runFo
     /// <summary>
     /// Fills a created task box's two scratch folders, one archive call each (the engine extracts an archive into one volume
     /// of a box whose root is read-only, so two folders cannot share a call): the tree with its git directory and the base
-    /// commit's objects, then CODEX_HOME with the look's stamp. Returns what the workspace was given, path by path, for the look.
+    /// commit's objects, and CODEX_HOME. For a box that will be looked at (<see cref="ITaskBox.LooksBeside"/>) CODEX_HOME
+    /// goes after the tree, with the look's stamp; for one that is read back whole both go at once, and no stamp (nothing
+    /// reads it). Returns what the workspace was given, path by path, for the look.
     /// </summary>
     public async Task<IReadOnlyDictionary<string, TreeLook.HostEntry>> UploadAsync(ITaskBox box, Worktree worktree, string home, UnixOwner owner, CancellationToken cancellationToken)
     {
+        Task UploadHomeAsync(IReadOnlyList<ExtraFile> extras) =>
+            box.PutArchiveAsync(CodexCommandLine.Home, (tar, ct) => TreeArchiveWriter.WriteAsync(tar, home, (int)owner.Uid, (int)owner.Gid, extras, DateTime.UtcNow, ct), cancellationToken);
+
+        if (!box.LooksBeside)
+        {
+            // Each archive call costs tens of milliseconds through a swarm node's engine: the two overlap.
+            var tree = UploadTreeFromObjectsAsync(box, worktree, owner, cancellationToken);
+            await Task.WhenAll(tree, UploadHomeAsync([]));
+            return await tree;
+        }
+
         var given = await UploadTreeFromObjectsAsync(box, worktree, owner, cancellationToken);
 
         // After the tree: every uploaded file's change time is before the stamp's (see TreeLook).
-        ExtraFile[] stamp = [new(TreeLook.StampName, "written by sandbox-runner after the task's tree; see TreeLook\n"u8.ToArray()) { RootOwned = true }];
-        await box.PutArchiveAsync(CodexCommandLine.Home, (tar, ct) => TreeArchiveWriter.WriteAsync(tar, home, (int)owner.Uid, (int)owner.Gid, stamp, DateTime.UtcNow, ct), cancellationToken);
+        await UploadHomeAsync([new(TreeLook.StampName, "written by sandbox-runner after the task's tree; see TreeLook\n"u8.ToArray()) { RootOwned = true }]);
         return given;
     }
 

@@ -43,7 +43,11 @@ internal static class Summary
 
             if (JunitReport.Failed(r))
             {
-                text.Append("  ").Append(ReportText.FirstLine(verification is { Status: not VerificationStatus.Passed } ? verification.Reason ?? r.Summary : r.Summary, 160));
+                // The runner's own finding, never the agent's word for it ("all tests pass") where there is one.
+                var reason = r.Violations is [var broken, ..] ? $"{broken.Path ?? broken.Command}: {broken.Rule}"
+                    : verification is { Status: not VerificationStatus.Passed } ? verification.Reason ?? r.Summary
+                    : r.Summary;
+                text.Append("  ").Append(ReportText.FirstLine(reason, 160));
             }
 
             text.Append('\n');

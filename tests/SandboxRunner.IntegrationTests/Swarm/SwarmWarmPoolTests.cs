@@ -137,20 +137,24 @@ public sealed class SwarmWarmPoolTests(SwarmFixture swarm) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_tasks_environment_is_in_no_service_or_container_spec_only_in_its_own_boxs_gate_file_readable_by_its_user_alone()
+    public async Task A_tasks_environment_is_in_no_service_container_spec_or_file_only_in_its_own_boxs_processes()
     {
         const string secret = "sk-warm-secret-6f1c";
         await using var backend = Backend();
         await using var site = await WarmedSiteAsync(backend, NetworkIntent.Open);
         using var manager = swarm.Manager.CreateClient();
 
+        // No gate folder (where a task file once was) and no key in what the box can write; `cat` ends at once: the command's input
+        // is closed, though the gate's is not.
         await using var box = await site.CreateBoxAsync(
-            Box("echo \"$OPENAI_API_KEY\"; stat -c '%a %u' /.sandbox-runner-gate/task", "keyed", new Dictionary<string, string> { ["OPENAI_API_KEY"] = secret }), CancellationToken.None);
+            Box("echo \"$OPENAI_API_KEY\"; grep -rlF -D skip \"$OPENAI_API_KEY\" /tmp /.sandbox-runner-gate 2>/dev/null; test -e /.sandbox-runner-gate && echo gate-volume; cat; echo end", "keyed",
+                new Dictionary<string, string> { ["OPENAI_API_KEY"] = secret }),
+            CancellationToken.None);
         var taken = (SwarmTaskBox)box;
         Assert.True(taken.Warm);
         var output = RunAsync(box);
 
-        Assert.Equal($"{secret}\n400 65534\n", await output);
+        Assert.Equal($"{secret}\nend\n", await output);
         Assert.DoesNotContain(secret, JsonSerializer.Serialize(await manager.Swarm.InspectServiceAsync(taken.Id)), StringComparison.Ordinal);
         Assert.DoesNotContain(secret, JsonSerializer.Serialize(await ContainerAsync(backend, taken.NodeId, taken.ContainerId)), StringComparison.Ordinal);
     }

@@ -91,7 +91,7 @@ public sealed class ServiceSpecsTests
     }
 
     [Fact]
-    public void The_command_waits_at_the_gate_then_runs_under_no_new_privileges_with_the_boxes_entrypoint_and_command()
+    public void The_command_waits_at_the_gate_on_its_open_standard_input_then_runs_under_no_new_privileges_with_the_boxes_entrypoint_and_command()
     {
         var container = Spec(Box()).TaskTemplate.ContainerSpec;
 
@@ -99,7 +99,7 @@ public sealed class ServiceSpecsTests
         Assert.Equal(["/entry", "codex", "exec"], Launch(Box()).Argv);
         Assert.Equal("/workspace", Launch(Box()).WorkingDirectory);
         Assert.Contains("setpriv --no-new-privs", ServiceSpecs.Gate, StringComparison.Ordinal);
-        Assert.Contains(container.Mounts, m => m.Type == "volume" && m.Target == ServiceSpecs.GateFolder);
+        Assert.True(container.OpenStdin);
         Assert.Contains(container.Mounts, m => m.Type == "volume" && m.Target == "/workspace");
     }
 

@@ -1,14 +1,13 @@
 using System.Diagnostics;
-using System.Formats.Tar;
 using System.Text;
 using SandboxRunner.Boxes.Swarm;
 
 namespace SandboxRunner.Tests.Boxes;
 
 /// <summary>
-/// The swarm box's gate (<see cref="ServiceSpecs.Gate"/>) with the task file the runner writes (<see cref="SwarmGate"/>),
-/// run by this machine's /bin/sh against values an agent's task could carry: each arrives byte for byte, nothing in
-/// them is ever run.
+/// The swarm box's gate (<see cref="ServiceSpecs.Gate"/>) with the task text the runner writes to its standard input
+/// (<see cref="SwarmGate"/>), run by this machine's /bin/sh against values an agent's task could carry: each arrives byte
+/// for byte, nothing in them is ever run. The gate's input is held open after the text, as a service's is.
 /// </summary>
 public sealed class SwarmGateTests : IDisposable
 {
@@ -21,15 +20,12 @@ public sealed class SwarmGateTests : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    /// <summary>Runs the gate (its folder moved to a temporary one) with the task file for <paramref name="launch"/>; returns what the command printed.</summary>
-    private async Task<(int Exit, string Out)> RunGateAsync(SwarmGate.Launch launch)
+    /// <summary>Runs the gate, writes <paramref name="input"/> to it and keeps its input open; returns its exit code and what the command printed.</summary>
+    private static async Task<(int Exit, string Out, string Err)> RunGateAsync(byte[] input, bool closeInput = false)
     {
-        await File.WriteAllTextAsync(Path.Combine(_folder, ServiceSpecs.TaskFile), SwarmGate.Script(launch));
-        await File.WriteAllTextAsync(Path.Combine(_folder, ServiceSpecs.GateFile), "");
         // The gate's own setpriv line is kept: this machine has util-linux, as the runner's images do.
-        var gate = ServiceSpecs.Gate.Replace(ServiceSpecs.GateFolder, _folder, StringComparison.Ordinal);
-        var start = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in (string[])["-c", gate, "sandbox-runner-gate"])
+        var start = new ProcessStartInfo("/bin/sh") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in (string[])["-c", ServiceSpecs.Gate, ServiceSpecs.GateName])
         {
             start.ArgumentList.Add(arg);
         }
@@ -37,15 +33,28 @@ public sealed class SwarmGateTests : IDisposable
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, await errors);
-        return (process.ExitCode, await output);
+        await process.StandardInput.BaseStream.WriteAsync(input);
+        await process.StandardInput.BaseStream.FlushAsync();
+        if (closeInput)
+        {
+            process.StandardInput.Close();
+        }
+
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return (process.ExitCode, await output, await errors);
+    }
+
+    private static async Task<string> RunGateAsync(SwarmGate.Launch launch)
+    {
+        var (exit, output, errors) = await RunGateAsync(SwarmGate.Message(SwarmGate.Script(launch)));
+        Assert.True(exit == 0, errors);
+        return output;
     }
 
     [Fact]
     public async Task Every_argument_reaches_the_command_byte_for_byte_and_none_is_run()
     {
-        var (_, output) = await RunGateAsync(new(["/usr/bin/printf", "<%s>\\0", .. Tricky], "/", new Dictionary<string, string>()));
+        var output = await RunGateAsync(new(["/usr/bin/printf", "<%s>\\0", .. Tricky], "/", new Dictionary<string, string>()));
 
         Assert.Equal(Tricky.Select(t => $"<{t}>"), output.Split('\0')[..^1]);
         Assert.False(File.Exists("/tmp/sr-gate-pwned"));
@@ -56,7 +65,7 @@ public sealed class SwarmGateTests : IDisposable
     {
         var environment = Tricky.Select((value, i) => ($"SR_GATE_{i}", value)).ToDictionary(p => p.Item1, p => p.value);
 
-        var (_, output) = await RunGateAsync(new(["/usr/bin/env", "-0"], "/", environment));
+        var output = await RunGateAsync(new(["/usr/bin/env", "-0"], "/", environment));
 
         var seen = output.Split('\0').Where(l => l.Length > 0).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
         Assert.All(environment, kv => Assert.Equal(kv.Value, seen[kv.Key]));
@@ -68,7 +77,7 @@ public sealed class SwarmGateTests : IDisposable
     {
         var folder = Directory.CreateDirectory(Path.Combine(_folder, "it's a $(folder)\nwith `newlines`")).FullName;
 
-        var (_, output) = await RunGateAsync(new(["/bin/pwd"], folder, new Dictionary<string, string>()));
+        var output = await RunGateAsync(new(["/bin/pwd"], folder, new Dictionary<string, string>()));
 
         Assert.Equal(folder + "\n", output);
     }
@@ -84,23 +93,44 @@ public sealed class SwarmGateTests : IDisposable
     }
 
     [Fact]
-    public async Task The_archive_writes_the_task_file_before_the_go_file_both_the_box_users_alone()
+    public async Task The_commands_input_is_closed_as_a_local_containers_is_though_the_gates_stays_open()
     {
-        using var tar = new MemoryStream();
-        await SwarmGate.WriteAsync(tar, SwarmGate.Script(new(["true"], "/", new Dictionary<string, string> { ["K"] = "v" })), "1000:1001", CancellationToken.None);
-        tar.Position = 0;
+        var output = await RunGateAsync(new(["/bin/cat"], "/", new Dictionary<string, string>()));
 
-        var entries = new List<TarEntry>();
-        var texts = new List<string>();
-        using var reader = new TarReader(tar);
-        while (await reader.GetNextEntryAsync() is { } entry)
-        {
-            entries.Add(entry);
-            texts.Add(await new StreamReader(entry.DataStream ?? new MemoryStream(), Encoding.UTF8).ReadToEndAsync());
-        }
+        Assert.Equal("", output);
+    }
 
-        Assert.Equal([ServiceSpecs.TaskFile, ServiceSpecs.GateFile], entries.Select(e => e.Name));
-        Assert.All(entries, e => Assert.Equal((1000, 1001, UnixFileMode.UserRead), (e.Uid, e.Gid, e.Mode)));
-        Assert.Contains("export K='v'", texts[0], StringComparison.Ordinal);
+    [Fact]
+    public async Task A_text_cut_short_runs_nothing()
+    {
+        var marker = Path.Combine(_folder, "ran");
+        var message = SwarmGate.Message(SwarmGate.Script(new(["/usr/bin/touch", marker], "/", new Dictionary<string, string>())));
+
+        var (exit, _, _) = await RunGateAsync(message[..^2], closeInput: true);
+
+        Assert.Equal(126, exit);
+        Assert.False(File.Exists(marker));
+    }
+
+    [Fact]
+    public async Task A_gate_given_no_length_runs_nothing()
+    {
+        var marker = Path.Combine(_folder, "ran");
+
+        var (exit, _, _) = await RunGateAsync(Encoding.UTF8.GetBytes($"touch {marker}\n"), closeInput: true);
+
+        Assert.Equal(126, exit);
+        Assert.False(File.Exists(marker));
+    }
+
+    [Fact]
+    public void The_message_is_the_texts_length_in_bytes_on_a_line_then_the_text()
+    {
+        var script = SwarmGate.Script(new(["true"], "/", new Dictionary<string, string> { ["K"] = "é" }));
+
+        var message = Encoding.UTF8.GetString(SwarmGate.Message(script));
+
+        Assert.Equal($"{Encoding.UTF8.GetByteCount(script)}\n{script}", message);
+        Assert.Contains("export K='é'", script, StringComparison.Ordinal);
     }
 }

@@ -128,7 +128,7 @@ public sealed class SwarmPoolHandOverTests
         await using var backend = BackendOn(api);
         var engine = await backend.Nodes.EngineAsync("n1", CancellationToken.None) ?? throw new InvalidOperationException("the fake's node has no engine");
         var gone = 0;
-        var box = new SwarmTaskBox(backend, "svc5", "n1", "n1", engine, "c-svc5", TaskLabels, "true", "65534:65534") { OnGone = () => gone++ };
+        var box = new SwarmTaskBox(backend, "svc5", "n1", "n1", engine, "c-svc5", TaskLabels, "true") { OnGone = () => gone++ };
 
         await Assert.ThrowsAnyAsync<Exception>(() => box.DisposeAsync().AsTask());
 

@@ -37,6 +37,15 @@ public sealed class RunTextTests
     }
 
     [Fact]
+    public void A_task_that_broke_a_policy_shows_its_first_violation_not_what_the_agent_said()
+    {
+        var text = Summary.Of(Run(Failed("sneaky", violations: 2) with { Summary = "All tests pass, trust me." }));
+
+        var line = text.Split('\n')[1];
+        Assert.EndsWith("2 violation(s)  secrets/0.txt: outside allowed_paths", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_dry_runs_summary_says_nothing_ran_and_lists_what_would()
     {
         var text = Summary.Of(Run(Skipped("a"), Skipped("bb")));

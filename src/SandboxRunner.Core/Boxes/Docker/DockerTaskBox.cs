@@ -65,6 +65,8 @@ internal sealed class DockerTaskBox : ITaskBox
 
     public Task<string> CommitAsync(ImageCommit commit, CancellationToken cancellationToken) => _docker.Snapshots.CommitAsync(Id, commit, cancellationToken);
 
+    public bool LooksBeside => Spec is not null;
+
     public async Task<byte[]?> LookBesideAsync(BesideLook look, CancellationToken cancellationToken)
     {
         if (Spec is not { } spec || look.Command.Count == 0)

@@ -12,36 +12,30 @@ namespace SandboxRunner.Boxes.Swarm;
 /// </summary>
 internal static class ServiceSpecs
 {
-    /// <summary>Where a box's gate looks for the runner's go-ahead: a volume of its own, which the runner writes through the archive API.</summary>
-    public const string GateFolder = "/.sandbox-runner-gate";
-
-    public const string GateFile = "go";
-
-    /// <summary>The file the runner writes beside <see cref="GateFile"/> (before it, in the same archive): the task's environment, folder and argv (<see cref="SwarmGate"/>).</summary>
-    public const string TaskFile = "task";
-
     /// <summary>The gate's <c>$0</c>: what names a command as the runner's gate (also in an image committed from a box).</summary>
     public const string GateName = "sandbox-runner-gate";
 
+    /// <summary>Set by the last line of the gate's task text (<see cref="SwarmGate.Script"/>): the gate runs nothing unless the whole text arrived.</summary>
+    public const string ReadyVariable = "sandbox_runner_gate";
+
     /// <summary>
     /// The box's first command. Swarm starts a task's container as soon as it is placed (and a warm box long before
-    /// its task exists), but a box's workspace must be filled before its command starts: the command waits for the
-    /// runner's go-ahead file, takes the task's environment, working folder and argv from <see cref="TaskFile"/>
-    /// (which the runner wrote, so it is trusted shell: <see cref="SwarmGate"/> quotes every value), then runs under
-    /// <c>setpriv --no-new-privs</c> because the service API before 1.46 cannot set no-new-privileges (a setuid binary
-    /// in the image would otherwise still change uid). An image without setpriv is refused, not run without it.
+    /// its task exists), but a box's workspace must be filled before its command starts: the command blocks on its
+    /// standard input (no polling: a warm box costs nothing while it waits) until the runner writes the task's
+    /// environment, working folder and argv there (<see cref="SwarmGate.Message"/>; the runner wrote every byte, so it
+    /// is trusted shell: <see cref="SwarmGate"/> quotes every value), then runs under <c>setpriv --no-new-privs</c>
+    /// because the service API before 1.46 cannot set no-new-privileges (a setuid binary in the image would otherwise
+    /// still change uid), with its standard input closed, as a local container's is. An image without setpriv is
+    /// refused, not run without it.
     /// </summary>
     public const string Gate =
-        $"while [ ! -e {GateFolder}/{GateFile} ]; do sleep 0.05; done; " +
-        $". {GateFolder}/{TaskFile} || exit 126; " +
-        "if [ -x /usr/bin/setpriv ]; then exec /usr/bin/setpriv --no-new-privs \"$@\"; fi; " +
+        "IFS= read -r n || exit 126; case $n in ''|*[!0-9]*) exit 126;; esac; " +
+        $"eval \"$(head -c \"$n\")\" && [ \"${{{ReadyVariable}:-}}\" = ready ] || exit 126; unset {ReadyVariable}; " +
+        "if [ -x /usr/bin/setpriv ]; then exec /usr/bin/setpriv --no-new-privs \"$@\" </dev/null; fi; " +
         "echo 'sandbox-runner: this image has no /usr/bin/setpriv (util-linux), which a swarm box needs to run with no new privileges' >&2; exit 126";
 
     /// <summary>The image's own entrypoint and command, which a service's command replaces, so the gate can run them; its runner role label, if any.</summary>
     public sealed record ImageDefaults(IReadOnlyList<string> Entrypoint, IReadOnlyList<string> Command, string? Role = null);
-
-    /// <summary>The container's <c>uid:gid</c> (root's for an image's sealed init, which then drops to the box's user).</summary>
-    public static string UserOf(BoxSpec box) => ContainerSpec.ForBox(box, new Dictionary<string, string>(), "none").User;
 
     /// <summary>What the box's gate runs: the argv (entrypoint and command), folder and environment a local container would have.</summary>
     public static SwarmGate.Launch LaunchOf(BoxSpec box, ImageDefaults defaults)
@@ -86,7 +80,6 @@ internal static class ServiceSpecs
         var mounts = new List<Mount>
         {
             new() { Type = "tmpfs", Target = "/tmp", TmpfsOptions = new TmpfsOptions { SizeBytes = box.Limits.TmpBytes, Mode = 0b1_111_111_111 } },
-            new() { Type = "volume", Target = GateFolder },
         };
         mounts.AddRange(docker.Volumes.Select(target => new Mount { Type = "volume", Target = target }));
 
@@ -103,7 +96,9 @@ internal static class ServiceSpecs
                 {
                     Image = image,
                     Command = ["/bin/sh", "-c", Gate, GateName],
-                    // No Args, no Env: the task's argv and environment reach the gate in its task file alone. The
+                    // The gate's standard input: the runner's go-ahead and the task's text (never closed: a service has no StdinOnce).
+                    OpenStdin = true,
+                    // No Args, no Env: the task's argv and environment reach the gate through its standard input alone. The
                     // folder is the shape's (the engine makes it at start, as locally; the gate also enters it).
                     User = docker.User,
                     Dir = docker.WorkingDirectory,

@@ -29,7 +29,6 @@ public sealed partial class SwarmBackend
         var lease = await Nodes.PlaceAsync(cancellationToken);
         try
         {
-            var user = ServiceSpecs.UserOf(box);
             if (shape is not null)
             {
                 var warm = await _pool.TakeAsync(shape.Key, lease.FreeNodes, labels, cancellationToken);
@@ -64,7 +63,7 @@ public sealed partial class SwarmBackend
                     }
 
                     return await PlacedAsync(
-                        new SwarmTaskBox(this, warm.ServiceId, warm.NodeId, Nodes.NameOf(warm.NodeId), engine, warm.ContainerId, labels, script, user) { Warm = true, OnGone = () => Gone(shape) },
+                        new SwarmTaskBox(this, warm.ServiceId, warm.NodeId, Nodes.NameOf(warm.NodeId), engine, warm.ContainerId, labels, script) { Warm = true, OnGone = () => Gone(shape) },
                         box,
                         cancellationToken);
                 }
@@ -88,7 +87,7 @@ public sealed partial class SwarmBackend
                 _pool.Policy.Using(shape.Key);
             }
 
-            var created = await PlacedAsync(new SwarmTaskBox(this, serviceId, nodeId, Nodes.NameOf(nodeId), started, containerId, labels, script, user)
+            var created = await PlacedAsync(new SwarmTaskBox(this, serviceId, nodeId, Nodes.NameOf(nodeId), started, containerId, labels, script)
             {
                 OnGone = shape is null ? null : () => Gone(shape),
             }, box, cancellationToken);

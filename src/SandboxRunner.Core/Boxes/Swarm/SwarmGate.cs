@@ -1,4 +1,3 @@
-using System.Formats.Tar;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -7,11 +6,11 @@ namespace SandboxRunner.Boxes.Swarm;
 /// <summary>
 /// What a box's gate (<see cref="ServiceSpecs.Gate"/>) runs once the runner opens it. A swarm container's environment
 /// and argv are fixed when its service is made, and a warm box is made before its task exists, so neither is in the
-/// service: the runner writes them as a small shell file (<see cref="ServiceSpecs.TaskFile"/>) into the box's own gate
-/// volume, through the archive API of the box's node, and the gate sources it. The runner writes every byte of it, so
-/// it is trusted shell; each value is single-quoted (<c>'</c> becomes <c>'\''</c>), which keeps newlines, <c>$</c>,
-/// backquotes and anything else literal. The file is the box user's alone (mode 0400): the only place the task's
-/// environment (under <c>allow</c>, the model key) is on the swarm.
+/// service: the runner writes them as a small shell text (<see cref="Script"/>) to the box's standard input, through an
+/// attach on the box's node, and the gate evaluates it. The runner writes every byte of it, so it is trusted shell; each
+/// value is single-quoted (<c>'</c> becomes <c>'\''</c>), which keeps newlines, <c>$</c>, backquotes and anything else
+/// literal. It is in no file and no spec: under <c>allow</c> the task's environment holds the model key, and it exists
+/// on the swarm only in the box's own processes, as locally.
 /// </summary>
 internal static partial class SwarmGate
 {
@@ -45,7 +44,8 @@ internal static partial class SwarmGate
             script.Append(' ').Append(Quote(arg));
         }
 
-        return script.Append('\n').ToString();
+        // Last, so a text cut short (the gate reads exactly the length it was told) never runs a command.
+        return script.Append('\n').Append(ServiceSpecs.ReadyVariable).Append("=ready\n").ToString();
     }
 
     /// <summary>One word for sh, whatever <paramref name="value"/> holds (a NUL cannot be in a variable or an argument at all, so it is refused).</summary>
@@ -55,40 +55,19 @@ internal static partial class SwarmGate
             : "'" + value.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     /// <summary>
-    /// The archive the runner extracts into the gate folder: the task file (<paramref name="script"/>, made by
-    /// <see cref="Script"/>) first, then the go-ahead, so the gate (which waits for the go-ahead) never reads a task file
-    /// still being written. Both are owned by <paramref name="user"/> (the container's <c>uid:gid</c>) and readable by it alone.
+    /// What the runner writes to a box's standard input to open its gate: the length in bytes of <paramref name="script"/>
+    /// (made by <see cref="Script"/>) on a line of its own, then the script. The gate reads exactly that many bytes, so it
+    /// never waits for an end of input the attach does not send.
     /// </summary>
-    public static async Task WriteAsync(Stream tar, string script, string user, CancellationToken cancellationToken)
+    public static byte[] Message(string script)
     {
-        var (uid, gid, mode) = Ids(user);
-        await using var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true);
-        await writer.WriteEntryAsync(
-            new PaxTarEntry(TarEntryType.RegularFile, ServiceSpecs.TaskFile) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(script)), Mode = mode, Uid = uid, Gid = gid },
-            cancellationToken);
-        await writer.WriteEntryAsync(
-            new PaxTarEntry(TarEntryType.RegularFile, ServiceSpecs.GateFile) { DataStream = new MemoryStream([]), Mode = mode, Uid = uid, Gid = gid },
-            cancellationToken);
-    }
-
-    /// <summary>
-    /// The owner and mode of the gate's files: the box's numeric <c>uid:gid</c>, readable by it alone; a user given by
-    /// name (no box of the runner's has one) gets root's files readable by all, still inside this box's volume alone.
-    /// </summary>
-    private static (int Uid, int Gid, UnixFileMode Mode) Ids(string user)
-    {
-        var parts = user.Split(':');
-        var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        if (int.TryParse(parts[0], invariant, out var uid))
-        {
-            var gid = uid;
-            if (parts.Length == 1 || int.TryParse(parts[1], invariant, out gid))
-            {
-                return (uid, gid, UnixFileMode.UserRead);
-            }
-        }
-
-        return (0, 0, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var body = Encoding.UTF8.GetBytes(script);
+        var head = Encoding.ASCII.GetBytes(body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\n");
+        var message = new byte[head.Length + body.Length];
+        head.CopyTo(message, 0);
+        body.CopyTo(message, head.Length);
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(body);
+        return message;
     }
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]

@@ -22,18 +22,15 @@ internal sealed class SwarmTaskBox : ITaskBox
     private readonly DockerTaskBox _container;
     private readonly IReadOnlyDictionary<string, string> _labels;
     private readonly string _gateScript;
-    private readonly string _user;
     private int _opened;
     private string? _lost;
     private int _disposed;
 
     /// <param name="gateScript">What the gate runs once opened (<see cref="SwarmGate.Script"/>: the task's argv, folder and environment).</param>
-    /// <param name="user">The container's <c>uid:gid</c>, which owns the gate's task file.</param>
     public SwarmTaskBox(
-        SwarmBackend swarm, string serviceId, string nodeId, string nodeName, NodeEngine engine, string containerId, IReadOnlyDictionary<string, string> labels, string gateScript, string user)
+        SwarmBackend swarm, string serviceId, string nodeId, string nodeName, NodeEngine engine, string containerId, IReadOnlyDictionary<string, string> labels, string gateScript)
     {
         _gateScript = gateScript;
-        _user = user;
         _swarm = swarm;
         Id = serviceId;
         NodeId = nodeId;
@@ -106,10 +103,10 @@ internal sealed class SwarmTaskBox : ITaskBox
         }
 
         using var attached = await _engine.Client.Containers.AttachContainerAsync(
-            ContainerId, new ContainerAttachParameters { Stream = true, Stdout = true, Stderr = true }, cancellationToken);
+            ContainerId, new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = true, Stderr = true }, cancellationToken);
         var output = PumpAsync(attached, Deliver, stop.Token);
         var wait = containers.WaitAsync(ContainerId, stop.Token);
-        await OpenGateAsync(cancellationToken);
+        await OpenGateAsync(attached, cancellationToken);
         var started = Stopwatch.GetTimestamp();
         onStarted?.Invoke();
         var timedOut = false;
@@ -209,10 +206,18 @@ internal sealed class SwarmTaskBox : ITaskBox
         }
     }
 
-    public Task StartAsync(CancellationToken cancellationToken) => OpenGateAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        using var stdin = await _engine.Client.Containers.AttachContainerAsync(
+            ContainerId, new ContainerAttachParameters { Stream = true, Stdin = true }, cancellationToken);
+        await OpenGateAsync(stdin, cancellationToken);
 
-    /// <summary>The go-ahead: the task file and the go file in the gate's folder (<see cref="SwarmGate"/>), and the marker that tells a listing the box started.</summary>
-    private async Task OpenGateAsync(CancellationToken cancellationToken)
+        // The end of this attach's input, not of the box's: a service's standard input stays open (it has no StdinOnce).
+        stdin.CloseWrite();
+    }
+
+    /// <summary>The go-ahead: the marker that tells a listing the box started, then the task's text on the gate's standard input (<see cref="SwarmGate.Message"/>).</summary>
+    private async Task OpenGateAsync(MultiplexedStream stdin, CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _opened, 1) == 1)
         {
@@ -220,7 +225,15 @@ internal sealed class SwarmTaskBox : ITaskBox
         }
 
         await _swarm.Markers.SetAsync(Id, _labels, cancellationToken);
-        await _container.PutArchiveAsync(ServiceSpecs.GateFolder, (tar, ct) => SwarmGate.WriteAsync(tar, _gateScript, _user, ct), cancellationToken);
+        var message = SwarmGate.Message(_gateScript);
+        try
+        {
+            await stdin.WriteAsync(message, 0, message.Length, cancellationToken);
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(message);
+        }
     }
 
     public Task<long?> ExecAsync(BoxCommand command, Action<LogStream, ReadOnlySpan<byte>> onOutput, CancellationToken cancellationToken) =>
