@@ -145,7 +145,7 @@ internal sealed class ShowCommand : AsyncCommand<ShowSettings>
             Indented(text, r.Logs.Stderr, 2000);
         }
 
-        text.Append("patch: ").Append(r.PatchFile ?? "none").Append(r.PatchApplicable ? " (applies to its base)" : "").Append('\n');
+        text.Append("patch: ").Append(r.PatchFile is { } patch ? patch + (r.PatchApplicable ? " (applies to its base)" : "") : "none").Append('\n');
         text.Append("branch: ").Append(r.Branch ?? "none (nothing changed)").Append('\n');
         text.Append("folder: ").Append(runner.TaskFolder(runId, r.TaskId, r.BestAttempt)).Append('\n');
         return text.ToString();
