@@ -8,18 +8,17 @@ namespace SandboxRunner.Benchmarks;
 
 /// <summary>
 /// What every runner benchmark opens first: a session id (its label and its scratch folder's name), the
-/// engine both as itself and behind the timing proxy the runner is given, a raw client, and git behind
-/// the call recorder.
+/// engine (whose every Docker API call <see cref="Timing"/> records), a raw client that is not recorded (the benchmark's
+/// own looks and clean-up), and git behind the call recorder.
 /// </summary>
 internal sealed class BenchSession : IDisposable
 {
-    private BenchSession(string id, DockerEngine docker)
+    private BenchSession(string id, EngineConnection connection)
     {
         Id = id;
         Scratch = Path.Combine(Path.GetTempPath(), $"sr-bench-{id}");
-        Docker = docker;
-        Client = docker.Connection.CreateClient();
-        (Engine, Timing) = TimingEngine.Wrap(docker);
+        Docker = new DockerEngine(NullLogger<DockerEngine>.Instance, connection with { WrapHandler = Timing.Wrap });
+        Client = connection.CreateClient();
         Git = new GitCli(GitLog);
     }
 
@@ -27,19 +26,18 @@ internal sealed class BenchSession : IDisposable
 
     public string Scratch { get; }
 
+    /// <summary>The engine the runners are given (its <see cref="DockerEngine.Backend"/>): every client it makes is recorded.</summary>
     public DockerEngine Docker { get; }
 
     public DockerClient Client { get; }
 
-    public IContainerEngine Engine { get; }
-
-    public TimingEngine Timing { get; }
+    public EngineCallRecorder Timing { get; } = new();
 
     public GitCallRecorder GitLog { get; } = new();
 
     public GitCli Git { get; }
 
-    public static BenchSession Open() => new(Guid.NewGuid().ToString("N")[..12], new DockerEngine(NullLogger<DockerEngine>.Instance));
+    public static BenchSession Open() => new(Guid.NewGuid().ToString("N")[..12], EngineConnection.FromProcess());
 
     public void Dispose()
     {

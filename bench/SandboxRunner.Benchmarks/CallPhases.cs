@@ -1,6 +1,3 @@
-using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
-
 namespace SandboxRunner.Benchmarks;
 
 /// <summary>
@@ -11,23 +8,26 @@ internal static class CallPhases
 {
     public static void Add(ResultTable table, long start, long end, IReadOnlyList<CallEvent> dockerCalls, IReadOnlyList<CallEvent> gitCalls)
     {
-        // The runner reaches the engine through ITaskBackend (DockerBackend's per-resource classes), not the proxied
-        // IContainerEngine, so a runner's run records no engine call here: its split is left empty, its total stands.
-        if (dockerCalls.LastOrDefault(c => c.Name == nameof(IContainerEngine.WaitAsync))?.Container is not { } taskContainer)
+        // Only the calls this run began: a call of an earlier run's background work (a spare egress gateway's attach, a
+        // closed site's removals) that ends during this one is recorded when it ends, and is none of this run's time.
+        dockerCalls = dockerCalls.Where(c => c.Start >= start).ToList();
+
+        // A run whose task container was never waited for has no split to show (it failed before, and said so).
+        if (dockerCalls.LastOrDefault(c => c.Name == DockerCalls.Wait)?.Container is not { } taskContainer)
         {
             return;
         }
 
-        var taskCreate = dockerCalls.Single(c => c.Name == nameof(IContainerEngine.CreateAsync) && c.Container == taskContainer);
+        var taskCreate = dockerCalls.Single(c => c.Name == DockerCalls.Create && c.Container == taskContainer);
         var roles = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var created in dockerCalls.Where(c => c.Name == nameof(IContainerEngine.CreateAsync) && c.Container is not null).OrderBy(c => c.Start))
+        foreach (var created in dockerCalls.Where(c => c.Name == DockerCalls.Create && c.Container is not null).OrderBy(c => c.Start))
         {
             roles[created.Container!] = created.Container == taskContainer ? "task" : $"aux {roles.Count(r => r.Value != "task") + 1}";
         }
 
         // Calls already in flight when the runner began waiting for the task container (its log follower) run
         // alongside the container rather than before or after it: left out, the Wait row covers that time.
-        var wait = dockerCalls.Last(c => c.Name == nameof(IContainerEngine.WaitAsync));
+        var wait = dockerCalls.Last(c => c.Name == DockerCalls.Wait);
         var calls = dockerCalls
             .Where(c => c == wait || !(c.Start <= wait.Start && c.End > wait.Start))
             .Select(c => (Call: c, Name: EngineLabel(c, roles)))
@@ -56,12 +56,11 @@ internal static class CallPhases
 
     private static string EngineLabel(CallEvent call, Dictionary<string, string> roles)
     {
-        var method = call.Name.EndsWith("Async", StringComparison.Ordinal) ? call.Name[..^5] : call.Name;
         if (call.Container is not { } id || !roles.TryGetValue(id, out var role))
         {
-            return $"engine: {method}";
+            return $"engine: {call.Name}";
         }
 
-        return method == "Wait" && role == "task" ? "engine: Wait (task container runs)" : $"engine: {method} ({role})";
+        return call.Name == DockerCalls.Wait && role == "task" ? $"engine: {call.Name} (task container runs)" : $"engine: {call.Name} ({role})";
     }
 }

@@ -35,7 +35,7 @@ internal static class EnvironmentBenchmark
     {
         using var bench = BenchSession.Open();
         var (session, scratch, docker, client) = (bench.Id, bench.Scratch, bench.Docker, bench.Client);
-        var (engine, timing, gitLog, git) = (bench.Engine, bench.Timing, bench.GitLog, bench.Git);
+        var (engine, timing, gitLog, git) = (bench.Docker, bench.Timing, bench.GitLog, bench.Git);
         var observer = new RunObserver();
         var seen = new Recording(timing, gitLog, observer);
         Runner? runner = null;
@@ -174,7 +174,7 @@ internal static class EnvironmentBenchmark
     }
 
     /// <summary>Removes this session's containers, the run images a failed run may have left, and the images keyed to this session alone.</summary>
-    private static async Task CleanUpAsync(DockerEngine docker, DockerClient client, TimingEngine timing, string session, string? scope)
+    private static async Task CleanUpAsync(DockerEngine docker, DockerClient client, EngineCallRecorder timing, string session, string? scope)
     {
         var scoped = scope is null ? [] : await docker.ListContainersAsync(Labels.Scope, scope, CancellationToken.None);
         await TaskOverheadBenchmark.RemoveDockerObjectsAsync(docker, client, session, timing.Created.Keys.Concat(scoped), timing.CreatedNetworks.Keys);
@@ -203,7 +203,7 @@ internal static class EnvironmentBenchmark
     }
 
     /// <summary>What the benchmark sees of a run from outside: its engine calls, its git calls and its progress.</summary>
-    private sealed record Recording(TimingEngine Engine, GitCallRecorder Git, RunObserver Progress);
+    private sealed record Recording(EngineCallRecorder Engine, GitCallRecorder Git, RunObserver Progress);
 
     private static string Load() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 }

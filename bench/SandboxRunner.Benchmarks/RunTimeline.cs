@@ -90,13 +90,15 @@ internal sealed record RunTimes(
 
     /// <summary>Reads one run's engine and git calls (recorded since the run began) and progress into its times.</summary>
     public static RunTimes Of(
-        long runStart, long runEnd, IReadOnlyList<CallEvent> calls, IReadOnlyList<CallEvent> gitCalls, IReadOnlyDictionary<string, ContainerSpec> specs,
+        long runStart, long runEnd, IReadOnlyList<CallEvent> calls, IReadOnlyList<CallEvent> gitCalls, IReadOnlyDictionary<string, CreatedContainer> specs,
         RunObserver observer, IReadOnlyList<string> taskIds)
     {
-        var creates = calls.Where(c => c.Name == nameof(IContainerEngine.CreateAsync) && c.Container is not null && specs.ContainsKey(c.Container)).ToList();
+        // Only the calls this run began (an earlier run's background removals can end during this one).
+        calls = calls.Where(c => c.Start >= runStart).ToList();
+        var creates = calls.Where(c => c.Name == DockerCalls.Create && c.Container is not null && specs.ContainsKey(c.Container)).ToList();
         CallEvent? CreateOf(string role) => creates.FirstOrDefault(c => specs[c.Container!].Labels.GetValueOrDefault(Labels.Task) == role);
         double? CreateToCommit(string role) => CreateOf(role) is { } create
-            && calls.LastOrDefault(c => c.Name == nameof(ISnapshotOperations.CommitAsync) && c.Container == create.Container) is { } commit
+            && calls.LastOrDefault(c => c.Name == DockerCalls.Commit && c.Container == create.Container) is { } commit
                 ? Timing.Ms(create.Start, commit.End)
                 : null;
 
@@ -105,16 +107,16 @@ internal sealed record RunTimes(
         {
             var create = CreateOf(taskId) ?? throw new InvalidOperationException($"task {taskId} got no container");
             var id = create.Container!;
-            var start = calls.Single(c => c.Name == nameof(IContainerEngine.StartAsync) && c.Container == id);
+            var start = calls.Single(c => c.Name == DockerCalls.Start && c.Container == id);
             var first = observer.FirstCommand.TryGetValue(taskId, out var seen) ? seen
                 : throw new InvalidOperationException($"task {taskId} reported no command; is `@run 0 true` its first step?");
-            var uploads = calls.Where(c => c.Name == nameof(IArchiveOperations.PutArchiveAsync) && c.Container == id).Sum(c => c.Ms);
+            var uploads = calls.Where(c => c.Name == DockerCalls.PutArchive && c.Container == id).Sum(c => c.Ms);
             tasks.Add(new TaskStart(taskId, id, Timing.Ms(create.Start, first), Timing.Ms(runStart, first), create.Ms, uploads, start.Ms, Timing.Ms(start.End, first)));
         }
 
-        var builds = calls.Where(c => c.Name == nameof(IImageOperations.BuildImageAsync)).ToList();
+        var builds = calls.Where(c => c.Name == DockerCalls.Build).ToList();
         var firstTask = creates.Where(c => taskIds.Contains(specs[c.Container!].Labels.GetValueOrDefault(Labels.Task))).Min(c => c.Start);
-        var prepare = calls.Select(c => c with { Name = $"engine: {Method(c.Name)}{RoleOf(c, specs)}" })
+        var prepare = calls.Select(c => c with { Name = $"engine: {c.Name}{RoleOf(c, specs)}" })
             .Concat(gitCalls.Select(c => c with { Name = Timing.GitLabel(c.Name) }))
             .Where(c => c.Start < firstTask)
             .ToList();
@@ -124,8 +126,6 @@ internal sealed record RunTimes(
             prepare, Timing.Outside(prepare, runStart, firstTask));
     }
 
-    private static string RoleOf(CallEvent call, IReadOnlyDictionary<string, ContainerSpec> specs) =>
+    private static string RoleOf(CallEvent call, IReadOnlyDictionary<string, CreatedContainer> specs) =>
         call.Container is { } id && specs.TryGetValue(id, out var spec) && spec.Labels.GetValueOrDefault(Labels.Task) is { } role ? $" ({role})" : "";
-
-    private static string Method(string name) => name.EndsWith("Async", StringComparison.Ordinal) ? name[..^5] : name;
 }

@@ -32,7 +32,7 @@ internal static class RuntimeBenchmark
     {
         using var bench = BenchSession.Open();
         var (session, scratch, docker, client) = (bench.Id, bench.Scratch, bench.Docker, bench.Client);
-        var (engine, timing, git) = (bench.Engine, bench.Timing, bench.Git);
+        var (engine, timing, git) = (bench.Docker, bench.Timing, bench.Git);
         var runners = new List<Runner>();
         try
         {

@@ -32,7 +32,7 @@ internal static class TaskOverheadBenchmark
     {
         using var bench = BenchSession.Open();
         var (session, scratch, docker, client) = (bench.Id, bench.Scratch, bench.Docker, bench.Client);
-        var (engine, timing, gitLog, git) = (bench.Engine, bench.Timing, bench.GitLog, bench.Git);
+        var (engine, timing, gitLog, git) = (bench.Docker, bench.Timing, bench.GitLog, bench.Git);
         var apiContainers = new ConcurrentDictionary<string, byte>();
         var runners = new List<RunnerVariant>();
         try
@@ -135,8 +135,8 @@ internal static class TaskOverheadBenchmark
             Console.WriteLine(main.Render());
             foreach (var variant in runners.Where(r => r.Skipped is null && r.Row.Count > 0))
             {
-                variant.Phases.Note("Rows are the calls in the order the runner made them, each a per-run duration (engine calls timed by a\n"
-                    + "DispatchProxy around IContainerEngine, git calls by GitCli's own log); 'task' is the container whose exit the runner\n"
+                variant.Phases.Note("Rows are the calls in the order the runner made them, each a per-run duration (engine calls: each Docker API request,\n"
+                    + "request to response disposed, seen under Docker.DotNet; git calls by GitCli's own log); 'task' is the container whose exit the runner\n"
                     + "waited for, 'aux N' other containers; the log follower that runs alongside the task container is left out.\n"
                     + "'outside calls' rows are the time no engine or git call was in flight:\n"
                     + $"before the task container's create that is chown -R -h {owner} of work/ and CODEX_HOME, git dirs, prompt, run\n"

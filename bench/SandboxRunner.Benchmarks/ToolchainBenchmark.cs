@@ -36,7 +36,7 @@ internal static class ToolchainBenchmark
     {
         using var bench = BenchSession.Open();
         var (session, scratch, docker, client) = (bench.Id, bench.Scratch, bench.Docker, bench.Client);
-        var (engine, timing, git) = (bench.Engine, bench.Timing, bench.Git);
+        var (engine, timing, git) = (bench.Docker, bench.Timing, bench.Git);
         var scopes = new List<string>();
         var baseImages = new List<string>();
         try
@@ -55,7 +55,7 @@ internal static class ToolchainBenchmark
     }
 
     private sealed record Measuring(
-        string Session, string Scratch, DockerEngine Docker, DockerClient Client, IContainerEngine Engine, TimingEngine Timing, GitCli Git, List<string> Scopes, List<string> BaseImages);
+        string Session, string Scratch, DockerEngine Docker, DockerClient Client, IContainerEngine Engine, EngineCallRecorder Timing, GitCli Git, List<string> Scopes, List<string> BaseImages);
 
     private static async Task<string> MeasureAsync(Toolchain toolchain, Measuring m, CancellationToken cancellationToken)
     {
@@ -93,7 +93,7 @@ internal static class ToolchainBenchmark
             throw new InvalidOperationException($"{name}: the cold run reused a setup image; its key should be new to this session");
         }
 
-        var builds = cold.Calls.Where(c => c.Name == nameof(SandboxRunner.Boxes.Docker.IImageOperations.BuildImageAsync)).ToList();
+        var builds = cold.Calls.Where(c => c.Name == DockerCalls.Build).ToList();
         var buildNames = toolchain.Base is null
             ? new[] { "environment base: the repository's env.Dockerfile (apt-get)", "environment image: Codex layered onto it" }
             : ["environment image: Codex layered onto the base"];
@@ -149,7 +149,7 @@ internal static class ToolchainBenchmark
 
     /// <summary>One run of one task, timed: the run's wall time and the task container's create, first command and wait.</summary>
     private static async Task<RunTimes> RunOnceAsync(
-        Runner runner, TimingEngine timing, ToolchainObserver observer, string taskId, IReadOnlyList<string> steps, CancellationToken cancellationToken)
+        Runner runner, EngineCallRecorder timing, ToolchainObserver observer, string taskId, IReadOnlyList<string> steps, CancellationToken cancellationToken)
     {
         timing.Clear();
         observer.Clear();
@@ -164,9 +164,9 @@ internal static class ToolchainBenchmark
         }
 
         var calls = timing.Events;
-        var wait = calls.LastOrDefault(c => c.Name == nameof(IContainerEngine.WaitAsync))
+        var wait = calls.LastOrDefault(c => c.Name == DockerCalls.Wait)
             ?? throw new InvalidOperationException($"task {taskId}: no container was waited for");
-        var create = calls.Single(c => c.Name == nameof(IContainerEngine.CreateAsync) && c.Container == wait.Container);
+        var create = calls.Single(c => c.Name == DockerCalls.Create && c.Container == wait.Container);
         var first = observer.FirstCommand ?? throw new InvalidOperationException($"task {taskId} reported no command");
         return new RunTimes(Timing.Ms(started, ended), Timing.Ms(started, create.Start), Timing.Ms(create.Start, first), wait.Ms, only, calls);
     }
@@ -234,7 +234,7 @@ internal static class ToolchainBenchmark
     private static string Megabytes(long bytes) => (bytes / 1e6).ToString("F1", CultureInfo.InvariantCulture) + " MB";
 
     /// <summary>Removes this session's containers, every image of its repositories' scopes (children first) and the base images it built.</summary>
-    private static async Task CleanUpAsync(DockerEngine docker, DockerClient client, TimingEngine timing, string session, IReadOnlyList<string> scopes, IReadOnlyList<string> baseImages)
+    private static async Task CleanUpAsync(DockerEngine docker, DockerClient client, EngineCallRecorder timing, string session, IReadOnlyList<string> scopes, IReadOnlyList<string> baseImages)
     {
         var scoped = new List<string>();
         foreach (var scope in scopes)

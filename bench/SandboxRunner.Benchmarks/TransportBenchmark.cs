@@ -35,7 +35,7 @@ internal static class TransportBenchmark
     {
         using var bench = BenchSession.Open();
         var (session, scratch, docker, client) = (bench.Id, bench.Scratch, bench.Docker, bench.Client);
-        var (engine, timing, gitLog, git) = (bench.Engine, bench.Timing, bench.GitLog, bench.Git);
+        var (engine, timing, gitLog, git) = (bench.Docker, bench.Timing, bench.GitLog, bench.Git);
         var variants = new List<Variant>();
         var lives = new ConcurrentDictionary<string, Life>(StringComparer.Ordinal);
         timing.BeforeRemove = RecordLife(client, lives, cancellationToken);
@@ -135,7 +135,7 @@ internal static class TransportBenchmark
         (await Shell.GitAsync(repository, cancellationToken, "for-each-ref", "--format=%(refname:short)", "refs/heads/sandbox/"))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
 
-    private static async Task MeasureAsync(Variant variant, bool measured, ConcurrentDictionary<string, Life> lives, TimingEngine timing, GitCallRecorder gitLog, CancellationToken cancellationToken)
+    private static async Task MeasureAsync(Variant variant, bool measured, ConcurrentDictionary<string, Life> lives, EngineCallRecorder timing, GitCallRecorder gitLog, CancellationToken cancellationToken)
     {
         timing.Clear();
         gitLog.Clear();

@@ -27,7 +27,7 @@ internal static class VerifyBenchmark
     {
         using var bench = BenchSession.Open();
         var (session, scratch, docker, client) = (bench.Id, bench.Scratch, bench.Docker, bench.Client);
-        var (engine, timing, git) = (bench.Engine, bench.Timing, bench.Git);
+        var (engine, timing, git) = (bench.Docker, bench.Timing, bench.Git);
         var observer = new RunObserver();
         Runner? runner = null;
         var codexImage = $"sandbox-runner-bench/fake-codex:{session}";
@@ -142,12 +142,12 @@ internal static class VerifyBenchmark
     }
 
     /// <summary>The verification container's engine calls by name (summed per name), from its creation to its removal.</summary>
-    private static IReadOnlyList<(string Name, double Ms)> VerifyCalls(TimingEngine timing)
+    private static IReadOnlyList<(string Name, double Ms)> VerifyCalls(EngineCallRecorder timing)
     {
         var verifyContainers = timing.Specs.Where(s => s.Value.Labels.GetValueOrDefault(Labels.Role) == Labels.VerifyRole).Select(s => s.Key).ToHashSet(StringComparer.Ordinal);
         return timing.Events
             .Where(e => e.Container is not null && verifyContainers.Contains(e.Container))
-            .GroupBy(e => e.Name == nameof(IContainerEngine.ExecAsync) ? "ExecAsync (the verify command)" : e.Name)
+            .GroupBy(e => e.Name == DockerCalls.ExecStart ? $"{e.Name} (the commands run: rm of deleted paths, the verify command)" : e.Name)
             .Select(g => (g.Key, g.Sum(e => e.Ms)))
             .ToList();
     }

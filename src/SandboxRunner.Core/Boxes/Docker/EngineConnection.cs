@@ -1,4 +1,5 @@
 using Docker.DotNet;
+using Docker.DotNet.Handler.Abstractions;
 using Docker.DotNet.X509;
 
 namespace SandboxRunner.Boxes.Docker;
@@ -16,6 +17,12 @@ public sealed record EngineConnection(Uri Endpoint, string? CertPath = null)
 {
     /// <summary>The Docker config folder (<c>config.json</c>, with the logins of <c>docker login</c>); null: none is read.</summary>
     public string? ConfigFolder { get; init; }
+
+    /// <summary>
+    /// Wraps the HTTP handler of each client made here (the benchmarks time every Docker API call a runner makes with a
+    /// recording <see cref="DelegatingHandler"/>, whichever part of the backend makes it); null: the transport's own.
+    /// </summary>
+    internal Func<HttpMessageHandler, HttpMessageHandler>? WrapHandler { get; init; }
 
     public const string DefaultSocket = "unix:///var/run/docker.sock";
 
@@ -62,12 +69,12 @@ public sealed record EngineConnection(Uri Endpoint, string? CertPath = null)
     /// <summary>A client for this engine; requests are unversioned, so it talks to a 20.10 engine and to current ones.</summary>
     public DockerClient CreateClient()
     {
-        var builder = new DockerClientBuilder().WithEndpoint(Endpoint);
+        IAuthProvider auth = NoopAuthProvider.Instance;
         if (CertPath is not null)
         {
             try
             {
-                builder = builder.WithAuthProvider(DockerTlsCertificates.LoadFromDirectory(CertPath).CreateCredentials());
+                auth = DockerTlsCertificates.LoadFromDirectory(CertPath).CreateCredentials();
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -75,6 +82,16 @@ public sealed record EngineConnection(Uri Endpoint, string? CertPath = null)
             }
         }
 
+        // The auth provider is the one place the builder hands out the transport's handler to be wrapped.
+        var builder = new DockerClientBuilder().WithEndpoint(Endpoint).WithAuthProvider(WrapHandler is { } wrap ? new WrappingAuth(auth, wrap) : auth);
         return builder.Build();
+    }
+
+    /// <summary>An auth provider that configures the handler as <paramref name="inner"/> does (TLS included), then wraps it.</summary>
+    private sealed class WrappingAuth(IAuthProvider inner, Func<HttpMessageHandler, HttpMessageHandler> wrap) : IAuthProvider
+    {
+        public bool TlsEnabled => inner.TlsEnabled;
+
+        public HttpMessageHandler ConfigureHandler(HttpMessageHandler handler) => wrap(inner.ConfigureHandler(handler));
     }
 }
