@@ -94,9 +94,9 @@ internal sealed partial class SwarmPool : IAsyncDisposable
     }
 
     /// <summary>Relabels a warm box as the task's own; false (and the box removed) when its container no longer runs or its node does not answer.</summary>
-    private async Task<bool> HandOverAsync(WarmBox box, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    internal async Task<bool> HandOverAsync(WarmBox box, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
     {
-        // Bounded: a node that stopped answering (paused, cut off) must not hold the placement lock; its box goes cold.
+        // Bounded: a node that stopped answering (paused, cut off) must not hold its task's start; its box goes cold.
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         budget.CancelAfter(TakeBudget);
         try
