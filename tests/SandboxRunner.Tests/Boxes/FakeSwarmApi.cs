@@ -48,6 +48,29 @@ internal sealed partial class FakeSwarmApi : IAsyncDisposable
     /// <summary>What a service removal answers: 200, or a manager error.</summary>
     public int ServiceRemoval { get; set; } = 200;
 
+    /// <summary>Labels a task's box carries once handed over.</summary>
+    public static IReadOnlyDictionary<string, string> TaskLabels { get; } = new Dictionary<string, string> { [SandboxRunner.Boxes.Labels.Run] = "run-1", [SandboxRunner.Boxes.Labels.Task] = "t1" };
+
+    /// <summary>A warm box of shape <c>shape</c> on node <c>n1</c> whose container is <c>c-</c><paramref name="id"/>.</summary>
+    public static SandboxRunner.Boxes.Swarm.WarmBox WarmBox(string id) =>
+        new("shape", id, "n1", "c-" + id, DateTimeOffset.UtcNow, new Docker.DotNet.Models.ServiceSpec { Name = id }, 1);
+
+    /// <summary>A swarm backend whose manager (and only node's engine) is this fake, with a pool.</summary>
+    public SandboxRunner.Boxes.Swarm.SwarmBackend Backend(int? perNode = null) =>
+        new(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, new SandboxRunner.Boxes.Docker.EngineConnection(Endpoint),
+            new SandboxRunner.Boxes.Swarm.SwarmOptions(MaxTasksPerNode: perNode, WarmBoxes: SandboxRunner.Boxes.Swarm.SwarmOptions.DefaultWarmBoxes));
+
+    /// <summary>Whether <paramref name="condition"/> holds within 10 s.</summary>
+    public static async Task<bool> EventuallyAsync(Func<bool> condition)
+    {
+        for (var waited = 0; waited < 10_000 && !condition(); waited += 50)
+        {
+            await Task.Delay(50);
+        }
+
+        return condition();
+    }
+
     /// <summary>Awaited before a service update is answered (default: answered at once).</summary>
     public Func<string, Task> OnUpdate { get; set; } = _ => Task.CompletedTask;
 

@@ -1,7 +1,3 @@
-using Docker.DotNet.Models;
-using Microsoft.Extensions.Logging.Abstractions;
-using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Boxes.Swarm;
 
 namespace SandboxRunner.Tests.Boxes;
@@ -13,13 +9,6 @@ namespace SandboxRunner.Tests.Boxes;
 /// </summary>
 public sealed class SwarmPoolHandOverTests
 {
-    private static readonly IReadOnlyDictionary<string, string> TaskLabels = new Dictionary<string, string> { [Labels.Run] = "run-1", [Labels.Task] = "t1" };
-
-    private static WarmBox Box(string id) => new("shape", id, "n1", "c-" + id, DateTimeOffset.UtcNow, new ServiceSpec { Name = id }, 1);
-
-    private static SwarmBackend BackendOn(FakeSwarmApi api) =>
-        new(NullLogger.Instance, new EngineConnection(api.Endpoint), new SwarmOptions(WarmBoxes: SwarmOptions.DefaultWarmBoxes));
-
     /// <summary>Holds every service update (the relabel) open: <c>updating</c> completes once one arrives, <c>release</c> answers it.</summary>
     private static (TaskCompletionSource Updating, TaskCompletionSource Release) HoldUpdates(FakeSwarmApi api)
     {
@@ -33,31 +22,16 @@ public sealed class SwarmPoolHandOverTests
         return (updating, release);
     }
 
-    private static async Task<bool> EventuallyAsync(Func<bool> condition)
-    {
-        for (var waited = 0; waited < 10_000; waited += 50)
-        {
-            if (condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return condition();
-    }
-
     [Fact]
     public async Task A_warm_box_whose_taker_is_cancelled_during_the_hand_over_is_removed_not_left_running_outside_the_pool()
     {
         await using var api = new FakeSwarmApi();
         var (updating, release) = HoldUpdates(api);
-        await using var backend = BackendOn(api);
-        backend.Pool.Policy.Warmed(Box("svc1"));
+        await using var backend = api.Backend();
+        backend.Pool.Policy.Warmed(FakeSwarmApi.WarmBox("svc1"));
         using var cancel = new CancellationTokenSource();
 
-        var take = backend.Pool.TakeAsync("shape", new HashSet<string> { "n1" }, TaskLabels, cancel.Token);
+        var take = backend.Pool.TakeAsync("shape", new HashSet<string> { "n1" }, FakeSwarmApi.TaskLabels, cancel.Token);
         await updating.Task.WaitAsync(TimeSpan.FromSeconds(10));
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => take);
@@ -65,7 +39,7 @@ public sealed class SwarmPoolHandOverTests
 
         Assert.Empty(backend.Pool.Policy.Idle);
         Assert.True(
-            await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc1")),
+            await FakeSwarmApi.EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc1")),
             "the box left the pool with its task's cancellation but was never removed: " + string.Join(", ", api.Requests));
     }
 
@@ -74,14 +48,14 @@ public sealed class SwarmPoolHandOverTests
     {
         await using var api = new FakeSwarmApi();
         var (updating, release) = HoldUpdates(api);
-        await using var backend = BackendOn(api);
+        await using var backend = api.Backend();
         var policy = backend.Pool.Policy;
         Assert.Equal(["n1"], policy.PlanRefill("shape", ["n1"], wanted: 1));
         var claim = policy.Claim("shape", new HashSet<string> { "n1" })!;
         using var cancel = new CancellationTokenSource();
 
-        var adopt = backend.Pool.AdoptAsync(claim, TaskLabels, cancel.Token);
-        policy.Warmed(Box("svc2"));
+        var adopt = backend.Pool.AdoptAsync(claim, FakeSwarmApi.TaskLabels, cancel.Token);
+        policy.Warmed(FakeSwarmApi.WarmBox("svc2"));
         await updating.Task.WaitAsync(TimeSpan.FromSeconds(10));
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => adopt);
@@ -89,7 +63,7 @@ public sealed class SwarmPoolHandOverTests
 
         Assert.Equal(0, policy.Count);
         Assert.True(
-            await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc2")),
+            await FakeSwarmApi.EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc2")),
             "the adopted box left the pool with its task's cancellation but was never removed: " + string.Join(", ", api.Requests));
     }
 
@@ -97,14 +71,14 @@ public sealed class SwarmPoolHandOverTests
     public async Task An_unusable_warm_box_whose_container_its_node_fails_to_remove_still_has_its_service_removed()
     {
         await using var api = new FakeSwarmApi { ContainerRunning = false, ContainerRemoval = 500 };
-        await using var backend = BackendOn(api);
-        backend.Pool.Policy.Warmed(Box("svc3"));
+        await using var backend = api.Backend();
+        backend.Pool.Policy.Warmed(FakeSwarmApi.WarmBox("svc3"));
 
-        Assert.Null(await backend.Pool.TakeAsync("shape", new HashSet<string> { "n1" }, TaskLabels, CancellationToken.None));
+        Assert.Null(await backend.Pool.TakeAsync("shape", new HashSet<string> { "n1" }, FakeSwarmApi.TaskLabels, CancellationToken.None));
 
         Assert.Empty(backend.Pool.Policy.Idle);
         Assert.True(
-            await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc3")),
+            await FakeSwarmApi.EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc3")),
             "the box's node failed its container's removal, and its service (a replicated one, out of the pool) was left: " + string.Join(", ", api.Requests));
     }
 
@@ -112,23 +86,23 @@ public sealed class SwarmPoolHandOverTests
     public async Task A_hand_over_that_fails_in_a_way_no_one_foresaw_gives_the_task_a_cold_box_instead_of_failing_it()
     {
         await using var api = new FakeSwarmApi { GarbledInspect = true };
-        await using var backend = BackendOn(api);
-        backend.Pool.Policy.Warmed(Box("svc4"));
+        await using var backend = api.Backend();
+        backend.Pool.Policy.Warmed(FakeSwarmApi.WarmBox("svc4"));
 
-        Assert.Null(await backend.Pool.TakeAsync("shape", new HashSet<string> { "n1" }, TaskLabels, CancellationToken.None));
+        Assert.Null(await backend.Pool.TakeAsync("shape", new HashSet<string> { "n1" }, FakeSwarmApi.TaskLabels, CancellationToken.None));
 
         Assert.Empty(backend.Pool.Policy.Idle);
-        Assert.True(await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc4")), "the unusable box was not removed: " + string.Join(", ", api.Requests));
+        Assert.True(await FakeSwarmApi.EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc4")), "the unusable box was not removed: " + string.Join(", ", api.Requests));
     }
 
     [Fact]
     public async Task A_box_whose_service_removal_fails_still_counts_as_gone_so_its_shape_stops_counting_it_in_use()
     {
         await using var api = new FakeSwarmApi { ServiceRemoval = 500 };
-        await using var backend = BackendOn(api);
+        await using var backend = api.Backend();
         var engine = await backend.Nodes.EngineAsync("n1", CancellationToken.None) ?? throw new InvalidOperationException("the fake's node has no engine");
         var gone = 0;
-        var box = new SwarmTaskBox(backend, "svc5", "n1", "n1", engine, "c-svc5", TaskLabels, "true") { OnGone = () => gone++ };
+        var box = new SwarmTaskBox(backend, "svc5", "n1", "n1", engine, "c-svc5", FakeSwarmApi.TaskLabels, "true") { OnGone = () => gone++ };
 
         await Assert.ThrowsAnyAsync<Exception>(() => box.DisposeAsync().AsTask());
 

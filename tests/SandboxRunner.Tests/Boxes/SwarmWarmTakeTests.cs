@@ -1,7 +1,3 @@
-using Docker.DotNet.Models;
-using Microsoft.Extensions.Logging.Abstractions;
-using SandboxRunner.Boxes;
-using SandboxRunner.Boxes.Docker;
 using SandboxRunner.Boxes.Swarm;
 
 namespace SandboxRunner.Tests.Boxes;
@@ -13,13 +9,6 @@ namespace SandboxRunner.Tests.Boxes;
 /// </summary>
 public sealed class SwarmWarmTakeTests
 {
-    private static readonly IReadOnlyDictionary<string, string> TaskLabels = new Dictionary<string, string> { [Labels.Run] = "run-1", [Labels.Task] = "t1" };
-
-    private static WarmBox Box(string id) => new("shape", id, "n1", "c-" + id, DateTimeOffset.UtcNow, new ServiceSpec { Name = id }, 1);
-
-    private static SwarmBackend BackendOn(FakeSwarmApi api, int? perNode = null) =>
-        new(NullLogger.Instance, new EngineConnection(api.Endpoint), new SwarmOptions(MaxTasksPerNode: perNode, WarmBoxes: SwarmOptions.DefaultWarmBoxes));
-
     /// <summary>Holds every relabel open until <c>release</c>; counts those that arrived.</summary>
     private static (Func<int> Arrived, TaskCompletionSource Release) HoldUpdates(FakeSwarmApi api)
     {
@@ -34,31 +23,21 @@ public sealed class SwarmWarmTakeTests
     }
 
     private static async Task<(WarmBox? Warm, PlacementLease Lease)> TakeAsync(SwarmBackend backend) =>
-        await backend.TakeWarmAsync("shape", await backend.Nodes.PlaceAsync(CancellationToken.None), TaskLabels, CancellationToken.None);
-
-    private static async Task<bool> EventuallyAsync(Func<bool> condition)
-    {
-        for (var waited = 0; waited < 10_000 && !condition(); waited += 50)
-        {
-            await Task.Delay(50);
-        }
-
-        return condition();
-    }
+        await backend.TakeWarmAsync("shape", await backend.Nodes.PlaceAsync(CancellationToken.None), FakeSwarmApi.TaskLabels, CancellationToken.None);
 
     [Fact]
     public async Task Tasks_taking_warm_boxes_together_are_relabelled_side_by_side_not_one_after_another()
     {
         await using var api = new FakeSwarmApi();
         var (arrived, release) = HoldUpdates(api);
-        await using var backend = BackendOn(api);
-        backend.Pool.Policy.Warmed(Box("svc1"));
-        backend.Pool.Policy.Warmed(Box("svc2"));
+        await using var backend = api.Backend();
+        backend.Pool.Policy.Warmed(FakeSwarmApi.WarmBox("svc1"));
+        backend.Pool.Policy.Warmed(FakeSwarmApi.WarmBox("svc2"));
 
         var first = TakeAsync(backend);
         var second = TakeAsync(backend);
 
-        var together = await EventuallyAsync(() => arrived() == 2);
+        var together = await FakeSwarmApi.EventuallyAsync(() => arrived() == 2);
         release.SetResult();
         var taken = new List<(WarmBox? Warm, PlacementLease Lease)> { await first.WaitAsync(TimeSpan.FromSeconds(10)) };
         taken[0].Lease.Dispose();
@@ -74,11 +53,11 @@ public sealed class SwarmWarmTakeTests
     {
         await using var api = new FakeSwarmApi();
         var (arrived, release) = HoldUpdates(api);
-        await using var backend = BackendOn(api, perNode: 1);
-        backend.Pool.Policy.Warmed(Box("svc1"));
+        await using var backend = api.Backend(perNode: 1);
+        backend.Pool.Policy.Warmed(FakeSwarmApi.WarmBox("svc1"));
 
         var first = TakeAsync(backend);
-        Assert.True(await EventuallyAsync(() => arrived() == 1));
+        Assert.True(await FakeSwarmApi.EventuallyAsync(() => arrived() == 1));
         var next = backend.Nodes.PlaceAsync(CancellationToken.None);
 
         // The fake's listing never counts a box: only the book keeps the node full.
@@ -96,14 +75,14 @@ public sealed class SwarmWarmTakeTests
     public async Task An_unusable_warm_box_gives_its_booked_place_back_and_leaves_a_fresh_lease_for_a_cold_box()
     {
         await using var api = new FakeSwarmApi { ContainerRunning = false };
-        await using var backend = BackendOn(api, perNode: 1);
-        backend.Pool.Policy.Warmed(Box("svc1"));
+        await using var backend = api.Backend(perNode: 1);
+        backend.Pool.Policy.Warmed(FakeSwarmApi.WarmBox("svc1"));
 
         var (warm, lease) = await TakeAsync(backend);
 
         Assert.Null(warm);
         Assert.Equal(["n1"], lease.FreeNodes);
         lease.Dispose();
-        Assert.True(await EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc1")));
+        Assert.True(await FakeSwarmApi.EventuallyAsync(() => api.Requests.Contains("DELETE /services/svc1")));
     }
 }
