@@ -73,19 +73,7 @@ public sealed class TreeCopyFillTests : IDisposable
         return fill;
     }
 
-    private static string Git(string dir, params string[] args)
-    {
-        var start = new ProcessStartInfo("git") { WorkingDirectory = dir, RedirectStandardOutput = true };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return output;
-    }
+    private static string Git(string directory, params string[] args) => RunnerTestBed.RunGit(directory, args);
 
     /// <summary>A box whose workspace upload is held once its archive is written, until the test releases it.</summary>
     private sealed class HeldTreeBox(bool looksBeside) : ITaskBox
